@@ -1,0 +1,37 @@
+# Runbook Engine. `make dev` runs it, `make test` tests it.
+GO          ?= go
+BIN         := bin/runbook
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME    ?= 30s
+
+.PHONY: build test lint dev bench fuzz docs check-docs
+
+build:
+	$(GO) build -o $(BIN) ./cmd/runbook
+
+test:
+	$(GO) test -count=1 ./...
+
+lint:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) run $(STATICCHECK) ./...
+
+# Until the API lands, dev validates every example and previews one.
+dev: build
+	$(BIN) validate examples
+	$(BIN) plan examples/change-release.yaml -p service=api -p version=v1.2.3 -p environment=production
+
+bench:
+	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...
+
+fuzz:
+	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) ./runbooks
+	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) ./runbooks
+
+# docs regenerates the files generated from the specs; tests fail when
+# they are stale.
+docs: build
+	$(BIN) actions --markdown > docs/actions.md
+	$(BIN) schema > docs/runbook.schema.json

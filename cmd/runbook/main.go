@@ -1,0 +1,106 @@
+// Command runbook validates, previews and (in later releases) runs
+// declarative YAML runbooks.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// command is one subcommand.
+type command struct {
+	name    string
+	usage   string
+	summary string
+	run     func(args []string, out, errOut io.Writer) error
+}
+
+// exitError carries an exit code without printing more.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
+
+func commands() []*command {
+	return []*command{
+		{name: "validate", usage: "validate [--json] FILE|DIR...", summary: "check runbooks and print every problem", run: runValidate},
+		{name: "plan", usage: "plan [--json] [--lib DIR] FILE [-p name=value]...", summary: "dry-run a runbook: params, what runs and why, next schedule fires", run: runPlan},
+		{name: "graph", usage: "graph [--lib DIR] FILE", summary: "print the runbook as a Mermaid flowchart", run: runGraph},
+		{name: "schema", usage: "schema", summary: "print the JSON Schema of the runbook format", run: runSchema},
+		{name: "actions", usage: "actions [--json|--markdown]", summary: "list the actions with their inputs and outputs", run: runActions},
+	}
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, out, errOut io.Writer) int {
+	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+		usage(out)
+		return 0
+	}
+	for _, c := range commands() {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], out, errOut)
+		var ee *exitError
+		switch {
+		case err == nil:
+			return 0
+		case errors.As(err, &ee):
+			return ee.code
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		}
+		fmt.Fprintf(errOut, "runbook %s: %v\n", c.name, err)
+		return 1
+	}
+	fmt.Fprintf(errOut, "runbook: unknown command %q\n\n", args[0])
+	usage(errOut)
+	return 2
+}
+
+func usage(w io.Writer) {
+	fmt.Fprintln(w, "runbook: declarative runbooks, checked before they run.")
+	fmt.Fprintln(w, "\nUsage:")
+	cs := commands()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
+	for _, c := range cs {
+		fmt.Fprintf(w, "  runbook %-52s %s\n", c.usage, c.summary)
+	}
+}
+
+// flags returns a FlagSet that reports to errOut and stops on --help.
+func flags(name string, errOut io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet("runbook "+name, flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	return fs
+}
+
+// multiFlag collects a repeated flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// interleaved parses flags that may come before or after positionals.
+func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}

@@ -1,0 +1,69 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+func runValidate(args []string, out, errOut io.Writer) error {
+	fs := flags("validate", errOut)
+	asJSON := fs.Bool("json", false, "print the results as JSON")
+	paths, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("name at least one file or directory")
+	}
+	srcs, err := runbooks.ReadSources(paths...)
+	if err != nil {
+		return err
+	}
+	results := runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()})
+	failed, warnings := 0, 0
+	for _, r := range results {
+		if r.Plan == nil {
+			failed++
+		}
+		warnings += len(r.Diagnostics.Warnings())
+	}
+	if *asJSON {
+		type fileResult struct {
+			File        string               `json:"file"`
+			Valid       bool                 `json:"valid"`
+			Runbook     string               `json:"runbook,omitempty"`
+			Diagnostics runbooks.Diagnostics `json:"diagnostics"`
+		}
+		var rs []fileResult
+		for _, r := range results {
+			fr := fileResult{File: r.File, Valid: r.Plan != nil, Diagnostics: r.Diagnostics}
+			if fr.Diagnostics == nil {
+				fr.Diagnostics = runbooks.Diagnostics{}
+			}
+			if r.Plan != nil {
+				fr.Runbook = r.Plan.Name
+			}
+			rs = append(rs, fr)
+		}
+		enc := json.NewEncoder(out)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rs); err != nil {
+			return err
+		}
+	} else {
+		for _, r := range results {
+			for _, d := range r.Diagnostics {
+				fmt.Fprintln(out, d)
+			}
+		}
+		fmt.Fprintf(out, "%d of %d runbooks valid, %d with errors, %d warnings\n", len(results)-failed, len(results), failed, warnings)
+	}
+	if failed > 0 {
+		return &exitError{code: 1}
+	}
+	return nil
+}

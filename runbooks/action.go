@@ -1,0 +1,68 @@
+package runbooks
+
+import "sort"
+
+// ActionSpec describes an action: what it does, the inputs it takes under
+// `with`, and the outputs later steps may read. The compiler checks every
+// action step against its spec; the docs and JSON Schema are generated from it.
+type ActionSpec struct {
+	Name        string  `json:"name"`
+	Description string  `json:"description"`
+	Inputs      []Field `json:"inputs"`
+	Outputs     []Field `json:"outputs"`
+	// ExactlyOne lists groups of inputs of which exactly one must be given.
+	ExactlyOne [][]string `json:"exactlyOne,omitempty"`
+	// AtMostOne lists groups of inputs of which at most one may be given.
+	AtMostOne [][]string `json:"atMostOne,omitempty"`
+}
+
+// Input returns the named input field.
+func (s *ActionSpec) Input(name string) (Field, bool) { return ObjectOf(s.Inputs...).Field(name) }
+
+// OutputType is the object type of the action's outputs.
+func (s *ActionSpec) OutputType() *Type { return ObjectOf(s.Outputs...) }
+
+// Catalog is the set of actions the compiler checks action steps against.
+// The activities package provides the real one.
+type Catalog interface {
+	Action(name string) (*ActionSpec, bool)
+	Actions() []*ActionSpec // sorted by name
+}
+
+// SpecCatalog is a Catalog over a fixed list of specs.
+type SpecCatalog map[string]*ActionSpec
+
+// NewCatalog builds a Catalog from specs; a later spec with the same name wins.
+func NewCatalog(specs ...*ActionSpec) SpecCatalog {
+	c := SpecCatalog{}
+	for _, s := range specs {
+		c[s.Name] = s
+	}
+	return c
+}
+
+// Action implements Catalog.
+func (c SpecCatalog) Action(name string) (*ActionSpec, bool) {
+	s, ok := c[name]
+	return s, ok
+}
+
+// Actions implements Catalog.
+func (c SpecCatalog) Actions() []*ActionSpec {
+	out := make([]*ActionSpec, 0, len(c))
+	for _, s := range c {
+		out = append(out, s)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Names lists the catalog's action names, sorted.
+func (c SpecCatalog) Names() []string {
+	names := make([]string, 0, len(c))
+	for n := range c {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}

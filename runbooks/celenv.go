@@ -1,0 +1,283 @@
+package runbooks
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/ext"
+)
+
+// Limits on expressions. CostLimit bounds one evaluation at run time; the
+// others bound what the parser accepts at validate time.
+const (
+	CostLimit        = 1_000_000
+	MaxExprLength    = 4096
+	MaxExprNodes     = 1000
+	MaxExprRecursion = 50
+)
+
+// The variables expressions read. Which are in scope depends on the field.
+const (
+	varParams  = "params"
+	varSteps   = "steps"
+	varRun     = "run"
+	varSecrets = "secrets"
+	varOutputs = "outputs"
+	varError   = "error"
+	varAlert   = "alert"
+)
+
+// reservedNames may not be used as a forEach loop variable.
+var reservedNames = []string{varParams, varSteps, varRun, varSecrets, varOutputs, varError, varAlert,
+	"vars", "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+	"function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
+
+// Object types of the built-in variables.
+var (
+	runType = ObjectOf(
+		Field{Name: "id", Type: StringType, Description: "The run's id."},
+		Field{Name: "name", Type: StringType, Description: "The runbook's name."},
+		Field{Name: "version", Type: IntType, Description: "The runbook version the run started on."},
+		Field{Name: "triggeredBy", Type: StringType, Description: "The user or system that started the run."},
+		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert or parent."},
+		Field{Name: "startedAt", Type: TimestampType, Description: "When the run started."},
+	)
+	errorType = ObjectOf(
+		Field{Name: "step", Type: StringType, Description: "Id of the step that failed."},
+		Field{Name: "message", Type: StringType, Description: "The failure message."},
+		Field{Name: "type", Type: StringType, Description: "The error type, e.g. Timeout or ShellExitError."},
+	)
+	alertType = ObjectOf(
+		Field{Name: "status", Type: StringType, Description: "firing or resolved."},
+		Field{Name: "labels", Type: MapOf(StringType)},
+		Field{Name: "annotations", Type: MapOf(StringType)},
+		Field{Name: "startsAt", Type: TimestampType},
+		Field{Name: "fingerprint", Type: StringType},
+	)
+	voteType = ObjectOf(
+		Field{Name: "user", Type: StringType},
+		Field{Name: "decision", Type: StringType, Description: "approve or reject."},
+		Field{Name: "comment", Type: StringType},
+		Field{Name: "at", Type: TimestampType},
+	)
+	approvalOutputs = ObjectOf(
+		Field{Name: "decision", Type: StringType, Description: "approved or rejected."},
+		Field{Name: "approvedBy", Type: ListOf(StringType), Description: "Users who approved."},
+		Field{Name: "votes", Type: ListOf(voteType), Description: "Every vote in order."},
+	)
+	waitForOutputs = ObjectOf(
+		Field{Name: "received", Type: BoolType, Description: "Whether the event arrived before the timeout."},
+		Field{Name: "payload", Type: AnyType, Description: "The event's JSON payload."},
+	)
+	forEachOutputs = ObjectOf(
+		Field{Name: "succeeded", Type: IntType, Description: "Items whose body succeeded."},
+		Field{Name: "failed", Type: IntType, Description: "Items whose body failed."},
+		Field{Name: "results", Type: ListOf(AnyType), Description: "Per item, the outputs of the body's last step."},
+	)
+	noOutputs = ObjectOf()
+)
+
+// stepType is the type of steps.<id>, given the type of its outputs.
+func stepType(outputs *Type) *Type {
+	return ObjectOf(
+		Field{Name: "status", Type: StringType, Description: "pending, running, succeeded, failed, skipped, compensated or cancelled."},
+		Field{Name: "outputs", Type: outputs},
+		Field{Name: "startedAt", Type: TimestampType},
+		Field{Name: "endedAt", Type: TimestampType},
+	)
+}
+
+var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
+	return cel.NewEnv(
+		cel.DefaultUTCTimeZone(true),
+		cel.CrossTypeNumericComparisons(true),
+		cel.OptionalTypes(),
+		ext.Strings(),
+		ext.Lists(),
+		ext.Math(),
+		ext.Encoders(),
+		ext.Sets(),
+		cel.ParserExpressionSizeLimit(MaxExprLength),
+		cel.ParserRecursionLimit(MaxExprRecursion),
+		cel.ExpressionNodeLimit(MaxExprNodes),
+	)
+})
+
+// typeRegistry declares a runbook's object types (params, steps, outputs)
+// to the CEL checker on top of the base environment's provider. At run time
+// the values are plain maps, which CEL selects fields from the same way.
+type typeRegistry struct {
+	types.Provider
+	objects map[string]*Type
+}
+
+func newTypeRegistry(base types.Provider) *typeRegistry {
+	return &typeRegistry{Provider: base, objects: map[string]*Type{}}
+}
+
+// FindStructType implements types.Provider.
+func (r *typeRegistry) FindStructType(name string) (*types.Type, bool) {
+	if _, ok := r.objects[name]; ok {
+		return types.NewTypeTypeWithParam(types.NewObjectType(name)), true
+	}
+	return r.Provider.FindStructType(name)
+}
+
+// FindStructFieldNames implements types.Provider.
+func (r *typeRegistry) FindStructFieldNames(name string) ([]string, bool) {
+	if t, ok := r.objects[name]; ok {
+		return t.FieldNames(), true
+	}
+	return r.Provider.FindStructFieldNames(name)
+}
+
+// FindStructFieldType implements types.Provider.
+func (r *typeRegistry) FindStructFieldType(name, field string) (*types.FieldType, bool) {
+	if t, ok := r.objects[name]; ok {
+		f, ok := t.Field(field)
+		if !ok {
+			return nil, false
+		}
+		return &types.FieldType{Type: r.celType(f.Type, name+"."+field)}, true
+	}
+	return r.Provider.FindStructFieldType(name, field)
+}
+
+// celType maps a Type to a CEL type, declaring objects under name.
+func (r *typeRegistry) celType(t *Type, name string) *cel.Type {
+	if t == nil {
+		return cel.DynType
+	}
+	switch t.Kind {
+	case KindString:
+		return cel.StringType
+	case KindInt:
+		return cel.IntType
+	case KindNumber:
+		return cel.DoubleType
+	case KindBool:
+		return cel.BoolType
+	case KindDuration:
+		return cel.DurationType
+	case KindTimestamp:
+		return cel.TimestampType
+	case KindList:
+		return cel.ListType(r.celType(t.Elem, name+".item"))
+	case KindMap:
+		return cel.MapType(cel.StringType, r.celType(t.Elem, name+".value"))
+	case KindObject:
+		if _, ok := r.objects[name]; !ok {
+			r.objects[name] = t
+		}
+		return cel.ObjectType(name)
+	}
+	return cel.DynType
+}
+
+// typeOf maps a checked CEL type back to a Type.
+func (r *typeRegistry) typeOf(ct *cel.Type) *Type {
+	switch ct.Kind() {
+	case types.StringKind:
+		return StringType
+	case types.IntKind, types.UintKind:
+		return IntType
+	case types.DoubleKind:
+		return NumberType
+	case types.BoolKind:
+		return BoolType
+	case types.DurationKind:
+		return DurationType
+	case types.TimestampKind:
+		return TimestampType
+	case types.ListKind:
+		return ListOf(r.typeOf(ct.Parameters()[0]))
+	case types.MapKind:
+		return MapOf(r.typeOf(ct.Parameters()[1]))
+	case types.StructKind:
+		if t, ok := r.objects[ct.TypeName()]; ok {
+			return t
+		}
+	}
+	return AnyType
+}
+
+// describeCEL renders a CEL type in the format's own words.
+func (r *typeRegistry) describeCEL(ct *cel.Type) string {
+	switch ct.Kind() {
+	case types.DynKind, types.AnyKind:
+		return "any"
+	case types.NullTypeKind:
+		return "null"
+	case types.BytesKind:
+		return "bytes"
+	case types.StructKind:
+		if _, ok := r.objects[ct.TypeName()]; ok {
+			return "object " + strings.TrimPrefix(ct.TypeName(), "runbook.")
+		}
+	}
+	return r.typeOf(ct).String()
+}
+
+// assignable reports whether a value of CEL type ct may flow where t is
+// wanted. dyn is always accepted and checked when the run evaluates it.
+func (r *typeRegistry) assignable(ct *cel.Type, t *Type) bool {
+	k := ct.Kind()
+	if t == nil || t.Kind == KindAny || k == types.DynKind || k == types.AnyKind {
+		return true
+	}
+	switch t.Kind {
+	case KindString:
+		return k == types.StringKind
+	case KindInt:
+		return k == types.IntKind || k == types.UintKind
+	case KindNumber:
+		return k == types.DoubleKind || k == types.IntKind || k == types.UintKind
+	case KindBool:
+		return k == types.BoolKind
+	case KindDuration:
+		return k == types.DurationKind
+	case KindTimestamp:
+		return k == types.TimestampKind
+	case KindList:
+		return k == types.ListKind && r.assignable(ct.Parameters()[0], t.Elem)
+	case KindMap:
+		if k == types.StructKind {
+			return t.Elem == nil || t.Elem.Kind == KindAny
+		}
+		return k == types.MapKind && r.assignable(ct.Parameters()[1], t.Elem)
+	case KindObject:
+		return k == types.MapKind || k == types.StructKind
+	}
+	return false
+}
+
+// interpolatable reports whether a value of CEL type ct can be rendered
+// into text inside a template.
+func interpolatable(ct *cel.Type) bool {
+	switch ct.Kind() {
+	case types.StringKind, types.IntKind, types.UintKind, types.DoubleKind, types.BoolKind,
+		types.DurationKind, types.TimestampKind, types.DynKind, types.AnyKind, types.NullTypeKind:
+		return true
+	}
+	return false
+}
+
+// paramsType is the object type of params.
+func paramsType(params []PlanParam) *Type {
+	fields := make([]Field, len(params))
+	for i, p := range params {
+		fields[i] = Field{Name: p.Name, Type: p.Type, Description: p.Description}
+	}
+	return ObjectOf(fields...)
+}
+
+func mustBaseEnv() *cel.Env {
+	env, err := baseEnv()
+	if err != nil {
+		panic(fmt.Sprintf("runbooks: CEL environment: %v", err))
+	}
+	return env
+}

@@ -1,0 +1,429 @@
+package runbooks
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"gopkg.in/yaml.v3"
+)
+
+// exprScope says what an expression may read.
+type exprScope struct {
+	env     *cel.Env
+	vis     visibility // readable steps; nil where steps are out of scope
+	from    *stepNode  // the step the expression belongs to
+	secrets bool       // secrets.NAME is readable (action with templates)
+	field   string     // how messages name the field, e.g. "concurrency.key"
+}
+
+// exprSite locates an expression's text in the file.
+type exprSite struct {
+	pos    Pos
+	style  yaml.Style
+	multi  bool
+	offset int // byte offset of the expression in the scalar's value
+}
+
+func stringSite(s *String) exprSite {
+	return exprSite{pos: s.Pos, style: s.style, multi: s.multi}
+}
+
+func nodeSite(n *yaml.Node) exprSite {
+	return exprSite{pos: posOf(n), style: n.Style, multi: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+}
+
+// at maps a CEL location (1-based line, 0-based column) to the file.
+func (s exprSite) at(line, col int) Pos {
+	if s.multi {
+		return Pos{Line: s.pos.Line + line, Col: col + 1}
+	}
+	if line > 1 {
+		return Pos{Line: s.pos.Line + line - 1, Col: col + 1}
+	}
+	quote := 0
+	if s.style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		quote = 1
+	}
+	return Pos{Line: s.pos.Line, Col: s.pos.Col + quote + s.offset + col}
+}
+
+// varRef is a chain of field selections rooted at a variable: steps.x.outputs.y.
+type varRef struct {
+	root string
+	path []string
+	ids  []int64 // ids[0] is the identifier, ids[i] the selection of path[i-1]
+}
+
+func collectRefs(a *celast.AST) []varRef {
+	var refs []varRef
+	root := celast.NavigateAST(a)
+	for _, ident := range celast.MatchDescendants(root, celast.KindMatcher(celast.IdentKind)) {
+		r := varRef{root: ident.AsIdent(), ids: []int64{ident.ID()}}
+		cur := ident
+		for {
+			p, ok := cur.Parent()
+			if !ok || p.Kind() != celast.SelectKind || p.AsSelect().Operand().ID() != cur.ID() {
+				break
+			}
+			r.path = append(r.path, p.AsSelect().FieldName())
+			r.ids = append(r.ids, p.ID())
+			cur = p
+		}
+		refs = append(refs, r)
+	}
+	return refs
+}
+
+// checkExpr parses, checks references, and type-checks one expression.
+// want is the type the value must have (nil: anything). It reports every
+// problem and returns nil when there was one.
+func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *Type) (*Expr, *cel.Type) {
+	parsed, iss := sc.env.Parse(src)
+	if iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
+		}
+		return nil, nil
+	}
+	expr := &Expr{Src: src, Pos: site.at(1, 0)}
+	info := parsed.NativeRep().SourceInfo()
+	posOfID := func(id int64) Pos {
+		loc := info.GetStartLocation(id)
+		return site.at(loc.Line(), loc.Column())
+	}
+	ok := true
+	for _, r := range collectRefs(parsed.NativeRep()) {
+		if !l.checkRef(r, sc, path, posOfID, expr) {
+			ok = false
+		}
+	}
+	if !ok {
+		return nil, nil
+	}
+	checked, iss := sc.env.Check(parsed)
+	if iss.Err() != nil {
+		for _, e := range iss.Errors() {
+			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
+		}
+		return nil, nil
+	}
+	out := checked.OutputType()
+	if want != nil && !l.types.assignable(out, want) {
+		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.describeCEL(out))
+		return nil, nil
+	}
+	sort.Strings(expr.Steps)
+	sort.Strings(expr.Secrets)
+	return expr, out
+}
+
+// checkRef applies the reference rules to params, steps and secrets.
+func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int64) Pos, expr *Expr) bool {
+	at := func(i int) Pos { return posOfID(r.ids[min(i, len(r.ids)-1)]) }
+	switch r.root {
+	case varParams:
+		if len(r.path) > 0 && l.paramByName(r.path[0]) == nil {
+			l.r.hinted(at(1), path, suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
+			return false
+		}
+	case varSecrets:
+		if !sc.secrets {
+			l.r.hinted(at(0), path, "pass the secret to an action input, where it is resolved inside the worker",
+				"secrets can only be read inside action with templates, not in %s", sc.field)
+			return false
+		}
+		if len(r.path) == 0 {
+			l.r.errorf(at(0), path, "read one secret at a time, as secrets.NAME")
+			return false
+		}
+		if !l.secrets[r.path[0]] {
+			l.r.hinted(at(1), path, suggest(r.path[0], l.secretNames()), "secret %q is not declared in spec.secrets", r.path[0])
+			return false
+		}
+		expr.Secrets = appendUnique(expr.Secrets, r.path[0])
+	case varSteps:
+		if sc.vis == nil {
+			l.r.errorf(at(0), path, "%s cannot read steps", sc.field)
+			return false
+		}
+		if len(r.path) == 0 {
+			l.r.errorf(at(0), path, "read one step at a time, as steps.ID")
+			return false
+		}
+		return l.checkStepRef(r, sc, path, at, expr)
+	}
+	return true
+}
+
+func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int) Pos, expr *Expr) bool {
+	id := r.path[0]
+	node := l.steps[id]
+	if node == nil {
+		l.r.hinted(at(1), path, suggest(id, l.stepIDs), "unknown step %q", id)
+		return false
+	}
+	seen, visible := sc.vis[id]
+	if !visible {
+		l.r.errorf(at(1), path, "%s", whyHidden(sc.from, node))
+		return false
+	}
+	expr.Steps = appendUnique(expr.Steps, id)
+	if len(r.path) < 2 {
+		return true
+	}
+	field := r.path[1]
+	if _, ok := stepType(noOutputs).Field(field); !ok {
+		l.r.hinted(at(2), path, suggest(field, stepType(noOutputs).FieldNames()), "steps.%s has no field %q", id, field)
+		return false
+	}
+	if field != "outputs" || len(r.path) < 3 {
+		return true
+	}
+	out := r.path[2]
+	if node.outputs != nil && node.outputs.Kind == KindObject {
+		if _, ok := node.outputs.Field(out); !ok {
+			what := string(node.kind) + " step"
+			if node.kind == StepAction {
+				what = fmt.Sprintf("action %s", node.step.Action.Value)
+			}
+			hint := suggest(out, node.outputs.FieldNames())
+			if hint == "" && len(node.outputs.Fields) > 0 {
+				hint = "outputs: " + strings.Join(node.outputs.FieldNames(), ", ")
+			}
+			l.r.hinted(at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
+			return false
+		}
+	}
+	switch seen {
+	case maybeSkipped:
+		l.r.warnf(at(1), path, "steps.%s may have been skipped or failed, so its outputs may be missing; check steps.%s.status first", id, id)
+	case maybeNotRun:
+		l.r.warnf(at(1), path, "steps.%s may not have run when %s runs; check steps.%s.status first", id, sc.field, id)
+	}
+	return true
+}
+
+func appendUnique(list []string, s string) []string {
+	for _, x := range list {
+		if x == s {
+			return list
+		}
+	}
+	return append(list, s)
+}
+
+// celMessage trims cel-go's boilerplate from a checker message.
+func celMessage(m string) string {
+	m = strings.TrimSuffix(m, " (in container '')")
+	return strings.TrimPrefix(m, "Syntax error: ")
+}
+
+// checkValue checks a with-style value against t: literals against the
+// type, ${{ }} templates by type-checking their expressions. It returns the
+// compiled Value, or nil after reporting problems.
+func (l *linter) checkValue(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if t == nil {
+		t = AnyType
+	}
+	switch {
+	case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value):
+		return l.checkTemplate(n, t, path, sc)
+	case n.Kind == yaml.SequenceNode && (t.Kind == KindList || t.Kind == KindAny):
+		elem := t.Elem
+		if t.Kind == KindAny {
+			elem = AnyType
+		}
+		v := &Value{kind: valueList, List: make([]*Value, len(n.Content))}
+		ok := true
+		for i, c := range n.Content {
+			if v.List[i] = l.checkValue(c, elem, fmt.Sprintf("%s[%d]", path, i), sc); v.List[i] == nil {
+				ok = false
+			}
+		}
+		return collapse(v, ok)
+	case n.Kind == yaml.MappingNode && (t.Kind == KindMap || t.Kind == KindObject || t.Kind == KindAny):
+		return l.checkMapping(n, t, path, sc)
+	}
+	pos := map[string]Pos{}
+	raw, err := nodeValue(n, "", pos)
+	if err != nil {
+		l.r.errorf(posOf(n), path, "%v", err)
+		return nil
+	}
+	var probs []valueProblem
+	val := coerce(raw, t, "", &probs)
+	for _, p := range probs {
+		l.r.errorf(pos[p.sub], subPath(path, p.sub), "%s", p.msg)
+	}
+	if len(probs) > 0 {
+		return nil
+	}
+	return LitValue(val)
+}
+
+func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
+	v := &Value{kind: valueMap, Map: map[string]*Value{}}
+	ok := true
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+			l.r.errorf(posOf(k), path, "mapping keys must be plain strings")
+			ok = false
+			continue
+		}
+		kpath := joinPath(path, k.Value)
+		if seen[k.Value] {
+			l.r.errorf(posOf(k), kpath, "duplicate key %q", k.Value)
+			ok = false
+			continue
+		}
+		seen[k.Value] = true
+		elem := t.Elem
+		switch t.Kind {
+		case KindAny:
+			elem = AnyType
+		case KindObject:
+			f, known := t.Field(k.Value)
+			if !known {
+				l.r.hinted(posOf(k), kpath, suggest(k.Value, t.FieldNames()), "unknown field %q", k.Value)
+				ok = false
+				continue
+			}
+			elem = f.Type
+		}
+		if v.Map[k.Value] = l.checkValue(val, elem, kpath, sc); v.Map[k.Value] == nil {
+			ok = false
+		}
+	}
+	if t.Kind == KindObject {
+		for _, f := range t.Fields {
+			if f.Required && !seen[f.Name] {
+				l.r.errorf(posOf(n), path, "missing required field %q", f.Name)
+				ok = false
+			}
+		}
+	}
+	return collapse(v, ok)
+}
+
+func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
+	site := nodeSite(n)
+	parts, err := parseTemplate(n.Value)
+	if err != nil {
+		l.r.errorf(site.pos, path, "%v", err)
+		return nil
+	}
+	if len(parts) == 1 && parts[0].isExpr {
+		site.offset = parts[0].offset
+		expr, _ := l.checkExpr(parts[0].expr, site, path, sc, t)
+		if expr == nil {
+			return nil
+		}
+		return &Value{kind: valueExpr, Expr: expr}
+	}
+	if t.Kind != KindString && t.Kind != KindAny {
+		l.r.hinted(site.pos, path, "make the template the whole value to keep its type",
+			"expected %s, but text mixed with ${{ }} is a string", t)
+		return nil
+	}
+	v := &Value{kind: valueTmpl}
+	ok := true
+	for _, p := range parts {
+		if !p.isExpr {
+			v.Tmpl = append(v.Tmpl, TmplPart{Text: p.text})
+			continue
+		}
+		site.offset = p.offset
+		expr, out := l.checkExpr(p.expr, site, path, sc, nil)
+		if expr == nil {
+			ok = false
+			continue
+		}
+		if !interpolatable(out) {
+			l.r.hinted(expr.Pos, path, "use join() or string(), or make the template the whole value",
+				"cannot put %s into text", l.types.describeCEL(out))
+			ok = false
+			continue
+		}
+		v.Tmpl = append(v.Tmpl, TmplPart{Expr: expr})
+	}
+	if !ok {
+		return nil
+	}
+	return v
+}
+
+// collapse turns a list or map without expressions into one literal.
+func collapse(v *Value, ok bool) *Value {
+	if !ok {
+		return nil
+	}
+	switch v.kind {
+	case valueList:
+		lit := make([]any, len(v.List))
+		for i, e := range v.List {
+			if !e.IsLiteral() {
+				return v
+			}
+			lit[i] = e.Lit
+		}
+		return LitValue(lit)
+	case valueMap:
+		lit := make(map[string]any, len(v.Map))
+		for k, e := range v.Map {
+			if !e.IsLiteral() {
+				return v
+			}
+			lit[k] = e.Lit
+		}
+		return LitValue(lit)
+	}
+	return v
+}
+
+// subPath appends a relative value path ("[2]", "a.b") to a field path.
+func subPath(path, sub string) string {
+	switch {
+	case sub == "":
+		return path
+	case strings.HasPrefix(sub, "["):
+		return path + sub
+	case path == "":
+		return sub
+	}
+	return path + "." + sub
+}
+
+// typeName names a wanted type in messages: "a bool", "a list", "list<string>".
+func typeName(t *Type) string {
+	switch t.Kind {
+	case KindString:
+		return "a string"
+	case KindInt:
+		return "an int"
+	case KindNumber:
+		return "a number"
+	case KindBool:
+		return "a bool"
+	case KindDuration:
+		return "a duration"
+	case KindTimestamp:
+		return "a timestamp"
+	case KindList:
+		if t.Elem == nil || t.Elem.Kind == KindAny {
+			return "a list"
+		}
+	case KindMap:
+		if t.Elem == nil || t.Elem.Kind == KindAny {
+			return "a map"
+		}
+	}
+	return t.String()
+}

@@ -1,0 +1,497 @@
+package runbooks
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	_ "time/tzdata" // time zones validate the same on every machine
+
+	"github.com/google/cel-go/cel"
+	"github.com/robfig/cron/v3"
+	"gopkg.in/yaml.v3"
+)
+
+// APIVersion is the format version this package reads.
+const APIVersion = "runbook/v1"
+
+var (
+	runbookNameRe = regexp.MustCompile(`^[a-z][a-z0-9-]{0,62}$`)
+	identRe       = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	secretRe      = regexp.MustCompile(`^[A-Z][A-Z0-9_]{0,62}$`)
+)
+
+// cronParser accepts five-field specs and descriptors (@daily, @every 1h).
+var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Options configure Lint and Compile.
+type Options struct {
+	// Actions is the catalog action steps are checked against.
+	Actions Catalog
+	// Runbooks resolves a sub-runbook's name to its compiled plan; nil
+	// resolves none.
+	Runbooks func(name string) (*Plan, bool)
+}
+
+// Checked is a document that passed lint, with what lint learned about it;
+// Compile turns it into a Plan.
+type Checked struct {
+	Diagnostics Diagnostics // warnings only
+
+	doc         *Document
+	src         []byte
+	params      []PlanParam
+	exprs       map[*String]*Expr
+	values      map[*yaml.Node]*Value
+	schedules   map[*Schedule]map[string]any
+	outputTypes map[string]*Type
+	children    map[string]*Plan
+	steps       map[string]*stepNode
+}
+
+// linter holds the state of one Lint call.
+type linter struct {
+	r        *reporter
+	doc      *Document
+	opts     Options
+	types    *typeRegistry
+	env      *cel.Env // params, steps, run, secrets
+	alertEnv *cel.Env // alert only
+	scopes   map[string]*cel.Env
+	params   []PlanParam
+	secrets  map[string]bool
+	steps    map[string]*stepNode
+	stepIDs  []string
+	order    int
+	// afterMain is what spec.outputs may read: the main steps once done.
+	afterMain visibility
+	out       *Checked
+}
+
+// Lint checks a parsed document completely and returns every problem. The
+// Checked result is nil when any problem is an error.
+func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
+	if opts.Actions == nil {
+		opts.Actions = NewCatalog()
+	}
+	l := &linter{
+		r:       &reporter{file: doc.file},
+		doc:     doc,
+		opts:    opts,
+		scopes:  map[string]*cel.Env{},
+		secrets: map[string]bool{},
+		steps:   map[string]*stepNode{},
+		out: &Checked{
+			doc: doc, src: src,
+			exprs:       map[*String]*Expr{},
+			values:      map[*yaml.Node]*Value{},
+			schedules:   map[*Schedule]map[string]any{},
+			outputTypes: map[string]*Type{},
+			children:    map[string]*Plan{},
+		},
+	}
+	l.header()
+	l.lintParams()
+	l.lintSecrets()
+	l.indexSteps()
+	if err := l.buildEnv(); err != nil {
+		l.r.errorf(doc.Pos, "", "building the expression environment: %v", err)
+		return nil, l.r.diags
+	}
+	l.lintRunSettings()
+	l.lintSchedules()
+	l.lintTriggers()
+	l.lintAllSteps()
+	l.lintOutputs()
+	l.r.diags.Sort()
+	if l.r.diags.HasErrors() {
+		return nil, l.r.diags
+	}
+	l.out.params = l.params
+	l.out.steps = l.steps
+	l.out.Diagnostics = l.r.diags
+	return l.out, l.r.diags
+}
+
+func (l *linter) header() {
+	d := l.doc
+	if d.APIVersion.Set && d.APIVersion.Value != APIVersion {
+		l.r.hinted(d.APIVersion.Pos, "apiVersion", "use "+APIVersion, "unsupported apiVersion %q", d.APIVersion.Value)
+	}
+	if d.Kind.Set && d.Kind.Value != "Runbook" {
+		l.r.hinted(d.Kind.Pos, "kind", suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
+	}
+	if n := d.Metadata.Name; n.Set && !runbookNameRe.MatchString(n.Value) {
+		l.r.errorf(n.Pos, "metadata.name", "name %q must be lowercase letters, digits and dashes, start with a letter, at most 63 characters", n.Value)
+	}
+	for i, o := range d.Metadata.Owners.Items {
+		if o.Set && strings.TrimSpace(o.Value) == "" {
+			l.r.errorf(o.Pos, fmt.Sprintf("metadata.owners[%d]", i), "owner must not be empty")
+		}
+	}
+}
+
+func (l *linter) lintParams() {
+	seen := map[string]Pos{}
+	for i, p := range l.doc.Spec.Params.Items {
+		path := fmt.Sprintf("spec.params[%d]", i)
+		name := p.Name.Value
+		valid := p.Name.Set && p.Type.Set
+		switch {
+		case !p.Name.Set:
+		case !identRe.MatchString(name):
+			l.r.errorf(p.Name.Pos, path+".name", "param name %q must be lowercase letters, digits and underscores, starting with a letter", name)
+			valid = false
+		case seen[name] != Pos{}:
+			l.r.errorf(p.Name.Pos, path+".name", "duplicate param %q (first declared at line %d)", name, seen[name].Line)
+			valid = false
+		default:
+			seen[name] = p.Name.Pos
+		}
+		// A param with bad constraints is still declared, so expressions
+		// that read it are checked instead of reported as unknown.
+		if pp := l.lintParam(p, path); valid {
+			l.params = append(l.params, pp)
+		}
+	}
+}
+
+func (l *linter) lintParam(p *Param, path string) PlanParam {
+	pp := PlanParam{Name: p.Name.Value, Description: p.Description.Value, Required: p.Required.Value, Pattern: p.Pattern.Value}
+	ok := true
+	kind := p.Type.Value
+	if p.Items.Set && kind != string(KindList) {
+		l.r.errorf(p.Items.Pos, path+".items", "items is only valid for list params")
+		ok = false
+	}
+	pp.Type = paramType(kind, p.Items.Value)
+	scalar := pp.Type
+	if scalar.Kind == KindList {
+		scalar = scalar.Elem // constraints apply to each item
+	}
+	if p.Pattern.Set {
+		if scalar.Kind != KindString {
+			l.r.errorf(p.Pattern.Pos, path+".pattern", "pattern is only valid for string params (or lists of strings)")
+			ok = false
+		} else if _, err := regexp.Compile(p.Pattern.Value); err != nil {
+			l.r.errorf(p.Pattern.Pos, path+".pattern", "invalid RE2 pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			ok = false
+		}
+	}
+	for _, b := range []struct {
+		n    Number
+		name string
+		dst  **float64
+	}{{p.Min, "min", &pp.Min}, {p.Max, "max", &pp.Max}} {
+		if !b.n.Set {
+			continue
+		}
+		if scalar.Kind != KindInt && scalar.Kind != KindNumber {
+			l.r.errorf(b.n.Pos, path+"."+b.name, "%s is only valid for int and number params", b.name)
+			ok = false
+			continue
+		}
+		v := b.n.Value
+		*b.dst = &v
+	}
+	if pp.Min != nil && pp.Max != nil && *pp.Min > *pp.Max {
+		l.r.errorf(p.Max.Pos, path+".max", "max %v is less than min %v", *pp.Max, *pp.Min)
+		ok = false
+	}
+	if p.Enum.Set {
+		if len(p.Enum.Items) == 0 {
+			l.r.errorf(p.Enum.Pos, path+".enum", "enum must list at least one value")
+			ok = false
+		}
+		for i, e := range p.Enum.Items {
+			v, good := l.literal(e.Node, scalar, fmt.Sprintf("%s.enum[%d]", path, i))
+			if good {
+				pp.Enum = append(pp.Enum, v)
+			} else {
+				ok = false
+			}
+		}
+	}
+	if p.Default.Set() {
+		epath := path + ".default"
+		v, good := l.literal(p.Default.Node, pp.Type, epath)
+		if good && ok { // constraints are only worth checking when they are valid
+			for _, msg := range checkConstraints(&pp, v) {
+				l.r.errorf(p.Default.Pos, epath, "default %s", msg)
+			}
+		}
+		pp.Default, pp.HasDefault = v, good
+		if p.Required.Value {
+			l.r.warnf(p.Required.Pos, path+".required", "required has no effect when a default is given")
+		}
+	}
+	return pp
+}
+
+// literal converts a YAML node to a value of type t, reporting problems
+// at the exact sub-value. Templates are refused: these values are literal.
+func (l *linter) literal(n *yaml.Node, t *Type, path string) (any, bool) {
+	pos := map[string]Pos{}
+	raw, err := nodeValue(n, "", pos)
+	if err != nil {
+		l.r.errorf(posOf(n), path, "%v", err)
+		return nil, false
+	}
+	if s, isStr := raw.(string); isStr && hasTemplate(s) {
+		l.r.errorf(posOf(n), path, "expressions are not allowed here; give a literal value")
+		return nil, false
+	}
+	var probs []valueProblem
+	v := coerce(raw, t, "", &probs)
+	for _, p := range probs {
+		l.r.errorf(pos[p.sub], subPath(path, p.sub), "%s", p.msg)
+	}
+	return v, len(probs) == 0
+}
+
+// checkConstraints checks a value of a param's type against its enum,
+// pattern, min and max; list params apply them to each item.
+func checkConstraints(p *PlanParam, v any) []string {
+	if l, ok := v.([]any); ok && p.Type.Kind == KindList {
+		var msgs []string
+		for i, e := range l {
+			for _, m := range checkConstraints(&PlanParam{Type: p.Type.Elem, Enum: p.Enum, Pattern: p.Pattern, Min: p.Min, Max: p.Max}, e) {
+				msgs = append(msgs, fmt.Sprintf("item %d: %s", i, m))
+			}
+		}
+		return msgs
+	}
+	var msgs []string
+	if len(p.Enum) > 0 && !slices.ContainsFunc(p.Enum, func(e any) bool { return equalValues(e, v) }) {
+		msgs = append(msgs, fmt.Sprintf("%s is not one of %s", formatValue(v), formatValues(p.Enum)))
+	}
+	if s, ok := v.(string); ok && p.Pattern != "" {
+		if re, err := regexp.Compile(p.Pattern); err == nil && !re.MatchString(s) {
+			msgs = append(msgs, fmt.Sprintf("%q does not match pattern %s", s, p.Pattern))
+		}
+	}
+	if f, ok := asFloat(v); ok {
+		if p.Min != nil && f < *p.Min {
+			msgs = append(msgs, fmt.Sprintf("%s is less than min %v", formatValue(v), *p.Min))
+		}
+		if p.Max != nil && f > *p.Max {
+			msgs = append(msgs, fmt.Sprintf("%s is more than max %v", formatValue(v), *p.Max))
+		}
+	}
+	return msgs
+}
+
+func asFloat(v any) (float64, bool) {
+	switch n := v.(type) {
+	case int64:
+		return float64(n), true
+	case float64:
+		return n, true
+	}
+	return 0, false
+}
+
+func equalValues(a, b any) bool {
+	fa, aok := asFloat(a)
+	fb, bok := asFloat(b)
+	if aok && bok {
+		return fa == fb
+	}
+	return fmt.Sprint(a) == fmt.Sprint(b)
+}
+
+func formatValue(v any) string {
+	if s, ok := v.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	if f, ok := v.(float64); ok && f == math.Trunc(f) {
+		return fmt.Sprintf("%.0f", f)
+	}
+	return fmt.Sprint(v)
+}
+
+func formatValues(vs []any) string {
+	parts := make([]string, len(vs))
+	for i, v := range vs {
+		parts[i] = formatValue(v)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (l *linter) lintSecrets() {
+	for i, s := range l.doc.Spec.Secrets.Items {
+		path := fmt.Sprintf("spec.secrets[%d]", i)
+		switch {
+		case !s.Set:
+		case !secretRe.MatchString(s.Value):
+			l.r.errorf(s.Pos, path, "secret name %q must be uppercase letters, digits and underscores, starting with a letter", s.Value)
+		case l.secrets[s.Value]:
+			l.r.errorf(s.Pos, path, "duplicate secret %q", s.Value)
+		default:
+			l.secrets[s.Value] = true
+		}
+	}
+}
+
+func (l *linter) paramByName(name string) *PlanParam {
+	for i := range l.params {
+		if l.params[i].Name == name {
+			return &l.params[i]
+		}
+	}
+	return nil
+}
+
+func (l *linter) paramNames() []string {
+	names := make([]string, len(l.params))
+	for i, p := range l.params {
+		names[i] = p.Name
+	}
+	return names
+}
+
+func (l *linter) secretNames() []string { return sortedKeys(l.secrets) }
+
+// duration checks an optional positive duration field.
+func (l *linter) duration(s String, path string) (time.Duration, bool) {
+	if !s.Set {
+		return 0, true
+	}
+	d, err := ParseDuration(s.Value)
+	if err != nil {
+		l.r.errorf(s.Pos, path, "%v", err)
+		return 0, false
+	}
+	if d <= 0 {
+		l.r.errorf(s.Pos, path, "duration must be positive, got %s", s.Value)
+		return 0, false
+	}
+	return d, true
+}
+
+func (l *linter) lintRunSettings() {
+	spec := &l.doc.Spec
+	l.duration(spec.Timeout, "spec.timeout")
+	if c := spec.Concurrency; c != nil && c.Key.Set {
+		sc := &exprScope{env: l.env, field: "concurrency.key"}
+		if e, _ := l.checkExpr(c.Key.Value, stringSite(&c.Key), "spec.concurrency.key", sc, StringType); e != nil {
+			l.out.exprs[&c.Key] = e
+		}
+	}
+}
+
+func (l *linter) lintSchedules() {
+	names := map[string]bool{}
+	for i, s := range l.doc.Spec.Schedules.Items {
+		path := fmt.Sprintf("spec.schedules[%d]", i)
+		if s.Name.Set {
+			if !runbookNameRe.MatchString(s.Name.Value) {
+				l.r.errorf(s.Name.Pos, path+".name", "schedule name %q must be lowercase letters, digits and dashes, starting with a letter", s.Name.Value)
+			} else if names[s.Name.Value] {
+				l.r.errorf(s.Name.Pos, path+".name", "duplicate schedule %q", s.Name.Value)
+			}
+			names[s.Name.Value] = true
+		}
+		if s.Cron.Set {
+			if strings.Contains(s.Cron.Value, "TZ=") {
+				l.r.hinted(s.Cron.Pos, path+".cron", "use the timezone field", "time zone prefixes are not allowed in cron")
+			} else if _, err := cronParser.Parse(s.Cron.Value); err != nil {
+				l.r.hinted(s.Cron.Pos, path+".cron", `five fields "minute hour day-of-month month day-of-week", or @hourly, @daily, @weekly, @monthly, @every 1h`,
+					"invalid cron %q: %v", s.Cron.Value, err)
+			}
+		}
+		if s.Timezone.Set {
+			if _, err := time.LoadLocation(s.Timezone.Value); err != nil || s.Timezone.Value == "" || s.Timezone.Value == "Local" {
+				l.r.hinted(s.Timezone.Pos, path+".timezone", "an IANA name such as Europe/Berlin or America/New_York", "unknown time zone %q", s.Timezone.Value)
+			}
+		}
+		l.duration(s.CatchupWindow, path+".catchupWindow")
+		values := map[string]any{}
+		for _, e := range s.Params.Entries {
+			epath := joinPath(path+".params", e.Key)
+			p := l.paramByName(e.Key)
+			if p == nil {
+				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+				continue
+			}
+			v, ok := l.literal(e.Value.Node, p.Type, epath)
+			if !ok {
+				continue
+			}
+			for _, msg := range checkConstraints(p, v) {
+				l.r.errorf(e.Value.Pos, epath, "%s", msg)
+			}
+			values[e.Key] = v
+		}
+		l.requireParams(values, s.Params.Pos, s.Pos, path, fmt.Sprintf("schedule %q", s.Name.Value))
+		l.out.schedules[s] = values
+	}
+}
+
+// requireParams reports required params without a default that a schedule
+// or trigger does not give, since every run it starts would fail.
+func (l *linter) requireParams(given map[string]any, at, fallback Pos, path, what string) {
+	if at == (Pos{}) {
+		at = fallback
+	}
+	for _, p := range l.params {
+		if _, ok := given[p.Name]; !ok && p.Required && !p.HasDefault {
+			l.r.errorf(at, path, "%s does not give required param %q", what, p.Name)
+		}
+	}
+}
+
+func (l *linter) lintTriggers() {
+	for i, t := range l.doc.Spec.Triggers.Items {
+		path := fmt.Sprintf("spec.triggers[%d]", i)
+		am := t.Alertmanager
+		if am == nil {
+			l.r.errorf(t.Pos, path, "trigger has no kind; set alertmanager")
+			continue
+		}
+		path += ".alertmanager"
+		sc := &exprScope{env: l.alertEnv, field: "a trigger"}
+		if am.Match.Set {
+			if e, _ := l.checkExpr(am.Match.Value, stringSite(&am.Match), path+".match", sc, BoolType); e != nil {
+				l.out.exprs[&am.Match] = e
+			}
+		}
+		given := map[string]any{}
+		for j := range am.Params.Entries {
+			e := &am.Params.Entries[j]
+			epath := joinPath(path+".params", e.Key)
+			given[e.Key] = true
+			p := l.paramByName(e.Key)
+			if p == nil {
+				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+				continue
+			}
+			if x, _ := l.checkExpr(e.Value.Value, stringSite(&e.Value), epath, sc, p.Type); x != nil {
+				l.out.exprs[&e.Value] = x
+			}
+		}
+		l.requireParams(given, am.Params.Pos, am.Pos, path, "the trigger")
+	}
+}
+
+func (l *linter) lintOutputs() {
+	outs := &l.doc.Spec.Outputs
+	if !outs.Set {
+		return
+	}
+	sc := &exprScope{env: l.env, vis: l.afterMain, field: "spec.outputs"}
+	for i := range outs.Entries {
+		e := &outs.Entries[i]
+		path := joinPath("spec.outputs", e.Key)
+		if !identRe.MatchString(e.Key) {
+			l.r.errorf(e.KeyPos, path, "output name %q must be lowercase letters, digits and underscores, starting with a letter", e.Key)
+			continue
+		}
+		if x, ct := l.checkExpr(e.Value.Value, stringSite(&e.Value), path, sc, nil); x != nil {
+			l.out.exprs[&e.Value] = x
+			l.out.outputTypes[e.Key] = l.types.typeOf(ct)
+		}
+	}
+}

@@ -1,0 +1,67 @@
+package runbooks
+
+import (
+	"bytes"
+	"errors"
+	"io"
+	"reflect"
+	"regexp"
+	"strconv"
+
+	"gopkg.in/yaml.v3"
+)
+
+// MaxSourceSize bounds a runbook file; larger input is refused before parsing.
+const MaxSourceSize = 1 << 20
+
+var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
+
+// Parse reads one runbook document. It reports YAML syntax errors and every
+// structural problem (unknown or missing fields, wrong kinds) at once.
+// The Document is nil only when the YAML itself cannot be read.
+func Parse(file string, src []byte) (*Document, Diagnostics) {
+	r := &reporter{file: file}
+	if len(src) > MaxSourceSize {
+		r.errorf(Pos{1, 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
+		return nil, r.diags
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(src))
+	var root yaml.Node
+	if err := dec.Decode(&root); err != nil {
+		if errors.Is(err, io.EOF) {
+			r.errorf(Pos{1, 1}, "", "file is empty")
+		} else {
+			r.errorf(yamlErrorPos(err), "", "%s", yamlErrorMessage(err))
+		}
+		return nil, r.diags
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err == nil {
+		r.errorf(posOf(&extra), "", "a file holds one runbook; found a second YAML document")
+	} else if !errors.Is(err, io.EOF) {
+		r.errorf(yamlErrorPos(err), "", "%s", yamlErrorMessage(err))
+	}
+	doc := &Document{file: file}
+	if len(root.Content) == 0 || isNull(root.Content[0]) {
+		r.errorf(Pos{1, 1}, "", "file is empty")
+		return nil, r.diags
+	}
+	d := &decoder{r: r}
+	d.decode(root.Content[0], reflect.ValueOf(doc).Elem(), "")
+	return doc, r.diags
+}
+
+func yamlErrorPos(err error) Pos {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
+		line, _ := strconv.Atoi(m[1])
+		return Pos{Line: line, Col: 1}
+	}
+	return Pos{Line: 1, Col: 1}
+}
+
+func yamlErrorMessage(err error) string {
+	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+		return "invalid YAML: " + m[2]
+	}
+	return "invalid YAML: " + err.Error()
+}

@@ -1,0 +1,241 @@
+package runbooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+)
+
+// PlanVersion is the version of the Plan layout. The interpreter refuses
+// plans of a version it does not know.
+const PlanVersion = 1
+
+// Plan is a compiled runbook: immutable, JSON-serialisable, and the whole
+// input the interpreter needs. Expressions are kept as checked sources.
+type Plan struct {
+	PlanVersion int               `json:"planVersion"`
+	Name        string            `json:"name"`
+	Title       string            `json:"title,omitempty"`
+	Description string            `json:"description,omitempty"`
+	Owners      []string          `json:"owners,omitempty"`
+	Labels      map[string]string `json:"labels,omitempty"`
+	File        string            `json:"file,omitempty"`
+	Hash        string            `json:"hash"` // sha256 of the source, hex
+	Params      []PlanParam       `json:"params,omitempty"`
+	Secrets     []string          `json:"secrets,omitempty"`
+	Timeout     Duration          `json:"timeout,omitempty"`
+	Concurrency *PlanConcurrency  `json:"concurrency,omitempty"`
+	Schedules   []PlanSchedule    `json:"schedules,omitempty"`
+	Triggers    []PlanTrigger     `json:"triggers,omitempty"`
+	Steps       []*PlanStep       `json:"steps"`
+	OnFailure   []*PlanStep       `json:"onFailure,omitempty"`
+	Finally     []*PlanStep       `json:"finally,omitempty"`
+	Outputs     []PlanOutput      `json:"outputs,omitempty"`
+}
+
+// PlanParam is a declared param with its constraints.
+type PlanParam struct {
+	Name        string   `json:"name"`
+	Type        *Type    `json:"type"`
+	Description string   `json:"description,omitempty"`
+	Required    bool     `json:"required,omitempty"`
+	Default     any      `json:"default,omitempty"`
+	HasDefault  bool     `json:"hasDefault,omitempty"`
+	Enum        []any    `json:"enum,omitempty"`
+	Pattern     string   `json:"pattern,omitempty"`
+	Min         *float64 `json:"min,omitempty"`
+	Max         *float64 `json:"max,omitempty"`
+}
+
+// PlanConcurrency limits concurrent runs per key.
+type PlanConcurrency struct {
+	Key        *Expr  `json:"key,omitempty"` // nil: the runbook name
+	OnConflict string `json:"onConflict"`
+}
+
+// PlanSchedule is a validated schedule.
+type PlanSchedule struct {
+	Name          string         `json:"name"`
+	Cron          string         `json:"cron"`
+	Timezone      string         `json:"timezone"`
+	Params        map[string]any `json:"params,omitempty"`
+	Overlap       string         `json:"overlap"`
+	CatchupWindow Duration       `json:"catchupWindow,omitempty"`
+	Paused        bool           `json:"paused,omitempty"`
+}
+
+// PlanTrigger is an event trigger. Kind is "alertmanager".
+type PlanTrigger struct {
+	Kind   string           `json:"kind"`
+	Match  *Expr            `json:"match"`
+	Params map[string]*Expr `json:"params,omitempty"`
+}
+
+// PlanOutput is a named run output.
+type PlanOutput struct {
+	Name string `json:"name"`
+	Expr *Expr  `json:"expr"`
+	Type *Type  `json:"type"`
+}
+
+// StepKind names what a step does.
+type StepKind string
+
+// The step kinds.
+const (
+	StepAction   StepKind = "action"
+	StepApproval StepKind = "approval"
+	StepParallel StepKind = "parallel"
+	StepGroup    StepKind = "group"
+	StepForEach  StepKind = "forEach"
+	StepRunbook  StepKind = "runbook"
+	StepSleep    StepKind = "sleep"
+	StepWaitFor  StepKind = "waitFor"
+)
+
+// PlanStep is a compiled step. Fields beyond the common ones are set
+// according to Kind.
+type PlanStep struct {
+	ID              string   `json:"id"`
+	Kind            StepKind `json:"kind"`
+	Name            string   `json:"name,omitempty"`
+	Description     string   `json:"description,omitempty"`
+	Line            int      `json:"line"`
+	If              *Expr    `json:"if,omitempty"`
+	ContinueOnError bool     `json:"continueOnError,omitempty"`
+	// Outputs is the type of steps.<id>.outputs.
+	Outputs *Type `json:"outputs,omitempty"`
+
+	Action     string            `json:"action,omitempty"`
+	With       map[string]*Value `json:"with,omitempty"`
+	Timeout    Duration          `json:"timeout,omitempty"`
+	Retry      *PlanRetry        `json:"retry,omitempty"`
+	Repeat     *PlanRepeat       `json:"repeat,omitempty"`
+	Compensate *PlanCompensate   `json:"compensate,omitempty"`
+
+	Approval *PlanApproval `json:"approval,omitempty"`
+
+	// Steps is the body of a group or forEach, or the branches of a parallel.
+	Steps    []*PlanStep `json:"steps,omitempty"`
+	FailFast bool        `json:"failFast,omitempty"`
+
+	ForEach        *Expr  `json:"forEach,omitempty"`
+	As             string `json:"as,omitempty"`
+	MaxConcurrency int    `json:"maxConcurrency,omitempty"`
+
+	Runbook *PlanSubRunbook `json:"runbook,omitempty"`
+	Sleep   Duration        `json:"sleep,omitempty"`
+	WaitFor *PlanWaitFor    `json:"waitFor,omitempty"`
+}
+
+// PlanRetry is an action's retry policy with defaults filled in.
+type PlanRetry struct {
+	MaxAttempts     int      `json:"maxAttempts"`
+	InitialInterval Duration `json:"initialInterval"`
+	Backoff         float64  `json:"backoff"`
+	MaxInterval     Duration `json:"maxInterval,omitempty"`
+	NonRetryable    []string `json:"nonRetryable,omitempty"`
+}
+
+// PlanRepeat runs an action until a condition holds.
+type PlanRepeat struct {
+	Until   *Expr    `json:"until"`
+	Every   Duration `json:"every"`
+	Timeout Duration `json:"timeout,omitempty"`
+}
+
+// PlanCompensate is the undo of an action step.
+type PlanCompensate struct {
+	Action string            `json:"action"`
+	With   map[string]*Value `json:"with,omitempty"`
+}
+
+// PlanApproval is an approval step.
+type PlanApproval struct {
+	Message           *Value   `json:"message,omitempty"`
+	Approvers         []string `json:"approvers"`
+	MinApprovals      int      `json:"minApprovals"`
+	AllowSelfApproval bool     `json:"allowSelfApproval,omitempty"`
+	Timeout           Duration `json:"timeout,omitempty"`
+	OnTimeout         string   `json:"onTimeout"`
+	EscalateTo        []string `json:"escalateTo,omitempty"`
+}
+
+// PlanSubRunbook runs a child runbook whose plan is embedded.
+type PlanSubRunbook struct {
+	Name   string            `json:"name"`
+	Params map[string]*Value `json:"params,omitempty"`
+	Plan   *Plan             `json:"plan,omitempty"`
+}
+
+// PlanWaitFor waits for an event.
+type PlanWaitFor struct {
+	Event     string   `json:"event"`
+	Timeout   Duration `json:"timeout,omitempty"`
+	OnTimeout string   `json:"onTimeout"`
+}
+
+// Expr is a checked CEL expression and where it came from.
+type Expr struct {
+	Src string `json:"src"`
+	Pos Pos    `json:"pos"`
+	// Steps lists the step ids the expression reads, sorted.
+	Steps []string `json:"steps,omitempty"`
+	// Secrets lists the secret names it reads; such expressions are
+	// evaluated inside the activity only.
+	Secrets []string `json:"secrets,omitempty"`
+}
+
+// Duration is a time.Duration written as "15m" or "7d" in JSON.
+type Duration time.Duration
+
+// MarshalJSON implements json.Marshaler.
+func (d Duration) MarshalJSON() ([]byte, error) {
+	return json.Marshal(FormatDuration(time.Duration(d)))
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (d *Duration) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		return fmt.Errorf("duration: %w", err)
+	}
+	v, err := ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// Walk calls fn for every step of the plan in document order: steps,
+// onFailure, finally, descending into groups, branches and loop bodies.
+// It stops when fn returns false.
+func (p *Plan) Walk(fn func(s *PlanStep) bool) {
+	for _, list := range [][]*PlanStep{p.Steps, p.OnFailure, p.Finally} {
+		if !walkSteps(list, fn) {
+			return
+		}
+	}
+}
+
+func walkSteps(list []*PlanStep, fn func(s *PlanStep) bool) bool {
+	for _, s := range list {
+		if !fn(s) || !walkSteps(s.Steps, fn) {
+			return false
+		}
+	}
+	return true
+}
+
+// Step finds a step by id anywhere in the plan.
+func (p *Plan) Step(id string) *PlanStep {
+	var found *PlanStep
+	p.Walk(func(s *PlanStep) bool {
+		if s.ID == id {
+			found = s
+		}
+		return found == nil
+	})
+	return found
+}

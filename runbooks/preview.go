@@ -1,0 +1,321 @@
+package runbooks
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Preview is a dry run of a plan: resolved params, what each step would
+// do given only the params, and the next fire times of each schedule.
+type Preview struct {
+	Runbook   string            `json:"runbook"`
+	Params    []PreviewParam    `json:"params"`
+	Steps     []PreviewStep     `json:"steps"`
+	Schedules []PreviewSchedule `json:"schedules,omitempty"`
+}
+
+// PreviewParam is a resolved param and where its value came from.
+type PreviewParam struct {
+	Name   string `json:"name"`
+	Value  any    `json:"value"`
+	Source string `json:"source"` // given or default
+}
+
+// Decisions a preview can make about a step.
+const (
+	DecideRun     = "run"
+	DecideSkip    = "skip"
+	DecideRunTime = "decided at run time"
+)
+
+// PreviewStep says whether a step runs and why.
+type PreviewStep struct {
+	ID       string         `json:"id"`
+	Kind     StepKind       `json:"kind"`
+	Section  string         `json:"section"` // steps, onFailure, finally
+	Depth    int            `json:"depth"`
+	Summary  string         `json:"summary"`
+	Decision string         `json:"decision"`
+	Reason   string         `json:"reason,omitempty"`
+	Inputs   []PreviewInput `json:"inputs,omitempty"`
+}
+
+// PreviewInput is an action input rendered as far as params allow.
+type PreviewInput struct {
+	Name  string `json:"name"`
+	Value string `json:"value"`
+}
+
+// PreviewSchedule lists a schedule's next fire times.
+type PreviewSchedule struct {
+	Name     string      `json:"name"`
+	Cron     string      `json:"cron"`
+	Timezone string      `json:"timezone"`
+	Paused   bool        `json:"paused,omitempty"`
+	Next     []time.Time `json:"next"`
+}
+
+// Preview binds params and dry-runs the plan as of now, for user.
+func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Preview, error) {
+	params, err := p.BindParams(given)
+	if err != nil {
+		return nil, err
+	}
+	ev, err := NewEvaluator(p)
+	if err != nil {
+		return nil, err
+	}
+	pv := &Preview{Runbook: p.Name}
+	for _, pp := range p.Params {
+		v, ok := params[pp.Name]
+		if !ok {
+			continue
+		}
+		src := "default"
+		if _, g := given[pp.Name]; g {
+			src = "given"
+		}
+		pv.Params = append(pv.Params, PreviewParam{Name: pp.Name, Value: v, Source: src})
+	}
+	pr := &previewer{ev: ev, out: pv, vars: Vars{
+		varParams: p.ParamVars(params),
+		varRun: map[string]any{"id": "preview", "name": p.Name, "version": int64(0),
+			"triggeredBy": user, "trigger": "api", "startedAt": now},
+	}}
+	pr.list(p.Steps, "steps", 0, nil)
+	pr.list(p.OnFailure, "onFailure", 0, nil)
+	pr.list(p.Finally, "finally", 0, nil)
+	for _, s := range p.Schedules {
+		next, err := NextFires(s, now, 3)
+		if err != nil {
+			return nil, err
+		}
+		pv.Schedules = append(pv.Schedules, PreviewSchedule{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Paused: s.Paused, Next: next})
+	}
+	return pv, nil
+}
+
+// NextFires returns the next n fire times of a schedule after t, in the
+// schedule's time zone.
+func NextFires(s PlanSchedule, t time.Time, n int) ([]time.Time, error) {
+	loc, err := time.LoadLocation(s.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", s.Name, err)
+	}
+	sched, err := cronParser.Parse(s.Cron)
+	if err != nil {
+		return nil, fmt.Errorf("schedule %q: %w", s.Name, err)
+	}
+	out := make([]time.Time, 0, n)
+	at := t.In(loc)
+	for range n {
+		at = sched.Next(at)
+		if at.IsZero() {
+			break
+		}
+		out = append(out, at)
+	}
+	return out, nil
+}
+
+type previewer struct {
+	ev   *Evaluator
+	out  *Preview
+	vars Vars
+}
+
+// list previews steps inside parent (nil at the top).
+func (pr *previewer) list(steps []*PlanStep, section string, depth int, parent *PreviewStep) {
+	for _, s := range steps {
+		pr.step(s, section, depth, parent)
+	}
+}
+
+func (pr *previewer) step(s *PlanStep, section string, depth int, parent *PreviewStep) {
+	ps := PreviewStep{ID: s.ID, Kind: s.Kind, Section: section, Depth: depth, Summary: summary(s), Decision: DecideRun}
+	switch {
+	case parent != nil && parent.Decision == DecideSkip:
+		ps.Decision, ps.Reason = DecideSkip, "inside skipped "+parent.ID
+	case parent != nil && parent.Decision == DecideRunTime:
+		ps.Decision, ps.Reason = DecideRunTime, "inside "+parent.ID+", decided at run time"
+	case s.If != nil:
+		ps.Decision, ps.Reason = pr.decide(s.If)
+	case section == "onFailure":
+		ps.Reason = "only if the run fails"
+	}
+	if s.Kind == StepForEach && ps.Decision == DecideRun {
+		if items, ok := pr.items(s.ForEach); ok {
+			ps.Reason = items
+		} else {
+			ps.Decision, ps.Reason = DecideRunTime, items
+		}
+	}
+	if s.Kind == StepAction && ps.Decision != DecideSkip {
+		ps.Inputs = pr.inputs(s.With)
+	}
+	if s.Kind == StepRunbook && ps.Decision != DecideSkip {
+		ps.Inputs = pr.inputs(s.Runbook.Params)
+	}
+	pr.out.Steps = append(pr.out.Steps, ps)
+	pr.list(s.Steps, section, depth+1, &ps)
+}
+
+func (pr *previewer) decide(x *Expr) (string, string) {
+	if len(x.Steps) > 0 {
+		return DecideRunTime, "if " + x.Src + " depends on " + stepsList(x.Steps)
+	}
+	ok, err := pr.ev.EvalBool(x, pr.vars)
+	if err != nil {
+		return DecideRunTime, fmt.Sprintf("if %s: %v", x.Src, innerErr(err))
+	}
+	if ok {
+		return DecideRun, "if " + x.Src + " is true"
+	}
+	return DecideSkip, "if " + x.Src + " is false"
+}
+
+func (pr *previewer) items(x *Expr) (string, bool) {
+	if len(x.Steps) > 0 {
+		return "items depend on " + stepsList(x.Steps), false
+	}
+	v, err := pr.ev.Eval(x, pr.vars)
+	if err != nil {
+		return fmt.Sprintf("items: %v", innerErr(err)), false
+	}
+	l, _ := v.([]any)
+	return fmt.Sprintf("once per item (%d): %s", len(l), compactJSON(l)), true
+}
+
+func (pr *previewer) inputs(with map[string]*Value) []PreviewInput {
+	var out []PreviewInput
+	for _, k := range sortedKeys(with) {
+		out = append(out, PreviewInput{Name: k, Value: pr.render(with[k])})
+	}
+	return out
+}
+
+// render shows a value as far as params allow; secrets are never shown.
+func (pr *previewer) render(v *Value) string {
+	var secrets, steps []string
+	v.Exprs(func(x *Expr) {
+		secrets = append(secrets, x.Secrets...)
+		steps = append(steps, x.Steps...)
+	})
+	switch {
+	case len(secrets) > 0:
+		return fmt.Sprintf("(uses secret %s; resolved by the worker)", strings.Join(secrets, ", "))
+	case len(steps) > 0:
+		return "(at run time, from " + stepsList(steps) + ")"
+	}
+	x, err := pr.ev.Render(v, pr.vars)
+	if err != nil {
+		return fmt.Sprintf("(at run time: %v)", innerErr(err))
+	}
+	if s, ok := x.(string); ok {
+		return fmt.Sprintf("%q", s)
+	}
+	return compactJSON(x)
+}
+
+func innerErr(err error) error {
+	if e, ok := err.(*EvalError); ok {
+		return e.Err
+	}
+	return err
+}
+
+func stepsList(ids []string) string {
+	parts := make([]string, len(ids))
+	for i, id := range ids {
+		parts[i] = "steps." + id
+	}
+	return strings.Join(parts, ", ")
+}
+
+func compactJSON(v any) string {
+	switch x := v.(type) {
+	case time.Duration:
+		return FormatDuration(x)
+	case time.Time:
+		return x.Format(time.RFC3339)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(b)
+}
+
+// summary is a one-line description of what a step does.
+func summary(s *PlanStep) string {
+	switch s.Kind {
+	case StepAction:
+		return "action " + s.Action
+	case StepApproval:
+		a := s.Approval
+		return fmt.Sprintf("approval by %d of %s", a.MinApprovals, strings.Join(a.Approvers, ", "))
+	case StepParallel:
+		return fmt.Sprintf("parallel, %d branches", len(s.Steps))
+	case StepGroup:
+		return fmt.Sprintf("group of %d steps", len(s.Steps))
+	case StepForEach:
+		return fmt.Sprintf("forEach %s in %s", s.As, s.ForEach.Src)
+	case StepRunbook:
+		return "runbook " + s.Runbook.Name
+	case StepSleep:
+		return "sleep " + FormatDuration(time.Duration(s.Sleep))
+	case StepWaitFor:
+		w := "waitFor event " + s.WaitFor.Event
+		if s.WaitFor.Timeout > 0 {
+			w += " (timeout " + FormatDuration(time.Duration(s.WaitFor.Timeout)) + ", then " + s.WaitFor.OnTimeout + ")"
+		}
+		return w
+	}
+	return string(s.Kind)
+}
+
+// String renders the preview for a terminal.
+func (pv *Preview) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Runbook %s\n", pv.Runbook)
+	if len(pv.Params) > 0 {
+		b.WriteString("\nParams:\n")
+		for _, p := range pv.Params {
+			fmt.Fprintf(&b, "  %s = %s (%s)\n", p.Name, compactJSON(p.Value), p.Source)
+		}
+	}
+	section := ""
+	for _, s := range pv.Steps {
+		if s.Section != section {
+			section = s.Section
+			fmt.Fprintf(&b, "\n%s:\n", map[string]string{"steps": "Steps", "onFailure": "On failure", "finally": "Finally"}[section])
+		}
+		indent := strings.Repeat("  ", s.Depth+1)
+		mark := map[string]string{DecideRun: "RUN ", DecideSkip: "SKIP", DecideRunTime: "LATER"}[s.Decision]
+		fmt.Fprintf(&b, "%s%-5s %s: %s", indent, mark, s.ID, s.Summary)
+		if s.Reason != "" {
+			fmt.Fprintf(&b, "  [%s]", s.Reason)
+		}
+		b.WriteString("\n")
+		for _, in := range s.Inputs {
+			fmt.Fprintf(&b, "%s        %s: %s\n", indent, in.Name, in.Value)
+		}
+	}
+	if len(pv.Schedules) > 0 {
+		b.WriteString("\nSchedules:\n")
+		for _, s := range pv.Schedules {
+			paused := ""
+			if s.Paused {
+				paused = " (paused)"
+			}
+			fmt.Fprintf(&b, "  %s: %q in %s%s, next:", s.Name, s.Cron, s.Timezone, paused)
+			for _, t := range s.Next {
+				fmt.Fprintf(&b, " %s;", t.Format("2006-01-02 15:04 MST"))
+			}
+			b.WriteString("\n")
+		}
+	}
+	return b.String()
+}

@@ -1,0 +1,91 @@
+package runbooks
+
+import "fmt"
+
+// stepNode places a step in the runbook: its section, its enclosing steps
+// and its order, so that reference rules can say why a step is not readable.
+type stepNode struct {
+	step    *Step
+	id      string
+	kind    StepKind
+	path    string
+	parent  *stepNode
+	section string // spec.steps, spec.onFailure or spec.finally
+	order   int
+	outputs *Type
+}
+
+// loop returns the nearest enclosing forEach, or nil.
+func (n *stepNode) loop() *stepNode {
+	for p := n.parent; p != nil; p = p.parent {
+		if p.kind == StepForEach {
+			return p
+		}
+	}
+	return nil
+}
+
+// encloses reports whether n is an ancestor of m.
+func (n *stepNode) encloses(m *stepNode) bool {
+	for p := m.parent; p != nil; p = p.parent {
+		if p == n {
+			return true
+		}
+	}
+	return false
+}
+
+// certainty is how sure a reader can be that a step has finished.
+type certainty uint8
+
+const (
+	finished     certainty = iota + 1 // certainly finished
+	maybeSkipped                      // finished, skipped (if) or failed (continueOnError)
+	maybeNotRun                       // in onFailure or finally: may never have run
+)
+
+// visibility maps step ids to what is known about them at one point.
+type visibility map[string]certainty
+
+func (v visibility) clone() visibility {
+	c := make(visibility, len(v))
+	for k, x := range v {
+		c[k] = x
+	}
+	return c
+}
+
+// weaken lowers every step added since before to at most c.
+func (v visibility) weaken(before visibility, c certainty) {
+	for k, x := range v {
+		if _, old := before[k]; !old && x < c {
+			v[k] = c
+		}
+	}
+}
+
+// whyHidden explains why step to cannot be read from step from.
+// from is nil for runbook-level fields such as spec.outputs.
+func whyHidden(from, to *stepNode) string {
+	switch {
+	case from == to:
+		return fmt.Sprintf("step %q cannot read its own outputs here", to.id)
+	case from != nil && to.encloses(from):
+		return fmt.Sprintf("steps.%s encloses this step and has not finished yet", to.id)
+	}
+	if l := to.loop(); l != nil && (from == nil || !l.encloses(from)) {
+		return fmt.Sprintf("steps.%s is inside forEach %q and runs once per item; read steps.%s.outputs.results instead", to.id, l.id, l.id)
+	}
+	if from == nil {
+		return fmt.Sprintf("steps.%s runs in %s", to.id, to.section)
+	}
+	if from.section != to.section {
+		return fmt.Sprintf("steps.%s runs in %s, not before this step", to.id, to.section)
+	}
+	for a := to.parent; a != nil; a = a.parent {
+		if a.kind == StepParallel && a.encloses(from) {
+			return fmt.Sprintf("steps.%s runs in parallel with this step (both are in parallel %q)", to.id, a.id)
+		}
+	}
+	return fmt.Sprintf("steps.%s runs after this step", to.id)
+}

@@ -1,0 +1,160 @@
+package runbooks
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// Source is the content of one runbook file.
+type Source struct {
+	File string
+	Data []byte
+}
+
+// Result is the outcome of building one file of a set.
+type Result struct {
+	File        string
+	Plan        *Plan // nil when the file has errors
+	Diagnostics Diagnostics
+}
+
+// BuildSet builds runbooks that may run each other as sub-runbooks: it
+// parses them all, orders them so that a child compiles before its parents,
+// refuses cycles and duplicate names, and resolves children among the set
+// before falling back to opts.Runbooks. Results keep the order of srcs.
+func BuildSet(srcs []Source, opts Options) []Result {
+	results := make([]Result, len(srcs))
+	docs := make([]*Document, len(srcs))
+	byName := map[string]int{}
+	for i, s := range srcs {
+		results[i].File = s.File
+		doc, diags := Parse(s.File, s.Data)
+		results[i].Diagnostics = diags
+		if doc == nil {
+			continue
+		}
+		docs[i] = doc
+		name := doc.Metadata.Name.Value
+		if j, dup := byName[name]; dup && name != "" {
+			r := &reporter{file: s.File}
+			r.errorf(doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
+			results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
+			docs[i] = nil
+			continue
+		}
+		byName[name] = i
+	}
+	compiled := map[string]*Plan{}
+	resolve := func(name string) (*Plan, bool) {
+		if p, ok := compiled[name]; ok {
+			return p, true
+		}
+		if opts.Runbooks != nil {
+			return opts.Runbooks(name)
+		}
+		return nil, false
+	}
+	state := make([]int, len(srcs)) // 0 new, 1 in progress, 2 done
+	var build func(i int, chain []string)
+	build = func(i int, chain []string) {
+		if state[i] != 0 {
+			return
+		}
+		state[i] = 1
+		doc := docs[i]
+		name := doc.Metadata.Name.Value
+		for _, ref := range subRunbooks(doc) {
+			j, inSet := byName[ref.Name.Value]
+			if !inSet || docs[j] == nil {
+				continue
+			}
+			if state[j] == 1 {
+				r := &reporter{file: doc.file}
+				cycle := append(append(chain, name), ref.Name.Value)
+				r.errorf(ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
+				results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
+				continue
+			}
+			build(j, append(chain, name))
+		}
+		o := opts
+		o.Runbooks = resolve
+		checked, diags := Lint(doc, srcs[i].Data, o)
+		results[i].Diagnostics = append(results[i].Diagnostics, diags...)
+		results[i].Diagnostics.Sort()
+		if checked != nil && !results[i].Diagnostics.HasErrors() {
+			results[i].Plan = Compile(checked)
+			compiled[name] = results[i].Plan
+		}
+		state[i] = 2
+	}
+	for i := range srcs {
+		if docs[i] != nil {
+			build(i, nil)
+		}
+	}
+	return results
+}
+
+// subRunbooks lists the runbook steps of a document, in order.
+func subRunbooks(doc *Document) []*SubRunbook {
+	var out []*SubRunbook
+	var walk func([]*Step)
+	walk = func(steps []*Step) {
+		for _, s := range steps {
+			if s == nil {
+				continue
+			}
+			if s.Runbook != nil && s.Runbook.Name.Set {
+				out = append(out, s.Runbook)
+			}
+			walk(s.Parallel.Items)
+			walk(s.Steps.Items)
+		}
+	}
+	walk(doc.Spec.Steps.Items)
+	walk(doc.Spec.OnFailure.Items)
+	walk(doc.Spec.Finally.Items)
+	return out
+}
+
+// ReadSources reads runbook files; a directory contributes its *.yaml and
+// *.yml files (not recursively), sorted by name.
+func ReadSources(paths ...string) ([]Source, error) {
+	var srcs []Source
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		files := []string{p}
+		if info.IsDir() {
+			files = nil
+			entries, err := os.ReadDir(p)
+			if err != nil {
+				return nil, err
+			}
+			for _, e := range entries {
+				ext := filepath.Ext(e.Name())
+				if !e.IsDir() && (ext == ".yaml" || ext == ".yml") {
+					files = append(files, filepath.Join(p, e.Name()))
+				}
+			}
+			sort.Strings(files)
+			if len(files) == 0 {
+				return nil, fmt.Errorf("%s: no .yaml or .yml files", p)
+			}
+		}
+		for _, f := range files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			srcs = append(srcs, Source{File: f, Data: data})
+		}
+	}
+	return srcs, nil
+}

@@ -1,0 +1,264 @@
+package runbooks
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Values in plans and at trigger time are JSON-like Go values: nil, bool,
+// int64, float64, string, []any and map[string]any. Durations travel as
+// strings ("15m", "7d") and are parsed where they are used.
+
+// valueProblem is one reason a value does not fit its type, at a sub-path
+// ("" for the value itself, "[2]" or ".key" below it).
+type valueProblem struct {
+	sub string
+	msg string
+}
+
+// Coerce converts v to the canonical form of type t: ints where t is int
+// (from whole floats, as JSON gives them), floats for numbers, normalised
+// durations. It returns every problem found.
+func Coerce(v any, t *Type) (any, error) {
+	var probs []valueProblem
+	out := coerce(v, t, "", &probs)
+	if len(probs) == 0 {
+		return out, nil
+	}
+	msgs := make([]string, len(probs))
+	for i, p := range probs {
+		if p.sub != "" {
+			msgs[i] = strings.TrimPrefix(p.sub, ".") + ": " + p.msg
+		} else {
+			msgs[i] = p.msg
+		}
+	}
+	return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
+}
+
+func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
+	fail := func(format string, args ...any) any {
+		*probs = append(*probs, valueProblem{sub: sub, msg: fmt.Sprintf(format, args...)})
+		return nil
+	}
+	if t == nil || t.Kind == KindAny {
+		return v
+	}
+	if v == nil {
+		return fail("expected %s, got null", describeType(t))
+	}
+	switch t.Kind {
+	case KindString:
+		if s, ok := v.(string); ok {
+			return s
+		}
+	case KindBool:
+		if b, ok := v.(bool); ok {
+			return b
+		}
+	case KindInt:
+		switch n := v.(type) {
+		case int64:
+			return n
+		case int:
+			return int64(n)
+		case float64:
+			if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
+				return int64(n)
+			}
+			return fail("expected an integer, got %v", n)
+		}
+	case KindNumber:
+		switch n := v.(type) {
+		case int64:
+			return float64(n)
+		case int:
+			return float64(n)
+		case float64:
+			return n
+		}
+	case KindDuration:
+		if s, ok := v.(string); ok {
+			d, err := ParseDuration(s)
+			if err != nil {
+				return fail("%v", err)
+			}
+			return FormatDuration(d)
+		}
+	case KindTimestamp:
+		if s, ok := v.(string); ok {
+			return s
+		}
+	case KindList:
+		l, ok := v.([]any)
+		if !ok {
+			break
+		}
+		out := make([]any, len(l))
+		for i, e := range l {
+			out[i] = coerce(e, t.Elem, fmt.Sprintf("%s[%d]", sub, i), probs)
+		}
+		return out
+	case KindMap:
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		out := make(map[string]any, len(m))
+		for _, k := range sortedKeys(m) {
+			out[k] = coerce(m[k], t.Elem, joinPath(sub, k), probs)
+		}
+		return out
+	case KindObject:
+		m, ok := v.(map[string]any)
+		if !ok {
+			break
+		}
+		out := make(map[string]any, len(m))
+		for _, k := range sortedKeys(m) {
+			f, known := t.Field(k)
+			if !known {
+				*probs = append(*probs, valueProblem{sub: joinPath(sub, k), msg: unknownKeyMessage(k, t.FieldNames())})
+				continue
+			}
+			out[k] = coerce(m[k], f.Type, joinPath(sub, k), probs)
+		}
+		for _, f := range t.Fields {
+			if _, ok := m[f.Name]; !ok && f.Required {
+				*probs = append(*probs, valueProblem{sub: sub, msg: fmt.Sprintf("missing required field %q", f.Name)})
+			}
+		}
+		return out
+	}
+	return fail("expected %s, got %s", describeType(t), describeValue(v))
+}
+
+func unknownKeyMessage(k string, names []string) string {
+	msg := fmt.Sprintf("unknown field %q", k)
+	if h := suggest(k, names); h != "" {
+		msg += " (" + h + ")"
+	}
+	return msg
+}
+
+func describeType(t *Type) string {
+	switch t.Kind {
+	case KindString:
+		return "a string"
+	case KindInt:
+		return "an integer"
+	case KindNumber:
+		return "a number"
+	case KindBool:
+		return "true or false"
+	case KindDuration:
+		return "a duration such as 15m"
+	case KindTimestamp:
+		return "an RFC 3339 timestamp"
+	case KindList:
+		return "a list"
+	case KindMap, KindObject:
+		return "a mapping"
+	}
+	return "a value"
+}
+
+func describeValue(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int, int64:
+		return "an integer"
+	case float64:
+		if v == math.Trunc(v) {
+			return "an integer"
+		}
+		return "a number"
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// nodeValue converts a YAML node to a JSON-like Go value and records the
+// position of every sub-value so problems can point at it.
+func nodeValue(n *yaml.Node, sub string, pos map[string]Pos) (any, error) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if pos != nil {
+		pos[sub] = posOf(n)
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			return strings.EqualFold(n.Value, "true"), nil
+		case "!!int":
+			i, err := strconv.ParseInt(n.Value, 0, 64)
+			if err != nil {
+				return nil, fmt.Errorf("integer %s is out of range", n.Value)
+			}
+			return i, nil
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, fmt.Errorf("invalid number %s", n.Value)
+			}
+			return f, nil
+		case "!!str":
+			return n.Value, nil
+		}
+		return nil, fmt.Errorf("unsupported YAML value of type %s", n.Tag)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := nodeValue(c, fmt.Sprintf("%s[%d]", sub, i), pos)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				return nil, fmt.Errorf("mapping keys must be plain strings")
+			}
+			if _, dup := out[k.Value]; dup {
+				return nil, fmt.Errorf("duplicate key %q", k.Value)
+			}
+			v, err := nodeValue(n.Content[i+1], joinPath(sub, k.Value), pos)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported YAML node")
+}
