@@ -118,7 +118,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		}
 		if isNull(val) {
 			if si.fields[idx].required {
-				d.r.errorf(posOf(val), fpath, "%q needs a value", key)
+				d.r.errorf(posOf(k), fpath, "%q needs a value", key)
 			}
 			continue // an explicit null is the same as leaving the field out
 		}
@@ -180,6 +180,7 @@ func (d *decoder) mismatch(n *yaml.Node, path, want string) {
 func (l *List[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
 	l.Pos, l.Set = posOf(n), true
 	if n.Kind != yaml.SequenceNode {
+		l.bad = true
 		d.mismatch(n, path, "a list")
 		return
 	}

@@ -356,7 +356,7 @@ func (l *linter) secretNames() []string { return sortedKeys(l.secrets) }
 
 // duration checks an optional positive duration field.
 func (l *linter) duration(s String, path string) (time.Duration, bool) {
-	if !s.Set {
+	if !s.Set || s.bad {
 		return 0, true
 	}
 	d, err := ParseDuration(s.Value)
@@ -409,8 +409,10 @@ func (l *linter) lintSchedules() {
 		}
 		l.duration(s.CatchupWindow, path+".catchupWindow")
 		values := map[string]any{}
+		given := map[string]bool{}
 		for _, e := range s.Params.Entries {
 			epath := joinPath(path+".params", e.Key)
+			given[e.Key] = true
 			p := l.paramByName(e.Key)
 			if p == nil {
 				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
@@ -425,14 +427,14 @@ func (l *linter) lintSchedules() {
 			}
 			values[e.Key] = v
 		}
-		l.requireParams(values, s.Params.Pos, s.Pos, path, fmt.Sprintf("schedule %q", s.Name.Value))
+		l.requireParams(given, s.Params.Pos, s.Pos, path, fmt.Sprintf("schedule %q", s.Name.Value))
 		l.out.schedules[s] = values
 	}
 }
 
 // requireParams reports required params without a default that a schedule
 // or trigger does not give, since every run it starts would fail.
-func (l *linter) requireParams(given map[string]any, at, fallback Pos, path, what string) {
+func (l *linter) requireParams(given map[string]bool, at, fallback Pos, path, what string) {
 	if at == (Pos{}) {
 		at = fallback
 	}
@@ -458,7 +460,7 @@ func (l *linter) lintTriggers() {
 				l.out.exprs[&am.Match] = e
 			}
 		}
-		given := map[string]any{}
+		given := map[string]bool{}
 		for j := range am.Params.Entries {
 			e := &am.Params.Entries[j]
 			epath := joinPath(path+".params", e.Key)

@@ -120,7 +120,7 @@ func (l *linter) indexList(steps []*Step, path, section string, parent *stepNode
 
 func (l *linter) indexStep(n *stepNode) {
 	s := n.step
-	if s.ID.Set {
+	if s.ID.Set && !s.ID.bad {
 		switch prev := l.steps[s.ID.Value]; {
 		case !identRe.MatchString(s.ID.Value):
 			l.r.errorf(s.ID.Pos, n.path+".id", "step id %q must be lowercase letters, digits and underscores, starting with a letter", s.ID.Value)
@@ -266,7 +266,7 @@ func (l *linter) lintAllSteps() {
 	spec := &l.doc.Spec
 	main := visibility{}
 	l.lintList(spec.Steps.Items, "spec.steps", main, &stepCtx{env: l.env, section: "steps"})
-	if len(spec.Steps.Items) == 0 && spec.Steps.Set {
+	if len(spec.Steps.Items) == 0 && spec.Steps.Set && !spec.Steps.bad {
 		l.r.errorf(spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
 	}
 	l.afterMain = main

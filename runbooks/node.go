@@ -14,6 +14,7 @@ type String struct {
 	Value string
 	Pos   Pos
 	Set   bool
+	bad   bool // given, but not a string: reported once, then ignored
 	style yaml.Style
 	multi bool // the scalar spans several lines
 }
@@ -54,6 +55,7 @@ type List[T any] struct {
 	Items []T
 	Pos   Pos
 	Set   bool
+	bad   bool
 }
 
 // Map is a YAML mapping that keeps its keys' order and positions.
@@ -78,6 +80,7 @@ func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
 func (s *String) decodeNode(n *yaml.Node, d *decoder, path string) {
 	s.Pos, s.Set, s.style = posOf(n), true, n.Style
 	if !d.scalar(n, path, "a string", "!!str") {
+		s.bad = true
 		return
 	}
 	s.Value = n.Value

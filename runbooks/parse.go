@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -31,7 +32,7 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 		if errors.Is(err, io.EOF) {
 			r.errorf(Pos{1, 1}, "", "file is empty")
 		} else {
-			r.errorf(yamlErrorPos(err), "", "%s", yamlErrorMessage(err))
+			r.add(Error, yamlErrorPos(err), "", yamlHint(err), yamlErrorMessage(err))
 		}
 		return nil, r.diags
 	}
@@ -64,4 +65,11 @@ func yamlErrorMessage(err error) string {
 		return "invalid YAML: " + m[2]
 	}
 	return "invalid YAML: " + err.Error()
+}
+
+func yamlHint(err error) string {
+	if strings.Contains(err.Error(), "tab character") {
+		return "indent with spaces, not tabs"
+	}
+	return ""
 }

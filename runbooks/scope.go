@@ -55,15 +55,6 @@ func (v visibility) clone() visibility {
 	return c
 }
 
-// weaken lowers every step added since before to at most c.
-func (v visibility) weaken(before visibility, c certainty) {
-	for k, x := range v {
-		if _, old := before[k]; !old && x < c {
-			v[k] = c
-		}
-	}
-}
-
 // whyHidden explains why step to cannot be read from step from.
 // from is nil for runbook-level fields such as spec.outputs.
 func whyHidden(from, to *stepNode) string {

@@ -100,12 +100,6 @@ func (t *Type) String() string {
 	return string(t.Kind)
 }
 
-// paramKinds are the types a param may declare, in the order docs list them.
-var paramKinds = []string{"string", "int", "number", "bool", "duration", "list", "map"}
-
-// itemKinds are the element types of list params.
-var itemKinds = []string{"string", "int", "number", "bool", "duration"}
-
 // paramType turns a param's declared type and items into a Type.
 func paramType(kind, items string) *Type {
 	switch Kind(kind) {
