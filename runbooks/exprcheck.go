@@ -122,7 +122,13 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 
 // checkRef applies the reference rules to params, steps and secrets.
 func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int64) Pos, expr *Expr) bool {
-	at := func(i int) Pos { return posOfID(r.ids[min(i, len(r.ids)-1)]) }
+	at := func(i int) Pos {
+		p := posOfID(r.ids[min(i, len(r.ids)-1)])
+		if i > 0 {
+			p.Col++ // a selection starts at its dot; point at the name
+		}
+		return p
+	}
 	switch r.root {
 	case varParams:
 		if len(r.path) > 0 && l.paramByName(r.path[0]) == nil {
@@ -201,7 +207,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 	case maybeSkipped:
 		l.r.warnf(at(1), path, "steps.%s may have been skipped or failed, so its outputs may be missing; check steps.%s.status first", id, id)
 	case maybeNotRun:
-		l.r.warnf(at(1), path, "steps.%s may not have run when %s runs; check steps.%s.status first", id, sc.field, id)
+		l.r.warnf(at(1), path, "steps.%s may not have run when %s runs; check steps.%s.status first", id, sectionOf(sc.from), id)
 	}
 	return true
 }
@@ -426,4 +432,12 @@ func typeName(t *Type) string {
 		}
 	}
 	return t.String()
+}
+
+// sectionOf names the section a step is in: steps, onFailure or finally.
+func sectionOf(n *stepNode) string {
+	if n == nil || n.section == "" {
+		return "this step"
+	}
+	return strings.TrimPrefix(n.section, "spec.")
 }

@@ -386,7 +386,7 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 			if _, indexed := l.steps[n.id]; indexed {
 				cvis[n.id] = finished // the undo runs after this step succeeded
 			}
-			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: cvis, from: nil, secrets: true, field: "compensate.with"})
+			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: cvis, from: n, secrets: true, field: "compensate.with"})
 		}
 	}
 }

@@ -116,7 +116,7 @@ spec:
 		`rb.yaml:5:13: spec.secrets[0]: secret name "pg_dsn" must be uppercase letters, digits and underscores, starting with a letter`,
 		`rb.yaml:5:28: spec.secrets[2]: duplicate secret "TOKEN"`,
 		"rb.yaml:8:11: spec.steps[0].if: secrets can only be read inside action with templates, not in if (pass the secret to an action input, where it is resolved inside the worker)",
-		`rb.yaml:11:26: spec.steps[0].with.url: secret "SLACK" is not declared in spec.secrets`,
+		`rb.yaml:11:27: spec.steps[0].with.url: secret "SLACK" is not declared in spec.secrets`,
 		"rb.yaml:12:20: spec.steps[0].with.text: read one secret at a time, as secrets.NAME",
 	}},
 	{"schedules", `apiVersion: runbook/v1
