@@ -6,6 +6,7 @@ import (
 	"sync"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/ext"
 )
@@ -13,7 +14,13 @@ import (
 // Limits on expressions. CostLimit bounds one evaluation at run time; the
 // others bound what the parser accepts at validate time.
 const (
-	CostLimit        = 1_000_000
+	CostLimit = 1_000_000
+	// MaxEstimatedCost refuses, at validate time, expressions whose worst
+	// case (lists of MaxListItems, strings of MaxStringSize) costs more.
+	MaxEstimatedCost = 10_000_000_000
+	MaxListItems     = 10_000
+	MaxStringSize    = 64 << 10
+
 	MaxExprLength    = 4096
 	MaxExprNodes     = 1000
 	MaxExprRecursion = 50
@@ -280,4 +287,25 @@ func mustBaseEnv() *cel.Env {
 		panic(fmt.Sprintf("runbooks: CEL environment: %v", err))
 	}
 	return env
+}
+
+// sizeBounds tells the cost estimator how large unknown lists, maps and
+// strings may be.
+type sizeBounds struct{}
+
+func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+	if n.ComputedSize() != nil {
+		return nil
+	}
+	switch n.Type().Kind() {
+	case types.ListKind, types.MapKind:
+		return &checker.SizeEstimate{Min: 0, Max: MaxListItems}
+	case types.StringKind, types.BytesKind:
+		return &checker.SizeEstimate{Min: 0, Max: MaxStringSize}
+	}
+	return nil
+}
+
+func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }

@@ -110,6 +110,11 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		}
 		return nil, nil
 	}
+	if est, err := sc.env.EstimateCost(checked, sizeBounds{}); err == nil && est.Max > MaxEstimatedCost {
+		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes", MaxListItems, MaxStringSize),
+			"expression is too expensive: its worst case costs %d, the limit is %d", est.Max, MaxEstimatedCost)
+		return nil, nil
+	}
 	out := checked.OutputType()
 	if want != nil && !l.types.assignable(out, want) {
 		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.describeCEL(out))

@@ -33,6 +33,9 @@ type Options struct {
 	// Runbooks resolves a sub-runbook's name to its compiled plan; nil
 	// resolves none.
 	Runbooks func(name string) (*Plan, bool)
+
+	// inSet tells, within BuildSet, why a runbook of the set has no plan.
+	inSet func(name string) (failed, cycle bool)
 }
 
 // Checked is a document that passed lint, with what lint learned about it;

@@ -176,7 +176,8 @@ func (l *linter) indexStep(n *stepNode) {
 	case StepForEach:
 		n.outputs = forEachOutputs
 	case StepRunbook:
-		n.outputs = noOutputs
+		// Unresolved children leave outputs untyped so that reads of them
+		// do not pile more errors onto the one about the child.
 		if child := l.child(s.Runbook, n.path+".runbook"); child != nil {
 			fields := make([]Field, len(child.Outputs))
 			for i, o := range child.Outputs {
@@ -207,7 +208,17 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 		p, _ = l.opts.Runbooks(name)
 	}
 	if p == nil {
-		l.r.hinted(sr.Name.Pos, path+".name", "register it first, or validate it together with this file", "unknown runbook %q", name)
+		failed, cycle := false, false
+		if l.opts.inSet != nil {
+			failed, cycle = l.opts.inSet(name)
+		}
+		switch {
+		case cycle: // reported once, as the cycle
+		case failed:
+			l.r.errorf(sr.Name.Pos, path+".name", "runbook %q has errors; fix them first", name)
+		default:
+			l.r.hinted(sr.Name.Pos, path+".name", "register it first, or validate it together with this file", "unknown runbook %q", name)
+		}
 		return nil
 	}
 	l.out.children[name] = p

@@ -211,6 +211,9 @@ func (pr *previewer) render(v *Value) string {
 	}
 	x, err := pr.ev.Render(v, pr.vars)
 	if err != nil {
+		if strings.Contains(err.Error(), "no such attribute") {
+			return "(at run time)" // reads a loop variable, error or alert
+		}
 		return fmt.Sprintf("(at run time: %v)", innerErr(err))
 	}
 	if s, ok := x.(string); ok {

@@ -82,6 +82,13 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		}
 		o := opts
 		o.Runbooks = resolve
+		o.inSet = func(name string) (bool, bool) {
+			j, ok := byName[name]
+			if !ok {
+				return false, false
+			}
+			return state[j] == 2 || docs[j] == nil, state[j] == 1
+		}
 		checked, diags := Lint(doc, srcs[i].Data, o)
 		results[i].Diagnostics = append(results[i].Diagnostics, diags...)
 		results[i].Diagnostics.Sort()

@@ -1,0 +1,247 @@
+package runbooks_test
+
+import (
+	"encoding/json"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+const releaseSrc = `apiVersion: runbook/v1
+kind: Runbook
+metadata:
+  name: release
+  owners: [sre]
+  labels: {domain: change}
+spec:
+  params:
+    - {name: service, type: string, required: true}
+    - {name: replicas, type: int, default: 2, min: 1, max: 10}
+    - {name: hosts, type: list, items: string, default: [a, b]}
+  secrets: [TOKEN]
+  timeout: 1d12h
+  concurrency: {key: "params.service"}
+  schedules:
+    - {name: nightly, cron: "0 2 * * *", params: {service: api}}
+  steps:
+    - id: deploy
+      action: shell
+      with:
+        command: [deploy, "${{ params.service }}", "--replicas=${{ params.replicas }}"]
+        env: {TOKEN: "${{ secrets.TOKEN }}", MODE: fast}
+      retry: {maxAttempts: 4}
+      compensate: {action: shell, with: {command: [rollback, "${{ steps.deploy.outputs.stdout }}"]}}
+    - id: both
+      parallel:
+        - {id: wait, sleep: 7d}
+        - {id: ok, approval: {approvers: [ann, "group:board"]}}
+    - id: each
+      forEach: params.hosts
+      as: host
+      steps:
+        - {id: ping, action: tcp.check, with: {host: "${{ host }}", port: 22}}
+  outputs:
+    code: steps.deploy.outputs.exitCode
+`
+
+func TestCompilePlan(t *testing.T) {
+	p := mustBuild(t, releaseSrc)
+	if p.PlanVersion != runbooks.PlanVersion || p.Name != "release" || len(p.Hash) != 64 {
+		t.Fatalf("header: %+v", p)
+	}
+	if got := time.Duration(p.Timeout); got != 36*time.Hour {
+		t.Errorf("timeout = %v", got)
+	}
+	if p.Concurrency.OnConflict != "reject" || p.Concurrency.Key.Src != "params.service" {
+		t.Errorf("concurrency = %+v", p.Concurrency)
+	}
+	if s := p.Schedules[0]; s.Timezone != "UTC" || s.Overlap != "skip" || s.Params["service"] != "api" {
+		t.Errorf("schedule = %+v", s)
+	}
+	deploy := p.Step("deploy")
+	if deploy.Retry.MaxAttempts != 4 || time.Duration(deploy.Retry.InitialInterval) != time.Second || deploy.Retry.Backoff != 2 {
+		t.Errorf("retry = %+v", deploy.Retry)
+	}
+	cmd := deploy.With["command"]
+	if !cmd.IsList() || !cmd.List[0].IsLiteral() || !cmd.List[1].IsExpr() || !cmd.List[2].IsTemplate() {
+		t.Errorf("command value kinds wrong: %s", mustJSON(t, cmd))
+	}
+	env := deploy.With["env"]
+	if !env.IsMap() || env.Map["MODE"].Lit != "fast" || !reflect.DeepEqual(env.Map["TOKEN"].Expr.Secrets, []string{"TOKEN"}) {
+		t.Errorf("env = %s", mustJSON(t, env))
+	}
+	if undo := deploy.Compensate.With["command"].List[1].Expr; !reflect.DeepEqual(undo.Steps, []string{"deploy"}) {
+		t.Errorf("compensate deps = %v", undo.Steps)
+	}
+	if both := p.Step("both"); !both.FailFast || len(both.Steps) != 2 {
+		t.Errorf("parallel = %+v", both)
+	}
+	if ok := p.Step("ok"); ok.Approval.MinApprovals != 1 || ok.Approval.OnTimeout != "reject" {
+		t.Errorf("approval = %+v", ok.Approval)
+	}
+	if each := p.Step("each"); each.As != "host" || each.MaxConcurrency != 1 || each.Outputs == nil {
+		t.Errorf("forEach = %+v", each)
+	}
+	if p.Outputs[0].Type.Kind != runbooks.KindInt {
+		t.Errorf("output type = %v", p.Outputs[0].Type)
+	}
+	if got := p.Step("ping").With["port"]; got.Lit != int64(22) {
+		t.Errorf("port literal = %#v", got.Lit)
+	}
+}
+
+func TestPlanJSONRoundTrip(t *testing.T) {
+	p := mustBuild(t, releaseSrc)
+	b, err := json.Marshal(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back runbooks.Plan
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	b2, err := json.Marshal(&back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != string(b2) {
+		t.Errorf("plan changed in a JSON round trip:\n%s\n%s", b, b2)
+	}
+	if strings.Contains(string(b), "s3cr3t") {
+		t.Fatal("impossible: no secret value exists at compile time")
+	}
+}
+
+func TestHashFollowsContent(t *testing.T) {
+	a := mustBuild(t, releaseSrc)
+	b := mustBuild(t, releaseSrc)
+	c := mustBuild(t, strings.Replace(releaseSrc, "default: 2", "default: 3", 1))
+	if a.Hash != b.Hash || a.Hash == c.Hash {
+		t.Errorf("hashes: %s %s %s", a.Hash, b.Hash, c.Hash)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const childSrc = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: child}
+spec:
+  params:
+    - {name: db, type: string, required: true}
+    - {name: keep, type: int, default: 7}
+  steps:
+    - {id: dump, action: shell, with: {command: [dump, "${{ params.db }}"]}}
+  outputs:
+    path: steps.dump.outputs.stdout
+    size: steps.dump.outputs.exitCode
+`
+
+func buildSet(t *testing.T, srcs ...string) []runbooks.Result {
+	t.Helper()
+	var ss []runbooks.Source
+	for i, s := range srcs {
+		ss = append(ss, runbooks.Source{File: []string{"a.yaml", "b.yaml", "c.yaml"}[i], Data: []byte(s)})
+	}
+	return runbooks.BuildSet(ss, runbooks.Options{Actions: activities.Catalog()})
+}
+
+func diagStrings(r runbooks.Result) []string {
+	var out []string
+	for _, d := range r.Diagnostics {
+		out = append(out, d.String())
+	}
+	return out
+}
+
+func TestSubRunbooks(t *testing.T) {
+	parent := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: parent}
+spec:
+  steps:
+    - id: backup
+      runbook: {name: child, params: {db: main, keep: "3"}}
+    - id: use
+      action: log
+      with: {message: "${{ steps.backup.outputs.path + steps.backup.outputs.size }}"}
+    - id: again
+      runbook: {name: child, params: {dbb: x}}
+`
+	// The parent comes first; the set compiles the child before it.
+	rs := buildSet(t, parent, childSrc)
+	assertDiags(t, diagStrings(rs[0]), []string{
+		"a.yaml:7:55: spec.steps[0].runbook.params.keep: expected an integer, got a string",
+		"a.yaml:10:54: spec.steps[1].with.message: found no matching overload for '_+_' applied to '(string, int)'",
+		`a.yaml:12:38: spec.steps[2].runbook.params: runbook child needs param "db"`,
+		`a.yaml:12:39: spec.steps[2].runbook.params.dbb: runbook child has no param "dbb" (did you mean "db"?)`,
+	})
+	if rs[1].Plan == nil {
+		t.Fatalf("child: %v", rs[1].Diagnostics)
+	}
+
+	good := strings.Replace(strings.Replace(parent, `keep: "3"`, "keep: 3", 1), "{dbb: x}", "{db: x}", 1)
+	good = strings.Replace(good, "steps.backup.outputs.size", "string(steps.backup.outputs.size)", 1)
+	rs = buildSet(t, good, childSrc)
+	if rs[0].Plan == nil {
+		t.Fatalf("parent: %v", rs[0].Diagnostics)
+	}
+	sub := rs[0].Plan.Step("backup").Runbook
+	if sub.Plan == nil || sub.Plan.Name != "child" || sub.Params["keep"].Lit != int64(3) {
+		t.Errorf("embedded child plan = %+v", sub)
+	}
+}
+
+func TestSubRunbookCyclesAndDuplicates(t *testing.T) {
+	a := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: a}\nspec:\n  steps: [{id: x, runbook: {name: b}}]\n"
+	b := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: b}\nspec:\n  steps: [{id: y, runbook: {name: a}}]\n"
+	self := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: a}\nspec:\n  steps: [{id: z, sleep: 1s}]\n"
+	rs := buildSet(t, a, b, self)
+	var all []string
+	for _, r := range rs {
+		all = append(all, diagStrings(r)...)
+	}
+	assertDiags(t, all, []string{
+		`a.yaml:5:35: spec.steps[0].runbook.name: runbook "b" has errors; fix them first`,
+		"b.yaml:5:35: runbooks run each other in a cycle: a -> b -> a",
+		`c.yaml:3:18: metadata.name: runbook "a" is also defined in a.yaml`,
+	})
+}
+
+func TestBindParams(t *testing.T) {
+	p := mustBuild(t, releaseSrc)
+	got, err := p.BindParams(map[string]any{"service": "api", "replicas": float64(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{"service": "api", "replicas": int64(3), "hosts": []any{"a", "b"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("bound = %#v", got)
+	}
+	_, err = p.BindParams(map[string]any{"replicas": 11, "hots": []any{}})
+	want2 := `invalid params: param "service" is required; param "replicas": 11 is more than max 10; unknown param "hots" (did you mean "hosts"?)`
+	if err == nil || err.Error() != want2 {
+		t.Errorf("err = %v\nwant %s", err, want2)
+	}
+	args, err := p.ParseParamArgs([]string{"service=api", "replicas=5", "hosts=x, y"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(args, map[string]any{"service": "api", "replicas": int64(5), "hosts": []any{"x", "y"}}) {
+		t.Errorf("args = %#v", args)
+	}
+	if _, err := p.ParseParamArgs([]string{"replicas=many"}); err == nil {
+		t.Error("a non-number int param was accepted")
+	}
+}

@@ -1,0 +1,77 @@
+package runbooks_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestPreview(t *testing.T) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: pv}
+spec:
+  params:
+    - {name: env, type: string, default: staging}
+    - {name: hosts, type: list, items: string, default: [a, b]}
+  secrets: [TOKEN]
+  schedules:
+    - {name: nightly, cron: "0 2 * * *", timezone: Europe/Berlin}
+  steps:
+    - {id: check, action: shell, with: {command: [check, "${{ params.env }}"]}}
+    - {id: prod_gate, if: "params.env == 'production'", approval: {approvers: [ann]}}
+    - {id: fix, if: "steps.check.outputs.exitCode != 0", action: log, with: {message: "fixing ${{ steps.check.outputs.stdout }}"}}
+    - id: each
+      forEach: params.hosts
+      steps:
+        - {id: ping, action: tcp.check, with: {host: "${{ item }}", port: 22}}
+    - id: off
+      if: "false"
+      steps:
+        - {id: inner, action: notify, with: {url: "${{ secrets.TOKEN }}", text: hi}}
+`
+	p := mustBuild(t, src)
+	// 02:00 on 29 March 2026 does not exist in Berlin (clocks go to 03:00), so it
+	// is skipped.
+	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
+	pv, err := p.Preview(map[string]any{}, now, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pv.String()
+	want := `Runbook pv
+
+Params:
+  env = "staging" (default)
+  hosts = ["a","b"] (default)
+
+Steps:
+  RUN   check: action shell
+          command: ["check","staging"]
+  SKIP  prod_gate: approval by 1 of ann  [if params.env == 'production' is false]
+  LATER fix: action log  [if steps.check.outputs.exitCode != 0 depends on steps.check]
+          message: (at run time, from steps.check)
+  RUN   each: forEach item in params.hosts  [once per item (2): ["a","b"]]
+    RUN   ping: action tcp.check
+            host: (at run time)
+            port: 22
+  SKIP  off: group of 1 steps  [if false is false]
+    SKIP  inner: action notify  [inside skipped off]
+
+Schedules:
+  nightly: "0 2 * * *" in Europe/Berlin, next: 2026-03-30 02:00 CEST; 2026-03-31 02:00 CEST; 2026-04-01 02:00 CEST;
+`
+	if got != want {
+		t.Errorf("preview:\n%s\nwant:\n%s", got, want)
+	}
+	pv, err = p.Preview(map[string]any{"env": "production"}, now, "ann")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(pv.String(), "RUN   prod_gate: approval by 1 of ann  [if params.env == 'production' is true]") {
+		t.Errorf("production preview:\n%s", pv)
+	}
+	if _, err := p.Preview(map[string]any{"env": 3}, now, "ann"); err == nil {
+		t.Error("a bad param was accepted")
+	}
+}
