@@ -83,6 +83,10 @@ var exprCases = []struct {
 	{"maybe skipped warns", header + "    - {id: a, action: shell, with: {script: ls}, if: \"1 == 2\"}\n    - {id: b, action: log, with: {message: \"${{ steps.a.outputs.stdout }}\"}}\n    - {id: c, sleep: 1s, if: \"steps.a.status == 'skipped'\"}\n", []string{
 		"rb.yaml:7:55: warning: spec.steps[1].with.message: steps.a may have been skipped or failed, so its outputs may be missing; check steps.a.status first",
 	}},
+	{"a status check silences the warning", header + "    - {id: a, action: shell, with: {script: ls}, if: \"1 == 2\"}\n    - {id: b, if: \"steps.a.status == 'succeeded'\", action: log, with: {message: \"${{ steps.a.outputs.stdout }}\"}}\n    - {id: c, sleep: 1s, if: \"steps.a.status == 'succeeded' && steps.a.outputs.exitCode == 0\"}\n", nil},
+	{"unknown output lists outputs", header + "    - {id: a, action: shell, with: {script: ls}}\n    - {id: b, sleep: 1s, if: \"steps.a.outputs.banana == 0\"}\n", []string{
+		`rb.yaml:7:47: spec.steps[1].if: step "a" (action shell) has no output "banana" (outputs: exitCode, stdout, stderr, json)`,
+	}},
 	{"inside skipped group warns", header + "    - id: g\n      if: \"false\"\n      steps: [{id: a, action: shell, with: {script: ls}}]\n    - {id: b, action: log, with: {message: \"${{ steps.a.outputs.stdout }}\"}}\n", []string{
 		"rb.yaml:9:55: warning: spec.steps[1].with.message: steps.a may have been skipped or failed, so its outputs may be missing; check steps.a.status first",
 	}},

@@ -2,6 +2,7 @@ package runbooks
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -17,6 +18,25 @@ type exprScope struct {
 	from    *stepNode  // the step the expression belongs to
 	secrets bool       // secrets.NAME is readable (action with templates)
 	field   string     // how messages name the field, e.g. "concurrency.key"
+	guards  guards     // steps whose status an enclosing if already checks
+}
+
+// guards are step ids whose status was checked; reading their outputs
+// then needs no warning.
+type guards map[string]bool
+
+func (g guards) with(ids []string) guards {
+	if len(ids) == 0 {
+		return g
+	}
+	out := make(guards, len(g)+len(ids))
+	for id := range g {
+		out[id] = true
+	}
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out
 }
 
 // exprSite locates an expression's text in the file.
@@ -94,8 +114,14 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		loc := info.GetStartLocation(id)
 		return site.at(loc.Line(), loc.Column())
 	}
+	refs := collectRefs(parsed.NativeRep())
+	for _, r := range refs {
+		if r.root == varSteps && len(r.path) >= 2 && r.path[1] == "status" {
+			expr.checked = appendUnique(expr.checked, r.path[0])
+		}
+	}
 	ok := true
-	for _, r := range collectRefs(parsed.NativeRep()) {
+	for _, r := range refs {
 		if !l.checkRef(r, sc, path, posOfID, expr) {
 			ok = false
 		}
@@ -207,6 +233,9 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			l.r.hinted(at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
 			return false
 		}
+	}
+	if sc.guards[id] || slices.Contains(expr.checked, id) {
+		return true
 	}
 	switch seen {
 	case maybeSkipped:

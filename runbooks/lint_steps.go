@@ -271,6 +271,7 @@ type stepCtx struct {
 	env      *cel.Env
 	loopVars []string
 	section  string // "steps", "onFailure" or "finally", for messages
+	guards   guards // status checks made by enclosing ifs
 }
 
 func (l *linter) lintAllSteps() {
@@ -313,9 +314,14 @@ func (l *linter) nodeOf(s *Step) *stepNode {
 func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 	n := l.nodeOf(s)
 	if s.If.Set {
-		sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "if"}
+		sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "if", guards: ctx.guards}
 		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", sc, BoolType); e != nil {
 			l.out.exprs[&s.If] = e
+			if g := ctx.guards.with(e.checked); len(e.checked) > 0 {
+				inner := *ctx
+				inner.guards = g
+				ctx = &inner
+			}
 		}
 	}
 	if kinds := kindsOf(s); len(kinds) == 1 {
@@ -323,7 +329,7 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 		case StepAction:
 			l.lintAction(s, n, path, vis, ctx)
 		case StepApproval:
-			l.lintApproval(s.Approval, path+".approval", &exprScope{env: ctx.env, vis: vis, from: n, field: "approval.message"})
+			l.lintApproval(s.Approval, path+".approval", &exprScope{env: ctx.env, vis: vis, from: n, field: "approval.message", guards: ctx.guards})
 		case StepParallel:
 			l.lintParallel(s, path, vis, ctx)
 		case StepGroup:
@@ -334,7 +340,7 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 		case StepForEach:
 			l.lintForEach(s, n, path, vis, ctx)
 		case StepRunbook:
-			l.lintSubRunbook(s.Runbook, path+".runbook", &exprScope{env: ctx.env, vis: vis, from: n, field: "runbook.params"})
+			l.lintSubRunbook(s.Runbook, path+".runbook", &exprScope{env: ctx.env, vis: vis, from: n, field: "runbook.params", guards: ctx.guards})
 		case StepSleep:
 			l.duration(s.Sleep, path+".sleep")
 		case StepWaitFor:
@@ -368,7 +374,7 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 		}
 		l.r.hinted(s.Action.Pos, path+".action", hint, "unknown action %q", s.Action.Value)
 	} else {
-		l.lintWith(spec, &s.With, s.Pos, path+".with", &exprScope{env: ctx.env, vis: vis, from: n, secrets: true, field: "with"})
+		l.lintWith(spec, &s.With, s.Pos, path+".with", &exprScope{env: ctx.env, vis: vis, from: n, secrets: true, field: "with", guards: ctx.guards})
 	}
 	l.duration(s.Timeout, path+".timeout")
 	if r := s.Retry; r != nil {
@@ -378,7 +384,7 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 		rpath := path + ".repeat"
 		if r.Until.Set && n.outputs != nil {
 			env := l.withVar(ctx.env, varOutputs, l.types.celType(n.outputs, "runbook.steps."+n.id+".outputs"))
-			sc := &exprScope{env: env, vis: vis, from: n, field: "repeat.until"}
+			sc := &exprScope{env: env, vis: vis, from: n, field: "repeat.until", guards: ctx.guards}
 			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, BoolType); e != nil {
 				l.out.exprs[&r.Until] = e
 			}
@@ -397,7 +403,7 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 			if _, indexed := l.steps[n.id]; indexed {
 				cvis[n.id] = finished // the undo runs after this step succeeded
 			}
-			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: cvis, from: n, secrets: true, field: "compensate.with"})
+			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: cvis, from: n, secrets: true, field: "compensate.with", guards: ctx.guards})
 		}
 	}
 }
@@ -565,7 +571,7 @@ func (l *linter) lintParallel(s *Step, path string, vis visibility, ctx *stepCtx
 }
 
 func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "forEach"}
+	sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "forEach", guards: ctx.guards}
 	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", sc, ListOf(AnyType))
 	if e != nil {
 		l.out.exprs[&s.ForEach] = e
@@ -605,7 +611,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 	if out != nil && len(out.Parameters()) == 1 {
 		elem = out.Parameters()[0]
 	}
-	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), section: ctx.section}
+	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), section: ctx.section, guards: ctx.guards}
 	l.lintList(s.Steps.Items, path+".steps", vis.clone(), body) // the body's steps stay inside
 }
 

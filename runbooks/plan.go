@@ -184,6 +184,8 @@ type Expr struct {
 	// Secrets lists the secret names it reads; such expressions are
 	// evaluated inside the activity only.
 	Secrets []string `json:"secrets,omitempty"`
+
+	checked []string // steps whose status the expression reads
 }
 
 // Duration is a time.Duration written as "15m" or "7d" in JSON.

@@ -1,0 +1,89 @@
+// Package examples holds runbooks that really run; these tests keep every
+// one of them valid, warning-free and previewable.
+package examples_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+func TestEveryExampleIsValid(t *testing.T) {
+	srcs, err := runbooks.ReadSources(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(srcs) < 4 {
+		t.Fatalf("want at least one example per domain, found %d files", len(srcs))
+	}
+	domains := map[string]bool{}
+	for _, r := range runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()}) {
+		for _, d := range r.Diagnostics {
+			t.Errorf("%s", d) // warnings too: examples are what users copy
+		}
+		if r.Plan == nil {
+			continue
+		}
+		domains[r.Plan.Labels["domain"]] = true
+		if _, err := r.Plan.Preview(previewParams[r.Plan.Name], time.Now(), "test"); err != nil {
+			t.Errorf("%s: preview: %v", r.File, err)
+		}
+	}
+	for _, d := range []string{"backup", "disaster-recovery", "incident-response", "change"} {
+		if !domains[d] {
+			t.Errorf("no example labelled domain: %s", d)
+		}
+	}
+}
+
+// previewParams are the required params each example needs for a preview.
+var previewParams = map[string]map[string]any{
+	"change-release":        {"service": "api", "version": "v1.2.3"},
+	"incident-service-down": {"service": "api", "health_url": "http://127.0.0.1:8081/healthz"},
+}
+
+func TestDeployAndRollbackScripts(t *testing.T) {
+	state := t.TempDir()
+	run := func(args ...string) (string, error) {
+		cmd := exec.Command(args[0], args[1:]...)
+		cmd.Env = append(os.Environ(), "SERVICE_STATE_DIR="+state)
+		out, err := cmd.CombinedOutput()
+		return strings.TrimSpace(string(out)), err
+	}
+	read := func() string {
+		b, err := os.ReadFile(filepath.Join(state, "api.canary"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.TrimSpace(string(b))
+	}
+	if out, err := run("./scripts/rollback.sh", "api", "canary"); err == nil {
+		t.Fatalf("rollback without a previous version succeeded: %s", out)
+	}
+	for _, v := range []string{"v1.0.0", "v1.1.0"} {
+		if out, err := run("./scripts/deploy.sh", "api", v, "canary"); err != nil {
+			t.Fatalf("deploy %s: %v: %s", v, err, out)
+		}
+	}
+	if got := read(); got != "v1.1.0" {
+		t.Fatalf("deployed version = %q", got)
+	}
+	if out, err := run("./scripts/rollback.sh", "api", "canary"); err != nil {
+		t.Fatalf("rollback: %v: %s", err, out)
+	}
+	if got := read(); got != "v1.0.0" {
+		t.Errorf("after rollback = %q, want v1.0.0", got)
+	}
+	if out, err := run("./scripts/restart.sh", "api"); err != nil {
+		t.Fatalf("restart: %v: %s", err, out)
+	}
+	if _, err := os.Stat(filepath.Join(state, "api.restart")); err != nil {
+		t.Errorf("restart marker: %v", err)
+	}
+}
