@@ -1,0 +1,120 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+func runCLI(t *testing.T, args ...string) (int, string, string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(args, &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func TestValidateExamples(t *testing.T) {
+	code, out, errOut := runCLI(t, "validate", "../../examples")
+	if code != 0 || !strings.HasSuffix(out, "4 of 4 runbooks valid, 0 with errors, 0 warnings\n") {
+		t.Errorf("exit %d\n%s%s", code, out, errOut)
+	}
+}
+
+func TestValidateReportsEveryProblem(t *testing.T) {
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.yaml")
+	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: bad}\nspec:\n  steps:\n    - {id: a, action: shel}\n    - {id: b, sleep: soon}\n"
+	if err := os.WriteFile(bad, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, out, _ := runCLI(t, "validate", bad)
+	want := bad + `:6:23: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)
+` + bad + `:7:22: spec.steps[1].sleep: invalid duration "soon" (want e.g. 90s, 15m, 2h, 7d, 1d12h)
+0 of 1 runbooks valid, 1 with errors, 0 warnings
+`
+	if code != 1 || out != want {
+		t.Errorf("exit %d\n%s\nwant\n%s", code, out, want)
+	}
+	code, out, _ = runCLI(t, "validate", "--json", bad)
+	var results []struct {
+		Valid       bool                 `json:"valid"`
+		Diagnostics runbooks.Diagnostics `json:"diagnostics"`
+	}
+	if err := json.Unmarshal([]byte(out), &results); err != nil || code != 1 || results[0].Valid || len(results[0].Diagnostics) != 2 {
+		t.Errorf("json: exit %d, %v\n%s", code, err, out)
+	}
+}
+
+func TestPlanPreview(t *testing.T) {
+	code, out, errOut := runCLI(t, "plan", "../../examples/change-release.yaml", "-p", "service=api", "-p", "version=v1.2.3", "-p", "environment=production")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	for _, want := range []string{
+		`version = "v1.2.3" (given)`,
+		"RUN   change_board: approval by 2 of group:change-board  [if params.environment == 'production' is true]",
+		`command: ["./examples/scripts/deploy.sh","api","v1.2.3","canary"]`,
+		"url: (uses secret SLACK_URL; resolved by the worker)",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("plan output lacks %q:\n%s", want, out)
+		}
+	}
+	code, _, errOut = runCLI(t, "plan", "../../examples/change-release.yaml", "-p", "service=api")
+	if code != 1 || !strings.Contains(errOut, `param "version" is required`) {
+		t.Errorf("missing param: exit %d: %s", code, errOut)
+	}
+}
+
+func TestGraph(t *testing.T) {
+	code, out, errOut := runCLI(t, "graph", "../../examples/change-release.yaml")
+	if code != 0 || !strings.HasPrefix(out, "flowchart TD\n") || !strings.Contains(out, `change_board -->`) {
+		t.Errorf("exit %d: %s%s", code, out, errOut)
+	}
+}
+
+func TestUnknownCommand(t *testing.T) {
+	if code, _, errOut := runCLI(t, "deploy"); code != 2 || !strings.Contains(errOut, `unknown command "deploy"`) {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+}
+
+// TestGeneratedDocsAreCurrent keeps the files generated from the specs in
+// step with them; `make docs` regenerates them.
+func TestGeneratedDocsAreCurrent(t *testing.T) {
+	for file, args := range map[string][]string{
+		"../../docs/actions.md":          {"actions", "--markdown"},
+		"../../docs/runbook.schema.json": {"schema"},
+	} {
+		code, out, errOut := runCLI(t, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errOut)
+		}
+		have, err := os.ReadFile(file)
+		if err != nil || string(have) != out {
+			t.Errorf("%s is stale or missing (%v); run make docs", file, err)
+		}
+	}
+}
+
+func TestSchemaCoversActions(t *testing.T) {
+	_, out, _ := runCLI(t, "schema")
+	var schema map[string]any
+	if err := json.Unmarshal([]byte(out), &schema); err != nil {
+		t.Fatal(err)
+	}
+	step := schema["$defs"].(map[string]any)["step"].(map[string]any)
+	enum := step["properties"].(map[string]any)["action"].(map[string]any)["enum"].([]any)
+	if len(enum) != len(activities.Catalog()) {
+		t.Errorf("action enum = %v", enum)
+	}
+	if step["additionalProperties"] != false {
+		t.Error("steps must not allow unknown fields")
+	}
+}
