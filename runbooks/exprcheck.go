@@ -101,27 +101,29 @@ func collectRefs(a *celast.AST) []varRef {
 // want is the type the value must have (nil: anything). It reports every
 // problem and returns nil when there was one.
 func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *Type) (*Expr, *cel.Type) {
-	parsed, iss := sc.env.Parse(src)
-	if iss.Err() != nil {
+	report := func(iss *cel.Issues) {
 		for _, e := range iss.Errors() {
 			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
 		}
+	}
+	pe := l.parse(src)
+	if pe.iss.Err() != nil {
+		report(pe.iss)
 		return nil, nil
 	}
 	expr := &Expr{Src: src, Pos: site.at(1, 0)}
-	info := parsed.NativeRep().SourceInfo()
+	info := pe.ast.NativeRep().SourceInfo()
 	posOfID := func(id int64) Pos {
 		loc := info.GetStartLocation(id)
 		return site.at(loc.Line(), loc.Column())
 	}
-	refs := collectRefs(parsed.NativeRep())
-	for _, r := range refs {
+	for _, r := range pe.refs {
 		if r.root == varSteps && len(r.path) >= 2 && r.path[1] == "status" {
 			expr.checked = appendUnique(expr.checked, r.path[0])
 		}
 	}
 	ok := true
-	for _, r := range refs {
+	for _, r := range pe.refs {
 		if !l.checkRef(r, sc, path, posOfID, expr) {
 			ok = false
 		}
@@ -129,19 +131,17 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 	if !ok {
 		return nil, nil
 	}
-	checked, iss := sc.env.Check(parsed)
-	if iss.Err() != nil {
-		for _, e := range iss.Errors() {
-			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
-		}
+	ce := l.check(sc.env, src, pe)
+	if ce.iss.Err() != nil {
+		report(ce.iss)
 		return nil, nil
 	}
-	if est, err := sc.env.EstimateCost(checked, sizeBounds{}); err == nil && est.Max > MaxEstimatedCost {
+	if ce.cost > MaxEstimatedCost {
 		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes", MaxListItems, MaxStringSize),
-			"expression is too expensive: its worst case costs %d, the limit is %d", est.Max, MaxEstimatedCost)
+			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, MaxEstimatedCost)
 		return nil, nil
 	}
-	out := checked.OutputType()
+	out := ce.out
 	if want != nil && !l.types.assignable(out, want) {
 		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.describeCEL(out))
 		return nil, nil
@@ -474,4 +474,65 @@ func sectionOf(n *stepNode) string {
 		return "this step"
 	}
 	return strings.TrimPrefix(n.section, "spec.")
+}
+
+// parsedExpr is a parsed source, shared by every field that holds it.
+type parsedExpr struct {
+	ast   *cel.Ast
+	iss   *cel.Issues
+	refs  []varRef
+	loops bool // has comprehensions, so its cost depends on sizes
+}
+
+// checkedExpr is a source checked in one environment.
+type checkedExpr struct {
+	out  *cel.Type
+	iss  *cel.Issues
+	cost uint64 // worst-case estimate; 0 without loops
+}
+
+type checkKey struct {
+	env *cel.Env
+	src string
+}
+
+// parse parses src once per lint, whatever the field it is in.
+func (l *linter) parse(src string) *parsedExpr {
+	if pe, ok := l.parsed[src]; ok {
+		return pe
+	}
+	pe := parseExpr(l.env, src)
+	l.parsed[src] = pe
+	return pe
+}
+
+func parseExpr(env *cel.Env, src string) *parsedExpr {
+	ast, iss := env.Parse(src)
+	pe := &parsedExpr{ast: ast, iss: iss}
+	if iss.Err() == nil {
+		native := ast.NativeRep()
+		pe.refs = collectRefs(native)
+		pe.loops = len(celast.MatchDescendants(celast.NavigateAST(native), celast.KindMatcher(celast.ComprehensionKind))) > 0
+	}
+	return pe
+}
+
+// check type-checks a parsed source once per environment.
+func (l *linter) check(env *cel.Env, src string, pe *parsedExpr) *checkedExpr {
+	key := checkKey{env, src}
+	if ce, ok := l.checked[key]; ok {
+		return ce
+	}
+	checked, iss := env.Check(pe.ast)
+	ce := &checkedExpr{iss: iss}
+	if iss.Err() == nil {
+		ce.out = checked.OutputType()
+		if pe.loops {
+			if est, err := env.EstimateCost(checked, sizeBounds{}); err == nil {
+				ce.cost = est.Max
+			}
+		}
+	}
+	l.checked[key] = ce
+	return ce
 }

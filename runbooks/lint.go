@@ -63,9 +63,12 @@ type linter struct {
 	env      *cel.Env // params, steps, run, secrets
 	alertEnv *cel.Env // alert only
 	scopes   map[string]*cel.Env
+	parsed   map[string]*parsedExpr
+	checked  map[checkKey]*checkedExpr
 	params   []PlanParam
 	secrets  map[string]bool
-	steps    map[string]*stepNode
+	steps    map[string]*stepNode // by id, valid unique ids only
+	nodes    map[*Step]*stepNode  // every step
 	stepIDs  []string
 	order    int
 	// afterMain is what spec.outputs may read: the main steps once done.
@@ -84,8 +87,11 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 		doc:     doc,
 		opts:    opts,
 		scopes:  map[string]*cel.Env{},
+		parsed:  map[string]*parsedExpr{},
+		checked: map[checkKey]*checkedExpr{},
 		secrets: map[string]bool{},
 		steps:   map[string]*stepNode{},
+		nodes:   map[*Step]*stepNode{},
 		out: &Checked{
 			doc: doc, src: src,
 			exprs:       map[*String]*Expr{},

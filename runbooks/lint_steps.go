@@ -108,6 +108,7 @@ func (l *linter) indexList(steps []*Step, path, section string, parent *stepNode
 		spath := fmt.Sprintf("%s[%d]", path, i)
 		n := &stepNode{step: s, id: s.ID.Value, path: spath, parent: parent, section: section, order: l.order}
 		l.order++
+		l.nodes[s] = n
 		l.indexStep(n)
 		switch n.kind {
 		case StepParallel:
@@ -129,6 +130,9 @@ func (l *linter) indexStep(n *stepNode) {
 		default:
 			l.steps[s.ID.Value] = n
 			l.stepIDs = append(l.stepIDs, s.ID.Value)
+			for a := n; a != nil; a = a.parent {
+				a.subtree = append(a.subtree, s.ID.Value)
+			}
 		}
 	}
 	kinds := kindsOf(s)
@@ -303,7 +307,7 @@ func (l *linter) lintList(steps []*Step, path string, vis visibility, ctx *stepC
 }
 
 func (l *linter) nodeOf(s *Step) *stepNode {
-	if n := l.steps[s.ID.Value]; n != nil && n.step == s {
+	if n := l.nodes[s]; n != nil {
 		return n
 	}
 	return &stepNode{step: s, id: s.ID.Value}
@@ -399,11 +403,10 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 			l.r.hinted(c.Action.Pos, cpath+".action", suggest(c.Action.Value, actionNames(l.opts.Actions)), "unknown action %q", c.Action.Value)
 		}
 		if ok {
-			cvis := vis.clone()
-			if _, indexed := l.steps[n.id]; indexed {
-				cvis[n.id] = finished // the undo runs after this step succeeded
+			if l.steps[n.id] == n {
+				vis[n.id] = finished // the undo runs after this step succeeded
 			}
-			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: cvis, from: n, secrets: true, field: "compensate.with", guards: ctx.guards})
+			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: vis, from: n, secrets: true, field: "compensate.with", guards: ctx.guards})
 		}
 	}
 }
@@ -555,19 +558,26 @@ func (l *linter) lintParallel(s *Step, path string, vis visibility, ctx *stepCtx
 	} else if len(branches) == 1 {
 		l.r.warnf(s.Parallel.Pos, path+".parallel", "parallel with one branch runs nothing in parallel")
 	}
-	var done []visibility
+	// Siblings are not readable from a branch: each branch's steps leave
+	// vis before the next branch is checked, and all return afterwards.
+	done := visibility{}
 	for i, b := range branches {
-		branch := vis.clone() // siblings are not readable from a branch
-		l.lintStep(b, fmt.Sprintf("%s.parallel[%d]", path, i), branch, ctx)
-		done = append(done, branch)
-	}
-	for _, branch := range done {
-		for id, c := range branch {
-			if old, ok := vis[id]; !ok || c > old {
-				vis[id] = c
-			}
+		l.lintStep(b, fmt.Sprintf("%s.parallel[%d]", path, i), vis, ctx)
+		for id, c := range vis.take(l.subtree(b)) {
+			done[id] = c
 		}
 	}
+	for id, c := range done {
+		vis[id] = c
+	}
+}
+
+// subtree lists the ids of a step and of every step inside it.
+func (l *linter) subtree(s *Step) []string {
+	if n := l.nodes[s]; n != nil {
+		return n.subtree
+	}
+	return nil
 }
 
 func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
@@ -612,7 +622,10 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		elem = out.Parameters()[0]
 	}
 	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), section: ctx.section, guards: ctx.guards}
-	l.lintList(s.Steps.Items, path+".steps", vis.clone(), body) // the body's steps stay inside
+	l.lintList(s.Steps.Items, path+".steps", vis, body)
+	for _, b := range s.Steps.Items {
+		vis.take(l.subtree(b)) // the body's steps stay inside the loop
+	}
 }
 
 func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {

@@ -13,6 +13,7 @@ type stepNode struct {
 	section string // spec.steps, spec.onFailure or spec.finally
 	order   int
 	outputs *Type
+	subtree []string // valid ids of this step and the steps inside it
 }
 
 // loop returns the nearest enclosing forEach, or nil.
@@ -53,6 +54,18 @@ func (v visibility) clone() visibility {
 		c[k] = x
 	}
 	return c
+}
+
+// take removes ids from v and returns what v knew about them.
+func (v visibility) take(ids []string) visibility {
+	out := visibility{}
+	for _, id := range ids {
+		if c, ok := v[id]; ok {
+			out[id] = c
+			delete(v, id)
+		}
+	}
+	return out
 }
 
 // whyHidden explains why step to cannot be read from step from.
