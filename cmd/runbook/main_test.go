@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"gopkg.in/yaml.v3"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -117,4 +120,65 @@ func TestSchemaCoversActions(t *testing.T) {
 	if step["additionalProperties"] != false {
 		t.Error("steps must not allow unknown fields")
 	}
+}
+
+// TestSchemaAcceptsExamplesAndRejectsMistakes validates the examples
+// against the generated JSON Schema, as an editor would.
+func TestSchemaAcceptsExamplesAndRejectsMistakes(t *testing.T) {
+	_, out, _ := runCLI(t, "schema")
+	doc, err := jsonschema.UnmarshalJSON(strings.NewReader(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("runbook.schema.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("runbook.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, _ := filepath.Glob("../../examples/*.yaml")
+	for _, f := range files {
+		if err := schema.Validate(yamlAsJSON(t, f)); err != nil {
+			t.Errorf("%s: %v", f, err)
+		}
+	}
+	mistakes := map[string]string{
+		"unknown step field":  `{"apiVersion":"runbook/v1","kind":"Runbook","metadata":{"name":"x"},"spec":{"steps":[{"id":"a","sleep":"1s","timout":"1m"}]}}`,
+		"unknown shell input": `{"apiVersion":"runbook/v1","kind":"Runbook","metadata":{"name":"x"},"spec":{"steps":[{"id":"a","action":"shell","with":{"scrpt":"ls"}}]}}`,
+		"wrong input type":    `{"apiVersion":"runbook/v1","kind":"Runbook","metadata":{"name":"x"},"spec":{"steps":[{"id":"a","action":"tcp.check","with":{"host":"h","port":true}}]}}`,
+		"step without kind":   `{"apiVersion":"runbook/v1","kind":"Runbook","metadata":{"name":"x"},"spec":{"steps":[{"id":"a"}]}}`,
+	}
+	for name, src := range mistakes {
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if schema.Validate(v) == nil {
+			t.Errorf("%s: the schema accepted %s", name, src)
+		}
+	}
+}
+
+// yamlAsJSON reads a YAML file into the JSON data model.
+func yamlAsJSON(t *testing.T, file string) any {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v any
+	if err := yaml.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := jsonschema.UnmarshalJSON(bytes.NewReader(j))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
