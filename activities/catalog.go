@@ -12,5 +12,6 @@ func Catalog() runbooks.SpecCatalog {
 		TCPCheckSpec,
 		NotifySpec,
 		LogSpec,
+		SSHSpec,
 	)
 }

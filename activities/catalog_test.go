@@ -11,7 +11,7 @@ import (
 // defaults that fit their types, and constraint groups over real inputs.
 func TestSpecsAreWellFormed(t *testing.T) {
 	specs := Catalog().Actions()
-	if len(specs) != 6 {
+	if len(specs) != 7 {
 		t.Errorf("catalog has %d actions", len(specs))
 	}
 	for _, s := range specs {

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/checker"
 	"github.com/google/cel-go/common/types"
+	"github.com/google/cel-go/common/types/ref"
 	"github.com/google/cel-go/ext"
 )
 
@@ -35,11 +37,14 @@ const (
 	varOutputs = "outputs"
 	varError   = "error"
 	varAlert   = "alert"
+	varVars    = "vars"
+	varBody    = "body"    // webhook triggers
+	varHeaders = "headers" // webhook triggers
 )
 
 // reservedNames may not be used as a forEach loop variable.
 var reservedNames = []string{varParams, varSteps, varRun, varSecrets, varOutputs, varError, varAlert,
-	"vars", "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+	varVars, varBody, varHeaders, "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
 	"function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
 
 // Object types of the built-in variables.
@@ -49,7 +54,7 @@ var (
 		Field{Name: "name", Type: StringType, Description: "The runbook's name."},
 		Field{Name: "version", Type: IntType, Description: "The runbook version the run started on."},
 		Field{Name: "triggeredBy", Type: StringType, Description: "The user or system that started the run."},
-		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert or parent."},
+		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert, webhook or parent."},
 		Field{Name: "startedAt", Type: TimestampType, Description: "When the run started."},
 	)
 	errorType = ObjectOf(
@@ -70,14 +75,15 @@ var (
 		Field{Name: "comment", Type: StringType},
 		Field{Name: "at", Type: TimestampType},
 	)
-	approvalOutputs = ObjectOf(
+	approvalFields = []Field{
 		Field{Name: "decision", Type: StringType, Description: "approved or rejected."},
 		Field{Name: "approvedBy", Type: ListOf(StringType), Description: "Users who approved."},
 		Field{Name: "votes", Type: ListOf(voteType), Description: "Every vote in order."},
-	)
+	}
 	waitForOutputs = ObjectOf(
 		Field{Name: "received", Type: BoolType, Description: "Whether the event arrived before the timeout."},
 		Field{Name: "payload", Type: AnyType, Description: "The event's JSON payload."},
+		Field{Name: "sender", Type: StringType, Description: "Who posted the event."},
 	)
 	forEachOutputs = ObjectOf(
 		Field{Name: "succeeded", Type: IntType, Description: "Items whose body succeeded."},
@@ -86,6 +92,22 @@ var (
 	)
 	noOutputs = ObjectOf()
 )
+
+// approvalOutputs is the outputs type of an approval with the given inputs.
+func approvalOutputs(inputs []Field) *Type {
+	return ObjectOf(append(append([]Field(nil), approvalFields...),
+		Field{Name: "inputs", Type: ObjectOf(inputs...), Description: "The values the deciding approver supplied."})...)
+}
+
+// nowFunction declares now(), the run's deterministic clock. The linter
+// declares it without an implementation; the Evaluator binds its clock.
+func nowFunction(clock func() time.Time) cel.EnvOption {
+	if clock == nil {
+		return cel.Function("now", cel.Overload("now_timestamp", nil, cel.TimestampType))
+	}
+	return cel.Function("now", cel.Overload("now_timestamp", nil, cel.TimestampType,
+		cel.FunctionBinding(func(...ref.Val) ref.Val { return types.Timestamp{Time: clock()} })))
+}
 
 // stepType is the type of steps.<id>, given the type of its outputs.
 func stepType(outputs *Type) *Type {

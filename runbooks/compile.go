@@ -29,7 +29,8 @@ func Compile(c *Checked) *Plan {
 		File:        doc.file,
 		Hash:        hex.EncodeToString(sum[:]),
 		Params:      c.params,
-		Timeout:     c.duration(doc.Spec.Timeout),
+		Timeout:     c.durations[&doc.Spec.Timeout],
+		Vars:        c.varList(&doc.Spec.Vars),
 	}
 	for _, o := range doc.Metadata.Owners.Items {
 		p.Owners = append(p.Owners, o.Value)
@@ -53,21 +54,18 @@ func Compile(c *Checked) *Plan {
 			Timezone:      or(s.Timezone.Value, "UTC"),
 			Params:        c.schedules[s],
 			Overlap:       or(s.Overlap.Value, "skip"),
-			CatchupWindow: c.duration(s.CatchupWindow),
+			CatchupWindow: c.durations[&s.CatchupWindow],
 			Paused:        s.Paused.Value,
 		})
 	}
 	for _, t := range doc.Spec.Triggers.Items {
-		am := t.Alertmanager
-		pt := PlanTrigger{Kind: "alertmanager", Match: c.exprs[&am.Match]}
-		for i := range am.Params.Entries {
-			e := &am.Params.Entries[i]
-			if pt.Params == nil {
-				pt.Params = map[string]*Expr{}
-			}
-			pt.Params[e.Key] = c.exprs[&e.Value]
+		if am := t.Alertmanager; am != nil {
+			p.Triggers = append(p.Triggers, PlanTrigger{Kind: "alertmanager", Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
 		}
-		p.Triggers = append(p.Triggers, pt)
+		if wh := t.Webhook; wh != nil {
+			p.Triggers = append(p.Triggers, PlanTrigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
+				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader)})
+		}
 	}
 	p.Steps = c.stepList(doc.Spec.Steps.Items)
 	p.OnFailure = c.stepList(doc.Spec.OnFailure.Items)
@@ -86,12 +84,36 @@ func or(v, def string) string {
 	return v
 }
 
-func (c *Checked) duration(s String) Duration {
-	if !s.Set {
-		return 0
+// durationOr is a duration field's compiled value, or def when not given.
+func (c *Checked) durationOr(s *String, def time.Duration) Duration {
+	if d, ok := c.durations[s]; ok {
+		return d
 	}
-	d, _ := ParseDuration(s.Value) // lint checked it
-	return Duration(d)
+	return Fixed(def)
+}
+
+func (c *Checked) exprMap(m *Map[String]) map[string]*Expr {
+	if m.Len() == 0 {
+		return nil
+	}
+	out := make(map[string]*Expr, m.Len())
+	for i := range m.Entries {
+		out[m.Entries[i].Key] = c.exprs[&m.Entries[i].Value]
+	}
+	return out
+}
+
+func (c *Checked) varList(m *Map[String]) []PlanVar {
+	var out []PlanVar
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		v := PlanVar{Name: e.Key, Expr: c.exprs[&e.Value], Type: AnyType}
+		if d := c.vars[e.Key]; d != nil && d.typ != nil {
+			v.Type = d.typ
+		}
+		out = append(out, v)
+	}
+	return out
 }
 
 func (c *Checked) stepList(steps []*Step) []*PlanStep {
@@ -116,8 +138,15 @@ func (c *Checked) with(m *Map[Raw]) map[string]*Value {
 	return out
 }
 
+func (c *Checked) value(r Raw) *Value {
+	if !r.Set() {
+		return nil
+	}
+	return c.values[r.Node]
+}
+
 func (c *Checked) step(s *Step) *PlanStep {
-	n := c.steps[s.ID.Value]
+	n := c.nodes[s]
 	ps := &PlanStep{
 		ID:              s.ID.Value,
 		Kind:            n.kind,
@@ -132,56 +161,9 @@ func (c *Checked) step(s *Step) *PlanStep {
 	}
 	switch n.kind {
 	case StepAction:
-		ps.Action = s.Action.Value
-		ps.With = c.with(&s.With)
-		ps.Timeout = c.duration(s.Timeout)
-		ps.Retry = &PlanRetry{MaxAttempts: 1, InitialInterval: Duration(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
-		if r := s.Retry; r != nil {
-			ps.Retry.MaxAttempts = DefaultRetryAttempts
-			if r.MaxAttempts.Set {
-				ps.Retry.MaxAttempts = int(r.MaxAttempts.Value)
-			}
-			if r.InitialInterval.Set {
-				ps.Retry.InitialInterval = c.duration(r.InitialInterval)
-			}
-			if r.Backoff.Set {
-				ps.Retry.Backoff = r.Backoff.Value
-			}
-			ps.Retry.MaxInterval = c.duration(r.MaxInterval)
-			for _, t := range r.NonRetryable.Items {
-				ps.Retry.NonRetryable = append(ps.Retry.NonRetryable, t.Value)
-			}
-		}
-		if r := s.Repeat; r != nil {
-			ps.Repeat = &PlanRepeat{Until: c.exprs[&r.Until], Every: Duration(DefaultRepeatEvery), Timeout: c.duration(r.Timeout)}
-			if r.Every.Set {
-				ps.Repeat.Every = c.duration(r.Every)
-			}
-		}
-		if cp := s.Compensate; cp != nil {
-			ps.Compensate = &PlanCompensate{Action: cp.Action.Value, With: c.with(&cp.With)}
-		}
+		c.action(s, ps)
 	case StepApproval:
-		a := s.Approval
-		pa := &PlanApproval{
-			MinApprovals:      DefaultMinApprovals,
-			AllowSelfApproval: a.AllowSelfApproval.Value,
-			Timeout:           c.duration(a.Timeout),
-			OnTimeout:         or(a.OnTimeout.Value, "reject"),
-		}
-		if a.Message.Set() {
-			pa.Message = c.values[a.Message.Node]
-		}
-		if a.MinApprovals.Set {
-			pa.MinApprovals = int(a.MinApprovals.Value)
-		}
-		for _, who := range a.Approvers.Items {
-			pa.Approvers = append(pa.Approvers, who.Value)
-		}
-		for _, who := range a.EscalateTo.Items {
-			pa.EscalateTo = append(pa.EscalateTo, who.Value)
-		}
-		ps.Approval = pa
+		ps.Approval = c.approval(s.Approval)
 	case StepParallel:
 		ps.Steps = c.stepList(s.Parallel.Items)
 		ps.FailFast = !s.FailFast.Set || s.FailFast.Value
@@ -190,19 +172,91 @@ func (c *Checked) step(s *Step) *PlanStep {
 	case StepForEach:
 		ps.ForEach = c.exprs[&s.ForEach]
 		ps.As = or(s.As.Value, DefaultLoopVar)
-		ps.MaxConcurrency = DefaultMaxConcurrency
-		if s.MaxConcurrency.Set {
-			ps.MaxConcurrency = int(s.MaxConcurrency.Value)
+		ps.MaxConcurrency = Count{N: DefaultMaxConcurrency}
+		if s.MaxConcurrency.Set() {
+			ps.MaxConcurrency = c.counts[s.MaxConcurrency.Node]
 		}
+		if s.MaxErrors.Set() {
+			ps.MaxErrors = c.maxErrors[s.MaxErrors.Node]
+		}
+		ps.BatchSize = int(s.BatchSize.Value)
 		ps.Steps = c.stepList(s.Steps.Items)
+		ps.OnError = c.stepList(s.OnError.Items)
 	case StepRunbook:
 		ps.Runbook = &PlanSubRunbook{Name: s.Runbook.Name.Value, Params: c.with(&s.Runbook.Params), Plan: c.children[s.Runbook.Name.Value]}
 	case StepSleep:
-		ps.Sleep = c.duration(s.Sleep)
+		ps.Sleep = c.durations[&s.Sleep]
 	case StepWaitFor:
-		ps.WaitFor = &PlanWaitFor{Event: s.WaitFor.Event.Value, Timeout: c.duration(s.WaitFor.Timeout), OnTimeout: or(s.WaitFor.OnTimeout.Value, "fail")}
+		w := s.WaitFor
+		ps.WaitFor = &PlanWaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
+	case StepAssert:
+		ps.Assert = &PlanAssert{That: c.exprs[&s.Assert.That], Message: c.value(s.Assert.Message)}
+	case StepSet:
+		ps.Set = c.varList(&s.Set)
+	case StepExit:
+		ps.Exit = &PlanExit{Message: c.value(s.Exit.Message)}
 	}
 	return ps
+}
+
+func (c *Checked) action(s *Step, ps *PlanStep) {
+	ps.Action = s.Action.Value
+	ps.With = c.with(&s.With)
+	ps.Timeout = c.durations[&s.Timeout]
+	ps.Retry = &PlanRetry{MaxAttempts: 1, InitialInterval: Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
+	if r := s.Retry; r != nil {
+		ps.Retry.MaxAttempts = DefaultRetryAttempts
+		if r.MaxAttempts.Set {
+			ps.Retry.MaxAttempts = int(r.MaxAttempts.Value)
+		}
+		ps.Retry.InitialInterval = c.durationOr(&r.InitialInterval, DefaultRetryInitial)
+		if r.Backoff.Set {
+			ps.Retry.Backoff = r.Backoff.Value
+		}
+		ps.Retry.MaxInterval = c.durations[&r.MaxInterval]
+		ps.Retry.NonRetryable = values(r.NonRetryable.Items)
+	}
+	if r := s.Repeat; r != nil {
+		ps.Repeat = &PlanRepeat{Until: c.exprs[&r.Until], Every: c.durationOr(&r.Every, DefaultRepeatEvery), Timeout: c.durations[&r.Timeout]}
+	}
+	if cp := s.Compensate; cp != nil {
+		ps.Compensate = &PlanCompensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
+	}
+}
+
+func (c *Checked) approval(a *Approval) *PlanApproval {
+	pa := &PlanApproval{
+		Message:           c.value(a.Message),
+		MinApprovals:      DefaultMinApprovals,
+		AllowSelfApproval: a.AllowSelfApproval.Value,
+		Timeout:           c.durations[&a.Timeout],
+		OnTimeout:         or(a.OnTimeout.Value, "reject"),
+		EscalateTo:        values(a.EscalateTo.Items),
+		Inputs:            c.inputs[a],
+		RemindEvery:       c.durations[&a.RemindEvery],
+	}
+	if a.MinApprovals.Set {
+		pa.MinApprovals = int(a.MinApprovals.Value)
+	}
+	if v := c.value(a.Approvers); v != nil && v.IsExpr() {
+		pa.ApproversExpr = v.Expr
+	} else if a.Approvers.Set() {
+		for _, who := range a.Approvers.Node.Content {
+			pa.Approvers = append(pa.Approvers, who.Value)
+		}
+	}
+	if nt := a.Notify; nt != nil {
+		pa.Notify = map[string]*Value{"url": c.value(nt.URL), "text": c.value(nt.Text)}
+	}
+	return pa
+}
+
+func values(items []String) []string {
+	var out []string
+	for _, s := range items {
+		out = append(out, s.Value)
+	}
+	return out
 }
 
 // Build parses, lints and compiles one runbook file. It returns every

@@ -53,7 +53,7 @@ func TestCompilePlan(t *testing.T) {
 	if p.PlanVersion != runbooks.PlanVersion || p.Name != "release" || len(p.Hash) != 64 {
 		t.Fatalf("header: %+v", p)
 	}
-	if got := time.Duration(p.Timeout); got != 36*time.Hour {
+	if got := p.Timeout.D; got != 36*time.Hour {
 		t.Errorf("timeout = %v", got)
 	}
 	if p.Concurrency.OnConflict != "reject" || p.Concurrency.Key.Src != "params.service" {
@@ -63,7 +63,7 @@ func TestCompilePlan(t *testing.T) {
 		t.Errorf("schedule = %+v", s)
 	}
 	deploy := p.Step("deploy")
-	if deploy.Retry.MaxAttempts != 4 || time.Duration(deploy.Retry.InitialInterval) != time.Second || deploy.Retry.Backoff != 2 {
+	if deploy.Retry.MaxAttempts != 4 || deploy.Retry.InitialInterval.D != time.Second || deploy.Retry.Backoff != 2 {
 		t.Errorf("retry = %+v", deploy.Retry)
 	}
 	cmd := deploy.With["command"]
@@ -83,7 +83,7 @@ func TestCompilePlan(t *testing.T) {
 	if ok := p.Step("ok"); ok.Approval.MinApprovals != 1 || ok.Approval.OnTimeout != "reject" {
 		t.Errorf("approval = %+v", ok.Approval)
 	}
-	if each := p.Step("each"); each.As != "host" || each.MaxConcurrency != 1 || each.Outputs == nil {
+	if each := p.Step("each"); each.As != "host" || each.MaxConcurrency.N != 1 || each.Outputs == nil {
 		t.Errorf("forEach = %+v", each)
 	}
 	if p.Outputs[0].Type.Kind != runbooks.KindInt {

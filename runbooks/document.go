@@ -31,6 +31,7 @@ type Spec struct {
 	Concurrency *Concurrency    `yaml:"concurrency" doc:"At most one running run per key."`
 	Schedules   List[*Schedule] `yaml:"schedules" doc:"Cron schedules that start runs."`
 	Triggers    List[*Trigger]  `yaml:"triggers" doc:"Events that start runs."`
+	Vars        Map[String]     `yaml:"vars" doc:"Values computed once when the run starts, as CEL over params and run; read as vars.NAME."`
 	Steps       List[*Step]     `yaml:"steps" required:"true" doc:"The steps, run in order."`
 	OnFailure   List[*Step]     `yaml:"onFailure" doc:"Steps run after compensations when the run failed; error is in scope."`
 	Finally     List[*Step]     `yaml:"finally" doc:"Steps always run last."`
@@ -75,6 +76,17 @@ type Schedule struct {
 type Trigger struct {
 	Pos
 	Alertmanager *AlertmanagerTrigger `yaml:"alertmanager" doc:"Start a run for a matching Alertmanager alert."`
+	Webhook      *WebhookTrigger      `yaml:"webhook" doc:"Start a run for a matching, signed JSON webhook (PagerDuty, Opsgenie, Grafana, GitHub...)."`
+}
+
+// WebhookTrigger matches JSON webhooks posted to /hooks/webhook/NAME.
+type WebhookTrigger struct {
+	Pos
+	Name            String      `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
+	Match           String      `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names); default: every request."`
+	Params          Map[String] `yaml:"params" doc:"CEL expression per param, over body and headers."`
+	Secret          String      `yaml:"secret" required:"true" doc:"Name of a secret in spec.secrets: the HMAC-SHA256 key the sender signs the body with."`
+	SignatureHeader String      `yaml:"signatureHeader" doc:"Header carrying the hex signature, optionally prefixed sha256= (default X-Signature-256)."`
 }
 
 // AlertmanagerTrigger matches Alertmanager webhook alerts.
@@ -102,13 +114,19 @@ type Step struct {
 	Compensate *Compensate `yaml:"compensate" doc:"Undo action, run in reverse order if the run later fails."`
 
 	Approval *Approval   `yaml:"approval" doc:"Wait for approvers to sign off."`
+	Assert   *Assert     `yaml:"assert" doc:"Fail the run with a message unless a condition holds."`
+	Set      Map[String] `yaml:"set" doc:"Compute vars from earlier outputs: name: CEL."`
+	Exit     *Exit       `yaml:"exit" doc:"End the run successfully here, skipping the remaining steps."`
 	Parallel List[*Step] `yaml:"parallel" doc:"Run these steps concurrently; each branch is one step."`
 	FailFast Bool        `yaml:"failFast" doc:"With parallel: cancel the other branches when one fails (default true)."`
 
 	Steps          List[*Step] `yaml:"steps" doc:"A sequential group, or the body of forEach."`
 	ForEach        String      `yaml:"forEach" doc:"CEL list; the steps run once per item."`
 	As             String      `yaml:"as" doc:"With forEach: the loop variable name (default item)."`
-	MaxConcurrency Int         `yaml:"maxConcurrency" doc:"With forEach: how many items run at once (default 1)."`
+	MaxConcurrency Raw         `yaml:"maxConcurrency" doc:"With forEach: how many items run at once, an int or a ${{ }} expression (default 1)."`
+	MaxErrors      Raw         `yaml:"maxErrors" doc:"With forEach: failed items tolerated before no new item starts, an int or a percentage such as 10% (default 0)."`
+	BatchSize      Int         `yaml:"batchSize" doc:"With forEach: run items in batches of this size, each batch finishing before the next starts."`
+	OnError        List[*Step] `yaml:"onError" doc:"With forEach: steps run for an item whose body failed; error and the loop variable are in scope."`
 
 	Runbook *SubRunbook `yaml:"runbook" doc:"Run another registered runbook as a child."`
 	Sleep   String      `yaml:"sleep" doc:"Wait for a duration (a durable timer)."`
@@ -136,20 +154,44 @@ type Repeat struct {
 // Compensate is the undo of an action step.
 type Compensate struct {
 	Pos
-	Action String   `yaml:"action" required:"true" doc:"The undo action."`
-	With   Map[Raw] `yaml:"with" doc:"Its inputs; may read this step's outputs."`
+	Action String      `yaml:"action" doc:"The undo action."`
+	With   Map[Raw]    `yaml:"with" doc:"Its inputs; may read this step's outputs."`
+	Steps  List[*Step] `yaml:"steps" doc:"Or a multi-step undo, with its own waits and retries."`
+}
+
+// Assert fails the run unless a condition holds.
+type Assert struct {
+	Pos
+	That    String `yaml:"that" required:"true" doc:"CEL bool that must hold."`
+	Message Raw    `yaml:"message" doc:"Failure message; may hold ${{ }} templates."`
+}
+
+// Exit ends the run successfully.
+type Exit struct {
+	Pos
+	Message Raw `yaml:"message" doc:"Why the run ends here; may hold ${{ }} templates."`
 }
 
 // Approval waits for people to sign off.
 type Approval struct {
 	Pos
-	Message           Raw          `yaml:"message" doc:"What the approvers are asked; may hold ${{ }} templates."`
-	Approvers         List[String] `yaml:"approvers" required:"true" doc:"Users, or group:NAME for every member of a group."`
-	MinApprovals      Int          `yaml:"minApprovals" doc:"Distinct approvals needed (default 1)."`
-	AllowSelfApproval Bool         `yaml:"allowSelfApproval" doc:"Let whoever started the run approve it (default false)."`
-	Timeout           String       `yaml:"timeout" doc:"How long to wait; a timeout never approves."`
-	OnTimeout         String       `yaml:"onTimeout" doc:"reject (default) or escalate." enum:"reject,escalate"`
-	EscalateTo        List[String] `yaml:"escalateTo" doc:"Approvers added on escalation; the timeout restarts once."`
+	Message           Raw             `yaml:"message" doc:"What the approvers are asked; may hold ${{ }} templates."`
+	Approvers         Raw             `yaml:"approvers" required:"true" doc:"Users, or group:NAME for every member of a group; or a ${{ }} list expression over params."`
+	Inputs            List[*Param]    `yaml:"inputs" doc:"Typed values the approver supplies with the vote, read as steps.ID.outputs.inputs.NAME."`
+	Notify            *ApprovalNotify `yaml:"notify" doc:"Send a notification when the approval starts waiting."`
+	RemindEvery       String          `yaml:"remindEvery" doc:"Repeat the notification this often while waiting."`
+	MinApprovals      Int             `yaml:"minApprovals" doc:"Distinct approvals needed (default 1)."`
+	AllowSelfApproval Bool            `yaml:"allowSelfApproval" doc:"Let whoever started the run approve it (default false)."`
+	Timeout           String          `yaml:"timeout" doc:"How long to wait; a timeout never approves."`
+	OnTimeout         String          `yaml:"onTimeout" doc:"reject (default) or escalate." enum:"reject,escalate"`
+	EscalateTo        List[String]    `yaml:"escalateTo" doc:"Approvers added on escalation; the timeout restarts once."`
+}
+
+// ApprovalNotify says where to announce a waiting approval.
+type ApprovalNotify struct {
+	Pos
+	URL  Raw `yaml:"url" required:"true" doc:"Webhook URL, usually ${{ secrets.NAME }}."`
+	Text Raw `yaml:"text" required:"true" doc:"Message text; may hold ${{ }} templates."`
 }
 
 // SubRunbook runs another runbook as a child run.
@@ -162,7 +204,8 @@ type SubRunbook struct {
 // WaitFor waits for a named event posted to the run.
 type WaitFor struct {
 	Pos
-	Event     String `yaml:"event" required:"true" doc:"Event name."`
-	Timeout   String `yaml:"timeout" doc:"How long to wait."`
-	OnTimeout String `yaml:"onTimeout" doc:"fail (default) or continue." enum:"fail,continue"`
+	Event     String       `yaml:"event" required:"true" doc:"Event name."`
+	Timeout   String       `yaml:"timeout" doc:"How long to wait."`
+	OnTimeout String       `yaml:"onTimeout" doc:"fail (default) or continue." enum:"fail,continue"`
+	Senders   List[String] `yaml:"senders" doc:"Users or group:NAME allowed to post the event; default anyone with the operator role."`
 }

@@ -19,6 +19,7 @@ import (
 type Evaluator struct {
 	env      *cel.Env
 	programs map[string]cel.Program
+	clock    func() time.Time
 }
 
 // Vars are the variables an expression reads: params, steps, run, and in
@@ -30,7 +31,7 @@ type Vars map[string]any
 // including the loop variables of every forEach (sub-runbooks included).
 func NewEvaluator(p *Plan) (*Evaluator, error) {
 	names := map[string]bool{varParams: true, varSteps: true, varRun: true, varSecrets: true,
-		varOutputs: true, varError: true, varAlert: true}
+		varOutputs: true, varError: true, varAlert: true, varVars: true, varBody: true, varHeaders: true}
 	var visit func(*Plan)
 	visit = func(p *Plan) {
 		p.Walk(func(s *PlanStep) bool {
@@ -44,15 +45,72 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 		})
 	}
 	visit(p)
-	opts := make([]cel.EnvOption, 0, len(names))
+	ev := &Evaluator{programs: map[string]cel.Program{}}
+	opts := make([]cel.EnvOption, 0, len(names)+1)
 	for _, n := range sortedKeys(names) {
 		opts = append(opts, cel.Variable(n, cel.DynType))
 	}
+	opts = append(opts, nowFunction(ev.now))
 	env, err := mustBaseEnv().Extend(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("evaluator for %q: %w", p.Name, err)
 	}
-	return &Evaluator{env: env, programs: map[string]cel.Program{}}, nil
+	ev.env = env
+	return ev, nil
+}
+
+// SetClock sets what now() returns. The interpreter passes the workflow's
+// deterministic clock; without a clock, now() is the zero time.
+func (ev *Evaluator) SetClock(clock func() time.Time) { ev.clock = clock }
+
+func (ev *Evaluator) now() time.Time {
+	if ev.clock == nil {
+		return time.Time{}
+	}
+	return ev.clock()
+}
+
+// Duration resolves a duration field: fixed, or evaluated now. Expressions
+// may give a duration or a string such as "15m"; the result must be positive.
+func (ev *Evaluator) Duration(d Duration, vars Vars) (time.Duration, error) {
+	if d.Expr == nil {
+		return d.D, nil
+	}
+	v, err := ev.Eval(d.Expr, vars)
+	if err != nil {
+		return 0, err
+	}
+	var out time.Duration
+	switch x := v.(type) {
+	case time.Duration:
+		out = x
+	case string:
+		if out, err = ParseDuration(x); err != nil {
+			return 0, &EvalError{Expr: d.Expr, Err: err}
+		}
+	default:
+		return 0, &EvalError{Expr: d.Expr, Err: fmt.Errorf("want a duration, got %s", describeValue(v))}
+	}
+	if out <= 0 {
+		return 0, &EvalError{Expr: d.Expr, Err: fmt.Errorf("duration must be positive, got %s", FormatDuration(out))}
+	}
+	return out, nil
+}
+
+// Count resolves a count field: fixed, or evaluated now.
+func (ev *Evaluator) Count(c Count, vars Vars) (int, error) {
+	if c.Expr == nil {
+		return c.N, nil
+	}
+	v, err := ev.Eval(c.Expr, vars)
+	if err != nil {
+		return 0, err
+	}
+	n, ok := v.(int64)
+	if !ok {
+		return 0, &EvalError{Expr: c.Expr, Err: fmt.Errorf("want an int, got %s", describeValue(v))}
+	}
+	return int(n), nil
 }
 
 // EvalError is an expression that failed at run time.

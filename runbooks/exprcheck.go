@@ -19,6 +19,7 @@ type exprScope struct {
 	secrets bool       // secrets.NAME is readable (action with templates)
 	field   string     // how messages name the field, e.g. "concurrency.key"
 	guards  guards     // steps whose status an enclosing if already checks
+	vars    bool       // vars.NAME is readable
 }
 
 // guards are step ids whose status was checked; reading their outputs
@@ -181,6 +182,8 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 			return false
 		}
 		expr.Secrets = appendUnique(expr.Secrets, r.path[0])
+	case varVars:
+		return l.checkVarRef(r, sc, path, at, expr)
 	case varSteps:
 		if sc.vis == nil {
 			l.r.errorf(at(0), path, "%s cannot read steps", sc.field)

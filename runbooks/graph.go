@@ -3,7 +3,6 @@ package runbooks
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Mermaid renders the plan as a Mermaid flowchart: steps in order,
@@ -110,7 +109,7 @@ func graphLabel(s *PlanStep) string {
 	case StepApproval:
 		return fmt.Sprintf("approval %d of %s", s.Approval.MinApprovals, strings.Join(s.Approval.Approvers, ", "))
 	case StepSleep:
-		return "sleep " + FormatDuration(time.Duration(s.Sleep))
+		return "sleep " + s.Sleep.String()
 	case StepWaitFor:
 		return "wait for " + s.WaitFor.Event
 	case StepRunbook:

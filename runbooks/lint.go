@@ -10,6 +10,7 @@ import (
 	_ "time/tzdata" // time zones validate the same on every machine
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/common/types"
 	"github.com/robfig/cron/v3"
 	"gopkg.in/yaml.v3"
 )
@@ -48,29 +49,38 @@ type Checked struct {
 	params      []PlanParam
 	exprs       map[*String]*Expr
 	values      map[*yaml.Node]*Value
+	durations   map[*String]Duration
+	counts      map[*yaml.Node]Count
+	maxErrors   map[*yaml.Node]*PlanMaxErrors
+	inputs      map[*Approval][]PlanParam
 	schedules   map[*Schedule]map[string]any
 	outputTypes map[string]*Type
 	children    map[string]*Plan
 	steps       map[string]*stepNode
+	nodes       map[*Step]*stepNode
+	vars        map[string]*varDecl
 }
 
 // linter holds the state of one Lint call.
 type linter struct {
-	r        *reporter
-	doc      *Document
-	opts     Options
-	types    *typeRegistry
-	env      *cel.Env // params, steps, run, secrets
-	alertEnv *cel.Env // alert only
-	scopes   map[string]*cel.Env
-	parsed   map[string]*parsedExpr
-	checked  map[checkKey]*checkedExpr
-	params   []PlanParam
-	secrets  map[string]bool
-	steps    map[string]*stepNode // by id, valid unique ids only
-	nodes    map[*Step]*stepNode  // every step
-	stepIDs  []string
-	order    int
+	r          *reporter
+	doc        *Document
+	opts       Options
+	types      *typeRegistry
+	env        *cel.Env // params, steps, run, secrets
+	alertEnv   *cel.Env // alert only
+	webhookEnv *cel.Env // body and headers
+	vars       map[string]*varDecl
+	varsType   *Type // the fields of vars, added as each var is checked
+	scopes     map[string]*cel.Env
+	parsed     map[string]*parsedExpr
+	checked    map[checkKey]*checkedExpr
+	params     []PlanParam
+	secrets    map[string]bool
+	steps      map[string]*stepNode // by id, valid unique ids only
+	nodes      map[*Step]*stepNode  // every step
+	stepIDs    []string
+	order      int
 	// afterMain is what spec.outputs may read: the main steps once done.
 	afterMain visibility
 	out       *Checked
@@ -92,10 +102,15 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 		secrets: map[string]bool{},
 		steps:   map[string]*stepNode{},
 		nodes:   map[*Step]*stepNode{},
+		vars:    map[string]*varDecl{},
 		out: &Checked{
 			doc: doc, src: src,
 			exprs:       map[*String]*Expr{},
 			values:      map[*yaml.Node]*Value{},
+			durations:   map[*String]Duration{},
+			counts:      map[*yaml.Node]Count{},
+			maxErrors:   map[*yaml.Node]*PlanMaxErrors{},
+			inputs:      map[*Approval][]PlanParam{},
 			schedules:   map[*Schedule]map[string]any{},
 			outputTypes: map[string]*Type{},
 			children:    map[string]*Plan{},
@@ -104,11 +119,13 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 	l.header()
 	l.lintParams()
 	l.lintSecrets()
+	l.declareSpecVars()
 	l.indexSteps()
 	if err := l.buildEnv(); err != nil {
 		l.r.errorf(doc.Pos, "", "building the expression environment: %v", err)
 		return nil, l.r.diags
 	}
+	l.lintSpecVars()
 	l.lintRunSettings()
 	l.lintSchedules()
 	l.lintTriggers()
@@ -120,6 +137,8 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 	}
 	l.out.params = l.params
 	l.out.steps = l.steps
+	l.out.nodes = l.nodes
+	l.out.vars = l.vars
 	l.out.Diagnostics = l.r.diags
 	return l.out, l.r.diags
 }
@@ -363,10 +382,36 @@ func (l *linter) paramNames() []string {
 
 func (l *linter) secretNames() []string { return sortedKeys(l.secrets) }
 
-// duration checks an optional positive duration field.
-func (l *linter) duration(s String, path string) (time.Duration, bool) {
+// duration checks an optional positive duration field and records it for
+// Compile. With a scope, the field may instead be one ${{ }} expression of
+// type duration (or a string such as "15m"), evaluated when the step
+// starts; the returned duration is then 0 and ok false.
+func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration, bool) {
 	if !s.Set || s.bad {
 		return 0, true
+	}
+	if hasTemplate(s.Value) {
+		if sc == nil {
+			l.r.errorf(s.Pos, path, "expressions are not allowed here; give a duration such as 15m")
+			return 0, false
+		}
+		parts, err := parseTemplate(s.Value)
+		if err != nil || len(parts) != 1 || !parts[0].isExpr {
+			l.r.hinted(s.Pos, path, `write "${{ expression }}" and nothing else`, "a duration expression must be one whole template")
+			return 0, false
+		}
+		site := stringSite(s)
+		site.offset = parts[0].offset
+		e, out := l.checkExpr(parts[0].expr, site, path, sc, nil)
+		if e == nil {
+			return 0, false
+		}
+		if k := out.Kind(); k != types.DurationKind && k != types.StringKind && k != types.DynKind {
+			l.r.errorf(e.Pos, path, "must be a duration, but the expression is %s", l.types.describeCEL(out))
+			return 0, false
+		}
+		l.out.durations[s] = Duration{Expr: e}
+		return 0, false
 	}
 	d, err := ParseDuration(s.Value)
 	if err != nil {
@@ -377,12 +422,13 @@ func (l *linter) duration(s String, path string) (time.Duration, bool) {
 		l.r.errorf(s.Pos, path, "duration must be positive, got %s", s.Value)
 		return 0, false
 	}
+	l.out.durations[s] = Duration{D: d}
 	return d, true
 }
 
 func (l *linter) lintRunSettings() {
 	spec := &l.doc.Spec
-	l.duration(spec.Timeout, "spec.timeout")
+	l.duration(&spec.Timeout, "spec.timeout", &exprScope{env: l.env, field: "spec.timeout"})
 	if c := spec.Concurrency; c != nil && c.Key.Set {
 		sc := &exprScope{env: l.env, field: "concurrency.key"}
 		if e, _ := l.checkExpr(c.Key.Value, stringSite(&c.Key), "spec.concurrency.key", sc, StringType); e != nil {
@@ -416,7 +462,7 @@ func (l *linter) lintSchedules() {
 				l.r.hinted(s.Timezone.Pos, path+".timezone", "an IANA name such as Europe/Berlin or America/New_York", "unknown time zone %q", s.Timezone.Value)
 			}
 		}
-		l.duration(s.CatchupWindow, path+".catchupWindow")
+		l.duration(&s.CatchupWindow, path+".catchupWindow", nil)
 		values := map[string]any{}
 		given := map[string]bool{}
 		for _, e := range s.Params.Entries {
@@ -454,45 +500,12 @@ func (l *linter) requireParams(given map[string]bool, at, fallback Pos, path, wh
 	}
 }
 
-func (l *linter) lintTriggers() {
-	for i, t := range l.doc.Spec.Triggers.Items {
-		path := fmt.Sprintf("spec.triggers[%d]", i)
-		am := t.Alertmanager
-		if am == nil {
-			l.r.errorf(t.Pos, path, "trigger has no kind; set alertmanager")
-			continue
-		}
-		path += ".alertmanager"
-		sc := &exprScope{env: l.alertEnv, field: "a trigger"}
-		if am.Match.Set {
-			if e, _ := l.checkExpr(am.Match.Value, stringSite(&am.Match), path+".match", sc, BoolType); e != nil {
-				l.out.exprs[&am.Match] = e
-			}
-		}
-		given := map[string]bool{}
-		for j := range am.Params.Entries {
-			e := &am.Params.Entries[j]
-			epath := joinPath(path+".params", e.Key)
-			given[e.Key] = true
-			p := l.paramByName(e.Key)
-			if p == nil {
-				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
-				continue
-			}
-			if x, _ := l.checkExpr(e.Value.Value, stringSite(&e.Value), epath, sc, p.Type); x != nil {
-				l.out.exprs[&e.Value] = x
-			}
-		}
-		l.requireParams(given, am.Params.Pos, am.Pos, path, "the trigger")
-	}
-}
-
 func (l *linter) lintOutputs() {
 	outs := &l.doc.Spec.Outputs
 	if !outs.Set {
 		return
 	}
-	sc := &exprScope{env: l.env, vis: l.afterMain, field: "spec.outputs"}
+	sc := &exprScope{env: l.env, vis: l.afterMain, field: "spec.outputs", vars: true}
 	for i := range outs.Entries {
 		e := &outs.Entries[i]
 		path := joinPath("spec.outputs", e.Key)

@@ -9,9 +9,6 @@ import (
 	"github.com/google/cel-go/cel"
 )
 
-// MaxForEachConcurrency bounds forEach.maxConcurrency.
-const MaxForEachConcurrency = 100
-
 // stepKindFields lists, per kind, the fields a step of that kind may set
 // besides the common ones (id, name, description, if, continueOnError).
 var stepKindFields = map[StepKind][]string{
@@ -19,35 +16,59 @@ var stepKindFields = map[StepKind][]string{
 	StepApproval: {"approval"},
 	StepParallel: {"parallel", "failFast"},
 	StepGroup:    {"steps"},
-	StepForEach:  {"forEach", "as", "maxConcurrency", "steps"},
+	StepForEach:  {"forEach", "as", "maxConcurrency", "maxErrors", "batchSize", "onError", "steps"},
 	StepRunbook:  {"runbook"},
 	StepSleep:    {"sleep"},
 	StepWaitFor:  {"waitFor"},
+	StepAssert:   {"assert"},
+	StepSet:      {"set"},
+	StepExit:     {"exit"},
 }
+
+// stepKinds is the order in which messages list the kinds.
+var stepKinds = []StepKind{StepAction, StepApproval, StepParallel, StepGroup, StepForEach, StepRunbook,
+	StepSleep, StepWaitFor, StepAssert, StepSet, StepExit}
 
 var commonStepFields = []string{"id", "name", "description", "if", "continueOnError"}
 
 // kindsOf lists the kinds a step sets, in the order the format lists them.
 func kindsOf(s *Step) []StepKind {
+	set := map[StepKind]bool{
+		StepAction:   s.Action.Set,
+		StepApproval: s.Approval != nil,
+		StepParallel: s.Parallel.Set,
+		StepGroup:    s.Steps.Set && !s.ForEach.Set,
+		StepForEach:  s.ForEach.Set,
+		StepRunbook:  s.Runbook != nil,
+		StepSleep:    s.Sleep.Set,
+		StepWaitFor:  s.WaitFor != nil,
+		StepAssert:   s.Assert != nil,
+		StepSet:      s.Set.Set,
+		StepExit:     s.Exit != nil,
+	}
 	var kinds []StepKind
-	add := func(set bool, k StepKind) {
-		if set {
+	for _, k := range stepKinds {
+		if set[k] {
 			kinds = append(kinds, k)
 		}
 	}
-	add(s.Action.Set, StepAction)
-	add(s.Approval != nil, StepApproval)
-	add(s.Parallel.Set, StepParallel)
-	add(s.Steps.Set && !s.ForEach.Set, StepGroup)
-	add(s.ForEach.Set, StepForEach)
-	add(s.Runbook != nil, StepRunbook)
-	add(s.Sleep.Set, StepSleep)
-	add(s.WaitFor != nil, StepWaitFor)
 	return kinds
 }
 
+// kindField is the YAML field that gives a step kind.
+func kindField(k StepKind) string {
+	if k == StepGroup {
+		return "steps"
+	}
+	return string(k)
+}
+
 func kindNames() string {
-	return "action, approval, parallel, steps, forEach, runbook, sleep or waitFor"
+	names := make([]string, len(stepKinds))
+	for i, k := range stepKinds {
+		names[i] = kindField(k)
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
 }
 
 // setFields lists the YAML fields a step sets, with their positions.
@@ -57,31 +78,30 @@ func setFields(s *Step) map[string]Pos {
 	si := infoOf(v.Type())
 	for _, f := range si.fields {
 		fv := v.Field(f.index)
+		var pos Pos
+		set := false
 		switch x := fv.Addr().Interface().(type) {
 		case *String:
-			if x.Set {
-				out[f.name] = x.Pos
-			}
+			pos, set = x.Pos, x.Set
 		case *Bool:
-			if x.Set {
-				out[f.name] = x.Pos
-			}
+			pos, set = x.Pos, x.Set
 		case *Int:
-			if x.Set {
-				out[f.name] = x.Pos
-			}
+			pos, set = x.Pos, x.Set
+		case *Raw:
+			pos, set = x.Pos, x.Set()
 		case *List[*Step]:
-			if x.Set {
-				out[f.name] = x.Pos
-			}
+			pos, set = x.Pos, x.Set
 		case *Map[Raw]:
-			if x.Set {
-				out[f.name] = x.Pos
-			}
+			pos, set = x.Pos, x.Set
+		case *Map[String]:
+			pos, set = x.Pos, x.Set
 		default:
 			if fv.Kind() == reflect.Pointer && !fv.IsNil() {
-				out[f.name] = fv.Elem().FieldByName("Pos").Interface().(Pos)
+				pos, set = fv.Elem().FieldByName("Pos").Interface().(Pos), true
 			}
+		}
+		if set {
+			out[f.name] = pos
 		}
 	}
 	return out
@@ -95,26 +115,30 @@ func (n *stepNode) conditional() bool {
 // each step's output type, before any expression is checked.
 func (l *linter) indexSteps() {
 	spec := &l.doc.Spec
-	for _, sec := range []struct {
-		name  string
-		steps []*Step
-	}{{"spec.steps", spec.Steps.Items}, {"spec.onFailure", spec.OnFailure.Items}, {"spec.finally", spec.Finally.Items}} {
-		l.indexList(sec.steps, sec.name, sec.name, nil)
-	}
+	l.indexList(spec.Steps.Items, "spec.steps", "spec.steps", nil, nil)
+	l.indexList(spec.OnFailure.Items, "spec.onFailure", "spec.onFailure", nil, nil)
+	l.indexList(spec.Finally.Items, "spec.finally", "spec.finally", nil, nil)
 }
 
-func (l *linter) indexList(steps []*Step, path, section string, parent *stepNode) {
+func (l *linter) indexList(steps []*Step, path, section string, parent, comp *stepNode) {
 	for i, s := range steps {
 		spath := fmt.Sprintf("%s[%d]", path, i)
-		n := &stepNode{step: s, id: s.ID.Value, path: spath, parent: parent, section: section, order: l.order}
+		n := &stepNode{step: s, id: s.ID.Value, path: spath, parent: parent, section: section, order: l.order, compOf: comp}
 		l.order++
 		l.nodes[s] = n
 		l.indexStep(n)
 		switch n.kind {
 		case StepParallel:
-			l.indexList(s.Parallel.Items, spath+".parallel", section, n)
-		case StepGroup, StepForEach:
-			l.indexList(s.Steps.Items, spath+".steps", section, n)
+			l.indexList(s.Parallel.Items, spath+".parallel", section, n, comp)
+		case StepGroup:
+			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
+		case StepForEach:
+			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
+			l.indexList(s.OnError.Items, spath+".onError", section, n, comp)
+		case StepAction:
+			if s.Compensate != nil {
+				l.indexList(s.Compensate.Steps.Items, spath+".compensate.steps", section, n, n)
+			}
 		}
 	}
 }
@@ -145,10 +169,7 @@ func (l *linter) indexStep(n *stepNode) {
 	default:
 		names := make([]string, len(kinds))
 		for i, k := range kinds {
-			names[i] = string(k)
-			if k == StepGroup {
-				names[i] = "steps"
-			}
+			names[i] = kindField(k)
 		}
 		l.r.errorf(s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
 		return
@@ -160,7 +181,7 @@ func (l *linter) indexStep(n *stepNode) {
 			continue
 		}
 		owner := "?"
-		for _, k := range []StepKind{StepAction, StepApproval, StepParallel, StepGroup, StepForEach, StepRunbook, StepSleep, StepWaitFor} {
+		for _, k := range stepKinds {
 			if slices.Contains(stepKindFields[k], name) {
 				owner = string(k)
 				break
@@ -168,13 +189,21 @@ func (l *linter) indexStep(n *stepNode) {
 		}
 		l.r.errorf(fields[name], n.path+"."+name, "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
+	n.outputs = noOutputs
 	switch n.kind {
 	case StepAction:
+		n.outputs = nil // unknown actions leave outputs untyped
 		if spec, ok := l.opts.Actions.Action(s.Action.Value); ok {
 			n.outputs = spec.OutputType()
 		}
 	case StepApproval:
-		n.outputs = approvalOutputs
+		var inputs []Field
+		for _, p := range s.Approval.Inputs.Items {
+			if p.Name.Set && p.Type.Set {
+				inputs = append(inputs, Field{Name: p.Name.Value, Type: paramType(p.Type.Value, p.Items.Value)})
+			}
+		}
+		n.outputs = approvalOutputs(inputs)
 	case StepWaitFor:
 		n.outputs = waitForOutputs
 	case StepForEach:
@@ -182,6 +211,7 @@ func (l *linter) indexStep(n *stepNode) {
 	case StepRunbook:
 		// Unresolved children leave outputs untyped so that reads of them
 		// do not pile more errors onto the one about the child.
+		n.outputs = nil
 		if child := l.child(s.Runbook, n.path+".runbook"); child != nil {
 			fields := make([]Field, len(child.Outputs))
 			for i, o := range child.Outputs {
@@ -189,8 +219,8 @@ func (l *linter) indexStep(n *stepNode) {
 			}
 			n.outputs = ObjectOf(fields...)
 		}
-	default:
-		n.outputs = noOutputs
+	case StepSet:
+		l.declareSetVars(n)
 	}
 }
 
@@ -229,59 +259,17 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 	return p
 }
 
-// buildEnv declares params, steps, run and secrets for this runbook on top
-// of the shared base environment.
-func (l *linter) buildEnv() error {
-	base := mustBaseEnv()
-	l.types = newTypeRegistry(base.CELTypeProvider())
-	stepFields := make([]Field, 0, len(l.stepIDs))
-	for _, id := range l.stepIDs {
-		stepFields = append(stepFields, Field{Name: id, Type: stepType(l.steps[id].outputs)})
-	}
-	var err error
-	l.env, err = base.Extend(
-		cel.CustomTypeProvider(l.types),
-		cel.Variable(varParams, l.types.celType(paramsType(l.params), "runbook.params")),
-		cel.Variable(varSteps, l.types.celType(ObjectOf(stepFields...), "runbook.steps")),
-		cel.Variable(varRun, l.types.celType(runType, "runbook.run")),
-		cel.Variable(varSecrets, cel.MapType(cel.StringType, cel.StringType)),
-	)
-	if err != nil {
-		return err
-	}
-	l.alertEnv, err = base.Extend(
-		cel.CustomTypeProvider(l.types),
-		cel.Variable(varAlert, l.types.celType(alertType, "runbook.alert")),
-	)
-	return err
-}
-
-// withVar returns env extended by one variable, cached per scope.
-func (l *linter) withVar(env *cel.Env, name string, t *cel.Type) *cel.Env {
-	key := fmt.Sprintf("%p/%s/%s", env, name, t)
-	if e, ok := l.scopes[key]; ok {
-		return e
-	}
-	e, err := env.Extend(cel.Variable(name, t))
-	if err != nil {
-		panic(fmt.Sprintf("runbooks: extend environment with %s: %v", name, err))
-	}
-	l.scopes[key] = e
-	return e
-}
-
 // stepCtx is what the steps of one list share.
 type stepCtx struct {
 	env      *cel.Env
 	loopVars []string
-	section  string // "steps", "onFailure" or "finally", for messages
 	guards   guards // status checks made by enclosing ifs
 }
 
 func (l *linter) lintAllSteps() {
 	spec := &l.doc.Spec
 	main := visibility{}
-	l.lintList(spec.Steps.Items, "spec.steps", main, &stepCtx{env: l.env, section: "steps"})
+	l.lintList(spec.Steps.Items, "spec.steps", main, &stepCtx{env: l.env})
 	if len(spec.Steps.Items) == 0 && spec.Steps.Set && !spec.Steps.bad {
 		l.r.errorf(spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
 	}
@@ -292,17 +280,39 @@ func (l *linter) lintAllSteps() {
 	}
 	onFail := later.clone()
 	errEnv := l.withVar(l.env, varError, l.types.celType(errorType, "runbook.error"))
-	l.lintList(spec.OnFailure.Items, "spec.onFailure", onFail, &stepCtx{env: errEnv, section: "onFailure"})
+	l.lintList(spec.OnFailure.Items, "spec.onFailure", onFail, &stepCtx{env: errEnv})
 	for id := range onFail {
 		later[id] = maybeNotRun
 	}
-	l.lintList(spec.Finally.Items, "spec.finally", later, &stepCtx{env: l.env, section: "finally"})
+	l.lintList(spec.Finally.Items, "spec.finally", later, &stepCtx{env: l.env})
 }
 
 // lintList checks steps in sequence, adding each to vis once it is done.
 func (l *linter) lintList(steps []*Step, path string, vis visibility, ctx *stepCtx) {
 	for i, s := range steps {
 		l.lintStep(s, fmt.Sprintf("%s[%d]", path, i), vis, ctx)
+	}
+	l.warnUnreachable(steps, path)
+}
+
+// checkExitPlace allows exit among the main steps and in their groups,
+// where "the rest of the run" is clear.
+func (l *linter) checkExitPlace(n *stepNode, path string) {
+	where := ""
+	switch {
+	case n.compOf != nil:
+		where = "a compensation"
+	case n.section != "spec.steps" && n.section != "":
+		where = strings.TrimPrefix(n.section, "spec.")
+	}
+	for p := n.parent; p != nil && where == ""; p = p.parent {
+		if p.kind == StepParallel || p.kind == StepForEach {
+			where = "a " + string(p.kind)
+		}
+	}
+	if where != "" {
+		l.r.hinted(n.step.Exit.Pos, path+".exit", "use if on the steps to skip instead",
+			"exit ends the whole run; it is not allowed in %s", where)
 	}
 }
 
@@ -313,42 +323,55 @@ func (l *linter) nodeOf(s *Step) *stepNode {
 	return &stepNode{step: s, id: s.ID.Value}
 }
 
+// scope is the expression scope of a step's own fields.
+func (ctx *stepCtx) scope(vis visibility, n *stepNode, field string) *exprScope {
+	return &exprScope{env: ctx.env, vis: vis, from: n, field: field, guards: ctx.guards, vars: true}
+}
+
 // lintStep checks one step with vis as what is readable before it, then
 // records in vis what is readable after it.
 func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 	n := l.nodeOf(s)
 	if s.If.Set {
-		sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "if", guards: ctx.guards}
-		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", sc, BoolType); e != nil {
+		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), BoolType); e != nil {
 			l.out.exprs[&s.If] = e
-			if g := ctx.guards.with(e.checked); len(e.checked) > 0 {
+			if len(e.checked) > 0 {
 				inner := *ctx
-				inner.guards = g
+				inner.guards = ctx.guards.with(e.checked)
 				ctx = &inner
 			}
 		}
 	}
-	if kinds := kindsOf(s); len(kinds) == 1 {
-		switch kinds[0] {
-		case StepAction:
-			l.lintAction(s, n, path, vis, ctx)
-		case StepApproval:
-			l.lintApproval(s.Approval, path+".approval", &exprScope{env: ctx.env, vis: vis, from: n, field: "approval.message", guards: ctx.guards})
-		case StepParallel:
-			l.lintParallel(s, path, vis, ctx)
-		case StepGroup:
-			if len(s.Steps.Items) == 0 {
-				l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
+	switch n.kind {
+	case StepAction:
+		l.lintAction(s, n, path, vis, ctx)
+	case StepApproval:
+		l.lintApproval(s.Approval, path+".approval", ctx.scope(vis, n, "approval"))
+	case StepParallel:
+		l.lintParallel(s, path, vis, ctx)
+	case StepGroup:
+		if len(s.Steps.Items) == 0 {
+			l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
+		}
+		l.lintList(s.Steps.Items, path+".steps", vis, ctx)
+	case StepForEach:
+		l.lintForEach(s, n, path, vis, ctx)
+	case StepRunbook:
+		l.lintSubRunbook(s.Runbook, path+".runbook", ctx.scope(vis, n, "runbook.params"))
+	case StepSleep:
+		l.duration(&s.Sleep, path+".sleep", ctx.scope(vis, n, "sleep"))
+	case StepWaitFor:
+		l.lintWaitFor(s.WaitFor, path+".waitFor", ctx.scope(vis, n, "waitFor"))
+	case StepAssert:
+		l.lintAssert(s.Assert, path+".assert", ctx.scope(vis, n, "assert"))
+	case StepSet:
+		l.lintSet(s, n, path+".set", ctx.scope(vis, n, "set"))
+	case StepExit:
+		l.checkExitPlace(n, path)
+		if m := s.Exit.Message; m.Set() {
+			if v := l.checkValue(m.Node, StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
+				l.out.values[m.Node] = v
 			}
-			l.lintList(s.Steps.Items, path+".steps", vis, ctx)
-		case StepForEach:
-			l.lintForEach(s, n, path, vis, ctx)
-		case StepRunbook:
-			l.lintSubRunbook(s.Runbook, path+".runbook", &exprScope{env: ctx.env, vis: vis, from: n, field: "runbook.params", guards: ctx.guards})
-		case StepSleep:
-			l.duration(s.Sleep, path+".sleep")
-		case StepWaitFor:
-			l.lintWaitFor(s.WaitFor, path+".waitFor")
 		}
 	}
 	if !s.ID.Set || l.steps[s.ID.Value] != n {
@@ -362,322 +385,5 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 				vis[id] = maybeSkipped
 			}
 		}
-	}
-}
-
-func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	spec, ok := l.opts.Actions.Action(s.Action.Value)
-	if !ok {
-		var names []string
-		for _, a := range l.opts.Actions.Actions() {
-			names = append(names, a.Name)
-		}
-		hint := suggest(s.Action.Value, names)
-		if hint == "" {
-			hint = "runbook actions lists them"
-		}
-		l.r.hinted(s.Action.Pos, path+".action", hint, "unknown action %q", s.Action.Value)
-	} else {
-		l.lintWith(spec, &s.With, s.Pos, path+".with", &exprScope{env: ctx.env, vis: vis, from: n, secrets: true, field: "with", guards: ctx.guards})
-	}
-	l.duration(s.Timeout, path+".timeout")
-	if r := s.Retry; r != nil {
-		l.lintRetry(r, path+".retry")
-	}
-	if r := s.Repeat; r != nil {
-		rpath := path + ".repeat"
-		if r.Until.Set && n.outputs != nil {
-			env := l.withVar(ctx.env, varOutputs, l.types.celType(n.outputs, "runbook.steps."+n.id+".outputs"))
-			sc := &exprScope{env: env, vis: vis, from: n, field: "repeat.until", guards: ctx.guards}
-			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, BoolType); e != nil {
-				l.out.exprs[&r.Until] = e
-			}
-		}
-		l.duration(r.Every, rpath+".every")
-		l.duration(r.Timeout, rpath+".timeout")
-	}
-	if c := s.Compensate; c != nil {
-		cpath := path + ".compensate"
-		cspec, ok := l.opts.Actions.Action(c.Action.Value)
-		if c.Action.Set && !ok {
-			l.r.hinted(c.Action.Pos, cpath+".action", suggest(c.Action.Value, actionNames(l.opts.Actions)), "unknown action %q", c.Action.Value)
-		}
-		if ok {
-			if l.steps[n.id] == n {
-				vis[n.id] = finished // the undo runs after this step succeeded
-			}
-			l.lintWith(cspec, &c.With, c.Pos, cpath+".with", &exprScope{env: ctx.env, vis: vis, from: n, secrets: true, field: "compensate.with", guards: ctx.guards})
-		}
-	}
-}
-
-func actionNames(c Catalog) []string {
-	var names []string
-	for _, a := range c.Actions() {
-		names = append(names, a.Name)
-	}
-	return names
-}
-
-// lintWith checks action inputs against the action's spec.
-func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
-	given := map[string]bool{}
-	for i := range with.Entries {
-		e := &with.Entries[i]
-		epath := joinPath(path, e.Key)
-		f, ok := spec.Input(e.Key)
-		if !ok {
-			names := make([]string, len(spec.Inputs))
-			for j, in := range spec.Inputs {
-				names[j] = in.Name
-			}
-			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
-			continue
-		}
-		given[e.Key] = true
-		v := l.checkValue(e.Value.Node, f.Type, epath, sc)
-		if v == nil {
-			continue
-		}
-		if s, isStr := v.Lit.(string); v.IsLiteral() && isStr && len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-			l.r.hinted(e.Value.Pos, epath, suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
-			continue
-		}
-		l.out.values[e.Value.Node] = v
-	}
-	at := with.Pos
-	if !with.Set {
-		at = stepPos
-	}
-	for _, f := range spec.Inputs {
-		if f.Required && !given[f.Name] {
-			l.r.errorf(at, path, "action %s needs input %q", spec.Name, f.Name)
-		}
-	}
-	for _, group := range spec.ExactlyOne {
-		if n := countGiven(group, given); n != 1 {
-			l.r.errorf(at, path, "action %s needs exactly one of %s, got %d", spec.Name, strings.Join(group, ", "), n)
-		}
-	}
-	for _, group := range spec.AtMostOne {
-		if n := countGiven(group, given); n > 1 {
-			l.r.errorf(at, path, "action %s takes at most one of %s", spec.Name, strings.Join(group, ", "))
-		}
-	}
-}
-
-func countGiven(group []string, given map[string]bool) int {
-	n := 0
-	for _, g := range group {
-		if given[g] {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *linter) lintRetry(r *Retry, path string) {
-	if r.MaxAttempts.Set && r.MaxAttempts.Value < 1 {
-		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
-	}
-	if r.Backoff.Set && r.Backoff.Value < 1 {
-		l.r.errorf(r.Backoff.Pos, path+".backoff", "backoff must be at least 1, got %v", r.Backoff.Value)
-	}
-	initial, ok1 := l.duration(r.InitialInterval, path+".initialInterval")
-	maxInt, ok2 := l.duration(r.MaxInterval, path+".maxInterval")
-	if ok1 && ok2 && r.InitialInterval.Set && r.MaxInterval.Set && maxInt < initial {
-		l.r.errorf(r.MaxInterval.Pos, path+".maxInterval", "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
-	}
-	for i, t := range r.NonRetryable.Items {
-		if t.Set && strings.TrimSpace(t.Value) == "" {
-			l.r.errorf(t.Pos, fmt.Sprintf("%s.nonRetryable[%d]", path, i), "error type must not be empty")
-		}
-	}
-}
-
-func (l *linter) lintApproval(a *Approval, path string, sc *exprScope) {
-	if a.Message.Set() {
-		if v := l.checkValue(a.Message.Node, StringType, path+".message", sc); v != nil {
-			l.out.values[a.Message.Node] = v
-		}
-	}
-	users, groups := 0, 0
-	if a.Approvers.Set && len(a.Approvers.Items) == 0 {
-		l.r.errorf(a.Approvers.Pos, path+".approvers", "approvers must name at least one user or group:NAME")
-	}
-	for _, list := range []struct {
-		name  string
-		items []String
-	}{{"approvers", a.Approvers.Items}, {"escalateTo", a.EscalateTo.Items}} {
-		seen := map[string]bool{}
-		for i, who := range list.items {
-			p := fmt.Sprintf("%s.%s[%d]", path, list.name, i)
-			v := strings.TrimSpace(who.Value)
-			switch {
-			case v == "" || v == "group:":
-				l.r.errorf(who.Pos, p, "approver must be a user or group:NAME")
-			case seen[v]:
-				l.r.errorf(who.Pos, p, "duplicate approver %q", v)
-			case strings.HasPrefix(v, "group:"):
-				if list.name == "approvers" {
-					groups++
-				}
-			default:
-				if list.name == "approvers" {
-					users++
-				}
-			}
-			seen[v] = true
-		}
-	}
-	if a.MinApprovals.Set {
-		switch m := a.MinApprovals.Value; {
-		case m < 1:
-			l.r.errorf(a.MinApprovals.Pos, path+".minApprovals", "minApprovals must be at least 1, got %d", m)
-		case groups == 0 && users > 0 && int(m) > users:
-			l.r.errorf(a.MinApprovals.Pos, path+".minApprovals", "minApprovals is %d but only %d approvers are listed", m, users)
-		}
-	}
-	l.duration(a.Timeout, path+".timeout")
-	if a.OnTimeout.Value == "escalate" {
-		if len(a.EscalateTo.Items) == 0 {
-			l.r.errorf(a.OnTimeout.Pos, path+".onTimeout", "onTimeout escalate needs escalateTo")
-		}
-		if !a.Timeout.Set {
-			l.r.errorf(a.OnTimeout.Pos, path+".onTimeout", "onTimeout escalate needs a timeout")
-		}
-	} else if a.EscalateTo.Set {
-		l.r.warnf(a.EscalateTo.Pos, path+".escalateTo", "escalateTo has no effect unless onTimeout is escalate")
-	}
-}
-
-func (l *linter) lintParallel(s *Step, path string, vis visibility, ctx *stepCtx) {
-	branches := s.Parallel.Items
-	if len(branches) == 0 {
-		l.r.errorf(s.Parallel.Pos, path+".parallel", "parallel needs at least one branch")
-	} else if len(branches) == 1 {
-		l.r.warnf(s.Parallel.Pos, path+".parallel", "parallel with one branch runs nothing in parallel")
-	}
-	// Siblings are not readable from a branch: each branch's steps leave
-	// vis before the next branch is checked, and all return afterwards.
-	done := visibility{}
-	for i, b := range branches {
-		l.lintStep(b, fmt.Sprintf("%s.parallel[%d]", path, i), vis, ctx)
-		for id, c := range vis.take(l.subtree(b)) {
-			done[id] = c
-		}
-	}
-	for id, c := range done {
-		vis[id] = c
-	}
-}
-
-// subtree lists the ids of a step and of every step inside it.
-func (l *linter) subtree(s *Step) []string {
-	if n := l.nodes[s]; n != nil {
-		return n.subtree
-	}
-	return nil
-}
-
-func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	sc := &exprScope{env: ctx.env, vis: vis, from: n, field: "forEach", guards: ctx.guards}
-	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", sc, ListOf(AnyType))
-	if e != nil {
-		l.out.exprs[&s.ForEach] = e
-	}
-	as := "item"
-	if s.As.Set {
-		as = s.As.Value
-		switch {
-		case !identRe.MatchString(as):
-			l.r.errorf(s.As.Pos, path+".as", "loop variable %q must be lowercase letters, digits and underscores, starting with a letter", as)
-			return
-		case slices.Contains(reservedNames, as):
-			l.r.errorf(s.As.Pos, path+".as", "loop variable %q shadows the reserved name %s", as, as)
-			return
-		}
-	}
-	if slices.Contains(ctx.loopVars, as) {
-		at := s.As.Pos
-		if !s.As.Set {
-			at = s.ForEach.Pos
-		}
-		l.r.hinted(at, path+".as", "name it with as", "loop variable %q shadows the enclosing forEach's", as)
-		return
-	}
-	if m := s.MaxConcurrency; m.Set && (m.Value < 1 || m.Value > MaxForEachConcurrency) {
-		l.r.errorf(m.Pos, path+".maxConcurrency", "maxConcurrency must be between 1 and %d, got %d", MaxForEachConcurrency, m.Value)
-	}
-	if len(s.Steps.Items) == 0 {
-		at := s.Steps.Pos
-		if !s.Steps.Set {
-			at = s.Pos
-		}
-		l.r.errorf(at, path+".steps", "forEach needs a steps body")
-		return
-	}
-	elem := cel.DynType
-	if out != nil && len(out.Parameters()) == 1 {
-		elem = out.Parameters()[0]
-	}
-	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), section: ctx.section, guards: ctx.guards}
-	l.lintList(s.Steps.Items, path+".steps", vis, body)
-	for _, b := range s.Steps.Items {
-		vis.take(l.subtree(b)) // the body's steps stay inside the loop
-	}
-}
-
-func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
-	child := l.out.children[sr.Name.Value]
-	if child == nil {
-		return
-	}
-	given := map[string]bool{}
-	for i := range sr.Params.Entries {
-		e := &sr.Params.Entries[i]
-		epath := joinPath(path+".params", e.Key)
-		var p *PlanParam
-		for j := range child.Params {
-			if child.Params[j].Name == e.Key {
-				p = &child.Params[j]
-			}
-		}
-		if p == nil {
-			names := make([]string, len(child.Params))
-			for j, cp := range child.Params {
-				names[j] = cp.Name
-			}
-			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "runbook %s has no param %q", child.Name, e.Key)
-			continue
-		}
-		given[e.Key] = true
-		if v := l.checkValue(e.Value.Node, p.Type, epath, sc); v != nil {
-			if v.IsLiteral() {
-				for _, msg := range checkConstraints(p, v.Lit) {
-					l.r.errorf(e.Value.Pos, epath, "%s", msg)
-				}
-			}
-			l.out.values[e.Value.Node] = v
-		}
-	}
-	for _, p := range child.Params {
-		if p.Required && !p.HasDefault && !given[p.Name] {
-			at := sr.Params.Pos
-			if !sr.Params.Set {
-				at = sr.Pos
-			}
-			l.r.errorf(at, path+".params", "runbook %s needs param %q", child.Name, p.Name)
-		}
-	}
-}
-
-func (l *linter) lintWaitFor(w *WaitFor, path string) {
-	if w.Event.Set && !identRe.MatchString(strings.ReplaceAll(w.Event.Value, "-", "_")) {
-		l.r.errorf(w.Event.Pos, path+".event", "event name %q must be lowercase letters, digits, dashes and underscores, starting with a letter", w.Event.Value)
-	}
-	l.duration(w.Timeout, path+".timeout")
-	if w.OnTimeout.Value == "continue" && !w.Timeout.Set {
-		l.r.warnf(w.OnTimeout.Pos, path+".onTimeout", "onTimeout has no effect without a timeout")
 	}
 }

@@ -27,7 +27,7 @@ var lintCases = []struct {
 		`rb.yaml:6:12: spec.steps[0].id: step id "Deploy-1" must be lowercase letters, digits and underscores, starting with a letter`,
 	}},
 	{"step without kind", header + "    - {id: a, name: nothing}\n", []string{
-		`rb.yaml:6:7: spec.steps[0]: step "a" does nothing; give it one of action, approval, parallel, steps, forEach, runbook, sleep or waitFor`,
+		`rb.yaml:6:7: spec.steps[0]: step "a" does nothing; give it one of action, approval, parallel, steps, forEach, runbook, sleep, waitFor, assert, set or exit`,
 	}},
 	{"step with two kinds", header + "    - {id: a, sleep: 1s, action: log, with: {message: hi}}\n", []string{
 		`rb.yaml:6:7: spec.steps[0]: step "a" has action and sleep; a step does exactly one thing`,
@@ -70,7 +70,7 @@ var lintCases = []struct {
 	{"approval rules", header + "    - id: a\n      approval: {approvers: [], minApprovals: 0}\n    - id: b\n      approval: {approvers: [ann, ann], onTimeout: escalate, timeout: 1h}\n    - id: c\n      approval: {approvers: [ann, bob], minApprovals: 3}\n", []string{
 		"rb.yaml:7:29: spec.steps[0].approval.approvers: approvers must name at least one user or group:NAME",
 		"rb.yaml:7:47: spec.steps[0].approval.minApprovals: minApprovals must be at least 1, got 0",
-		`rb.yaml:9:35: spec.steps[1].approval.approvers[1]: duplicate approver "ann"`,
+		`rb.yaml:9:35: spec.steps[1].approval.approvers[1]: "ann" is listed twice`,
 		"rb.yaml:9:52: spec.steps[1].approval.onTimeout: onTimeout escalate needs escalateTo",
 		"rb.yaml:11:55: spec.steps[2].approval.minApprovals: minApprovals is 3 but only 2 approvers are listed",
 	}},
@@ -165,7 +165,7 @@ spec:
 		`rb.yaml:11:83: spec.triggers[0].alertmanager.params.zone: unknown param "zone"`,
 		`rb.yaml:13:9: spec.triggers[1].alertmanager: the trigger does not give required param "service"`,
 		`rb.yaml:13:17: spec.triggers[1].alertmanager.match: undeclared reference to 'params'`,
-		"rb.yaml:14:7: spec.triggers[2]: trigger has no kind; set alertmanager",
+		"rb.yaml:14:7: spec.triggers[2]: trigger has no kind; set alertmanager or webhook",
 	}},
 	{"forEach rules", header + `    - id: a
       forEach: "['x', 'y']"
@@ -183,7 +183,7 @@ spec:
       steps: [{id: g, sleep: 1s}]
 `, []string{
 		`rb.yaml:8:11: spec.steps[0].as: loop variable "run" shadows the reserved name run`,
-		"rb.yaml:12:23: spec.steps[1].maxConcurrency: maxConcurrency must be between 1 and 100, got 0",
+		"rb.yaml:12:23: spec.steps[1].maxConcurrency: must be between 1 and 100, got 0",
 		`rb.yaml:15:20: spec.steps[1].steps[0].as: loop variable "item" shadows the enclosing forEach's (name it with as)`,
 		"rb.yaml:18:17: spec.steps[2].forEach: must be a list, but the expression is string",
 	}},

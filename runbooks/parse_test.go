@@ -48,7 +48,7 @@ func TestParseErrors(t *testing.T) {
 		}},
 		{"merge keys", "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  steps:\n    - &s {id: a, sleep: 1s}\n    - <<: *s\n      id: b\n", []string{
 			"rb.yaml:7:7: spec.steps[1]: YAML merge keys (<<) are not supported; repeat the fields",
-			`rb.yaml:7:7: spec.steps[1]: step "b" does nothing; give it one of action, approval, parallel, steps, forEach, runbook, sleep or waitFor`,
+			`rb.yaml:7:7: spec.steps[1]: step "b" does nothing; give it one of action, approval, parallel, steps, forEach, runbook, sleep, waitFor, assert, set or exit`,
 		}},
 		{"enum field", header + "    - id: a\n      waitFor: {event: go, onTimeout: contine}\n", []string{
 			`rb.yaml:7:39: spec.steps[0].waitFor.onTimeout: "contine" is not one of fail, continue (did you mean "continue"?)`,

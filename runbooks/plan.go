@@ -23,7 +23,8 @@ type Plan struct {
 	Hash        string            `json:"hash"` // sha256 of the source, hex
 	Params      []PlanParam       `json:"params,omitempty"`
 	Secrets     []string          `json:"secrets,omitempty"`
-	Timeout     Duration          `json:"timeout,omitempty"`
+	Timeout     Duration          `json:"timeout,omitzero"`
+	Vars        []PlanVar         `json:"vars,omitempty"`
 	Concurrency *PlanConcurrency  `json:"concurrency,omitempty"`
 	Schedules   []PlanSchedule    `json:"schedules,omitempty"`
 	Triggers    []PlanTrigger     `json:"triggers,omitempty"`
@@ -64,11 +65,22 @@ type PlanSchedule struct {
 	Paused        bool           `json:"paused,omitempty"`
 }
 
-// PlanTrigger is an event trigger. Kind is "alertmanager".
+// PlanTrigger is an event trigger: Kind is "alertmanager" or "webhook".
 type PlanTrigger struct {
 	Kind   string           `json:"kind"`
-	Match  *Expr            `json:"match"`
+	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
+	// Webhooks only.
+	Name            string `json:"name,omitempty"`
+	Secret          string `json:"secret,omitempty"`
+	SignatureHeader string `json:"signatureHeader,omitempty"`
+}
+
+// PlanVar is a named value computed by spec.vars or a set step.
+type PlanVar struct {
+	Name string `json:"name"`
+	Expr *Expr  `json:"expr"`
+	Type *Type  `json:"type"`
 }
 
 // PlanOutput is a named run output.
@@ -91,6 +103,9 @@ const (
 	StepRunbook  StepKind = "runbook"
 	StepSleep    StepKind = "sleep"
 	StepWaitFor  StepKind = "waitFor"
+	StepAssert   StepKind = "assert"
+	StepSet      StepKind = "set"
+	StepExit     StepKind = "exit"
 )
 
 // PlanStep is a compiled step. Fields beyond the common ones are set
@@ -108,7 +123,7 @@ type PlanStep struct {
 
 	Action     string            `json:"action,omitempty"`
 	With       map[string]*Value `json:"with,omitempty"`
-	Timeout    Duration          `json:"timeout,omitempty"`
+	Timeout    Duration          `json:"timeout,omitzero"`
 	Retry      *PlanRetry        `json:"retry,omitempty"`
 	Repeat     *PlanRepeat       `json:"repeat,omitempty"`
 	Compensate *PlanCompensate   `json:"compensate,omitempty"`
@@ -119,13 +134,37 @@ type PlanStep struct {
 	Steps    []*PlanStep `json:"steps,omitempty"`
 	FailFast bool        `json:"failFast,omitempty"`
 
-	ForEach        *Expr  `json:"forEach,omitempty"`
-	As             string `json:"as,omitempty"`
-	MaxConcurrency int    `json:"maxConcurrency,omitempty"`
+	ForEach        *Expr          `json:"forEach,omitempty"`
+	As             string         `json:"as,omitempty"`
+	MaxConcurrency Count          `json:"maxConcurrency,omitzero"`
+	MaxErrors      *PlanMaxErrors `json:"maxErrors,omitempty"`
+	BatchSize      int            `json:"batchSize,omitempty"`
+	OnError        []*PlanStep    `json:"onError,omitempty"`
 
 	Runbook *PlanSubRunbook `json:"runbook,omitempty"`
-	Sleep   Duration        `json:"sleep,omitempty"`
+	Sleep   Duration        `json:"sleep,omitzero"`
 	WaitFor *PlanWaitFor    `json:"waitFor,omitempty"`
+	Assert  *PlanAssert     `json:"assert,omitempty"`
+	Set     []PlanVar       `json:"set,omitempty"`
+	Exit    *PlanExit       `json:"exit,omitempty"`
+}
+
+// PlanMaxErrors is a forEach's failure budget: a count, or a percentage of
+// the items.
+type PlanMaxErrors struct {
+	Count   int     `json:"count,omitempty"`
+	Percent float64 `json:"percent,omitempty"`
+}
+
+// PlanAssert fails the run unless That holds.
+type PlanAssert struct {
+	That    *Expr  `json:"that"`
+	Message *Value `json:"message,omitempty"`
+}
+
+// PlanExit ends the run successfully.
+type PlanExit struct {
+	Message *Value `json:"message,omitempty"`
 }
 
 // PlanRetry is an action's retry policy with defaults filled in.
@@ -133,7 +172,7 @@ type PlanRetry struct {
 	MaxAttempts     int      `json:"maxAttempts"`
 	InitialInterval Duration `json:"initialInterval"`
 	Backoff         float64  `json:"backoff"`
-	MaxInterval     Duration `json:"maxInterval,omitempty"`
+	MaxInterval     Duration `json:"maxInterval,omitzero"`
 	NonRetryable    []string `json:"nonRetryable,omitempty"`
 }
 
@@ -141,24 +180,30 @@ type PlanRetry struct {
 type PlanRepeat struct {
 	Until   *Expr    `json:"until"`
 	Every   Duration `json:"every"`
-	Timeout Duration `json:"timeout,omitempty"`
+	Timeout Duration `json:"timeout,omitzero"`
 }
 
-// PlanCompensate is the undo of an action step.
+// PlanCompensate is the undo of an action step: an action, or steps.
 type PlanCompensate struct {
-	Action string            `json:"action"`
+	Action string            `json:"action,omitempty"`
 	With   map[string]*Value `json:"with,omitempty"`
+	Steps  []*PlanStep       `json:"steps,omitempty"`
 }
 
 // PlanApproval is an approval step.
 type PlanApproval struct {
-	Message           *Value   `json:"message,omitempty"`
-	Approvers         []string `json:"approvers"`
-	MinApprovals      int      `json:"minApprovals"`
-	AllowSelfApproval bool     `json:"allowSelfApproval,omitempty"`
-	Timeout           Duration `json:"timeout,omitempty"`
-	OnTimeout         string   `json:"onTimeout"`
-	EscalateTo        []string `json:"escalateTo,omitempty"`
+	Message   *Value   `json:"message,omitempty"`
+	Approvers []string `json:"approvers,omitempty"`
+	// ApproversExpr, when set, gives the approvers at run start instead.
+	ApproversExpr     *Expr             `json:"approversExpr,omitempty"`
+	MinApprovals      int               `json:"minApprovals"`
+	AllowSelfApproval bool              `json:"allowSelfApproval,omitempty"`
+	Timeout           Duration          `json:"timeout,omitzero"`
+	OnTimeout         string            `json:"onTimeout"`
+	EscalateTo        []string          `json:"escalateTo,omitempty"`
+	Inputs            []PlanParam       `json:"inputs,omitempty"`
+	Notify            map[string]*Value `json:"notify,omitempty"` // notify action inputs: url, text
+	RemindEvery       Duration          `json:"remindEvery,omitzero"`
 }
 
 // PlanSubRunbook runs a child runbook whose plan is embedded.
@@ -171,8 +216,9 @@ type PlanSubRunbook struct {
 // PlanWaitFor waits for an event.
 type PlanWaitFor struct {
 	Event     string   `json:"event"`
-	Timeout   Duration `json:"timeout,omitempty"`
+	Timeout   Duration `json:"timeout,omitzero"`
 	OnTimeout string   `json:"onTimeout"`
+	Senders   []string `json:"senders,omitempty"`
 }
 
 // Expr is a checked CEL expression and where it came from.
@@ -188,30 +234,93 @@ type Expr struct {
 	checked []string // steps whose status the expression reads
 }
 
-// Duration is a time.Duration written as "15m" or "7d" in JSON.
-type Duration time.Duration
+// Duration is a fixed duration, written "15m" or "7d" in JSON, or an
+// expression evaluated when the step starts, written {"expr": ...}.
+type Duration struct {
+	D    time.Duration
+	Expr *Expr
+}
+
+// Fixed returns a fixed Duration.
+func Fixed(d time.Duration) Duration { return Duration{D: d} }
+
+// String renders the duration as written: "15m", or "${{ expr }}".
+func (d Duration) String() string {
+	if d.Expr != nil {
+		return "${{ " + d.Expr.Src + " }}"
+	}
+	return FormatDuration(d.D)
+}
+
+// IsZero reports whether the duration was not given.
+func (d Duration) IsZero() bool { return d.D == 0 && d.Expr == nil }
 
 // MarshalJSON implements json.Marshaler.
 func (d Duration) MarshalJSON() ([]byte, error) {
-	return json.Marshal(FormatDuration(time.Duration(d)))
+	if d.Expr != nil {
+		return json.Marshal(map[string]*Expr{"expr": d.Expr})
+	}
+	return json.Marshal(FormatDuration(d.D))
 }
 
 // UnmarshalJSON implements json.Unmarshaler.
 func (d *Duration) UnmarshalJSON(b []byte) error {
 	var s string
-	if err := json.Unmarshal(b, &s); err != nil {
-		return fmt.Errorf("duration: %w", err)
+	if err := json.Unmarshal(b, &s); err == nil {
+		v, err := ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		*d = Duration{D: v}
+		return nil
 	}
-	v, err := ParseDuration(s)
-	if err != nil {
-		return err
+	var e struct {
+		Expr *Expr `json:"expr"`
 	}
-	*d = Duration(v)
+	if err := json.Unmarshal(b, &e); err != nil || e.Expr == nil {
+		return fmt.Errorf("duration: want a string or {\"expr\": ...}, got %s", b)
+	}
+	*d = Duration{Expr: e.Expr}
+	return nil
+}
+
+// Count is a fixed number, or an expression evaluated when the step starts.
+type Count struct {
+	N    int
+	Expr *Expr
+}
+
+// IsZero reports whether the count was not given.
+func (c Count) IsZero() bool { return c.N == 0 && c.Expr == nil }
+
+// MarshalJSON implements json.Marshaler.
+func (c Count) MarshalJSON() ([]byte, error) {
+	if c.Expr != nil {
+		return json.Marshal(map[string]*Expr{"expr": c.Expr})
+	}
+	return json.Marshal(c.N)
+}
+
+// UnmarshalJSON implements json.Unmarshaler.
+func (c *Count) UnmarshalJSON(b []byte) error {
+	var n int
+	if err := json.Unmarshal(b, &n); err == nil {
+		*c = Count{N: n}
+		return nil
+	}
+	var e struct {
+		Expr *Expr `json:"expr"`
+	}
+	if err := json.Unmarshal(b, &e); err != nil || e.Expr == nil {
+		return fmt.Errorf("count: want a number or {\"expr\": ...}, got %s", b)
+	}
+	*c = Count{Expr: e.Expr}
 	return nil
 }
 
 // Walk calls fn for every step of the plan in document order: steps,
-// onFailure, finally, descending into groups, branches and loop bodies.
+// onFailure, finally, descending into groups, branches, loop bodies,
+// onError and compensation steps.
 // It stops when fn returns false.
 func (p *Plan) Walk(fn func(s *PlanStep) bool) {
 	for _, list := range [][]*PlanStep{p.Steps, p.OnFailure, p.Finally} {
@@ -223,7 +332,10 @@ func (p *Plan) Walk(fn func(s *PlanStep) bool) {
 
 func walkSteps(list []*PlanStep, fn func(s *PlanStep) bool) bool {
 	for _, s := range list {
-		if !fn(s) || !walkSteps(s.Steps, fn) {
+		if !fn(s) || !walkSteps(s.Steps, fn) || !walkSteps(s.OnError, fn) {
+			return false
+		}
+		if s.Compensate != nil && !walkSteps(s.Compensate.Steps, fn) {
 			return false
 		}
 	}

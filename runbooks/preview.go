@@ -12,6 +12,7 @@ import (
 type Preview struct {
 	Runbook   string            `json:"runbook"`
 	Params    []PreviewParam    `json:"params"`
+	Vars      []PreviewParam    `json:"vars,omitempty"`
 	Steps     []PreviewStep     `json:"steps"`
 	Schedules []PreviewSchedule `json:"schedules,omitempty"`
 }
@@ -20,7 +21,7 @@ type Preview struct {
 type PreviewParam struct {
 	Name   string `json:"name"`
 	Value  any    `json:"value"`
-	Source string `json:"source"` // given or default
+	Source string `json:"source"` // given or default; for vars, the expression
 }
 
 // Decisions a preview can make about a step.
@@ -79,11 +80,22 @@ func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Previ
 		}
 		pv.Params = append(pv.Params, PreviewParam{Name: pp.Name, Value: v, Source: src})
 	}
+	ev.SetClock(func() time.Time { return now })
 	pr := &previewer{ev: ev, out: pv, vars: Vars{
 		varParams: p.ParamVars(params),
 		varRun: map[string]any{"id": "preview", "name": p.Name, "version": int64(0),
 			"triggeredBy": user, "trigger": "api", "startedAt": now},
 	}}
+	vars := map[string]any{}
+	for _, v := range p.Vars {
+		x, err := ev.Eval(v.Expr, pr.vars)
+		if err != nil {
+			return nil, fmt.Errorf("vars.%s: %w", v.Name, err)
+		}
+		vars[v.Name] = x
+		pv.Vars = append(pv.Vars, PreviewParam{Name: v.Name, Value: x, Source: v.Expr.Src})
+	}
+	pr.vars[varVars] = vars
 	pr.list(p.Steps, "steps", 0, nil)
 	pr.list(p.OnFailure, "onFailure", 0, nil)
 	pr.list(p.Finally, "finally", 0, nil)
@@ -121,9 +133,10 @@ func NextFires(s PlanSchedule, t time.Time, n int) ([]time.Time, error) {
 }
 
 type previewer struct {
-	ev   *Evaluator
-	out  *Preview
-	vars Vars
+	ev     *Evaluator
+	out    *Preview
+	vars   Vars
+	exited string // the exit step that surely ends the run, if any
 }
 
 // list previews steps inside parent (nil at the top).
@@ -136,6 +149,8 @@ func (pr *previewer) list(steps []*PlanStep, section string, depth int, parent *
 func (pr *previewer) step(s *PlanStep, section string, depth int, parent *PreviewStep) {
 	ps := PreviewStep{ID: s.ID, Kind: s.Kind, Section: section, Depth: depth, Summary: summary(s), Decision: DecideRun}
 	switch {
+	case pr.exited != "" && section != "finally":
+		ps.Decision, ps.Reason = DecideSkip, "the run ends at exit "+pr.exited
 	case parent != nil && parent.Decision == DecideSkip:
 		ps.Decision, ps.Reason = DecideSkip, "inside skipped "+parent.ID
 	case parent != nil && parent.Decision == DecideRunTime:
@@ -160,6 +175,9 @@ func (pr *previewer) step(s *PlanStep, section string, depth int, parent *Previe
 	}
 	pr.out.Steps = append(pr.out.Steps, ps)
 	pr.list(s.Steps, section, depth+1, &ps)
+	if s.Kind == StepExit && ps.Decision == DecideRun && (parent == nil || parent.Kind != StepForEach) {
+		pr.exited = s.ID
+	}
 }
 
 func (pr *previewer) decide(x *Expr) (string, string) {
@@ -268,11 +286,21 @@ func summary(s *PlanStep) string {
 	case StepRunbook:
 		return "runbook " + s.Runbook.Name
 	case StepSleep:
-		return "sleep " + FormatDuration(time.Duration(s.Sleep))
+		return "sleep " + s.Sleep.String()
+	case StepAssert:
+		return "assert " + s.Assert.That.Src
+	case StepSet:
+		names := make([]string, len(s.Set))
+		for i, v := range s.Set {
+			names[i] = "vars." + v.Name
+		}
+		return "set " + strings.Join(names, ", ")
+	case StepExit:
+		return "exit: end the run successfully"
 	case StepWaitFor:
 		w := "waitFor event " + s.WaitFor.Event
-		if s.WaitFor.Timeout > 0 {
-			w += " (timeout " + FormatDuration(time.Duration(s.WaitFor.Timeout)) + ", then " + s.WaitFor.OnTimeout + ")"
+		if !s.WaitFor.Timeout.IsZero() {
+			w += " (timeout " + s.WaitFor.Timeout.String() + ", then " + s.WaitFor.OnTimeout + ")"
 		}
 		return w
 	}
@@ -287,6 +315,12 @@ func (pv *Preview) String() string {
 		b.WriteString("\nParams:\n")
 		for _, p := range pv.Params {
 			fmt.Fprintf(&b, "  %s = %s (%s)\n", p.Name, compactJSON(p.Value), p.Source)
+		}
+	}
+	if len(pv.Vars) > 0 {
+		b.WriteString("\nVars:\n")
+		for _, v := range pv.Vars {
+			fmt.Fprintf(&b, "  %s = %s (%s)\n", v.Name, compactJSON(v.Value), v.Source)
 		}
 	}
 	section := ""

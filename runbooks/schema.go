@@ -103,8 +103,8 @@ func (g *schemaGen) stepSchema() map[string]any {
 		s["allOf"] = conds
 	}
 	var kinds []any
-	for _, k := range stepKindFieldNames {
-		kinds = append(kinds, map[string]any{"required": []string{k}})
+	for _, k := range stepKinds {
+		kinds = append(kinds, map[string]any{"required": []string{kindField(k)}})
 	}
 	s["anyOf"] = kinds
 	return s
@@ -167,5 +167,3 @@ func typeSchema(t *Type) map[string]any {
 	return map[string]any{"anyOf": []any{s, templateSchema}}
 }
 
-// stepKindFieldNames are the fields that give a step its kind.
-var stepKindFieldNames = []string{"action", "approval", "parallel", "steps", "forEach", "runbook", "sleep", "waitFor"}

@@ -13,7 +13,8 @@ type stepNode struct {
 	section string // spec.steps, spec.onFailure or spec.finally
 	order   int
 	outputs *Type
-	subtree []string // valid ids of this step and the steps inside it
+	subtree []string  // valid ids of this step and the steps inside it
+	compOf  *stepNode // for steps of a multi-step compensation, the step they undo
 }
 
 // loop returns the nearest enclosing forEach, or nil.
@@ -56,6 +57,9 @@ func (v visibility) clone() visibility {
 	return c
 }
 
+// keys lists the ids v knows.
+func (v visibility) keys() []string { return sortedKeys(v) }
+
 // take removes ids from v and returns what v knew about them.
 func (v visibility) take(ids []string) visibility {
 	out := visibility{}
@@ -76,6 +80,9 @@ func whyHidden(from, to *stepNode) string {
 		return fmt.Sprintf("step %q cannot read its own outputs here", to.id)
 	case from != nil && to.encloses(from):
 		return fmt.Sprintf("steps.%s encloses this step and has not finished yet", to.id)
+	}
+	if c := to.compOf; c != nil && (from == nil || from.compOf != c) {
+		return fmt.Sprintf("steps.%s is part of the compensation of %q and runs only if that step is undone", to.id, c.id)
 	}
 	if l := to.loop(); l != nil && (from == nil || !l.encloses(from)) {
 		return fmt.Sprintf("steps.%s is inside forEach %q and runs once per item; read steps.%s.outputs.results instead", to.id, l.id, l.id)

@@ -1,0 +1,170 @@
+package runbooks
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+	if spec, ok := l.action(&s.Action, path+".action"); ok {
+		sc := ctx.scope(vis, n, "with")
+		sc.secrets = true
+		l.lintWith(spec, &s.With, s.Pos, path+".with", sc)
+	}
+	l.duration(&s.Timeout, path+".timeout", ctx.scope(vis, n, "timeout"))
+	if r := s.Retry; r != nil {
+		l.lintRetry(r, path+".retry", ctx.scope(vis, n, "retry"))
+	}
+	if r := s.Repeat; r != nil {
+		rpath := path + ".repeat"
+		if r.Until.Set {
+			sc := ctx.scope(vis, n, "repeat.until")
+			if n.outputs != nil {
+				sc.env = l.withVar(ctx.env, varOutputs, l.types.celType(n.outputs, "runbook.steps."+n.id+".outputs"))
+			}
+			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, BoolType); e != nil {
+				l.out.exprs[&r.Until] = e
+			}
+		}
+		l.duration(&r.Every, rpath+".every", ctx.scope(vis, n, "repeat.every"))
+		l.duration(&r.Timeout, rpath+".timeout", ctx.scope(vis, n, "repeat.timeout"))
+	}
+	if c := s.Compensate; c != nil {
+		l.lintCompensate(c, n, path+".compensate", vis, ctx)
+	}
+}
+
+// action resolves an action name, reporting unknown ones with a hint.
+func (l *linter) action(name *String, path string) (*ActionSpec, bool) {
+	if !name.Set || name.bad {
+		return nil, false
+	}
+	spec, ok := l.opts.Actions.Action(name.Value)
+	if !ok {
+		hint := suggest(name.Value, actionNames(l.opts.Actions))
+		if hint == "" {
+			hint = "runbook actions lists them"
+		}
+		l.r.hinted(name.Pos, path, hint, "unknown action %q", name.Value)
+	}
+	return spec, ok
+}
+
+// lintCompensate checks the undo of a step: one action, or steps. It runs
+// after the step succeeded, so it may read the step's own outputs; its
+// steps are readable only among themselves.
+func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+	switch {
+	case c.Action.Set && c.Steps.Set:
+		l.r.errorf(c.Pos, path, "compensate takes an action or steps, not both")
+		return
+	case !c.Action.Set && !c.Steps.Set:
+		l.r.errorf(c.Pos, path, "compensate needs an action or steps")
+		return
+	case c.With.Set && !c.Action.Set:
+		l.r.errorf(c.With.Pos, path+".with", "with goes with a compensate action")
+	}
+	if l.steps[n.id] == n {
+		vis[n.id] = finished // lintStep sets it again, with its certainty
+	}
+	if c.Action.Set {
+		if spec, ok := l.action(&c.Action, path+".action"); ok {
+			sc := ctx.scope(vis, n, "compensate.with")
+			sc.secrets = true
+			l.lintWith(spec, &c.With, c.Pos, path+".with", sc)
+		}
+		return
+	}
+	if len(c.Steps.Items) == 0 {
+		l.r.errorf(c.Steps.Pos, path+".steps", "compensate steps needs at least one step")
+	}
+	l.lintList(c.Steps.Items, path+".steps", vis, ctx)
+	for _, s := range c.Steps.Items {
+		vis.take(l.subtree(s))
+	}
+}
+
+func actionNames(c Catalog) []string {
+	var names []string
+	for _, a := range c.Actions() {
+		names = append(names, a.Name)
+	}
+	return names
+}
+
+// lintWith checks action inputs against the action's spec.
+func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
+	given := map[string]bool{}
+	for i := range with.Entries {
+		e := &with.Entries[i]
+		epath := joinPath(path, e.Key)
+		f, ok := spec.Input(e.Key)
+		if !ok {
+			names := make([]string, len(spec.Inputs))
+			for j, in := range spec.Inputs {
+				names[j] = in.Name
+			}
+			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
+			continue
+		}
+		given[e.Key] = true
+		v := l.checkValue(e.Value.Node, f.Type, epath, sc)
+		if v == nil {
+			continue
+		}
+		if s, isStr := v.Lit.(string); v.IsLiteral() && isStr && len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
+			l.r.hinted(e.Value.Pos, epath, suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
+			continue
+		}
+		l.out.values[e.Value.Node] = v
+	}
+	at := with.Pos
+	if !with.Set {
+		at = stepPos
+	}
+	for _, f := range spec.Inputs {
+		if f.Required && !given[f.Name] {
+			l.r.errorf(at, path, "action %s needs input %q", spec.Name, f.Name)
+		}
+	}
+	for _, group := range spec.ExactlyOne {
+		if n := countGiven(group, given); n != 1 {
+			l.r.errorf(at, path, "action %s needs exactly one of %s, got %d", spec.Name, strings.Join(group, ", "), n)
+		}
+	}
+	for _, group := range spec.AtMostOne {
+		if n := countGiven(group, given); n > 1 {
+			l.r.errorf(at, path, "action %s takes at most one of %s", spec.Name, strings.Join(group, ", "))
+		}
+	}
+}
+
+func countGiven(group []string, given map[string]bool) int {
+	n := 0
+	for _, g := range group {
+		if given[g] {
+			n++
+		}
+	}
+	return n
+}
+
+func (l *linter) lintRetry(r *Retry, path string, sc *exprScope) {
+	if r.MaxAttempts.Set && r.MaxAttempts.Value < 1 {
+		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
+	}
+	if r.Backoff.Set && r.Backoff.Value < 1 {
+		l.r.errorf(r.Backoff.Pos, path+".backoff", "backoff must be at least 1, got %v", r.Backoff.Value)
+	}
+	initial, ok1 := l.duration(&r.InitialInterval, path+".initialInterval", sc)
+	maxInt, ok2 := l.duration(&r.MaxInterval, path+".maxInterval", sc)
+	if ok1 && ok2 && r.InitialInterval.Set && r.MaxInterval.Set && maxInt < initial {
+		l.r.errorf(r.MaxInterval.Pos, path+".maxInterval", "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
+	}
+	for i, t := range r.NonRetryable.Items {
+		if t.Set && strings.TrimSpace(t.Value) == "" {
+			l.r.errorf(t.Pos, fmt.Sprintf("%s.nonRetryable[%d]", path, i), "error type must not be empty")
+		}
+	}
+}
