@@ -190,8 +190,8 @@ type Approval struct {
 // ApprovalNotify says where to announce a waiting approval.
 type ApprovalNotify struct {
 	Pos
-	URL  Raw `yaml:"url" required:"true" doc:"Webhook URL, usually ${{ secrets.NAME }}."`
-	Text Raw `yaml:"text" required:"true" doc:"Message text; may hold ${{ }} templates."`
+	URL  Raw `yaml:"url" doc:"Webhook URL, usually ${{ secrets.NAME }} (required)."`
+	Text Raw `yaml:"text" doc:"Message text; may hold ${{ }} templates (required)."`
 }
 
 // SubRunbook runs another runbook as a child run.

@@ -42,10 +42,12 @@ func (l *linter) lintApproval(a *Approval, path string, sc *exprScope) {
 		} else {
 			nsc := *sc
 			nsc.secrets, nsc.field = true, "approval.notify"
-			with := Map[Raw]{Pos: nt.Pos, Set: true, Entries: []Entry[Raw]{
-				{Key: "url", KeyPos: nt.URL.Pos, Value: nt.URL},
-				{Key: "text", KeyPos: nt.Text.Pos, Value: nt.Text},
-			}}
+			with := Map[Raw]{Pos: nt.Pos, Set: true}
+			for _, in := range []Entry[Raw]{{Key: "url", KeyPos: nt.URL.Pos, Value: nt.URL}, {Key: "text", KeyPos: nt.Text.Pos, Value: nt.Text}} {
+				if in.Value.Set() {
+					with.Entries = append(with.Entries, in)
+				}
+			}
 			l.lintWith(spec, &with, nt.Pos, path+".notify", &nsc)
 		}
 	}
