@@ -46,6 +46,7 @@ func TestEveryExampleIsValid(t *testing.T) {
 var previewParams = map[string]map[string]any{
 	"change-release":        {"service": "api", "version": "v1.2.3"},
 	"incident-service-down": {"service": "api", "health_url": "http://127.0.0.1:8081/healthz"},
+	"rolling-restart":       {"service": "api", "hosts": []any{"127.0.0.1:8081", "127.0.0.1:8082"}},
 }
 
 func TestDeployAndRollbackScripts(t *testing.T) {

@@ -179,7 +179,9 @@ func (c *Checked) step(s *Step) *PlanStep {
 		if s.MaxErrors.Set() {
 			ps.MaxErrors = c.maxErrors[s.MaxErrors.Node]
 		}
-		ps.BatchSize = int(s.BatchSize.Value)
+		if s.BatchSize.Set() {
+			ps.BatchSize = c.counts[s.BatchSize.Node]
+		}
 		ps.Steps = c.stepList(s.Steps.Items)
 		ps.OnError = c.stepList(s.OnError.Items)
 	case StepRunbook:

@@ -124,8 +124,8 @@ type Step struct {
 	ForEach        String      `yaml:"forEach" doc:"CEL list; the steps run once per item."`
 	As             String      `yaml:"as" doc:"With forEach: the loop variable name (default item)."`
 	MaxConcurrency Raw         `yaml:"maxConcurrency" doc:"With forEach: how many items run at once, an int or a ${{ }} expression (default 1)."`
-	MaxErrors      Raw         `yaml:"maxErrors" doc:"With forEach: failed items tolerated before no new item starts, an int or a percentage such as 10% (default 0)."`
-	BatchSize      Int         `yaml:"batchSize" doc:"With forEach: run items in batches of this size, each batch finishing before the next starts."`
+	MaxErrors      Raw         `yaml:"maxErrors" doc:"With forEach: failed items tolerated before no new item starts, an int, a percentage such as 10%, or a ${{ }} expression (default 0)."`
+	BatchSize      Raw         `yaml:"batchSize" doc:"With forEach: run items in batches of this size, each batch finishing before the next starts; an int or a ${{ }} expression."`
 	OnError        List[*Step] `yaml:"onError" doc:"With forEach: steps run for an item whose body failed; error and the loop variable are in scope."`
 
 	Runbook *SubRunbook `yaml:"runbook" doc:"Run another registered runbook as a child."`

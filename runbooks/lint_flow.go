@@ -51,10 +51,8 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		l.out.exprs[&s.ForEach] = e
 	}
 	l.count(&s.MaxConcurrency, path+".maxConcurrency", 1, MaxForEachConcurrency, ctx.scope(vis, n, "maxConcurrency"))
-	l.maxErrors(&s.MaxErrors, path+".maxErrors")
-	if b := s.BatchSize; b.Set && b.Value < 1 {
-		l.r.errorf(b.Pos, path+".batchSize", "batchSize must be at least 1, got %d", b.Value)
-	}
+	l.maxErrors(&s.MaxErrors, path+".maxErrors", ctx.scope(vis, n, "maxErrors"))
+	l.count(&s.BatchSize, path+".batchSize", 1, MaxListItems, ctx.scope(vis, n, "batchSize"))
 	as := DefaultLoopVar
 	if s.As.Set {
 		as = s.As.Value
@@ -139,12 +137,20 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 	l.out.counts[n] = Count{N: int(v.(int64))}
 }
 
-// maxErrors checks a failure budget: a count, or a percentage like 10%.
-func (l *linter) maxErrors(r *Raw, path string) {
+// maxErrors checks a failure budget: a count (or a count expression), or
+// a percentage like 10%.
+func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 	if !r.Set() {
 		return
 	}
 	n := r.Node
+	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value) {
+		l.count(r, path, 0, MaxListItems, sc)
+		if c, ok := l.out.counts[n]; ok {
+			l.out.maxErrors[n] = &PlanMaxErrors{Count: c}
+		}
+		return
+	}
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" {
 		m := percentRe.FindStringSubmatch(strings.TrimSpace(n.Value))
 		p, err := 0.0, error(nil)
@@ -152,7 +158,7 @@ func (l *linter) maxErrors(r *Raw, path string) {
 			p, err = strconv.ParseFloat(m[1], 64)
 		}
 		if m == nil || err != nil || p > 100 {
-			l.r.hinted(r.Pos, path, "a count such as 3, or a percentage of the items such as 10%", "invalid maxErrors %q", n.Value)
+			l.r.hinted(r.Pos, path, "a count such as 3, a percentage of the items such as 10%, or a ${{ }} expression", "invalid maxErrors %q", n.Value)
 			return
 		}
 		l.out.maxErrors[n] = &PlanMaxErrors{Percent: p}
@@ -166,7 +172,7 @@ func (l *linter) maxErrors(r *Raw, path string) {
 		l.r.errorf(r.Pos, path, "maxErrors must be 0 or more, got %d", c)
 		return
 	}
-	l.out.maxErrors[n] = &PlanMaxErrors{Count: int(v.(int64))}
+	l.out.maxErrors[n] = &PlanMaxErrors{Count: Count{N: int(v.(int64))}}
 }
 
 func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {

@@ -110,8 +110,8 @@ spec:
     - {id: stray, sleep: 1s, onError: [{id: w, sleep: 1s}]}
 `, []string{
 		"rb.yaml:23:28: spec.steps[2].maxConcurrency: must be an int, but the expression is string",
-		`rb.yaml:24:18: spec.steps[2].maxErrors: invalid maxErrors "lots" (a count such as 3, or a percentage of the items such as 10%)`,
-		"rb.yaml:25:18: spec.steps[2].batchSize: batchSize must be at least 1, got 0",
+		`rb.yaml:24:18: spec.steps[2].maxErrors: invalid maxErrors "lots" (a count such as 3, a percentage of the items such as 10%, or a ${{ }} expression)`,
+		"rb.yaml:25:18: spec.steps[2].batchSize: must be between 1 and 10000, got 0",
 		"rb.yaml:27:44: spec.steps[3].maxErrors: maxErrors must be 0 or more, got -1",
 		"rb.yaml:28:39: spec.steps[4].onError: onError is only valid on forEach steps, not on a sleep step",
 	}},

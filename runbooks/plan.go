@@ -138,7 +138,7 @@ type PlanStep struct {
 	As             string         `json:"as,omitempty"`
 	MaxConcurrency Count          `json:"maxConcurrency,omitzero"`
 	MaxErrors      *PlanMaxErrors `json:"maxErrors,omitempty"`
-	BatchSize      int            `json:"batchSize,omitempty"`
+	BatchSize      Count          `json:"batchSize,omitzero"`
 	OnError        []*PlanStep    `json:"onError,omitempty"`
 
 	Runbook *PlanSubRunbook `json:"runbook,omitempty"`
@@ -149,10 +149,10 @@ type PlanStep struct {
 	Exit    *PlanExit       `json:"exit,omitempty"`
 }
 
-// PlanMaxErrors is a forEach's failure budget: a count, or a percentage of
-// the items.
+// PlanMaxErrors is a forEach's failure budget: a count (fixed or an
+// expression), or a percentage of the items.
 type PlanMaxErrors struct {
-	Count   int     `json:"count,omitempty"`
+	Count   Count   `json:"count,omitzero"`
 	Percent float64 `json:"percent,omitempty"`
 }
 

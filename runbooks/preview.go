@@ -3,6 +3,7 @@ package runbooks
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -136,7 +137,7 @@ type previewer struct {
 	ev     *Evaluator
 	out    *Preview
 	vars   Vars
-	exited string // the exit step that surely ends the run, if any
+	stopped string // why the main steps surely end early (an exit, a failing assert)
 }
 
 // list previews steps inside parent (nil at the top).
@@ -149,8 +150,8 @@ func (pr *previewer) list(steps []*PlanStep, section string, depth int, parent *
 func (pr *previewer) step(s *PlanStep, section string, depth int, parent *PreviewStep) {
 	ps := PreviewStep{ID: s.ID, Kind: s.Kind, Section: section, Depth: depth, Summary: summary(s), Decision: DecideRun}
 	switch {
-	case pr.exited != "" && section != "finally":
-		ps.Decision, ps.Reason = DecideSkip, "the run ends at exit "+pr.exited
+	case pr.stopped != "" && section == "steps":
+		ps.Decision, ps.Reason = DecideSkip, pr.stopped
 	case parent != nil && parent.Decision == DecideSkip:
 		ps.Decision, ps.Reason = DecideSkip, "inside skipped "+parent.ID
 	case parent != nil && parent.Decision == DecideRunTime:
@@ -170,13 +171,27 @@ func (pr *previewer) step(s *PlanStep, section string, depth int, parent *Previe
 	if s.Kind == StepAction && ps.Decision != DecideSkip {
 		ps.Inputs = pr.inputs(s.With)
 	}
+	if s.Kind == StepAssert && ps.Decision == DecideRun {
+		ps.Reason = pr.assertion(s.Assert)
+	}
 	if s.Kind == StepRunbook && ps.Decision != DecideSkip {
 		ps.Inputs = pr.inputs(s.Runbook.Params)
 	}
 	pr.out.Steps = append(pr.out.Steps, ps)
 	pr.list(s.Steps, section, depth+1, &ps)
-	if s.Kind == StepExit && ps.Decision == DecideRun && (parent == nil || parent.Kind != StepForEach) {
-		pr.exited = s.ID
+	if len(s.OnError) > 0 {
+		rescue := ps
+		if rescue.Decision == DecideRun {
+			rescue.Decision, rescue.ID = DecideRunTime, "an item of "+s.ID+" that fails"
+		}
+		pr.list(s.OnError, section, depth+1, &rescue)
+	}
+	switch {
+	case section != "steps" || ps.Decision != DecideRun:
+	case s.Kind == StepExit:
+		pr.stopped = "the run ends at exit " + s.ID
+	case s.Kind == StepAssert && strings.HasPrefix(ps.Reason, "FAILS"):
+		pr.stopped = "the run fails at assert " + s.ID
 	}
 }
 
@@ -192,6 +207,23 @@ func (pr *previewer) decide(x *Expr) (string, string) {
 		return DecideRun, "if " + x.Src + " is true"
 	}
 	return DecideSkip, "if " + x.Src + " is false"
+}
+
+// assertion says whether an assert that reads only params holds.
+func (pr *previewer) assertion(a *PlanAssert) string {
+	if len(a.That.Steps) > 0 {
+		return "checked at run time, depends on " + stepsList(a.That.Steps)
+	}
+	ok, err := pr.ev.EvalBool(a.That, pr.vars)
+	switch {
+	case err != nil:
+		return fmt.Sprintf("checked at run time: %v", innerErr(err))
+	case ok:
+		return "holds"
+	case a.Message != nil:
+		return "FAILS: " + pr.render(a.Message)
+	}
+	return "FAILS"
 }
 
 func (pr *previewer) items(x *Expr) (string, bool) {
@@ -221,6 +253,8 @@ func (pr *previewer) render(v *Value) string {
 		secrets = append(secrets, x.Secrets...)
 		steps = append(steps, x.Steps...)
 	})
+	slices.Sort(steps)
+	steps = slices.Compact(steps)
 	switch {
 	case len(secrets) > 0:
 		return fmt.Sprintf("(uses secret %s; resolved by the worker)", strings.Join(secrets, ", "))

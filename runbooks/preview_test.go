@@ -75,3 +75,39 @@ Schedules:
 		t.Error("a bad param was accepted")
 	}
 }
+
+func TestPreviewStopsAtExitAndFailingAssert(t *testing.T) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: pv}
+spec:
+  params: [{name: n, type: int, default: 1}]
+  vars: {twice: "params.n * 2"}
+  steps:
+    - {id: check, assert: {that: "vars.twice < 10", message: "too many: ${{ vars.twice }}"}}
+    - {id: quiet, if: "vars.twice == 2", exit: {message: nothing to do}}
+    - {id: work, sleep: 1s}
+  finally:
+    - {id: bye, sleep: 1s}
+`
+	p := mustBuild(t, src)
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		n    int64
+		want []string
+	}{
+		{1, []string{"twice = 2 (params.n * 2)", "RUN   check: assert vars.twice < 10  [holds]", "RUN   quiet: exit: end the run successfully  [if vars.twice == 2 is true]", "SKIP  work: sleep 1s  [the run ends at exit quiet]", "RUN   bye: sleep 1s"}},
+		{3, []string{"SKIP  quiet: exit: end the run successfully  [if vars.twice == 2 is false]", "RUN   work: sleep 1s"}},
+		{7, []string{`RUN   check: assert vars.twice < 10  [FAILS: "too many: 14"]`, "SKIP  work: sleep 1s  [the run fails at assert check]", "RUN   bye: sleep 1s"}},
+	} {
+		pv, err := p.Preview(map[string]any{"n": tt.n}, now, "ann")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, w := range tt.want {
+			if !strings.Contains(pv.String(), w) {
+				t.Errorf("n=%d: preview lacks %q:\n%s", tt.n, w, pv)
+			}
+		}
+	}
+}

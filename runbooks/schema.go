@@ -166,4 +166,3 @@ func typeSchema(t *Type) map[string]any {
 	}
 	return map[string]any{"anyOf": []any{s, templateSchema}}
 }
-

@@ -24,7 +24,7 @@ func runCLI(t *testing.T, args ...string) (int, string, string) {
 
 func TestValidateExamples(t *testing.T) {
 	code, out, errOut := runCLI(t, "validate", "../../examples")
-	if code != 0 || !strings.HasSuffix(out, "4 of 4 runbooks valid, 0 with errors, 0 warnings\n") {
+	if code != 0 || !strings.HasSuffix(out, "5 of 5 runbooks valid, 0 with errors, 0 warnings\n") {
 		t.Errorf("exit %d\n%s%s", code, out, errOut)
 	}
 }
