@@ -134,9 +134,9 @@ func NextFires(s PlanSchedule, t time.Time, n int) ([]time.Time, error) {
 }
 
 type previewer struct {
-	ev     *Evaluator
-	out    *Preview
-	vars   Vars
+	ev      *Evaluator
+	out     *Preview
+	vars    Vars
 	stopped string // why the main steps surely end early (an exit, a failing assert)
 }
 
