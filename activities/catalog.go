@@ -12,6 +12,17 @@ func Catalog() runbooks.SpecCatalog {
 		TCPCheckSpec,
 		NotifySpec,
 		LogSpec,
-		SSHSpec,
 	)
+}
+
+// Handlers returns the implementation of every action in Catalog, by name.
+func (e *Env) Handlers() map[string]Handler {
+	return map[string]Handler{
+		ShellSpec.Name:       e.Shell,
+		HTTPRequestSpec.Name: e.HTTPRequest,
+		HTTPCheckSpec.Name:   e.HTTPCheck,
+		TCPCheckSpec.Name:    e.TCPCheck,
+		NotifySpec.Name:      e.Notify,
+		LogSpec.Name:         e.Log,
+	}
 }

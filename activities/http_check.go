@@ -1,6 +1,13 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"context"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // HTTPCheckSpec probes an HTTP endpoint. Unhealthy is an output, not a failure.
 var HTTPCheckSpec = &runbooks.ActionSpec{
@@ -20,4 +27,60 @@ var HTTPCheckSpec = &runbooks.ActionSpec{
 		{Name: "latencyMs", Type: runbooks.IntType, Description: "Time to the response, in milliseconds."},
 		{Name: "error", Type: runbooks.StringType, Description: "Why the probe was unhealthy, if it was."},
 	},
+}
+
+type httpCheckInput struct {
+	URL          string            `json:"url"`
+	Method       string            `json:"method"`
+	Headers      map[string]string `json:"headers"`
+	ExpectStatus []int             `json:"expectStatus"`
+	BodyContains string            `json:"bodyContains"`
+	Timeout      string            `json:"timeout"`
+}
+
+// HTTPCheck runs the http.check action: one probe, whose failure is the
+// healthy=false output rather than an error.
+func (e *Env) HTTPCheck(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(HTTPCheckSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var hc httpCheckInput
+	if err := p.decode(&hc); err != nil {
+		return Output{}, err
+	}
+	timeout, err := runbooks.ParseDuration(hc.Timeout)
+	if err != nil || timeout <= 0 {
+		return Output{}, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
+	}
+	pctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	req, err := newRequest(pctx, hc.Method, hc.URL, hc.Headers)
+	if err != nil {
+		return p.finish(nil, err)
+	}
+	start := time.Now()
+	out := map[string]any{"healthy": false, "status": int64(0), "latencyMs": int64(0), "error": ""}
+	resp, err := e.client().Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return p.finish(nil, ctx.Err())
+		}
+		out["latencyMs"] = time.Since(start).Milliseconds()
+		out["error"] = err.Error()
+		return p.finish(out, nil)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	out["latencyMs"] = time.Since(start).Milliseconds()
+	out["status"] = int64(resp.StatusCode)
+	switch {
+	case !statusOK(resp.StatusCode, hc.ExpectStatus):
+		out["error"] = "unexpected status " + resp.Status
+	case hc.BodyContains != "" && !strings.Contains(string(body), hc.BodyContains):
+		out["error"] = "body does not contain " + hc.BodyContains
+	default:
+		out["healthy"] = true
+	}
+	return p.finish(out, nil)
 }

@@ -1,6 +1,21 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // HTTPRequestSpec sends one HTTP request.
 var HTTPRequestSpec = &runbooks.ActionSpec{
@@ -21,4 +36,142 @@ var HTTPRequestSpec = &runbooks.ActionSpec{
 		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Response headers, first value of each."},
 	},
 	AtMostOne: [][]string{{"json", "body"}},
+}
+
+// MaxBody bounds the response body an HTTP action reads.
+const MaxBody = 1 << 20
+
+type httpRequestInput struct {
+	URL          string            `json:"url"`
+	Method       string            `json:"method"`
+	Headers      map[string]string `json:"headers"`
+	JSON         any               `json:"json"`
+	Body         string            `json:"body"`
+	ExpectStatus []int             `json:"expectStatus"`
+}
+
+// HTTPRequest runs the http.request action. Statuses 5xx and 429 and
+// network errors are retryable; other unexpected statuses are not.
+func (e *Env) HTTPRequest(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(HTTPRequestSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var hi httpRequestInput
+	if err := p.decode(&hi); err != nil {
+		return Output{}, err
+	}
+	if _, has := p.values["json"]; !has {
+		hi.JSON = nil
+	}
+	req, err := newRequest(ctx, hi.Method, hi.URL, hi.Headers)
+	if err != nil {
+		return p.finish(nil, err)
+	}
+	if hi.JSON != nil {
+		b, err := json.Marshal(hi.JSON)
+		if err != nil {
+			return p.finish(nil, badInput("http.request: json: %v", err))
+		}
+		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+		if req.Header.Get("Content-Type") == "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	} else if hi.Body != "" {
+		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(hi.Body)), int64(len(hi.Body))
+	}
+	resp, err := e.client().Do(req)
+	if err != nil {
+		return p.finish(nil, unreachable(ctx, err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
+	if err != nil {
+		return p.finish(nil, unreachable(ctx, err))
+	}
+	out := map[string]any{"status": int64(resp.StatusCode), "body": string(body), "json": nil, "headers": firstValues(resp.Header)}
+	var v any
+	if json.Unmarshal(body, &v) == nil {
+		out["json"] = v
+	}
+	if !statusOK(resp.StatusCode, hi.ExpectStatus) {
+		msg := fmt.Sprintf("%s %s: status %d", req.Method, redactURL(req.URL), resp.StatusCode)
+		opts := temporal.ApplicationErrorOptions{Details: []any{out},
+			NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrHTTPStatus, opts))
+	}
+	return p.finish(out, nil)
+}
+
+func (e *Env) client() *http.Client {
+	if e.HTTP != nil {
+		return e.HTTP
+	}
+	return http.DefaultClient
+}
+
+// newRequest checks the URL and builds a request.
+func newRequest(ctx context.Context, method, raw string, headers map[string]string) (*http.Request, error) {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, badInput("url %q must be an absolute http or https URL", redactURLString(raw))
+	}
+	if method == "" {
+		method = http.MethodGet
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u.String(), nil)
+	if err != nil {
+		return nil, badInput("request: %v", err)
+	}
+	for _, k := range slices.Sorted(maps.Keys(headers)) {
+		req.Header.Set(k, headers[k])
+	}
+	req.Header.Set("User-Agent", "runbook-engine")
+	return req, nil
+}
+
+// statusOK reports whether status is expected: in the list, or 2xx.
+func statusOK(status int, expect []int) bool {
+	if len(expect) == 0 {
+		return status >= 200 && status < 300
+	}
+	return slices.Contains(expect, status)
+}
+
+func firstValues(h http.Header) map[string]any {
+	out := make(map[string]any, len(h))
+	for k, v := range h {
+		if len(v) > 0 {
+			out[strings.ToLower(k)] = v[0]
+		}
+	}
+	return out
+}
+
+// unreachable classifies a transport error: retryable, unless the run
+// itself was cancelled.
+func unreachable(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return temporal.NewApplicationError(err.Error(), ErrUnreachable)
+}
+
+// redactURL hides a URL's user info and query, which often carry tokens.
+func redactURL(u *url.URL) string {
+	c := *u
+	if c.User != nil {
+		c.User = url.User("***")
+	}
+	if c.RawQuery != "" {
+		c.RawQuery = "***"
+	}
+	return c.String()
+}
+
+func redactURLString(raw string) string {
+	if u, err := url.Parse(raw); err == nil {
+		return redactURL(u)
+	}
+	return "(unparseable)"
 }

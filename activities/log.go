@@ -1,6 +1,12 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"context"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // LogSpec writes a line into the run's timeline.
 var LogSpec = &runbooks.ActionSpec{
@@ -13,4 +19,36 @@ var LogSpec = &runbooks.ActionSpec{
 	Outputs: []runbooks.Field{
 		{Name: "message", Type: runbooks.StringType, Description: "The line as written."},
 	},
+}
+
+type logInput struct {
+	Message string `json:"message"`
+	Level   string `json:"level"`
+}
+
+// Log runs the log action: the line becomes the step's output, which the
+// run's timeline shows, and goes to the worker's log.
+func (e *Env) Log(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(LogSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var li logInput
+	if err := p.decode(&li); err != nil {
+		return Output{}, err
+	}
+	msg := p.redact(li.Message)
+	if activity.IsActivity(ctx) {
+		logger := activity.GetLogger(ctx)
+		kv := []any{"run", in.RunID, "step", in.StepID}
+		switch li.Level {
+		case "warn":
+			logger.Warn(msg, kv...)
+		case "error":
+			logger.Error(msg, kv...)
+		default:
+			logger.Info(msg, kv...)
+		}
+	}
+	return Output{Outputs: map[string]any{"message": msg}}, nil
 }

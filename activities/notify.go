@@ -1,6 +1,17 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // NotifySpec posts a message to a chat or webhook endpoint.
 var NotifySpec = &runbooks.ActionSpec{
@@ -15,4 +26,48 @@ var NotifySpec = &runbooks.ActionSpec{
 	Outputs: []runbooks.Field{
 		{Name: "status", Type: runbooks.IntType, Description: "The webhook's response status."},
 	},
+}
+
+type notifyInput struct {
+	URL    string `json:"url"`
+	Text   string `json:"text"`
+	Format string `json:"format"`
+	Data   any    `json:"data"`
+}
+
+// Notify runs the notify action.
+func (e *Env) Notify(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(NotifySpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var ni notifyInput
+	if err := p.decode(&ni); err != nil {
+		return Output{}, err
+	}
+	payload := map[string]any{"text": ni.Text}
+	if ni.Format == "json" {
+		payload = map[string]any{"text": ni.Text, "runbook": in.Runbook, "run": in.RunID, "step": in.StepID, "data": ni.Data}
+	}
+	b, err := json.Marshal(payload)
+	if err != nil {
+		return p.finish(nil, badInput("notify: %v", err))
+	}
+	req, err := newRequest(ctx, http.MethodPost, ni.URL, map[string]string{"Content-Type": "application/json"})
+	if err != nil {
+		return p.finish(nil, err)
+	}
+	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
+	resp, err := e.client().Do(req)
+	if err != nil {
+		return p.finish(nil, unreachable(ctx, err))
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
+	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
+		msg := fmt.Sprintf("notify: %s answered %s", redactURL(req.URL), resp.Status)
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrNotifyRejected,
+			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}))
+	}
+	return p.finish(map[string]any{"status": int64(resp.StatusCode)}, nil)
 }

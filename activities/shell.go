@@ -1,6 +1,23 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // ShellSpec runs a command or a shell script on the worker.
 var ShellSpec = &runbooks.ActionSpec{
@@ -22,4 +39,132 @@ var ShellSpec = &runbooks.ActionSpec{
 		{Name: "json", Type: runbooks.AnyType, Description: "stdout parsed as JSON, when parseJson is set."},
 	},
 	ExactlyOne: [][]string{{"command", "script"}},
+}
+
+// Heartbeat and kill timing of long-running processes.
+const (
+	heartbeatEvery = 5 * time.Second
+	killGrace      = 5 * time.Second
+)
+
+type shellInput struct {
+	Command     []string          `json:"command"`
+	Script      string            `json:"script"`
+	Env         map[string]string `json:"env"`
+	Dir         string            `json:"dir"`
+	Stdin       string            `json:"stdin"`
+	OKExitCodes []int             `json:"okExitCodes"`
+	ParseJSON   bool              `json:"parseJson"`
+}
+
+// Shell runs the shell action. The process gets its own process group, so
+// cancelling the activity stops it and everything it started.
+func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(ShellSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var si shellInput
+	if err := p.decode(&si); err != nil {
+		return Output{}, err
+	}
+	argv := si.Command
+	if si.Script != "" {
+		argv = []string{"/bin/sh", "-eu", "-c", si.Script, "runbook-" + in.StepID}
+	}
+	if len(argv) == 0 || argv[0] == "" {
+		return Output{}, badInput("shell: empty command")
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = si.Dir
+	cmd.Env = append(os.Environ(), "RUNBOOK_RUN_ID="+in.RunID, "RUNBOOK_STEP="+in.StepID)
+	for _, k := range slices.Sorted(maps.Keys(si.Env)) {
+		cmd.Env = append(cmd.Env, k+"="+si.Env[k])
+	}
+	stdout, stderr := newTail(MaxOutput), newTail(MaxOutput)
+	cmd.Stdout, cmd.Stderr = stdout, stderr
+	if si.Stdin != "" {
+		cmd.Stdin = strings.NewReader(si.Stdin)
+	}
+	code, err := runProcess(ctx, cmd)
+	if err != nil {
+		return p.finish(nil, err)
+	}
+	return p.finish(commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON))
+}
+
+// runProcess starts cmd in its own process group and waits for it,
+// heartbeating; on cancellation it terminates the group, then kills it.
+func runProcess(ctx context.Context, cmd *exec.Cmd) (int, error) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
+			return 0, badInput("shell: %v", err)
+		}
+		return 0, fmt.Errorf("shell: start: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	tick := time.NewTicker(heartbeatEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case err := <-done:
+			var exit *exec.ExitError
+			if err != nil && !errors.As(err, &exit) {
+				return 0, fmt.Errorf("shell: %w", err)
+			}
+			return cmd.ProcessState.ExitCode(), nil
+		case <-tick.C:
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx)
+			}
+		case <-ctx.Done():
+			pgid := -cmd.Process.Pid
+			_ = syscall.Kill(pgid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(killGrace):
+				_ = syscall.Kill(pgid, syscall.SIGKILL)
+				<-done
+			}
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// commandOutputs builds shell-style outputs and fails on an exit code that
+// is not allowed. With parseJson, stdout is parsed whenever the exit code
+// is allowed, zero or not.
+func commandOutputs(code int, stdout, stderr string, ok []int, parseJSON bool) (map[string]any, error) {
+	out := map[string]any{"exitCode": int64(code), "stdout": stdout, "stderr": stderr, "json": nil}
+	if len(ok) == 0 {
+		ok = []int{0}
+	}
+	if !slices.Contains(ok, code) {
+		msg := fmt.Sprintf("exit code %d", code)
+		if last := lastLine(stderr); last != "" {
+			msg += ": " + last
+		}
+		return nil, temporal.NewApplicationErrorWithOptions(msg, ErrShellExit, temporal.ApplicationErrorOptions{Details: []any{out}})
+	}
+	if parseJSON {
+		var v any
+		if err := json.Unmarshal([]byte(stdout), &v); err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("stdout is not JSON: %v", err), ErrBadOutput, nil)
+		}
+		out["json"] = v
+	}
+	return out, nil
+}
+
+func lastLine(s string) string {
+	s = strings.TrimRight(s, "\n")
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "..."
+	}
+	return s
 }

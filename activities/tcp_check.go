@@ -1,6 +1,15 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import (
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
 
 // TCPCheckSpec probes a TCP port. Unhealthy is an output, not a failure.
 var TCPCheckSpec = &runbooks.ActionSpec{
@@ -17,4 +26,53 @@ var TCPCheckSpec = &runbooks.ActionSpec{
 		{Name: "latencyMs", Type: runbooks.IntType, Description: "Time to connect, in milliseconds."},
 		{Name: "error", Type: runbooks.StringType, Description: "Why the port was unhealthy, if it was."},
 	},
+}
+
+type tcpCheckInput struct {
+	Host    string `json:"host"`
+	Port    int    `json:"port"`
+	Timeout string `json:"timeout"`
+}
+
+// TCPCheck runs the tcp.check action.
+func (e *Env) TCPCheck(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(TCPCheckSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var tc tcpCheckInput
+	if err := p.decode(&tc); err != nil {
+		return Output{}, err
+	}
+	timeout, err := runbooks.ParseDuration(tc.Timeout)
+	if err != nil || timeout <= 0 {
+		return Output{}, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
+	}
+	if tc.Port < 1 || tc.Port > 65535 || tc.Host == "" {
+		return Output{}, badInput("tcp.check: %s:%d is not a host and port", tc.Host, tc.Port)
+	}
+	start := time.Now()
+	d := net.Dialer{Timeout: timeout}
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(tc.Host, strconv.Itoa(tc.Port)))
+	out := map[string]any{"healthy": err == nil, "status": "open", "latencyMs": time.Since(start).Milliseconds(), "error": ""}
+	if err != nil {
+		if ctx.Err() != nil {
+			return p.finish(nil, ctx.Err())
+		}
+		out["status"], out["error"] = dialStatus(err), err.Error()
+	} else {
+		conn.Close()
+	}
+	return p.finish(out, nil)
+}
+
+func dialStatus(err error) string {
+	var ne net.Error
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return "refused"
+	case errors.As(err, &ne) && ne.Timeout():
+		return "timeout"
+	}
+	return "unreachable"
 }

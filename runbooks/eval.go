@@ -30,8 +30,7 @@ type Vars map[string]any
 // NewEvaluator prepares an environment for the plan's expressions,
 // including the loop variables of every forEach (sub-runbooks included).
 func NewEvaluator(p *Plan) (*Evaluator, error) {
-	names := map[string]bool{varParams: true, varSteps: true, varRun: true, varSecrets: true,
-		varOutputs: true, varError: true, varAlert: true, varVars: true, varBody: true, varHeaders: true}
+	names := map[string]bool{}
 	var visit func(*Plan)
 	visit = func(p *Plan) {
 		p.Walk(func(s *PlanStep) bool {
@@ -45,6 +44,22 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 		})
 	}
 	visit(p)
+	ev, err := NewEvaluatorFor(sortedKeys(names))
+	if err != nil {
+		return nil, fmt.Errorf("evaluator for %q: %w", p.Name, err)
+	}
+	return ev, nil
+}
+
+// NewEvaluatorFor prepares an environment in which the given variable
+// names (beside the built-in ones) are declared; an activity uses it to
+// render the inputs the workflow deferred to it.
+func NewEvaluatorFor(extra []string) (*Evaluator, error) {
+	names := map[string]bool{varParams: true, varSteps: true, varRun: true, varSecrets: true,
+		varOutputs: true, varError: true, varAlert: true, varVars: true, varBody: true, varHeaders: true}
+	for _, n := range extra {
+		names[n] = true
+	}
 	ev := &Evaluator{programs: map[string]cel.Program{}}
 	opts := make([]cel.EnvOption, 0, len(names)+1)
 	for _, n := range sortedKeys(names) {
@@ -53,7 +68,7 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 	opts = append(opts, nowFunction(ev.now))
 	env, err := mustBaseEnv().Extend(opts...)
 	if err != nil {
-		return nil, fmt.Errorf("evaluator for %q: %w", p.Name, err)
+		return nil, err
 	}
 	ev.env = env
 	return ev, nil

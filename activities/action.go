@@ -1,0 +1,218 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// Input is what the interpreter sends an action: the inputs it could render
+// in the workflow, and the ones that read secrets, which only the activity
+// renders (so secret values never enter workflow history).
+type Input struct {
+	Runbook string         `json:"runbook"`
+	RunID   string         `json:"runId"`
+	StepID  string         `json:"stepId"`
+	Inputs  map[string]any `json:"inputs,omitempty"`
+	// Deferred inputs read secrets: their templates, and the variables
+	// those templates read (encoded with runbooks.EncodeVars).
+	Deferred map[string]*runbooks.Value `json:"deferred,omitempty"`
+	Vars     map[string]any             `json:"vars,omitempty"`
+}
+
+// Output is what an action returns: its outputs, as its spec declares them.
+type Output struct {
+	Outputs map[string]any `json:"outputs"`
+}
+
+// Error types an interpreter or a retry policy can branch on.
+const (
+	ErrBadInput       = "BadInput"       // never retried
+	ErrSecret         = "SecretNotFound" // never retried
+	ErrShellExit      = "ShellExitError"
+	ErrHTTPStatus     = "HTTPStatusError"
+	ErrUnreachable    = "Unreachable"
+	ErrNotifyRejected = "NotifyRejected"
+	ErrBadOutput      = "BadOutput" // never retried
+)
+
+// badInput is a permanent failure: running again cannot fix the input.
+func badInput(format string, args ...any) error {
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadInput, nil)
+}
+
+// Handler runs one action.
+type Handler func(ctx context.Context, in Input) (Output, error)
+
+// Env is what actions need from the worker.
+type Env struct {
+	Secrets SecretSource
+	HTTP    *http.Client // nil: http.DefaultClient
+}
+
+// prepared is an action's input after secrets were resolved and defaults
+// applied; redact hides the secret values from anything it returns.
+type prepared struct {
+	values  map[string]any
+	secrets []string // the values of the secrets used, for redaction
+}
+
+// prepare renders deferred inputs with their secrets, applies the spec's
+// defaults and checks the types of everything.
+func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
+	p := &prepared{values: map[string]any{}}
+	for k, v := range in.Inputs {
+		p.values[k] = v
+	}
+	if len(in.Deferred) > 0 {
+		if err := e.renderDeferred(in, p); err != nil {
+			return nil, err
+		}
+	}
+	var probs []string
+	for _, f := range spec.Inputs {
+		v, ok := p.values[f.Name]
+		if !ok || v == nil {
+			if f.Default != nil {
+				p.values[f.Name] = f.Default
+			} else if f.Required {
+				probs = append(probs, fmt.Sprintf("input %q is required", f.Name))
+			}
+			continue
+		}
+		cv, err := runbooks.Coerce(v, f.Type)
+		if err != nil {
+			probs = append(probs, fmt.Sprintf("input %q: %s", f.Name, p.redact(err.Error())))
+			continue
+		}
+		p.values[f.Name] = cv
+	}
+	for k := range p.values {
+		if _, ok := spec.Input(k); !ok {
+			probs = append(probs, fmt.Sprintf("unknown input %q", k))
+		}
+	}
+	if len(probs) > 0 {
+		return nil, badInput("action %s: %s", spec.Name, strings.Join(probs, "; "))
+	}
+	return p, nil
+}
+
+func (e *Env) renderDeferred(in Input, p *prepared) error {
+	names := map[string]bool{}
+	for _, v := range in.Deferred {
+		v.Exprs(func(x *runbooks.Expr) {
+			for _, s := range x.Secrets {
+				names[s] = true
+			}
+		})
+	}
+	secrets := map[string]any{}
+	for name := range names {
+		if e.Secrets == nil {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: this worker has no secret source", name), ErrSecret, nil)
+		}
+		val, err := e.Secrets.Secret(name)
+		if err != nil {
+			return temporal.NewNonRetryableApplicationError(err.Error(), ErrSecret, nil)
+		}
+		secrets[name] = val
+		if val != "" {
+			p.secrets = append(p.secrets, val)
+		}
+	}
+	vars, err := runbooks.DecodeVars(in.Vars)
+	if err != nil {
+		return badInput("variables: %v", err)
+	}
+	vars["secrets"] = secrets
+	ev, err := runbooks.NewEvaluatorFor(slices.Sorted(maps.Keys(vars)))
+	if err != nil {
+		return err
+	}
+	for _, k := range slices.Sorted(maps.Keys(in.Deferred)) {
+		v, err := ev.Render(in.Deferred[k], vars)
+		if err != nil {
+			return badInput("input %q: %s", k, p.redact(err.Error()))
+		}
+		p.values[k] = runbooks.JSONValue(v)
+	}
+	return nil
+}
+
+// redact replaces every secret value in s.
+func (p *prepared) redact(s string) string {
+	for _, v := range p.secrets {
+		s = strings.ReplaceAll(s, v, "***")
+	}
+	return s
+}
+
+// redactAll redacts every string inside outputs.
+func (p *prepared) redactAll(v any) any {
+	if len(p.secrets) == 0 {
+		return v
+	}
+	switch x := v.(type) {
+	case string:
+		return p.redact(x)
+	case []any:
+		for i := range x {
+			x[i] = p.redactAll(x[i])
+		}
+	case map[string]any:
+		for k := range x {
+			x[k] = p.redactAll(x[k])
+		}
+	case map[string]string:
+		for k := range x {
+			x[k] = p.redact(x[k])
+		}
+	}
+	return v
+}
+
+// redactErr redacts an error's message, keeping its type and retryability.
+func (p *prepared) redactErr(err error) error {
+	if err == nil || len(p.secrets) == 0 {
+		return err
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg := p.redact(app.Message())
+		if app.NonRetryable() {
+			return temporal.NewNonRetryableApplicationError(msg, app.Type(), nil)
+		}
+		return temporal.NewApplicationError(msg, app.Type())
+	}
+	return errors.New(p.redact(err.Error()))
+}
+
+// decode fills a typed struct from the prepared values.
+func (p *prepared) decode(dst any) error {
+	b, err := json.Marshal(p.values)
+	if err != nil {
+		return badInput("inputs: %v", err)
+	}
+	if err := json.Unmarshal(b, dst); err != nil {
+		return badInput("inputs: %s", p.redact(err.Error()))
+	}
+	return nil
+}
+
+// finish redacts outputs and errors on the way out of an action.
+func (p *prepared) finish(out map[string]any, err error) (Output, error) {
+	if err != nil {
+		return Output{}, p.redactErr(err)
+	}
+	return Output{Outputs: p.redactAll(out).(map[string]any)}, nil
+}
