@@ -163,7 +163,11 @@ func (ev *Evaluator) Eval(x *Expr, vars Vars) (any, error) {
 	if err != nil {
 		return nil, &EvalError{Expr: x, Err: err}
 	}
-	out, _, err := p.Eval(map[string]any(vars))
+	act := make(map[string]any, len(vars))
+	for k, v := range vars {
+		act[k] = celInput(v)
+	}
+	out, _, err := p.Eval(act)
 	if err != nil {
 		return nil, &EvalError{Expr: x, Err: err}
 	}

@@ -100,3 +100,24 @@ func TestCELValueConversions(t *testing.T) {
 		t.Errorf("object = %#v", v)
 	}
 }
+
+// TestMapsIterateInKeyOrder guards replay: a macro over a map must give the
+// same list every time, whatever Go's map order.
+func TestMapsIterateInKeyOrder(t *testing.T) {
+	p := mustBuild(t, header+"    - {id: a, sleep: 1s}\n")
+	ev, err := runbooks.NewEvaluator(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]any{}
+	for _, k := range []string{"q", "b", "z", "a", "m", "c", "y", "d"} {
+		m[k] = int64(len(k))
+	}
+	x := &runbooks.Expr{Src: "params.m.map(k, k).join(',') + '|' + params.m.filter(k, params.m[k] == 1).join('')"}
+	for range 20 {
+		got, err := ev.Eval(x, runbooks.Vars{"params": map[string]any{"m": m}})
+		if err != nil || got != "a,b,c,d,m,q,y,z|abcdmqyz" {
+			t.Fatalf("got %v, %v", got, err)
+		}
+	}
+}
