@@ -32,6 +32,7 @@ type Input struct {
 // Output is what an action returns: its outputs, as its spec declares them.
 type Output struct {
 	Outputs map[string]any `json:"outputs"`
+	Attempt int            `json:"attempt,omitempty"` // which attempt produced them
 }
 
 // Error types an interpreter or a retry policy can branch on.

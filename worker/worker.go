@@ -1,0 +1,75 @@
+// Package worker wires the runbook workflow and the actions into a
+// Temporal worker.
+package worker
+
+import (
+	"context"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// TaskQueue is the task queue runs and their actions use.
+const TaskQueue = "runbook"
+
+// Options configure a worker.
+type Options struct {
+	// MaxConcurrentActions bounds actions running at once (default 100).
+	MaxConcurrentActions int
+	// MaxConcurrentRuns bounds workflow tasks processed at once (default 100).
+	MaxConcurrentRuns int
+	// StopTimeout is how long running actions get to finish on shutdown.
+	StopTimeout time.Duration
+	// Actions is what the actions need: secrets, an HTTP client.
+	Actions *activities.Env
+}
+
+// New returns a worker on TaskQueue with the workflow and every action
+// registered. Start it with Run or Start; Stop drains it.
+func New(c client.Client, opts Options) sdkworker.Worker {
+	if opts.MaxConcurrentActions == 0 {
+		opts.MaxConcurrentActions = 100
+	}
+	if opts.MaxConcurrentRuns == 0 {
+		opts.MaxConcurrentRuns = 100
+	}
+	if opts.StopTimeout == 0 {
+		opts.StopTimeout = 30 * time.Second
+	}
+	if opts.Actions == nil {
+		opts.Actions = &activities.Env{Secrets: activities.EnvSecrets{}}
+	}
+	w := sdkworker.New(c, TaskQueue, sdkworker.Options{
+		MaxConcurrentActivityExecutionSize:     opts.MaxConcurrentActions,
+		MaxConcurrentWorkflowTaskExecutionSize: opts.MaxConcurrentRuns,
+		WorkerStopTimeout:                      opts.StopTimeout,
+	})
+	Register(w, opts.Actions)
+	return w
+}
+
+// Register registers the workflow and the actions on any registry (a
+// worker, or a test environment).
+func Register(r sdkworker.Registry, env *activities.Env) {
+	r.RegisterWorkflowWithOptions(workflows.RunbookWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	for name, h := range env.Handlers() {
+		r.RegisterActivityWithOptions(withAttempt(h), activity.RegisterOptions{Name: name})
+	}
+}
+
+// withAttempt reports which attempt produced an action's outputs.
+func withAttempt(h activities.Handler) func(context.Context, activities.Input) (activities.Output, error) {
+	return func(ctx context.Context, in activities.Input) (activities.Output, error) {
+		out, err := h(ctx, in)
+		if err == nil {
+			out.Attempt = int(activity.GetInfo(ctx).Attempt)
+		}
+		return out, err
+	}
+}

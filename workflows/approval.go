@@ -1,0 +1,267 @@
+package workflows
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// VoteRequest is the argument of the approve Update. User and Groups come
+// from the caller's authenticated token, never from a request body.
+type VoteRequest struct {
+	Step     string         `json:"step"`
+	Item     *int           `json:"item,omitempty"` // for approvals inside a forEach
+	Decision string         `json:"decision"`       // approve or reject
+	Comment  string         `json:"comment,omitempty"`
+	User     string         `json:"user"`
+	Groups   []string       `json:"groups,omitempty"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+}
+
+// VoteResult is what the approve Update returns.
+type VoteResult struct {
+	Step      string `json:"step"`
+	Decision  string `json:"decision"` // pending, approved or rejected
+	Approvals int    `json:"approvals"`
+	Needed    int    `json:"needed"`
+}
+
+// Reasons a vote is refused, as ApplicationError types; the API maps them
+// to 403 and 409.
+const (
+	VoteNotApprover  = "NotApprover"  // 403
+	VoteSelf         = "SelfApproval" // 403
+	VoteAlreadyVoted = "AlreadyVoted" // 409
+	VoteNotWaiting   = "NotWaiting"   // 409
+	VoteInvalid      = "InvalidVote"  // 400
+)
+
+// Decisions of an approval.
+const (
+	DecisionPending  = "pending"
+	DecisionApproved = "approved"
+	DecisionRejected = "rejected"
+)
+
+// approvalWait is an approval step waiting for votes.
+type approvalWait struct {
+	step      *runbooks.PlanStep
+	state     *StepState
+	approvers []string
+	escalated bool
+	votes     []Vote
+	decision  string
+	inputs    map[string]any
+}
+
+func approvalKey(step string, item *int) string {
+	if item == nil {
+		return step
+	}
+	return fmt.Sprintf("%s[%d]", step, *item)
+}
+
+// validateVote refuses, without touching state, a vote that may not count.
+func (r *run) validateVote(req VoteRequest) error {
+	w := r.approvals[approvalKey(req.Step, req.Item)]
+	switch {
+	case req.User == "":
+		return temporal.NewApplicationError("the vote has no user", VoteInvalid)
+	case req.Decision != "approve" && req.Decision != "reject":
+		return temporal.NewApplicationError(fmt.Sprintf("decision %q: want approve or reject", req.Decision), VoteInvalid)
+	case w == nil || w.decision != DecisionPending:
+		return temporal.NewApplicationError(fmt.Sprintf("step %s is not waiting for approval", approvalKey(req.Step, req.Item)), VoteNotWaiting)
+	case !eligible(w.approvers, req.User, req.Groups):
+		return temporal.NewApplicationError(fmt.Sprintf("%s is not an approver of step %s", req.User, req.Step), VoteNotApprover)
+	case req.Decision == "approve" && req.User == r.in.TriggeredBy && !w.step.Approval.AllowSelfApproval:
+		return temporal.NewApplicationError(fmt.Sprintf("%s started this run and may not approve it", req.User), VoteSelf)
+	case slices.ContainsFunc(w.votes, func(v Vote) bool { return v.User == req.User }):
+		return temporal.NewApplicationError(fmt.Sprintf("%s has already voted on step %s", req.User, req.Step), VoteAlreadyVoted)
+	}
+	if req.Decision == "approve" {
+		if _, err := bindInputs(w.step.Approval.Inputs, req.Inputs); err != nil {
+			return temporal.NewApplicationError(err.Error(), VoteInvalid)
+		}
+	}
+	return nil
+}
+
+// eligible reports whether user, in groups, is a listed approver.
+func eligible(approvers []string, user string, groups []string) bool {
+	for _, a := range approvers {
+		if g, ok := strings.CutPrefix(a, "group:"); ok {
+			if slices.Contains(groups, g) {
+				return true
+			}
+		} else if a == user {
+			return true
+		}
+	}
+	return false
+}
+
+func bindInputs(decl []runbooks.PlanParam, given map[string]any) (map[string]any, error) {
+	if len(decl) == 0 {
+		if len(given) > 0 {
+			return nil, fmt.Errorf("this approval takes no inputs")
+		}
+		return map[string]any{}, nil
+	}
+	p := &runbooks.Plan{Params: decl}
+	return p.BindParams(given)
+}
+
+// vote records a validated vote: one reject rejects, minApprovals
+// distinct approvals approve.
+func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
+	w := r.approvals[approvalKey(req.Step, req.Item)]
+	v := Vote{User: req.User, Decision: req.Decision, Comment: req.Comment, At: workflow.Now(ctx)}
+	if req.Decision == "approve" {
+		inputs, _ := bindInputs(w.step.Approval.Inputs, req.Inputs)
+		v.Inputs = inputs
+		w.inputs = inputs
+	}
+	w.votes = append(w.votes, v)
+	w.state.Votes = append(w.state.Votes, v)
+	approvals := 0
+	for _, x := range w.votes {
+		if x.Decision == "approve" {
+			approvals++
+		}
+	}
+	switch {
+	case req.Decision == "reject":
+		w.decision = DecisionRejected
+	case approvals >= w.step.Approval.MinApprovals:
+		w.decision = DecisionApproved
+	}
+	return VoteResult{Step: req.Step, Decision: w.decision, Approvals: approvals, Needed: w.step.Approval.MinApprovals}, nil
+}
+
+// approval waits for votes, announcing the wait and reminding if asked.
+func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	a := s.Approval
+	vars := r.vars(sc)
+	approvers := a.Approvers
+	if a.ApproversExpr != nil {
+		x, err := r.ev.Eval(a.ApproversExpr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return &stepError{step: s.ID, typ: ErrExpression, message: "approvers: " + err.Error()}
+		}
+		list, _ := x.([]any)
+		approvers = nil
+		for _, e := range list {
+			if str, ok := e.(string); ok && str != "" {
+				approvers = append(approvers, str)
+			}
+		}
+	}
+	if len(approvers) == 0 {
+		return &stepError{step: s.ID, typ: "NoApprovers", message: "the approval has no approvers"}
+	}
+	if a.Message != nil {
+		if x, err := r.ev.Render(a.Message, vars); err == nil { //workflowcheck:ignore CEL evaluation is deterministic
+			st.Message = runbooks.Text(x)
+		}
+	}
+	timeout, err := r.ev.Duration(a.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	w := &approvalWait{step: s, state: st, approvers: approvers, decision: DecisionPending}
+	key := approvalKey(s.ID, st.Item)
+	r.approvals[key] = w
+	st.Status, st.Approvers, st.MinApprovals = StatusWaitingApproval, approvers, a.MinApprovals
+	stopReminders := r.announce(ctx, sc, s, w)
+	defer stopReminders()
+	decided := func() bool { return w.decision != DecisionPending }
+	for {
+		var err error
+		if timeout > 0 {
+			var ok bool
+			ok, err = workflow.AwaitWithTimeout(ctx, timeout, decided)
+			if err == nil && !ok {
+				if a.OnTimeout == "escalate" && !w.escalated {
+					w.escalated = true
+					w.approvers = append(slices.Clone(w.approvers), a.EscalateTo...)
+					st.Approvers = w.approvers
+					continue
+				}
+				w.decision = DecisionRejected
+				st.Outputs = approvalOutputs(w)
+				return &stepError{step: s.ID, typ: ErrApprovalTimeout, message: fmt.Sprintf("no decision within %s", time.Duration(timeout))}
+			}
+		} else {
+			err = workflow.Await(ctx, decided)
+		}
+		if err != nil {
+			w.decision = DecisionRejected
+			return err
+		}
+		break
+	}
+	st.Outputs = approvalOutputs(w)
+	if w.decision == DecisionRejected {
+		return &stepError{step: s.ID, typ: ErrApprovalReject, message: "rejected by " + lastRejecter(w)}
+	}
+	return nil
+}
+
+func approvalOutputs(w *approvalWait) map[string]any {
+	approvedBy := []any{}
+	votes := []any{}
+	for _, v := range w.votes {
+		if v.Decision == "approve" {
+			approvedBy = append(approvedBy, v.User)
+		}
+		votes = append(votes, map[string]any{"user": v.User, "decision": v.Decision, "comment": v.Comment, "at": v.At.UTC().Format(time.RFC3339Nano)})
+	}
+	inputs := w.inputs
+	if inputs == nil {
+		inputs = map[string]any{}
+	}
+	return map[string]any{"decision": w.decision, "approvedBy": approvedBy, "votes": votes, "inputs": runbooks.JSONValue(inputs)}
+}
+
+func lastRejecter(w *approvalWait) string {
+	for i := len(w.votes) - 1; i >= 0; i-- {
+		if w.votes[i].Decision == "reject" {
+			return w.votes[i].User
+		}
+	}
+	return "nobody"
+}
+
+// announce sends the approval's notification, and reminders every
+// remindEvery until it is decided. It returns a function that stops them.
+func (r *run) announce(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, w *approvalWait) func() {
+	a := s.Approval
+	if a.Notify == nil {
+		return func() {}
+	}
+	nctx, cancel := workflow.WithCancel(ctx)
+	every, err := r.ev.Duration(a.RemindEvery, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		r.logger(ctx).Warn("remindEvery", "step", s.ID, "error", err)
+	}
+	workflow.Go(nctx, func(c workflow.Context) {
+		actx := workflow.WithActivityOptions(c, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+		for w.decision == DecisionPending {
+			scratch := &StepState{}
+			if _, err := r.runActivity(actx, sc, s, "notify", a.Notify, scratch); err != nil && c.Err() == nil {
+				r.logger(c).Warn("approval notification failed", "step", s.ID, "error", err)
+			}
+			if every <= 0 || workflow.Sleep(c, every) != nil {
+				return
+			}
+		}
+	})
+	return cancel
+}

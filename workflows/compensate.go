@@ -1,0 +1,29 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/workflow"
+)
+
+// compensate undoes completed steps in reverse order. A failing undo is
+// recorded on its step and the others still run.
+func (r *run) compensate(ctx workflow.Context) {
+	for i := len(r.compensations) - 1; i >= 0; i-- {
+		c := r.compensations[i]
+		s := c.step
+		var err error
+		if s.Compensate.Action != "" {
+			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: DefaultActionTimeout})
+			scratch := &StepState{}
+			_, err = r.runActivity(actx, c.scope, s, s.Compensate.Action, s.Compensate.With, scratch)
+		} else {
+			err = r.list(ctx, c.scope, s.Compensate.Steps)
+		}
+		if err != nil {
+			c.state.CompensationError = r.asStepError(err, false).message
+			r.logger(ctx).Error("compensation failed", "step", s.ID, "error", err)
+			continue
+		}
+		c.state.Status = StatusCompensated
+	}
+	r.compensations = nil
+}

@@ -1,0 +1,101 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// Event is the payload of the event signal, posted for waitFor steps.
+// Sender and Groups come from the poster's authenticated token.
+type Event struct {
+	Name    string         `json:"name"`
+	Payload map[string]any `json:"payload,omitempty"`
+	Sender  string         `json:"sender"`
+	Groups  []string       `json:"groups,omitempty"`
+	At      time.Time      `json:"at"`
+	used    bool
+}
+
+// listenForEvents buffers events, so one posted before its waitFor step
+// starts is not lost.
+func (r *run) listenForEvents(ctx workflow.Context) {
+	ch := workflow.GetSignalChannel(ctx, SignalEvent)
+	workflow.Go(ctx, func(c workflow.Context) {
+		for {
+			var e Event
+			if !ch.Receive(c, &e) {
+				return
+			}
+			e.At = workflow.Now(c)
+			r.events = append(r.events, e)
+		}
+	})
+}
+
+// takeEvent consumes the oldest unused event named name from an allowed sender.
+func (r *run) takeEvent(name string, senders []string) *Event {
+	for i := range r.events {
+		e := &r.events[i]
+		if e.used || e.Name != name {
+			continue
+		}
+		if len(senders) > 0 && !eligible(senders, e.Sender, e.Groups) {
+			continue
+		}
+		e.used = true
+		return e
+	}
+	return nil
+}
+
+// waitFor waits for an event, until its timeout if it has one.
+func (r *run) waitFor(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	w := s.WaitFor
+	timeout, err := r.ev.Duration(w.Timeout, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	st.Status = StatusWaitingEvent
+	var got *Event
+	ready := func() bool {
+		if got == nil {
+			got = r.takeEvent(w.Event, w.Senders)
+		}
+		return got != nil
+	}
+	if timeout > 0 {
+		ok, err := workflow.AwaitWithTimeout(ctx, timeout, ready)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			st.Outputs = map[string]any{"received": false, "payload": nil, "sender": ""}
+			if w.OnTimeout == "continue" {
+				return nil
+			}
+			return &stepError{step: s.ID, typ: ErrEventTimeout, message: fmt.Sprintf("no %s event within %s", w.Event, timeout)}
+		}
+	} else if err := workflow.Await(ctx, ready); err != nil {
+		return err
+	}
+	st.Outputs = map[string]any{"received": true, "payload": got.Payload, "sender": got.Sender}
+	return nil
+}
+
+// Senders reports whether user in groups may post event name to a step
+// that waits for it; the API checks it before signalling.
+func Senders(p *runbooks.Plan, event, user string, groups []string) bool {
+	allowed := true
+	p.Walk(func(s *runbooks.PlanStep) bool {
+		if s.WaitFor != nil && s.WaitFor.Event == event && len(s.WaitFor.Senders) > 0 {
+			allowed = eligible(s.WaitFor.Senders, user, groups)
+			return false
+		}
+		return true
+	})
+	return allowed
+}

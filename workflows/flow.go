@@ -1,0 +1,191 @@
+package workflows
+
+import (
+	"fmt"
+	"math"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// parallel runs each branch in its own coroutine. With failFast the first
+// failure cancels the other branches' activities and timers.
+func (r *run) parallel(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error {
+	bctx, cancel := workflow.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(s.Steps))
+	wg := workflow.NewWaitGroup(ctx)
+	for i, b := range s.Steps {
+		wg.Add(1)
+		workflow.Go(bctx, func(c workflow.Context) {
+			defer wg.Done()
+			errs[i] = r.step(c, sc, b)
+			if errs[i] != nil && s.FailFast {
+				cancel()
+			}
+		})
+	}
+	wg.Wait(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	// The first real failure in branch order; cancellations it caused follow.
+	var first error
+	for _, err := range errs {
+		if err == nil {
+			continue
+		}
+		if _, ok := err.(*stepError); ok {
+			return err
+		}
+		if first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// forEach runs the body once per item: maxConcurrency at a time, batch by
+// batch, until failures exceed maxErrors.
+func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	vars := r.vars(sc)
+	x, err := r.ev.Eval(s.ForEach, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	items, ok := x.([]any)
+	if !ok {
+		return &stepError{step: s.ID, typ: ErrExpression, message: "forEach did not give a list"}
+	}
+	if len(items) > MaxForEachItems {
+		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("forEach has %d items; the limit is %d", len(items), MaxForEachItems)}
+	}
+	width, err := r.ev.Count(s.MaxConcurrency, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil || width < 1 {
+		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("maxConcurrency: %v (must be at least 1)", errOr(err, width))}
+	}
+	batch := len(items)
+	if !s.BatchSize.IsZero() {
+		if batch, err = r.ev.Count(s.BatchSize, vars); err != nil || batch < 1 { //workflowcheck:ignore CEL evaluation is deterministic
+			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("batchSize: %v (must be at least 1)", errOr(err, batch))}
+		}
+	}
+	allowed := 0
+	if me := s.MaxErrors; me != nil {
+		if me.Percent > 0 {
+			allowed = int(math.Floor(me.Percent * float64(len(items)) / 100))
+		} else if allowed, err = r.ev.Count(me.Count, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+			return &stepError{step: s.ID, typ: ErrExpression, message: "maxErrors: " + err.Error()}
+		}
+	}
+	results := make([]any, len(items))
+	succeeded, failed, running := 0, 0, 0
+	var firstErr error
+	wg := workflow.NewWaitGroup(ctx)
+	for start := 0; start < len(items) && failed <= allowed; start += batch {
+		for i := start; i < min(start+batch, len(items)); i++ {
+			if err := workflow.Await(ctx, func() bool { return running < width || failed > allowed }); err != nil {
+				return err
+			}
+			if failed > allowed {
+				break
+			}
+			running++
+			wg.Add(1)
+			workflow.Go(ctx, func(c workflow.Context) {
+				defer wg.Done()
+				out, err := r.item(c, sc, s, i, items[i])
+				running--
+				if err != nil {
+					failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					return
+				}
+				succeeded++
+				results[i] = out
+			})
+		}
+		wg.Wait(ctx)
+	}
+	wg.Wait(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	st.Outputs = map[string]any{"succeeded": int64(succeeded), "failed": int64(failed), "results": results}
+	if failed > allowed {
+		se := r.asStepError(firstErr, false)
+		return &stepError{step: s.ID, typ: ErrForEachBudget,
+			message: fmt.Sprintf("%d of %d items failed, more than maxErrors (%d); first: %s: %s", failed, len(items), allowed, se.step, se.message)}
+	}
+	return nil
+}
+
+func errOr(err error, n int) any {
+	if err != nil {
+		return err
+	}
+	return n
+}
+
+// item runs the body for one item in its own scope; on failure, onError
+// runs with error and the loop variable in scope. It returns the outputs
+// of the body's last step.
+func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int, item any) (map[string]any, error) {
+	isc := newScope(sc)
+	isc.vars[s.As] = item
+	idx := i
+	r.declare(isc, s.Steps, s.ID, &idx)
+	err := r.list(ctx, isc, s.Steps)
+	if err == nil {
+		last := isc.states[s.Steps[len(s.Steps)-1].ID]
+		return last.Outputs, nil
+	}
+	if len(s.OnError) > 0 && ctx.Err() == nil {
+		se := r.asStepError(err, false)
+		esc := newScope(isc)
+		esc.vars["error"] = map[string]any{"step": se.step, "message": se.message, "type": se.typ}
+		r.declare(esc, s.OnError, s.ID, &idx)
+		if oerr := r.list(ctx, esc, s.OnError); oerr != nil {
+			r.logger(ctx).Warn("onError failed", "step", s.ID, "item", i, "error", oerr)
+		}
+	}
+	return nil, err
+}
+
+// subRunbook runs the embedded child plan as a child workflow.
+func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	child := s.Runbook.Plan
+	if child == nil {
+		return &stepError{step: s.ID, typ: ErrBadPlan, message: "sub-runbook " + s.Runbook.Name + " has no embedded plan"}
+	}
+	vars := r.vars(sc)
+	given := map[string]any{}
+	for _, k := range sortedKeys(s.Runbook.Params) {
+		x, err := r.ev.Render(s.Runbook.Params[k], vars) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("param %s: %v", k, err)}
+		}
+		given[k] = runbooks.JSONValue(x)
+	}
+	params, err := child.BindParams(given)
+	if err != nil {
+		return &stepError{step: s.ID, typ: "BadInput", message: err.Error()}
+	}
+	id := r.status.RunID + "." + s.ID
+	if st.Item != nil {
+		id = fmt.Sprintf("%s.%d", id, *st.Item)
+	}
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
+	var res RunResult
+	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
+		Plan: child, Params: params, Trigger: "parent", TriggeredBy: r.status.RunID, Version: r.in.Version,
+	}).Get(ctx, &res)
+	if err != nil {
+		return activityError(s.ID, err)
+	}
+	st.Outputs = res.Outputs
+	return nil
+}

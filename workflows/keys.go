@@ -1,0 +1,14 @@
+package workflows
+
+import "sort"
+
+// sortedKeys returns a map's keys in order, so that loops over maps are
+// deterministic.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,123 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// run is the state of one execution of a plan.
+type run struct {
+	plan     *runbooks.Plan
+	in       RunInput
+	ev       *runbooks.Evaluator
+	params   map[string]any
+	runVar   map[string]any
+	varsVar  map[string]any
+	root     *scope
+	timeline []*StepState
+	status   *Status
+	current  string // the step that started last, for timeout and cancel errors
+
+	compensations []compensation
+	approvals     map[string]*approvalWait // by approvalKey
+	events        []Event
+}
+
+// compensation is a completed step to undo if the run fails.
+type compensation struct {
+	step  *runbooks.PlanStep
+	scope *scope
+	state *StepState
+}
+
+func newRun(ctx workflow.Context, in RunInput) (*run, error) {
+	p := in.Plan
+	if p == nil {
+		return nil, fmt.Errorf("no plan")
+	}
+	if p.PlanVersion != runbooks.PlanVersion {
+		return nil, fmt.Errorf("plan version %d; this worker runs version %d", p.PlanVersion, runbooks.PlanVersion)
+	}
+	ev, err := runbooks.NewEvaluator(p) //workflowcheck:ignore builds the CEL environment from the plan alone
+	if err != nil {
+		return nil, err
+	}
+	ev.SetClock(func() time.Time { return workflow.Now(ctx) })
+	info := workflow.GetInfo(ctx)
+	r := &run{
+		plan:   p,
+		in:     in,
+		ev:     ev,
+		params: p.ParamVars(in.Params),
+		runVar: map[string]any{
+			"id": info.WorkflowExecution.ID, "name": p.Name, "version": int64(in.Version),
+			"triggeredBy": in.TriggeredBy, "trigger": in.Trigger, "startedAt": info.WorkflowStartTime,
+		},
+		varsVar:   map[string]any{},
+		root:      newScope(nil),
+		approvals: map[string]*approvalWait{},
+		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: info.WorkflowStartTime},
+	}
+	for _, list := range [][]*runbooks.PlanStep{p.Steps, p.OnFailure, p.Finally} {
+		r.declare(r.root, list, "", nil)
+	}
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, r.query); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, r.vote,
+		workflow.UpdateHandlerOptions{Validator: r.validateVote}); err != nil {
+		return nil, err
+	}
+	r.listenForEvents(ctx)
+	for _, v := range p.Vars {
+		x, err := ev.Eval(v.Expr, r.vars(r.root)) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return nil, fmt.Errorf("vars.%s: %w", v.Name, err)
+		}
+		r.varsVar[v.Name] = x
+	}
+	return r, nil
+}
+
+// declare adds pending timeline entries for steps in sc. Loop bodies are
+// declared per item when the item starts; compensation steps when they run.
+func (r *run) declare(sc *scope, steps []*runbooks.PlanStep, loop string, item *int) {
+	for _, s := range steps {
+		st := &StepState{ID: s.ID, Kind: string(s.Kind), Status: StatusPending, Loop: loop, Item: item, outType: s.Outputs}
+		sc.states[s.ID] = st
+		r.timeline = append(r.timeline, st)
+		if s.Kind != runbooks.StepForEach {
+			r.declare(sc, s.Steps, loop, item)
+		}
+	}
+}
+
+// vars is what expressions evaluated in sc read.
+func (r *run) vars(sc *scope) runbooks.Vars {
+	v := runbooks.Vars{"params": r.params, "run": r.runVar, "vars": r.varsVar, "steps": sc.stepsVar()}
+	for s := sc; s != nil; s = s.parent {
+		for k, x := range s.vars { // building a map: order does not matter
+			if _, inner := v[k]; !inner {
+				v[k] = x
+			}
+		}
+	}
+	return v
+}
+
+// query returns a copy of the run's status and timeline.
+func (r *run) query() (*Status, error) {
+	s := *r.status
+	s.Steps = make([]StepState, len(r.timeline))
+	for i, st := range r.timeline {
+		s.Steps[i] = *st
+	}
+	return &s, nil
+}
+
+func (r *run) logger(ctx workflow.Context) log.Logger { return workflow.GetLogger(ctx) }

@@ -1,0 +1,139 @@
+package workflows
+
+import (
+	"time"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// Step statuses, as the status query and steps.<id>.status show them.
+const (
+	StatusPending         = "pending"
+	StatusRunning         = "running"
+	StatusWaitingApproval = "waiting-approval"
+	StatusWaitingEvent    = "waiting-event"
+	StatusSucceeded       = "succeeded"
+	StatusFailed          = "failed"
+	StatusSkipped         = "skipped"
+	StatusCompensated     = "compensated"
+	StatusCancelled       = "cancelled"
+)
+
+// Run statuses.
+const (
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCancelled = "cancelled"
+)
+
+// StepState is one entry of a run's timeline. Steps inside a forEach body
+// have one entry per item.
+type StepState struct {
+	ID        string         `json:"id"`
+	Kind      string         `json:"kind"`
+	Loop      string         `json:"loop,omitempty"` // the forEach this entry is an item of
+	Item      *int           `json:"item,omitempty"`
+	Status    string         `json:"status"`
+	Attempts  int            `json:"attempts,omitempty"`
+	StartedAt *time.Time     `json:"startedAt,omitempty"`
+	EndedAt   *time.Time     `json:"endedAt,omitempty"`
+	Outputs   map[string]any `json:"outputs,omitempty"`
+	Error     string         `json:"error,omitempty"`
+	ErrorType string         `json:"errorType,omitempty"`
+	// Message is an approval's question, or an exit's or assert's message.
+	Message      string   `json:"message,omitempty"`
+	Approvers    []string `json:"approvers,omitempty"`
+	MinApprovals int      `json:"minApprovals,omitempty"`
+	Votes        []Vote   `json:"votes,omitempty"`
+	// CompensationError says why this step's undo failed, if it did.
+	CompensationError string `json:"compensationError,omitempty"`
+
+	outType *runbooks.Type // the declared type of Outputs
+}
+
+// Vote is one approver's decision.
+type Vote struct {
+	User     string         `json:"user"`
+	Decision string         `json:"decision"` // approve or reject
+	Comment  string         `json:"comment,omitempty"`
+	At       time.Time      `json:"at"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
+}
+
+// Status is what the status query returns: the run and its timeline.
+type Status struct {
+	RunID       string         `json:"runId"`
+	Runbook     string         `json:"runbook"`
+	Status      string         `json:"status"`
+	StartedAt   time.Time      `json:"startedAt"`
+	EndedAt     *time.Time     `json:"endedAt,omitempty"`
+	Steps       []StepState    `json:"steps"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	ErrorType   string         `json:"errorType,omitempty"`
+	FailedStep  string         `json:"failedStep,omitempty"`
+	ExitMessage string         `json:"exitMessage,omitempty"`
+}
+
+// scope is where steps record their state: the run, or one forEach item.
+// Lookups fall through to the enclosing scope.
+type scope struct {
+	parent *scope
+	states map[string]*StepState
+	vars   map[string]any // loop variables, error
+}
+
+func newScope(parent *scope) *scope {
+	return &scope{parent: parent, states: map[string]*StepState{}, vars: map[string]any{}}
+}
+
+func (sc *scope) lookup(id string) *StepState {
+	for s := sc; s != nil; s = s.parent {
+		if st, ok := s.states[id]; ok {
+			return st
+		}
+	}
+	return nil
+}
+
+// stepsVar is the steps variable of expressions evaluated in sc: every
+// step's status, outputs and times, inner scopes shadowing outer ones.
+func (sc *scope) stepsVar() map[string]any {
+	var chain []*scope
+	for s := sc; s != nil; s = s.parent {
+		chain = append(chain, s)
+	}
+	out := map[string]any{}
+	for i := len(chain) - 1; i >= 0; i-- {
+		for id, st := range chain[i].states { // building a map: order does not matter
+			out[id] = st.celValue()
+		}
+	}
+	return out
+}
+
+func (st *StepState) celValue() map[string]any {
+	v := map[string]any{"status": st.Status, "outputs": typedOutputs(st.Outputs, st.outType)}
+	if st.Outputs == nil {
+		v["outputs"] = map[string]any{}
+	}
+	if st.StartedAt != nil {
+		v["startedAt"] = *st.StartedAt
+	}
+	if st.EndedAt != nil {
+		v["endedAt"] = *st.EndedAt
+	}
+	return v
+}
+
+// typedOutputs converts JSON outputs to the types the plan declares.
+func typedOutputs(out map[string]any, t *runbooks.Type) map[string]any {
+	if t == nil {
+		return out
+	}
+	if m, ok := runbooks.CELValue(out, t).(map[string]any); ok {
+		return m
+	}
+	return out
+}

@@ -1,0 +1,311 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// list runs steps in order; the first failure stops it.
+func (r *run) list(ctx workflow.Context, sc *scope, steps []*runbooks.PlanStep) error {
+	for _, s := range steps {
+		if err := r.step(ctx, sc, s); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step runs one step and records its state. A failure of a step with
+// continueOnError is recorded and swallowed.
+func (r *run) step(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error {
+	st := sc.lookup(s.ID)
+	if st == nil { // compensation steps are declared when they run
+		r.declare(sc, []*runbooks.PlanStep{s}, "", nil)
+		st = sc.states[s.ID]
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if s.If != nil {
+		ok, err := r.ev.EvalBool(s.If, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return r.fail(ctx, st, s, &stepError{step: s.ID, typ: ErrExpression, message: err.Error()})
+		}
+		if !ok {
+			r.skip(sc, s)
+			return nil
+		}
+	}
+	r.current = s.ID
+	now := workflow.Now(ctx)
+	st.Status, st.StartedAt = StatusRunning, &now
+	err := r.dispatch(ctx, sc, s, st)
+	var exit *exitRun
+	if errors.As(err, &exit) {
+		r.succeed(ctx, st)
+		return err
+	}
+	if err != nil {
+		return r.fail(ctx, st, s, err)
+	}
+	r.succeed(ctx, st)
+	return nil
+}
+
+func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	switch s.Kind {
+	case runbooks.StepAction:
+		return r.action(ctx, sc, s, st)
+	case runbooks.StepApproval:
+		return r.approval(ctx, sc, s, st)
+	case runbooks.StepParallel:
+		return r.parallel(ctx, sc, s)
+	case runbooks.StepGroup:
+		return r.list(ctx, sc, s.Steps)
+	case runbooks.StepForEach:
+		return r.forEach(ctx, sc, s, st)
+	case runbooks.StepRunbook:
+		return r.subRunbook(ctx, sc, s, st)
+	case runbooks.StepSleep:
+		d, err := r.ev.Duration(s.Sleep, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+		}
+		return workflow.Sleep(ctx, d)
+	case runbooks.StepWaitFor:
+		return r.waitFor(ctx, sc, s, st)
+	case runbooks.StepAssert:
+		return r.assert(sc, s, st)
+	case runbooks.StepSet:
+		vars := r.vars(sc)
+		for _, v := range s.Set {
+			x, err := r.ev.Eval(v.Expr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+			if err != nil {
+				return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("vars.%s: %v", v.Name, err)}
+			}
+			r.varsVar[v.Name] = x
+		}
+		return nil
+	case runbooks.StepExit:
+		msg := ""
+		if s.Exit.Message != nil {
+			x, err := r.ev.Render(s.Exit.Message, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+			if err != nil {
+				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+			}
+			msg = runbooks.Text(x)
+		}
+		st.Message = msg
+		return &exitRun{message: msg}
+	}
+	return &stepError{step: s.ID, typ: ErrBadPlan, message: "unknown step kind " + string(s.Kind)}
+}
+
+func (r *run) assert(sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	vars := r.vars(sc)
+	ok, err := r.ev.EvalBool(s.Assert.That, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	if ok {
+		return nil
+	}
+	msg := "assertion failed: " + s.Assert.That.Src
+	if s.Assert.Message != nil {
+		if x, err := r.ev.Render(s.Assert.Message, vars); err == nil { //workflowcheck:ignore CEL evaluation is deterministic
+			msg = runbooks.Text(x)
+		}
+	}
+	st.Message = msg
+	return &stepError{step: s.ID, typ: ErrAssertion, message: msg}
+}
+
+func (r *run) succeed(ctx workflow.Context, st *StepState) {
+	now := workflow.Now(ctx)
+	st.Status, st.EndedAt = StatusSucceeded, &now
+}
+
+// fail records a failure; with continueOnError the run goes on.
+func (r *run) fail(ctx workflow.Context, st *StepState, s *runbooks.PlanStep, err error) error {
+	now := workflow.Now(ctx)
+	st.EndedAt = &now
+	se := r.asStepError(err, false)
+	if se.step == "" {
+		se.step = s.ID
+	}
+	st.Status, st.Error, st.ErrorType = StatusFailed, se.message, se.typ
+	if ctx.Err() != nil || temporal.IsCanceledError(err) {
+		st.Status = StatusCancelled
+		return err
+	}
+	if s.ContinueOnError {
+		return nil
+	}
+	return se
+}
+
+// skip marks a step and everything inside it skipped.
+func (r *run) skip(sc *scope, s *runbooks.PlanStep) {
+	if st := sc.lookup(s.ID); st != nil {
+		st.Status = StatusSkipped
+	}
+	if s.Kind != runbooks.StepForEach {
+		for _, c := range s.Steps {
+			r.skip(sc, c)
+		}
+	}
+}
+
+// action runs an action step: its inputs rendered (those reading secrets
+// deferred to the activity), retried by policy, repeated until its
+// condition holds.
+func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+	vars := r.vars(sc)
+	timeout, err := r.ev.Duration(s.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	if timeout == 0 {
+		timeout = DefaultActionTimeout
+	}
+	policy, err := r.retryPolicy(s.Retry, vars)
+	if err != nil {
+		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+	}
+	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
+	if s.Action == activities.ShellSpec.Name {
+		opts.HeartbeatTimeout = ShellHeartbeat
+	}
+	actx := workflow.WithActivityOptions(ctx, opts)
+	var deadline time.Time
+	var every time.Duration
+	if rp := s.Repeat; rp != nil {
+		if every, err = r.ev.Duration(rp.Every, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+		}
+		if !rp.Timeout.IsZero() {
+			d, err := r.ev.Duration(rp.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+			if err != nil {
+				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+			}
+			deadline = workflow.Now(ctx).Add(d)
+		}
+	}
+	for {
+		out, err := r.runActivity(actx, sc, s, s.Action, s.With, st)
+		if err != nil {
+			return err
+		}
+		st.Outputs = out
+		if s.Repeat == nil {
+			break
+		}
+		v := r.vars(sc)
+		v["outputs"] = typedOutputs(out, s.Outputs)
+		done, err := r.ev.EvalBool(s.Repeat.Until, v) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+		}
+		if done {
+			break
+		}
+		if !deadline.IsZero() && !workflow.Now(ctx).Add(every).Before(deadline) {
+			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: fmt.Sprintf("repeat.until %s still false after %s", s.Repeat.Until.Src, s.Repeat.Timeout)}
+		}
+		if err := workflow.Sleep(ctx, every); err != nil {
+			return err
+		}
+	}
+	if s.Compensate != nil {
+		r.compensations = append(r.compensations, compensation{step: s, scope: sc, state: st})
+	}
+	return nil
+}
+
+// runActivity renders inputs and executes one action.
+func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, action string, with map[string]*runbooks.Value, st *StepState) (map[string]any, error) {
+	in, err := r.actionInput(sc, s.ID, with)
+	if err != nil {
+		return nil, err
+	}
+	var out activities.Output
+	err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
+	st.Attempts += max(out.Attempt, 1)
+	if err != nil {
+		return nil, activityError(s.ID, err)
+	}
+	return out.Outputs, nil
+}
+
+// actionInput renders what the workflow may render and defers to the
+// activity the values that read secrets, with the variables they read.
+func (r *run) actionInput(sc *scope, stepID string, with map[string]*runbooks.Value) (activities.Input, error) {
+	in := activities.Input{Runbook: r.plan.Name, RunID: r.status.RunID, StepID: stepID, Inputs: map[string]any{}}
+	vars := r.vars(sc)
+	for _, k := range sortedKeys(with) {
+		v := with[k]
+		secret := false
+		v.Exprs(func(x *runbooks.Expr) { secret = secret || len(x.Secrets) > 0 })
+		if secret {
+			if in.Deferred == nil {
+				in.Deferred, in.Vars = map[string]*runbooks.Value{}, runbooks.EncodeVars(vars)
+				delete(in.Vars, "secrets")
+			}
+			in.Deferred[k] = v
+			continue
+		}
+		x, err := r.ev.Render(v, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return in, &stepError{step: stepID, typ: ErrExpression, message: fmt.Sprintf("input %s: %v", k, err)}
+		}
+		in.Inputs[k] = runbooks.JSONValue(x)
+	}
+	return in, nil
+}
+
+func (r *run) retryPolicy(p *runbooks.PlanRetry, vars runbooks.Vars) (*temporal.RetryPolicy, error) {
+	if p == nil {
+		return &temporal.RetryPolicy{MaximumAttempts: 1}, nil
+	}
+	initial, err := r.ev.Duration(p.InitialInterval, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	if err != nil {
+		return nil, err
+	}
+	var maxInterval time.Duration
+	if !p.MaxInterval.IsZero() {
+		if maxInterval, err = r.ev.Duration(p.MaxInterval, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+			return nil, err
+		}
+	}
+	return &temporal.RetryPolicy{
+		InitialInterval:        initial,
+		BackoffCoefficient:     p.Backoff,
+		MaximumInterval:        maxInterval,
+		MaximumAttempts:        int32(p.MaxAttempts),
+		NonRetryableErrorTypes: p.NonRetryable,
+	}, nil
+}
+
+// activityError unwraps an activity failure into a step error with the
+// action's error type.
+func activityError(step string, err error) error {
+	if temporal.IsCanceledError(err) {
+		return err
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return &stepError{step: step, typ: app.Type(), message: app.Message()}
+	}
+	var te *temporal.TimeoutError
+	if errors.As(err, &te) {
+		return &stepError{step: step, typ: ErrRunTimeout, message: "the action timed out (" + te.TimeoutType().String() + ")"}
+	}
+	return &stepError{step: step, typ: "ActivityError", message: err.Error()}
+}

@@ -1,0 +1,202 @@
+// Package workflows is the deterministic interpreter of compiled runbook
+// plans. RunbookWorkflow runs one plan durably on Temporal: every step is
+// an activity, a timer, a child workflow or a wait; approvals are Updates,
+// events are signals, and the status query returns the timeline. Nothing
+// here does I/O or reads the wall clock.
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// Names clients use to talk to a run.
+const (
+	WorkflowName  = "RunbookWorkflow"
+	QueryStatus   = "status"
+	UpdateApprove = "approve"
+	SignalEvent   = "event"
+)
+
+// Defaults of the interpreter.
+const (
+	DefaultActionTimeout = time.Hour
+	ShellHeartbeat       = 30 * time.Second
+	MaxForEachItems      = runbooks.MaxListItems
+)
+
+// Error types of run failures.
+const (
+	ErrAssertion       = "AssertionFailed"
+	ErrApprovalReject  = "ApprovalRejected"
+	ErrApprovalTimeout = "ApprovalTimeout"
+	ErrEventTimeout    = "EventTimeout"
+	ErrRepeatTimeout   = "RepeatTimeout"
+	ErrRunTimeout      = "Timeout"
+	ErrExpression      = "ExpressionError"
+	ErrBadPlan         = "BadPlan"
+	ErrForEachBudget   = "ForEachBudgetExceeded"
+	ErrCancelled       = "Cancelled"
+)
+
+// RunInput starts a run. Params must already be bound (Plan.BindParams).
+type RunInput struct {
+	Plan        *runbooks.Plan `json:"plan"`
+	Params      map[string]any `json:"params"`
+	Trigger     string         `json:"trigger"` // api, schedule, alert, webhook, parent
+	TriggeredBy string         `json:"triggeredBy"`
+	Version     int            `json:"version"`
+}
+
+// RunResult is what a finished run returns.
+type RunResult struct {
+	Status      string         `json:"status"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	ExitMessage string         `json:"exitMessage,omitempty"`
+}
+
+// RunbookWorkflow interprets a plan. It returns the run's outputs, or an
+// ApplicationError (type of the first failure) whose details are the
+// final Status.
+func RunbookWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
+	r, err := newRun(ctx, in)
+	if err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
+	}
+	return r.execute(ctx)
+}
+
+// stepError is a step's failure, with the type that error.type shows.
+type stepError struct {
+	step    string
+	typ     string
+	message string
+}
+
+func (e *stepError) Error() string { return fmt.Sprintf("step %s: %s", e.step, e.message) }
+
+// exitRun ends the main steps successfully.
+type exitRun struct{ message string }
+
+func (e *exitRun) Error() string { return "exit: " + e.message }
+
+func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
+	mainCtx, cancelMain := workflow.WithCancel(ctx)
+	timedOut := false
+	if !r.plan.Timeout.IsZero() {
+		d, err := r.ev.Duration(r.plan.Timeout, r.vars(r.root)) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			cancelMain()
+			return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
+		}
+		timerCtx, cancelTimer := workflow.WithCancel(ctx)
+		defer cancelTimer()
+		workflow.Go(timerCtx, func(c workflow.Context) {
+			if workflow.NewTimer(c, d).Get(c, nil) == nil {
+				timedOut = true
+				cancelMain()
+			}
+		})
+	}
+	err := r.list(mainCtx, r.root, r.plan.Steps)
+	cancelMain()
+	if err != nil && timedOut {
+		err = &stepError{step: r.current, typ: ErrRunTimeout, message: fmt.Sprintf("the run exceeded its timeout of %s", r.plan.Timeout)}
+	}
+	return r.finish(ctx, err)
+}
+
+// finish runs what follows the main steps: on failure, compensations and
+// onFailure; always, finally. Cleanup runs in a context a cancellation of
+// the run does not cancel.
+func (r *run) finish(ctx workflow.Context, err error) (*RunResult, error) {
+	cancelled := ctx.Err() != nil && errors.Is(ctx.Err(), workflow.ErrCanceled)
+	cleanup, cancelCleanup := workflow.NewDisconnectedContext(ctx)
+	defer cancelCleanup()
+	var exit *exitRun
+	if errors.As(err, &exit) {
+		r.status.ExitMessage = exit.message
+		err = nil
+	}
+	if err != nil {
+		se := r.asStepError(err, cancelled)
+		r.status.Error, r.status.ErrorType, r.status.FailedStep = se.message, se.typ, se.step
+		r.compensate(cleanup)
+		if !cancelled {
+			errScope := newScope(r.root)
+			errScope.vars["error"] = map[string]any{"step": se.step, "message": se.message, "type": se.typ}
+			if ferr := r.list(cleanup, errScope, r.plan.OnFailure); ferr != nil {
+				r.logger(ctx).Error("onFailure failed", "error", ferr)
+			}
+		}
+	}
+	if ferr := r.list(cleanup, r.root, r.plan.Finally); ferr != nil && err == nil {
+		err = ferr
+		se := r.asStepError(ferr, false)
+		r.status.Error, r.status.ErrorType, r.status.FailedStep = se.message, se.typ, se.step
+	}
+	now := workflow.Now(ctx)
+	r.status.EndedAt = &now
+	switch {
+	case cancelled:
+		r.status.Status = RunCancelled
+		r.markUnfinished(StatusCancelled)
+		return nil, temporal.NewCanceledError(r.status)
+	case err != nil:
+		r.status.Status = RunFailed
+		r.markUnfinished(StatusCancelled)
+		return nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status)
+	}
+	outputs, oerr := r.outputs()
+	if oerr != nil {
+		r.status.Status, r.status.Error, r.status.ErrorType = RunFailed, oerr.Error(), ErrExpression
+		return nil, temporal.NewNonRetryableApplicationError(oerr.Error(), ErrExpression, nil, r.status)
+	}
+	r.status.Status, r.status.Outputs = RunSucceeded, outputs
+	return &RunResult{Status: RunSucceeded, Outputs: outputs, ExitMessage: r.status.ExitMessage}, nil
+}
+
+// asStepError turns any failure into a typed step error.
+func (r *run) asStepError(err error, cancelled bool) *stepError {
+	var se *stepError
+	switch {
+	case errors.As(err, &se):
+		return se
+	case cancelled || temporal.IsCanceledError(err):
+		return &stepError{step: r.current, typ: ErrCancelled, message: "the run was cancelled"}
+	}
+	return &stepError{step: r.current, typ: "Error", message: err.Error()}
+}
+
+// outputs evaluates spec.outputs.
+func (r *run) outputs() (map[string]any, error) {
+	if len(r.plan.Outputs) == 0 {
+		return nil, nil
+	}
+	out := map[string]any{}
+	vars := r.vars(r.root)
+	for _, o := range r.plan.Outputs {
+		v, err := r.ev.Eval(o.Expr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		if err != nil {
+			return nil, fmt.Errorf("output %s: %w", o.Name, err)
+		}
+		out[o.Name] = runbooks.JSONValue(v)
+	}
+	return out, nil
+}
+
+// markUnfinished closes entries left pending or running.
+func (r *run) markUnfinished(status string) {
+	for _, st := range r.timeline {
+		switch st.Status {
+		case StatusRunning, StatusWaitingApproval, StatusWaitingEvent:
+			st.Status = status
+		}
+	}
+}
