@@ -2,6 +2,7 @@
 GO          ?= go
 BIN         := bin/runbook
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 FUZZTIME    ?= 30s
 
 .PHONY: build test lint dev bench fuzz docs check-docs
@@ -17,6 +18,7 @@ lint:
 	if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(GO) run $(STATICCHECK) ./...
+	$(GO) run $(WORKFLOWCHECK) -config workflows/workflowcheck.yaml ./workflows
 
 # Until the API lands, dev validates every example and previews one.
 dev: build

@@ -150,7 +150,7 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	vars := r.vars(sc)
 	approvers := a.Approvers
 	if a.ApproversExpr != nil {
-		x, err := r.ev.Eval(a.ApproversExpr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		x, err := r.ev.Eval(a.ApproversExpr, vars)
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: "approvers: " + err.Error()}
 		}
@@ -166,11 +166,11 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 		return &stepError{step: s.ID, typ: "NoApprovers", message: "the approval has no approvers"}
 	}
 	if a.Message != nil {
-		if x, err := r.ev.Render(a.Message, vars); err == nil { //workflowcheck:ignore CEL evaluation is deterministic
+		if x, err := r.ev.Render(a.Message, vars); err == nil {
 			st.Message = runbooks.Text(x)
 		}
 	}
-	timeout, err := r.ev.Duration(a.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	timeout, err := r.ev.Duration(a.Timeout, vars)
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
@@ -246,7 +246,7 @@ func (r *run) announce(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, w 
 		return func() {}
 	}
 	nctx, cancel := workflow.WithCancel(ctx)
-	every, err := r.ev.Duration(a.RemindEvery, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+	every, err := r.ev.Duration(a.RemindEvery, r.vars(sc))
 	if err != nil {
 		r.logger(ctx).Warn("remindEvery", "step", s.ID, "error", err)
 	}

@@ -55,7 +55,7 @@ func (r *run) takeEvent(name string, senders []string) *Event {
 // waitFor waits for an event, until its timeout if it has one.
 func (r *run) waitFor(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	w := s.WaitFor
-	timeout, err := r.ev.Duration(w.Timeout, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+	timeout, err := r.ev.Duration(w.Timeout, r.vars(sc))
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}

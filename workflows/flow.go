@@ -50,7 +50,7 @@ func (r *run) parallel(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) er
 // batch, until failures exceed maxErrors.
 func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	vars := r.vars(sc)
-	x, err := r.ev.Eval(s.ForEach, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	x, err := r.ev.Eval(s.ForEach, vars)
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
@@ -61,13 +61,13 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st 
 	if len(items) > MaxForEachItems {
 		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("forEach has %d items; the limit is %d", len(items), MaxForEachItems)}
 	}
-	width, err := r.ev.Count(s.MaxConcurrency, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	width, err := r.ev.Count(s.MaxConcurrency, vars)
 	if err != nil || width < 1 {
 		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("maxConcurrency: %v (must be at least 1)", errOr(err, width))}
 	}
 	batch := len(items)
 	if !s.BatchSize.IsZero() {
-		if batch, err = r.ev.Count(s.BatchSize, vars); err != nil || batch < 1 { //workflowcheck:ignore CEL evaluation is deterministic
+		if batch, err = r.ev.Count(s.BatchSize, vars); err != nil || batch < 1 {
 			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("batchSize: %v (must be at least 1)", errOr(err, batch))}
 		}
 	}
@@ -75,7 +75,7 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st 
 	if me := s.MaxErrors; me != nil {
 		if me.Percent > 0 {
 			allowed = int(math.Floor(me.Percent * float64(len(items)) / 100))
-		} else if allowed, err = r.ev.Count(me.Count, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+		} else if allowed, err = r.ev.Count(me.Count, vars); err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: "maxErrors: " + err.Error()}
 		}
 	}
@@ -164,7 +164,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, 
 	vars := r.vars(sc)
 	given := map[string]any{}
 	for _, k := range sortedKeys(s.Runbook.Params) {
-		x, err := r.ev.Render(s.Runbook.Params[k], vars) //workflowcheck:ignore CEL evaluation is deterministic
+		x, err := r.ev.Render(s.Runbook.Params[k], vars)
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("param %s: %v", k, err)}
 		}

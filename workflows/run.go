@@ -43,7 +43,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if p.PlanVersion != runbooks.PlanVersion {
 		return nil, fmt.Errorf("plan version %d; this worker runs version %d", p.PlanVersion, runbooks.PlanVersion)
 	}
-	ev, err := runbooks.NewEvaluator(p) //workflowcheck:ignore builds the CEL environment from the plan alone
+	ev, err := runbooks.NewEvaluator(p)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +75,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	}
 	r.listenForEvents(ctx)
 	for _, v := range p.Vars {
-		x, err := ev.Eval(v.Expr, r.vars(r.root)) //workflowcheck:ignore CEL evaluation is deterministic
+		x, err := ev.Eval(v.Expr, r.vars(r.root))
 		if err != nil {
 			return nil, fmt.Errorf("vars.%s: %w", v.Name, err)
 		}

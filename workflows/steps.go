@@ -34,7 +34,7 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error 
 		return ctx.Err()
 	}
 	if s.If != nil {
-		ok, err := r.ev.EvalBool(s.If, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+		ok, err := r.ev.EvalBool(s.If, r.vars(sc))
 		if err != nil {
 			return r.fail(ctx, st, s, &stepError{step: s.ID, typ: ErrExpression, message: err.Error()})
 		}
@@ -74,7 +74,7 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	case runbooks.StepRunbook:
 		return r.subRunbook(ctx, sc, s, st)
 	case runbooks.StepSleep:
-		d, err := r.ev.Duration(s.Sleep, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+		d, err := r.ev.Duration(s.Sleep, r.vars(sc))
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 		}
@@ -86,7 +86,7 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	case runbooks.StepSet:
 		vars := r.vars(sc)
 		for _, v := range s.Set {
-			x, err := r.ev.Eval(v.Expr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+			x, err := r.ev.Eval(v.Expr, vars)
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("vars.%s: %v", v.Name, err)}
 			}
@@ -96,7 +96,7 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	case runbooks.StepExit:
 		msg := ""
 		if s.Exit.Message != nil {
-			x, err := r.ev.Render(s.Exit.Message, r.vars(sc)) //workflowcheck:ignore CEL evaluation is deterministic
+			x, err := r.ev.Render(s.Exit.Message, r.vars(sc))
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 			}
@@ -110,7 +110,7 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 
 func (r *run) assert(sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	vars := r.vars(sc)
-	ok, err := r.ev.EvalBool(s.Assert.That, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	ok, err := r.ev.EvalBool(s.Assert.That, vars)
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
@@ -119,7 +119,7 @@ func (r *run) assert(sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	}
 	msg := "assertion failed: " + s.Assert.That.Src
 	if s.Assert.Message != nil {
-		if x, err := r.ev.Render(s.Assert.Message, vars); err == nil { //workflowcheck:ignore CEL evaluation is deterministic
+		if x, err := r.ev.Render(s.Assert.Message, vars); err == nil {
 			msg = runbooks.Text(x)
 		}
 	}
@@ -168,7 +168,7 @@ func (r *run) skip(sc *scope, s *runbooks.PlanStep) {
 // condition holds.
 func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	vars := r.vars(sc)
-	timeout, err := r.ev.Duration(s.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	timeout, err := r.ev.Duration(s.Timeout, vars)
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
@@ -187,11 +187,11 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 	var deadline time.Time
 	var every time.Duration
 	if rp := s.Repeat; rp != nil {
-		if every, err = r.ev.Duration(rp.Every, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+		if every, err = r.ev.Duration(rp.Every, vars); err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 		}
 		if !rp.Timeout.IsZero() {
-			d, err := r.ev.Duration(rp.Timeout, vars) //workflowcheck:ignore CEL evaluation is deterministic
+			d, err := r.ev.Duration(rp.Timeout, vars)
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 			}
@@ -209,7 +209,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 		}
 		v := r.vars(sc)
 		v["outputs"] = typedOutputs(out, s.Outputs)
-		done, err := r.ev.EvalBool(s.Repeat.Until, v) //workflowcheck:ignore CEL evaluation is deterministic
+		done, err := r.ev.EvalBool(s.Repeat.Until, v)
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 		}
@@ -261,7 +261,7 @@ func (r *run) actionInput(sc *scope, stepID string, with map[string]*runbooks.Va
 			in.Deferred[k] = v
 			continue
 		}
-		x, err := r.ev.Render(v, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		x, err := r.ev.Render(v, vars)
 		if err != nil {
 			return in, &stepError{step: stepID, typ: ErrExpression, message: fmt.Sprintf("input %s: %v", k, err)}
 		}
@@ -274,13 +274,13 @@ func (r *run) retryPolicy(p *runbooks.PlanRetry, vars runbooks.Vars) (*temporal.
 	if p == nil {
 		return &temporal.RetryPolicy{MaximumAttempts: 1}, nil
 	}
-	initial, err := r.ev.Duration(p.InitialInterval, vars) //workflowcheck:ignore CEL evaluation is deterministic
+	initial, err := r.ev.Duration(p.InitialInterval, vars)
 	if err != nil {
 		return nil, err
 	}
 	var maxInterval time.Duration
 	if !p.MaxInterval.IsZero() {
-		if maxInterval, err = r.ev.Duration(p.MaxInterval, vars); err != nil { //workflowcheck:ignore CEL evaluation is deterministic
+		if maxInterval, err = r.ev.Duration(p.MaxInterval, vars); err != nil {
 			return nil, err
 		}
 	}

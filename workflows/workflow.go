@@ -90,7 +90,7 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 	mainCtx, cancelMain := workflow.WithCancel(ctx)
 	timedOut := false
 	if !r.plan.Timeout.IsZero() {
-		d, err := r.ev.Duration(r.plan.Timeout, r.vars(r.root)) //workflowcheck:ignore CEL evaluation is deterministic
+		d, err := r.ev.Duration(r.plan.Timeout, r.vars(r.root))
 		if err != nil {
 			cancelMain()
 			return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
@@ -182,7 +182,7 @@ func (r *run) outputs() (map[string]any, error) {
 	out := map[string]any{}
 	vars := r.vars(r.root)
 	for _, o := range r.plan.Outputs {
-		v, err := r.ev.Eval(o.Expr, vars) //workflowcheck:ignore CEL evaluation is deterministic
+		v, err := r.ev.Eval(o.Expr, vars)
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Name, err)
 		}

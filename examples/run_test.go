@@ -1,0 +1,128 @@
+package examples_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"testing"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/worker"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// stack is an embedded Temporal server with a worker, shared by the tests
+// of this package.
+type stack struct {
+	srv    *devserver.Server
+	client client.Client
+}
+
+var shared *stack
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		shared.client.Close()
+		_ = shared.srv.Stop()
+	}
+	os.Exit(code)
+}
+
+// startStack starts the server and a worker once; the worker resolves
+// secrets from secretDir, then from RUNBOOK_SECRET_* variables.
+func startStack(t *testing.T) *stack {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a Temporal server")
+	}
+	if shared != nil {
+		return shared
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	srv, err := devserver.Start(ctx, devserver.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := srv.Client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: activities.EnvSecrets{}}})
+	if err := w.Start(); err != nil {
+		t.Fatal(err)
+	}
+	shared = &stack{srv: srv, client: c}
+	return shared
+}
+
+// runPlan starts a run of p and waits for it; it returns the result, or
+// the failure's type and the final status.
+func (s *stack) runPlan(t *testing.T, p *runbooks.Plan, params map[string]any) (*workflows.RunResult, string, *workflows.Status) {
+	t.Helper()
+	bound, err := p.BindParams(params)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	run, err := s.client.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: p.Name + "-" + time.Now().Format("150405.000000"), TaskQueue: worker.TaskQueue},
+		workflows.WorkflowName, workflows.RunInput{Plan: p, Params: bound, Trigger: "api", TriggeredBy: "test", Version: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res workflows.RunResult
+	err = run.Get(ctx, &res)
+	status := s.status(t, run.GetID())
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			return nil, app.Type(), status
+		}
+		t.Fatalf("run %s: %v", run.GetID(), err)
+	}
+	return &res, "", status
+}
+
+func (s *stack) status(t *testing.T, id string) *workflows.Status {
+	t.Helper()
+	v, err := s.client.QueryWorkflow(context.Background(), id, "", workflows.QueryStatus)
+	if err != nil {
+		t.Fatalf("query %s: %v", id, err)
+	}
+	var st workflows.Status
+	if err := v.Get(&st); err != nil {
+		t.Fatal(err)
+	}
+	return &st
+}
+
+func TestSmokeOnEmbeddedTemporal(t *testing.T) {
+	s := startStack(t)
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: smoke}
+spec:
+  params: [{name: who, type: string, default: world}]
+  steps:
+    - {id: hello, action: shell, with: {script: 'echo "hello $WHO"', env: {WHO: "${{ params.who }}"}}}
+    - {id: note, action: log, with: {message: "${{ steps.hello.outputs.stdout.trim() }}"}}
+  outputs:
+    said: steps.note.outputs.message
+`
+	p, _, err := runbooks.Build("smoke.yaml", []byte(src), runbooks.Options{Actions: activities.Catalog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, errType, st := s.runPlan(t, p, map[string]any{"who": "runbook"})
+	if errType != "" || res.Outputs["said"] != "hello runbook" {
+		t.Fatalf("result %+v, %s, %+v", res, errType, st)
+	}
+}
