@@ -43,10 +43,12 @@ func (it *keyIterator) ConvertToNative(reflect.Type) (any, error) {
 	return nil, errors.New("an iterator has no native form")
 }
 
-func (it *keyIterator) ConvertToType(ref.Type) ref.Val { return types.NewErr("an iterator has no other type") }
-func (it *keyIterator) Equal(other ref.Val) ref.Val    { return types.Bool(it == other) }
-func (it *keyIterator) Type() ref.Type                 { return types.IteratorType }
-func (it *keyIterator) Value() any                     { return nil }
+func (it *keyIterator) ConvertToType(ref.Type) ref.Val {
+	return types.NewErr("an iterator has no other type")
+}
+func (it *keyIterator) Equal(other ref.Val) ref.Val { return types.Bool(it == other) }
+func (it *keyIterator) Type() ref.Type              { return types.IteratorType }
+func (it *keyIterator) Value() any                  { return nil }
 
 // celInput converts a JSON-like value for CEL, ordering every map.
 func celInput(v any) any {
