@@ -189,11 +189,12 @@ func (p *prepared) redactErr(err error) error {
 	}
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) {
-		msg := p.redact(app.Message())
-		if app.NonRetryable() {
-			return temporal.NewNonRetryableApplicationError(msg, app.Type(), nil)
+		opts := temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable()}
+		var details map[string]any
+		if app.HasDetails() && app.Details(&details) == nil {
+			opts.Details = []any{p.redactAll(details)}
 		}
-		return temporal.NewApplicationError(msg, app.Type())
+		return temporal.NewApplicationErrorWithOptions(p.redact(app.Message()), app.Type(), opts)
 	}
 	return errors.New(p.redact(err.Error()))
 }
