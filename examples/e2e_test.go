@@ -1,0 +1,209 @@
+package examples_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// example compiles one file of this directory, with the others available
+// as sub-runbooks.
+func example(t *testing.T, file string) *runbooks.Plan {
+	t.Helper()
+	srcs, err := runbooks.ReadSources(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()}) {
+		if r.File == file {
+			if r.Plan == nil {
+				t.Fatal(r.Diagnostics)
+			}
+			return r.Plan
+		}
+	}
+	t.Fatalf("no example %s", file)
+	return nil
+}
+
+// scripts is the absolute path of the example scripts.
+func scripts(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("scripts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func stepStatus(st *workflows.Status, id string) string {
+	for _, s := range st.Steps {
+		if s.ID == id {
+			return s.Status
+		}
+	}
+	return "absent"
+}
+
+// stateDir points the example scripts (run by the worker) at a fresh
+// directory, and gives the notification secret a webhook.
+func stateDir(t *testing.T) (string, *hook) {
+	dir := t.TempDir()
+	t.Setenv("SERVICE_STATE_DIR", dir)
+	h := startHook(t)
+	t.Setenv("RUNBOOK_SECRET_SLACK_URL", h.srv.URL)
+	return dir, h
+}
+
+func TestChangeReleaseEndToEnd(t *testing.T) {
+	s := startStack(t)
+	dir, h := stateDir(t)
+	svc := startService(t, &service{name: "api", dir: dir, badVersion: "v9.9.9"})
+	deploy := filepath.Join(scripts(t), "deploy.sh")
+	if out, err := exec.Command(deploy, "api", "v1.2.2", "canary").CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	p := example(t, "change-release.yaml")
+	params := map[string]any{"service": "api", "version": "v1.2.3", "health_url": svc.url(), "deploy_dir": scripts(t), "canary_wait": "20s"}
+
+	res, errType, st := s.runPlan(t, p, params)
+	if errType != "" {
+		t.Fatalf("release failed: %s: %s", errType, st.Error)
+	}
+	if svc.read(".canary") != "v1.2.3" || svc.read(".stable") != "v1.2.3" || res.Outputs["promoted_by"] != "test" {
+		t.Errorf("canary %s, stable %s, outputs %v", svc.read(".canary"), svc.read(".stable"), res.Outputs)
+	}
+
+	// A canary that never turns healthy is rolled back by the multi-step
+	// compensation, the failure is announced, and finally still runs.
+	params["version"], params["canary_wait"] = "v9.9.9", "6s"
+	_, errType, st = s.runPlan(t, p, params)
+	if errType != workflows.ErrRepeatTimeout || st.FailedStep != "canary_health" {
+		t.Fatalf("bad canary: %s at %s", errType, st.FailedStep)
+	}
+	if got := svc.read(".canary"); got != "v1.2.3" {
+		t.Errorf("after rollback the canary runs %s, want v1.2.3", got)
+	}
+	if stepStatus(st, "deploy_canary") != workflows.StatusCompensated || stepStatus(st, "rolled_back_healthy") != workflows.StatusSucceeded || stepStatus(st, "record") != workflows.StatusSucceeded {
+		t.Errorf("timeline: %+v", st.Steps)
+	}
+	if got := h.received(); len(got) != 1 || !strings.Contains(got[0], "failed at canary_health") {
+		t.Errorf("notifications = %v", got)
+	}
+}
+
+func TestIncidentRemediationEndToEnd(t *testing.T) {
+	s := startStack(t)
+	dir, _ := stateDir(t)
+	svc := startService(t, &service{name: "api", dir: dir, downUntilRestart: true})
+	p := example(t, "incident-service-down.yaml")
+	res, errType, st := s.runPlan(t, p, map[string]any{
+		"service": "api", "health_url": svc.url(), "restart_command": []any{filepath.Join(scripts(t), "restart.sh")}, "recover_wait": "20s"})
+	if errType != "" {
+		t.Fatalf("remediation failed: %s: %s", errType, st.Error)
+	}
+	if res.Outputs["was_down"] != true || !svc.exists(".restart") || stepStatus(st, "escalate") != workflows.StatusSkipped {
+		t.Errorf("outputs %v, restarted %v, escalate %s", res.Outputs, svc.exists(".restart"), stepStatus(st, "escalate"))
+	}
+	// A healthy service is left alone.
+	res, errType, st = s.runPlan(t, p, map[string]any{"service": "api", "health_url": svc.url()})
+	if errType != "" || res.Outputs["was_down"] != false || stepStatus(st, "remediate") != workflows.StatusSkipped {
+		t.Errorf("healthy: %v, %s, remediate %s", res, errType, stepStatus(st, "remediate"))
+	}
+}
+
+func TestRollingRestartEndToEnd(t *testing.T) {
+	s := startStack(t)
+	dir, _ := stateDir(t)
+	var hosts []any
+	for i, broken := range []bool{false, true, false} {
+		svc := startService(t, &service{name: fmt.Sprintf("host%d", i), dir: dir, broken: broken})
+		hosts = append(hosts, strings.TrimPrefix(svc.srv.URL, "http://"))
+	}
+	p := example(t, "rolling-restart.yaml")
+	params := map[string]any{"service": "api", "hosts": hosts, "restart_command": []any{filepath.Join(scripts(t), "restart.sh")}, "health_wait": "3s"}
+	res, errType, st := s.runPlan(t, p, params)
+	if errType != "" {
+		t.Fatalf("roll failed: %s: %s", errType, st.Error)
+	}
+	if res.Outputs["failed"] != float64(1) {
+		t.Errorf("outputs = %v", res.Outputs)
+	}
+	params["max_failed"] = 0
+	if _, errType, _ = s.runPlan(t, p, params); errType != workflows.ErrForEachBudget {
+		t.Errorf("with no failure budget: %q", errType)
+	}
+}
+
+// pgAdmin is a conninfo for the local Postgres without a database name.
+const pgAdmin = "host=127.0.0.1 port=5432 user=postgres sslmode=disable"
+
+func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
+	s := startStack(t)
+	if err := exec.Command("pg_dump", "--version").Run(); err != nil {
+		t.Skip("pg_dump is not installed")
+	}
+	if out, err := exec.Command("psql", "-d", pgAdmin+" dbname=postgres", "-Atc", "select 1").CombinedOutput(); err != nil {
+		t.Skipf("Postgres at 127.0.0.1:5432 is unreachable: %s", out)
+	}
+	db := fmt.Sprintf("rb_e2e_%d", os.Getpid())
+	psql(t, "postgres", "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db)
+	t.Cleanup(func() { psql(t, "postgres", "DROP DATABASE IF EXISTS "+db) })
+	psql(t, db, "CREATE TABLE orders (id serial primary key, total int)", "INSERT INTO orders (total) SELECT g FROM generate_series(1, 500) g",
+		"CREATE TABLE customers (id int)", "INSERT INTO customers SELECT generate_series(1, 42)")
+
+	backups, files := t.TempDir(), t.TempDir()
+	if err := os.WriteFile(filepath.Join(files, "invoice.pdf"), []byte("%PDF-1.4 test"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RUNBOOK_SECRET_PG_DSN", pgAdmin+" dbname="+db)
+	t.Setenv("RUNBOOK_SECRET_PG_ADMIN_DSN", pgAdmin)
+	_, _ = stateDir(t)
+
+	res, errType, st := s.runPlan(t, example(t, "nightly-backup.yaml"), map[string]any{"backup_dir": backups, "files_dir": files, "keep": 2})
+	if errType != "" {
+		t.Fatalf("backup failed: %s: %s", errType, st.Error)
+	}
+	for _, k := range []string{"database", "files"} {
+		if _, err := os.Stat(res.Outputs[k].(string)); err != nil {
+			t.Errorf("%s backup: %v", k, err)
+		}
+	}
+	scratch := db + "_drill"
+	res, errType, st = s.runPlan(t, example(t, "dr-restore-drill.yaml"), map[string]any{"backup_dir": backups, "scratch_db": scratch})
+	if errType != "" {
+		t.Fatalf("drill failed: %s: %s", errType, st.Error)
+	}
+	if _, ok := res.Outputs["restore_seconds"].(float64); !ok || stepStatus(st, "drop_scratch") != workflows.StatusSucceeded {
+		t.Errorf("outputs %v, drop_scratch %s", res.Outputs, stepStatus(st, "drop_scratch"))
+	}
+	if n := psqlValue(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+scratch+"'"); n != "0" {
+		t.Errorf("scratch database left behind")
+	}
+}
+
+func psql(t *testing.T, db string, stmts ...string) {
+	t.Helper()
+	for _, q := range stmts {
+		if out, err := exec.Command("psql", "-v", "ON_ERROR_STOP=1", "-d", pgAdmin+" dbname="+db, "-c", q).CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v: %s", q, err, out)
+		}
+	}
+}
+
+func psqlValue(t *testing.T, db, q string) string {
+	t.Helper()
+	out, err := exec.Command("psql", "-d", pgAdmin+" dbname="+db, "-Atc", q).CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s: %v: %s", q, err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
