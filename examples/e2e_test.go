@@ -206,4 +206,3 @@ func psqlValue(t *testing.T, db, q string) string {
 	}
 	return strings.TrimSpace(string(out))
 }
-
