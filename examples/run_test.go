@@ -3,12 +3,18 @@ package examples_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver"
@@ -81,6 +87,7 @@ func (s *stack) runPlan(t *testing.T, p *runbooks.Plan, params map[string]any) (
 	var res workflows.RunResult
 	err = run.Get(ctx, &res)
 	status := s.status(t, run.GetID())
+	s.checkHistory(t, p.Name, run.GetID())
 	if err != nil {
 		var app *temporal.ApplicationError
 		if errors.As(err, &app) {
@@ -106,13 +113,15 @@ func (s *stack) status(t *testing.T, id string) *workflows.Status {
 
 func TestSmokeOnEmbeddedTemporal(t *testing.T) {
 	s := startStack(t)
+	t.Setenv("RUNBOOK_SECRET_TOKEN", fmt.Sprintf("tok-%d-secret", time.Now().UnixNano()))
 	src := `apiVersion: runbook/v1
 kind: Runbook
 metadata: {name: smoke}
 spec:
   params: [{name: who, type: string, default: world}]
+  secrets: [TOKEN]
   steps:
-    - {id: hello, action: shell, with: {script: 'echo "hello $WHO"', env: {WHO: "${{ params.who }}"}}}
+    - {id: hello, action: shell, with: {script: 'echo "hello $WHO, token $TOKEN"', env: {WHO: "${{ params.who }}", TOKEN: "${{ secrets.TOKEN }}"}}}
     - {id: note, action: log, with: {message: "${{ steps.hello.outputs.stdout.trim() }}"}}
   outputs:
     said: steps.note.outputs.message
@@ -122,7 +131,48 @@ spec:
 		t.Fatal(err)
 	}
 	res, errType, st := s.runPlan(t, p, map[string]any{"who": "runbook"})
-	if errType != "" || res.Outputs["said"] != "hello runbook" {
+	if errType != "" || res.Outputs["said"] != "hello runbook, token ***" {
 		t.Fatalf("result %+v, %s, %+v", res, errType, st)
+	}
+}
+
+// checkHistory reads a finished run's history: no secret value may appear
+// in it. With RECORD_HISTORIES=1 it is saved for the replay test in
+// workflows/testdata/histories, so that a change to the interpreter that
+// would break running workflows fails CI.
+func (s *stack) checkHistory(t *testing.T, name, id string) {
+	t.Helper()
+	var events []*historypb.HistoryEvent
+	it := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	b, err := protojson.Marshal(&historypb.History{Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range os.Environ() {
+		k, v, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(k, "RUNBOOK_SECRET_") && len(v) >= 6 && strings.Contains(string(b), v) {
+			t.Errorf("the value of %s appears in the history of %s", k, id)
+		}
+	}
+	if os.Getenv("RECORD_HISTORIES") == "" {
+		return
+	}
+	dir := filepath.Join("..", "workflows", "testdata", "histories")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".json")
+	if _, err := os.Stat(file); err == nil {
+		file = strings.TrimSuffix(file, ".json") + "-2.json"
+	}
+	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
