@@ -27,6 +27,7 @@ dev: build
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...
+	$(GO) run ./bench/interp -steps 10 -runs 200 -concurrent 500
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) ./runbooks

@@ -19,6 +19,7 @@ var LogSpec = &runbooks.ActionSpec{
 	Outputs: []runbooks.Field{
 		{Name: "message", Type: runbooks.StringType, Description: "The line as written."},
 	},
+	Local: true,
 }
 
 type logInput struct {

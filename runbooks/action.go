@@ -14,6 +14,9 @@ type ActionSpec struct {
 	ExactlyOne [][]string `json:"exactlyOne,omitempty"`
 	// AtMostOne lists groups of inputs of which at most one may be given.
 	AtMostOne [][]string `json:"atMostOne,omitempty"`
+	// Local marks a cheap action without side effects beyond the worker,
+	// which runs as a Temporal local activity when the run allows it.
+	Local bool `json:"local,omitempty"`
 }
 
 // Input returns the named input field.

@@ -236,7 +236,13 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep,
 		return nil, err
 	}
 	var out activities.Output
-	err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
+	if spec, ok := activities.Catalog().Action(action); ok && spec.Local && r.in.LocalActions {
+		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
+	} else {
+		err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
+	}
 	st.Attempts += max(out.Attempt, 1)
 	if err != nil {
 		return nil, activityError(s.ID, err)

@@ -52,6 +52,9 @@ type RunInput struct {
 	Trigger     string         `json:"trigger"` // api, schedule, alert, webhook, parent
 	TriggeredBy string         `json:"triggeredBy"`
 	Version     int            `json:"version"`
+	// LocalActions runs actions whose spec is Local (log) as local
+	// activities: no task queue round trip, fewer history events.
+	LocalActions bool `json:"localActions,omitempty"`
 }
 
 // RunResult is what a finished run returns.
