@@ -212,4 +212,3 @@ func slug(s string) string {
 		return '-'
 	}, s)
 }
-
