@@ -12,6 +12,7 @@ func Catalog() runbooks.SpecCatalog {
 		TCPCheckSpec,
 		NotifySpec,
 		LogSpec,
+		SSHSpec,
 	)
 }
 
@@ -24,5 +25,6 @@ func (e *Env) Handlers() map[string]Handler {
 		TCPCheckSpec.Name:    e.TCPCheck,
 		NotifySpec.Name:      e.Notify,
 		LogSpec.Name:         e.Log,
+		SSHSpec.Name:         e.SSH,
 	}
 }
