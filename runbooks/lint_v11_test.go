@@ -183,6 +183,9 @@ spec:
         message: "took ${{ string(steps.restore.endedAt - steps.restore.startedAt) }}, on a ${{ string(now().getDayOfWeek('Europe/Berlin')) }}"
     - {id: weekend, if: "now().getDayOfWeek('Europe/Berlin') in [0, 6] && now() - run.startedAt < duration('1h')", sleep: 1s}
 `, nil},
+	{"ssh needs known hosts", header + "    - {id: a, action: ssh, with: {host: db1, user: ops, privateKey: k, command: [uptime]}}\n", []string{
+		`rb.yaml:6:34: spec.steps[0].with: action ssh needs input "knownHosts"`,
+	}},
 }
 
 func TestLintV11(t *testing.T) {
