@@ -100,12 +100,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		return
 	}
 	seen := map[string]bool{}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, val := n.Content[i], n.Content[i+1]
-		key, ok := d.key(k, path, seen)
-		if !ok {
-			continue
-		}
+	d.pairs(n, path, seen, func(key string, k, val *yaml.Node) {
 		fpath := joinPath(path, key)
 		idx, known := si.byName[key]
 		if !known {
@@ -114,13 +109,13 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				names[j] = f.name
 			}
 			d.r.hinted(posOf(k), fpath, suggest(key, names), "unknown field %q", key)
-			continue
+			return
 		}
 		if isNull(val) {
 			if si.fields[idx].required {
 				d.r.errorf(posOf(k), fpath, "%q needs a value", key)
 			}
-			continue // an explicit null is the same as leaving the field out
+			return // an explicit null is the same as leaving the field out
 		}
 		fv := v.Field(si.fields[idx].index)
 		d.decode(val, fv, fpath)
@@ -129,7 +124,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 				d.r.hinted(s.Pos, fpath, suggest(s.Value, enum), "%q is not one of %s", s.Value, strings.Join(enum, ", "))
 			}
 		}
-	}
+	})
 	for _, f := range si.fields {
 		if f.required && !seen[f.name] {
 			d.r.errorf(posOf(n), path, "missing required field %q", f.name)
@@ -192,20 +187,25 @@ func (l *List[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
 
 func (m *Map[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
 	m.Pos, m.Set = posOf(n), true
+	d.pairs(n, path, map[string]bool{}, func(key string, k, val *yaml.Node) {
+		e := Entry[T]{Key: key, KeyPos: posOf(k)}
+		d.decode(val, reflect.ValueOf(&e.Value).Elem(), joinPath(path, key))
+		m.Entries = append(m.Entries, e)
+	})
+}
+
+// pairs calls fn for each key of a mapping node, reporting a node that is
+// not a mapping and keys that are not plain, merged or repeated.
+func (d *decoder) pairs(n *yaml.Node, path string, seen map[string]bool, fn func(key string, k, val *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
 		d.mismatch(n, path, "a mapping")
 		return
 	}
-	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
-		key, ok := d.key(k, path, seen)
-		if !ok {
-			continue
+		if key, ok := d.key(k, path, seen); ok {
+			fn(key, k, val)
 		}
-		e := Entry[T]{Key: key, KeyPos: posOf(k)}
-		d.decode(val, reflect.ValueOf(&e.Value).Elem(), joinPath(path, key))
-		m.Entries = append(m.Entries, e)
 	}
 }
 

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -118,7 +120,7 @@ func match(p *runbooks.Plan, ev *runbooks.Evaluator, kind, name string, vars run
 			}
 		}
 		given := map[string]any{}
-		for _, k := range sortedKeys(t.Params) {
+		for _, k := range slices.Sorted(maps.Keys(t.Params)) {
 			v, err := ev.Eval(t.Params[k], vars)
 			if err != nil {
 				return nil, fmt.Errorf("trigger of %s: param %s: %w", p.Name, k, err)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -42,6 +43,18 @@ func load(file, lib string, errOut io.Writer) (*runbooks.Plan, error) {
 	return r.Plan, nil
 }
 
+// loadArg parses the flags and loads the one runbook file they name.
+func loadArg(fs *flag.FlagSet, args []string, lib *string, errOut io.Writer) (*runbooks.Plan, error) {
+	files, err := interleaved(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if len(files) != 1 {
+		return nil, fmt.Errorf("name exactly one runbook file")
+	}
+	return load(files[0], *lib, errOut)
+}
+
 func runPlan(args []string, out, errOut io.Writer) error {
 	fs := flags("plan", errOut)
 	asJSON := fs.Bool("json", false, "print the preview as JSON")
@@ -49,14 +62,7 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
 	var params multiFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
-	files, err := interleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(files) != 1 {
-		return fmt.Errorf("name exactly one runbook file")
-	}
-	plan, err := load(files[0], *lib, errOut)
+	plan, err := loadArg(fs, args, lib, errOut)
 	if err != nil {
 		return err
 	}
@@ -89,14 +95,7 @@ func runPlan(args []string, out, errOut io.Writer) error {
 func runGraph(args []string, out, errOut io.Writer) error {
 	fs := flags("graph", errOut)
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
-	files, err := interleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(files) != 1 {
-		return fmt.Errorf("name exactly one runbook file")
-	}
-	plan, err := load(files[0], *lib, errOut)
+	plan, err := loadArg(fs, args, lib, errOut)
 	if err != nil {
 		return err
 	}
