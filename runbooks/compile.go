@@ -157,7 +157,7 @@ func (c *Checked) step(s *Step) *PlanStep {
 		ContinueOnError: s.ContinueOnError.Value,
 	}
 	if n.outputs != nil && len(n.outputs.Fields) > 0 {
-		ps.Outputs = n.outputs
+		ps.Outputs = bare(n.outputs)
 	}
 	switch n.kind {
 	case StepAction:
@@ -276,4 +276,17 @@ func Build(file string, src []byte, opts Options) (*Plan, Diagnostics, error) {
 		return nil, diags, &InvalidError{File: file, Diagnostics: diags}
 	}
 	return Compile(checked), diags, nil
+}
+
+// bare copies a type without descriptions, defaults and enums: all a plan
+// needs of an output type is its shape.
+func bare(t *Type) *Type {
+	if t == nil {
+		return nil
+	}
+	out := &Type{Kind: t.Kind, Elem: bare(t.Elem)}
+	for _, f := range t.Fields {
+		out.Fields = append(out.Fields, Field{Name: f.Name, Type: bare(f.Type)})
+	}
+	return out
 }

@@ -236,7 +236,7 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep,
 		return nil, err
 	}
 	var out activities.Output
-	if spec, ok := activities.Catalog().Action(action); ok && spec.Local && r.in.LocalActions {
+	if localActions[action] && r.in.LocalActions {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
@@ -315,3 +315,12 @@ func activityError(step string, err error) error {
 	}
 	return &stepError{step: step, typ: "ActivityError", message: err.Error()}
 }
+
+// localActions are the actions whose spec marks them local.
+var localActions = func() map[string]bool {
+	m := map[string]bool{}
+	for _, spec := range activities.Catalog().Actions() {
+		m[spec.Name] = spec.Local
+	}
+	return m
+}()
