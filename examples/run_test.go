@@ -19,6 +19,7 @@ import (
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver"
 	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -173,6 +174,20 @@ func (s *stack) checkHistory(t *testing.T, name, id string) {
 		file = strings.TrimSuffix(file, ".json") + "-2.json"
 	}
 	if err := os.WriteFile(file, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestStoreLinksBesideTheServer opens the records' SQLite store in a binary
+// that also links the embedded Temporal server: both must share the one
+// "sqlite" database/sql driver (modernc), or the process panics at start.
+func TestStoreLinksBesideTheServer(t *testing.T) {
+	s, err := store.Open(filepath.Join(t.TempDir(), "runbook.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Ping(); err != nil {
 		t.Fatal(err)
 	}
 }

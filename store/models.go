@@ -1,0 +1,103 @@
+package store
+
+import "time"
+
+var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}}
+
+// RunbookVersion is one immutable version of a runbook: a new one is made
+// only when the content changes.
+type RunbookVersion struct {
+	ID        uint      `gorm:"primaryKey" json:"-"`
+	Name      string    `gorm:"size:63;not null;uniqueIndex:rb_name_version;uniqueIndex:rb_name_hash" json:"name"`
+	Version   int       `gorm:"not null;uniqueIndex:rb_name_version" json:"version"`
+	Hash      string    `gorm:"size:64;not null;uniqueIndex:rb_name_hash" json:"hash"`
+	YAML      string    `gorm:"type:text;not null" json:"yaml"`
+	Plan      []byte    `gorm:"not null" json:"-"` // the compiled plan, as JSON
+	Title     string    `json:"title,omitempty"`
+	Author    string    `gorm:"size:200" json:"author"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Run is one execution of a runbook version.
+type Run struct {
+	ID             string     `gorm:"primaryKey;size:120" json:"id"`
+	Runbook        string     `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
+	Version        int        `gorm:"not null" json:"version"`
+	Status         string     `gorm:"size:20;not null;index" json:"status"`
+	Params         []byte     `json:"-"` // JSON
+	Trigger        string     `gorm:"size:20;not null;index" json:"trigger"`
+	TriggerDetail  string     `gorm:"size:500" json:"triggerDetail,omitempty"`
+	TriggeredBy    string     `gorm:"size:200;not null" json:"triggeredBy"`
+	IdempotencyKey *string    `gorm:"size:200;uniqueIndex" json:"-"`
+	Error          string     `gorm:"type:text" json:"error,omitempty"`
+	ErrorType      string     `gorm:"size:100" json:"errorType,omitempty"`
+	Outputs        []byte     `json:"-"` // JSON
+	CreatedAt      time.Time  `gorm:"index:run_runbook_created" json:"createdAt"`
+	EndedAt        *time.Time `json:"endedAt,omitempty"`
+}
+
+// StepEvent is a step's current state in a run's timeline (one row per
+// step, and per item inside loops), kept current while the run goes.
+type StepEvent struct {
+	ID        uint       `gorm:"primaryKey" json:"-"`
+	RunID     string     `gorm:"size:120;not null;uniqueIndex:step_run_step_item" json:"runId"`
+	StepID    string     `gorm:"size:63;not null;uniqueIndex:step_run_step_item" json:"step"`
+	Item      int        `gorm:"not null;default:-1;uniqueIndex:step_run_step_item" json:"item"` // -1 outside loops
+	Kind      string     `gorm:"size:20" json:"kind"`
+	Status    string     `gorm:"size:20;not null" json:"status"`
+	Attempts  int        `json:"attempts"`
+	StartedAt *time.Time `json:"startedAt,omitempty"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Outputs   []byte     `json:"-"` // JSON
+	Error     string     `gorm:"type:text" json:"error,omitempty"`
+	ErrorType string     `gorm:"size:100" json:"errorType,omitempty"`
+	UpdatedAt time.Time  `json:"updatedAt"`
+}
+
+// Vote is an approval vote, as the audit trail of approvals.
+type Vote struct {
+	ID       uint      `gorm:"primaryKey" json:"-"`
+	RunID    string    `gorm:"size:120;not null;index" json:"runId"`
+	StepID   string    `gorm:"size:63;not null" json:"step"`
+	Item     int       `gorm:"not null;default:-1" json:"item"`
+	User     string    `gorm:"size:200;not null" json:"user"`
+	Decision string    `gorm:"size:10;not null" json:"decision"`
+	Comment  string    `gorm:"type:text" json:"comment,omitempty"`
+	At       time.Time `json:"at"`
+}
+
+// Schedule mirrors a runbook's schedule as registered in Temporal.
+type Schedule struct {
+	ID        uint      `gorm:"primaryKey" json:"-"`
+	Runbook   string    `gorm:"size:63;not null;uniqueIndex:sched_runbook_name" json:"runbook"`
+	Name      string    `gorm:"size:63;not null;uniqueIndex:sched_runbook_name" json:"name"`
+	Cron      string    `gorm:"size:200;not null" json:"cron"`
+	Timezone  string    `gorm:"size:64;not null" json:"timezone"`
+	Overlap   string    `gorm:"size:20;not null" json:"overlap"`
+	Paused    bool      `json:"paused"`
+	Version   int       `json:"version"` // the runbook version it starts
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Token is an API token; only a hash of the secret is stored.
+type Token struct {
+	ID         uint       `gorm:"primaryKey" json:"id"`
+	Hash       string     `gorm:"size:64;not null;uniqueIndex" json:"-"`
+	Prefix     string     `gorm:"size:16;not null" json:"prefix"` // shown to tell tokens apart
+	User       string     `gorm:"size:200;not null;index" json:"user"`
+	Roles      string     `gorm:"size:200;not null" json:"-"` // comma-separated
+	Groups     string     `gorm:"size:1000" json:"-"`         // comma-separated
+	CreatedAt  time.Time  `json:"createdAt"`
+	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
+	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+}
+
+// AuditEntry records a write: who did what to what, when.
+type AuditEntry struct {
+	ID     uint      `gorm:"primaryKey" json:"id"`
+	At     time.Time `gorm:"index" json:"at"`
+	Actor  string    `gorm:"size:200;not null" json:"actor"`
+	Action string    `gorm:"size:60;not null" json:"action"` // e.g. runbook.register, run.start, approval.vote
+	Target string    `gorm:"size:300" json:"target"`
+	Detail string    `gorm:"type:text" json:"detail,omitempty"` // JSON, never secrets
+}

@@ -1,0 +1,77 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// SaveRunbook records a compiled runbook. A new version is made only when
+// the content (the plan's hash) changes; created says whether it was.
+func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v *RunbookVersion, created bool, err error) {
+	planJSON, err := json.Marshal(plan)
+	if err != nil {
+		return nil, false, fmt.Errorf("store: plan: %w", err)
+	}
+	err = s.db.Transaction(func(tx *gorm.DB) error {
+		var same RunbookVersion
+		if err := tx.Where("name = ? AND hash = ?", plan.Name, plan.Hash).Order("version DESC").First(&same).Error; err == nil {
+			v = &same
+			return nil
+		} else if err != gorm.ErrRecordNotFound {
+			return err
+		}
+		var latest int
+		if err := tx.Model(&RunbookVersion{}).Where("name = ?", plan.Name).Select("COALESCE(MAX(version), 0)").Scan(&latest).Error; err != nil {
+			return err
+		}
+		v = &RunbookVersion{Name: plan.Name, Version: latest + 1, Hash: plan.Hash, YAML: yaml, Plan: planJSON, Title: plan.Title, Author: author}
+		created = true
+		return tx.Create(v).Error
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: save runbook %s: %w", plan.Name, err)
+	}
+	return v, created, nil
+}
+
+// Runbook returns a runbook's version; version 0 means the latest.
+func (s *Store) Runbook(name string, version int) (*RunbookVersion, error) {
+	q := s.db.Where("name = ?", name)
+	if version > 0 {
+		q = q.Where("version = ?", version)
+	}
+	var v RunbookVersion
+	if err := q.Order("version DESC").First(&v).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &v, nil
+}
+
+// PlanOf decodes a version's plan.
+func (v *RunbookVersion) PlanOf() (*runbooks.Plan, error) {
+	var p runbooks.Plan
+	if err := json.Unmarshal(v.Plan, &p); err != nil {
+		return nil, fmt.Errorf("plan of %s v%d: %w", v.Name, v.Version, err)
+	}
+	return &p, nil
+}
+
+// Runbooks lists the latest version of every runbook, by name.
+func (s *Store) Runbooks() ([]RunbookVersion, error) {
+	var out []RunbookVersion
+	latest := s.db.Model(&RunbookVersion{}).Select("name, MAX(version) AS version").Group("name")
+	err := s.db.Joins("JOIN (?) AS l ON l.name = runbook_versions.name AND l.version = runbook_versions.version", latest).
+		Order("runbook_versions.name").Find(&out).Error
+	return out, err
+}
+
+// Versions lists every version of a runbook, newest first.
+func (s *Store) Versions(name string) ([]RunbookVersion, error) {
+	var out []RunbookVersion
+	err := s.db.Where("name = ?", name).Order("version DESC").Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,166 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm/clause"
+)
+
+// ErrDuplicate is a run whose idempotency key was used before; the
+// existing run comes with it.
+var ErrDuplicate = errors.New("a run with this idempotency key exists")
+
+// CreateRun records a new run. With an idempotency key already used, it
+// returns the existing run and ErrDuplicate.
+func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
+	b, err := json.Marshal(params)
+	if err != nil {
+		return nil, fmt.Errorf("store: params: %w", err)
+	}
+	r.Params = b
+	if r.IdempotencyKey != nil {
+		if existing, err := s.runByKey(*r.IdempotencyKey); err == nil {
+			return existing, ErrDuplicate
+		}
+	}
+	if err := s.db.Create(r).Error; err != nil {
+		if r.IdempotencyKey != nil {
+			if existing, kerr := s.runByKey(*r.IdempotencyKey); kerr == nil {
+				return existing, ErrDuplicate // lost a race with the same key
+			}
+		}
+		return nil, fmt.Errorf("store: create run: %w", err)
+	}
+	return r, nil
+}
+
+func (s *Store) runByKey(key string) (*Run, error) {
+	var r Run
+	if err := s.db.Where("idempotency_key = ?", key).First(&r).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &r, nil
+}
+
+// Run returns a run.
+func (s *Store) Run(id string) (*Run, error) {
+	var r Run
+	if err := s.db.First(&r, "id = ?", id).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return &r, nil
+}
+
+// FinishRun records how a run ended.
+func (s *Store) FinishRun(id, status, errType, errMsg string, outputs map[string]any, at time.Time) error {
+	b, err := json.Marshal(outputs)
+	if err != nil {
+		return err
+	}
+	return s.db.Model(&Run{}).Where("id = ?", id).
+		Updates(map[string]any{"status": status, "error_type": errType, "error": errMsg, "outputs": b, "ended_at": at}).Error
+}
+
+// RunFilter selects runs; zero fields select all. Cursor is the ID of the
+// last run of the previous page.
+type RunFilter struct {
+	Runbook, Status, Trigger string
+	Since, Until             time.Time
+	Cursor                   string
+	Limit                    int
+}
+
+// Runs lists runs, newest first, a page at a time. It returns the cursor
+// of the next page, or "" at the end.
+func (s *Store) Runs(f RunFilter) ([]Run, string, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 50
+	}
+	q := s.db.Model(&Run{})
+	if f.Runbook != "" {
+		q = q.Where("runbook = ?", f.Runbook)
+	}
+	if f.Status != "" {
+		q = q.Where("status = ?", f.Status)
+	}
+	if f.Trigger != "" {
+		q = q.Where("trigger = ?", f.Trigger)
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("created_at >= ?", f.Since)
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("created_at < ?", f.Until)
+	}
+	if f.Cursor != "" {
+		last, err := s.Run(f.Cursor)
+		if err != nil {
+			return nil, "", fmt.Errorf("cursor: %w", err)
+		}
+		q = q.Where("created_at < ? OR (created_at = ? AND id < ?)", last.CreatedAt, last.CreatedAt, last.ID)
+	}
+	var out []Run
+	if err := q.Order("created_at DESC, id DESC").Limit(f.Limit + 1).Find(&out).Error; err != nil {
+		return nil, "", err
+	}
+	next := ""
+	if len(out) > f.Limit {
+		out = out[:f.Limit]
+		next = out[len(out)-1].ID
+	}
+	return out, next, nil
+}
+
+// SaveStep upserts a step's state in a run's timeline.
+func (s *Store) SaveStep(e *StepEvent) error {
+	return s.db.Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
+		DoUpdates: clause.AssignmentColumns([]string{"kind", "status", "attempts", "started_at", "ended_at", "outputs", "error", "error_type", "updated_at"}),
+	}).Create(e).Error
+}
+
+// Steps returns a run's timeline in order of start.
+func (s *Store) Steps(runID string) ([]StepEvent, error) {
+	var out []StepEvent
+	err := s.db.Where("run_id = ?", runID).Order("id").Find(&out).Error
+	return out, err
+}
+
+// AddVote records an approval vote.
+func (s *Store) AddVote(v *Vote) error { return s.db.Create(v).Error }
+
+// Votes lists a run's votes in order.
+func (s *Store) Votes(runID string) ([]Vote, error) {
+	var out []Vote
+	err := s.db.Where("run_id = ?", runID).Order("at, id").Find(&out).Error
+	return out, err
+}
+
+// Audit records a write.
+func (s *Store) Audit(actor, action, target string, detail any) error {
+	d := ""
+	if detail != nil {
+		b, err := json.Marshal(detail)
+		if err != nil {
+			return err
+		}
+		d = string(b)
+	}
+	return s.db.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: d}).Error
+}
+
+// AuditLog lists audit entries, newest first, optionally for actions
+// starting with prefix.
+func (s *Store) AuditLog(prefix string, limit int) ([]AuditEntry, error) {
+	q := s.db.Order("id DESC").Limit(max(limit, 1))
+	if prefix != "" {
+		q = q.Where("action LIKE ?", strings.ReplaceAll(prefix, "%", "")+"%")
+	}
+	var out []AuditEntry
+	err := q.Find(&out).Error
+	return out, err
+}

@@ -1,0 +1,91 @@
+// Package store keeps the engine's records with GORM: runbook versions,
+// runs and their step timelines, approval votes, schedules, API tokens and
+// the audit log. SQLite in a file by default (the pure-Go driver the
+// embedded Temporal server links too, so CGO_ENABLED=0 builds work);
+// Postgres when given a postgres:// DSN. The records outlive Temporal's
+// retention, and listings never depend on Temporal visibility.
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/driver/sqlite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	_ "modernc.org/sqlite" // registers the database/sql driver "sqlite"
+)
+
+// ErrNotFound is returned when a record does not exist.
+var ErrNotFound = errors.New("not found")
+
+// Store is the engine's database.
+type Store struct {
+	db *gorm.DB
+}
+
+// Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
+// file path. It creates or migrates the tables.
+func Open(dsn string) (*Store, error) {
+	var dial gorm.Dialector
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		dial = postgres.Open(dsn)
+	case dsn == "":
+		return nil, fmt.Errorf("store: empty DSN")
+	default:
+		dial = sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}
+	}
+	db, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }})
+	if err != nil {
+		return nil, fmt.Errorf("store: open: %w", err)
+	}
+	if dial.Name() == "sqlite" {
+		sqlDB, err := db.DB()
+		if err != nil {
+			return nil, err
+		}
+		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
+	}
+	if err := db.AutoMigrate(models...); err != nil {
+		return nil, fmt.Errorf("store: migrate: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// sqliteDSN turns a path into a modernc DSN with WAL and a busy timeout.
+func sqliteDSN(path string) string {
+	if strings.Contains(path, "?") {
+		return path
+	}
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+}
+
+// Ping checks the database answers.
+func (s *Store) Ping() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Ping()
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

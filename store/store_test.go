@@ -1,0 +1,218 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+const pgURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// eachDB runs fn against a fresh SQLite file and a fresh Postgres schema.
+func eachDB(t *testing.T, fn func(t *testing.T, s *Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		s, err := Open(filepath.Join(t.TempDir(), "runbook.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fn(t, s)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+		if err == nil {
+			err = admin.Exec("SELECT 1").Error
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		schema := fmt.Sprintf("rbtest_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		s, err := Open(pgURL + "&search_path=" + schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		fn(t, s)
+	})
+}
+
+func plan(t *testing.T, src string) *runbooks.Plan {
+	t.Helper()
+	p, _, err := runbooks.Build("x.yaml", []byte(src), runbooks.Options{Actions: activities.Catalog()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+const v1 = "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: nightly}\nspec:\n  steps: [{id: a, sleep: 1s}]\n"
+
+func TestRunbookVersionsAreImmutable(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		v, created, err := s.SaveRunbook(v1, plan(t, v1), "ann")
+		if err != nil || !created || v.Version != 1 {
+			t.Fatalf("first save: %+v, %v, %v", v, created, err)
+		}
+		v, created, err = s.SaveRunbook(v1, plan(t, v1), "bob")
+		if err != nil || created || v.Version != 1 || v.Author != "ann" {
+			t.Fatalf("same content: %+v, %v, %v", v, created, err)
+		}
+		v2 := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: nightly, title: Nightly}\nspec:\n  steps: [{id: a, sleep: 2s}]\n"
+		v, created, err = s.SaveRunbook(v2, plan(t, v2), "bob")
+		if err != nil || !created || v.Version != 2 {
+			t.Fatalf("changed content: %+v, %v, %v", v, created, err)
+		}
+		latest, err := s.Runbook("nightly", 0)
+		if err != nil || latest.Version != 2 || latest.Title != "Nightly" {
+			t.Fatalf("latest: %+v, %v", latest, err)
+		}
+		p, err := latest.PlanOf()
+		if err != nil || p.Steps[0].Sleep.D != 2*time.Second {
+			t.Errorf("plan: %+v, %v", p, err)
+		}
+		first, _ := s.Runbook("nightly", 1)
+		if first.YAML != v1 {
+			t.Error("version 1 changed")
+		}
+		all, err := s.Runbooks()
+		if err != nil || len(all) != 1 || all[0].Version != 2 {
+			t.Errorf("list: %+v, %v", all, err)
+		}
+		if vs, _ := s.Versions("nightly"); len(vs) != 2 || vs[0].Version != 2 {
+			t.Errorf("versions: %+v", vs)
+		}
+		if _, err := s.Runbook("nope", 0); !errors.Is(err, ErrNotFound) {
+			t.Errorf("missing: %v", err)
+		}
+	})
+}
+
+func TestRunsIdempotencyFiltersAndPaging(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		key := "deploy-42"
+		base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+		r, err := s.CreateRun(&Run{ID: "nightly-1", Runbook: "nightly", Version: 1, Status: "running", Trigger: "api", TriggeredBy: "ann", IdempotencyKey: &key, CreatedAt: base}, map[string]any{"keep": 7})
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := s.CreateRun(&Run{ID: "nightly-2", Runbook: "nightly", Version: 1, Status: "running", Trigger: "api", TriggeredBy: "ann", IdempotencyKey: &key}, nil)
+		if !errors.Is(err, ErrDuplicate) || again.ID != r.ID {
+			t.Fatalf("same key: %+v, %v", again, err)
+		}
+		for i := 2; i <= 6; i++ {
+			trigger := "schedule"
+			if i%2 == 0 {
+				trigger = "alert"
+			}
+			if _, err := s.CreateRun(&Run{ID: fmt.Sprintf("nightly-%d", i+1), Runbook: "nightly", Version: 1, Status: "succeeded", Trigger: trigger, TriggeredBy: "cron", CreatedAt: base.Add(time.Duration(i) * time.Minute)}, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		page, next, err := s.Runs(RunFilter{Runbook: "nightly", Limit: 4})
+		if err != nil || len(page) != 4 || next == "" || page[0].ID != "nightly-7" {
+			t.Fatalf("page 1: %v, %q, %v", ids(page), next, err)
+		}
+		page2, next2, err := s.Runs(RunFilter{Runbook: "nightly", Limit: 4, Cursor: next})
+		if err != nil || len(page2) != 2 || next2 != "" || page2[1].ID != "nightly-1" {
+			t.Fatalf("page 2: %v, %q, %v", ids(page2), next2, err)
+		}
+		alerts, _, _ := s.Runs(RunFilter{Trigger: "alert"})
+		if len(alerts) != 3 {
+			t.Errorf("alert runs: %v", ids(alerts))
+		}
+		recent, _, _ := s.Runs(RunFilter{Since: base.Add(4 * time.Minute), Status: "succeeded"})
+		if len(recent) != 3 {
+			t.Errorf("recent: %v", ids(recent))
+		}
+		if err := s.FinishRun("nightly-1", "failed", "ShellExitError", "exit code 1", nil, base.Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := s.Run("nightly-1")
+		if got.Status != "failed" || got.ErrorType != "ShellExitError" || got.EndedAt == nil {
+			t.Errorf("finished run: %+v", got)
+		}
+	})
+}
+
+func ids(rs []Run) []string {
+	var out []string
+	for _, r := range rs {
+		out = append(out, r.ID)
+	}
+	return out
+}
+
+func TestTimelineVotesAndAudit(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		now := time.Now().UTC()
+		for _, st := range []StepEvent{
+			{RunID: "r1", StepID: "a", Item: -1, Status: "running", StartedAt: &now},
+			{RunID: "r1", StepID: "a", Item: -1, Status: "succeeded", Attempts: 2, StartedAt: &now, EndedAt: &now},
+			{RunID: "r1", StepID: "b", Item: 0, Status: "running"},
+		} {
+			if err := s.SaveStep(&st); err != nil {
+				t.Fatal(err)
+			}
+		}
+		steps, err := s.Steps("r1")
+		if err != nil || len(steps) != 2 || steps[0].Status != "succeeded" || steps[0].Attempts != 2 {
+			t.Fatalf("steps: %+v, %v", steps, err)
+		}
+		if err := s.AddVote(&Vote{RunID: "r1", StepID: "gate", Item: -1, User: "ann", Decision: "approve", At: now}); err != nil {
+			t.Fatal(err)
+		}
+		if vs, _ := s.Votes("r1"); len(vs) != 1 || vs[0].User != "ann" {
+			t.Errorf("votes: %+v", vs)
+		}
+		if err := s.Audit("ann", "approval.vote", "r1/gate", map[string]string{"decision": "approve"}); err != nil {
+			t.Fatal(err)
+		}
+		log, err := s.AuditLog("approval.", 10)
+		if err != nil || len(log) != 1 || log[0].Detail != `{"decision":"approve"}` {
+			t.Errorf("audit: %+v, %v", log, err)
+		}
+	})
+}
+
+func TestTokensStoreOnlyAHash(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		secret, tok, err := s.CreateToken("ann", []string{"operator", "approver"}, []string{"change-board"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stored Token
+		if err := s.db.First(&stored, tok.ID).Error; err != nil || stored.Hash == secret || stored.Hash != hashToken(secret) {
+			t.Fatalf("stored token: %+v", stored)
+		}
+		id, err := s.Authenticate(secret)
+		if err != nil || id.User != "ann" || !id.Has("approver") || id.Has("author") || id.Groups[0] != "change-board" {
+			t.Fatalf("identity: %+v, %v", id, err)
+		}
+		if _, err := s.Authenticate(secret + "x"); !errors.Is(err, ErrBadToken) {
+			t.Errorf("wrong secret: %v", err)
+		}
+		if err := s.RevokeToken(tok.ID); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Authenticate(secret); !errors.Is(err, ErrBadToken) {
+			t.Errorf("revoked: %v", err)
+		}
+		if _, _, err := s.CreateToken("bob", []string{"root"}, nil); err == nil {
+			t.Error("an unknown role was accepted")
+		}
+	})
+}
