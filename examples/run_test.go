@@ -176,6 +176,10 @@ func (s *stack) checkHistory(t *testing.T, name, id string) {
 	if err := os.WriteFile(file, b, 0o644); err != nil {
 		t.Fatal(err)
 	}
+	// The workflow id is not in the history, and child ids derive from it.
+	if err := os.WriteFile(strings.TrimSuffix(file, ".json")+".id", []byte(id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // TestStoreLinksBesideTheServer opens the records' SQLite store in a binary

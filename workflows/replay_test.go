@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
@@ -41,7 +42,11 @@ func TestReplayRecordedHistories(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := r.ReplayWorkflowHistory(logger, h); err != nil {
+			var opts worker.ReplayWorkflowHistoryOptions
+			if id, err := os.ReadFile(strings.TrimSuffix(f, ".json") + ".id"); err == nil {
+				opts.OriginalExecution = workflow.Execution{ID: strings.TrimSpace(string(id))}
+			}
+			if err := r.ReplayWorkflowHistoryWithOptions(logger, h, opts); err != nil {
 				t.Fatal(err)
 			}
 		})
