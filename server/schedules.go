@@ -1,0 +1,108 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// Overlap policies by the format's names.
+var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
+	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	"buffer-one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	"buffer-all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	"cancel-other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	"terminate-other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
+	"allow-all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+}
+
+// ScheduleID is the Temporal schedule id of one of a runbook's schedules.
+func ScheduleID(runbook, schedule string) string { return "runbook:" + runbook + ":" + schedule }
+
+// Scheduler keeps Temporal Schedules in step with runbooks' spec.schedules.
+// Firing is then Temporal's job: durable, and never doubled by several API
+// replicas.
+type Scheduler struct {
+	Client    client.Client
+	TaskQueue string
+}
+
+// Reconcile creates, updates and deletes the Temporal schedules of a
+// runbook version: each of the plan's schedules starts that version with
+// its params; previous names the plan no longer has are deleted.
+func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int, previous []string) error {
+	for _, sc := range p.Schedules {
+		if err := s.upsert(ctx, p, version, sc); err != nil {
+			return fmt.Errorf("schedule %s of %s: %w", sc.Name, p.Name, err)
+		}
+	}
+	for _, name := range previous {
+		if slices.ContainsFunc(p.Schedules, func(sc runbooks.PlanSchedule) bool { return sc.Name == name }) {
+			continue
+		}
+		err := s.Client.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, name)).Delete(ctx)
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("delete schedule %s of %s: %w", name, p.Name, err)
+		}
+	}
+	return nil
+}
+
+func (s *Scheduler) upsert(ctx context.Context, p *runbooks.Plan, version int, sc runbooks.PlanSchedule) error {
+	params, err := p.BindParams(sc.Params)
+	if err != nil {
+		return err
+	}
+	overlap, ok := overlapPolicies[sc.Overlap]
+	if !ok {
+		return fmt.Errorf("unknown overlap %q", sc.Overlap)
+	}
+	id := ScheduleID(p.Name, sc.Name)
+	spec := client.ScheduleSpec{CronExpressions: []string{sc.Cron}, TimeZoneName: sc.Timezone}
+	action := &client.ScheduleWorkflowAction{
+		ID:        p.Name + "-" + sc.Name,
+		Workflow:  workflows.WorkflowName,
+		TaskQueue: s.TaskQueue,
+		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: "schedule", TriggeredBy: sc.Name,
+			Version: version, LocalActions: true}},
+	}
+	h := s.Client.ScheduleClient().GetHandle(ctx, id)
+	desc, err := h.Describe(ctx)
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		_, err = s.Client.ScheduleClient().Create(ctx, client.ScheduleOptions{
+			ID: id, Spec: spec, Action: action, Overlap: overlap, CatchupWindow: sc.CatchupWindow.D, Paused: sc.Paused,
+		})
+		return err
+	case err != nil:
+		return err
+	}
+	err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		sched := in.Description.Schedule
+		sched.Spec = &spec
+		sched.Action = action
+		sched.Policy.Overlap = overlap
+		sched.Policy.CatchupWindow = sc.CatchupWindow.D
+		return &client.ScheduleUpdate{Schedule: &sched}, nil
+	}})
+	if err != nil {
+		return err
+	}
+	switch paused := desc.Schedule.State.Paused; {
+	case sc.Paused && !paused:
+		return h.Pause(ctx, client.SchedulePauseOptions{Note: "paused in the runbook"})
+	case !sc.Paused && paused:
+		return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused in the runbook"})
+	}
+	return nil
+}
