@@ -32,6 +32,7 @@ func commands() []*command {
 		{name: "graph", usage: "graph [--lib DIR] FILE", summary: "print the runbook as a Mermaid flowchart", run: runGraph},
 		{name: "schema", usage: "schema", summary: "print the JSON Schema of the runbook format", run: runSchema},
 		{name: "actions", usage: "actions [--json|--markdown]", summary: "list the actions with their inputs and outputs", run: runActions},
+		{name: "worker", usage: "worker [--temporal host:port] [--namespace ns]", summary: "run runbooks' workflows and actions for a Temporal cluster", run: runWorker},
 	}
 }
 
