@@ -29,6 +29,7 @@ type Run struct {
 	TriggerDetail  string     `gorm:"size:500" json:"triggerDetail,omitempty"`
 	TriggeredBy    string     `gorm:"size:200;not null" json:"triggeredBy"`
 	IdempotencyKey *string    `gorm:"size:200;uniqueIndex" json:"-"`
+	ConcurrencyKey string     `gorm:"size:300;index" json:"concurrencyKey,omitempty"`
 	Error          string     `gorm:"type:text" json:"error,omitempty"`
 	ErrorType      string     `gorm:"size:100" json:"errorType,omitempty"`
 	Outputs        []byte     `json:"-"` // JSON

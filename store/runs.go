@@ -164,3 +164,15 @@ func (s *Store) AuditLog(prefix string, limit int) ([]AuditEntry, error) {
 	err := q.Find(&out).Error
 	return out, err
 }
+
+// Running lists the runs recorded as running with a concurrency key.
+func (s *Store) Running(runbook, key string) ([]Run, error) {
+	var out []Run
+	err := s.db.Where("runbook = ? AND concurrency_key = ? AND status = ?", runbook, key, "running").Order("created_at").Find(&out).Error
+	return out, err
+}
+
+// SetStatus updates a run's status.
+func (s *Store) SetStatus(id, status string) error {
+	return s.db.Model(&Run{}).Where("id = ?", id).Update("status", status).Error
+}

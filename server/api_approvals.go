@@ -1,0 +1,110 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+type voteRequest struct {
+	Decision string         `json:"decision"`
+	Comment  string         `json:"comment"`
+	Item     *int           `json:"item"`
+	Inputs   map[string]any `json:"inputs"`
+}
+
+// voteStatus maps the interpreter's refusals to HTTP.
+var voteStatus = map[string]int{
+	workflows.VoteNotApprover:  http.StatusForbidden,
+	workflows.VoteSelf:         http.StatusForbidden,
+	workflows.VoteAlreadyVoted: http.StatusConflict,
+	workflows.VoteNotWaiting:   http.StatusConflict,
+	workflows.VoteInvalid:      http.StatusUnprocessableEntity,
+}
+
+// vote sends an approval vote as the caller: who votes comes from the
+// token, never from the body. Every accepted vote is audited.
+func (a *API) vote(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	var req voteRequest
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
+		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	}
+	id := identity(c)
+	vr := workflows.VoteRequest{Step: c.Param("step"), Item: req.Item, Decision: req.Decision, Comment: req.Comment,
+		User: id.User, Groups: id.Groups, Inputs: req.Inputs}
+	ctx := c.Request().Context()
+	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateApprove,
+		Args: []any{vr}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var res workflows.VoteResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		if status, ok := voteStatus[app.Type()]; ok {
+			return problem(status, app.Message(), map[string]string{"reason": app.Type()})
+		}
+	}
+	if err != nil {
+		return problem(http.StatusConflict, "the run does not take votes: "+err.Error())
+	}
+	item := -1
+	if req.Item != nil {
+		item = *req.Item
+	}
+	if err := a.Store.AddVote(&store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, At: timeNow()}); err != nil {
+		return err
+	}
+	if err := a.Store.Audit(id.User, "approval.vote", r.ID+"/"+vr.Step, map[string]string{"decision": vr.Decision, "comment": vr.Comment}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+type eventRequest struct {
+	Payload map[string]any `json:"payload"`
+}
+
+// postEvent delivers an event to a run's waitFor steps, as the caller.
+func (a *API) postEvent(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	v, err := a.Store.Runbook(r.Runbook, r.Version)
+	if err != nil {
+		return err
+	}
+	p, err := v.PlanOf()
+	if err != nil {
+		return err
+	}
+	id := identity(c)
+	name := c.Param("name")
+	if !workflows.Senders(p, name, id.User, id.Groups) {
+		return problem(http.StatusForbidden, id.User+" may not post "+name+" to this run")
+	}
+	var req eventRequest
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && err.Error() != "EOF" {
+		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	}
+	ev := workflows.Event{Name: name, Payload: req.Payload, Sender: id.User, Groups: id.Groups}
+	if err := a.Temporal.SignalWorkflow(c.Request().Context(), r.ID, "", workflows.SignalEvent, ev); err != nil {
+		return problem(http.StatusConflict, "the run is not running")
+	}
+	if err := a.Store.Audit(id.User, "run.event", r.ID+"/"+name, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "event": name})
+}

@@ -1,0 +1,134 @@
+package server
+
+import (
+	"io"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/store"
+)
+
+// runbookView is what the API shows of a runbook version.
+type runbookView struct {
+	Name      string               `json:"name"`
+	Version   int                  `json:"version"`
+	Hash      string               `json:"hash"`
+	Title     string               `json:"title,omitempty"`
+	Author    string               `json:"author"`
+	CreatedAt string               `json:"createdAt"`
+	Created   *bool                `json:"created,omitempty"`
+	Warnings  runbooks.Diagnostics `json:"warnings,omitempty"`
+	YAML      string               `json:"yaml,omitempty"`
+	Plan      *runbooks.Plan       `json:"plan,omitempty"`
+}
+
+func view(v *store.RunbookVersion) runbookView {
+	return runbookView{Name: v.Name, Version: v.Version, Hash: v.Hash, Title: v.Title, Author: v.Author, CreatedAt: v.CreatedAt.UTC().Format("2006-01-02T15:04:05Z")}
+}
+
+// registerRunbook compiles a YAML body and records it: 422 with every
+// problem when it is invalid; a new version only when the content changed.
+func (a *API) registerRunbook(c echo.Context) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
+	}
+	opts := runbooks.Options{Actions: a.Catalog, Runbooks: func(name string) (*runbooks.Plan, bool) {
+		v, err := a.Store.Runbook(name, 0)
+		if err != nil {
+			return nil, false
+		}
+		p, err := v.PlanOf()
+		return p, err == nil
+	}}
+	plan, diags, err := runbooks.Build("runbook.yaml", body, opts)
+	if err != nil {
+		details := make([]any, 0, len(diags))
+		for _, d := range diags {
+			details = append(details, d)
+		}
+		return problem(http.StatusUnprocessableEntity, "the runbook is invalid", details...)
+	}
+	var previous []string
+	if prev, err := a.Store.Runbook(plan.Name, 0); err == nil {
+		if pp, err := prev.PlanOf(); err == nil {
+			for _, s := range pp.Schedules {
+				previous = append(previous, s.Name)
+			}
+		}
+	}
+	user := identity(c).User
+	v, created, err := a.Store.SaveRunbook(string(body), plan, user)
+	if err != nil {
+		return err
+	}
+	if created && a.Scheduler != nil {
+		if err := a.Scheduler.Reconcile(c.Request().Context(), plan, v.Version, previous); err != nil {
+			return problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())
+		}
+	}
+	if created {
+		if err := a.Store.Audit(user, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": plan.Hash}); err != nil {
+			return err
+		}
+	}
+	out := view(v)
+	out.Created, out.Warnings = &created, diags.Warnings()
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, out)
+}
+
+func (a *API) listRunbooks(c echo.Context) error {
+	vs, err := a.Store.Runbooks()
+	if err != nil {
+		return err
+	}
+	out := make([]runbookView, 0, len(vs))
+	for i := range vs {
+		out = append(out, view(&vs[i]))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"runbooks": out})
+}
+
+func (a *API) getRunbook(c echo.Context) error {
+	version, _ := strconv.Atoi(c.QueryParam("version"))
+	v, err := a.Store.Runbook(c.Param("name"), version)
+	if err != nil {
+		return notFoundOr(err, "no runbook "+c.Param("name"))
+	}
+	p, err := v.PlanOf()
+	if err != nil {
+		return err
+	}
+	out := view(v)
+	out.YAML, out.Plan = v.YAML, p
+	return c.JSON(http.StatusOK, out)
+}
+
+func (a *API) runbookVersions(c echo.Context) error {
+	vs, err := a.Store.Versions(c.Param("name"))
+	if err != nil {
+		return err
+	}
+	if len(vs) == 0 {
+		return problem(http.StatusNotFound, "no runbook "+c.Param("name"))
+	}
+	out := make([]runbookView, 0, len(vs))
+	for i := range vs {
+		out = append(out, view(&vs[i]))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"versions": out})
+}
+
+func notFoundOr(err error, message string) error {
+	if err == store.ErrNotFound {
+		return problem(http.StatusNotFound, message)
+	}
+	return err
+}

@@ -1,0 +1,228 @@
+package server
+
+import (
+	"crypto/rand"
+	"encoding/base32"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// runView is what the API shows of a run.
+type runView struct {
+	store.Run
+	Params  map[string]any        `json:"params"`
+	Outputs map[string]any        `json:"outputs,omitempty"`
+	Steps   []workflows.StepState `json:"steps,omitempty"`
+}
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// newRunID is the runbook's name, a dash, and 26 time-ordered characters
+// (48 bits of milliseconds, 80 random bits): lowercase letters, digits and
+// dashes only.
+func newRunID(runbook string, now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	return runbook + "-" + idEncoding.EncodeToString(b[:])
+}
+
+type startRequest struct {
+	Params map[string]any `json:"params"`
+}
+
+// startRun starts a run of a runbook's latest version. The same
+// Idempotency-Key gives the same run; a concurrency conflict is 409
+// (reject) or the running run (attach).
+func (a *API) startRun(c echo.Context) error {
+	v, err := a.Store.Runbook(c.Param("name"), 0)
+	if err != nil {
+		return notFoundOr(err, "no runbook "+c.Param("name"))
+	}
+	p, err := v.PlanOf()
+	if err != nil {
+		return err
+	}
+	var req startRequest
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && err.Error() != "EOF" {
+		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	}
+	params, err := p.BindParams(req.Params)
+	var pe *runbooks.ParamError
+	if errors.As(err, &pe) {
+		details := make([]any, len(pe.Problems))
+		for i, d := range pe.Problems {
+			details[i] = d
+		}
+		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
+	}
+	who := identity(c).User
+	now := time.Now().UTC()
+	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: v.Version, Status: workflows.RunRunning,
+		Trigger: "api", TriggeredBy: who, CreatedAt: now}
+	if key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key")); key != "" {
+		run.IdempotencyKey = &key
+	}
+	if cc := p.Concurrency; cc != nil {
+		key, err := concurrencyKey(p, params, run)
+		if err != nil {
+			return problem(http.StatusUnprocessableEntity, "concurrency.key: "+err.Error())
+		}
+		run.ConcurrencyKey = key
+		if existing, err := a.runningWith(c, p.Name, key); err != nil {
+			return err
+		} else if existing != nil && (run.IdempotencyKey == nil || existing.IdempotencyKey == nil || *existing.IdempotencyKey != *run.IdempotencyKey) {
+			if cc.OnConflict == "attach" {
+				return c.JSON(http.StatusOK, a.runView(c, existing))
+			}
+			return problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": key})
+		}
+	}
+	created, err := a.Store.CreateRun(run, params)
+	status := http.StatusCreated
+	if errors.Is(err, store.ErrDuplicate) {
+		status = http.StatusOK // same Idempotency-Key: the same run, started once
+	} else if err != nil {
+		return err
+	}
+	_, err = a.Temporal.ExecuteWorkflow(c.Request().Context(), client.StartWorkflowOptions{
+		ID: created.ID, TaskQueue: a.TaskQueue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+	}, workflows.WorkflowName, workflows.RunInput{Plan: p, Params: params, Trigger: "api", TriggeredBy: who, Version: v.Version, LocalActions: true})
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if err != nil && !errors.As(err, &started) {
+		return problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
+	}
+	if status == http.StatusCreated {
+		if err := a.Store.Audit(who, "run.start", created.ID, map[string]any{"runbook": p.Name, "version": v.Version}); err != nil {
+			return err
+		}
+	}
+	return c.JSON(status, a.runView(c, created))
+}
+
+func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (string, error) {
+	if p.Concurrency.Key == nil {
+		return p.Name, nil
+	}
+	ev, err := runbooks.NewEvaluator(p)
+	if err != nil {
+		return "", err
+	}
+	v, err := ev.Eval(p.Concurrency.Key, runbooks.Vars{"params": p.ParamVars(params),
+		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
+	if err != nil {
+		return "", err
+	}
+	s, _ := v.(string)
+	return s, nil
+}
+
+// runningWith returns the run holding a concurrency key, checking with
+// Temporal that the runs the records call running still run.
+func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, error) {
+	runs, err := a.Store.Running(runbook, key)
+	if err != nil {
+		return nil, err
+	}
+	for i := range runs {
+		d, err := a.Temporal.DescribeWorkflowExecution(c.Request().Context(), runs[i].ID, "")
+		if err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return &runs[i], nil
+		}
+		if err == nil {
+			_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+		}
+	}
+	return nil, nil
+}
+
+func closedStatus(s enumspb.WorkflowExecutionStatus) string {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED:
+		return workflows.RunSucceeded
+	case enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED:
+		return workflows.RunCancelled
+	case enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return workflows.RunRunning
+	}
+	return workflows.RunFailed
+}
+
+// runView joins a run's record with its live timeline from Temporal.
+func (a *API) runView(c echo.Context, r *store.Run) runView {
+	out := runView{Run: *r}
+	_ = json.Unmarshal(r.Params, &out.Params)
+	_ = json.Unmarshal(r.Outputs, &out.Outputs)
+	v, err := a.Temporal.QueryWorkflow(c.Request().Context(), r.ID, "", workflows.QueryStatus)
+	if err != nil {
+		return out
+	}
+	var st workflows.Status
+	if v.Get(&st) == nil {
+		out.Steps = st.Steps
+		if st.Status != workflows.RunRunning {
+			out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
+			if r.Status == workflows.RunRunning {
+				_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
+			}
+		}
+	}
+	return out
+}
+
+func (a *API) getRun(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	return c.JSON(http.StatusOK, a.runView(c, r))
+}
+
+func (a *API) listRuns(c echo.Context) error {
+	f := store.RunFilter{Runbook: c.QueryParam("runbook"), Status: c.QueryParam("status"), Trigger: c.QueryParam("trigger"), Cursor: c.QueryParam("cursor")}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if s := c.QueryParam(name); s != "" {
+			t, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				return problem(http.StatusBadRequest, name+" must be an RFC 3339 time")
+			}
+			*dst = t
+		}
+	}
+	runs, next, err := a.Store.Runs(f)
+	if err != nil {
+		return problem(http.StatusBadRequest, err.Error())
+	}
+	return c.JSON(http.StatusOK, map[string]any{"runs": runs, "next": next})
+}
+
+func (a *API) cancelRun(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	if err := a.Temporal.CancelWorkflow(c.Request().Context(), r.ID, ""); err != nil {
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return problem(http.StatusConflict, "the run is not running")
+		}
+		return err
+	}
+	if err := a.Store.Audit(identity(c).User, "run.cancel", r.ID, nil); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
+}

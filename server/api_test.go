@@ -1,0 +1,188 @@
+package server
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/worker"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+type apiClient struct {
+	t   *testing.T
+	url string
+}
+
+// call sends a request with token and decodes the JSON answer into out.
+func (a apiClient) call(method, path, token string, body any, out any, header ...string) int {
+	a.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	default:
+		j, _ := json.Marshal(b)
+		r = bytes.NewReader(j)
+	}
+	req, _ := http.NewRequest(method, a.url+path, r)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		a.t.Errorf("%s %s answered %s, not JSON: %s", method, path, ct, raw)
+	}
+	if resp.StatusCode >= 400 {
+		var p Problem
+		if err := json.Unmarshal(raw, &p); err != nil || p.Error == "" || p.Details == nil {
+			a.t.Errorf("%s %s: error body is not {error, details[]}: %s", method, path, raw)
+		}
+	}
+	if out != nil {
+		_ = json.Unmarshal(raw, out)
+	}
+	return resp.StatusCode
+}
+
+const release = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: release}
+spec:
+  params: [{name: version, type: string, required: true, pattern: "^v[0-9.]+$"}]
+  concurrency: {key: "'release'", onConflict: reject}
+  steps:
+    - id: board
+      approval: {approvers: ["group:change-board"], minApprovals: 2}
+    - {id: ship, action: shell, with: {command: [echo, "${{ params.version }}"]}}
+  outputs: {shipped: steps.ship.outputs.stdout.trim()}
+`
+
+func TestAPIReleaseWithApprovals(t *testing.T) {
+	c := temporalStack(t)
+	st, err := store.Open(filepath.Join(t.TempDir(), "api.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(), Scheduler: &Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	cl := apiClient{t, srv.URL}
+	token := func(user string, roles, groups []string) string {
+		s, _, err := st.CreateToken(user, roles, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	author := token("alice", []string{"author", "viewer"}, nil)
+	ann := token("ann", []string{"operator", "approver", "viewer"}, []string{"change-board"})
+	bob := token("bob", []string{"approver"}, []string{"change-board"})
+	cid := token("cid", []string{"approver"}, []string{"change-board"})
+	eve := token("eve", []string{"approver"}, []string{"interns"})
+	viewer := token("vic", []string{"viewer"}, nil)
+
+	if got := cl.call("GET", "/api/v1/runbooks", "", nil, nil); got != 401 {
+		t.Errorf("no token: %d", got)
+	}
+	if got := cl.call("GET", "/api/v1/runbooks", "rbk_nope", nil, nil); got != 401 {
+		t.Errorf("bad token: %d", got)
+	}
+	if got := cl.call("POST", "/api/v1/runbooks", viewer, release, nil); got != 403 {
+		t.Errorf("viewer registering: %d", got)
+	}
+	var bad Problem
+	if got := cl.call("POST", "/api/v1/runbooks", author, strings.Replace(release, "action: shell", "action: shel", 1), &bad); got != 422 || len(bad.Details) == 0 {
+		t.Fatalf("bad YAML: %d %+v", got, bad)
+	}
+	if d := bad.Details[0].(map[string]any); d["pos"].(map[string]any)["line"] != float64(10) || !strings.Contains(d["message"].(string), "unknown action") {
+		t.Errorf("problem detail = %v", d)
+	}
+	var reg runbookView
+	if got := cl.call("POST", "/api/v1/runbooks", author, release, &reg); got != 201 || reg.Version != 1 {
+		t.Fatalf("register: %d %+v", got, reg)
+	}
+	if got := cl.call("POST", "/api/v1/runbooks", author, release, &reg); got != 200 || reg.Version != 1 {
+		t.Errorf("same content again: %d %+v", got, reg)
+	}
+	if got := cl.call("POST", "/api/v1/runbooks/nope/runs", ann, map[string]any{}, nil); got != 404 {
+		t.Errorf("unknown runbook: %d", got)
+	}
+	if got := cl.call("POST", "/api/v1/runbooks/release/runs", ann, map[string]any{"params": map[string]any{"version": "latest"}}, nil); got != 422 {
+		t.Errorf("bad params: %d", got)
+	}
+	var run runView
+	start := map[string]any{"params": map[string]any{"version": "v1.2.3"}}
+	if got := cl.call("POST", "/api/v1/runbooks/release/runs", ann, start, &run, "Idempotency-Key", "rel-1"); got != 201 {
+		t.Fatalf("start: %d %+v", got, run)
+	}
+	var again runView
+	if got := cl.call("POST", "/api/v1/runbooks/release/runs", ann, start, &again, "Idempotency-Key", "rel-1"); got != 200 || again.ID != run.ID {
+		t.Errorf("same idempotency key: %d, %s vs %s", got, again.ID, run.ID)
+	}
+	if got := cl.call("POST", "/api/v1/runbooks/release/runs", ann, start, nil); got != 409 {
+		t.Errorf("concurrent release: %d", got)
+	}
+	waitFor(t, func() bool {
+		var v runView
+		cl.call("GET", "/api/v1/runs/"+run.ID, viewer, nil, &v)
+		return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingApproval
+	})
+	approve := map[string]any{"decision": "approve"}
+	for _, tt := range []struct {
+		who  string
+		want int
+	}{{ann, 403}, {eve, 403}, {bob, 200}, {bob, 409}, {viewer, 403}, {cid, 200}, {cid, 409}} {
+		if got := cl.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", tt.who, approve, nil); got != tt.want {
+			t.Errorf("vote: %d, want %d", got, tt.want)
+		}
+	}
+	var done runView
+	waitFor(t, func() bool {
+		cl.call("GET", "/api/v1/runs/"+run.ID, viewer, nil, &done)
+		return done.Status != workflows.RunRunning
+	})
+	if done.Status != workflows.RunSucceeded || done.Outputs["shipped"] != "v1.2.3" {
+		t.Fatalf("run: %+v", done)
+	}
+	var list struct {
+		Runs []store.Run `json:"runs"`
+	}
+	if cl.call("GET", "/api/v1/runs?runbook=release&status=succeeded", viewer, nil, &list); len(list.Runs) != 1 {
+		t.Errorf("list: %+v", list)
+	}
+	votes, _ := st.Votes(run.ID)
+	audit, _ := st.AuditLog("approval.", 10)
+	if len(votes) != 2 || len(audit) != 2 {
+		t.Errorf("votes %d, audit %d: every accepted vote is recorded", len(votes), len(audit))
+	}
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 300 {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatal("condition never held")
+}
