@@ -72,6 +72,15 @@ func (a *API) Handler() *echo.Echo {
 	v1.POST("/runs/:id/cancel", a.cancelRun, require("operator"))
 	v1.POST("/runs/:id/approvals/:step", a.vote, require("approver"))
 	v1.POST("/runs/:id/events/:name", a.postEvent, require("operator"))
+	v1.GET("/approvals", a.listApprovals, require("viewer"))
+	v1.GET("/schedules", a.listSchedules, require("viewer"))
+	v1.GET("/runbooks/:name/schedules/:schedule", a.getSchedule, require("viewer"))
+	v1.POST("/runbooks/:name/schedules/:schedule/pause", a.scheduleAction("pause"), require("operator"))
+	v1.POST("/runbooks/:name/schedules/:schedule/unpause", a.scheduleAction("unpause"), require("operator"))
+	v1.POST("/runbooks/:name/schedules/:schedule/trigger", a.scheduleAction("trigger"), require("operator"))
+	hooks := e.Group("/hooks")
+	hooks.POST("/alertmanager", a.alertmanager, a.authenticate, require("operator"))
+	hooks.POST("/webhook/:name", a.webhook)
 	return e
 }
 

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/sdk/client"
@@ -108,3 +110,65 @@ func (a *API) postEvent(c echo.Context) error {
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "event": name})
 }
+
+// pendingApproval is an approval step waiting for votes.
+type pendingApproval struct {
+	Run       string   `json:"run"`
+	Runbook   string   `json:"runbook"`
+	Step      string   `json:"step"`
+	Item      *int     `json:"item,omitempty"`
+	Message   string   `json:"message,omitempty"`
+	Approvers []string `json:"approvers"`
+	Votes     int      `json:"votes"`
+	Needed    int      `json:"needed"`
+	Mine      bool     `json:"mine"` // the caller may vote
+}
+
+// listApprovals lists the approvals running runs wait for; with
+// mine=true, only those the caller may vote on.
+func (a *API) listApprovals(c echo.Context) error {
+	id := identity(c)
+	mineOnly := c.QueryParam("mine") == "true"
+	runs, _, err := a.Store.Runs(storeRunning())
+	if err != nil {
+		return err
+	}
+	out := []pendingApproval{}
+	for i := range runs {
+		v, err := a.Temporal.QueryWorkflow(c.Request().Context(), runs[i].ID, "", workflows.QueryStatus)
+		if err != nil {
+			continue
+		}
+		var st workflows.Status
+		if v.Get(&st) != nil {
+			continue
+		}
+		for _, s := range st.Steps {
+			if s.Status != workflows.StatusWaitingApproval {
+				continue
+			}
+			voted := false
+			for _, vote := range s.Votes {
+				voted = voted || vote.User == id.User
+			}
+			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && id.User != runs[i].TriggeredBy
+			if mineOnly && !mine {
+				continue
+			}
+			out = append(out, pendingApproval{Run: runs[i].ID, Runbook: runs[i].Runbook, Step: s.ID, Item: s.Item, Message: s.Message,
+				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine})
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"approvals": out})
+}
+
+func eligibleVoter(approvers []string, user string, groups []string) bool {
+	for _, a := range approvers {
+		if g, ok := strings.CutPrefix(a, "group:"); ok && slices.Contains(groups, g) || a == user {
+			return true
+		}
+	}
+	return false
+}
+
+func storeRunning() store.RunFilter { return store.RunFilter{Status: workflows.RunRunning, Limit: 500} }

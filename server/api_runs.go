@@ -69,26 +69,37 @@ func (a *API) startRun(c echo.Context) error {
 		}
 		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
-	who := identity(c).User
+	run, status, err := a.start(c, p, v.Version, params, "api", identity(c).User, "", c.Request().Header.Get("Idempotency-Key"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(status, a.runView(c, run))
+}
+
+// start records and starts a run: 201 for a new run, 200 for the run an
+// idempotency key or an attaching concurrency key already names.
+func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[string]any, trigger, by, detail, idemKey string) (*store.Run, int, error) {
 	now := time.Now().UTC()
-	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: v.Version, Status: workflows.RunRunning,
-		Trigger: "api", TriggeredBy: who, CreatedAt: now}
-	if key := strings.TrimSpace(c.Request().Header.Get("Idempotency-Key")); key != "" {
+	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
+		Trigger: trigger, TriggerDetail: detail, TriggeredBy: by, CreatedAt: now}
+	if key := strings.TrimSpace(idemKey); key != "" {
 		run.IdempotencyKey = &key
 	}
 	if cc := p.Concurrency; cc != nil {
 		key, err := concurrencyKey(p, params, run)
 		if err != nil {
-			return problem(http.StatusUnprocessableEntity, "concurrency.key: "+err.Error())
+			return nil, 0, problem(http.StatusUnprocessableEntity, "concurrency.key: "+err.Error())
 		}
 		run.ConcurrencyKey = key
-		if existing, err := a.runningWith(c, p.Name, key); err != nil {
-			return err
-		} else if existing != nil && (run.IdempotencyKey == nil || existing.IdempotencyKey == nil || *existing.IdempotencyKey != *run.IdempotencyKey) {
+		existing, err := a.runningWith(c, p.Name, key)
+		if err != nil {
+			return nil, 0, err
+		}
+		if existing != nil && (run.IdempotencyKey == nil || existing.IdempotencyKey == nil || *existing.IdempotencyKey != *run.IdempotencyKey) {
 			if cc.OnConflict == "attach" {
-				return c.JSON(http.StatusOK, a.runView(c, existing))
+				return existing, http.StatusOK, nil
 			}
-			return problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": key})
+			return nil, 0, problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": key})
 		}
 	}
 	created, err := a.Store.CreateRun(run, params)
@@ -96,21 +107,21 @@ func (a *API) startRun(c echo.Context) error {
 	if errors.Is(err, store.ErrDuplicate) {
 		status = http.StatusOK // same Idempotency-Key: the same run, started once
 	} else if err != nil {
-		return err
+		return nil, 0, err
 	}
 	_, err = a.Temporal.ExecuteWorkflow(c.Request().Context(), client.StartWorkflowOptions{
 		ID: created.ID, TaskQueue: a.TaskQueue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.WorkflowName, workflows.RunInput{Plan: p, Params: params, Trigger: "api", TriggeredBy: who, Version: v.Version, LocalActions: true})
+	}, workflows.WorkflowName, workflows.RunInput{Plan: p, Params: params, Trigger: trigger, TriggeredBy: by, Version: version, LocalActions: true})
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
-		return problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
+		return nil, 0, problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
 	}
 	if status == http.StatusCreated {
-		if err := a.Store.Audit(who, "run.start", created.ID, map[string]any{"runbook": p.Name, "version": v.Version}); err != nil {
-			return err
+		if err := a.Store.Audit(by, "run.start", created.ID, map[string]any{"runbook": p.Name, "version": version, "trigger": trigger}); err != nil {
+			return nil, 0, err
 		}
 	}
-	return c.JSON(status, a.runView(c, created))
+	return created, status, nil
 }
 
 func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (string, error) {

@@ -84,6 +84,9 @@ func MatchWebhook(p *runbooks.Plan, ev *runbooks.Evaluator, name string, body []
 	if t == nil {
 		return nil, nil
 	}
+	if secrets == nil {
+		return nil, fmt.Errorf("webhook %s: the server has no secret source for %s", name, t.Secret)
+	}
 	key, err := secrets.Secret(t.Secret)
 	if err != nil {
 		return nil, fmt.Errorf("webhook %s: %w", name, err)

@@ -1,0 +1,123 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// scheduleView is a schedule as the runbook declares it and as Temporal
+// runs it.
+type scheduleView struct {
+	Runbook  string      `json:"runbook"`
+	Name     string      `json:"name"`
+	Cron     string      `json:"cron"`
+	Timezone string      `json:"timezone"`
+	Overlap  string      `json:"overlap"`
+	Paused   bool        `json:"paused"`
+	Next     []time.Time `json:"next"`
+	Recent   []string    `json:"recentRuns,omitempty"`
+}
+
+// schedules lists every schedule of the latest runbook versions, with
+// their next fire times computed by the same cron parser the compiler uses.
+func (a *API) listSchedules(c echo.Context) error {
+	vs, err := a.Store.Runbooks()
+	if err != nil {
+		return err
+	}
+	out := []scheduleView{}
+	for i := range vs {
+		p, err := vs[i].PlanOf()
+		if err != nil {
+			return err
+		}
+		for _, s := range p.Schedules {
+			out = append(out, a.scheduleView(c, p, s, false))
+		}
+	}
+	return c.JSON(http.StatusOK, map[string]any{"schedules": out})
+}
+
+func (a *API) scheduleView(c echo.Context, p *runbooks.Plan, s runbooks.PlanSchedule, live bool) scheduleView {
+	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap, Paused: s.Paused}
+	v.Next, _ = runbooks.NextFires(s, time.Now(), 3)
+	if !live {
+		return v
+	}
+	d, err := a.Temporal.ScheduleClient().GetHandle(c.Request().Context(), ScheduleID(p.Name, s.Name)).Describe(c.Request().Context())
+	if err != nil {
+		return v
+	}
+	v.Paused = d.Schedule.State.Paused
+	for _, r := range d.Info.RecentActions {
+		if r.StartWorkflowResult != nil {
+			v.Recent = append(v.Recent, r.StartWorkflowResult.WorkflowID)
+		}
+	}
+	return v
+}
+
+// schedule finds a runbook's schedule or answers 404.
+func (a *API) schedule(c echo.Context) (*runbooks.Plan, runbooks.PlanSchedule, error) {
+	v, err := a.Store.Runbook(c.Param("name"), 0)
+	if err != nil {
+		return nil, runbooks.PlanSchedule{}, notFoundOr(err, "no runbook "+c.Param("name"))
+	}
+	p, err := v.PlanOf()
+	if err != nil {
+		return nil, runbooks.PlanSchedule{}, err
+	}
+	for _, s := range p.Schedules {
+		if s.Name == c.Param("schedule") {
+			return p, s, nil
+		}
+	}
+	return nil, runbooks.PlanSchedule{}, problem(http.StatusNotFound, "runbook "+p.Name+" has no schedule "+c.Param("schedule"))
+}
+
+func (a *API) getSchedule(c echo.Context) error {
+	p, s, err := a.schedule(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a.scheduleView(c, p, s, true))
+}
+
+// scheduleAction pauses, unpauses or triggers a schedule now.
+func (a *API) scheduleAction(action string) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p, s, err := a.schedule(c)
+		if err != nil {
+			return err
+		}
+		ctx := c.Request().Context()
+		h := a.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, s.Name))
+		who := identity(c).User
+		switch action {
+		case "pause":
+			err = h.Pause(ctx, client.SchedulePauseOptions{Note: "paused by " + who})
+		case "unpause":
+			err = h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused by " + who})
+		case "trigger":
+			err = h.Trigger(ctx, client.ScheduleTriggerOptions{})
+		}
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return problem(http.StatusConflict, "the schedule is not registered in Temporal; register the runbook again")
+		}
+		if err != nil {
+			return err
+		}
+		if err := a.Store.Audit(who, "schedule."+action, p.Name+"/"+s.Name, nil); err != nil {
+			return err
+		}
+		return c.JSON(http.StatusAccepted, map[string]string{"schedule": s.Name, "action": action})
+	}
+}
