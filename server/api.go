@@ -58,7 +58,10 @@ func (a *API) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
-	e.Use(middleware.BodyLimit("1M"), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: RequestTimeout}))
+	e.Use(middleware.BodyLimit("1M"), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+		Timeout: RequestTimeout,
+		Skipper: func(c echo.Context) bool { return c.Request().Header.Get("Accept") == "text/event-stream" },
+	}))
 	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
 	e.GET("/readyz", a.ready)
 	v1 := e.Group("/api/v1", a.authenticate)
@@ -69,6 +72,7 @@ func (a *API) Handler() *echo.Echo {
 	v1.POST("/runbooks/:name/runs", a.startRun, require("operator"))
 	v1.GET("/runs", a.listRuns, require("viewer"))
 	v1.GET("/runs/:id", a.getRun, require("viewer"))
+	v1.GET("/runs/:id/events", a.streamEvents, require("viewer"))
 	v1.POST("/runs/:id/cancel", a.cancelRun, require("operator"))
 	v1.POST("/runs/:id/approvals/:step", a.vote, require("approver"))
 	v1.POST("/runs/:id/events/:name", a.postEvent, require("operator"))

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// StreamEvery is how often the event stream looks for step transitions.
+const StreamEvery = 500 * time.Millisecond
+
+// streamEvents sends a run's step transitions as server-sent events:
+// "step" events with the step's state, then one "run" event when it ends.
+func (a *API) streamEvents(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	w := c.Response()
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	ctx := c.Request().Context()
+	seen := map[string]string{}
+	send := func(event string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return err
+		}
+		w.Flush()
+		return nil
+	}
+	for {
+		v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+		if err != nil {
+			return send("error", Problem{Error: "the run's status is not available: " + err.Error(), Details: []any{}})
+		}
+		var st workflows.Status
+		if err := v.Get(&st); err != nil {
+			return err
+		}
+		for _, s := range st.Steps {
+			key := s.ID
+			if s.Item != nil {
+				key = fmt.Sprintf("%s[%d]", s.ID, *s.Item)
+			}
+			if seen[key] == s.Status {
+				continue
+			}
+			seen[key] = s.Status
+			if err := send("step", s); err != nil {
+				return nil // the client went away
+			}
+		}
+		if st.Status != workflows.RunRunning {
+			st.Steps = nil
+			return send("run", st)
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(StreamEvery):
+		}
+	}
+}

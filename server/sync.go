@@ -1,0 +1,107 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// SyncEvery is how often Sync brings the records up to date.
+const SyncEvery = 2 * time.Second
+
+// Sync keeps the records current until ctx ends: the timeline and status
+// of every running run, and records for runs that schedules started. The
+// records then outlive Temporal's retention.
+func (a *API) Sync(ctx context.Context) {
+	t := time.NewTicker(SyncEvery)
+	defer t.Stop()
+	for {
+		a.SyncOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// SyncOnce does one pass of Sync.
+func (a *API) SyncOnce(ctx context.Context) {
+	a.discoverScheduled(ctx)
+	runs, _, err := a.Store.Runs(store.RunFilter{Status: workflows.RunRunning, Limit: 500})
+	if err != nil {
+		return
+	}
+	for i := range runs {
+		a.syncRun(ctx, &runs[i])
+	}
+}
+
+func (a *API) syncRun(ctx context.Context, r *store.Run) {
+	v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+	if err != nil {
+		d, derr := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+		if derr == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			_ = a.Store.SetStatus(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
+		}
+		return
+	}
+	var st workflows.Status
+	if v.Get(&st) != nil {
+		return
+	}
+	for _, s := range st.Steps {
+		item := -1
+		if s.Item != nil {
+			item = *s.Item
+		}
+		out, _ := json.Marshal(s.Outputs)
+		_ = a.Store.SaveStep(&store.StepEvent{RunID: r.ID, StepID: s.ID, Item: item, Kind: s.Kind, Status: s.Status, Attempts: s.Attempts,
+			StartedAt: s.StartedAt, EndedAt: s.EndedAt, Outputs: out, Error: s.Error, ErrorType: s.ErrorType})
+	}
+	if st.Status != workflows.RunRunning {
+		at := time.Now().UTC()
+		if st.EndedAt != nil {
+			at = *st.EndedAt
+		}
+		_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at)
+	}
+}
+
+// discoverScheduled records runs that Temporal schedules started.
+func (a *API) discoverScheduled(ctx context.Context) {
+	vs, err := a.Store.Runbooks()
+	if err != nil {
+		return
+	}
+	for i := range vs {
+		p, err := vs[i].PlanOf()
+		if err != nil {
+			continue
+		}
+		for _, s := range p.Schedules {
+			d, err := a.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, s.Name)).Describe(ctx)
+			if err != nil {
+				continue
+			}
+			for _, act := range d.Info.RecentActions {
+				res := act.StartWorkflowResult
+				if res == nil {
+					continue
+				}
+				if _, err := a.Store.Run(res.WorkflowID); err == nil {
+					continue
+				}
+				r := &store.Run{ID: res.WorkflowID, Runbook: p.Name, Version: vs[i].Version, Status: workflows.RunRunning,
+					Trigger: "schedule", TriggerDetail: s.Name, TriggeredBy: s.Name, CreatedAt: act.ActualTime.UTC()}
+				params, _ := p.BindParams(s.Params)
+				_, _ = a.Store.CreateRun(r, params)
+			}
+		}
+	}
+}
