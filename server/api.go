@@ -53,40 +53,64 @@ func problem(status int, message string, details ...any) error {
 	return &apiError{status: status, message: message, details: details}
 }
 
+// route is one endpoint: the routing table, the role checks and the
+// OpenAPI document are all built from it.
+type route struct {
+	method, path string
+	role         string // "" for no token (health, signed webhooks)
+	summary      string
+	handler      func(a *API) echo.HandlerFunc
+}
+
+// routeTable lists every endpoint. Paths use Echo's :param form.
+func routeTable() []route {
+	return []route{
+		{"GET", "/healthz", "", "Liveness", func(a *API) echo.HandlerFunc { return health }},
+		{"GET", "/readyz", "", "Readiness: the database and Temporal answer", func(a *API) echo.HandlerFunc { return a.ready }},
+		{"GET", "/metrics", "", "Prometheus metrics", func(a *API) echo.HandlerFunc { return a.metricsHandler }},
+		{"GET", "/openapi.json", "", "This API's OpenAPI 3 document", func(a *API) echo.HandlerFunc { return openAPIHandler }},
+		{"POST", "/api/v1/runbooks", "author", "Register a runbook (YAML body); 422 lists every problem", func(a *API) echo.HandlerFunc { return a.registerRunbook }},
+		{"GET", "/api/v1/runbooks", "viewer", "List runbooks (latest versions)", func(a *API) echo.HandlerFunc { return a.listRunbooks }},
+		{"GET", "/api/v1/runbooks/:name", "viewer", "Get a runbook with its plan (?version=N)", func(a *API) echo.HandlerFunc { return a.getRunbook }},
+		{"GET", "/api/v1/runbooks/:name/versions", "viewer", "List a runbook's versions", func(a *API) echo.HandlerFunc { return a.runbookVersions }},
+		{"POST", "/api/v1/runbooks/:name/runs", "operator", "Start a run ({params}; Idempotency-Key header)", func(a *API) echo.HandlerFunc { return a.startRun }},
+		{"GET", "/api/v1/runbooks/:name/schedules/:schedule", "viewer", "Get a schedule with its next fire times", func(a *API) echo.HandlerFunc { return a.getSchedule }},
+		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/pause", "operator", "Pause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("pause") }},
+		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/unpause", "operator", "Unpause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("unpause") }},
+		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/trigger", "operator", "Start a schedule's run now", func(a *API) echo.HandlerFunc { return a.scheduleAction("trigger") }},
+		{"GET", "/api/v1/schedules", "viewer", "List every schedule", func(a *API) echo.HandlerFunc { return a.listSchedules }},
+		{"GET", "/api/v1/runs", "viewer", "List runs (runbook, status, trigger, since, until, cursor)", func(a *API) echo.HandlerFunc { return a.listRuns }},
+		{"GET", "/api/v1/runs/:id", "viewer", "Get a run with its step timeline", func(a *API) echo.HandlerFunc { return a.getRun }},
+		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent events of step transitions", func(a *API) echo.HandlerFunc { return a.streamEvents }},
+		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a run", func(a *API) echo.HandlerFunc { return a.cancelRun }},
+		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload})", func(a *API) echo.HandlerFunc { return a.postEvent }},
+		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, inputs})", func(a *API) echo.HandlerFunc { return a.vote }},
+		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
+		{"POST", "/hooks/alertmanager", "operator", "Alertmanager webhook: start or attach remediation runs", func(a *API) echo.HandlerFunc { return a.alertmanager }},
+		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (HMAC-SHA256): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},
+	}
+}
+
 // Handler builds the Echo instance with every route.
 func (a *API) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
-	e.Use(middleware.BodyLimit("1M"), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
+	e.Use(a.measure, middleware.BodyLimit("1M"), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
 		Timeout: RequestTimeout,
 		Skipper: func(c echo.Context) bool { return c.Request().Header.Get("Accept") == "text/event-stream" },
 	}))
-	e.GET("/healthz", func(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) })
-	e.GET("/readyz", a.ready)
-	v1 := e.Group("/api/v1", a.authenticate)
-	v1.POST("/runbooks", a.registerRunbook, require("author"))
-	v1.GET("/runbooks", a.listRunbooks, require("viewer"))
-	v1.GET("/runbooks/:name", a.getRunbook, require("viewer"))
-	v1.GET("/runbooks/:name/versions", a.runbookVersions, require("viewer"))
-	v1.POST("/runbooks/:name/runs", a.startRun, require("operator"))
-	v1.GET("/runs", a.listRuns, require("viewer"))
-	v1.GET("/runs/:id", a.getRun, require("viewer"))
-	v1.GET("/runs/:id/events", a.streamEvents, require("viewer"))
-	v1.POST("/runs/:id/cancel", a.cancelRun, require("operator"))
-	v1.POST("/runs/:id/approvals/:step", a.vote, require("approver"))
-	v1.POST("/runs/:id/events/:name", a.postEvent, require("operator"))
-	v1.GET("/approvals", a.listApprovals, require("viewer"))
-	v1.GET("/schedules", a.listSchedules, require("viewer"))
-	v1.GET("/runbooks/:name/schedules/:schedule", a.getSchedule, require("viewer"))
-	v1.POST("/runbooks/:name/schedules/:schedule/pause", a.scheduleAction("pause"), require("operator"))
-	v1.POST("/runbooks/:name/schedules/:schedule/unpause", a.scheduleAction("unpause"), require("operator"))
-	v1.POST("/runbooks/:name/schedules/:schedule/trigger", a.scheduleAction("trigger"), require("operator"))
-	hooks := e.Group("/hooks")
-	hooks.POST("/alertmanager", a.alertmanager, a.authenticate, require("operator"))
-	hooks.POST("/webhook/:name", a.webhook)
+	for _, r := range routeTable() {
+		var mw []echo.MiddlewareFunc
+		if r.role != "" {
+			mw = append(mw, a.authenticate, require(r.role))
+		}
+		e.Add(r.method, r.path, r.handler(a), mw...)
+	}
 	return e
 }
+
+func health(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) }
 
 // errorHandler answers every error as JSON {error, details[]}.
 func errorHandler(err error, c echo.Context) {

@@ -69,7 +69,9 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 		if st.EndedAt != nil {
 			at = *st.EndedAt
 		}
-		_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at)
+		if a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at) == nil {
+			observeRun(r.Runbook, &st, at)
+		}
 	}
 }
 
@@ -102,6 +104,21 @@ func (a *API) discoverScheduled(ctx context.Context) {
 				params, _ := p.BindParams(s.Params)
 				_, _ = a.Store.CreateRun(r, params)
 			}
+		}
+	}
+}
+
+// observeRun counts a finished run and its steps.
+func observeRun(runbook string, st *workflows.Status, at time.Time) {
+	runsFinished.WithLabelValues(runbook, st.Status).Inc()
+	runDuration.WithLabelValues(runbook).Observe(at.Sub(st.StartedAt).Seconds())
+	for _, s := range st.Steps {
+		if s.Status == workflows.StatusPending {
+			continue
+		}
+		stepsDone.WithLabelValues(runbook, s.Kind, s.Status).Inc()
+		if s.StartedAt != nil && s.EndedAt != nil {
+			stepDuration.WithLabelValues(runbook, s.Kind).Observe(s.EndedAt.Sub(*s.StartedAt).Seconds())
 		}
 	}
 }

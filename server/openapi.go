@@ -1,0 +1,55 @@
+package server
+
+import (
+	"net/http"
+	"regexp"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+)
+
+var pathParam = regexp.MustCompile(`:([a-z]+)`)
+
+// OpenAPI builds the OpenAPI 3 document from the routing table.
+func OpenAPI() map[string]any {
+	paths := map[string]any{}
+	for _, r := range routeTable() {
+		p := pathParam.ReplaceAllString(r.path, "{$1}")
+		op := map[string]any{
+			"summary": r.summary,
+			"responses": map[string]any{
+				"200":     map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{}}},
+				"default": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}},
+			},
+		}
+		var params []any
+		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
+			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
+		}
+		if params != nil {
+			op["parameters"] = params
+		}
+		if r.role != "" {
+			op["security"] = []any{map[string]any{"bearer": []any{}}}
+			op["description"] = "Needs the " + r.role + " role."
+		}
+		if paths[p] == nil {
+			paths[p] = map[string]any{}
+		}
+		paths[p].(map[string]any)[strings.ToLower(r.method)] = op
+	}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info":    map[string]any{"title": "Runbook Engine API", "version": "1"},
+		"paths":   paths,
+		"components": map[string]any{
+			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
+			"schemas": map[string]any{"Problem": map[string]any{
+				"type": "object", "required": []string{"error", "details"},
+				"properties": map[string]any{"error": map[string]any{"type": "string"}, "details": map[string]any{"type": "array", "items": map[string]any{}}},
+			}},
+		},
+	}
+}
+
+func openAPIHandler(c echo.Context) error { return c.JSON(http.StatusOK, OpenAPI()) }

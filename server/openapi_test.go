@@ -1,0 +1,48 @@
+package server
+
+import (
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/opsrunbook/runbook/store"
+)
+
+func TestOpenAPICoversEveryRouteAndMetricsCount(t *testing.T) {
+	st, err := store.Open(filepath.Join(t.TempDir(), "o.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	api := &API{Store: st}
+	e := api.Handler()
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	cl := apiClient{t, srv.URL}
+	var doc map[string]any
+	if got := cl.call("GET", "/openapi.json", "", nil, &doc); got != 200 {
+		t.Fatalf("openapi: %d", got)
+	}
+	paths := doc["paths"].(map[string]any)
+	param := regexp.MustCompile(`:([a-z]+)`)
+	for _, r := range e.Routes() {
+		p := param.ReplaceAllString(r.Path, "{$1}")
+		ops, ok := paths[p].(map[string]any)
+		if !ok || ops[strings.ToLower(r.Method)] == nil {
+			t.Errorf("%s %s is not in the OpenAPI document", r.Method, r.Path)
+		}
+	}
+	if got := cl.call("GET", "/api/v1/runs", "", nil, nil); got != 401 {
+		t.Errorf("runs without a token: %d", got)
+	}
+	rec := httptest.NewRecorder()
+	e.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	body := rec.Body.String()
+	for _, want := range []string{`runbook_http_requests_total{method="GET",route="/openapi.json",status="200"}`, `route="/api/v1/runs",status="401"`} {
+		if !strings.Contains(body, want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
