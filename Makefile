@@ -20,10 +20,11 @@ lint:
 	$(GO) run $(STATICCHECK) ./...
 	$(GO) run $(WORKFLOWCHECK) -config workflows/workflowcheck.yaml ./workflows
 
-# Until the API lands, dev validates every example and previews one.
+# dev runs everything locally: an embedded Temporal server, a worker, the
+# API on 127.0.0.1:8080 and the records, with examples/ registered.
 dev: build
 	$(BIN) validate examples
-	$(BIN) plan examples/change-release.yaml -p service=api -p version=v1.2.3 -p environment=production
+	$(BIN) dev
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...

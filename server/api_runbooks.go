@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"strconv"
@@ -36,6 +37,23 @@ func (a *API) registerRunbook(c echo.Context) error {
 	if err != nil {
 		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
 	}
+	v, created, diags, err := a.Register(c.Request().Context(), body, identity(c).User)
+	if err != nil {
+		return err
+	}
+	out := view(v)
+	out.Created, out.Warnings = &created, diags.Warnings()
+	status := http.StatusOK
+	if created {
+		status = http.StatusCreated
+	}
+	return c.JSON(status, out)
+}
+
+// Register compiles and records a runbook, resolving sub-runbooks among
+// the registered ones, and reconciles its schedules. An invalid runbook is
+// a 422 problem listing every diagnostic.
+func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.RunbookVersion, bool, runbooks.Diagnostics, error) {
 	opts := runbooks.Options{Actions: a.Catalog, Runbooks: func(name string) (*runbooks.Plan, bool) {
 		v, err := a.Store.Runbook(name, 0)
 		if err != nil {
@@ -44,13 +62,13 @@ func (a *API) registerRunbook(c echo.Context) error {
 		p, err := v.PlanOf()
 		return p, err == nil
 	}}
-	plan, diags, err := runbooks.Build("runbook.yaml", body, opts)
+	plan, diags, err := runbooks.Build("runbook.yaml", yaml, opts)
 	if err != nil {
 		details := make([]any, 0, len(diags))
 		for _, d := range diags {
 			details = append(details, d)
 		}
-		return problem(http.StatusUnprocessableEntity, "the runbook is invalid", details...)
+		return nil, false, diags, problem(http.StatusUnprocessableEntity, "the runbook is invalid", details...)
 	}
 	var previous []string
 	if prev, err := a.Store.Runbook(plan.Name, 0); err == nil {
@@ -60,28 +78,21 @@ func (a *API) registerRunbook(c echo.Context) error {
 			}
 		}
 	}
-	user := identity(c).User
-	v, created, err := a.Store.SaveRunbook(string(body), plan, user)
+	v, created, err := a.Store.SaveRunbook(string(yaml), plan, author)
 	if err != nil {
-		return err
+		return nil, false, diags, err
 	}
 	if created && a.Scheduler != nil {
-		if err := a.Scheduler.Reconcile(c.Request().Context(), plan, v.Version, previous); err != nil {
-			return problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())
+		if err := a.Scheduler.Reconcile(ctx, plan, v.Version, previous); err != nil {
+			return nil, false, diags, problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())
 		}
 	}
 	if created {
-		if err := a.Store.Audit(user, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": plan.Hash}); err != nil {
-			return err
+		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": plan.Hash}); err != nil {
+			return nil, false, diags, err
 		}
 	}
-	out := view(v)
-	out.Created, out.Warnings = &created, diags.Warnings()
-	status := http.StatusOK
-	if created {
-		status = http.StatusCreated
-	}
-	return c.JSON(status, out)
+	return v, created, diags, nil
 }
 
 func (a *API) listRunbooks(c echo.Context) error {

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+)
+
+// apiClient talks to the API as the token's user.
+type apiClient struct {
+	addr, token string
+	http        *http.Client
+}
+
+// clientFlags adds --addr and --token (RUNBOOK_ADDR, RUNBOOK_TOKEN).
+func clientFlags(fs *flag.FlagSet) func() *apiClient {
+	addr := fs.String("addr", envOr("RUNBOOK_ADDR", "http://127.0.0.1:8080"), "API address (RUNBOOK_ADDR)")
+	token := fs.String("token", os.Getenv("RUNBOOK_TOKEN"), "API token (RUNBOOK_TOKEN)")
+	return func() *apiClient {
+		return &apiClient{addr: strings.TrimRight(*addr, "/"), token: *token, http: &http.Client{}}
+	}
+}
+
+// apiError is an error answer of the API.
+type apiError struct {
+	Status  int
+	Message string `json:"error"`
+	Details []any  `json:"details"`
+}
+
+func (e *apiError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s (HTTP %d)", e.Message, e.Status)
+	for _, d := range e.Details {
+		if m, ok := d.(map[string]any); ok && m["message"] != nil {
+			pos, _ := m["pos"].(map[string]any)
+			fmt.Fprintf(&b, "\n  %v:%v: %v: %v", pos["line"], pos["col"], m["path"], m["message"])
+			if h, ok := m["hint"].(string); ok && h != "" {
+				fmt.Fprintf(&b, " (%s)", h)
+			}
+			continue
+		}
+		fmt.Fprintf(&b, "\n  %v", d)
+	}
+	return b.String()
+}
+
+// do sends a request and decodes a JSON answer into out.
+func (c *apiClient) do(method, path string, body any, out any, header ...string) (int, error) {
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			return 0, err
+		}
+		r = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, c.addr+path, r)
+	if err != nil {
+		return 0, err
+	}
+	if c.token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.token)
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", c.addr, err)
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, err
+	}
+	if resp.StatusCode >= 400 {
+		e := &apiError{Status: resp.StatusCode}
+		if json.Unmarshal(raw, e) != nil || e.Message == "" {
+			e.Message = strings.TrimSpace(string(raw))
+		}
+		return resp.StatusCode, e
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return resp.StatusCode, fmt.Errorf("decoding the answer: %w", err)
+		}
+	}
+	return resp.StatusCode, nil
+}
+
+// follow prints a run's step transitions from its event stream and
+// returns the run's final status.
+func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
+	req, err := http.NewRequest("GET", c.addr+"/api/v1/runs/"+runID+"/events", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	req.Header.Set("Accept", "text/event-stream")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("following %s: HTTP %d", runID, resp.StatusCode)
+	}
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	event := ""
+	for sc.Scan() {
+		line := sc.Text()
+		if ev, ok := strings.CutPrefix(line, "event: "); ok {
+			event = ev
+			continue
+		}
+		data, ok := strings.CutPrefix(line, "data: ")
+		if !ok {
+			continue
+		}
+		var v struct {
+			ID        string     `json:"id"`
+			Item      *int       `json:"item"`
+			Status    string     `json:"status"`
+			StartedAt *time.Time `json:"startedAt"`
+			EndedAt   *time.Time `json:"endedAt"`
+			Error     string     `json:"error"`
+			Message   string     `json:"message"`
+		}
+		_ = json.Unmarshal([]byte(data), &v)
+		switch event {
+		case "step":
+			name := v.ID
+			if v.Item != nil {
+				name = fmt.Sprintf("%s[%d]", v.ID, *v.Item)
+			}
+			line := fmt.Sprintf("%s  %-24s %s", time.Now().Format("15:04:05"), name, v.Status)
+			if v.StartedAt != nil && v.EndedAt != nil {
+				line += fmt.Sprintf(" (%s)", v.EndedAt.Sub(*v.StartedAt).Round(time.Millisecond))
+			}
+			if v.Error != "" {
+				line += ": " + v.Error
+			} else if v.Status == "waiting-approval" && v.Message != "" {
+				line += ": " + v.Message
+			}
+			fmt.Fprintln(out, line)
+		case "run":
+			fmt.Fprintf(out, "run %s %s", runID, v.Status)
+			if v.Error != "" {
+				fmt.Fprintf(out, ": %s", v.Error)
+			}
+			fmt.Fprintln(out)
+			return v.Status, nil
+		case "error":
+			return "", fmt.Errorf("following %s: %s", runID, data)
+		}
+	}
+	return "", fmt.Errorf("the event stream of %s ended early", runID)
+}

@@ -1,0 +1,182 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net/url"
+	"text/tabwriter"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// runApply registers runbook files with the API, children before parents.
+func runApply(args []string, out, errOut io.Writer) error {
+	fs := flags("apply", errOut)
+	connect := clientFlags(fs)
+	paths, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(paths) == 0 {
+		return fmt.Errorf("name at least one file or directory")
+	}
+	srcs, err := runbooks.ReadSources(paths...)
+	if err != nil {
+		return err
+	}
+	c := connect()
+	pending := srcs
+	for len(pending) > 0 {
+		var retry []runbooks.Source
+		var lastErr error
+		for _, s := range pending {
+			var v struct {
+				Name    string `json:"name"`
+				Version int    `json:"version"`
+				Created bool   `json:"created"`
+			}
+			if _, err := c.do("POST", "/api/v1/runbooks", s.Data, &v); err != nil {
+				retry, lastErr = append(retry, s), fmt.Errorf("%s: %w", s.File, err)
+				continue
+			}
+			state := "unchanged"
+			if v.Created {
+				state = "registered"
+			}
+			fmt.Fprintf(out, "%s: %s v%d %s\n", s.File, v.Name, v.Version, state)
+		}
+		if len(retry) == len(pending) { // no progress: a real error, not an order problem
+			return lastErr
+		}
+		pending = retry
+	}
+	return nil
+}
+
+// runRun starts a run of a registered runbook; with --follow it prints the
+// steps as they go and exits 1 unless the run succeeds.
+func runRun(args []string, out, errOut io.Writer) error {
+	fs := flags("run", errOut)
+	connect := clientFlags(fs)
+	follow := fs.Bool("follow", false, "print step transitions until the run ends; exit 1 unless it succeeds")
+	key := fs.String("idempotency-key", "", "the same key starts the same run once")
+	var params multiFlag
+	fs.Var(&params, "p", "param as name=value (repeatable)")
+	names, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(names) != 1 {
+		return fmt.Errorf("name exactly one runbook")
+	}
+	c := connect()
+	var rb struct {
+		Plan *runbooks.Plan `json:"plan"`
+	}
+	if _, err := c.do("GET", "/api/v1/runbooks/"+url.PathEscape(names[0]), nil, &rb); err != nil {
+		return err
+	}
+	given, err := rb.Plan.ParseParamArgs(params)
+	if err != nil {
+		return err
+	}
+	var run struct {
+		ID     string `json:"id"`
+		Status string `json:"status"`
+	}
+	var header []string
+	if *key != "" {
+		header = []string{"Idempotency-Key", *key}
+	}
+	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", map[string]any{"params": given}, &run, header...); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "run %s started\n", run.ID)
+	if !*follow {
+		return nil
+	}
+	status, err := c.follow(run.ID, out)
+	if err != nil {
+		return err
+	}
+	if status != "succeeded" {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
+func runRuns(args []string, out, errOut io.Writer) error {
+	fs := flags("runs", errOut)
+	connect := clientFlags(fs)
+	rb := fs.String("runbook", "", "only runs of this runbook")
+	status := fs.String("status", "", "only runs with this status")
+	if _, err := interleaved(fs, args); err != nil {
+		return err
+	}
+	q := url.Values{}
+	if *rb != "" {
+		q.Set("runbook", *rb)
+	}
+	if *status != "" {
+		q.Set("status", *status)
+	}
+	var list struct {
+		Runs []struct {
+			ID, Runbook, Status, Trigger, TriggeredBy, CreatedAt string
+		} `json:"runs"`
+	}
+	if _, err := connect().do("GET", "/api/v1/runs?"+q.Encode(), nil, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tTRIGGER\tBY\tSTARTED")
+	for _, r := range list.Runs {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Trigger, r.TriggeredBy, r.CreatedAt)
+	}
+	return tw.Flush()
+}
+
+func runApprove(args []string, out, errOut io.Writer) error {
+	fs := flags("approve", errOut)
+	connect := clientFlags(fs)
+	reject := fs.Bool("reject", false, "vote to reject")
+	comment := fs.String("m", "", "comment")
+	pos, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 {
+		return fmt.Errorf("usage: runbook approve RUN STEP [--reject] [-m text]")
+	}
+	decision := "approve"
+	if *reject {
+		decision = "reject"
+	}
+	var res struct {
+		Decision  string `json:"decision"`
+		Approvals int    `json:"approvals"`
+		Needed    int    `json:"needed"`
+	}
+	if _, err := connect().do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/approvals/"+url.PathEscape(pos[1]), map[string]any{"decision": decision, "comment": *comment}, &res); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "%s: %s (%d of %d approvals)\n", pos[1], res.Decision, res.Approvals, res.Needed)
+	return nil
+}
+
+func runCancel(args []string, out, errOut io.Writer) error {
+	fs := flags("cancel", errOut)
+	connect := clientFlags(fs)
+	pos, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: runbook cancel RUN")
+	}
+	if _, err := connect().do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/cancel", nil, nil); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "run %s cancelling\n", pos[0])
+	return nil
+}

@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/server"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/worker"
+)
+
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+// runServer runs the API against an existing Temporal and database.
+func runServer(args []string, out, errOut io.Writer) error {
+	ctx, stop := signalContext()
+	defer stop()
+	fs := flags("server", errOut)
+	listen := fs.String("listen", envOr("RUNBOOK_LISTEN", "127.0.0.1:8080"), "address to serve the API on (RUNBOOK_LISTEN)")
+	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
+	addr := fs.String("temporal", envOr("RUNBOOK_TEMPORAL", "127.0.0.1:7233"), "Temporal frontend host:port (RUNBOOK_TEMPORAL)")
+	ns := fs.String("namespace", envOr("RUNBOOK_NAMESPACE", "default"), "Temporal namespace (RUNBOOK_NAMESPACE)")
+	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, for webhook signatures (RUNBOOK_SECRETS_DIR)")
+	if _, err := interleaved(fs, args); err != nil {
+		return err
+	}
+	st, err := store.Open(*dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	c, err := client.Dial(client.Options{HostPort: *addr, Namespace: *ns})
+	if err != nil {
+		return fmt.Errorf("temporal %s: %w", *addr, err)
+	}
+	defer c.Close()
+	api := newAPI(st, c, secretSource(*secretsDir))
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "API on http://%s\n", l.Addr())
+	return serve(ctx, api, l)
+}
+
+func newAPI(st *store.Store, c client.Client, secrets activities.SecretSource) *server.API {
+	return &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(), Secrets: secrets,
+		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
+}
+
+func secretSource(dir string) activities.SecretSource {
+	s := activities.Secrets{activities.EnvSecrets{}}
+	if dir != "" {
+		s = append(s, activities.DirSecrets(dir))
+	}
+	return s
+}
+
+// serve runs the API and its records syncer until ctx ends, then drains.
+func serve(ctx context.Context, api *server.API, l net.Listener) error {
+	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go api.Sync(ctx)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(l) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdown); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// runDev runs everything on this machine: an embedded Temporal server
+// keeping its state under --dir, a worker, the API and the records; it
+// registers the examples and prints tokens to try them with.
+func runDev(args []string, out, errOut io.Writer) error {
+	ctx, stop := signalContext()
+	defer stop()
+	return devMain(ctx, args, out, errOut)
+}
+
+func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
+	fs := flags("dev", errOut)
+	dir := fs.String("dir", ".runbook", "where state is kept (Temporal's and the records' SQLite files)")
+	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
+	temporalPort := fs.Int("temporal-port", 7233, "Temporal frontend port (0: any free port)")
+	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
+	if _, err := interleaved(fs, args); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return err
+	}
+	srv, err := devserver.Start(ctx, devserver.Config{DBFile: filepath.Join(*dir, "temporal.db"), Port: *temporalPort})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c, err := srv.Client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	st, err := store.Open(filepath.Join(*dir, "runbook.db"))
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	secrets := secretSource(os.Getenv("RUNBOOK_SECRETS_DIR"))
+	w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets}})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+	api := newAPI(st, c, secrets)
+	if *examples != "" {
+		if err := registerDir(ctx, api, *examples, out); err != nil {
+			return err
+		}
+	}
+	tokens, err := devTokens(st, filepath.Join(*dir, "tokens.env"))
+	if err != nil {
+		return err
+	}
+	l, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return err
+	}
+	base := "http://" + l.Addr().String()
+	fmt.Fprintf(out, "\nrunbook dev is up (state in %s; Ctrl-C stops it)\n", *dir)
+	fmt.Fprintf(out, "  API       %s/api/v1   (OpenAPI: %s/openapi.json)\n", base, base)
+	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
+	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)
+	fmt.Fprintf(out, "Try it:\n  export RUNBOOK_ADDR=%s RUNBOOK_TOKEN=%s\n  runbook run change-release -p service=api -p version=v1.2.3 -p environment=production --follow\n", base, tokens.operator)
+	fmt.Fprintf(out, "and approve it as two members of change-board:\n  runbook approve RUN change_board --token %s\n  runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
+	return serve(ctx, api, l)
+}
+
+// registerDir registers every runbook of a directory, children first.
+func registerDir(ctx context.Context, api *server.API, dir string, out io.Writer) error {
+	srcs, err := runbooks.ReadSources(dir)
+	if err != nil {
+		return err
+	}
+	for pending := srcs; len(pending) > 0; {
+		var retry []runbooks.Source
+		var lastErr error
+		for _, s := range pending {
+			v, created, _, err := api.Register(ctx, s.Data, "runbook-dev")
+			if err != nil {
+				retry, lastErr = append(retry, s), fmt.Errorf("%s: %w", s.File, err)
+				continue
+			}
+			if created {
+				fmt.Fprintf(out, "registered %s v%d\n", v.Name, v.Version)
+			}
+		}
+		if len(retry) == len(pending) {
+			return lastErr
+		}
+		pending = retry
+	}
+	return nil
+}
+
+type devTokenSet struct {
+	text      string
+	operator  string
+	approvers []string
+}
+
+// devTokens creates the dev tokens once and keeps them in file; a restart
+// prints the same ones.
+func devTokens(st *store.Store, file string) (*devTokenSet, error) {
+	want := []struct {
+		env, user, roles, groups string
+	}{
+		{"RUNBOOK_ADMIN_TOKEN", "dev-admin", "admin", ""},
+		{"RUNBOOK_OPERATOR_TOKEN", "dev-operator", "operator,viewer", ""},
+		{"RUNBOOK_APPROVER1_TOKEN", "dev-approver-1", "approver,viewer", "change-board,oncall"},
+		{"RUNBOOK_APPROVER2_TOKEN", "dev-approver-2", "approver,viewer", "change-board,oncall"},
+	}
+	values := map[string]string{}
+	if b, err := os.ReadFile(file); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, "="); ok {
+				if _, err := st.Authenticate(v); err == nil {
+					values[k] = v
+				}
+			}
+		}
+	}
+	var b strings.Builder
+	for _, w := range want {
+		if values[w.env] == "" {
+			secret, _, err := st.CreateToken(w.user, splitList(w.roles), splitList(w.groups))
+			if err != nil {
+				return nil, err
+			}
+			values[w.env] = secret
+		}
+		fmt.Fprintf(&b, "%s=%s\n", w.env, values[w.env])
+	}
+	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+		return nil, err
+	}
+	return &devTokenSet{text: b.String(), operator: values["RUNBOOK_OPERATOR_TOKEN"],
+		approvers: []string{values["RUNBOOK_APPROVER1_TOKEN"], values["RUNBOOK_APPROVER2_TOKEN"]}}, nil
+}
