@@ -2,14 +2,20 @@ package server
 
 import (
 	"bytes"
+	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	_ "github.com/jackc/pgx/v5/stdlib"
+	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/store"
@@ -77,11 +83,10 @@ spec:
 
 func TestAPIReleaseWithApprovals(t *testing.T) {
 	c := temporalStack(t)
-	st, err := store.Open(filepath.Join(t.TempDir(), "api.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
+	eachStore(t, func(t *testing.T, st *store.Store) { releaseWithApprovals(t, c, st) })
+}
+
+func releaseWithApprovals(t *testing.T, c client.Client, st *store.Store) {
 	api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(), Scheduler: &Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
 	srv := httptest.NewServer(api.Handler())
 	defer srv.Close()
@@ -174,6 +179,73 @@ func TestAPIReleaseWithApprovals(t *testing.T) {
 	if len(votes) != 2 || len(audit) != 2 {
 		t.Errorf("votes %d, audit %d: every accepted vote is recorded", len(votes), len(audit))
 	}
+
+	// A rejected approval fails the run and undoes what ran before it.
+	rollback := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: risky}
+spec:
+  steps:
+    - id: prepare
+      action: log
+      with: {message: prepared}
+      compensate: {action: log, with: {message: "undo ${{ steps.prepare.outputs.message }}"}}
+    - id: board
+      approval: {approvers: ["group:change-board"]}
+`
+	if got := cl.call("POST", "/api/v1/runbooks", author, rollback, nil); got != 201 {
+		t.Fatalf("register risky: %d", got)
+	}
+	var risky runView
+	cl.call("POST", "/api/v1/runbooks/risky/runs", ann, map[string]any{}, &risky)
+	waitFor(t, func() bool {
+		return cl.call("POST", "/api/v1/runs/"+risky.ID+"/approvals/board", bob, map[string]any{"decision": "reject", "comment": "no"}, nil) == 200
+	})
+	waitFor(t, func() bool {
+		cl.call("GET", "/api/v1/runs/"+risky.ID, viewer, nil, &risky)
+		return risky.Status != workflows.RunRunning
+	})
+	if risky.Status != workflows.RunFailed || risky.ErrorType != workflows.ErrApprovalReject || risky.Steps[0].Status != workflows.StatusCompensated {
+		t.Errorf("rejected run: %s %s, prepare %s", risky.Status, risky.ErrorType, risky.Steps[0].Status)
+	}
+	if got := cl.call("DELETE", "/api/v1/runs", viewer, nil, nil); got != 405 {
+		t.Errorf("DELETE /runs: %d", got)
+	}
+}
+
+// eachStore runs fn with a SQLite store and, when Postgres is reachable,
+// a Postgres one in a schema of its own.
+func eachStore(t *testing.T, fn func(t *testing.T, st *store.Store)) {
+	t.Run("sqlite", func(t *testing.T) {
+		st, err := store.Open(filepath.Join(t.TempDir(), "api.db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		fn(t, st)
+	})
+	t.Run("postgres", func(t *testing.T) {
+		const url = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+		admin, err := sql.Open("pgx", url)
+		if err == nil {
+			err = admin.Ping()
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		defer admin.Close()
+		schema := fmt.Sprintf("rbapi_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if _, err := admin.Exec("CREATE SCHEMA " + schema); err != nil {
+			t.Fatal(err)
+		}
+		defer admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		st, err := store.Open(url + "&search_path=" + schema)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		fn(t, st)
+	})
 }
 
 func waitFor(t *testing.T, cond func() bool) {
