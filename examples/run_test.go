@@ -17,58 +17,21 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/devserver/devtest"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
-// stack is an embedded Temporal server with a worker, shared by the tests
-// of this package.
+// stack is the shared embedded Temporal server and worker.
 type stack struct {
-	srv    *devserver.Server
 	client client.Client
 }
 
-var shared *stack
+func TestMain(m *testing.M) { devtest.Main(m) }
 
-func TestMain(m *testing.M) {
-	code := m.Run()
-	if shared != nil {
-		shared.client.Close()
-		_ = shared.srv.Stop()
-	}
-	os.Exit(code)
-}
-
-// startStack starts the server and a worker once; the worker resolves
-// secrets from secretDir, then from RUNBOOK_SECRET_* variables.
-func startStack(t *testing.T) *stack {
-	t.Helper()
-	if testing.Short() {
-		t.Skip("starts a Temporal server")
-	}
-	if shared != nil {
-		return shared
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	srv, err := devserver.Start(ctx, devserver.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := srv.Client()
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: activities.EnvSecrets{}}})
-	if err := w.Start(); err != nil {
-		t.Fatal(err)
-	}
-	shared = &stack{srv: srv, client: c}
-	return shared
-}
+func startStack(t *testing.T) *stack { return &stack{client: devtest.Client(t)} }
 
 // runPlan starts a run of p and waits for it; it returns the result, or
 // the failure's type and the final status.
