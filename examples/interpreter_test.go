@@ -115,7 +115,7 @@ spec:
 // waitStatus polls the status query until step has status.
 func waitStatus(t *testing.T, s *stack, id, step, status string) {
 	t.Helper()
-	for range 200 {
+	for range 600 {
 		if stepStatus(s.status(t, id), step) == status {
 			return
 		}

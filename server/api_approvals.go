@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -98,7 +99,7 @@ func (a *API) postEvent(c echo.Context) error {
 		return problem(http.StatusForbidden, id.User+" may not post "+name+" to this run")
 	}
 	var req eventRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && err.Error() != "EOF" {
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
 	}
 	ev := workflows.Event{Name: name, Payload: req.Payload, Sender: id.User, Groups: id.Groups}

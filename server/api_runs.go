@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -57,7 +58,7 @@ func (a *API) startRun(c echo.Context) error {
 		return err
 	}
 	var req startRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && err.Error() != "EOF" {
+	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
 	}
 	params, err := p.BindParams(req.Params)

@@ -208,6 +208,9 @@ spec:
 	if risky.Status != workflows.RunFailed || risky.ErrorType != workflows.ErrApprovalReject || risky.Steps[0].Status != workflows.StatusCompensated {
 		t.Errorf("rejected run: %s %s, prepare %s", risky.Status, risky.ErrorType, risky.Steps[0].Status)
 	}
+	if got := cl.call("GET", "/readyz", "", nil, nil); got != 200 {
+		t.Errorf("readyz: %d", got)
+	}
 	if got := cl.call("DELETE", "/api/v1/runs", viewer, nil, nil); got != 405 {
 		t.Errorf("DELETE /runs: %d", got)
 	}
@@ -250,7 +253,7 @@ func eachStore(t *testing.T, fn func(t *testing.T, st *store.Store)) {
 
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
-	for range 300 {
+	for range 600 {
 		if cond() {
 			return
 		}
