@@ -31,8 +31,8 @@ bench:
 	$(GO) run ./bench/interp -steps 10 -runs 200 -concurrent 500
 
 fuzz:
-	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) ./runbooks
-	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) ./runbooks
+	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks
+	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks
 
 # docs regenerates the files generated from the specs; tests fail when
 # they are stale.

@@ -12,8 +12,13 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// MaxSourceSize bounds a runbook file; larger input is refused before parsing.
-const MaxSourceSize = 1 << 20
+// Limits of the input. MaxExpandedNodes bounds the YAML nodes a document
+// may stand for once its aliases are expanded, so that a few lines cannot
+// expand into millions of values (the "billion laughs").
+const (
+	MaxSourceSize    = 1 << 20
+	MaxExpandedNodes = 100_000
+)
 
 var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 
@@ -47,6 +52,10 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 		r.errorf(Pos{1, 1}, "", "file is empty")
 		return nil, r.diags
 	}
+	if budget := MaxExpandedNodes; !withinBudget(&root, &budget) {
+		r.errorf(Pos{1, 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
+		return nil, r.diags
+	}
 	d := &decoder{r: r}
 	d.decode(root.Content[0], reflect.ValueOf(doc).Elem(), "")
 	return doc, r.diags
@@ -72,4 +81,21 @@ func yamlHint(err error) string {
 		return "indent with spaces, not tabs"
 	}
 	return ""
+}
+
+// withinBudget counts n's nodes with aliases expanded, stopping as soon as
+// the budget is spent, so the count itself stays cheap.
+func withinBudget(n *yaml.Node, budget *int) bool {
+	if *budget--; *budget < 0 {
+		return false
+	}
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		return withinBudget(n.Alias, budget)
+	}
+	for _, c := range n.Content {
+		if !withinBudget(c, budget) {
+			return false
+		}
+	}
+	return true
 }

@@ -1,6 +1,10 @@
 package runbooks_test
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestParseErrors(t *testing.T) {
 	tests := []struct {
@@ -50,6 +54,7 @@ func TestParseErrors(t *testing.T) {
 			"rb.yaml:7:7: spec.steps[1]: YAML merge keys (<<) are not supported; repeat the fields",
 			`rb.yaml:7:7: spec.steps[1]: step "b" does nothing; give it one of action, approval, parallel, steps, forEach, runbook, sleep, waitFor, assert, set or exit`,
 		}},
+		{"alias bomb", laughs(7), []string{"rb.yaml:1:1: the document expands to more than 100000 YAML values through its aliases"}},
 		{"enum field", header + "    - id: a\n      waitFor: {event: go, onTimeout: contine}\n", []string{
 			`rb.yaml:7:39: spec.steps[0].waitFor.onTimeout: "contine" is not one of fail, continue (did you mean "continue"?)`,
 		}},
@@ -59,4 +64,14 @@ func TestParseErrors(t *testing.T) {
 			assertDiags(t, diags(t, tt.src), tt.want)
 		})
 	}
+}
+
+// laughs builds a document whose aliases expand to 10^levels values.
+func laughs(levels int) string {
+	var b strings.Builder
+	b.WriteString(header + "    - {id: a, sleep: 1s}\n  outputs:\n    l0: &l0 [x, x, x, x, x, x, x, x, x, x]\n")
+	for i := 1; i < levels; i++ {
+		fmt.Fprintf(&b, "    l%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	return b.String()
 }
