@@ -13,18 +13,24 @@ func Catalog() runbooks.SpecCatalog {
 		NotifySpec,
 		LogSpec,
 		SSHSpec,
+		BackupFilesSpec,
+		BackupVerifySpec,
+		RestoreFilesSpec,
 	)
 }
 
 // Handlers returns the implementation of every action in Catalog, by name.
 func (e *Env) Handlers() map[string]Handler {
 	return map[string]Handler{
-		ShellSpec.Name:       e.Shell,
-		HTTPRequestSpec.Name: e.HTTPRequest,
-		HTTPCheckSpec.Name:   e.HTTPCheck,
-		TCPCheckSpec.Name:    e.TCPCheck,
-		NotifySpec.Name:      e.Notify,
-		LogSpec.Name:         e.Log,
-		SSHSpec.Name:         e.SSH,
+		ShellSpec.Name:        e.Shell,
+		HTTPRequestSpec.Name:  e.HTTPRequest,
+		HTTPCheckSpec.Name:    e.HTTPCheck,
+		TCPCheckSpec.Name:     e.TCPCheck,
+		NotifySpec.Name:       e.Notify,
+		LogSpec.Name:          e.Log,
+		SSHSpec.Name:          e.SSH,
+		BackupFilesSpec.Name:  e.BackupFiles,
+		BackupVerifySpec.Name: e.BackupVerify,
+		RestoreFilesSpec.Name: e.RestoreFiles,
 	}
 }

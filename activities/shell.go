@@ -168,3 +168,5 @@ func lastLine(s string) string {
 	}
 	return s
 }
+
+func splitLines(s string) []string { return strings.Split(strings.ReplaceAll(s, "\r\n", "\n"), "\n") }

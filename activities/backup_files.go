@@ -1,0 +1,201 @@
+package activities
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// BackupFilesSpec archives a directory.
+var BackupFilesSpec = &runbooks.ActionSpec{
+	Name:        "backup.files",
+	Description: "Archive a directory as tar.gz into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (files, bytes, sha256). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole.",
+	Inputs: []runbooks.Field{
+		{Name: "source", Type: runbooks.StringType, Required: true, Description: "Directory to archive."},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing)."},
+		{Name: "prefix", Type: runbooks.StringType, Default: "files", Description: "Name prefix: PREFIX-20261126T020000Z.tar.gz."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "path", Type: runbooks.StringType, Description: "The archive's path."},
+		{Name: "bytes", Type: runbooks.IntType, Description: "The archive's size."},
+		{Name: "sha256", Type: runbooks.StringType, Description: "The archive's SHA-256, hex."},
+		{Name: "files", Type: runbooks.IntType, Description: "Regular files archived."},
+		{Name: "manifest", Type: runbooks.StringType, Description: "The manifest's path."},
+	},
+}
+
+// Manifest describes a backup archive; it sits beside it as NAME.manifest.json.
+type Manifest struct {
+	Archive string          `json:"archive"` // base name
+	Kind    string          `json:"kind"`    // files or postgres
+	Source  string          `json:"source"`
+	Created time.Time       `json:"created"`
+	Bytes   int64           `json:"bytes"`
+	SHA256  string          `json:"sha256"`
+	Files   int             `json:"files"`
+	Entries []ManifestEntry `json:"entries,omitempty"`
+}
+
+// ManifestEntry is one file of a files backup.
+type ManifestEntry struct {
+	Path   string `json:"path"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+}
+
+// ManifestPath is where an archive's manifest is.
+func ManifestPath(archive string) string { return archive + ".manifest.json" }
+
+type backupFilesInput struct {
+	Source      string `json:"source"`
+	Destination string `json:"destination"`
+	Prefix      string `json:"prefix"`
+}
+
+// BackupFiles runs the backup.files action.
+func (e *Env) BackupFiles(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(BackupFilesSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var bi backupFilesInput
+	if err := p.decode(&bi); err != nil {
+		return Output{}, err
+	}
+	if st, err := os.Stat(bi.Source); err != nil || !st.IsDir() {
+		return Output{}, badInput("backup.files: source %s is not a directory", bi.Source)
+	}
+	if err := os.MkdirAll(bi.Destination, 0o755); err != nil {
+		return Output{}, fmt.Errorf("backup.files: %w", err)
+	}
+	now := time.Now().UTC()
+	name := fmt.Sprintf("%s-%s.tar.gz", bi.Prefix, now.Format("20060102T150405Z"))
+	final := filepath.Join(bi.Destination, name)
+	tmp := filepath.Join(bi.Destination, "."+name+".partial")
+	m := &Manifest{Archive: name, Kind: "files", Source: bi.Source, Created: now}
+	if err := writeArchive(ctx, tmp, bi.Source, m); err != nil {
+		os.Remove(tmp)
+		return Output{}, fmt.Errorf("backup.files: %w", err)
+	}
+	sum, size, err := fileSHA256(tmp)
+	if err != nil {
+		os.Remove(tmp)
+		return Output{}, fmt.Errorf("backup.files: %w", err)
+	}
+	m.SHA256, m.Bytes = sum, size
+	if err := os.Rename(tmp, final); err != nil {
+		os.Remove(tmp)
+		return Output{}, fmt.Errorf("backup.files: %w", err)
+	}
+	if err := writeManifest(m, final); err != nil {
+		return Output{}, fmt.Errorf("backup.files: %w", err)
+	}
+	return Output{Outputs: map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}}, nil
+}
+
+// writeArchive tars and gzips dir into path, filling m's entries.
+func writeArchive(ctx context.Context, path, dir string, m *Manifest) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	gz := gzip.NewWriter(f)
+	tw := tar.NewWriter(gz)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		if !info.Mode().IsRegular() && !info.IsDir() {
+			return nil // sockets, devices and links are not backed up
+		}
+		hdr, err := tar.FileInfoHeader(info, "")
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if info.IsDir() {
+			return nil
+		}
+		src, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer src.Close()
+		h := sha256.New()
+		n, err := io.Copy(io.MultiWriter(tw, h), src)
+		if err != nil {
+			return err
+		}
+		m.Files++
+		m.Entries = append(m.Entries, ManifestEntry{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
+		if m.Files%100 == 0 && activity.IsActivity(ctx) {
+			activity.RecordHeartbeat(ctx, m.Files)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	if err := gz.Close(); err != nil {
+		return err
+	}
+	return f.Sync()
+}
+
+func writeManifest(m *Manifest, archive string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	path := ManifestPath(archive)
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+func fileSHA256(path string) (string, int64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", 0, err
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return "", 0, err
+	}
+	return hex.EncodeToString(h.Sum(nil)), n, nil
+}

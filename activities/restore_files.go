@@ -1,0 +1,95 @@
+package activities
+
+import (
+	"archive/tar"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// ErrBackupInvalid is a backup that failed verification: never retried.
+const ErrBackupInvalid = "BackupInvalid"
+
+// RestoreFilesSpec restores a files backup.
+var RestoreFilesSpec = &runbooks.ActionSpec{
+	Name:        "restore.files",
+	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
+	Inputs: []runbooks.Field{
+		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive made by backup.files."},
+		{Name: "target", Type: runbooks.StringType, Required: true, Description: "Directory to restore into (created if missing)."},
+		{Name: "overwrite", Type: runbooks.BoolType, Default: false, Description: "Restore into a non-empty directory, replacing files."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "files", Type: runbooks.IntType, Description: "Files restored."},
+		{Name: "bytes", Type: runbooks.IntType, Description: "Bytes restored."},
+	},
+}
+
+// RestoreFiles runs the restore.files action.
+func (e *Env) RestoreFiles(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(RestoreFilesSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var ri struct {
+		Path      string `json:"path"`
+		Target    string `json:"target"`
+		Overwrite bool   `json:"overwrite"`
+	}
+	if err := p.decode(&ri); err != nil {
+		return Output{}, err
+	}
+	if _, err := verifyBackup(ctx, ri.Path); err != nil {
+		if ctx.Err() != nil {
+			return Output{}, ctx.Err()
+		}
+		return Output{}, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
+	}
+	if err := os.MkdirAll(ri.Target, 0o755); err != nil {
+		return Output{}, fmt.Errorf("restore.files: %w", err)
+	}
+	if entries, err := os.ReadDir(ri.Target); err == nil && len(entries) > 0 && !ri.Overwrite {
+		return Output{}, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
+	}
+	root, err := filepath.Abs(ri.Target)
+	if err != nil {
+		return Output{}, err
+	}
+	files, bytes := 0, int64(0)
+	err = walkArchive(ri.Path, func(hdr *tar.Header, r io.Reader) error {
+		dst := filepath.Join(root, filepath.FromSlash(hdr.Name))
+		if dst != root && !strings.HasPrefix(dst, root+string(filepath.Separator)) {
+			return fmt.Errorf("entry %s would land outside the target", hdr.Name)
+		}
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			return os.MkdirAll(dst, 0o755)
+		case tar.TypeReg:
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(hdr.Mode)&0o777)
+			if err != nil {
+				return err
+			}
+			n, err := io.Copy(f, r)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			files, bytes = files+1, bytes+n
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return Output{}, fmt.Errorf("restore.files: %w", err)
+	}
+	return Output{Outputs: map[string]any{"files": int64(files), "bytes": bytes}}, nil
+}
