@@ -16,6 +16,7 @@ func Catalog() runbooks.SpecCatalog {
 		BackupFilesSpec,
 		BackupVerifySpec,
 		RestoreFilesSpec,
+		BackupPruneSpec,
 	)
 }
 
@@ -32,5 +33,6 @@ func (e *Env) Handlers() map[string]Handler {
 		BackupFilesSpec.Name:  e.BackupFiles,
 		BackupVerifySpec.Name: e.BackupVerify,
 		RestoreFilesSpec.Name: e.RestoreFiles,
+		BackupPruneSpec.Name:  e.BackupPrune,
 	}
 }

@@ -1,0 +1,138 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// BackupPruneSpec removes old backups.
+var BackupPruneSpec = &runbooks.ActionSpec{
+	Name:        "backup.prune",
+	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
+	Inputs: []runbooks.Field{
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups."},
+		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+		{Name: "keep", Type: runbooks.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
+		{Name: "maxAge", Type: runbooks.DurationType, Description: "Keep backups newer than this."},
+		{Name: "dryRun", Type: runbooks.BoolType, Default: false, Description: "Report what would be removed, remove nothing."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "removed", Type: runbooks.ListOf(runbooks.StringType), Description: "Archives removed (or that would be, with dryRun)."},
+		{Name: "kept", Type: runbooks.ListOf(runbooks.StringType), Description: "Archives kept, newest first."},
+	},
+}
+
+type pruneInput struct {
+	Destination string `json:"destination"`
+	Prefix      string `json:"prefix"`
+	Keep        int    `json:"keep"`
+	MaxAge      string `json:"maxAge"`
+	DryRun      bool   `json:"dryRun"`
+}
+
+// BackupPrune runs the backup.prune action.
+func (e *Env) BackupPrune(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(BackupPruneSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var pi pruneInput
+	if err := p.decode(&pi); err != nil {
+		return Output{}, err
+	}
+	var maxAge time.Duration
+	if pi.MaxAge != "" {
+		if maxAge, err = runbooks.ParseDuration(pi.MaxAge); err != nil || maxAge <= 0 {
+			return Output{}, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
+		}
+	}
+	if pi.Keep <= 0 && maxAge == 0 {
+		return Output{}, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
+	}
+	archives, err := backupsOf(pi.Destination, pi.Prefix)
+	if err != nil {
+		return Output{}, fmt.Errorf("backup.prune: %w", err)
+	}
+	now := time.Now()
+	var keep, remove []backupFile
+	for i, b := range archives {
+		if i < pi.Keep || maxAge > 0 && now.Sub(b.created) < maxAge {
+			keep = append(keep, b)
+		} else {
+			remove = append(remove, b)
+		}
+	}
+	// Never leave no verified backup: keep the newest one that verifies.
+	if !anyVerifies(ctx, keep) {
+		for i, b := range remove {
+			if _, err := verifyBackup(ctx, b.path); err == nil {
+				keep = append(keep, b)
+				remove = append(remove[:i], remove[i+1:]...)
+				break
+			}
+		}
+	}
+	out := map[string]any{"removed": paths(remove), "kept": paths(keep)}
+	if pi.DryRun {
+		return Output{Outputs: out}, nil
+	}
+	for _, b := range remove {
+		if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
+			return Output{}, fmt.Errorf("backup.prune: %w", err)
+		}
+		_ = os.Remove(ManifestPath(b.path))
+	}
+	return Output{Outputs: out}, nil
+}
+
+type backupFile struct {
+	path    string
+	created time.Time
+}
+
+// backupsOf lists the archives of a prefix that have a manifest, newest first.
+func backupsOf(dir, prefix string) ([]backupFile, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var out []backupFile
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || !strings.HasPrefix(name, prefix+"-") || strings.HasSuffix(name, ".manifest.json") {
+			continue
+		}
+		path := filepath.Join(dir, name)
+		m, err := readManifest(path)
+		if err != nil {
+			continue // not a backup this action made
+		}
+		out = append(out, backupFile{path: path, created: m.Created})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].created.After(out[j].created) })
+	return out, nil
+}
+
+func anyVerifies(ctx context.Context, bs []backupFile) bool {
+	for _, b := range bs {
+		if _, err := verifyBackup(ctx, b.path); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+func paths(bs []backupFile) []any {
+	out := []any{}
+	for _, b := range bs {
+		out = append(out, b.path)
+	}
+	return out
+}
