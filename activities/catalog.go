@@ -17,6 +17,7 @@ func Catalog() runbooks.SpecCatalog {
 		BackupVerifySpec,
 		RestoreFilesSpec,
 		BackupPruneSpec,
+		TLSCheckSpec,
 	)
 }
 
@@ -34,5 +35,6 @@ func (e *Env) Handlers() map[string]Handler {
 		BackupVerifySpec.Name: e.BackupVerify,
 		RestoreFilesSpec.Name: e.RestoreFiles,
 		BackupPruneSpec.Name:  e.BackupPrune,
+		TLSCheckSpec.Name:     e.TLSCheck,
 	}
 }
