@@ -1,0 +1,129 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// ErrQuery is a query Postgres refused (syntax, permissions, a write in
+// the read-only transaction): never retried.
+const ErrQuery = "QueryError"
+
+// PostgresQuerySpec runs a read-only query.
+var PostgresQuerySpec = &runbooks.ActionSpec{
+	Name:        "postgres.query",
+	Description: "Run one query in a read-only transaction and return the rows as JSON: for checks such as replication lag or row counts. Writes are refused by Postgres.",
+	Inputs: []runbooks.Field{
+		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
+		{Name: "query", Type: runbooks.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text."},
+		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Query arguments."},
+		{Name: "maxRows", Type: runbooks.IntType, Default: int64(1000), Description: "Rows returned at most."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "rows", Type: runbooks.ListOf(runbooks.MapOf(runbooks.AnyType)), Description: "One map per row, by column name."},
+		{Name: "count", Type: runbooks.IntType, Description: "Rows returned."},
+		{Name: "columns", Type: runbooks.ListOf(runbooks.StringType), Description: "Column names in order."},
+	},
+}
+
+type postgresQueryInput struct {
+	DSN     string `json:"dsn"`
+	Query   string `json:"query"`
+	Args    []any  `json:"args"`
+	MaxRows int    `json:"maxRows"`
+}
+
+// PostgresQuery runs the postgres.query action.
+func (e *Env) PostgresQuery(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(PostgresQuerySpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var qi postgresQueryInput
+	if err := p.decode(&qi); err != nil {
+		return Output{}, err
+	}
+	cfg, err := pgx.ParseConfig(qi.DSN)
+	if err != nil {
+		return p.finish(nil, badInput("postgres.query: dsn: %v", err))
+	}
+	if cfg.ConnectTimeout == 0 {
+		cfg.ConnectTimeout = 10 * time.Second
+	}
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return p.finish(nil, pgError(ctx, err))
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return p.finish(nil, pgError(ctx, err))
+	}
+	defer tx.Rollback(context.Background())
+	rows, err := tx.Query(ctx, qi.Query, qi.Args...)
+	if err != nil {
+		return p.finish(nil, pgError(ctx, err))
+	}
+	defer rows.Close()
+	var columns []any
+	for _, f := range rows.FieldDescriptions() {
+		columns = append(columns, f.Name)
+	}
+	out := []any{}
+	for rows.Next() && len(out) < qi.MaxRows {
+		vals, err := rows.Values()
+		if err != nil {
+			return p.finish(nil, pgError(ctx, err))
+		}
+		row := map[string]any{}
+		for i, v := range vals {
+			row[columns[i].(string)] = jsonable(v)
+		}
+		out = append(out, row)
+	}
+	if err := rows.Err(); err != nil {
+		return p.finish(nil, pgError(ctx, err))
+	}
+	return p.finish(map[string]any{"rows": out, "count": int64(len(out)), "columns": columns}, nil)
+}
+
+// jsonable turns a pgx value into plain JSON data.
+func jsonable(v any) any {
+	switch x := v.(type) {
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []byte:
+		return string(x)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	var out any
+	if json.Unmarshal(b, &out) != nil {
+		return fmt.Sprint(v)
+	}
+	return out
+}
+
+// pgError classifies a Postgres failure: server-side refusals are
+// permanent, connection trouble is retryable.
+func pgError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("postgres.query: %s (SQLSTATE %s)", pe.Message, pe.Code), ErrQuery, nil)
+	}
+	return temporal.NewApplicationError("postgres.query: "+err.Error(), ErrUnreachable)
+}
