@@ -19,24 +19,26 @@ func Catalog() runbooks.SpecCatalog {
 		BackupPruneSpec,
 		TLSCheckSpec,
 		PostgresQuerySpec,
+		CapacityForecastSpec,
 	)
 }
 
 // Handlers returns the implementation of every action in Catalog, by name.
 func (e *Env) Handlers() map[string]Handler {
 	return map[string]Handler{
-		ShellSpec.Name:         e.Shell,
-		HTTPRequestSpec.Name:   e.HTTPRequest,
-		HTTPCheckSpec.Name:     e.HTTPCheck,
-		TCPCheckSpec.Name:      e.TCPCheck,
-		NotifySpec.Name:        e.Notify,
-		LogSpec.Name:           e.Log,
-		SSHSpec.Name:           e.SSH,
-		BackupFilesSpec.Name:   e.BackupFiles,
-		BackupVerifySpec.Name:  e.BackupVerify,
-		RestoreFilesSpec.Name:  e.RestoreFiles,
-		BackupPruneSpec.Name:   e.BackupPrune,
-		TLSCheckSpec.Name:      e.TLSCheck,
-		PostgresQuerySpec.Name: e.PostgresQuery,
+		ShellSpec.Name:            e.Shell,
+		HTTPRequestSpec.Name:      e.HTTPRequest,
+		HTTPCheckSpec.Name:        e.HTTPCheck,
+		TCPCheckSpec.Name:         e.TCPCheck,
+		NotifySpec.Name:           e.Notify,
+		LogSpec.Name:              e.Log,
+		SSHSpec.Name:              e.SSH,
+		BackupFilesSpec.Name:      e.BackupFiles,
+		BackupVerifySpec.Name:     e.BackupVerify,
+		RestoreFilesSpec.Name:     e.RestoreFiles,
+		BackupPruneSpec.Name:      e.BackupPrune,
+		TLSCheckSpec.Name:         e.TLSCheck,
+		PostgresQuerySpec.Name:    e.PostgresQuery,
+		CapacityForecastSpec.Name: e.CapacityForecast,
 	}
 }
