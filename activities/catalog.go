@@ -20,6 +20,7 @@ func Catalog() runbooks.SpecCatalog {
 		TLSCheckSpec,
 		PostgresQuerySpec,
 		CapacityForecastSpec,
+		MetricsQuerySpec,
 	)
 }
 
@@ -40,5 +41,6 @@ func (e *Env) Handlers() map[string]Handler {
 		TLSCheckSpec.Name:         e.TLSCheck,
 		PostgresQuerySpec.Name:    e.PostgresQuery,
 		CapacityForecastSpec.Name: e.CapacityForecast,
+		MetricsQuerySpec.Name:     e.MetricsQuery,
 	}
 }

@@ -1,0 +1,134 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// MetricsQuerySpec queries Prometheus.
+var MetricsQuerySpec = &runbooks.ActionSpec{
+	Name:        "metrics.query",
+	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
+	Inputs: []runbooks.Field{
+		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090."},
+		{Name: "query", Type: runbooks.StringType, Required: true, Description: "PromQL."},
+		{Name: "range", Type: runbooks.DurationType, Description: "Query the last range (a range query) instead of now (an instant query)."},
+		{Name: "step", Type: runbooks.DurationType, Default: "1h", Description: "Resolution of a range query."},
+		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers, e.g. Authorization."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "resultType", Type: runbooks.StringType, Description: "vector, matrix, scalar or string."},
+		{Name: "series", Type: runbooks.ListOf(runbooks.AnyType), Description: "The result as Prometheus gives it: metric labels with value or values."},
+		{Name: "values", Type: runbooks.ListOf(runbooks.AnyType), Description: "The first series' points as [unixSeconds, number] pairs."},
+		{Name: "value", Type: runbooks.NumberType, Description: "The first series' latest value (0 when empty)."},
+	},
+}
+
+// MetricsQuery runs the metrics.query action.
+func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(MetricsQuerySpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var mi struct {
+		URL     string            `json:"url"`
+		Query   string            `json:"query"`
+		Range   string            `json:"range"`
+		Step    string            `json:"step"`
+		Headers map[string]string `json:"headers"`
+	}
+	if err := p.decode(&mi); err != nil {
+		return Output{}, err
+	}
+	q := url.Values{"query": {mi.Query}}
+	endpoint := "/api/v1/query"
+	if mi.Range != "" {
+		r, err := runbooks.ParseDuration(mi.Range)
+		step, serr := runbooks.ParseDuration(mi.Step)
+		if err != nil || serr != nil || r <= 0 || step <= 0 {
+			return Output{}, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
+		}
+		end := time.Now()
+		endpoint = "/api/v1/query_range"
+		q.Set("start", strconv.FormatInt(end.Add(-r).Unix(), 10))
+		q.Set("end", strconv.FormatInt(end.Unix(), 10))
+		q.Set("step", strconv.FormatFloat(step.Seconds(), 'f', -1, 64))
+	}
+	req, err := newRequest(ctx, http.MethodGet, strings.TrimRight(mi.URL, "/")+endpoint+"?"+q.Encode(), mi.Headers)
+	if err != nil {
+		return p.finish(nil, err)
+	}
+	resp, err := e.client().Do(req)
+	if err != nil {
+		return p.finish(nil, unreachable(ctx, err))
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 16*MaxBody))
+	if err != nil {
+		return p.finish(nil, unreachable(ctx, err))
+	}
+	var pr struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			ResultType string          `json:"resultType"`
+			Result     json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(body, &pr); err != nil || pr.Status != "success" {
+		msg := fmt.Sprintf("metrics.query: %s answered %s", redactURL(req.URL), resp.Status)
+		if pr.Error != "" {
+			msg += ": " + pr.Error
+		}
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrHTTPStatus,
+			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode >= 400 && resp.StatusCode < 500}))
+	}
+	out := map[string]any{"resultType": pr.Data.ResultType, "series": []any{}, "values": []any{}, "value": 0.0}
+	var series []map[string]any
+	if json.Unmarshal(pr.Data.Result, &series) == nil && len(series) > 0 {
+		all := make([]any, len(series))
+		for i, s := range series {
+			all[i] = s
+		}
+		out["series"] = all
+		var points []any
+		if v, ok := series[0]["value"].([]any); ok {
+			points = []any{v}
+		} else if vs, ok := series[0]["values"].([]any); ok {
+			points = vs
+		}
+		out["values"] = numericPoints(points)
+		if vals := out["values"].([]any); len(vals) > 0 {
+			out["value"] = vals[len(vals)-1].([]any)[1]
+		}
+	}
+	return p.finish(out, nil)
+}
+
+// numericPoints turns Prometheus' [t, "v"] points into [t, v] numbers.
+func numericPoints(points []any) []any {
+	out := []any{}
+	for _, pt := range points {
+		pair, ok := pt.([]any)
+		if !ok || len(pair) != 2 {
+			continue
+		}
+		v, err := number(pair[1])
+		if err != nil {
+			continue
+		}
+		out = append(out, []any{pair[0], v})
+	}
+	return out
+}
