@@ -47,6 +47,7 @@ var previewParams = map[string]map[string]any{
 	"change-release":        {"service": "api", "version": "v1.2.3"},
 	"incident-service-down": {"service": "api", "health_url": "http://127.0.0.1:8081/healthz"},
 	"rolling-restart":       {"service": "api", "hosts": []any{"127.0.0.1:8081", "127.0.0.1:8082"}},
+	"tls-expiry-check":      {"hosts": []any{"example.com"}},
 }
 
 func TestDeployAndRollbackScripts(t *testing.T) {
