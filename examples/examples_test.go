@@ -48,6 +48,7 @@ var previewParams = map[string]map[string]any{
 	"incident-service-down": {"service": "api", "health_url": "http://127.0.0.1:8081/healthz"},
 	"rolling-restart":       {"service": "api", "hosts": []any{"127.0.0.1:8081", "127.0.0.1:8082"}},
 	"tls-expiry-check":      {"hosts": []any{"example.com"}},
+	"capacity-forecast":     {"prometheus_url": "http://127.0.0.1:9090", "capacity": 1e12},
 }
 
 func TestDeployAndRollbackScripts(t *testing.T) {
