@@ -96,7 +96,13 @@ func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
 	}
 	out := map[string]any{"resultType": pr.Data.ResultType, "series": []any{}, "values": []any{}, "value": 0.0}
 	var series []map[string]any
-	if json.Unmarshal(pr.Data.Result, &series) == nil && len(series) > 0 {
+	var scalar []any // a scalar result is one [t, "v"] point
+	if pr.Data.ResultType == "scalar" && json.Unmarshal(pr.Data.Result, &scalar) == nil {
+		series = []map[string]any{{"metric": map[string]any{}, "value": scalar}}
+	} else if json.Unmarshal(pr.Data.Result, &series) != nil {
+		series = nil
+	}
+	if len(series) > 0 {
 		all := make([]any, len(series))
 		for i, s := range series {
 			all[i] = s

@@ -16,6 +16,8 @@ func TestMetricsQueryAgainstAPrometheusAPI(t *testing.T) {
 			w.Write([]byte(`{"status":"error","errorType":"bad_data","error":"parse error"}`))
 		case r.URL.Path == "/api/v1/query_range" && r.URL.Query().Get("step") == "3600":
 			w.Write([]byte(`{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"mount":"/data"},"values":[[1700000000,"100"],[1700003600,"110"],[1700007200,"120"]]}]}}`))
+		case r.URL.Path == "/api/v1/query" && r.URL.Query().Get("query") == "scalar(up)":
+			w.Write([]byte(`{"status":"success","data":{"resultType":"scalar","result":[1700000000,"3"]}}`))
 		case r.URL.Path == "/api/v1/query":
 			w.Write([]byte(`{"status":"success","data":{"resultType":"vector","result":[{"metric":{"job":"api"},"value":[1700000000,"0.25"]}]}}`))
 		default:
@@ -36,6 +38,10 @@ func TestMetricsQueryAgainstAPrometheusAPI(t *testing.T) {
 	fc, err := e.CapacityForecast(context.Background(), Input{Inputs: map[string]any{"samples": out.Outputs["values"], "threshold": 340}})
 	if err != nil || fc.Outputs["daysUntil"].(float64) < 0.91 || fc.Outputs["daysUntil"].(float64) > 0.92 {
 		t.Errorf("forecast from a range query: %v, %v", fc.Outputs, err)
+	}
+	out, err = e.MetricsQuery(context.Background(), Input{Inputs: map[string]any{"url": prom.URL, "query": "scalar(up)"}})
+	if err != nil || out.Outputs["resultType"] != "scalar" || out.Outputs["value"] != 3.0 {
+		t.Fatalf("scalar: %v, %v", out.Outputs, err)
 	}
 	_, err = e.MetricsQuery(context.Background(), Input{Inputs: map[string]any{"url": prom.URL, "query": "bad("}})
 	if app := appErr(t, err); !app.NonRetryable() {
