@@ -37,8 +37,7 @@ func startPrometheus(t *testing.T, base, perHour float64) *httptest.Server {
 
 func TestCapacityForecastEndToEnd(t *testing.T) {
 	s := startStack(t)
-	h := startHook(t)
-	t.Setenv("RUNBOOK_SECRET_SLACK_URL", h.srv.URL)
+	h := slackHook(t)
 	prom := startPrometheus(t, 1000, 10) // 240 a day; 2680 after the default week
 	p := example(t, "capacity-forecast.yaml")
 

@@ -57,9 +57,14 @@ func stepStatus(st *workflows.Status, id string) string {
 func stateDir(t *testing.T) (string, *hook) {
 	dir := t.TempDir()
 	t.Setenv("SERVICE_STATE_DIR", dir)
+	return dir, slackHook(t)
+}
+
+// slackHook gives the notification secret SLACK_URL a recording webhook.
+func slackHook(t *testing.T) *hook {
 	h := startHook(t)
 	t.Setenv("RUNBOOK_SECRET_SLACK_URL", h.srv.URL)
-	return dir, h
+	return h
 }
 
 func TestChangeReleaseEndToEnd(t *testing.T) {

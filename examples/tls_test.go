@@ -14,8 +14,7 @@ import (
 
 func TestTLSExpiryCheckEndToEnd(t *testing.T) {
 	s := startStack(t)
-	h := startHook(t)
-	t.Setenv("RUNBOOK_SECRET_SLACK_URL", h.srv.URL)
+	h := slackHook(t)
 	srv := httptest.NewTLSServer(http.NotFoundHandler())
 	t.Cleanup(srv.Close)
 	_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
