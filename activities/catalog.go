@@ -21,6 +21,9 @@ func Catalog() runbooks.SpecCatalog {
 		PostgresQuerySpec,
 		CapacityForecastSpec,
 		MetricsQuerySpec,
+		BackupPostgresSpec,
+		RestorePostgresSpec,
+		PostgresExecSpec,
 	)
 }
 
@@ -42,5 +45,8 @@ func (e *Env) Handlers() map[string]Handler {
 		PostgresQuerySpec.Name:    e.PostgresQuery,
 		CapacityForecastSpec.Name: e.CapacityForecast,
 		MetricsQuerySpec.Name:     e.MetricsQuery,
+		BackupPostgresSpec.Name:   e.BackupPostgres,
+		RestorePostgresSpec.Name:  e.RestorePostgres,
+		PostgresExecSpec.Name:     e.PostgresExec,
 	}
 }

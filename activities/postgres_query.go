@@ -56,22 +56,19 @@ func (e *Env) PostgresQuery(ctx context.Context, in Input) (Output, error) {
 	if err != nil {
 		return p.finish(nil, badInput("postgres.query: dsn: %v", err))
 	}
-	if cfg.ConnectTimeout == 0 {
-		cfg.ConnectTimeout = 10 * time.Second
-	}
-	conn, err := pgx.ConnectConfig(ctx, cfg)
+	conn, err := pgx.ConnectConfig(ctx, withConnectTimeout(cfg))
 	if err != nil {
-		return p.finish(nil, pgError(ctx, err))
+		return p.finish(nil, pgError(ctx, "postgres.query", err))
 	}
 	defer conn.Close(context.Background())
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return p.finish(nil, pgError(ctx, err))
+		return p.finish(nil, pgError(ctx, "postgres.query", err))
 	}
 	defer tx.Rollback(context.Background())
 	rows, err := tx.Query(ctx, qi.Query, qi.Args...)
 	if err != nil {
-		return p.finish(nil, pgError(ctx, err))
+		return p.finish(nil, pgError(ctx, "postgres.query", err))
 	}
 	defer rows.Close()
 	var columns []any
@@ -82,7 +79,7 @@ func (e *Env) PostgresQuery(ctx context.Context, in Input) (Output, error) {
 	for rows.Next() && len(out) < qi.MaxRows {
 		vals, err := rows.Values()
 		if err != nil {
-			return p.finish(nil, pgError(ctx, err))
+			return p.finish(nil, pgError(ctx, "postgres.query", err))
 		}
 		row := map[string]any{}
 		for i, v := range vals {
@@ -91,7 +88,7 @@ func (e *Env) PostgresQuery(ctx context.Context, in Input) (Output, error) {
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return p.finish(nil, pgError(ctx, err))
+		return p.finish(nil, pgError(ctx, "postgres.query", err))
 	}
 	return p.finish(map[string]any{"rows": out, "count": int64(len(out)), "columns": columns}, nil)
 }
@@ -117,13 +114,13 @@ func jsonable(v any) any {
 
 // pgError classifies a Postgres failure: server-side refusals are
 // permanent, connection trouble is retryable.
-func pgError(ctx context.Context, err error) error {
+func pgError(ctx context.Context, action string, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) {
-		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("postgres.query: %s (SQLSTATE %s)", pe.Message, pe.Code), ErrQuery, nil)
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s (SQLSTATE %s)", action, pe.Message, pe.Code), ErrQuery, nil)
 	}
-	return temporal.NewApplicationError("postgres.query: "+err.Error(), ErrUnreachable)
+	return temporal.NewApplicationError(action+": "+err.Error(), ErrUnreachable)
 }

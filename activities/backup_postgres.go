@@ -1,0 +1,113 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// BackupPostgresSpec dumps a database.
+var BackupPostgresSpec = &runbooks.ActionSpec{
+	Name:        "backup.postgres",
+	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
+	Inputs: []runbooks.Field{
+		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing)."},
+		{Name: "prefix", Type: runbooks.StringType, Default: "db", Description: "Name prefix: PREFIX-20261126T020000Z.dump."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "path", Type: runbooks.StringType, Description: "The dump's path."},
+		{Name: "bytes", Type: runbooks.IntType, Description: "The dump's size."},
+		{Name: "sha256", Type: runbooks.StringType, Description: "The dump's SHA-256, hex."},
+		{Name: "files", Type: runbooks.IntType, Description: "Entries in the dump's table of contents."},
+		{Name: "manifest", Type: runbooks.StringType, Description: "The manifest's path."},
+	},
+}
+
+// BackupPostgres runs the backup.postgres action.
+func (e *Env) BackupPostgres(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(BackupPostgresSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var bi struct {
+		DSN         string `json:"dsn"`
+		Destination string `json:"destination"`
+		Prefix      string `json:"prefix"`
+	}
+	if err := p.decode(&bi); err != nil {
+		return Output{}, err
+	}
+	return p.finish(backupPostgres(ctx, bi.DSN, bi.Destination, bi.Prefix))
+}
+
+func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]any, error) {
+	pg, err := newPgTool("backup.postgres", dsn)
+	if err != nil {
+		return nil, err
+	}
+	defer pg.close()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("backup.postgres: %w", err)
+	}
+	now := time.Now().UTC()
+	name := fmt.Sprintf("%s-%s.dump", prefix, now.Format("20060102T150405Z"))
+	final := filepath.Join(dir, name)
+	tmp := filepath.Join(dir, "."+name+".partial")
+	defer os.Remove(tmp) // a no-op once renamed
+
+	stop := heartbeatSize(ctx, tmp)
+	_, err = pg.run(ctx, "pg_dump", "--format=custom", "--file="+tmp)
+	stop()
+	if err != nil {
+		return nil, err
+	}
+	list, err := pg.run(ctx, "pg_restore", "--list", tmp)
+	if err != nil {
+		return nil, fmt.Errorf("backup.postgres: the dump does not read back: %w", err)
+	}
+	sum, size, err := fileSHA256(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("backup.postgres: %w", err)
+	}
+	m := &Manifest{Archive: name, Kind: "postgres", Source: pg.source(), Created: now, Bytes: size, SHA256: sum, Files: countDumpEntries(list)}
+	if err := os.Rename(tmp, final); err != nil {
+		return nil, fmt.Errorf("backup.postgres: %w", err)
+	}
+	if err := writeManifest(m, final); err != nil {
+		return nil, fmt.Errorf("backup.postgres: %w", err)
+	}
+	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}, nil
+}
+
+// heartbeatSize reports a growing file's size every 10 s while a tool
+// writes it, so a heartbeat timeout tells a stuck dump from a long one.
+func heartbeatSize(ctx context.Context, path string) (stop func()) {
+	if !activity.IsActivity(ctx) {
+		return func() {}
+	}
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(10 * time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				var size int64
+				if st, err := os.Stat(path); err == nil {
+					size = st.Size()
+				}
+				activity.RecordHeartbeat(ctx, size)
+			}
+		}
+	}()
+	return func() { close(done) }
+}

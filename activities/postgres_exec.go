@@ -1,0 +1,54 @@
+package activities
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// PostgresExecSpec runs a statement that changes something.
+var PostgresExecSpec = &runbooks.ActionSpec{
+	Name:        "postgres.exec",
+	Description: "Run a statement that changes the database: maintenance (VACUUM, ANALYZE, REINDEX), DDL, or a data fix. Without args the text may hold several statements separated by semicolons, which Postgres runs as one implicit transaction; VACUUM and CREATE/DROP DATABASE must stand alone. With args the text is one statement and the values are bound, never spliced. Use postgres.query to read.",
+	Inputs: []runbooks.Field{
+		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
+		{Name: "statement", Type: runbooks.StringType, Required: true, Description: "SQL to run."},
+		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Values for $1, $2..."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "command", Type: runbooks.StringType, Description: "The command tag of the last statement, such as \"VACUUM\" or \"DELETE 3\"."},
+		{Name: "rowsAffected", Type: runbooks.IntType, Description: "Rows the last statement inserted, updated or deleted."},
+	},
+}
+
+// PostgresExec runs the postgres.exec action.
+func (e *Env) PostgresExec(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(PostgresExecSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var xi struct {
+		DSN       string `json:"dsn"`
+		Statement string `json:"statement"`
+		Args      []any  `json:"args"`
+	}
+	if err := p.decode(&xi); err != nil {
+		return Output{}, err
+	}
+	cfg, err := pgx.ParseConfig(xi.DSN)
+	if err != nil {
+		return p.finish(nil, badInput("postgres.exec: dsn: %v", err))
+	}
+	conn, err := pgx.ConnectConfig(ctx, withConnectTimeout(cfg))
+	if err != nil {
+		return p.finish(nil, pgError(ctx, "postgres.exec", err))
+	}
+	defer conn.Close(context.Background())
+	tag, err := conn.Exec(ctx, xi.Statement, xi.Args...)
+	if err != nil {
+		return p.finish(nil, pgError(ctx, "postgres.exec", err))
+	}
+	return p.finish(map[string]any{"command": tag.String(), "rowsAffected": tag.RowsAffected()}, nil)
+}

@@ -1,0 +1,166 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// RestorePostgresSpec restores a database dump.
+var RestorePostgresSpec = &runbooks.ActionSpec{
+	Name:        "restore.postgres",
+	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
+	Inputs: []runbooks.Field{
+		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The dump made by backup.postgres."},
+		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
+		{Name: "createDatabase", Type: runbooks.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
+		{Name: "clean", Type: runbooks.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},
+		{Name: "jobs", Type: runbooks.IntType, Default: int64(1), Description: "Parallel pg_restore jobs; 1 restores in a single transaction."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "tables", Type: runbooks.IntType, Description: "Tables in the target database after the restore."},
+		{Name: "rows", Type: runbooks.MapOf(runbooks.IntType), Description: "Row count per table, keyed schema.table."},
+		{Name: "seconds", Type: runbooks.NumberType, Description: "How long pg_restore took (the measured restore time)."},
+	},
+}
+
+type restorePostgresInput struct {
+	Path           string `json:"path"`
+	DSN            string `json:"dsn"`
+	CreateDatabase bool   `json:"createDatabase"`
+	Clean          bool   `json:"clean"`
+	Jobs           int    `json:"jobs"`
+}
+
+// RestorePostgres runs the restore.postgres action.
+func (e *Env) RestorePostgres(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(RestorePostgresSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var ri restorePostgresInput
+	if err := p.decode(&ri); err != nil {
+		return Output{}, err
+	}
+	return p.finish(restorePostgres(ctx, ri))
+}
+
+func restorePostgres(ctx context.Context, ri restorePostgresInput) (map[string]any, error) {
+	if ri.Jobs < 1 {
+		return nil, badInput("restore.postgres: jobs must be at least 1, not %d", ri.Jobs)
+	}
+	if m, err := readManifest(ri.Path); err == nil && m.Kind != "postgres" {
+		return nil, badInput("restore.postgres: %s is a %s backup, not a database dump", ri.Path, m.Kind)
+	}
+	if _, err := verifyBackup(ctx, ri.Path); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, temporal.NewNonRetryableApplicationError("restore.postgres: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
+	}
+	pg, err := newPgTool("restore.postgres", ri.DSN)
+	if err != nil {
+		return nil, err
+	}
+	defer pg.close()
+
+	if ri.CreateDatabase {
+		if err := pgAdmin(ctx, pg.cfg, "CREATE DATABASE "+pgx.Identifier{pg.cfg.Database}.Sanitize()); err != nil {
+			return nil, err
+		}
+	} else if !ri.Clean {
+		counts, err := rowCounts(ctx, pg.cfg)
+		if err != nil {
+			return nil, err
+		}
+		if len(counts) > 0 {
+			return nil, badInput("restore.postgres: database %s already holds %d tables; set clean to restore over them", pg.cfg.Database, len(counts))
+		}
+	}
+
+	args := []string{"--no-owner", "--exit-on-error", "--dbname=" + pg.cfg.Database}
+	if ri.Clean {
+		args = append(args, "--clean", "--if-exists")
+	}
+	if ri.Jobs == 1 {
+		args = append(args, "--single-transaction")
+	} else {
+		args = append(args, "--jobs="+strconv.Itoa(ri.Jobs))
+	}
+	start := time.Now()
+	stop := heartbeatSize(ctx, ri.Path)
+	_, err = pg.run(ctx, "pg_restore", append(args, ri.Path)...)
+	stop()
+	seconds := time.Since(start).Seconds()
+	if err != nil {
+		if ri.CreateDatabase {
+			// Leave no half-restored database behind; the next attempt creates it again.
+			if derr := pgAdmin(context.WithoutCancel(ctx), pg.cfg, "DROP DATABASE IF EXISTS "+pgx.Identifier{pg.cfg.Database}.Sanitize()); derr != nil {
+				err = errors.Join(err, derr)
+			}
+		}
+		return nil, err
+	}
+	counts, err := rowCounts(ctx, pg.cfg)
+	if err != nil {
+		return nil, err
+	}
+	rows := map[string]any{}
+	for k, n := range counts {
+		rows[k] = n
+	}
+	return map[string]any{"tables": int64(len(counts)), "rows": rows, "seconds": seconds}, nil
+}
+
+// pgAdmin runs a statement on the server's postgres database.
+func pgAdmin(ctx context.Context, target *pgx.ConnConfig, stmt string) error {
+	cfg := target.Copy()
+	cfg.Database = "postgres"
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return pgError(ctx, "restore.postgres", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, stmt); err != nil {
+		return pgError(ctx, "restore.postgres", err)
+	}
+	return nil
+}
+
+// rowCounts counts the rows of every table of a database, by schema.table.
+func rowCounts(ctx context.Context, cfg *pgx.ConnConfig) (map[string]int64, error) {
+	conn, err := pgx.ConnectConfig(ctx, cfg)
+	if err != nil {
+		return nil, pgError(ctx, "restore.postgres", err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(ctx, `SELECT table_schema, table_name FROM information_schema.tables
+		WHERE table_type = 'BASE TABLE' AND table_schema NOT IN ('pg_catalog', 'information_schema') ORDER BY 1, 2`)
+	if err != nil {
+		return nil, pgError(ctx, "restore.postgres", err)
+	}
+	var tables []pgx.Identifier
+	var schema, name string
+	_, err = pgx.ForEachRow(rows, []any{&schema, &name}, func() error {
+		tables = append(tables, pgx.Identifier{schema, name})
+		return nil
+	})
+	if err != nil {
+		return nil, pgError(ctx, "restore.postgres", err)
+	}
+	counts := map[string]int64{}
+	for _, t := range tables {
+		var n int64
+		if err := conn.QueryRow(ctx, "SELECT count(*) FROM "+t.Sanitize()).Scan(&n); err != nil {
+			return nil, pgError(ctx, "restore.postgres", err)
+		}
+		counts[t[0]+"."+t[1]] = n
+	}
+	return counts, nil
+}
