@@ -324,6 +324,9 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 		return &checker.SizeEstimate{Min: 0, Max: MaxListItems}
 	case types.StringKind, types.BytesKind:
 		return &checker.SizeEstimate{Min: 0, Max: MaxStringSize}
+	case types.DynKind, types.AnyKind:
+		// A JSON value of an action's output: a string, list or map.
+		return &checker.SizeEstimate{Min: 0, Max: max(MaxStringSize, MaxListItems)}
 	}
 	return nil
 }
