@@ -76,3 +76,19 @@ func TestBackupPrune(t *testing.T) {
 		t.Error("pruning without keep or maxAge was accepted")
 	}
 }
+
+func TestBackupList(t *testing.T) {
+	dst := t.TempDir()
+	made := fakeBackups(t, dst, "www", 3, nil)
+	writeTree(t, dst, map[string]string{"www-notes.txt": "no manifest", "other-1.tar.gz": "other prefix"})
+	e := &Env{}
+	out, err := e.BackupList(context.Background(), Input{Inputs: map[string]any{"destination": dst, "prefix": "www"}})
+	want := []any{made[2], made[1], made[0]}
+	if err != nil || !reflect.DeepEqual(out.Outputs["backups"], want) || out.Outputs["latest"] != made[2] || out.Outputs["count"] != int64(3) {
+		t.Errorf("list = %v, %v; made %v", out.Outputs, err, made)
+	}
+	out, err = e.BackupList(context.Background(), Input{Inputs: map[string]any{"destination": filepath.Join(dst, "missing"), "prefix": "www"}})
+	if err != nil || out.Outputs["latest"] != "" || out.Outputs["count"] != int64(0) {
+		t.Errorf("missing directory: %v, %v", out.Outputs, err)
+	}
+}

@@ -24,6 +24,7 @@ func Catalog() runbooks.SpecCatalog {
 		BackupPostgresSpec,
 		RestorePostgresSpec,
 		PostgresExecSpec,
+		BackupListSpec,
 	)
 }
 
@@ -48,5 +49,6 @@ func (e *Env) Handlers() map[string]Handler {
 		BackupPostgresSpec.Name:   e.BackupPostgres,
 		RestorePostgresSpec.Name:  e.RestorePostgres,
 		PostgresExecSpec.Name:     e.PostgresExec,
+		BackupListSpec.Name:       e.BackupList,
 	}
 }

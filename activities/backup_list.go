@@ -1,0 +1,48 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/opsrunbook/runbook/runbooks"
+)
+
+// BackupListSpec finds the backups of a prefix.
+var BackupListSpec = &runbooks.ActionSpec{
+	Name:        "backup.list",
+	Description: "List the backups of one prefix in a directory, newest first (by the time in their manifests); files without a manifest are not backups and are left out. A missing directory lists nothing.",
+	Inputs: []runbooks.Field{
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups."},
+		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+	},
+	Outputs: []runbooks.Field{
+		{Name: "backups", Type: runbooks.ListOf(runbooks.StringType), Description: "Archive paths, newest first."},
+		{Name: "latest", Type: runbooks.StringType, Description: "The newest archive, or \"\" when there is none."},
+		{Name: "count", Type: runbooks.IntType, Description: "How many there are."},
+	},
+}
+
+// BackupList runs the backup.list action.
+func (e *Env) BackupList(ctx context.Context, in Input) (Output, error) {
+	p, err := e.prepare(BackupListSpec, in)
+	if err != nil {
+		return Output{}, err
+	}
+	var li struct {
+		Destination string `json:"destination"`
+		Prefix      string `json:"prefix"`
+	}
+	if err := p.decode(&li); err != nil {
+		return Output{}, err
+	}
+	archives, err := backupsOf(li.Destination, li.Prefix)
+	if err != nil && !os.IsNotExist(err) {
+		return Output{}, fmt.Errorf("backup.list: %w", err)
+	}
+	latest := ""
+	if len(archives) > 0 {
+		latest = archives[0].path
+	}
+	return Output{Outputs: map[string]any{"backups": paths(archives), "latest": latest, "count": int64(len(archives))}}, nil
+}
