@@ -32,7 +32,9 @@ func pgDatabase(t *testing.T, name string) string {
 	return db
 }
 
-func pgDSN(db string) string { return "host=127.0.0.1 port=5432 user=postgres sslmode=disable dbname=" + db }
+func pgDSN(db string) string {
+	return "host=127.0.0.1 port=5432 user=postgres sslmode=disable dbname=" + db
+}
 
 func pgExec(t *testing.T, db, stmt string, args ...any) {
 	t.Helper()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -152,15 +153,7 @@ const pgAdmin = "host=127.0.0.1 port=5432 user=postgres sslmode=disable"
 
 func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	s := startStack(t)
-	if err := exec.Command("pg_dump", "--version").Run(); err != nil {
-		t.Skip("pg_dump is not installed")
-	}
-	if out, err := exec.Command("psql", "-d", pgAdmin+" dbname=postgres", "-Atc", "select 1").CombinedOutput(); err != nil {
-		t.Skipf("Postgres at 127.0.0.1:5432 is unreachable: %s", out)
-	}
-	db := fmt.Sprintf("rb_e2e_%d", os.Getpid())
-	psql(t, "postgres", "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db)
-	t.Cleanup(func() { psql(t, "postgres", "DROP DATABASE IF EXISTS "+db) })
+	db := pgTestDatabase(t, "e2e")
 	psql(t, db, "CREATE TABLE orders (id serial primary key, total int)", "INSERT INTO orders (total) SELECT g FROM generate_series(1, 500) g",
 		"CREATE TABLE customers (id int)", "INSERT INTO customers SELECT generate_series(1, 42)")
 
@@ -170,15 +163,16 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	}
 	t.Setenv("RUNBOOK_SECRET_PG_DSN", pgAdmin+" dbname="+db)
 	t.Setenv("RUNBOOK_SECRET_PG_ADMIN_DSN", pgAdmin)
-	_, _ = stateDir(t)
+	_, h := stateDir(t)
 
 	res, errType, st := s.runPlan(t, example(t, "nightly-backup.yaml"), map[string]any{"backup_dir": backups, "files_dir": files, "keep": 2})
 	if errType != "" {
 		t.Fatalf("backup failed: %s: %s", errType, st.Error)
 	}
-	for _, k := range []string{"database", "files"} {
-		if _, err := os.Stat(res.Outputs[k].(string)); err != nil {
-			t.Errorf("%s backup: %v", k, err)
+	dump := res.Outputs["database"].(string)
+	for _, p := range []string{dump, res.Outputs["files"].(string)} {
+		if _, err := os.Stat(activities.ManifestPath(p)); err != nil {
+			t.Errorf("backup without a manifest: %v", err)
 		}
 	}
 	scratch := db + "_drill"
@@ -186,12 +180,50 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	if errType != "" {
 		t.Fatalf("drill failed: %s: %s", errType, st.Error)
 	}
-	if _, ok := res.Outputs["restore_seconds"].(float64); !ok || stepStatus(st, "drop_scratch") != workflows.StatusSucceeded {
+	want := map[string]any{"public.orders": float64(500), "public.customers": float64(42)}
+	if _, ok := res.Outputs["restore_seconds"].(float64); !ok || !reflect.DeepEqual(res.Outputs["rows"], want) || stepStatus(st, "drop_scratch") != workflows.StatusSucceeded {
 		t.Errorf("outputs %v, drop_scratch %s", res.Outputs, stepStatus(st, "drop_scratch"))
 	}
 	if n := psqlValue(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+scratch+"'"); n != "0" {
 		t.Errorf("scratch database left behind")
 	}
+
+	// A flipped byte: the restore refuses the dump, no scratch database
+	// is made, and the drill pages.
+	b, err := os.ReadFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)/2] ^= 0xff
+	if err := os.WriteFile(dump, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, errType, st = s.runPlan(t, example(t, "dr-restore-drill.yaml"), map[string]any{"backup_dir": backups, "scratch_db": scratch})
+	if errType != activities.ErrBackupInvalid || stepStatus(st, "drop_scratch") != workflows.StatusSkipped {
+		t.Errorf("corrupt dump: %s: %s; drop_scratch %s", errType, st.Error, stepStatus(st, "drop_scratch"))
+	}
+	if n := psqlValue(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+scratch+"'"); n != "0" {
+		t.Errorf("scratch database made for a corrupt dump")
+	}
+	if got := h.received(); len(got) != 1 || !strings.Contains(got[0], "DR drill failed at restore: restore.postgres: the backup does not verify: checksum mismatch") {
+		t.Errorf("pages: %q", got)
+	}
+}
+
+// pgTestDatabase makes an empty database for one test on the local
+// Postgres, and drops it afterwards; it skips without Postgres.
+func pgTestDatabase(t *testing.T, name string) string {
+	t.Helper()
+	if err := exec.Command("pg_dump", "--version").Run(); err != nil {
+		t.Skip("pg_dump is not installed")
+	}
+	if out, err := exec.Command("psql", "-d", pgAdmin+" dbname=postgres", "-Atc", "select 1").CombinedOutput(); err != nil {
+		t.Skipf("Postgres at 127.0.0.1:5432 is unreachable: %s", out)
+	}
+	db := fmt.Sprintf("rb_%s_%d", name, os.Getpid())
+	psql(t, "postgres", "DROP DATABASE IF EXISTS "+db, "CREATE DATABASE "+db)
+	t.Cleanup(func() { psql(t, "postgres", "DROP DATABASE IF EXISTS "+db) })
+	return db
 }
 
 func psql(t *testing.T, db string, stmts ...string) {

@@ -35,7 +35,7 @@ func TestEveryExampleIsValid(t *testing.T) {
 			t.Errorf("%s: preview: %v", r.File, err)
 		}
 	}
-	for _, d := range []string{"backup", "disaster-recovery", "incident-response", "change"} {
+	for _, d := range []string{"backup", "disaster-recovery", "incident-response", "change", "maintenance"} {
 		if !domains[d] {
 			t.Errorf("no example labelled domain: %s", d)
 		}
