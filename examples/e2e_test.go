@@ -208,6 +208,15 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	if got := h.received(); len(got) != 1 || !strings.Contains(got[0], "DR drill failed at restore: restore.postgres: the backup does not verify: checksum mismatch") {
 		t.Errorf("pages: %q", got)
 	}
+
+	// A nightly backup that cannot archive its files pages too.
+	_, errType, st = s.runPlan(t, example(t, "nightly-backup.yaml"), map[string]any{"backup_dir": backups, "files_dir": filepath.Join(files, "gone")})
+	if errType != activities.ErrBadInput {
+		t.Errorf("backup of a missing directory: %s: %s", errType, st.Error)
+	}
+	if got := h.received(); len(got) != 2 || !strings.Contains(got[1], "nightly backup failed at archive_files: backup.files: source "+files+"/gone is not a directory") {
+		t.Errorf("pages: %q", got)
+	}
 }
 
 // pgTestDatabase makes an empty database for one test on the local
