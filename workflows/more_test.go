@@ -86,3 +86,32 @@ func TestEmptyApproversFailAtRunStart(t *testing.T) {
 		t.Fatalf("error type = %q", et)
 	}
 }
+
+// A worker lost mid-action (a heartbeat timeout) runs the action again,
+// though the step has no retry policy, at most MaxWorkerLosses times.
+func TestActionRunsAgainWhenItsWorkerIsLost(t *testing.T) {
+	for _, tc := range []struct {
+		losses    int
+		wantCalls int
+		wantErr   string
+	}{
+		{losses: 2, wantCalls: 3},
+		{losses: 99, wantCalls: 1 + workflows.MaxWorkerLosses, wantErr: "Timeout"},
+	} {
+		n := 0
+		h := newHarness(t, map[string]action{"shell": func(activities.Input) (map[string]any, error) {
+			if n++; n <= tc.losses {
+				return nil, temporal.NewHeartbeatTimeoutError()
+			}
+			return map[string]any{"exitCode": 0, "stdout": "", "stderr": ""}, nil
+		}})
+		h.run(head+"  steps:\n    - {id: slow, action: shell, with: {command: [sleep, '60']}}\n", nil)
+		_, errType := h.result()
+		if got := len(h.called("shell")); got != tc.wantCalls || errType != tc.wantErr {
+			t.Errorf("%d losses: %d calls, error %q; want %d, %q", tc.losses, got, errType, tc.wantCalls, tc.wantErr)
+		}
+		if st := stepOf(t, h.status(), "slow"); st.Attempts != tc.wantCalls {
+			t.Errorf("%d losses: attempts %d", tc.losses, st.Attempts)
+		}
+	}
+}

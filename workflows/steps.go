@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
@@ -241,13 +242,28 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
 	} else {
-		err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
+		for lost := 0; ; lost++ {
+			err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
+			// A worker that died mid-action is not the action failing:
+			// run it again, whatever the step's retry policy says.
+			if !workerLost(err) || lost == MaxWorkerLosses || workflow.GetVersion(ctx, "retry-lost-worker", workflow.DefaultVersion, 1) < 1 {
+				break
+			}
+			st.Attempts++
+		}
 	}
 	st.Attempts += max(out.Attempt, 1)
 	if err != nil {
 		return nil, activityError(s.ID, err)
 	}
 	return out.Outputs, nil
+}
+
+// workerLost tells a heartbeat timeout: the worker running the action
+// stopped answering (actions that heartbeat do so whatever they run).
+func workerLost(err error) bool {
+	var te *temporal.TimeoutError
+	return errors.As(err, &te) && te.TimeoutType() == enumspb.TIMEOUT_TYPE_HEARTBEAT
 }
 
 // actionInput renders what the workflow may render and defers to the

@@ -27,7 +27,8 @@ const (
 // Defaults of the interpreter.
 const (
 	DefaultActionTimeout = time.Hour
-	ShellHeartbeat       = 30 * time.Second
+	ShellHeartbeat       = 15 * time.Second
+	MaxWorkerLosses      = 3 // times an action is run again after its worker died
 	MaxForEachItems      = runbooks.MaxListItems
 )
 
