@@ -96,7 +96,7 @@ func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
 // runProcess starts cmd in its own process group and waits for it,
 // heartbeating; on cancellation it terminates the group, then kills it.
 func runProcess(ctx context.Context, cmd *exec.Cmd) (int, error) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
 		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.Is(err, os.ErrPermission) {
 			return 0, badInput("shell: %v", err)
