@@ -7,6 +7,7 @@ package devserver
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"net"
@@ -81,6 +82,8 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 			if err := sqlite.SetupSchema(sqlCfg); err != nil {
 				return nil, fmt.Errorf("temporal schema: %w", err)
 			}
+		} else if err := forgetMembers(cfg.DBFile); err != nil {
+			return nil, fmt.Errorf("temporal state: %w", err)
 		}
 	}
 	conf := serverConfig(cfg, sqlCfg, ports)
@@ -237,4 +240,18 @@ func mustPort(ip string) int {
 		panic(err)
 	}
 	return p[0]
+}
+
+// forgetMembers clears the cluster membership an earlier process left in
+// the state file. This server is the only host; a process that was killed
+// never left the ring, and the new one would route shards and task queues
+// to it until its record expired (about 40 s of unanswered queries).
+func forgetMembers(file string) error {
+	db, err := sql.Open("sqlite", file)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	_, err = db.Exec("DELETE FROM cluster_membership")
+	return err
 }
