@@ -107,6 +107,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
 	temporalPort := fs.Int("temporal-port", 7233, "Temporal frontend port (0: any free port)")
 	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
+	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
 	if _, err := interleaved(fs, args); err != nil {
 		return err
 	}
@@ -129,11 +130,13 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	defer st.Close()
 	secrets := secretSource(os.Getenv("RUNBOOK_SECRETS_DIR"))
-	w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets}})
-	if err := w.Start(); err != nil {
-		return err
+	if *withWorker {
+		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets}})
+		if err := w.Start(); err != nil {
+			return err
+		}
+		defer w.Stop()
 	}
-	defer w.Stop()
 	api := newAPI(st, c, secrets)
 	if *examples != "" {
 		if err := registerDir(ctx, api, *examples, out); err != nil {

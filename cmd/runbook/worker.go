@@ -37,11 +37,7 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 		return fmt.Errorf("temporal %s: %w", *addr, err)
 	}
 	defer c.Close()
-	secrets := activities.Secrets{activities.EnvSecrets{}}
-	if *secretsDir != "" {
-		secrets = append(secrets, activities.DirSecrets(*secretsDir))
-	}
-	w := worker.New(c, worker.Options{MaxConcurrentActions: *actions, Actions: &activities.Env{Secrets: secrets}})
+	w := worker.New(c, worker.Options{MaxConcurrentActions: *actions, Actions: &activities.Env{Secrets: secretSource(*secretsDir)}})
 	fmt.Fprintf(out, "worker on task queue %q of %s (namespace %s); Ctrl-C stops it\n", worker.TaskQueue, *addr, *ns)
 	return w.Run(stopOn(ctx))
 }
