@@ -1,7 +1,13 @@
 package main
 
 import (
+	"bytes"
+	"net/http"
+	"os"
 	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -112,4 +118,138 @@ func TestDevKilledMidRunResumes(t *testing.T) {
 			t.Errorf("%s happened %d times, want %d", name, n, want)
 		}
 	}
+}
+
+// The API process killed after it recorded a run and before it answered
+// (Temporal is stopped with SIGSTOP so the start hangs in between): the
+// client's retry with the same Idempotency-Key, on a new API process,
+// gets that run, and it runs once.
+func TestAPIKilledBetweenTriggerAndAnswer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	dev := startDevProc(t, t.TempDir())
+	db := filepath.Join(t.TempDir(), "api.db")
+	var tok bytes.Buffer
+	if code := run([]string{"token", "create", "--db", db, "--user", "ci", "--roles", "admin"}, &tok, &tok); code != 0 {
+		t.Fatalf("token create: %s", tok.String())
+	}
+	admin := strings.TrimSpace(tok.String())
+	startAPI := func() (*proc, string) {
+		p := startProc(t, nil, "server", "--listen", "127.0.0.1:0", "--db", db, "--temporal", dev.temporal)
+		return p, p.await(`API on (http://[0-9.:]+)`)[1]
+	}
+	api, base := startAPI()
+	mustCall(t, 201, base, admin, "POST", "/api/v1/runbooks", killable, nil)
+	dir := t.TempDir()
+	start := map[string]any{"params": map[string]any{"marks": dir}}
+	const key = "deploy-4711"
+
+	if err := dev.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stopped := true
+	defer func() {
+		if stopped {
+			dev.cmd.Process.Signal(syscall.SIGCONT)
+		}
+	}()
+	answered := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", base+"/api/v1/runbooks/killable/runs", strings.NewReader(`{"params": {"marks": "`+dir+`"}}`))
+		req.Header.Set("Authorization", "Bearer "+admin)
+		req.Header.Set("Idempotency-Key", key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			answered <- 0
+			return
+		}
+		resp.Body.Close()
+		answered <- resp.StatusCode
+	}()
+	var listed struct {
+		Runs []runAnswer `json:"runs"`
+	}
+	for deadline := time.Now().Add(30 * time.Second); len(listed.Runs) == 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the run was never recorded")
+		}
+		mustCall(t, 200, base, admin, "GET", "/api/v1/runs?runbook=killable", nil, &listed)
+	}
+	api.kill()
+	if code := <-answered; code != 0 {
+		t.Fatalf("the first request was answered (%d) before the kill", code)
+	}
+	dev.cmd.Process.Signal(syscall.SIGCONT)
+	stopped = false
+
+	_, base = startAPI()
+	var again runAnswer
+	if code := call(t, base, admin, "POST", "/api/v1/runbooks/killable/runs", start, &again, "Idempotency-Key", key); code != 200 || again.ID != listed.Runs[0].ID {
+		t.Fatalf("retry: %d %+v, recorded %s", code, again, listed.Runs[0].ID)
+	}
+	awaitRun(t, base, admin, again.ID, time.Minute, func(r runAnswer) bool { return r.step("gate") == "waiting-approval" })
+	mustCall(t, 200, base, admin, "GET", "/api/v1/runs?runbook=killable", nil, &listed)
+	if len(listed.Runs) != 1 || marks(t, dir, "before") != 1 || marks(t, dir, "slow-done") != 1 {
+		t.Errorf("runs %+v; before ran %d times", listed.Runs, marks(t, dir, "before"))
+	}
+}
+
+// A schedule keeps firing once per tick across a kill -9 of runbook dev:
+// no tick starts two runs, and the restart fires nothing extra.
+func TestScheduleFiresOncePerTickAcrossRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts processes")
+	}
+	state, dir := t.TempDir(), t.TempDir()
+	dev := startDevProc(t, state)
+	ticker := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: ticker}
+spec:
+  schedules: [{name: often, cron: "@every 2s", overlap: allow-all}]
+  steps:
+    - {id: tick, action: shell, with: {script: 'echo "$RUN" >> ` + dir + `/ticks', env: {RUN: "${{ run.id }}"}}}
+`
+	mustCall(t, 201, dev.api, dev.tokens["RUNBOOK_ADMIN_TOKEN"], "POST", "/api/v1/runbooks", ticker, nil)
+	awaitTicks := func(n int) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); marks(t, dir, "ticks") < n; time.Sleep(100 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d ticks, want %d", marks(t, dir, "ticks"), n)
+			}
+		}
+	}
+	awaitTicks(2)
+	dev.kill()
+	time.Sleep(3 * time.Second)
+	dev = startDevProc(t, state)
+	before := marks(t, dir, "ticks")
+	awaitTicks(before + 3)
+	mustCall(t, 202, dev.api, dev.tokens["RUNBOOK_ADMIN_TOKEN"], "POST", "/api/v1/runbooks/ticker/schedules/often/pause", nil, nil)
+	time.Sleep(time.Second) // a tick in flight lands
+
+	b, _ := os.ReadFile(filepath.Join(dir, "ticks"))
+	ids := strings.Fields(string(b))
+	var times []time.Time
+	seen := map[string]bool{}
+	for _, id := range ids {
+		if seen[id] {
+			t.Errorf("run %s ran twice", id)
+		}
+		seen[id] = true
+		// Scheduled runs are named <schedule action>-<nominal time>.
+		at, err := time.Parse(time.RFC3339, id[strings.LastIndex(id, "-often-")+len("-often-"):])
+		if err != nil {
+			t.Fatalf("run id %s: %v", id, err)
+		}
+		times = append(times, at)
+	}
+	slices.SortFunc(times, time.Time.Compare)
+	for i := 1; i < len(times); i++ {
+		if d := times[i].Sub(times[i-1]); d < 2*time.Second {
+			t.Errorf("ticks %s and %s are %s apart", times[i-1], times[i], d)
+		}
+	}
+	t.Logf("%d runs: %v", len(ids), ids)
 }

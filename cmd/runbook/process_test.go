@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -203,6 +202,6 @@ func mustCall(t *testing.T, want int, base, token, method, path string, body, ou
 		out = &raw
 	}
 	if got := call(t, base, token, method, path, body, out, headers...); got != want {
-		t.Fatalf("%s %s: %d, want %d: %s", method, path, got, want, fmt.Sprint(raw))
+		t.Fatalf("%s %s: %d, want %d: %s", method, path, got, want, raw)
 	}
 }
