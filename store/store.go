@@ -62,6 +62,8 @@ func sqliteDSN(path string) string {
 	if strings.Contains(path, "?") {
 		return path
 	}
+	// In a file: URI '#' would end the path and '%' start an escape.
+	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
 	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
 }
 

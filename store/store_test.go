@@ -216,3 +216,26 @@ func TestTokensStoreOnlyAHash(t *testing.T) {
 		}
 	})
 }
+
+// A SQLite path is a path, whatever it holds: '#' and '%' once cut it
+// short and two stores shared one file.
+func TestSQLitePathsWithURICharacters(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a#1/run book.db", "a#2/run book.db", "100%/runbook.db"} {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		s, err := Open(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, created, err := s.SaveRunbook(v1, plan(t, v1), "ann"); err != nil || !created {
+			t.Errorf("%s: created %v, %v", name, created, err)
+		}
+		s.Close()
+		if _, err := os.Stat(path); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
