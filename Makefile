@@ -33,6 +33,7 @@ bench:
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks
 	$(GO) test -run='^$$' -fuzz=FuzzTemplate -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks
+	$(GO) test -run='^$$' -fuzz=FuzzAPIBodies -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./server
 
 # docs regenerates the files generated from the specs; tests fail when
 # they are stale.
