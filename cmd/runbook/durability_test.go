@@ -43,7 +43,7 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	dev := startDevProc(t, t.TempDir(), "--worker=false")
+	dev := startDevProc(t, t.TempDir(), nil, "--worker=false")
 	admin, op := dev.tokens["RUNBOOK_ADMIN_TOKEN"], dev.tokens["RUNBOOK_OPERATOR_TOKEN"]
 	mustCall(t, 201, dev.api, admin, "POST", "/api/v1/runbooks", killable, nil)
 	dir := t.TempDir()
@@ -78,7 +78,7 @@ func TestDevKilledMidRunResumes(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	state := t.TempDir()
-	dev := startDevProc(t, state)
+	dev := startDevProc(t, state, nil)
 	admin, op := dev.tokens["RUNBOOK_ADMIN_TOKEN"], dev.tokens["RUNBOOK_OPERATOR_TOKEN"]
 	mustCall(t, 201, dev.api, admin, "POST", "/api/v1/runbooks", killable, nil)
 	dir := t.TempDir()
@@ -87,10 +87,10 @@ func TestDevKilledMidRunResumes(t *testing.T) {
 
 	awaitFile(t, filepath.Join(dir, "slow-start"))
 	dev.kill()
-	dev = startDevProc(t, state)
+	dev = startDevProc(t, state, nil)
 	awaitRun(t, dev.api, op, r.ID, 90*time.Second, func(r runAnswer) bool { return r.step("gate") == "waiting-approval" })
 	dev.kill()
-	dev = startDevProc(t, state)
+	dev = startDevProc(t, state, nil)
 	if dev.tokens["RUNBOOK_OPERATOR_TOKEN"] != op {
 		t.Fatal("tokens changed across restarts")
 	}
@@ -128,7 +128,7 @@ func TestAPIKilledBetweenTriggerAndAnswer(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts processes")
 	}
-	dev := startDevProc(t, t.TempDir())
+	dev := startDevProc(t, t.TempDir(), nil)
 	db := filepath.Join(t.TempDir(), "api.db")
 	var tok bytes.Buffer
 	if code := run([]string{"token", "create", "--db", db, "--user", "ci", "--roles", "admin"}, &tok, &tok); code != 0 {
@@ -202,7 +202,7 @@ func TestScheduleFiresOncePerTickAcrossRestart(t *testing.T) {
 		t.Skip("starts processes")
 	}
 	state, dir := t.TempDir(), t.TempDir()
-	dev := startDevProc(t, state)
+	dev := startDevProc(t, state, nil)
 	ticker := `apiVersion: runbook/v1
 kind: Runbook
 metadata: {name: ticker}
@@ -223,7 +223,7 @@ spec:
 	awaitTicks(2)
 	dev.kill()
 	time.Sleep(3 * time.Second)
-	dev = startDevProc(t, state)
+	dev = startDevProc(t, state, nil)
 	before := marks(t, dir, "ticks")
 	awaitTicks(before + 3)
 	mustCall(t, 202, dev.api, dev.tokens["RUNBOOK_ADMIN_TOKEN"], "POST", "/api/v1/runbooks/ticker/schedules/often/pause", nil, nil)

@@ -86,10 +86,10 @@ type devProc struct {
 	tokens        map[string]string
 }
 
-func startDevProc(t *testing.T, dir string, extra ...string) *devProc {
+func startDevProc(t *testing.T, dir string, env []string, extra ...string) *devProc {
 	t.Helper()
 	args := append([]string{"dev", "--dir", dir, "--listen", "127.0.0.1:0", "--temporal-port", "0", "--examples", ""}, extra...)
-	d := &devProc{proc: startProc(t, nil, args...), tokens: map[string]string{}}
+	d := &devProc{proc: startProc(t, env, args...), tokens: map[string]string{}}
 	d.await("Try it:")
 	d.api = d.await(`API\s+(http://[0-9.:]+)/api/v1`)[1]
 	d.temporal = d.await(`Temporal\s+([0-9.:]+) `)[1]
