@@ -35,8 +35,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	fs := flags("server", errOut)
 	listen := fs.String("listen", envOr("RUNBOOK_LISTEN", "127.0.0.1:8080"), "address to serve the API on (RUNBOOK_LISTEN)")
 	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
-	addr := fs.String("temporal", envOr("RUNBOOK_TEMPORAL", "127.0.0.1:7233"), "Temporal frontend host:port (RUNBOOK_TEMPORAL)")
-	ns := fs.String("namespace", envOr("RUNBOOK_NAMESPACE", "default"), "Temporal namespace (RUNBOOK_NAMESPACE)")
+	tf := addTemporalFlags(fs)
 	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, for webhook signatures (RUNBOOK_SECRETS_DIR)")
 	if _, err := interleaved(fs, args); err != nil {
 		return err
@@ -46,9 +45,9 @@ func runServer(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer st.Close()
-	c, err := client.Dial(client.Options{HostPort: *addr, Namespace: *ns})
+	c, err := tf.dial()
 	if err != nil {
-		return fmt.Errorf("temporal %s: %w", *addr, err)
+		return err
 	}
 	defer c.Close()
 	api := newAPI(st, c, secretSource(*secretsDir))

@@ -6,9 +6,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
-
-	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/worker"
@@ -25,20 +24,19 @@ func runWorker(args []string, out, errOut io.Writer) error {
 // workerMain runs the worker until ctx ends.
 func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fs := flags("worker", errOut)
-	addr := fs.String("temporal", envOr("RUNBOOK_TEMPORAL", "127.0.0.1:7233"), "Temporal frontend host:port (RUNBOOK_TEMPORAL)")
-	ns := fs.String("namespace", envOr("RUNBOOK_NAMESPACE", "default"), "Temporal namespace (RUNBOOK_NAMESPACE)")
+	tf := addTemporalFlags(fs)
 	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, one per name (RUNBOOK_SECRETS_DIR); RUNBOOK_SECRET_<NAME> variables are read first")
-	actions := fs.Int("max-actions", 100, "actions running at once")
+	actions := fs.Int("max-actions", envInt("RUNBOOK_MAX_ACTIONS", 100), "actions running at once (RUNBOOK_MAX_ACTIONS)")
 	if _, err := interleaved(fs, args); err != nil {
 		return err
 	}
-	c, err := client.Dial(client.Options{HostPort: *addr, Namespace: *ns})
+	c, err := tf.dial()
 	if err != nil {
-		return fmt.Errorf("temporal %s: %w", *addr, err)
+		return err
 	}
 	defer c.Close()
 	w := worker.New(c, worker.Options{MaxConcurrentActions: *actions, Actions: &activities.Env{Secrets: secretSource(*secretsDir)}})
-	fmt.Fprintf(out, "worker on task queue %q of %s (namespace %s); Ctrl-C stops it\n", worker.TaskQueue, *addr, *ns)
+	fmt.Fprintf(out, "worker on task queue %q of %s (namespace %s); Ctrl-C stops it\n", worker.TaskQueue, *tf.addr, *tf.namespace)
 	return w.Run(stopOn(ctx))
 }
 
@@ -55,6 +53,15 @@ func stopOn(ctx context.Context) <-chan any {
 func envOr(name, def string) string {
 	if v := os.Getenv(name); v != "" {
 		return v
+	}
+	return def
+}
+
+// envInt reads a number from the environment; a value that is not one
+// keeps the default (the flag's help shows which).
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
 	}
 	return def
 }

@@ -1,0 +1,106 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// knownEnv lists the RUNBOOK_* variables the binary reads.
+func knownEnv(t *testing.T) []string {
+	t.Helper()
+	files, _ := filepath.Glob("*.go")
+	var out []string
+	re := regexp.MustCompile(`"(RUNBOOK_[A-Z_]+)"`)
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			out = append(out, m[1])
+		}
+	}
+	return out
+}
+
+// docker-compose.yaml has the services the deployment needs, and every
+// variable it gives runbook is one the binary reads (a typo would be
+// silently ignored).
+func TestComposeFile(t *testing.T) {
+	b, err := os.ReadFile("../../docker-compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			Healthcheck *struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
+			Deploy struct {
+				Replicas int `yaml:"replicas"`
+			} `yaml:"deploy"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	known := knownEnv(t)
+	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker"} {
+		s, ok := compose.Services[name]
+		if !ok {
+			t.Errorf("no %s service", name)
+			continue
+		}
+		for k := range s.Environment {
+			if strings.HasPrefix(k, "RUNBOOK_") && !strings.HasPrefix(k, "RUNBOOK_SECRET_") && !slices.Contains(known, k) {
+				t.Errorf("%s: runbook does not read %s", name, k)
+			}
+		}
+		if name != "worker" && name != "temporal-ui" && s.Healthcheck == nil {
+			t.Errorf("%s has no health check", name)
+		}
+	}
+	if api := compose.Services["api"]; !slices.Equal(api.Command, []string{"server"}) || api.Environment["RUNBOOK_DB"] == "" {
+		t.Errorf("api: %+v", api)
+	}
+	if w := compose.Services["worker"]; !slices.Equal(w.Command, []string{"worker"}) || w.Deploy.Replicas != 2 {
+		t.Errorf("worker: %+v", w)
+	}
+}
+
+// The Dockerfile builds a static binary in one stage and runs it as a
+// non-root user in another.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("../../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := string(b)
+	if n := strings.Count(df, "\nFROM "); n < 2 {
+		t.Errorf("%d stages", n)
+	}
+	if !strings.Contains(df, "CGO_ENABLED=0 go build") || !strings.Contains(df, "./cmd/runbook") {
+		t.Error("the binary is not built static")
+	}
+	user := regexp.MustCompile(`(?m)^USER (\S+)`).FindAllStringSubmatch(df, -1)
+	if len(user) == 0 || strings.HasPrefix(user[len(user)-1][1], "0") || strings.HasPrefix(user[len(user)-1][1], "root") {
+		t.Errorf("runs as %v", user)
+	}
+	for _, m := range regexp.MustCompile(`(?m)^ENV (RUNBOOK_[A-Z_]+)=`).FindAllStringSubmatch(df, -1) {
+		if !slices.Contains(knownEnv(t), m[1]) {
+			t.Errorf("runbook does not read %s", m[1])
+		}
+	}
+}
