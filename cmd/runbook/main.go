@@ -36,9 +36,10 @@ func commands() []*command {
 		{name: "server", usage: "server [--listen addr] [--db DSN] [--temporal host:port]", summary: "serve the API against an existing Temporal and database", run: runServer},
 		{name: "dev", usage: "dev [--dir .runbook] [--listen 127.0.0.1:8080]", summary: "run everything locally: Temporal, worker, API, records; register examples/", run: runDev},
 		{name: "apply", usage: "apply FILE|DIR...", summary: "register runbooks with the API", run: runApply},
-		{name: "run", usage: "run NAME [-p name=value]... [--follow]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
+		{name: "run", usage: "run NAME [-p name=value]... [--follow] [-q]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S]", summary: "list runs", run: runRuns},
-		{name: "approve", usage: "approve RUN STEP [--reject] [-m text]", summary: "vote on an approval", run: runApprove},
+		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--wait 1m]", summary: "vote on an approval", run: runApprove},
+		{name: "schedules", usage: "schedules", summary: "list schedules with their next fire time", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN", summary: "cancel a run", run: runCancel},
 		{name: "token", usage: "token create --user U --roles r1,r2 [--groups g1]", summary: "create an API token (written to the database)", run: runToken},
 	}

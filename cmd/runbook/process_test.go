@@ -35,8 +35,15 @@ type proc struct {
 
 func startProc(t *testing.T, env []string, args ...string) *proc {
 	t.Helper()
+	return startProcIn(t, "", env, args...)
+}
+
+// startProcIn starts the command in directory dir.
+func startProcIn(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
 	p := &proc{t: t, name: args[0], out: &syncBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(os.Args[0], args...)
+	p.cmd.Dir = dir
 	p.cmd.Env = append(append(os.Environ(), "RUNBOOK_TEST_MAIN=1"), env...)
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
 	if err := p.cmd.Start(); err != nil {

@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/url"
 	"text/tabwriter"
+	"time"
 
 	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/workflows"
 )
 
 // runApply registers runbook files with the API, children before parents.
@@ -60,6 +62,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	connect := clientFlags(fs)
 	follow := fs.Bool("follow", false, "print step transitions until the run ends; exit 1 unless it succeeds")
 	key := fs.String("idempotency-key", "", "the same key starts the same run once")
+	quiet := fs.Bool("q", false, "print only the run id")
 	var params multiFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
 	names, err := interleaved(fs, args)
@@ -91,7 +94,11 @@ func runRun(args []string, out, errOut io.Writer) error {
 	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", map[string]any{"params": given}, &run, header...); err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "run %s started\n", run.ID)
+	if *quiet {
+		fmt.Fprintln(out, run.ID)
+	} else {
+		fmt.Fprintf(out, "run %s started\n", run.ID)
+	}
 	if !*follow {
 		return nil
 	}
@@ -141,12 +148,19 @@ func runApprove(args []string, out, errOut io.Writer) error {
 	connect := clientFlags(fs)
 	reject := fs.Bool("reject", false, "vote to reject")
 	comment := fs.String("m", "", "comment")
+	wait := fs.Duration("wait", 0, "wait this long for the run to reach the step (0: vote now)")
 	pos, err := interleaved(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 2 {
-		return fmt.Errorf("usage: runbook approve RUN STEP [--reject] [-m text]")
+		return fmt.Errorf("usage: runbook approve RUN STEP [--reject] [-m text] [--wait 1m]")
+	}
+	c := connect()
+	if *wait > 0 {
+		if err := c.awaitApproval(pos[0], pos[1], *wait); err != nil {
+			return err
+		}
 	}
 	decision := "approve"
 	if *reject {
@@ -157,11 +171,76 @@ func runApprove(args []string, out, errOut io.Writer) error {
 		Approvals int    `json:"approvals"`
 		Needed    int    `json:"needed"`
 	}
-	if _, err := connect().do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/approvals/"+url.PathEscape(pos[1]), map[string]any{"decision": decision, "comment": *comment}, &res); err != nil {
+	if _, err := c.do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/approvals/"+url.PathEscape(pos[1]), map[string]any{"decision": decision, "comment": *comment}, &res); err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "%s: %s (%d of %d approvals)\n", pos[1], res.Decision, res.Approvals, res.Needed)
 	return nil
+}
+
+// awaitApproval polls a run until step waits for approval.
+func (c *apiClient) awaitApproval(runID, step string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		var run struct {
+			Status string `json:"status"`
+			Steps  []struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"steps"`
+		}
+		if _, err := c.do("GET", "/api/v1/runs/"+url.PathEscape(runID), nil, &run); err != nil {
+			return err
+		}
+		for _, s := range run.Steps {
+			if s.ID == step && s.Status == workflows.StatusWaitingApproval {
+				return nil
+			}
+		}
+		if run.Status != workflows.RunRunning {
+			return fmt.Errorf("run %s %s before %s waited for approval", runID, run.Status, step)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s of run %s did not wait for approval within %s", step, runID, timeout)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+// runSchedules lists the schedules of the registered runbooks.
+func runSchedules(args []string, out, errOut io.Writer) error {
+	fs := flags("schedules", errOut)
+	connect := clientFlags(fs)
+	if _, err := interleaved(fs, args); err != nil {
+		return err
+	}
+	var list struct {
+		Schedules []struct {
+			Runbook, Name, Cron, Timezone, Overlap string
+			Paused                                 bool
+			Next                                   []time.Time
+		} `json:"schedules"`
+	}
+	if _, err := connect().do("GET", "/api/v1/schedules", nil, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUNBOOK\tSCHEDULE\tCRON\tTIMEZONE\tPAUSED\tNEXT")
+	for _, s := range list.Schedules {
+		next := "-"
+		if len(s.Next) > 0 {
+			next = s.Next[0].Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", s.Runbook, s.Name, s.Cron, or(s.Timezone, "UTC"), s.Paused, next)
+	}
+	return tw.Flush()
+}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
 }
 
 func runCancel(args []string, out, errOut io.Writer) error {
