@@ -29,6 +29,7 @@ dev: build
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...
 	$(GO) run ./bench/interp -steps 10 -runs 200 -concurrent 500
+	$(GO) run ./bench/api -triggers 200 -steps 5
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks

@@ -74,6 +74,11 @@ func (a *API) startRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if status == http.StatusCreated {
+		// Just started: nothing has happened that a query would show, and
+		// asking the run costs a workflow task (most of a start's time).
+		return c.JSON(status, recordView(run))
+	}
 	return c.JSON(status, a.runView(c, run))
 }
 
@@ -174,11 +179,17 @@ func closedStatus(s enumspb.WorkflowExecutionStatus) string {
 	return workflows.RunFailed
 }
 
-// runView joins a run's record with its live timeline from Temporal.
-func (a *API) runView(c echo.Context, r *store.Run) runView {
+// recordView is a run as its record has it.
+func recordView(r *store.Run) runView {
 	out := runView{Run: *r}
 	_ = json.Unmarshal(r.Params, &out.Params)
 	_ = json.Unmarshal(r.Outputs, &out.Outputs)
+	return out
+}
+
+// runView joins a run's record with its live timeline from Temporal.
+func (a *API) runView(c echo.Context, r *store.Run) runView {
+	out := recordView(r)
 	v, err := a.Temporal.QueryWorkflow(c.Request().Context(), r.ID, "", workflows.QueryStatus)
 	if err != nil {
 		return out

@@ -44,18 +44,27 @@ func Open(dsn string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, err
+	}
 	if dial.Name() == "sqlite" {
-		sqlDB, err := db.DB()
-		if err != nil {
-			return nil, err
-		}
 		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
+	} else {
+		// A burst of requests queues for a connection instead of opening
+		// one each until Postgres refuses more ("too many clients").
+		sqlDB.SetMaxOpenConns(MaxPostgresConns)
+		sqlDB.SetMaxIdleConns(MaxPostgresConns)
+		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	if err := db.AutoMigrate(models...); err != nil {
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
 	return &Store{db: db}, nil
 }
+
+// MaxPostgresConns bounds the connections one process opens to Postgres.
+const MaxPostgresConns = 20
 
 // sqliteDSN turns a path into a modernc DSN with WAL and a busy timeout.
 func sqliteDSN(path string) string {

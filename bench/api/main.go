@@ -1,0 +1,239 @@
+// Command api measures triggering runs through the HTTP API against
+// starting the same workflows on Temporal directly, side by side on one
+// embedded server: N triggers fired at once, the latency of each trigger
+// (request to answer), and runs per second until the last run completes.
+// Every run must succeed. It prints the figures docs/benchmarks.md records.
+//
+//	go run ./bench/api -triggers 200 -steps 5 [-db postgres://...]
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/server"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/worker"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+func main() {
+	triggers := flag.Int("triggers", 200, "triggers fired at once per burst")
+	steps := flag.Int("steps", 5, "log steps per run")
+	rounds := flag.Int("rounds", 3, "bursts per contender (the median is kept)")
+	db := flag.String("db", "", "the records: a postgres:// URL, or empty for a SQLite file")
+	flag.Parse()
+	if err := run(*triggers, *steps, *rounds, *db); err != nil {
+		fmt.Fprintln(os.Stderr, "api bench:", err)
+		os.Exit(1)
+	}
+}
+
+// burst is what one burst of triggers measured.
+type burst struct {
+	latency []time.Duration // per trigger, sorted
+	rps     float64
+}
+
+// contender fires one trigger and returns the run's workflow id.
+type contender struct {
+	name    string
+	trigger func(ctx context.Context, i int) (string, error)
+}
+
+func run(n, steps, rounds int, dsn string) error {
+	ctx := context.Background()
+	srv, err := devserver.Start(ctx, devserver.Config{})
+	if err != nil {
+		return err
+	}
+	defer srv.Stop()
+	c, err := srv.Client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	w := worker.New(c, worker.Options{MaxConcurrentActions: 200, MaxConcurrentRuns: 200})
+	if err := w.Start(); err != nil {
+		return err
+	}
+	defer w.Stop()
+
+	records := "SQLite file"
+	if dsn == "" {
+		dir, err := os.MkdirTemp("", "runbook-bench-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		dsn = filepath.Join(dir, "runbook.db")
+	} else {
+		records = "Postgres"
+	}
+	st, err := store.Open(dsn)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	api := &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
+		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: api.Handler()}
+	go hs.Serve(l)
+	defer hs.Close()
+	base := "http://" + l.Addr().String()
+	token, _, err := st.CreateToken("bench", []string{"admin"}, nil)
+	if err != nil {
+		return err
+	}
+	name := fmt.Sprintf("load-%d", time.Now().UnixNano())
+	if err := register(base, token, name, steps); err != nil {
+		return err
+	}
+	v, err := st.Runbook(name, 0)
+	if err != nil {
+		return err
+	}
+	plan, err := v.PlanOf()
+	if err != nil {
+		return err
+	}
+	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: n}}
+	contenders := []contender{
+		{"Temporal client directly", func(ctx context.Context, i int) (string, error) {
+			id := fmt.Sprintf("%s-direct-%d-%d", name, time.Now().UnixNano(), i)
+			_, err := c.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: worker.TaskQueue}, workflows.WorkflowName,
+				workflows.RunInput{Plan: plan, Trigger: "api", TriggeredBy: "bench", Version: v.Version, LocalActions: true})
+			return id, err
+		}},
+		{"HTTP API", func(ctx context.Context, i int) (string, error) {
+			return start(ctx, httpc, base, token, name)
+		}},
+	}
+
+	fmt.Printf("%d triggers at once, %d-step runs (log), records in %s, on an embedded Temporal server; median of %d bursts\n\n", n, steps, records, rounds)
+	for _, k := range contenders { // warm-up
+		if _, err := fire(ctx, c, k, n/5); err != nil {
+			return fmt.Errorf("%s: %w", k.name, err)
+		}
+	}
+	results := make([][]burst, len(contenders))
+	for range rounds {
+		for i, k := range contenders {
+			b, err := fire(ctx, c, k, n)
+			if err != nil {
+				return fmt.Errorf("%s: %w", k.name, err)
+			}
+			results[i] = append(results[i], b)
+		}
+	}
+	fmt.Printf("%-26s %14s %14s %10s\n", "", "trigger p50", "trigger p99", "runs/s")
+	type fig struct{ p50, p99, rps float64 }
+	var figs []fig
+	for i, k := range contenders {
+		bs := results[i]
+		slices.SortFunc(bs, func(a, b burst) int { return int(a.rps*1000 - b.rps*1000) })
+		med := bs[len(bs)/2]
+		f := fig{ms(pct(med.latency, 50)), ms(pct(med.latency, 99)), med.rps}
+		figs = append(figs, f)
+		fmt.Printf("%-26s %12.1fms %12.1fms %10.1f\n", k.name, f.p50, f.p99, f.rps)
+	}
+	fmt.Printf("\nHTTP API / Temporal directly: trigger p50 ratio %.2f, p99 ratio %.2f, throughput ratio %.2f\n",
+		figs[1].p50/figs[0].p50, figs[1].p99/figs[0].p99, figs[1].rps/figs[0].rps)
+	return nil
+}
+
+// fire triggers n runs at once, then waits for every one to succeed.
+func fire(ctx context.Context, c client.Client, k contender, n int) (burst, error) {
+	begin := time.Now()
+	lat := make([]time.Duration, n)
+	ids := make([]string, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			t := time.Now()
+			ids[i], errs[i] = k.trigger(ctx, i)
+			lat[i] = time.Since(t)
+			if errs[i] == nil {
+				errs[i] = c.GetWorkflow(ctx, ids[i], "").Get(ctx, nil)
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(begin)
+	for i, err := range errs {
+		if err != nil {
+			return burst{}, fmt.Errorf("run %d (%s): %w", i, ids[i], err)
+		}
+	}
+	slices.Sort(lat)
+	return burst{latency: lat, rps: float64(n) / elapsed.Seconds()}, nil
+}
+
+func register(base, token, name string, steps int) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: %s}\nspec:\n  params: [{name: n, type: int, default: 1}]\n  steps:\n", name)
+	for i := range steps {
+		fmt.Fprintf(&b, "    - {id: s%d, action: log, with: {message: \"step %d of run ${{ run.id }}\"}}\n", i, i)
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/runbooks", strings.NewReader(b.String()))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		return fmt.Errorf("register: HTTP %d", resp.StatusCode)
+	}
+	return nil
+}
+
+// start posts one run and returns its id; anything but 201 is an error.
+func start(ctx context.Context, c *http.Client, base, token, name string) (string, error) {
+	body, _ := json.Marshal(map[string]any{"params": map[string]any{"n": 2}})
+	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/runbooks/"+name+"/runs", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	var out struct {
+		ID    string `json:"id"`
+		Error string `json:"error"`
+	}
+	_ = json.NewDecoder(resp.Body).Decode(&out)
+	if resp.StatusCode != http.StatusCreated {
+		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, out.Error)
+	}
+	return out.ID, nil
+}
+
+func pct(d []time.Duration, p int) time.Duration {
+	i := (len(d)*p + 99) / 100
+	return d[max(0, min(len(d)-1, i-1))]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
