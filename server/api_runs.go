@@ -101,14 +101,26 @@ func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[st
 		if err != nil {
 			return nil, 0, err
 		}
-		if existing != nil && (run.IdempotencyKey == nil || existing.IdempotencyKey == nil || *existing.IdempotencyKey != *run.IdempotencyKey) {
-			if cc.OnConflict == "attach" {
-				return existing, http.StatusOK, nil
-			}
-			return nil, 0, problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": key})
+		if conflict := a.conflict(cc, run, existing); conflict != nil {
+			return conflict.run, conflict.status, conflict.err
 		}
 	}
 	created, err := a.Store.CreateRun(run, params)
+	if errors.Is(err, store.ErrHeld) {
+		// Another start (on any replica) took the key since the check, or
+		// a record still holds it for a run that has ended: ask Temporal,
+		// which frees stale holds, and try once more.
+		existing, werr := a.runningWith(c, p.Name, run.ConcurrencyKey)
+		if werr != nil {
+			return nil, 0, werr
+		}
+		if conflict := a.conflict(p.Concurrency, run, existing); conflict != nil {
+			return conflict.run, conflict.status, conflict.err
+		}
+		if created, err = a.Store.CreateRun(run, params); errors.Is(err, store.ErrHeld) {
+			return nil, 0, problem(http.StatusConflict, "a run with the same concurrency key is starting", map[string]string{"run": created.ID, "key": run.ConcurrencyKey})
+		}
+	}
 	status := http.StatusCreated
 	if errors.Is(err, store.ErrDuplicate) {
 		status = http.StatusOK // same Idempotency-Key: the same run, started once
@@ -129,6 +141,26 @@ func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[st
 		}
 	}
 	return created, status, nil
+}
+
+// startConflict is how a start ends when another run holds its key.
+type startConflict struct {
+	run    *store.Run
+	status int
+	err    error
+}
+
+// conflict decides a start against the run holding its concurrency key:
+// none (nil), the same idempotency key (nil: the store answers with that
+// run), attach to it, or refuse.
+func (a *API) conflict(cc *runbooks.PlanConcurrency, run, existing *store.Run) *startConflict {
+	if existing == nil || run.IdempotencyKey != nil && existing.IdempotencyKey != nil && *existing.IdempotencyKey == *run.IdempotencyKey {
+		return nil
+	}
+	if cc.OnConflict == "attach" {
+		return &startConflict{run: existing, status: http.StatusOK}
+	}
+	return &startConflict{err: problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": run.ConcurrencyKey})}
 }
 
 func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (string, error) {
@@ -157,15 +189,24 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 	}
 	for i := range runs {
 		d, err := a.Temporal.DescribeWorkflowExecution(c.Request().Context(), runs[i].ID, "")
-		if err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		var nf *serviceerror.NotFound
+		switch {
+		case err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			return &runs[i], nil
-		}
-		if err == nil {
+		case err == nil:
 			_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+		case errors.As(err, &nf) && time.Since(runs[i].CreatedAt) < StartGrace:
+			return &runs[i], nil // recorded, being started
+		case errors.As(err, &nf):
+			_ = a.Store.FinishRun(runs[i].ID, workflows.RunFailed, "NotStarted", "the run was recorded but Temporal never started it", nil, time.Now().UTC())
 		}
 	}
 	return nil, nil
 }
+
+// StartGrace is how long a recorded run may take to appear in Temporal
+// before a start that finds it holding a concurrency key calls it failed.
+const StartGrace = time.Minute
 
 func closedStatus(s enumspb.WorkflowExecutionStatus) string {
 	switch s {

@@ -20,21 +20,24 @@ type RunbookVersion struct {
 
 // Run is one execution of a runbook version.
 type Run struct {
-	ID             string     `gorm:"primaryKey;size:120" json:"id"`
-	Runbook        string     `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
-	Version        int        `gorm:"not null" json:"version"`
-	Status         string     `gorm:"size:20;not null;index" json:"status"`
-	Params         []byte     `json:"-"` // JSON
-	Trigger        string     `gorm:"size:20;not null;index" json:"trigger"`
-	TriggerDetail  string     `gorm:"size:500" json:"triggerDetail,omitempty"`
-	TriggeredBy    string     `gorm:"size:200;not null" json:"triggeredBy"`
-	IdempotencyKey *string    `gorm:"size:200;uniqueIndex" json:"-"`
-	ConcurrencyKey string     `gorm:"size:300;index" json:"concurrencyKey,omitempty"`
-	Error          string     `gorm:"type:text" json:"error,omitempty"`
-	ErrorType      string     `gorm:"size:100" json:"errorType,omitempty"`
-	Outputs        []byte     `json:"-"` // JSON
-	CreatedAt      time.Time  `gorm:"index:run_runbook_created" json:"createdAt"`
-	EndedAt        *time.Time `json:"endedAt,omitempty"`
+	ID             string  `gorm:"primaryKey;size:120" json:"id"`
+	Runbook        string  `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
+	Version        int     `gorm:"not null" json:"version"`
+	Status         string  `gorm:"size:20;not null;index" json:"status"`
+	Params         []byte  `json:"-"` // JSON
+	Trigger        string  `gorm:"size:20;not null;index" json:"trigger"`
+	TriggerDetail  string  `gorm:"size:500" json:"triggerDetail,omitempty"`
+	TriggeredBy    string  `gorm:"size:200;not null" json:"triggeredBy"`
+	IdempotencyKey *string `gorm:"size:200;uniqueIndex" json:"-"`
+	ConcurrencyKey string  `gorm:"size:300;index" json:"concurrencyKey,omitempty"`
+	// Holds is "runbook/key" while a run with a concurrency key is
+	// running, NULL otherwise: unique, so two starts cannot both hold it.
+	Holds     *string    `gorm:"size:400;uniqueIndex" json:"-"`
+	Error     string     `gorm:"type:text" json:"error,omitempty"`
+	ErrorType string     `gorm:"size:100" json:"errorType,omitempty"`
+	Outputs   []byte     `json:"-"` // JSON
+	CreatedAt time.Time  `gorm:"index:run_runbook_created" json:"createdAt"`
+	EndedAt   *time.Time `json:"endedAt,omitempty"`
 }
 
 // StepEvent is a step's current state in a run's timeline (one row per

@@ -14,6 +14,10 @@ import (
 // existing run comes with it.
 var ErrDuplicate = errors.New("a run with this idempotency key exists")
 
+// ErrHeld is a run whose concurrency key a running run holds; that run
+// comes with it.
+var ErrHeld = errors.New("a running run holds this concurrency key")
+
 // CreateRun records a new run. With an idempotency key already used, it
 // returns the existing run and ErrDuplicate.
 func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
@@ -27,10 +31,21 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 			return existing, ErrDuplicate
 		}
 	}
+	r.Holds = nil
+	if r.ConcurrencyKey != "" && r.Status == "running" {
+		h := r.Runbook + "/" + r.ConcurrencyKey
+		r.Holds = &h
+	}
 	if err := s.db.Create(r).Error; err != nil {
 		if r.IdempotencyKey != nil {
 			if existing, kerr := s.runByKey(*r.IdempotencyKey); kerr == nil {
 				return existing, ErrDuplicate // lost a race with the same key
+			}
+		}
+		if r.Holds != nil {
+			var holder Run
+			if herr := s.db.Where("holds = ?", *r.Holds).First(&holder).Error; herr == nil {
+				return &holder, ErrHeld
 			}
 		}
 		return nil, fmt.Errorf("store: create run: %w", err)
@@ -61,8 +76,11 @@ func (s *Store) FinishRun(id, status, errType, errMsg string, outputs map[string
 	if err != nil {
 		return err
 	}
-	return s.db.Model(&Run{}).Where("id = ?", id).
-		Updates(map[string]any{"status": status, "error_type": errType, "error": errMsg, "outputs": b, "ended_at": at}).Error
+	fields := map[string]any{"status": status, "error_type": errType, "error": errMsg, "outputs": b, "ended_at": at}
+	if status != "running" {
+		fields["holds"] = nil
+	}
+	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
 }
 
 // RunFilter selects runs; zero fields select all. Cursor is the ID of the
@@ -174,5 +192,9 @@ func (s *Store) Running(runbook, key string) ([]Run, error) {
 
 // SetStatus updates a run's status.
 func (s *Store) SetStatus(id, status string) error {
-	return s.db.Model(&Run{}).Where("id = ?", id).Update("status", status).Error
+	fields := map[string]any{"status": status}
+	if status != "running" {
+		fields["holds"] = nil
+	}
+	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
 }

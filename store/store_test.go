@@ -239,3 +239,39 @@ func TestSQLitePathsWithURICharacters(t *testing.T) {
 		}
 	}
 }
+
+// A running run holds its concurrency key: a second running run with the
+// same key is refused with the holder, until the first ends.
+func TestRunsHoldTheirConcurrencyKey(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		run := func(id, key string) (*Run, error) {
+			return s.CreateRun(&Run{ID: id, Runbook: "release", Version: 1, Status: "running", Trigger: "api", TriggeredBy: "ann", ConcurrencyKey: key}, nil)
+		}
+		if _, err := run("r1", "api"); err != nil {
+			t.Fatal(err)
+		}
+		if holder, err := run("r2", "api"); !errors.Is(err, ErrHeld) || holder.ID != "r1" {
+			t.Fatalf("same key: %+v, %v", holder, err)
+		}
+		if _, err := run("r3", "db"); err != nil {
+			t.Errorf("another key: %v", err)
+		}
+		for _, id := range []string{"n1", "n2"} { // runs without a key hold nothing
+			if _, err := run(id, ""); err != nil {
+				t.Errorf("no key: %v", err)
+			}
+		}
+		if err := s.FinishRun("r1", "succeeded", "", "", nil, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run("r4", "api"); err != nil {
+			t.Errorf("after the holder ended: %v", err)
+		}
+		if err := s.SetStatus("r4", "cancelled"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := run("r5", "api"); err != nil {
+			t.Errorf("after the holder was cancelled: %v", err)
+		}
+	})
+}
