@@ -14,8 +14,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -23,6 +21,7 @@ import (
 var BackupFilesSpec = &runbooks.ActionSpec{
 	Name:        "backup.files",
 	Description: "Archive a directory as tar.gz into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (files, bytes, sha256). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "source", Type: runbooks.StringType, Required: true, Description: "Directory to archive."},
 		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing)."},
@@ -156,9 +155,6 @@ func writeArchive(ctx context.Context, path, dir string, m *Manifest) error {
 		}
 		m.Files++
 		m.Entries = append(m.Entries, ManifestEntry{Path: hdr.Name, Size: n, SHA256: hex.EncodeToString(h.Sum(nil))})
-		if m.Files%100 == 0 && activity.IsActivity(ctx) {
-			activity.RecordHeartbeat(ctx, m.Files)
-		}
 		return nil
 	})
 	if err != nil {

@@ -7,8 +7,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.temporal.io/sdk/activity"
-
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -16,6 +14,7 @@ import (
 var BackupPostgresSpec = &runbooks.ActionSpec{
 	Name:        "backup.postgres",
 	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
 		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing)."},
@@ -62,10 +61,7 @@ func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]an
 	tmp := filepath.Join(dir, "."+name+".partial")
 	defer os.Remove(tmp) // a no-op once renamed
 
-	stop := heartbeatSize(ctx, tmp)
-	_, err = pg.run(ctx, "pg_dump", "--format=custom", "--file="+tmp)
-	stop()
-	if err != nil {
+	if _, err = pg.run(ctx, "pg_dump", "--format=custom", "--file="+tmp); err != nil {
 		return nil, err
 	}
 	list, err := pg.run(ctx, "pg_restore", "--list", tmp)
@@ -84,30 +80,4 @@ func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]an
 		return nil, fmt.Errorf("backup.postgres: %w", err)
 	}
 	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}, nil
-}
-
-// heartbeatSize reports a growing file's size every 10 s while a tool
-// writes it, so a heartbeat timeout tells a stuck dump from a long one.
-func heartbeatSize(ctx context.Context, path string) (stop func()) {
-	if !activity.IsActivity(ctx) {
-		return func() {}
-	}
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(10 * time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				var size int64
-				if st, err := os.Stat(path); err == nil {
-					size = st.Size()
-				}
-				activity.RecordHeartbeat(ctx, size)
-			}
-		}
-	}()
-	return func() { close(done) }
 }

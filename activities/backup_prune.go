@@ -16,6 +16,7 @@ import (
 var BackupPruneSpec = &runbooks.ActionSpec{
 	Name:        "backup.prune",
 	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups."},
 		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},

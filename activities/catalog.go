@@ -30,7 +30,7 @@ func Catalog() runbooks.SpecCatalog {
 
 // Handlers returns the implementation of every action in Catalog, by name.
 func (e *Env) Handlers() map[string]Handler {
-	return map[string]Handler{
+	hs := map[string]Handler{
 		ShellSpec.Name:            e.Shell,
 		HTTPRequestSpec.Name:      e.HTTPRequest,
 		HTTPCheckSpec.Name:        e.HTTPCheck,
@@ -51,4 +51,10 @@ func (e *Env) Handlers() map[string]Handler {
 		PostgresExecSpec.Name:     e.PostgresExec,
 		BackupListSpec.Name:       e.BackupList,
 	}
+	for name, spec := range Catalog() {
+		if spec.Heartbeats {
+			hs[name] = withHeartbeat(hs[name])
+		}
+	}
+	return hs
 }

@@ -21,6 +21,7 @@ import (
 var HTTPRequestSpec = &runbooks.ActionSpec{
 	Name:        "http.request",
 	Description: "Send an HTTP request; fails unless the status is expected.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL."},
 		{Name: "method", Type: runbooks.StringType, Default: "GET", Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, Description: "HTTP method."},

@@ -20,6 +20,7 @@ import (
 var MetricsQuerySpec = &runbooks.ActionSpec{
 	Name:        "metrics.query",
 	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090."},
 		{Name: "query", Type: runbooks.StringType, Required: true, Description: "PromQL."},

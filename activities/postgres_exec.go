@@ -12,6 +12,7 @@ import (
 var PostgresExecSpec = &runbooks.ActionSpec{
 	Name:        "postgres.exec",
 	Description: "Run a statement that changes the database: maintenance (VACUUM, ANALYZE, REINDEX), DDL, or a data fix. Without args the text may hold several statements separated by semicolons, which Postgres runs as one implicit transaction; VACUUM and CREATE/DROP DATABASE must stand alone. With args the text is one statement and the values are bound, never spliced. Use postgres.query to read.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
 		{Name: "statement", Type: runbooks.StringType, Required: true, Description: "SQL to run."},

@@ -22,6 +22,7 @@ const ErrQuery = "QueryError"
 var PostgresQuerySpec = &runbooks.ActionSpec{
 	Name:        "postgres.query",
 	Description: "Run one query in a read-only transaction and return the rows as JSON: for checks such as replication lag or row counts. Writes are refused by Postgres.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
 		{Name: "query", Type: runbooks.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text."},

@@ -21,6 +21,7 @@ const ErrBackupInvalid = "BackupInvalid"
 var RestoreFilesSpec = &runbooks.ActionSpec{
 	Name:        "restore.files",
 	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive made by backup.files."},
 		{Name: "target", Type: runbooks.StringType, Required: true, Description: "Directory to restore into (created if missing)."},

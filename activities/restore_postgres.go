@@ -16,6 +16,7 @@ import (
 var RestorePostgresSpec = &runbooks.ActionSpec{
 	Name:        "restore.postgres",
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The dump made by backup.postgres."},
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
@@ -94,9 +95,7 @@ func restorePostgres(ctx context.Context, ri restorePostgresInput) (map[string]a
 		args = append(args, "--jobs="+strconv.Itoa(ri.Jobs))
 	}
 	start := time.Now()
-	stop := heartbeatSize(ctx, ri.Path)
 	_, err = pg.run(ctx, "pg_restore", append(args, ri.Path)...)
-	stop()
 	seconds := time.Since(start).Seconds()
 	if err != nil {
 		if ri.CreateDatabase {

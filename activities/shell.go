@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/runbooks"
@@ -23,6 +22,7 @@ import (
 var ShellSpec = &runbooks.ActionSpec{
 	Name:        "shell",
 	Description: "Run a command (argv list) or a script (run by /bin/sh -eu) on the worker. Template values reach the process as arguments or environment, never spliced into shell text.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell."},
 		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env."},
@@ -41,11 +41,8 @@ var ShellSpec = &runbooks.ActionSpec{
 	ExactlyOne: [][]string{{"command", "script"}},
 }
 
-// Heartbeat and kill timing of long-running processes.
-const (
-	heartbeatEvery = 5 * time.Second
-	killGrace      = 5 * time.Second
-)
+// killGrace is how long a cancelled process has between SIGTERM and SIGKILL.
+const killGrace = 5 * time.Second
 
 type shellInput struct {
 	Command     []string          `json:"command"`
@@ -93,8 +90,8 @@ func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
 	return p.finish(commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON))
 }
 
-// runProcess starts cmd in its own process group and waits for it,
-// heartbeating; on cancellation it terminates the group, then kills it.
+// runProcess starts cmd in its own process group and waits for it; on
+// cancellation it terminates the group, then kills it.
 func runProcess(ctx context.Context, cmd *exec.Cmd) (int, error) {
 	cmd.SysProcAttr = procAttr()
 	if err := cmd.Start(); err != nil {
@@ -105,31 +102,23 @@ func runProcess(ctx context.Context, cmd *exec.Cmd) (int, error) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	tick := time.NewTicker(heartbeatEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			var exit *exec.ExitError
-			if err != nil && !errors.As(err, &exit) {
-				return 0, fmt.Errorf("shell: %w", err)
-			}
-			return cmd.ProcessState.ExitCode(), nil
-		case <-tick.C:
-			if activity.IsActivity(ctx) {
-				activity.RecordHeartbeat(ctx)
-			}
-		case <-ctx.Done():
-			pgid := -cmd.Process.Pid
-			_ = syscall.Kill(pgid, syscall.SIGTERM)
-			select {
-			case <-done:
-			case <-time.After(killGrace):
-				_ = syscall.Kill(pgid, syscall.SIGKILL)
-				<-done
-			}
-			return 0, ctx.Err()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			return 0, fmt.Errorf("shell: %w", err)
 		}
+		return cmd.ProcessState.ExitCode(), nil
+	case <-ctx.Done():
+		pgid := -cmd.Process.Pid
+		_ = syscall.Kill(pgid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(killGrace):
+			_ = syscall.Kill(pgid, syscall.SIGKILL)
+			<-done
+		}
+		return 0, ctx.Err()
 	}
 }
 

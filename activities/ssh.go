@@ -12,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -24,6 +23,7 @@ import (
 var SSHSpec = &runbooks.ActionSpec{
 	Name:        "ssh",
 	Description: "Run a command or a script on a host over SSH. The host key must match knownHosts: there is no blind trust. Outputs are those of shell.",
+	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},
 		{Name: "port", Type: runbooks.IntType, Default: int64(22), Description: "SSH port."},
@@ -171,31 +171,23 @@ func shellQuote(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'"'"'`) + "'"
 }
 
-// runRemote runs cmd, heartbeating, and ends the session on cancellation.
+// runRemote runs cmd and ends the session on cancellation.
 func runRemote(ctx context.Context, session *ssh.Session, cmd string) (int, error) {
 	done := make(chan error, 1)
 	go func() { done <- session.Run(cmd) }()
-	tick := time.NewTicker(heartbeatEvery)
-	defer tick.Stop()
-	for {
-		select {
-		case err := <-done:
-			var exit *ssh.ExitError
-			switch {
-			case err == nil:
-				return 0, nil
-			case errors.As(err, &exit):
-				return exit.ExitStatus(), nil
-			}
-			return 0, temporal.NewApplicationError(fmt.Sprintf("ssh: %v", err), ErrUnreachable)
-		case <-tick.C:
-			if activity.IsActivity(ctx) {
-				activity.RecordHeartbeat(ctx)
-			}
-		case <-ctx.Done():
-			_ = session.Signal(ssh.SIGKILL)
-			session.Close()
-			return 0, ctx.Err()
+	select {
+	case err := <-done:
+		var exit *ssh.ExitError
+		switch {
+		case err == nil:
+			return 0, nil
+		case errors.As(err, &exit):
+			return exit.ExitStatus(), nil
 		}
+		return 0, temporal.NewApplicationError(fmt.Sprintf("ssh: %v", err), ErrUnreachable)
+	case <-ctx.Done():
+		_ = session.Signal(ssh.SIGKILL)
+		session.Close()
+		return 0, ctx.Err()
 	}
 }

@@ -17,6 +17,10 @@ type ActionSpec struct {
 	// Local marks a cheap action without side effects beyond the worker,
 	// which runs as a Temporal local activity when the run allows it.
 	Local bool `json:"local,omitempty"`
+	// Heartbeats marks an action that heartbeats every few seconds for as
+	// long as it runs, so a worker lost in the middle of it is noticed in
+	// seconds rather than at the step's timeout.
+	Heartbeats bool `json:"heartbeats,omitempty"`
 }
 
 // Input returns the named input field.

@@ -181,8 +181,8 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
 	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
-	if s.Action == activities.ShellSpec.Name {
-		opts.HeartbeatTimeout = ShellHeartbeat
+	if heartbeating[s.Action] {
+		opts.HeartbeatTimeout = HeartbeatTimeout
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)
 	var deadline time.Time
@@ -332,11 +332,12 @@ func activityError(step string, err error) error {
 	return &stepError{step: step, typ: "ActivityError", message: err.Error()}
 }
 
-// localActions are the actions whose spec marks them local.
-var localActions = func() map[string]bool {
-	m := map[string]bool{}
+// localActions are the actions whose spec marks them local, heartbeating
+// those that heartbeat while they run.
+var localActions, heartbeating = func() (map[string]bool, map[string]bool) {
+	local, beats := map[string]bool{}, map[string]bool{}
 	for _, spec := range activities.Catalog().Actions() {
-		m[spec.Name] = spec.Local
+		local[spec.Name], beats[spec.Name] = spec.Local, spec.Heartbeats
 	}
-	return m
+	return local, beats
 }()

@@ -27,8 +27,8 @@ const (
 // Defaults of the interpreter.
 const (
 	DefaultActionTimeout = time.Hour
-	ShellHeartbeat       = 15 * time.Second
-	MaxWorkerLosses      = 3 // times an action is run again after its worker died
+	HeartbeatTimeout     = 15 * time.Second // for actions that heartbeat (every 5 s)
+	MaxWorkerLosses      = 3                // times an action is run again after its worker died
 	MaxForEachItems      = runbooks.MaxListItems
 )
 
