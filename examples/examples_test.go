@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -88,5 +89,31 @@ func TestDeployAndRollbackScripts(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(state, "api.restart")); err != nil {
 		t.Errorf("restart marker: %v", err)
+	}
+}
+
+// Every example is run end to end by some test of this package (through
+// example(t, FILE)), so adding one without a test fails here.
+func TestEveryExampleRunsEndToEnd(t *testing.T) {
+	files, _ := filepath.Glob("*.yaml")
+	tests, _ := filepath.Glob("*_test.go")
+	ran := map[string]bool{}
+	re := regexp.MustCompile(`example\(t, "([^"]+\.yaml)"\)`)
+	for _, f := range tests {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range re.FindAllStringSubmatch(string(b), -1) {
+			ran[m[1]] = true
+		}
+	}
+	for _, f := range files {
+		if !ran[f] {
+			t.Errorf("%s is not run by any test", f)
+		}
+	}
+	if len(files) < 8 {
+		t.Errorf("only %d examples", len(files))
 	}
 }
