@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
 )
 
@@ -55,6 +56,29 @@ func TestComposeFile(t *testing.T) {
 	}
 	if err := yaml.Unmarshal(b, &compose); err != nil {
 		t.Fatal(err)
+	}
+	// The Compose Specification's schema (compose-spec, MIT; a copy in
+	// testdata): what `docker compose config` checks first, here where
+	// there is no docker.
+	schemaDoc, err := os.Open("testdata/compose-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer schemaDoc.Close()
+	doc, err := jsonschema.UnmarshalJSON(schemaDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("compose-spec.json", doc); err != nil {
+		t.Fatal(err)
+	}
+	schema, err := c.Compile("compose-spec.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := schema.Validate(yamlAsJSON(t, "../../docker-compose.yaml")); err != nil {
+		t.Errorf("docker-compose.yaml: %v", err)
 	}
 	known := knownEnv(t)
 	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker"} {
