@@ -39,6 +39,7 @@ func commands() []*command {
 		{name: "run", usage: "run NAME [-p name=value]... [--follow] [-q]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S]", summary: "list runs", run: runRuns},
 		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--wait 1m]", summary: "vote on an approval", run: runApprove},
+		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
 		{name: "schedules", usage: "schedules", summary: "list schedules with their next fire time", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN", summary: "cancel a run", run: runCancel},
 		{name: "token", usage: "token create --user U --roles r1,r2 [--groups g1]", summary: "create an API token (written to the database)", run: runToken},

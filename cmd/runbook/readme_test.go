@@ -68,14 +68,15 @@ func TestREADMECommands(t *testing.T) {
 		t.Fatalf("the README's commands failed: %v\n%s", err, out)
 	}
 	for _, want := range []string{
-		"1 of 1 runbooks valid",                        // validate
-		"sign_off",                                     // plan
-		"hello v1 registered",                          // apply
-		"sign_off: pending (1 of 2 approvals)",         // first approver
-		"sign_off: approved (2 of 2 approvals)",        // second approver
-		"succeeded",                                    // run --follow
-		"Europe/Berlin",                                // schedules
-		`"outcome":"started"`, `"outcome":"duplicate"`, // the alert, twice
+		"1 of 1 runbooks valid",                // validate
+		"sign_off",                             // plan
+		"hello v1 registered",                  // apply
+		"sign_off: pending (1 of 2 approvals)", // first approver
+		"sign_off  1 of 2  group:change-board  greet sre again?", // approvals --mine
+		"sign_off: approved (2 of 2 approvals)",                  // second approver
+		"succeeded",                                              // run --follow
+		"Europe/Berlin",                                          // schedules
+		`"outcome":"started"`, `"outcome":"duplicate"`,           // the alert, twice
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -205,6 +206,36 @@ func (c *apiClient) awaitApproval(runID, step string, timeout time.Duration) err
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
+}
+
+// runApprovals lists the approvals that runs wait for.
+func runApprovals(args []string, out, errOut io.Writer) error {
+	fs := flags("approvals", errOut)
+	connect := clientFlags(fs)
+	mine := fs.Bool("mine", false, "only those the token's user may vote on")
+	if _, err := interleaved(fs, args); err != nil {
+		return err
+	}
+	path := "/api/v1/approvals"
+	if *mine {
+		path += "?mine=true"
+	}
+	var list struct {
+		Approvals []struct {
+			Run, Runbook, Step, Message string
+			Approvers                   []string
+			Votes, Needed               int
+		} `json:"approvals"`
+	}
+	if _, err := connect().do("GET", path, nil, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "RUN\tSTEP\tVOTES\tAPPROVERS\tMESSAGE")
+	for _, a := range list.Approvals {
+		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, strings.Join(a.Approvers, ","), a.Message)
+	}
+	return tw.Flush()
 }
 
 // runSchedules lists the schedules of the registered runbooks.
