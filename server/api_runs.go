@@ -195,13 +195,22 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 			return &runs[i], nil
 		case err == nil:
 			_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
-		case errors.As(err, &nf) && time.Since(runs[i].CreatedAt) < StartGrace:
+		case errors.As(err, &nf) && !a.notStarted(&runs[i]):
 			return &runs[i], nil // recorded, being started
-		case errors.As(err, &nf):
-			_ = a.Store.FinishRun(runs[i].ID, workflows.RunFailed, "NotStarted", "the run was recorded but Temporal never started it", nil, time.Now().UTC())
 		}
 	}
 	return nil, nil
+}
+
+// notStarted marks failed a record whose workflow Temporal does not know,
+// once it is older than StartGrace: its start died before reaching
+// Temporal and no retry came. It says whether it did.
+func (a *API) notStarted(r *store.Run) bool {
+	if time.Since(r.CreatedAt) < StartGrace {
+		return false
+	}
+	_ = a.Store.FinishRun(r.ID, workflows.RunFailed, "NotStarted", "the run was recorded but Temporal never started it", nil, time.Now().UTC())
+	return true
 }
 
 // StartGrace is how long a recorded run may take to appear in Temporal

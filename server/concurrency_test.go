@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"fmt"
 	"net/http/httptest"
 	"sync"
@@ -97,6 +98,21 @@ func TestConcurrencyKeyHoldsAcrossReplicas(t *testing.T) {
 		}
 		if r, err := st.Run(fmt.Sprintf("orphaned-%d", 2*StartGrace)); err != nil || r.Status != "failed" || r.ErrorType != "NotStarted" {
 			t.Errorf("the orphaned record: %+v, %v", r, err)
+		}
+		// Without a concurrency key, the records syncer finds such a
+		// record and closes it; a young one it leaves alone.
+		for _, id := range []string{"lost-old", "lost-young"} {
+			at := time.Now().UTC()
+			if id == "lost-old" {
+				at = at.Add(-2 * StartGrace)
+			}
+			st.CreateRun(&store.Run{ID: id, Runbook: "orphaned", Version: 1, Status: "running", Trigger: "api", TriggeredBy: "root", CreatedAt: at}, nil)
+		}
+		api.SyncOnce(context.Background())
+		old, _ := st.Run("lost-old")
+		young, _ := st.Run("lost-young")
+		if old.Status != "failed" || old.ErrorType != "NotStarted" || young.Status != "running" {
+			t.Errorf("after a sync: %s %s, %s", old.Status, old.ErrorType, young.Status)
 		}
 	})
 }

@@ -3,9 +3,11 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
 
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
@@ -46,8 +48,12 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 	v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
 	if err != nil {
 		d, derr := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
-		if derr == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		var nf *serviceerror.NotFound
+		switch {
+		case derr == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			_ = a.Store.SetStatus(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
+		case errors.As(derr, &nf):
+			a.notStarted(r)
 		}
 		return
 	}
