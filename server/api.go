@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -29,6 +30,8 @@ type API struct {
 	Catalog   runbooks.Catalog
 	Secrets   activities.SecretSource // for webhook signatures
 	Scheduler *Scheduler
+
+	synced sync.Map // run id -> history length at its last sync
 }
 
 // Problem is every error answer: {error, details[]}.

@@ -18,11 +18,12 @@ var (
 	runsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_runs_finished_total", Help: "Runs finished, by runbook and status."}, []string{"runbook", "status"})
 	runDuration  = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_run_seconds", Help: "Run durations, by runbook.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}, []string{"runbook"})
 	stepsDone    = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_steps_total", Help: "Steps finished, by runbook, kind and status."}, []string{"runbook", "kind", "status"})
+	syncQueries  = prometheus.NewCounter(prometheus.CounterOpts{Name: "runbook_sync_queries_total", Help: "Status queries the records syncer sent to runs (only runs whose history grew are asked)."})
 	stepDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_step_seconds", Help: "Step durations, by runbook and kind.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"runbook", "kind"})
 )
 
 func init() {
-	registry.MustRegister(httpRequests, httpDuration, runsStarted, runsFinished, runDuration, stepsDone, stepDuration)
+	registry.MustRegister(httpRequests, httpDuration, runsStarted, runsFinished, runDuration, stepsDone, stepDuration, syncQueries)
 }
 
 // measure counts and times every request by its route pattern.

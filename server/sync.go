@@ -45,15 +45,28 @@ func (a *API) SyncOnce(ctx context.Context) {
 }
 
 func (a *API) syncRun(ctx context.Context, r *store.Run) {
+	// Describe is cheap; a query runs the workflow on a worker. Ask only
+	// runs whose history grew since the last pass (a run waiting days for
+	// an approval is asked once).
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		a.notStarted(r)
+		return
+	case err != nil:
+		return
+	}
+	length := d.WorkflowExecutionInfo.HistoryLength
+	if last, ok := a.synced.Load(r.ID); ok && last.(int64) == length {
+		return
+	}
+	syncQueries.Inc()
 	v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
 	if err != nil {
-		d, derr := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
-		var nf *serviceerror.NotFound
-		switch {
-		case derr == nil && d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		if d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			_ = a.Store.SetStatus(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
-		case errors.As(derr, &nf):
-			a.notStarted(r)
+			a.synced.Delete(r.ID)
 		}
 		return
 	}
@@ -78,7 +91,10 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 		if a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at) == nil {
 			observeRun(r.Runbook, &st, at)
 		}
+		a.synced.Delete(r.ID)
+		return
 	}
+	a.synced.Store(r.ID, length)
 }
 
 // discoverScheduled records runs that Temporal schedules started.
