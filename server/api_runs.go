@@ -101,7 +101,7 @@ func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[st
 		if err != nil {
 			return nil, 0, err
 		}
-		if conflict := a.conflict(cc, run, existing); conflict != nil {
+		if conflict := conflict(cc, run, existing); conflict != nil {
 			return conflict.run, conflict.status, conflict.err
 		}
 	}
@@ -114,7 +114,7 @@ func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[st
 		if werr != nil {
 			return nil, 0, werr
 		}
-		if conflict := a.conflict(p.Concurrency, run, existing); conflict != nil {
+		if conflict := conflict(p.Concurrency, run, existing); conflict != nil {
 			return conflict.run, conflict.status, conflict.err
 		}
 		if created, err = a.Store.CreateRun(run, params); errors.Is(err, store.ErrHeld) {
@@ -153,7 +153,7 @@ type startConflict struct {
 // conflict decides a start against the run holding its concurrency key:
 // none (nil), the same idempotency key (nil: the store answers with that
 // run), attach to it, or refuse.
-func (a *API) conflict(cc *runbooks.PlanConcurrency, run, existing *store.Run) *startConflict {
+func conflict(cc *runbooks.PlanConcurrency, run, existing *store.Run) *startConflict {
 	if existing == nil || run.IdempotencyKey != nil && existing.IdempotencyKey != nil && *existing.IdempotencyKey == *run.IdempotencyKey {
 		return nil
 	}
@@ -214,7 +214,8 @@ func (a *API) notStarted(r *store.Run) bool {
 }
 
 // StartGrace is how long a recorded run may take to appear in Temporal
-// before a start that finds it holding a concurrency key calls it failed.
+// before the records syncer, or a start that finds it holding its
+// concurrency key, calls it failed.
 const StartGrace = time.Minute
 
 func closedStatus(s enumspb.WorkflowExecutionStatus) string {
