@@ -31,7 +31,8 @@ type API struct {
 	Secrets   activities.SecretSource // for webhook signatures
 	Scheduler *Scheduler
 
-	synced sync.Map // run id -> history length at its last sync
+	statuses sync.Map // run id -> cachedStatus, for running runs
+	synced   sync.Map // run id -> history length last written to the records
 }
 
 // Problem is every error answer: {error, details[]}.

@@ -136,12 +136,8 @@ func (a *API) listApprovals(c echo.Context) error {
 	}
 	out := []pendingApproval{}
 	for i := range runs {
-		v, err := a.Temporal.QueryWorkflow(c.Request().Context(), runs[i].ID, "", workflows.QueryStatus)
+		st, _, err := a.liveStatus(c.Request().Context(), runs[i].ID)
 		if err != nil {
-			continue
-		}
-		var st workflows.Status
-		if v.Get(&st) != nil {
 			continue
 		}
 		for _, s := range st.Steps {

@@ -241,18 +241,15 @@ func recordView(r *store.Run) runView {
 // runView joins a run's record with its live timeline from Temporal.
 func (a *API) runView(c echo.Context, r *store.Run) runView {
 	out := recordView(r)
-	v, err := a.Temporal.QueryWorkflow(c.Request().Context(), r.ID, "", workflows.QueryStatus)
+	st, _, err := a.liveStatus(c.Request().Context(), r.ID)
 	if err != nil {
 		return out
 	}
-	var st workflows.Status
-	if v.Get(&st) == nil {
-		out.Steps = st.Steps
-		if st.Status != workflows.RunRunning {
-			out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
-			if r.Status == workflows.RunRunning {
-				_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
-			}
+	out.Steps = st.Steps
+	if st.Status != workflows.RunRunning {
+		out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
+		if r.Status == workflows.RunRunning {
+			_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
 		}
 	}
 	return out

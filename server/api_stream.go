@@ -39,13 +39,9 @@ func (a *API) streamEvents(c echo.Context) error {
 		return nil
 	}
 	for {
-		v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
+		st, _, err := a.liveStatus(ctx, r.ID)
 		if err != nil {
 			return send("error", Problem{Error: "the run's status is not available: " + err.Error(), Details: []any{}})
-		}
-		var st workflows.Status
-		if err := v.Get(&st); err != nil {
-			return err
 		}
 		for _, s := range st.Steps {
 			key := s.ID
@@ -61,8 +57,9 @@ func (a *API) streamEvents(c echo.Context) error {
 			}
 		}
 		if st.Status != workflows.RunRunning {
-			st.Steps = nil
-			return send("run", st)
+			end := *st
+			end.Steps = nil
+			return send("run", end)
 		}
 		select {
 		case <-ctx.Done():

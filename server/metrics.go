@@ -11,19 +11,19 @@ import (
 
 // Metrics the API exports on /metrics, in a registry of its own.
 var (
-	registry     = prometheus.NewRegistry()
-	httpRequests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_http_requests_total", Help: "HTTP requests by route and status."}, []string{"method", "route", "status"})
-	httpDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_http_request_seconds", Help: "HTTP request durations by route.", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
-	runsStarted  = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_runs_started_total", Help: "Runs started, by runbook and trigger."}, []string{"runbook", "trigger"})
-	runsFinished = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_runs_finished_total", Help: "Runs finished, by runbook and status."}, []string{"runbook", "status"})
-	runDuration  = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_run_seconds", Help: "Run durations, by runbook.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}, []string{"runbook"})
-	stepsDone    = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_steps_total", Help: "Steps finished, by runbook, kind and status."}, []string{"runbook", "kind", "status"})
-	syncQueries  = prometheus.NewCounter(prometheus.CounterOpts{Name: "runbook_sync_queries_total", Help: "Status queries the records syncer sent to runs (only runs whose history grew are asked)."})
-	stepDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_step_seconds", Help: "Step durations, by runbook and kind.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"runbook", "kind"})
+	registry      = prometheus.NewRegistry()
+	httpRequests  = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_http_requests_total", Help: "HTTP requests by route and status."}, []string{"method", "route", "status"})
+	httpDuration  = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_http_request_seconds", Help: "HTTP request durations by route.", Buckets: prometheus.DefBuckets}, []string{"method", "route"})
+	runsStarted   = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_runs_started_total", Help: "Runs started, by runbook and trigger."}, []string{"runbook", "trigger"})
+	runsFinished  = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_runs_finished_total", Help: "Runs finished, by runbook and status."}, []string{"runbook", "status"})
+	runDuration   = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_run_seconds", Help: "Run durations, by runbook.", Buckets: prometheus.ExponentialBuckets(1, 4, 10)}, []string{"runbook"})
+	stepsDone     = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "runbook_steps_total", Help: "Steps finished, by runbook, kind and status."}, []string{"runbook", "kind", "status"})
+	statusQueries = prometheus.NewCounter(prometheus.CounterOpts{Name: "runbook_status_queries_total", Help: "Status queries sent to runs (a run is asked again only when its history grew)."})
+	stepDuration  = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "runbook_step_seconds", Help: "Step durations, by runbook and kind.", Buckets: prometheus.ExponentialBuckets(0.01, 4, 10)}, []string{"runbook", "kind"})
 )
 
 func init() {
-	registry.MustRegister(httpRequests, httpDuration, runsStarted, runsFinished, runDuration, stepsDone, stepDuration, syncQueries)
+	registry.MustRegister(httpRequests, httpDuration, runsStarted, runsFinished, runDuration, stepsDone, stepDuration, statusQueries)
 }
 
 // measure counts and times every request by its route pattern.

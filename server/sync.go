@@ -6,7 +6,6 @@ import (
 	"errors"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 
 	"github.com/opsrunbook/runbook/store"
@@ -45,34 +44,17 @@ func (a *API) SyncOnce(ctx context.Context) {
 }
 
 func (a *API) syncRun(ctx context.Context, r *store.Run) {
-	// Describe is cheap; a query runs the workflow on a worker. Ask only
-	// runs whose history grew since the last pass (a run waiting days for
-	// an approval is asked once).
-	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	st, length, err := a.liveStatus(ctx, r.ID)
 	var nf *serviceerror.NotFound
 	switch {
 	case errors.As(err, &nf):
 		a.notStarted(r)
 		return
 	case err != nil:
-		return
+		return // unreachable now; the next pass tries again
 	}
-	length := d.WorkflowExecutionInfo.HistoryLength
 	if last, ok := a.synced.Load(r.ID); ok && last.(int64) == length {
-		return
-	}
-	syncQueries.Inc()
-	v, err := a.Temporal.QueryWorkflow(ctx, r.ID, "", workflows.QueryStatus)
-	if err != nil {
-		if d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			_ = a.Store.SetStatus(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
-			a.synced.Delete(r.ID)
-		}
-		return
-	}
-	var st workflows.Status
-	if v.Get(&st) != nil {
-		return
+		return // nothing new since the last pass
 	}
 	for _, s := range st.Steps {
 		item := -1
@@ -89,7 +71,7 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 			at = *st.EndedAt
 		}
 		if a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at) == nil {
-			observeRun(r.Runbook, &st, at)
+			observeRun(r.Runbook, st, at)
 		}
 		a.synced.Delete(r.ID)
 		return
