@@ -211,3 +211,11 @@ func TestPostgresExec(t *testing.T) {
 		t.Errorf("vacuum in a transaction: %v", app)
 	}
 }
+
+func TestAlsoFailedKeepsTheErrorType(t *testing.T) {
+	err := alsoFailed(badInput("restore.postgres: boom"), "dropping the database it created", fmt.Errorf("connection refused"))
+	app := appErr(t, err)
+	if app.Type() != ErrBadInput || !app.NonRetryable() || !strings.Contains(app.Error(), "boom; dropping the database it created failed too: connection refused") {
+		t.Errorf("%v (%s, non-retryable %v)", app, app.Type(), app.NonRetryable())
+	}
+}

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -101,7 +102,7 @@ func restorePostgres(ctx context.Context, ri restorePostgresInput) (map[string]a
 		if ri.CreateDatabase {
 			// Leave no half-restored database behind; the next attempt creates it again.
 			if derr := pgAdmin(context.WithoutCancel(ctx), pg.cfg, "DROP DATABASE IF EXISTS "+pgx.Identifier{pg.cfg.Database}.Sanitize()); derr != nil {
-				err = errors.Join(err, derr)
+				err = alsoFailed(err, "dropping the database it created", derr)
 			}
 		}
 		return nil, err
@@ -115,6 +116,18 @@ func restorePostgres(ctx context.Context, ri restorePostgresInput) (map[string]a
 		rows[k] = n
 	}
 	return map[string]any{"tables": int64(len(counts)), "rows": rows, "seconds": seconds}, nil
+}
+
+// alsoFailed adds a cleanup's failure to err's message, keeping err's
+// type and retryability (which a joined error would lose on the way to
+// Temporal).
+func alsoFailed(err error, what string, cleanup error) error {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		msg := fmt.Sprintf("%s; %s failed too: %v", app.Message(), what, cleanup)
+		return temporal.NewApplicationErrorWithOptions(msg, app.Type(), temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable()})
+	}
+	return fmt.Errorf("%w; %s failed too: %v", err, what, cleanup)
 }
 
 // pgAdmin runs a statement on the server's postgres database.
