@@ -2,10 +2,13 @@ package activities
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -65,8 +68,12 @@ func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]an
 		return nil, err
 	}
 	list, err := pg.run(ctx, "pg_restore", "--list", tmp)
-	if err != nil {
-		return nil, fmt.Errorf("backup.postgres: the dump does not read back: %w", err)
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.Type() == ErrPgTool {
+		// Retryable: a new dump may read back.
+		return nil, temporal.NewApplicationError("backup.postgres: the dump does not read back: "+app.Message(), ErrPgTool)
+	} else if err != nil {
+		return nil, err
 	}
 	sum, size, err := fileSHA256(tmp)
 	if err != nil {
