@@ -37,6 +37,7 @@ func commands() []*command {
 		{name: "dev", usage: "dev [--dir .runbook] [--listen 127.0.0.1:8080]", summary: "run everything locally: Temporal, worker, API, records; register examples/", run: runDev},
 		{name: "apply", usage: "apply FILE|DIR...", summary: "register runbooks with the API", run: runApply},
 		{name: "run", usage: "run NAME [-p name=value]... [--follow] [-q]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
+		{name: "follow", usage: "follow RUN", summary: "print a run's steps until it ends; exit 1 unless it succeeds", run: runFollow},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S]", summary: "list runs", run: runRuns},
 		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--wait 1m]", summary: "vote on an approval", run: runApprove},
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},

@@ -113,6 +113,28 @@ func runRun(args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+// runFollow prints a run's steps until it ends (a run started by a
+// schedule, an alert or someone else); exit 1 unless it succeeds.
+func runFollow(args []string, out, errOut io.Writer) error {
+	fs := flags("follow", errOut)
+	connect := clientFlags(fs)
+	pos, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return fmt.Errorf("usage: runbook follow RUN")
+	}
+	status, err := connect().follow(pos[0], out)
+	if err != nil {
+		return err
+	}
+	if status != workflows.RunSucceeded {
+		return &exitError{code: 1}
+	}
+	return nil
+}
+
 func runRuns(args []string, out, errOut io.Writer) error {
 	fs := flags("runs", errOut)
 	connect := clientFlags(fs)
