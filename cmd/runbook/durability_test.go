@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -10,6 +11,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // killable appends a line to $MARKS/<name> for every side effect, so the
@@ -59,6 +65,7 @@ func TestWorkerKilledMidStep(t *testing.T) {
 	w2.await("worker on task queue")
 	awaitRun(t, dev.api, op, r.ID, 90*time.Second, func(r runAnswer) bool { return r.step("gate") == "waiting-approval" })
 	approveAndCount(t, dev, r.ID, "RUNBOOK_APPROVER1_TOKEN", dir)
+	recordHistory(t, dev.temporal, r.ID)
 }
 
 // approveAndCount gives the gate its vote, waits for the run to succeed,
@@ -250,4 +257,40 @@ spec:
 		}
 	}
 	t.Logf("%d runs: %v", len(ids), ids)
+}
+
+// recordHistory saves a finished run's history for the replay test in
+// workflows/testdata/histories when RECORD_HISTORIES is set: a run that
+// lived through a lost worker takes a path (a heartbeat timeout, the
+// retry-lost-worker marker) the examples' runs do not.
+func recordHistory(t *testing.T, hostPort, id string) {
+	t.Helper()
+	if os.Getenv("RECORD_HISTORIES") == "" {
+		return
+	}
+	c, err := client.Dial(client.Options{HostPort: hostPort})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var events []*historypb.HistoryEvent
+	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		events = append(events, e)
+	}
+	b, err := protojson.Marshal(&historypb.History{Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join("..", "..", "workflows", "testdata", "histories", t.Name()+"-killable")
+	if err := os.WriteFile(file+".json", b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file+".id", []byte(id+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
