@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
 
@@ -18,8 +19,10 @@ var ErrDuplicate = errors.New("a run with this idempotency key exists")
 // comes with it.
 var ErrHeld = errors.New("a running run holds this concurrency key")
 
-// CreateRun records a new run. With an idempotency key already used, it
-// returns the existing run and ErrDuplicate.
+// CreateRun records a new run and, in the same transaction, its run.start
+// audit entry (by TriggeredBy). With an idempotency key already used, it
+// returns the existing run and ErrDuplicate; with a concurrency key a
+// running run holds, that run and ErrHeld.
 func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 	b, err := json.Marshal(params)
 	if err != nil {
@@ -36,7 +39,14 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		h := r.Runbook + "/" + r.ConcurrencyKey
 		r.Holds = &h
 	}
-	if err := s.db.Create(r).Error; err != nil {
+	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger})
+	err = s.db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(r).Error; err != nil {
+			return err
+		}
+		return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: r.TriggeredBy, Action: "run.start", Target: r.ID, Detail: string(detail)}).Error
+	})
+	if err != nil {
 		if r.IdempotencyKey != nil {
 			if existing, kerr := s.runByKey(*r.IdempotencyKey); kerr == nil {
 				return existing, ErrDuplicate // lost a race with the same key

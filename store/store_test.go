@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -252,6 +253,10 @@ func TestRunsHoldTheirConcurrencyKey(t *testing.T) {
 		}
 		if holder, err := run("r2", "api"); !errors.Is(err, ErrHeld) || holder.ID != "r1" {
 			t.Fatalf("same key: %+v, %v", holder, err)
+		}
+		// Each recorded run is audited with it; the refused one is not.
+		if log, _ := s.AuditLog("run.start", 10); len(log) != 1 || log[0].Target != "r1" || log[0].Actor != "ann" || !strings.Contains(log[0].Detail, `"trigger":"api"`) {
+			t.Errorf("audit: %+v", log)
 		}
 		if _, err := run("r3", "db"); err != nil {
 			t.Errorf("another key: %v", err)
