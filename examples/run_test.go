@@ -10,11 +10,8 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
-	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver/devtest"
@@ -106,43 +103,14 @@ spec:
 // would break running workflows fails CI.
 func (s *stack) checkHistory(t *testing.T, name, id string) {
 	t.Helper()
-	var events []*historypb.HistoryEvent
-	it := s.client.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, e)
-	}
-	b, err := protojson.Marshal(&historypb.History{Events: events})
-	if err != nil {
-		t.Fatal(err)
-	}
+	b := devtest.HistoryJSON(t, s.client, id)
 	for _, kv := range os.Environ() {
 		k, v, _ := strings.Cut(kv, "=")
 		if strings.HasPrefix(k, "RUNBOOK_SECRET_") && len(v) >= 6 && strings.Contains(string(b), v) {
 			t.Errorf("the value of %s appears in the history of %s", k, id)
 		}
 	}
-	if os.Getenv("RECORD_HISTORIES") == "" {
-		return
-	}
-	dir := filepath.Join("..", "workflows", "testdata", "histories")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join(dir, strings.ReplaceAll(t.Name(), "/", "_")+"-"+name+".json")
-	if _, err := os.Stat(file); err == nil {
-		file = strings.TrimSuffix(file, ".json") + "-2.json"
-	}
-	if err := os.WriteFile(file, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	// The workflow id is not in the history, and child ids derive from it.
-	if err := os.WriteFile(strings.TrimSuffix(file, ".json")+".id", []byte(id+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", strings.ReplaceAll(t.Name(), "/", "_")+"-"+name), b, id)
 }
 
 // TestStoreLinksBesideTheServer opens the records' SQLite store in a binary

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -12,10 +11,9 @@ import (
 	"testing"
 	"time"
 
-	enumspb "go.temporal.io/api/enums/v1"
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
-	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/opsrunbook/runbook/devserver/devtest"
 )
 
 // killable appends a line to $MARKS/<name> for every side effect, so the
@@ -259,10 +257,10 @@ spec:
 	t.Logf("%d runs: %v", len(ids), ids)
 }
 
-// recordHistory saves a finished run's history for the replay test in
-// workflows/testdata/histories when RECORD_HISTORIES is set: a run that
-// lived through a lost worker takes a path (a heartbeat timeout, the
-// retry-lost-worker marker) the examples' runs do not.
+// recordHistory saves a finished run's history for the replay test when
+// RECORD_HISTORIES is set: a run that lived through a lost worker takes a
+// path (a heartbeat timeout, the retry-lost-worker marker) the examples'
+// runs do not.
 func recordHistory(t *testing.T, hostPort, id string) {
 	t.Helper()
 	if os.Getenv("RECORD_HISTORIES") == "" {
@@ -273,24 +271,5 @@ func recordHistory(t *testing.T, hostPort, id string) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	var events []*historypb.HistoryEvent
-	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	for it.HasNext() {
-		e, err := it.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		events = append(events, e)
-	}
-	b, err := protojson.Marshal(&historypb.History{Events: events})
-	if err != nil {
-		t.Fatal(err)
-	}
-	file := filepath.Join("..", "..", "workflows", "testdata", "histories", t.Name()+"-killable")
-	if err := os.WriteFile(file+".json", b, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file+".id", []byte(id+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	devtest.RecordHistory(t, filepath.Join("..", "..", "workflows", "testdata", "histories", t.Name()+"-killable"), devtest.HistoryJSON(t, c, id), id)
 }
