@@ -53,7 +53,8 @@ var (
 		Field{Name: "id", Type: StringType, Description: "The run's id."},
 		Field{Name: "name", Type: StringType, Description: "The runbook's name."},
 		Field{Name: "version", Type: IntType, Description: "The runbook version the run started on."},
-		Field{Name: "triggeredBy", Type: StringType, Description: "The user or system that started the run."},
+		Field{Name: "triggeredBy", Type: StringType, Description: "What triggered the run: the user, the schedule's name, the alert's fingerprint, the webhook's name or the parent run's id."},
+		Field{Name: "startedBy", Type: StringType, Description: "The authenticated caller who started the run: a user, system:schedule or system:webhook (a sub-runbook run: its parent's)."},
 		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert, webhook or parent."},
 		Field{Name: "startedAt", Type: TimestampType, Description: "When the run started."},
 	)

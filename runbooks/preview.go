@@ -85,7 +85,7 @@ func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Previ
 	pr := &previewer{ev: ev, out: pv, vars: Vars{
 		varParams: p.ParamVars(params),
 		varRun: map[string]any{"id": "preview", "name": p.Name, "version": int64(0),
-			"triggeredBy": user, "trigger": "api", "startedAt": now},
+			"triggeredBy": user, "startedBy": user, "trigger": "api", "startedAt": now},
 	}}
 	vars := map[string]any{}
 	for _, v := range p.Vars {

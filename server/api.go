@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/attest"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 )
@@ -31,8 +33,9 @@ type API struct {
 	Secrets   activities.SecretSource // for webhook signatures
 	Scheduler *Scheduler
 
-	statuses sync.Map // run id -> cachedStatus, for running runs
-	synced   sync.Map // run id -> history length last written to the records
+	statuses   sync.Map // run id -> cachedStatus, for running runs
+	synced     sync.Map // run id -> history length last written to the records
+	voteSigner atomic.Pointer[attest.Signer]
 }
 
 // Problem is every error answer: {error, details[]}.
@@ -77,18 +80,18 @@ func routeTable() []route {
 		{"GET", "/api/v1/runbooks", "viewer", "List runbooks (latest versions)", func(a *API) echo.HandlerFunc { return a.listRunbooks }},
 		{"GET", "/api/v1/runbooks/:name", "viewer", "Get a runbook with its plan (?version=N)", func(a *API) echo.HandlerFunc { return a.getRunbook }},
 		{"GET", "/api/v1/runbooks/:name/versions", "viewer", "List a runbook's versions", func(a *API) echo.HandlerFunc { return a.runbookVersions }},
-		{"POST", "/api/v1/runbooks/:name/runs", "operator", "Start a run ({params}; Idempotency-Key header)", func(a *API) echo.HandlerFunc { return a.startRun }},
+		{"POST", "/api/v1/runbooks/:name/runs", "operator", "Start a run ({params}; Idempotency-Key header, scoped to the runbook and the caller: the same key with other params is 422)", func(a *API) echo.HandlerFunc { return a.startRun }},
 		{"GET", "/api/v1/runbooks/:name/schedules/:schedule", "viewer", "Get a schedule with its next fire times", func(a *API) echo.HandlerFunc { return a.getSchedule }},
 		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/pause", "operator", "Pause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("pause") }},
 		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/unpause", "operator", "Unpause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("unpause") }},
-		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/trigger", "operator", "Start a schedule's run now", func(a *API) echo.HandlerFunc { return a.scheduleAction("trigger") }},
+		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/trigger", "operator", "Start a run with the schedule's params now, as the caller (202 {schedule, action, run}; the runbook's concurrency applies)", func(a *API) echo.HandlerFunc { return a.scheduleAction("trigger") }},
 		{"GET", "/api/v1/schedules", "viewer", "List every schedule", func(a *API) echo.HandlerFunc { return a.listSchedules }},
 		{"GET", "/api/v1/runs", "viewer", "List runs (runbook, status, trigger, since, until, cursor)", func(a *API) echo.HandlerFunc { return a.listRuns }},
 		{"GET", "/api/v1/runs/:id", "viewer", "Get a run with its step timeline", func(a *API) echo.HandlerFunc { return a.getRun }},
 		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent events of step transitions", func(a *API) echo.HandlerFunc { return a.streamEvents }},
 		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a run", func(a *API) echo.HandlerFunc { return a.cancelRun }},
-		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload})", func(a *API) echo.HandlerFunc { return a.postEvent }},
-		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, inputs})", func(a *API) echo.HandlerFunc { return a.vote }},
+		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run", func(a *API) echo.HandlerFunc { return a.postEvent }},
+		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run; the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
 		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
 		{"POST", "/hooks/alertmanager", "operator", "Alertmanager webhook: start or attach remediation runs", func(a *API) echo.HandlerFunc { return a.alertmanager }},
 		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (HMAC-SHA256): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},

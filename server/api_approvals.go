@@ -6,12 +6,15 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/opsrunbook/runbook/attest"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -30,10 +33,15 @@ var voteStatus = map[string]int{
 	workflows.VoteAlreadyVoted: http.StatusConflict,
 	workflows.VoteNotWaiting:   http.StatusConflict,
 	workflows.VoteInvalid:      http.StatusUnprocessableEntity,
+	workflows.SealMissing:      http.StatusForbidden,
+	workflows.SealForged:       http.StatusForbidden,
+	workflows.SealReplayed:     http.StatusConflict,
 }
 
 // vote sends an approval vote as the caller: who votes comes from the
-// token, never from the body. Every accepted vote is audited.
+// token, never from the body. The vote is recorded and audited first, then
+// sealed with the API's key and sent; the run verifies the seal, so only
+// the API can vote. A vote the run refuses is removed again.
 func (a *API) vote(c echo.Context) error {
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
@@ -43,43 +51,99 @@ func (a *API) vote(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
 		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
 	}
+	signer, err := a.signer()
+	if err != nil {
+		return err
+	}
 	id := identity(c)
 	vr := workflows.VoteRequest{Step: c.Param("step"), Item: req.Item, Decision: req.Decision, Comment: req.Comment,
 		User: id.User, Groups: id.Groups, Inputs: req.Inputs}
-	ctx := c.Request().Context()
-	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateApprove,
-		Args: []any{vr}, WaitForStage: client.WorkflowUpdateStageCompleted})
-	var res workflows.VoteResult
-	if err == nil {
-		err = h.Get(ctx, &res)
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		if status, ok := voteStatus[app.Type()]; ok {
-			return problem(status, app.Message(), map[string]string{"reason": app.Type()})
-		}
-	}
+	body := &workflows.SignedVote{VoteRequest: vr}
+	seal, err := signer.Seal(attest.KindVote, r.ID, timeNow(), body)
 	if err != nil {
-		return problem(http.StatusConflict, "the run does not take votes: "+err.Error())
+		return err
 	}
 	item := -1
 	if req.Item != nil {
 		item = *req.Item
 	}
-	if err := a.Store.AddVote(&store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, At: timeNow()}); err != nil {
+	rec := &store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
+	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": vr.Decision, "comment": vr.Comment, "item": strconv.Itoa(item)})
+	if err != nil {
 		return err
 	}
-	if err := a.Store.Audit(id.User, "approval.vote", r.ID+"/"+vr.Step, map[string]string{"decision": vr.Decision, "comment": vr.Comment}); err != nil {
-		return err
+	ctx := c.Request().Context()
+	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateApprove,
+		Args: []any{withSeal(vr, seal)}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var res workflows.VoteResult
+	if err == nil {
+		err = h.Get(ctx, &res)
 	}
-	return c.JSON(http.StatusOK, res)
+	if err == nil {
+		if err := a.Store.CountVote(rec.ID); err != nil {
+			c.Logger().Warnf("vote %d counted by the run, still pending in the records: %v", rec.ID, err)
+		}
+		return c.JSON(http.StatusOK, res)
+	}
+	var app *temporal.ApplicationError
+	var nf *serviceerror.NotFound
+	refused := errors.As(err, &app) || errors.As(err, &nf)
+	if !refused {
+		// The run may have counted it: the pending record stays, and a retry
+		// finds it.
+		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": r.ID})
+	}
+	if derr := a.Store.DropVote(rec.ID, auditID); derr != nil {
+		return derr
+	}
+	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
+		if prev, perr := a.Store.VoteOf(r.ID, vr.Step, item, id.User); perr == nil && prev.Decision == vr.Decision {
+			// A retry of a vote the run counted: answer as the first time.
+			_ = a.Store.CountVote(prev.ID)
+			return c.JSON(http.StatusOK, a.voteState(c, r.ID, vr.Step, req.Item, vr.Decision))
+		}
+	}
+	if app != nil {
+		if status, ok := voteStatus[app.Type()]; ok {
+			return problem(status, app.Message(), map[string]string{"reason": app.Type()})
+		}
+	}
+	return problem(http.StatusConflict, "the run does not take votes: "+err.Error())
+}
+
+// voteState is the VoteResult of an approval as the run's timeline shows it.
+func (a *API) voteState(c echo.Context, run, step string, item *int, decision string) workflows.VoteResult {
+	res := workflows.VoteResult{Step: step, Decision: workflows.DecisionPending}
+	st, _, err := a.liveStatus(c.Request().Context(), run)
+	if err != nil {
+		return res
+	}
+	for _, s := range st.Steps {
+		if s.ID != step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
+			continue
+		}
+		res.Needed = s.MinApprovals
+		for _, v := range s.Votes {
+			if v.Decision == "approve" {
+				res.Approvals++
+			}
+		}
+		switch {
+		case decision == "reject":
+			res.Decision = workflows.DecisionRejected
+		case s.Status != workflows.StatusWaitingApproval:
+			res.Decision = workflows.DecisionApproved
+		}
+	}
+	return res
 }
 
 type eventRequest struct {
 	Payload map[string]any `json:"payload"`
 }
 
-// postEvent delivers an event to a run's waitFor steps, as the caller.
+// postEvent delivers an event to a run's waitFor steps, as the caller,
+// sealed like a vote.
 func (a *API) postEvent(c echo.Context) error {
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
@@ -102,8 +166,29 @@ func (a *API) postEvent(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
 		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
 	}
+	signer, err := a.signer()
+	if err != nil {
+		return err
+	}
 	ev := workflows.Event{Name: name, Payload: req.Payload, Sender: id.User, Groups: id.Groups}
-	if err := a.Temporal.SignalWorkflow(c.Request().Context(), r.ID, "", workflows.SignalEvent, ev); err != nil {
+	body := &workflows.SignedEvent{Event: ev}
+	if ev.Seal, err = signer.Seal(attest.KindEvent, r.ID, timeNow(), body); err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateEvent,
+		Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	var res workflows.EventResult
+	if err == nil {
+		err = h.Get(ctx, &res)
+	}
+	if err != nil {
+		var app *temporal.ApplicationError
+		if errors.As(err, &app) {
+			if status, ok := voteStatus[app.Type()]; ok {
+				return problem(status, app.Message(), map[string]string{"reason": app.Type()})
+			}
+		}
 		return problem(http.StatusConflict, "the run is not running")
 	}
 	if err := a.Store.Audit(id.User, "run.event", r.ID+"/"+name, nil); err != nil {
@@ -148,7 +233,7 @@ func (a *API) listApprovals(c echo.Context) error {
 			for _, vote := range s.Votes {
 				voted = voted || vote.User == id.User
 			}
-			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && id.User != runs[i].TriggeredBy
+			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && id.User != runs[i].Starter()
 			if mineOnly && !mine {
 				continue
 			}
@@ -169,3 +254,10 @@ func eligibleVoter(approvers []string, user string, groups []string) bool {
 }
 
 func storeRunning() store.RunFilter { return store.RunFilter{Status: workflows.RunRunning, Limit: 500} }
+
+// withSeal is the vote as the Update's argument: the seal, which runs that
+// verify seals decode, and the plain fields for runs started before seals.
+func withSeal(vr workflows.VoteRequest, seal *attest.Seal) workflows.VoteRequest {
+	vr.Seal = seal
+	return vr
+}

@@ -54,7 +54,10 @@ func (a *API) alertmanager(c echo.Context) error {
 				continue
 			}
 			key := fmt.Sprintf("alert:%s:%s:%s", tp.plan.Name, alert.Fingerprint, alert.StartsAt.UTC().Format("2006-01-02T15:04:05.000Z"))
-			results = append(results, a.startFromHook(c, tp, m, "alert", alert.Fingerprint, alert.Labels["alertname"], key))
+			// The run's starter is the caller (Alertmanager's token), never
+			// the fingerprint the body claims.
+			results = append(results, a.startFromHook(c, tp, m, origin{trigger: "alert", triggeredBy: alert.Fingerprint,
+				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: key}))
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": results})
@@ -92,7 +95,8 @@ func (a *API) webhook(c echo.Context) error {
 		if key != "" {
 			key = "webhook:" + tp.plan.Name + ":" + key
 		}
-		results = append(results, a.startFromHook(c, tp, m, "webhook", name, name, key))
+		results = append(results, a.startFromHook(c, tp, m, origin{trigger: "webhook", triggeredBy: name, detail: name,
+			startedBy: SystemWebhook, key: key}))
 	}
 	if !known {
 		return problem(http.StatusNotFound, "no runbook has a webhook trigger named "+name)
@@ -141,12 +145,18 @@ func (a *API) triggered(kind string) ([]triggeredPlan, error) {
 	return out, nil
 }
 
-func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, trigger, by, detail, key string) hookResult {
-	res := hookResult{Runbook: tp.plan.Name, Fingerprint: by}
-	if trigger != "alert" {
-		res.Fingerprint = ""
+// Starters of runs no person started.
+const (
+	SystemSchedule = "system:schedule"
+	SystemWebhook  = "system:webhook"
+)
+
+func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, o origin) hookResult {
+	res := hookResult{Runbook: tp.plan.Name}
+	if o.trigger == "alert" {
+		res.Fingerprint = o.triggeredBy
 	}
-	run, status, err := a.start(c, tp.plan, tp.version, m.Params, trigger, by, detail, key)
+	run, status, err := a.start(c, tp.plan, tp.version, m.Params, o)
 	if err != nil {
 		res.Error = err.Error()
 		return res
@@ -154,7 +164,7 @@ func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, trigger,
 	res.Run, res.Outcome = run.ID, "started"
 	if status == http.StatusOK {
 		res.Outcome = "attached"
-		if run.IdempotencyKey != nil && *run.IdempotencyKey == key {
+		if run.IdempotencyKey != nil && *run.IdempotencyKey == o.key {
 			res.Outcome = "duplicate"
 		}
 	}

@@ -83,7 +83,11 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		return nil, false, diags, err
 	}
 	if created && a.Scheduler != nil {
-		if err := a.Scheduler.Reconcile(ctx, plan, v.Version, previous); err != nil {
+		key, err := a.voteKey()
+		if err == nil {
+			err = a.Scheduler.Reconcile(ctx, plan, v.Version, key, previous)
+		}
+		if err != nil {
 			return nil, false, diags, problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())
 		}
 	}

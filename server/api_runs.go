@@ -2,12 +2,15 @@ package server
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base32"
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"time"
 
@@ -70,7 +73,9 @@ func (a *API) startRun(c echo.Context) error {
 		}
 		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
-	run, status, err := a.start(c, p, v.Version, params, "api", identity(c).User, "", c.Request().Header.Get("Idempotency-Key"))
+	user := identity(c).User
+	run, status, err := a.start(c, p, v.Version, params, origin{trigger: "api", triggeredBy: user, startedBy: user,
+		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))})
 	if err != nil {
 		return err
 	}
@@ -82,14 +87,36 @@ func (a *API) startRun(c echo.Context) error {
 	return c.JSON(status, a.runView(c, run))
 }
 
+// origin is where a start comes from: the trigger, what triggered it, the
+// authenticated caller who is its starter, and its scoped idempotency key.
+type origin struct {
+	trigger, triggeredBy, detail, startedBy, key string
+}
+
+// apiKey scopes an Idempotency-Key header to the runbook and the caller, so
+// no caller can claim another's key, another runbook's, or the alert: and
+// webhook: keys the triggers make. A blank header is no key.
+func apiKey(runbook, user, header string) string {
+	header = strings.TrimSpace(header)
+	if header == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte(runbook + "\x00" + user + "\x00" + header))
+	return "api:" + hex.EncodeToString(sum[:])
+}
+
 // start records and starts a run: 201 for a new run, 200 for the run an
 // idempotency key or an attaching concurrency key already names.
-func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[string]any, trigger, by, detail, idemKey string) (*store.Run, int, error) {
+func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+	voteKey, err := a.voteKey()
+	if err != nil {
+		return nil, 0, err
+	}
 	now := time.Now().UTC()
 	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
-		Trigger: trigger, TriggerDetail: detail, TriggeredBy: by, CreatedAt: now}
-	if key := strings.TrimSpace(idemKey); key != "" {
-		run.IdempotencyKey = &key
+		Trigger: o.trigger, TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
+	if o.key != "" {
+		run.IdempotencyKey = &o.key
 	}
 	if cc := p.Concurrency; cc != nil {
 		key, err := concurrencyKey(p, params, run)
@@ -123,19 +150,28 @@ func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[st
 	}
 	status := http.StatusCreated
 	if errors.Is(err, store.ErrDuplicate) {
+		if err := sameRequest(created, p.Name, params); err != nil {
+			return nil, 0, err
+		}
 		status = http.StatusOK // same Idempotency-Key: the same run, started once
 	} else if err != nil {
 		return nil, 0, err
 	}
+	// A retry with the key starts the recorded run as it was recorded.
+	in := workflows.RunInput{Plan: p, Params: params, Trigger: created.Trigger, TriggeredBy: created.TriggeredBy,
+		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, LocalActions: true}
+	if status == http.StatusOK {
+		_ = json.Unmarshal(created.Params, &in.Params)
+	}
 	_, err = a.Temporal.ExecuteWorkflow(c.Request().Context(), client.StartWorkflowOptions{
 		ID: created.ID, TaskQueue: a.TaskQueue, WorkflowIDReusePolicy: enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
-	}, workflows.WorkflowName, workflows.RunInput{Plan: p, Params: params, Trigger: trigger, TriggeredBy: by, Version: version, LocalActions: true})
+	}, workflows.WorkflowName, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if err != nil && !errors.As(err, &started) {
 		return nil, 0, problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
 	}
 	if status == http.StatusCreated {
-		runsStarted.WithLabelValues(p.Name, trigger).Inc() // audited with the record
+		runsStarted.WithLabelValues(p.Name, o.trigger).Inc() // audited with the record
 	}
 	return created, status, nil
 }
@@ -160,6 +196,25 @@ func conflict(cc *runbooks.PlanConcurrency, run, existing *store.Run) *startConf
 	return &startConflict{err: problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": run.ConcurrencyKey})}
 }
 
+// sameRequest refuses an idempotency key reused for another request, as
+// Stripe's API does: the run it names is of another runbook (409), or was
+// started with other params (422).
+func sameRequest(existing *store.Run, runbook string, params map[string]any) error {
+	detail := map[string]string{"run": existing.ID}
+	if existing.Runbook != runbook {
+		return problem(http.StatusConflict, "the idempotency key names a run of runbook "+existing.Runbook, detail)
+	}
+	given, err := json.Marshal(params)
+	if err != nil {
+		return err
+	}
+	var was, now any
+	if json.Unmarshal(existing.Params, &was) != nil || json.Unmarshal(given, &now) != nil || !reflect.DeepEqual(was, now) {
+		return problem(http.StatusUnprocessableEntity, "the idempotency key was used with other params", detail)
+	}
+	return nil
+}
+
 func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (string, error) {
 	if p.Concurrency.Key == nil {
 		return p.Name, nil
@@ -169,7 +224,7 @@ func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (stri
 		return "", err
 	}
 	v, err := ev.Eval(p.Concurrency.Key, runbooks.Vars{"params": p.ParamVars(params),
-		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
+		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "startedBy": r.StartedBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
 	if err != nil {
 		return "", err
 	}

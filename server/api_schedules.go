@@ -100,13 +100,14 @@ func (a *API) scheduleAction(action string) echo.HandlerFunc {
 		ctx := c.Request().Context()
 		h := a.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, s.Name))
 		who := identity(c).User
+		if action == "trigger" {
+			return a.triggerSchedule(c, p, s)
+		}
 		switch action {
 		case "pause":
 			err = h.Pause(ctx, client.SchedulePauseOptions{Note: "paused by " + who})
 		case "unpause":
 			err = h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused by " + who})
-		case "trigger":
-			err = h.Trigger(ctx, client.ScheduleTriggerOptions{})
 		}
 		var nf *serviceerror.NotFound
 		if errors.As(err, &nf) {
@@ -120,4 +121,28 @@ func (a *API) scheduleAction(action string) echo.HandlerFunc {
 		}
 		return c.JSON(http.StatusAccepted, map[string]string{"schedule": s.Name, "action": action})
 	}
+}
+
+// triggerSchedule starts a run of a schedule's params now, as the caller:
+// the API starts it (not Temporal's schedule trigger, whose runs have the
+// schedule as their starter), so the caller is its starter and may not
+// approve it. The runbook's concurrency applies, not the schedule's overlap.
+func (a *API) triggerSchedule(c echo.Context, p *runbooks.Plan, s runbooks.PlanSchedule) error {
+	v, err := a.Store.Runbook(p.Name, 0)
+	if err != nil {
+		return err
+	}
+	params, err := p.BindParams(s.Params)
+	if err != nil {
+		return problem(http.StatusUnprocessableEntity, "the schedule's params: "+err.Error())
+	}
+	who := identity(c).User
+	run, _, err := a.start(c, p, v.Version, params, origin{trigger: "schedule", triggeredBy: s.Name, detail: s.Name, startedBy: who})
+	if err != nil {
+		return err
+	}
+	if err := a.Store.Audit(who, "schedule.trigger", p.Name+"/"+s.Name, map[string]string{"run": run.ID}); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"schedule": s.Name, "action": "trigger", "run": run.ID})
 }

@@ -37,10 +37,14 @@ type Scheduler struct {
 
 // Reconcile creates, updates and deletes the Temporal schedules of a
 // runbook version: each of the plan's schedules starts that version with
-// its params; previous names the plan no longer has are deleted.
-func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int, previous []string) error {
+// its params, and with voteKey, the API's public key its runs verify votes
+// with; previous names the plan no longer has are deleted.
+func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int, voteKey string, previous []string) error {
+	if voteKey == "" {
+		return errors.New("no vote key: the schedule's runs could not verify votes")
+	}
 	for _, sc := range p.Schedules {
-		if err := s.upsert(ctx, p, version, sc); err != nil {
+		if err := s.upsert(ctx, p, version, voteKey, sc); err != nil {
 			return fmt.Errorf("schedule %s of %s: %w", sc.Name, p.Name, err)
 		}
 	}
@@ -57,7 +61,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int
 	return nil
 }
 
-func (s *Scheduler) upsert(ctx context.Context, p *runbooks.Plan, version int, sc runbooks.PlanSchedule) error {
+func (s *Scheduler) upsert(ctx context.Context, p *runbooks.Plan, version int, voteKey string, sc runbooks.PlanSchedule) error {
 	params, err := p.BindParams(sc.Params)
 	if err != nil {
 		return err
@@ -73,7 +77,7 @@ func (s *Scheduler) upsert(ctx context.Context, p *runbooks.Plan, version int, s
 		Workflow:  workflows.WorkflowName,
 		TaskQueue: s.TaskQueue,
 		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: "schedule", TriggeredBy: sc.Name,
-			Version: version, LocalActions: true}},
+			StartedBy: SystemSchedule, VoteKey: voteKey, Version: version, LocalActions: true}},
 	}
 	h := s.Client.ScheduleClient().GetHandle(ctx, id)
 	desc, err := h.Describe(ctx)

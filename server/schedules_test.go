@@ -39,7 +39,8 @@ spec:
 		t.Fatal(err)
 	}
 	s := &Scheduler{Client: c, TaskQueue: worker.TaskQueue}
-	if err := s.Reconcile(ctx, p, 1, nil); err != nil {
+	key := strings.Repeat("ab", 32)
+	if err := s.Reconcile(ctx, p, 1, key, nil); err != nil {
 		t.Fatal(err)
 	}
 	nightly := c.ScheduleClient().GetHandle(ctx, ScheduleID("backup", "nightly"))
@@ -92,7 +93,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reconcile(ctx, p2, 2, []string{"nightly", "hourly"}); err != nil {
+	if err := s.Reconcile(ctx, p2, 2, key, []string{"nightly", "hourly"}); err != nil {
 		t.Fatal(err)
 	}
 	d, _ = nightly.Describe(ctx)

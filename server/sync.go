@@ -104,7 +104,7 @@ func (a *API) discoverScheduled(ctx context.Context) {
 					continue
 				}
 				r := &store.Run{ID: res.WorkflowID, Runbook: p.Name, Version: vs[i].Version, Status: workflows.RunRunning,
-					Trigger: "schedule", TriggerDetail: s.Name, TriggeredBy: s.Name, CreatedAt: act.ActualTime.UTC()}
+					Trigger: "schedule", TriggerDetail: s.Name, TriggeredBy: s.Name, StartedBy: SystemSchedule, CreatedAt: act.ActualTime.UTC()}
 				params, _ := p.BindParams(s.Params)
 				_, _ = a.Store.CreateRun(r, params)
 			}

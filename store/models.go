@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}}
+var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}}
 
 // RunbookVersion is one immutable version of a runbook: a new one is made
 // only when the content changes.
@@ -20,14 +20,17 @@ type RunbookVersion struct {
 
 // Run is one execution of a runbook version.
 type Run struct {
-	ID             string  `gorm:"primaryKey;size:120" json:"id"`
-	Runbook        string  `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
-	Version        int     `gorm:"not null" json:"version"`
-	Status         string  `gorm:"size:20;not null;index" json:"status"`
-	Params         []byte  `json:"-"` // JSON
-	Trigger        string  `gorm:"size:20;not null;index" json:"trigger"`
-	TriggerDetail  string  `gorm:"size:500" json:"triggerDetail,omitempty"`
-	TriggeredBy    string  `gorm:"size:200;not null" json:"triggeredBy"`
+	ID            string `gorm:"primaryKey;size:120" json:"id"`
+	Runbook       string `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
+	Version       int    `gorm:"not null" json:"version"`
+	Status        string `gorm:"size:20;not null;index" json:"status"`
+	Params        []byte `json:"-"` // JSON
+	Trigger       string `gorm:"size:20;not null;index" json:"trigger"`
+	TriggerDetail string `gorm:"size:500" json:"triggerDetail,omitempty"`
+	TriggeredBy   string `gorm:"size:200;not null" json:"triggeredBy"`
+	// StartedBy is the authenticated caller (a user, system:schedule or
+	// system:webhook): the starter approvals refuse, and the audit's actor.
+	StartedBy      string  `gorm:"size:200;not null;default:''" json:"startedBy"`
 	IdempotencyKey *string `gorm:"size:200;uniqueIndex" json:"-"`
 	ConcurrencyKey string  `gorm:"size:300;index" json:"concurrencyKey,omitempty"`
 	// Holds is "runbook/key" while a run with a concurrency key is
@@ -60,14 +63,18 @@ type StepEvent struct {
 
 // Vote is an approval vote, as the audit trail of approvals.
 type Vote struct {
-	ID       uint      `gorm:"primaryKey" json:"-"`
-	RunID    string    `gorm:"size:120;not null;index" json:"runId"`
-	StepID   string    `gorm:"size:63;not null" json:"step"`
-	Item     int       `gorm:"not null;default:-1" json:"item"`
-	User     string    `gorm:"size:200;not null" json:"user"`
-	Decision string    `gorm:"size:10;not null" json:"decision"`
-	Comment  string    `gorm:"type:text" json:"comment,omitempty"`
-	At       time.Time `json:"at"`
+	ID       uint   `gorm:"primaryKey" json:"-"`
+	RunID    string `gorm:"size:120;not null;index" json:"runId"`
+	StepID   string `gorm:"size:63;not null" json:"step"`
+	Item     int    `gorm:"not null;default:-1" json:"item"`
+	User     string `gorm:"size:200;not null" json:"user"`
+	Decision string `gorm:"size:10;not null" json:"decision"`
+	Comment  string `gorm:"type:text" json:"comment,omitempty"`
+	// Status is pending from before the run is asked to count the vote
+	// until it has (counted); a vote the run refuses is removed.
+	Status string    `gorm:"size:10;not null;default:counted" json:"status"`
+	Nonce  string    `gorm:"size:64;index" json:"-"` // of the vote's seal
+	At     time.Time `json:"at"`
 }
 
 // Schedule mirrors a runbook's schedule as registered in Temporal.

@@ -20,7 +20,7 @@ var ErrDuplicate = errors.New("a run with this idempotency key exists")
 var ErrHeld = errors.New("a running run holds this concurrency key")
 
 // CreateRun records a new run and, in the same transaction, its run.start
-// audit entry (by TriggeredBy). With an idempotency key already used, it
+// audit entry (by StartedBy). With an idempotency key already used, it
 // returns the existing run and ErrDuplicate; with a concurrency key a
 // running run holds, that run and ErrHeld.
 func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
@@ -39,12 +39,12 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		h := r.Runbook + "/" + r.ConcurrencyKey
 		r.Holds = &h
 	}
-	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger})
+	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger, "triggeredBy": r.TriggeredBy, "triggerDetail": r.TriggerDetail})
 	err = s.db.Transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
-		return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: r.TriggeredBy, Action: "run.start", Target: r.ID, Detail: string(detail)}).Error
+		return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: r.Starter(), Action: "run.start", Target: r.ID, Detail: string(detail)}).Error
 	})
 	if err != nil {
 		if r.IdempotencyKey != nil {
@@ -158,16 +158,6 @@ func (s *Store) Steps(runID string) ([]StepEvent, error) {
 	return out, err
 }
 
-// AddVote records an approval vote.
-func (s *Store) AddVote(v *Vote) error { return s.db.Create(v).Error }
-
-// Votes lists a run's votes in order.
-func (s *Store) Votes(runID string) ([]Vote, error) {
-	var out []Vote
-	err := s.db.Where("run_id = ?", runID).Order("at, id").Find(&out).Error
-	return out, err
-}
-
 // Audit records a write.
 func (s *Store) Audit(actor, action, target string, detail any) error {
 	d := ""
@@ -207,4 +197,14 @@ func (s *Store) SetStatus(id, status string) error {
 		fields["holds"] = nil
 	}
 	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+}
+
+// Starter is who started a run, as the audit names it and approvals
+// compare it: the authenticated caller, or, for records made before
+// StartedBy existed, what triggered it.
+func (r *Run) Starter() string {
+	if r.StartedBy != "" {
+		return r.StartedBy
+	}
+	return r.TriggeredBy
 }

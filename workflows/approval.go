@@ -9,11 +9,14 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/opsrunbook/runbook/attest"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // VoteRequest is the argument of the approve Update. User and Groups come
-// from the caller's authenticated token, never from a request body.
+// from the caller's authenticated token, never from a request body. The API
+// sends only Seal: a SignedVote it signed, which the run verifies; a run
+// started with a VoteKey refuses anything else.
 type VoteRequest struct {
 	Step     string         `json:"step"`
 	Item     *int           `json:"item,omitempty"` // for approvals inside a forEach
@@ -22,6 +25,7 @@ type VoteRequest struct {
 	User     string         `json:"user"`
 	Groups   []string       `json:"groups,omitempty"`
 	Inputs   map[string]any `json:"inputs,omitempty"`
+	Seal     *attest.Seal   `json:"seal,omitempty"`
 }
 
 // VoteResult is what the approve Update returns.
@@ -67,8 +71,13 @@ func approvalKey(step string, item *int) string {
 	return fmt.Sprintf("%s[%d]", step, *item)
 }
 
-// validateVote refuses, without touching state, a vote that may not count.
-func (r *run) validateVote(req VoteRequest) error {
+// validateVote refuses, without touching state, a vote that may not count:
+// unsealed, forged or replayed, or not allowed.
+func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
+	req, err := r.checkVote(ctx, req)
+	if err != nil {
+		return err
+	}
 	w := r.approvals[approvalKey(req.Step, req.Item)]
 	switch {
 	case req.User == "":
@@ -79,7 +88,7 @@ func (r *run) validateVote(req VoteRequest) error {
 		return temporal.NewApplicationError(fmt.Sprintf("step %s is not waiting for approval", approvalKey(req.Step, req.Item)), VoteNotWaiting)
 	case !eligible(w.approvers, req.User, req.Groups):
 		return temporal.NewApplicationError(fmt.Sprintf("%s is not an approver of step %s", req.User, req.Step), VoteNotApprover)
-	case req.Decision == "approve" && req.User == r.in.TriggeredBy && !w.step.Approval.AllowSelfApproval:
+	case req.Decision == "approve" && req.User == r.startedBy() && !w.step.Approval.AllowSelfApproval:
 		return temporal.NewApplicationError(fmt.Sprintf("%s started this run and may not approve it", req.User), VoteSelf)
 	case slices.ContainsFunc(w.votes, func(v Vote) bool { return v.User == req.User }):
 		return temporal.NewApplicationError(fmt.Sprintf("%s has already voted on step %s", req.User, req.Step), VoteAlreadyVoted)
@@ -120,6 +129,7 @@ func bindInputs(decl []runbooks.PlanParam, given map[string]any) (map[string]any
 // vote records a validated vote: one reject rejects, minApprovals
 // distinct approvals approve.
 func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
+	req = r.acceptVote(ctx, req)
 	w := r.approvals[approvalKey(req.Step, req.Item)]
 	v := Vote{User: req.User, Decision: req.Decision, Comment: req.Comment, At: workflow.Now(ctx)}
 	if req.Decision == "approve" {

@@ -4,25 +4,67 @@ import (
 	"fmt"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/opsrunbook/runbook/attest"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
-// Event is the payload of the event signal, posted for waitFor steps.
-// Sender and Groups come from the poster's authenticated token.
+// Event is the argument of the event Update (and of the event signal of
+// runs started before seals), posted for waitFor steps. Sender and Groups
+// come from the poster's authenticated token; the API sends only Seal, a
+// SignedEvent it signed.
 type Event struct {
 	Name    string         `json:"name"`
 	Payload map[string]any `json:"payload,omitempty"`
 	Sender  string         `json:"sender"`
 	Groups  []string       `json:"groups,omitempty"`
 	At      time.Time      `json:"at"`
+	Seal    *attest.Seal   `json:"seal,omitempty"`
 	used    bool
 }
 
-// listenForEvents buffers events, so one posted before its waitFor step
-// starts is not lost.
+// EventResult is what the event Update returns.
+type EventResult struct {
+	Event    string `json:"event"`
+	Buffered int    `json:"buffered"` // events of that name not yet taken by a waitFor step
+}
+
+// validateEvent refuses an event that is not sealed for this run.
+func (r *run) validateEvent(ctx workflow.Context, e Event) error {
+	e, err := r.checkEvent(ctx, e)
+	if err != nil {
+		return err
+	}
+	if e.Name == "" || e.Sender == "" {
+		return temporal.NewApplicationError("the event has no name or sender", VoteInvalid)
+	}
+	return nil
+}
+
+// postEvent buffers an accepted event, so one posted before its waitFor
+// step starts is not lost.
+func (r *run) postEvent(ctx workflow.Context, e Event) (EventResult, error) {
+	e = r.acceptEvent(ctx, e)
+	e.At, e.Seal = workflow.Now(ctx), nil
+	r.events = append(r.events, e)
+	n := 0
+	for i := range r.events {
+		if !r.events[i].used && r.events[i].Name == e.Name {
+			n++
+		}
+	}
+	return EventResult{Event: e.Name, Buffered: n}, nil
+}
+
+// listenForEvents buffers events sent as signals, for runs started before
+// seals: a signal has no validator, so a run with a VoteKey takes events
+// only through the event Update.
 func (r *run) listenForEvents(ctx workflow.Context) {
+	if r.signed() {
+		return
+	}
 	ch := workflow.GetSignalChannel(ctx, SignalEvent)
 	workflow.Go(ctx, func(c workflow.Context) {
 		for {

@@ -182,6 +182,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, 
 	var res RunResult
 	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
 		Plan: child, Params: params, Trigger: "parent", TriggeredBy: r.status.RunID, Version: r.in.Version,
+		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey,
 	}).Get(ctx, &res)
 	if err != nil {
 		return activityError(s.ID, err)

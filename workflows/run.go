@@ -26,6 +26,7 @@ type run struct {
 	compensations []compensation
 	approvals     map[string]*approvalWait // by approvalKey
 	events        []Event
+	nonces        []seen // of accepted seals
 }
 
 // compensation is a completed step to undo if the run fails.
@@ -56,7 +57,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		params: p.ParamVars(in.Params),
 		runVar: map[string]any{
 			"id": info.WorkflowExecution.ID, "name": p.Name, "version": int64(in.Version),
-			"triggeredBy": in.TriggeredBy, "trigger": in.Trigger, "startedAt": info.WorkflowStartTime,
+			"triggeredBy": in.TriggeredBy, "startedBy": in.startedBy(), "trigger": in.Trigger, "startedAt": info.WorkflowStartTime,
 		},
 		varsVar:   map[string]any{},
 		root:      newScope(nil),
@@ -71,6 +72,10 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, r.vote,
 		workflow.UpdateHandlerOptions{Validator: r.validateVote}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEvent, r.postEvent,
+		workflow.UpdateHandlerOptions{Validator: r.validateEvent}); err != nil {
 		return nil, err
 	}
 	r.listenForEvents(ctx)

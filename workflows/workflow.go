@@ -21,7 +21,8 @@ const (
 	WorkflowName  = "RunbookWorkflow"
 	QueryStatus   = "status"
 	UpdateApprove = "approve"
-	SignalEvent   = "event"
+	UpdateEvent   = "event"
+	SignalEvent   = "event" // runs started before seals take events as signals
 )
 
 // Defaults of the interpreter.
@@ -50,9 +51,16 @@ const (
 type RunInput struct {
 	Plan        *runbooks.Plan `json:"plan"`
 	Params      map[string]any `json:"params"`
-	Trigger     string         `json:"trigger"` // api, schedule, alert, webhook, parent
-	TriggeredBy string         `json:"triggeredBy"`
-	Version     int            `json:"version"`
+	Trigger     string         `json:"trigger"`     // api, schedule, alert, webhook, parent
+	TriggeredBy string         `json:"triggeredBy"` // what triggered it: a user, alert fingerprint, schedule, hook or parent run
+	// StartedBy is the authenticated caller who started the run (a user,
+	// or system:schedule / system:webhook); children inherit it. Votes are
+	// compared with it: the starter may not approve.
+	StartedBy string `json:"startedBy,omitempty"`
+	// VoteKey is the API's Ed25519 public key (hex): the run takes only
+	// votes and events the API sealed with it.
+	VoteKey string `json:"voteKey,omitempty"`
+	Version int    `json:"version"`
 	// LocalActions runs actions whose spec is Local (log) as local
 	// activities: no task queue round trip, fewer history events.
 	LocalActions bool `json:"localActions,omitempty"`

@@ -85,8 +85,9 @@ func runRun(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	var run struct {
-		ID     string `json:"id"`
-		Status string `json:"status"`
+		ID      string `json:"id"`
+		Runbook string `json:"runbook"`
+		Status  string `json:"status"`
 	}
 	var header []string
 	if *key != "" {
@@ -94,6 +95,10 @@ func runRun(args []string, out, errOut io.Writer) error {
 	}
 	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", map[string]any{"params": given}, &run, header...); err != nil {
 		return err
+	}
+	if run.Runbook != names[0] {
+		// Never follow or print a run the caller did not ask for.
+		return fmt.Errorf("the API answered with run %s of runbook %q, not of %q", run.ID, run.Runbook, names[0])
 	}
 	if *quiet {
 		fmt.Fprintln(out, run.ID)
@@ -152,7 +157,7 @@ func runRuns(args []string, out, errOut io.Writer) error {
 	}
 	var list struct {
 		Runs []struct {
-			ID, Runbook, Status, Trigger, TriggeredBy, CreatedAt string
+			ID, Runbook, Status, Trigger, StartedBy, CreatedAt string
 		} `json:"runs"`
 	}
 	if _, err := connect().do("GET", "/api/v1/runs?"+q.Encode(), nil, &list); err != nil {
@@ -161,7 +166,7 @@ func runRuns(args []string, out, errOut io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tTRIGGER\tBY\tSTARTED")
 	for _, r := range list.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Trigger, r.TriggeredBy, r.CreatedAt)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Trigger, r.StartedBy, r.CreatedAt)
 	}
 	return tw.Flush()
 }

@@ -1,0 +1,256 @@
+package server
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http/httptest"
+	"path/filepath"
+	"testing"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/worker"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+const gated = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: gated}
+spec:
+  params: [{name: n, type: int, default: 1}]
+  schedules: [{name: nightly, cron: "0 3 * * *", paused: true}]
+  triggers:
+    - alertmanager: {match: "alert.labels.alertname == 'GatedDown'"}
+  steps:
+    - id: board
+      approval: {approvers: ["group:board"]}
+`
+
+// trustAPI serves an API on st with tokens for the attacks below.
+type trustAPI struct {
+	apiClient
+	c                    client.Client
+	st                   *store.Store
+	author, am, ann, bob string
+	viewer, operatorOnly string
+}
+
+func newTrustAPI(t *testing.T, c client.Client, st *store.Store) *trustAPI {
+	api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(), Scheduler: &Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
+	srv := httptest.NewServer(api.Handler())
+	t.Cleanup(srv.Close)
+	token := func(user string, roles, groups []string) string {
+		s, _, err := st.CreateToken(user, roles, groups)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	a := &trustAPI{apiClient: apiClient{t, srv.URL}, c: c, st: st,
+		author:       token("alice", []string{"author"}, nil),
+		am:           token("alertmanager", []string{"operator", "approver"}, []string{"board"}),
+		ann:          token("ann", []string{"operator", "approver", "viewer"}, []string{"board"}),
+		bob:          token("bob", []string{"operator", "approver"}, []string{"board"}),
+		viewer:       token("vic", []string{"viewer"}, nil),
+		operatorOnly: token("oscar", []string{"operator"}, nil),
+	}
+	if got := a.call("POST", "/api/v1/runbooks", a.author, gated, nil); got != 201 {
+		t.Fatalf("register: %d", got)
+	}
+	return a
+}
+
+// waiting waits until run waits at its approval.
+func (a *trustAPI) waiting(run string) {
+	waitFor(a.t, func() bool {
+		var v runView
+		a.call("GET", "/api/v1/runs/"+run, a.viewer, nil, &v)
+		return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingApproval
+	})
+}
+
+func (a *trustAPI) vote(who, run string) int {
+	return a.call("POST", "/api/v1/runs/"+run+"/approvals/board", who, map[string]any{"decision": "approve"}, nil)
+}
+
+func TestTrustBoundary(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		t.Run("a vote sent straight to Temporal is refused", func(t *testing.T) { forgedUpdate(t, a) })
+		t.Run("the alert's caller is its starter", func(t *testing.T) { alertStarter(t, a) })
+		t.Run("the schedule's caller is its starter", func(t *testing.T) { scheduleStarter(t, a) })
+		t.Run("idempotency keys cannot be pre-claimed", func(t *testing.T) { preClaimedKeys(t, a) })
+	})
+}
+
+func forgedUpdate(t *testing.T, a *trustAPI) {
+	var run runView
+	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{}, &run); got != 201 {
+		t.Fatalf("start: %d", got)
+	}
+	a.waiting(run.ID)
+	// What a shell step on a worker, or anyone with the workers' Temporal
+	// credentials, can send: any user, any groups.
+	ctx := context.Background()
+	forged := workflows.VoteRequest{Step: "board", Decision: "approve", User: "bob", Groups: []string{"board"}}
+	h, err := a.c.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: run.ID, UpdateName: workflows.UpdateApprove,
+		Args: []any{forged}, WaitForStage: client.WorkflowUpdateStageCompleted})
+	if err == nil {
+		err = h.Get(ctx, nil)
+	}
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != workflows.SealMissing {
+		t.Fatalf("forged update: %v, want %s", err, workflows.SealMissing)
+	}
+	event := workflows.Event{Name: "go", Sender: "bob"}
+	if err := a.c.SignalWorkflow(ctx, run.ID, "", workflows.SignalEvent, event); err != nil {
+		t.Fatal(err)
+	}
+	var v runView
+	a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+	if len(v.Steps[0].Votes) != 0 || v.Status != workflows.RunRunning {
+		t.Fatalf("the forged vote counted: %+v", v.Steps[0])
+	}
+	if votes, _ := a.st.Votes(run.ID); len(votes) != 0 {
+		t.Errorf("votes recorded: %+v", votes)
+	}
+	// The API's own vote still counts, and the same vote again is answered
+	// as the first time, not 409.
+	if got := a.vote(a.bob, run.ID); got != 200 {
+		t.Fatalf("bob through the API: %d", got)
+	}
+	if got := a.vote(a.bob, run.ID); got != 200 {
+		t.Errorf("bob's retry: %d", got)
+	}
+	votes, _ := a.st.Votes(run.ID)
+	if len(votes) != 1 || votes[0].User != "bob" || votes[0].Status != store.VoteCounted {
+		t.Errorf("votes = %+v, want bob's, counted", votes)
+	}
+}
+
+func alertStarter(t *testing.T, a *trustAPI) {
+	// The fingerprint claims "bob": it used to become the run's starter, so
+	// bob was locked out and the poster could approve.
+	alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "bob",
+		"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "GatedDown"}}}}
+	var res struct {
+		Runs []hookResult `json:"runs"`
+	}
+	if got := a.call("POST", "/hooks/alertmanager", a.am, alert, &res); got != 200 || len(res.Runs) != 1 || res.Runs[0].Run == "" {
+		t.Fatalf("alert: %d %+v", got, res)
+	}
+	id := res.Runs[0].Run
+	var v runView
+	a.call("GET", "/api/v1/runs/"+id, a.viewer, nil, &v)
+	if v.StartedBy != "alertmanager" || v.TriggeredBy != "bob" {
+		t.Errorf("startedBy %q, triggeredBy %q", v.StartedBy, v.TriggeredBy)
+	}
+	if audit, _ := a.st.AuditLog("run.start", 50); !hasAudit(audit, "alertmanager", id) {
+		t.Errorf("run.start is not audited by the caller: %+v", audit)
+	}
+	a.waiting(id)
+	if got := a.vote(a.am, id); got != 403 {
+		t.Errorf("the alert's poster approving: %d, want 403", got)
+	}
+	if got := a.vote(a.bob, id); got != 200 {
+		t.Errorf("bob, named by the fingerprint: %d, want 200", got)
+	}
+}
+
+func scheduleStarter(t *testing.T, a *trustAPI) {
+	var out map[string]string
+	if got := a.call("POST", "/api/v1/runbooks/gated/schedules/nightly/trigger", a.ann, nil, &out); got != 202 || out["run"] == "" {
+		t.Fatalf("trigger: %d %v", got, out)
+	}
+	var v runView
+	a.call("GET", "/api/v1/runs/"+out["run"], a.viewer, nil, &v)
+	if v.StartedBy != "ann" || v.Trigger != "schedule" || v.TriggerDetail != "nightly" {
+		t.Errorf("run = %+v", v.Run)
+	}
+	a.waiting(out["run"])
+	if got := a.vote(a.ann, out["run"]); got != 403 {
+		t.Errorf("ann approving the run she triggered: %d, want 403", got)
+	}
+	if got := a.vote(a.bob, out["run"]); got != 200 {
+		t.Errorf("bob: %d", got)
+	}
+}
+
+func preClaimedKeys(t *testing.T, a *trustAPI) {
+	start := func(who string, params map[string]any, key string) (int, runView) {
+		var v runView
+		got := a.call("POST", "/api/v1/runbooks/gated/runs", who, map[string]any{"params": params}, &v, "Idempotency-Key", key)
+		return got, v
+	}
+	got, annRun := start(a.ann, nil, "deploy-7")
+	if got != 201 {
+		t.Fatalf("ann: %d", got)
+	}
+	// Oscar guessed ann's key: he gets a run of his own, not hers.
+	if got, v := start(a.operatorOnly, nil, "deploy-7"); got != 201 || v.ID == annRun.ID {
+		t.Errorf("oscar with ann's key: %d %s (ann's %s)", got, v.ID, annRun.ID)
+	}
+	if got, v := start(a.ann, nil, "deploy-7"); got != 200 || v.ID != annRun.ID {
+		t.Errorf("ann again: %d %s", got, v.ID)
+	}
+	var p Problem
+	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{"params": map[string]any{"n": 2}}, &p, "Idempotency-Key", "deploy-7"); got != 422 || p.Error != "the idempotency key was used with other params" {
+		t.Errorf("other params: %d %+v", got, p)
+	}
+	// The alert namespace is not reachable from the header.
+	alertKey := "alert:gated:bob:2026-12-01T09:00:00.000Z"
+	if got, v := start(a.ann, nil, alertKey); got != 201 || v.Trigger != "api" {
+		t.Errorf("ann with the alert's key: %d %+v", got, v.Run)
+	}
+}
+
+func hasAudit(log []store.AuditEntry, actor, target string) bool {
+	for _, e := range log {
+		if e.Actor == actor && e.Target == target {
+			return true
+		}
+	}
+	return false
+}
+
+// A vote the records cannot hold is not counted: it is recorded first.
+func TestVoteIsRecordedBeforeItCounts(t *testing.T) {
+	c := temporalStack(t)
+	path := filepath.Join(t.TempDir(), "api.db")
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newTrustAPI(t, c, st)
+	var run runView
+	a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{}, &run)
+	a.waiting(run.ID)
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ALTER TABLE votes RENAME TO votes_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.vote(a.bob, run.ID); got != 500 {
+		t.Errorf("vote with the records down: %d, want 500", got)
+	}
+	var v runView
+	a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+	if len(v.Steps[0].Votes) != 0 {
+		t.Fatalf("the run counted a vote the records do not hold: %+v", v.Steps[0].Votes)
+	}
+	if _, err := db.Exec("ALTER TABLE votes_gone RENAME TO votes"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.vote(a.bob, run.ID); got != 200 {
+		t.Errorf("the retry: %d", got)
+	}
+}
