@@ -78,6 +78,16 @@ func (e *TokenSpecError) Error() string {
 	return "invalid token: " + strings.Join(e.Problems, "; ")
 }
 
+// Problems lists every problem of the spec, none when IssueToken would
+// take it.
+func (spec TokenSpec) Problems() []string {
+	var se *TokenSpecError
+	if _, err := spec.check(time.Now()); errors.As(err, &se) {
+		return se.Problems
+	}
+	return nil
+}
+
 // check returns the spec's expiry from now, or every problem it has.
 func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 	var p []string
