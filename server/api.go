@@ -93,6 +93,9 @@ func routeTable() []route {
 		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run", func(a *API) echo.HandlerFunc { return a.postEvent }},
 		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run; the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
 		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
+		{"POST", "/api/v1/tokens", "admin", "Create a token ({user, roles, groups, ttl}); 201 carries its secret, once", func(a *API) echo.HandlerFunc { return a.createToken }},
+		{"GET", "/api/v1/tokens", "admin", "List tokens, never their secrets (?user=)", func(a *API) echo.HandlerFunc { return a.listTokens }},
+		{"POST", "/api/v1/tokens/:id/revoke", "admin", "Revoke a token by id or prefix; it stops working at once", func(a *API) echo.HandlerFunc { return a.revokeToken }},
 		{"POST", "/hooks/alertmanager", "operator", "Alertmanager webhook: start or attach remediation runs", func(a *API) echo.HandlerFunc { return a.alertmanager }},
 		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (HMAC-SHA256): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},
 	}
@@ -158,8 +161,8 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 			return problem(http.StatusUnauthorized, "missing bearer token", "send Authorization: Bearer <token>")
 		}
 		id, err := a.Store.Authenticate(strings.TrimSpace(secret))
-		if errors.Is(err, store.ErrBadToken) {
-			return problem(http.StatusUnauthorized, "invalid or revoked token")
+		if errors.Is(err, store.ErrBadToken) { // invalid token, token expired or token revoked
+			return problem(http.StatusUnauthorized, err.Error())
 		}
 		if err != nil {
 			return err

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/store"
@@ -13,7 +14,7 @@ import (
 )
 
 // Every route that needs a role answers 401 without a token and with a
-// revoked one, 403 to a token without the role, and lets the role in.
+// revoked or an expired one, 403 to a token without the role, and lets the role in.
 func TestAuthOnEveryRoute(t *testing.T) {
 	c := temporalStack(t)
 	st, err := store.Open(filepath.Join(t.TempDir(), "auth.db"))
@@ -28,9 +29,14 @@ func TestAuthOnEveryRoute(t *testing.T) {
 	cl := apiClient{t, srv.URL}
 
 	revoked, tok, _ := st.CreateToken("rita", []string{"admin"}, nil)
-	if err := st.RevokeToken(tok.ID); err != nil {
+	if _, err := st.RevokeToken("root", tok.ID); err != nil {
 		t.Fatal(err)
 	}
+	expired, _, err := st.IssueToken("root", store.TokenSpec{User: "ed", Roles: []string{"admin"}, TTL: "10ms"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond)
 	holders := map[string]string{}
 	for _, role := range store.Roles {
 		holders[role], _, _ = st.CreateToken("has-"+role, []string{role}, nil)
@@ -47,6 +53,9 @@ func TestAuthOnEveryRoute(t *testing.T) {
 		}
 		if got := cl.call(r.method, path, revoked, nil, nil); got != 401 {
 			t.Errorf("%s %s with a revoked token: %d", r.method, r.path, got)
+		}
+		if got := cl.call(r.method, path, expired, nil, nil); got != 401 {
+			t.Errorf("%s %s with an expired token: %d", r.method, r.path, got)
 		}
 		for _, role := range store.Roles {
 			got := cl.call(r.method, path, holders[role], "{}", nil)

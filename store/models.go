@@ -101,6 +101,7 @@ type Token struct {
 	CreatedAt  time.Time  `json:"createdAt"`
 	LastUsedAt *time.Time `json:"lastUsedAt,omitempty"`
 	RevokedAt  *time.Time `json:"revokedAt,omitempty"`
+	ExpiresAt  *time.Time `json:"expiresAt,omitempty"` // nil: does not expire
 }
 
 // AuditEntry records a write: who did what to what, when.

@@ -206,7 +206,7 @@ func TestTokensStoreOnlyAHash(t *testing.T) {
 		if _, err := s.Authenticate(secret + "x"); !errors.Is(err, ErrBadToken) {
 			t.Errorf("wrong secret: %v", err)
 		}
-		if err := s.RevokeToken(tok.ID); err != nil {
+		if _, err := s.RevokeToken("root", tok.ID); err != nil {
 			t.Fatal(err)
 		}
 		if _, err := s.Authenticate(secret); !errors.Is(err, ErrBadToken) {

@@ -43,7 +43,7 @@ func commands() []*command {
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
 		{name: "schedules", usage: "schedules", summary: "list schedules with their next fire time", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN", summary: "cancel a run", run: runCancel},
-		{name: "token", usage: "token create --user U --roles r1,r2 [--groups g1]", summary: "create an API token (written to the database)", run: runToken},
+		{name: "token", usage: "token create|list|revoke [--db DSN]", summary: "create (--ttl), list and revoke API tokens; --db or the admin API", run: runToken},
 	}
 }
 
