@@ -4,8 +4,14 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -290,4 +296,105 @@ func oldFormSign(key, body string) string {
 	m := hmac.New(sha256.New, []byte(key))
 	m.Write([]byte(body))
 	return "sha256=" + hex.EncodeToString(m.Sum(nil))
+}
+
+// docBlock returns the text of the fenced block of lang in doc that
+// contains marker.
+func docBlock(t *testing.T, doc, lang, marker string) string {
+	t.Helper()
+	for _, m := range regexp.MustCompile("(?s)```"+lang+"\n(.*?)```").FindAllStringSubmatch(doc, -1) {
+		if strings.Contains(m[1], marker) {
+			return m[1]
+		}
+	}
+	t.Fatalf("no %s block with %q in the docs", lang, marker)
+	return ""
+}
+
+// The webhook examples of docs/runbook-format.md work as written: the
+// trigger registers, the shell commands start a run, and the Go function
+// signs what the API verifies.
+func TestWebhookDocExamples(t *testing.T) {
+	b, err := os.ReadFile("../docs/runbook-format.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	dir := t.TempDir()
+	key := "docs-example-key-0123456789"
+	os.Mkdir(filepath.Join(dir, "webhook-secrets"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "webhook-secrets", "GRAFANA_KEY"), []byte(key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(filepath.Join(dir, "docs.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	c := temporalStack(t)
+	api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(), Secrets: activities.DirSecrets(filepath.Join(dir, "webhook-secrets"))}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	cl := apiClient{t, srv.URL}
+	admin, _, _ := st.CreateToken("root", []string{"admin"}, nil)
+
+	triggers := docBlock(t, doc, "yaml", "signedHeaders: [X-Grafana-Org]")
+	rb := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: docs}\nspec:\n" +
+		"  params: [{name: service, type: string, required: true}, {name: org, type: string, required: true}]\n" +
+		"  secrets: [GRAFANA_KEY]\n  steps: [{id: a, action: log, with: {message: hi}}]\n  " +
+		strings.ReplaceAll(strings.TrimSpace(triggers), "\n", "\n  ") + "\n"
+	var reg Problem
+	if got := cl.call("POST", "/api/v1/runbooks", admin, rb, &reg); got != 201 {
+		t.Fatalf("the documented trigger: %d %+v\n%s", got, reg, rb)
+	}
+
+	sh := docBlock(t, doc, "sh", "openssl dgst")
+	cmd := exec.Command("bash", "-euo", "pipefail", "-c", strings.ReplaceAll(sh, "http://127.0.0.1:8080", srv.URL))
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	var answer struct {
+		Runs []hookResult `json:"runs"`
+	}
+	if err != nil || json.Unmarshal(out, &answer) != nil || len(answer.Runs) != 1 || answer.Runs[0].Outcome != "started" {
+		t.Fatalf("the documented shell commands: %v\n%s", err, out)
+	}
+	if r, err := st.Run(answer.Runs[0].Run); err != nil || string(r.Params) != `{"org":"7","service":"checkout"}` {
+		t.Errorf("run: %+v, %v", r, err)
+	}
+
+	goSign := docBlock(t, doc, "go", "func sign(")
+	prog := `package main
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+func main() {
+	fmt.Print(sign([]byte("` + key + `"), []byte("{\"state\": \"alerting\"}"), "evt-7", [2]string{"X-Grafana-Org", "7"}))
+}
+
+` + goSign
+	godir := t.TempDir()
+	os.WriteFile(filepath.Join(godir, "go.mod"), []byte("module docsign\n\ngo 1.22\n"), 0o644)
+	os.WriteFile(filepath.Join(godir, "main.go"), []byte(prog), 0o644)
+	run := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", ".")
+	run.Dir = godir
+	sig, err := run.CombinedOutput()
+	if err != nil {
+		t.Fatalf("the documented Go function: %v\n%s", err, sig)
+	}
+	h := http.Header{}
+	h.Set("X-Signature-256", string(sig))
+	h.Set("X-Grafana-Org", "7")
+	p, _ := st.Runbook("docs", 0)
+	plan, _ := p.PlanOf()
+	if _, err := VerifyWebhook(WebhookTrigger(plan, "grafana"), []byte(`{"state": "alerting"}`), h, api.Secrets, time.Now()); err != nil {
+		t.Errorf("the Go function's signature %s: %v", sig, err)
+	}
 }
