@@ -64,7 +64,8 @@ func Compile(c *Checked) *Plan {
 		}
 		if wh := t.Webhook; wh != nil {
 			p.Triggers = append(p.Triggers, PlanTrigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
-				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader)})
+				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
+				SignedHeaders: signedHeaders(wh)})
 		}
 	}
 	p.Steps = c.stepList(doc.Spec.Steps.Items)

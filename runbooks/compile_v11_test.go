@@ -22,7 +22,7 @@ spec:
     stamp: "run.startedAt.getFullYear() * 100 + run.startedAt.getMonth() + 1"
     first: params.hosts[0]
   triggers:
-    - webhook: {name: github, secret: GH, match: "headers['x-github-event'] == 'push'"}
+    - webhook: {name: github, secret: GH, signedHeaders: [X-GitHub-Event], match: "headers['x-github-event'] == 'push'"}
   steps:
     - {id: gate, assert: {that: "size(params.hosts) > 0", message: "no hosts for ${{ vars.first }}"}}
     - id: fleet

@@ -82,11 +82,12 @@ type Trigger struct {
 // WebhookTrigger matches JSON webhooks posted to /hooks/webhook/NAME.
 type WebhookTrigger struct {
 	Pos
-	Name            String      `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
-	Match           String      `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names); default: every request."`
-	Params          Map[String] `yaml:"params" doc:"CEL expression per param, over body and headers."`
-	Secret          String      `yaml:"secret" required:"true" doc:"Name of a secret in spec.secrets: the HMAC-SHA256 key the sender signs the body with."`
-	SignatureHeader String      `yaml:"signatureHeader" doc:"Header carrying the hex signature, optionally prefixed sha256= (default X-Signature-256)."`
+	Name            String       `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
+	Match           String       `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names, only those in signedHeaders); default: every request."`
+	Params          Map[String]  `yaml:"params" doc:"CEL expression per param, over body and headers."`
+	Secret          String       `yaml:"secret" required:"true" doc:"Name of a secret in spec.secrets: the HMAC-SHA256 key (at least 16 bytes) the sender signs with; the API reads it from RUNBOOK_WEBHOOK_SECRET_NAME or RUNBOOK_WEBHOOK_SECRETS_DIR."`
+	SignatureHeader String       `yaml:"signatureHeader" doc:"Header carrying the signature t=UNIX,id=DELIVERY,v1=HEX (default X-Signature-256)."`
+	SignedHeaders   List[String] `yaml:"signedHeaders" doc:"Request headers the signature covers, in this order; match and params may read only these."`
 }
 
 // AlertmanagerTrigger matches Alertmanager webhook alerts.

@@ -1,9 +1,19 @@
 package runbooks
 
-import "fmt"
+import (
+	"fmt"
+	"regexp"
+	"strings"
 
-// DefaultSignatureHeader carries a webhook's HMAC-SHA256 signature.
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
+	"github.com/google/cel-go/common/types"
+)
+
+// DefaultSignatureHeader carries a webhook's signature.
 const DefaultSignatureHeader = "X-Signature-256"
+
+var headerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 
 func (l *linter) lintTriggers() {
 	names := map[string]bool{}
@@ -31,11 +41,134 @@ func (l *linter) lintTriggers() {
 				l.r.hinted(wh.Secret.Pos, wpath+".secret", "the key is a secret: declare it in spec.secrets",
 					"secret %q is not declared in spec.secrets", wh.Secret.Value)
 			}
+			signed := l.lintSignedHeaders(wh, wpath)
 			l.lintTriggerExprs(&wh.Match, &wh.Params, wh.Pos, wpath, &exprScope{env: l.webhookEnv, field: "a trigger"})
+			l.lintHeaderReads(&wh.Match, wpath+".match", signed)
+			for j := range wh.Params.Entries {
+				e := &wh.Params.Entries[j]
+				l.lintHeaderReads(&e.Value, joinPath(wpath+".params", e.Key), signed)
+			}
 		default:
 			l.r.errorf(t.Pos, path, "trigger has no kind; set alertmanager or webhook")
 		}
 	}
+}
+
+// lintSignedHeaders checks the names a webhook's signature covers and
+// returns them lower-cased.
+func (l *linter) lintSignedHeaders(wh *WebhookTrigger, path string) map[string]bool {
+	signed := map[string]bool{}
+	sigHeader := strings.ToLower(or(wh.SignatureHeader.Value, DefaultSignatureHeader))
+	for j, h := range wh.SignedHeaders.Items {
+		hpath := fmt.Sprintf("%s.signedHeaders[%d]", path, j)
+		name := strings.ToLower(h.Value)
+		switch {
+		case !headerNameRe.MatchString(h.Value):
+			l.r.errorf(h.Pos, hpath, "%q is not a header name (letters, digits, dashes and underscores)", h.Value)
+		case name == sigHeader:
+			l.r.errorf(h.Pos, hpath, "the signature header %s cannot be signed", h.Value)
+		case signed[name]:
+			l.r.errorf(h.Pos, hpath, "duplicate signed header %q", h.Value)
+		}
+		signed[name] = true
+	}
+	return signed
+}
+
+// signedHeaders are a webhook's signed header names as the plan keeps
+// them: lower-case, in the order the signature covers them.
+func signedHeaders(wh *WebhookTrigger) []string {
+	var out []string
+	for _, h := range wh.SignedHeaders.Items {
+		out = append(out, strings.ToLower(h.Value))
+	}
+	return out
+}
+
+// lintHeaderReads refuses an expression that reads a header the
+// signature does not cover: an unsigned header is whatever the sender,
+// or anyone replaying the request, puts there. Each read must name one
+// header literally (headers.NAME, headers['name'], 'name' in headers).
+func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool) {
+	if !s.Set {
+		return
+	}
+	pe := l.parse(s.Value)
+	if pe.iss.Err() != nil {
+		return // checkExpr has reported it
+	}
+	native := pe.ast.NativeRep()
+	info := native.SourceInfo()
+	site := stringSite(s)
+	pos := func(id int64) Pos {
+		loc := info.GetStartLocation(id)
+		return site.at(loc.Line(), loc.Column())
+	}
+	for _, ident := range celast.MatchDescendants(celast.NavigateAST(native), celast.KindMatcher(celast.IdentKind)) {
+		if ident.AsIdent() != varHeaders {
+			continue
+		}
+		name, at, ok := headerRead(ident)
+		if !ok {
+			l.r.hinted(pos(ident.ID()), path, "headers.NAME, headers['name'] or 'name' in headers",
+				"read headers one at a time, by a literal name")
+			continue
+		}
+		p := pos(at)
+		if parent, _ := ident.Parent(); parent.Kind() == celast.SelectKind {
+			// A selection (and has()) is located at its operand or dot:
+			// point at the name after "headers.".
+			p = pos(ident.ID())
+			p.Col += len(varHeaders) + 1
+		}
+		switch {
+		case name != strings.ToLower(name):
+			l.r.hinted(p, path, fmt.Sprintf("headers['%s']", strings.ToLower(name)),
+				"header names are lower-case in headers: %q never matches", name)
+		case !signed[name]:
+			l.r.hinted(p, path, "list it in the trigger's signedHeaders, so the signature covers it",
+				"header %q is not signed: a trigger may read only the headers in signedHeaders", name)
+		}
+	}
+}
+
+// headerRead returns the header name a use of headers reads and the id
+// of the expression that names it.
+func headerRead(ident celast.NavigableExpr) (string, int64, bool) {
+	parent, ok := ident.Parent()
+	if !ok {
+		return "", 0, false
+	}
+	switch parent.Kind() {
+	case celast.SelectKind:
+		return parent.AsSelect().FieldName(), parent.ID(), true
+	case celast.CallKind:
+		call := parent.AsCall()
+		args := call.Args()
+		if len(args) != 2 {
+			return "", 0, false
+		}
+		lit := args[1]
+		switch call.FunctionName() {
+		case operators.Index, operators.OptIndex, operators.OptSelect:
+			if args[0].ID() != ident.ID() {
+				return "", 0, false
+			}
+		case operators.In:
+			if args[1].ID() != ident.ID() {
+				return "", 0, false
+			}
+			lit = args[0]
+		default:
+			return "", 0, false
+		}
+		if lit.Kind() != celast.LiteralKind {
+			return "", 0, false
+		}
+		s, ok := lit.AsLiteral().(types.String)
+		return string(s), lit.ID(), ok
+	}
+	return "", 0, false
 }
 
 // lintTriggerExprs checks a trigger's match and its params, which must

@@ -158,8 +158,10 @@ spec:
     - webhook: {name: grafana, secret: PD_KEY}
   steps: [{id: a, sleep: 1s}]
 `, []string{
+		`rb.yaml:11:74: spec.triggers[0].webhook.match: header "x-pagerduty" is not signed: a trigger may read only the headers in signedHeaders (list it in the trigger's signedHeaders, so the signature covers it)`,
 		`rb.yaml:13:23: spec.triggers[1].webhook.name: duplicate webhook "pagerduty"`,
 		`rb.yaml:13:42: spec.triggers[1].webhook.secret: secret "GH_KEY" is not declared in spec.secrets (the key is a secret: declare it in spec.secrets)`,
+		`rb.yaml:13:77: spec.triggers[1].webhook.params.service: header "host" is not signed: a trigger may read only the headers in signedHeaders (list it in the trigger's signedHeaders, so the signature covers it)`,
 		"rb.yaml:13:82: spec.triggers[1].webhook.params.service: found no matching overload for '_+_' applied to '(string, int)'",
 		`rb.yaml:14:16: spec.triggers[2].webhook: the trigger does not give required param "service"`,
 	}},

@@ -71,9 +71,10 @@ type PlanTrigger struct {
 	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
 	// Webhooks only.
-	Name            string `json:"name,omitempty"`
-	Secret          string `json:"secret,omitempty"`
-	SignatureHeader string `json:"signatureHeader,omitempty"`
+	Name            string   `json:"name,omitempty"`
+	Secret          string   `json:"secret,omitempty"`
+	SignatureHeader string   `json:"signatureHeader,omitempty"`
+	SignedHeaders   []string `json:"signedHeaders,omitempty"` // lower-case, in the order signed
 }
 
 // PlanVar is a named value computed by spec.vars or a set step.

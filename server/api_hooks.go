@@ -6,10 +6,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/store"
 )
 
 // alertmanagerPayload is Alertmanager's webhook body.
@@ -64,7 +66,9 @@ func (a *API) alertmanager(c echo.Context) error {
 }
 
 // webhook verifies a signed JSON webhook and starts the runbooks whose
-// trigger of that name matches it.
+// trigger of that name matches it. Every runbook with the hook must
+// verify the delivery before any run starts; the delivery is then claimed
+// in the database, so a replay is refused on every API replica.
 func (a *API) webhook(c echo.Context) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -75,33 +79,74 @@ func (a *API) webhook(c echo.Context) error {
 		return err
 	}
 	name := c.Param("name")
-	results := []hookResult{}
-	known := false
+	var targets []triggeredPlan
 	for _, tp := range plans {
-		m, err := MatchWebhook(tp.plan, tp.ev, name, body, c.Request().Header, a.Secrets)
-		switch {
-		case errors.Is(err, ErrBadSignature):
-			return problem(http.StatusUnauthorized, err.Error())
-		case err != nil:
-			results = append(results, hookResult{Runbook: tp.plan.Name, Error: err.Error()})
-			known = true
-			continue
-		case m == nil:
-			known = known || hasWebhook(tp.plan, name)
-			continue
+		if hasWebhook(tp.plan, name) {
+			targets = append(targets, tp)
 		}
-		known = true
-		key := c.Request().Header.Get("Idempotency-Key")
-		if key != "" {
-			key = "webhook:" + tp.plan.Name + ":" + key
-		}
-		results = append(results, a.startFromHook(c, tp, m, origin{trigger: "webhook", triggeredBy: name, detail: name,
-			startedBy: SystemWebhook, key: key}))
 	}
-	if !known {
+	if len(targets) == 0 {
 		return problem(http.StatusNotFound, "no runbook has a webhook trigger named "+name)
 	}
+	now := webhookNow()
+	var d *Delivery
+	for _, tp := range targets {
+		if d, err = VerifyWebhook(WebhookTrigger(tp.plan, name), body, c.Request().Header, a.Secrets, now); err != nil {
+			return deliveryProblem(err)
+		}
+	}
+	claim := &store.Delivery{Hook: name, Digest: d.Digest, DeliveryID: d.ID, SignedAt: d.SignedAt,
+		ExpiresAt: d.SignedAt.Add(2 * SignatureWindow)}
+	switch err := a.Store.ClaimDelivery(claim); {
+	case errors.Is(err, store.ErrReplay):
+		return problem(http.StatusConflict, fmt.Sprintf("webhook %s: delivery %s signed at %s was received before: a replay is refused", name, d.ID, d.SignedAt.Format(time.RFC3339)),
+			"a sender that retries signs again with a new t; the same id= starts no second run")
+	case err != nil:
+		return err
+	}
+	results := []hookResult{}
+	started := false
+	for _, tp := range targets {
+		m, err := MatchWebhook(tp.plan, tp.ev, d)
+		if err != nil {
+			results = append(results, hookResult{Runbook: tp.plan.Name, Error: err.Error()})
+			continue
+		}
+		if m == nil {
+			continue
+		}
+		// The signed delivery id, never an unsigned header, names the run.
+		key := "webhook:" + tp.plan.Name + ":" + d.ID
+		res := a.startFromHook(c, tp, m, origin{trigger: "webhook", triggeredBy: name, detail: name + " delivery " + d.ID,
+			startedBy: SystemWebhook, key: key})
+		started = started || res.Run != ""
+		results = append(results, res)
+	}
+	if !started && len(results) > 0 {
+		// Every start failed: forget the delivery so the same request
+		// may be sent again.
+		if err := a.Store.ReleaseDelivery(name, d.Digest); err != nil {
+			return err
+		}
+	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": results})
+}
+
+// webhookNow is the clock deliveries are checked against.
+var webhookNow = timeNow
+
+// deliveryProblem answers a refused delivery: 401 for its signature, 503
+// when the server has no usable key.
+func deliveryProblem(err error) error {
+	var de *deliveryError
+	if !errors.As(err, &de) {
+		return err
+	}
+	status := http.StatusUnauthorized
+	if errors.Is(err, ErrNoKey) {
+		status = http.StatusServiceUnavailable
+	}
+	return problem(status, de.message, de.hint)
 }
 
 func hasWebhook(p *runbooks.Plan, name string) bool {

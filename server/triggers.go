@@ -3,48 +3,14 @@
 package server
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
-	"strings"
 	"time"
 
-	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
-
-// ErrBadSignature is a webhook whose signature does not verify.
-var ErrBadSignature = errors.New("webhook signature does not verify")
-
-// VerifySignature checks that header holds the HMAC-SHA256 of body under
-// key, as hex, optionally prefixed "sha256=" (GitHub's form). It compares
-// in constant time.
-func VerifySignature(key, body []byte, header string) error {
-	sig := strings.TrimPrefix(strings.TrimSpace(header), "sha256=")
-	got, err := hex.DecodeString(sig)
-	if err != nil || len(got) != sha256.Size {
-		return ErrBadSignature
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	if !hmac.Equal(got, mac.Sum(nil)) {
-		return ErrBadSignature
-	}
-	return nil
-}
-
-// Sign returns the signature header value a sender would compute.
-func Sign(key, body []byte) string {
-	mac := hmac.New(sha256.New, key)
-	mac.Write(body)
-	return "sha256=" + hex.EncodeToString(mac.Sum(nil))
-}
 
 // Alert is one alert of an Alertmanager webhook payload.
 type Alert struct {
@@ -71,40 +37,27 @@ func MatchAlert(p *runbooks.Plan, ev *runbooks.Evaluator, a Alert) (*Match, erro
 	return match(p, ev, "alertmanager", "", vars)
 }
 
-// MatchWebhook verifies a webhook posted to the trigger named name and
-// evaluates its match. A request whose signature does not verify under
-// the trigger's secret is refused before anything reads its body.
-func MatchWebhook(p *runbooks.Plan, ev *runbooks.Evaluator, name string, body []byte, header http.Header, secrets activities.SecretSource) (*Match, error) {
-	var t *runbooks.PlanTrigger
+// WebhookTrigger returns p's webhook trigger named name, or nil.
+func WebhookTrigger(p *runbooks.Plan, name string) *runbooks.PlanTrigger {
 	for i := range p.Triggers {
 		if p.Triggers[i].Kind == "webhook" && p.Triggers[i].Name == name {
-			t = &p.Triggers[i]
+			return &p.Triggers[i]
 		}
 	}
-	if t == nil {
+	return nil
+}
+
+// MatchWebhook evaluates p's trigger of a verified delivery: match and
+// params see the JSON body and only the headers the signature covers.
+func MatchWebhook(p *runbooks.Plan, ev *runbooks.Evaluator, d *Delivery) (*Match, error) {
+	if WebhookTrigger(p, d.Hook) == nil {
 		return nil, nil
 	}
-	if secrets == nil {
-		return nil, fmt.Errorf("webhook %s: the server has no secret source for %s", name, t.Secret)
-	}
-	key, err := secrets.Secret(t.Secret)
-	if err != nil {
-		return nil, fmt.Errorf("webhook %s: %w", name, err)
-	}
-	if err := VerifySignature([]byte(key), body, header.Get(t.SignatureHeader)); err != nil {
-		return nil, err
-	}
 	var payload any
-	if err := json.Unmarshal(body, &payload); err != nil {
-		return nil, fmt.Errorf("webhook %s: the body is not JSON: %w", name, err)
+	if err := json.Unmarshal(d.Body, &payload); err != nil {
+		return nil, fmt.Errorf("webhook %s: the body is not JSON: %w", d.Hook, err)
 	}
-	headers := map[string]any{}
-	for k, v := range header {
-		if len(v) > 0 {
-			headers[strings.ToLower(k)] = v[0]
-		}
-	}
-	return match(p, ev, "webhook", name, runbooks.Vars{"body": payload, "headers": headers})
+	return match(p, ev, "webhook", d.Hook, runbooks.Vars{"body": payload, "headers": d.Headers})
 }
 
 func match(p *runbooks.Plan, ev *runbooks.Evaluator, kind, name string, vars runbooks.Vars) (*Match, error) {

@@ -46,6 +46,7 @@ func TestComposeFile(t *testing.T) {
 			Image       string            `yaml:"image"`
 			Command     []string          `yaml:"command"`
 			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
 			Healthcheck *struct {
 				Test []string `yaml:"test"`
 			} `yaml:"healthcheck"`
@@ -88,7 +89,7 @@ func TestComposeFile(t *testing.T) {
 			continue
 		}
 		for k := range s.Environment {
-			if strings.HasPrefix(k, "RUNBOOK_") && !strings.HasPrefix(k, "RUNBOOK_SECRET_") && !slices.Contains(known, k) {
+			if strings.HasPrefix(k, "RUNBOOK_") && !strings.HasPrefix(k, "RUNBOOK_SECRET_") && !strings.HasPrefix(k, "RUNBOOK_WEBHOOK_SECRET_") && !slices.Contains(known, k) {
 				t.Errorf("%s: runbook does not read %s", name, k)
 			}
 		}
@@ -101,6 +102,31 @@ func TestComposeFile(t *testing.T) {
 	}
 	if w := compose.Services["worker"]; !slices.Equal(w.Command, []string{"worker"}) || w.Deploy.Replicas != 2 {
 		t.Errorf("worker: %+v", w)
+	}
+	// The API's webhook keys and the workers' secrets are separate
+	// sources: a step can never read a webhook key, nor the API a
+	// runbook's secret.
+	api, w := compose.Services["api"], compose.Services["worker"]
+	hookDir, secretsDir := api.Environment["RUNBOOK_WEBHOOK_SECRETS_DIR"], w.Environment["RUNBOOK_SECRETS_DIR"]
+	if hookDir == "" || secretsDir == "" || api.Environment["RUNBOOK_SECRETS_DIR"] != "" || w.Environment["RUNBOOK_WEBHOOK_SECRETS_DIR"] != "" {
+		t.Errorf("api environment %v, worker environment %v", api.Environment, w.Environment)
+	}
+	mounts := func(vols []string) (hostDirs, targets []string) {
+		for _, v := range vols {
+			parts := strings.Split(v, ":")
+			hostDirs, targets = append(hostDirs, parts[0]), append(targets, parts[1])
+		}
+		return
+	}
+	apiHosts, apiTargets := mounts(api.Volumes)
+	wHosts, wTargets := mounts(w.Volumes)
+	if !slices.Contains(apiTargets, hookDir) || slices.Contains(apiTargets, secretsDir) || !slices.Contains(wTargets, secretsDir) || slices.Contains(wTargets, hookDir) {
+		t.Errorf("api mounts %v, worker mounts %v", api.Volumes, w.Volumes)
+	}
+	for _, h := range apiHosts {
+		if slices.Contains(wHosts, h) {
+			t.Errorf("api and worker both mount %s", h)
+		}
 	}
 }
 

@@ -36,7 +36,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	listen := fs.String("listen", envOr("RUNBOOK_LISTEN", "127.0.0.1:8080"), "address to serve the API on (RUNBOOK_LISTEN)")
 	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
 	tf := addTemporalFlags(fs)
-	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, for webhook signatures (RUNBOOK_SECRETS_DIR)")
+	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	if _, err := interleaved(fs, args); err != nil {
 		return err
 	}
@@ -50,7 +50,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer c.Close()
-	api := newAPI(st, c, secretSource(*secretsDir))
+	api := newAPI(st, c, webhookKeys(*hookDir))
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -71,6 +71,28 @@ func secretSource(dir string) activities.SecretSource {
 	}
 	return s
 }
+
+// webhookKeys is where the API reads webhook signing keys: a source of
+// its own, which workers (and so the steps of runbooks) never read.
+func webhookKeys(dir string) activities.SecretSource {
+	s := activities.Secrets{webhookEnv{}}
+	if dir != "" {
+		s = append(s, activities.DirSecrets(dir))
+	}
+	return s
+}
+
+// webhookEnv reads key NAME from RUNBOOK_WEBHOOK_SECRET_<NAME>.
+type webhookEnv struct{}
+
+func (webhookEnv) Secret(name string) (string, error) {
+	if v, ok := os.LookupEnv(webhookSecretPrefix + name); ok {
+		return v, nil
+	}
+	return "", fmt.Errorf("webhook key %s: %s%s is not set", name, webhookSecretPrefix, name)
+}
+
+const webhookSecretPrefix = "RUNBOOK_WEBHOOK_SECRET_"
 
 // serve runs the API and its records syncer until ctx ends, then drains.
 func serve(ctx context.Context, api *server.API, l net.Listener) error {
@@ -136,7 +158,8 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 		}
 		defer w.Stop()
 	}
-	api := newAPI(st, c, secrets)
+	// One process, two sources: the worker's secrets are not webhook keys.
+	api := newAPI(st, c, webhookKeys(os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR")))
 	if *examples != "" {
 		if err := registerDir(ctx, api, *examples, out); err != nil {
 			return err
