@@ -23,8 +23,8 @@ var BackupFilesSpec = &runbooks.ActionSpec{
 	Description: "Archive a directory as tar.gz into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (files, bytes, sha256). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "source", Type: runbooks.StringType, Required: true, Description: "Directory to archive."},
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing)."},
+		{Name: "source", Type: runbooks.StringType, Required: true, Description: "Directory to archive.", Role: runbooks.RolePath},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing).", Role: runbooks.RolePath},
 		{Name: "prefix", Type: runbooks.StringType, Default: "files", Description: "Name prefix: PREFIX-20261126T020000Z.tar.gz."},
 	},
 	Outputs: []runbooks.Field{

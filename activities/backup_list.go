@@ -13,7 +13,7 @@ var BackupListSpec = &runbooks.ActionSpec{
 	Name:        "backup.list",
 	Description: "List the backups of one prefix in a directory, newest first (by the time in their manifests); files without a manifest are not backups and are left out. A missing directory lists nothing.",
 	Inputs: []runbooks.Field{
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups."},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups.", Role: runbooks.RolePath},
 		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
 	},
 	Outputs: []runbooks.Field{

@@ -20,7 +20,7 @@ var BackupPostgresSpec = &runbooks.ActionSpec{
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing)."},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing).", Role: runbooks.RolePath},
 		{Name: "prefix", Type: runbooks.StringType, Default: "db", Description: "Name prefix: PREFIX-20261126T020000Z.dump."},
 	},
 	Outputs: []runbooks.Field{

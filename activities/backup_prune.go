@@ -18,7 +18,7 @@ var BackupPruneSpec = &runbooks.ActionSpec{
 	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups."},
+		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups.", Role: runbooks.RolePath},
 		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
 		{Name: "keep", Type: runbooks.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
 		{Name: "maxAge", Type: runbooks.DurationType, Description: "Keep backups newer than this."},

@@ -22,7 +22,7 @@ var BackupVerifySpec = &runbooks.ActionSpec{
 	Description: "Check a backup against its manifest: the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json."},
+		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: runbooks.RolePath},
 	},
 	Outputs: []runbooks.Field{
 		{Name: "ok", Type: runbooks.BoolType, Description: "Whether the backup is whole."},

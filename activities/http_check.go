@@ -14,7 +14,7 @@ var HTTPCheckSpec = &runbooks.ActionSpec{
 	Name:        "http.check",
 	Description: "Probe an HTTP endpoint. An unhealthy answer is an output, not a failure, so repeat.until: outputs.healthy works.",
 	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL."},
+		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL.", Role: runbooks.RoleURL},
 		{Name: "method", Type: runbooks.StringType, Default: "GET", Enum: []string{"GET", "HEAD"}, Description: "HTTP method."},
 		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers."},
 		{Name: "expectStatus", Type: runbooks.ListOf(runbooks.IntType), Description: "Healthy statuses; default any 2xx."},

@@ -23,7 +23,7 @@ var HTTPRequestSpec = &runbooks.ActionSpec{
 	Description: "Send an HTTP request; fails unless the status is expected.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL."},
+		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL.", Role: runbooks.RoleURL},
 		{Name: "method", Type: runbooks.StringType, Default: "GET", Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, Description: "HTTP method."},
 		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers."},
 		{Name: "json", Type: runbooks.AnyType, Description: "Body sent as JSON (sets Content-Type)."},

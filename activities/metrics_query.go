@@ -22,7 +22,7 @@ var MetricsQuerySpec = &runbooks.ActionSpec{
 	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090."},
+		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090.", Role: runbooks.RoleURL},
 		{Name: "query", Type: runbooks.StringType, Required: true, Description: "PromQL."},
 		{Name: "range", Type: runbooks.DurationType, Description: "Query the last range (a range query) instead of now (an instant query)."},
 		{Name: "step", Type: runbooks.DurationType, Default: "1h", Description: "Resolution of a range query."},

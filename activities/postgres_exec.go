@@ -15,7 +15,7 @@ var PostgresExecSpec = &runbooks.ActionSpec{
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
-		{Name: "statement", Type: runbooks.StringType, Required: true, Description: "SQL to run."},
+		{Name: "statement", Type: runbooks.StringType, Required: true, Description: "SQL to run.", Role: runbooks.RoleSQL},
 		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Values for $1, $2..."},
 	},
 	Outputs: []runbooks.Field{

@@ -25,7 +25,7 @@ var PostgresQuerySpec = &runbooks.ActionSpec{
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
-		{Name: "query", Type: runbooks.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text."},
+		{Name: "query", Type: runbooks.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text.", Role: runbooks.RoleSQL},
 		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Query arguments."},
 		{Name: "maxRows", Type: runbooks.IntType, Default: int64(1000), Description: "Rows returned at most."},
 	},

@@ -23,8 +23,8 @@ var RestoreFilesSpec = &runbooks.ActionSpec{
 	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive made by backup.files."},
-		{Name: "target", Type: runbooks.StringType, Required: true, Description: "Directory to restore into (created if missing)."},
+		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive made by backup.files.", Role: runbooks.RolePath},
+		{Name: "target", Type: runbooks.StringType, Required: true, Description: "Directory to restore into (created if missing).", Role: runbooks.RolePath},
 		{Name: "overwrite", Type: runbooks.BoolType, Default: false, Description: "Restore into a non-empty directory, replacing files."},
 	},
 	Outputs: []runbooks.Field{

@@ -19,7 +19,7 @@ var RestorePostgresSpec = &runbooks.ActionSpec{
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The dump made by backup.postgres."},
+		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The dump made by backup.postgres.", Role: runbooks.RolePath},
 		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
 		{Name: "createDatabase", Type: runbooks.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
 		{Name: "clean", Type: runbooks.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},

@@ -24,10 +24,10 @@ var ShellSpec = &runbooks.ActionSpec{
 	Description: "Run a command (argv list) or a script (run by /bin/sh -eu) on the worker. Template values reach the process as arguments or environment, never spliced into shell text.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{
-		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell."},
-		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env."},
+		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell.", Role: runbooks.RoleCommand},
+		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env.", Role: runbooks.RoleCode},
 		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Extra environment variables."},
-		{Name: "dir", Type: runbooks.StringType, Description: "Working directory."},
+		{Name: "dir", Type: runbooks.StringType, Description: "Working directory.", Role: runbooks.RolePath},
 		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input."},
 		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
 		{Name: "parseJson", Type: runbooks.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},

@@ -12,15 +12,25 @@ import (
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
+	"gopkg.in/yaml.v3"
 )
 
 // example compiles one file of this directory, with the others available
-// as sub-runbooks.
-func example(t *testing.T, file string) *runbooks.Plan {
+// as sub-runbooks. A pin sets the default of a fixed param in a copy of
+// the file, as the runbook's author would for this machine: runs still
+// cannot set it.
+func example(t *testing.T, file string, pins ...pin) *runbooks.Plan {
 	t.Helper()
 	srcs, err := runbooks.ReadSources(".")
 	if err != nil {
 		t.Fatal(err)
+	}
+	for i := range srcs {
+		for _, p := range pins {
+			if srcs[i].File == file {
+				srcs[i].Data = p.apply(t, srcs[i].Data)
+			}
+		}
 	}
 	for _, r := range runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()}) {
 		if r.File == file {
@@ -31,6 +41,54 @@ func example(t *testing.T, file string) *runbooks.Plan {
 		}
 	}
 	t.Fatalf("no example %s", file)
+	return nil
+}
+
+// pin is the author's value for a fixed param.
+type pin struct {
+	param string
+	value any
+}
+
+// apply returns src with the default of the fixed param p.param set to
+// p.value; it fails the test when the param is not fixed.
+func (p pin) apply(t *testing.T, src []byte) []byte {
+	t.Helper()
+	var doc yaml.Node
+	if err := yaml.Unmarshal(src, &doc); err != nil {
+		t.Fatal(err)
+	}
+	params := lookup(lookup(doc.Content[0], "spec"), "params")
+	for _, param := range params.Content {
+		if n := lookup(param, "name"); n == nil || n.Value != p.param {
+			continue
+		}
+		if f := lookup(param, "fixed"); f == nil || f.Value != "true" {
+			t.Fatalf("param %s is not fixed: pin only what the author fixes", p.param)
+		}
+		if err := lookup(param, "default").Encode(p.value); err != nil {
+			t.Fatal(err)
+		}
+		out, err := yaml.Marshal(&doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	t.Fatalf("no param %s", p.param)
+	return nil
+}
+
+// lookup returns the value of key in a mapping node, or nil.
+func lookup(m *yaml.Node, key string) *yaml.Node {
+	if m == nil {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
 	return nil
 }
 
@@ -76,8 +134,8 @@ func TestChangeReleaseEndToEnd(t *testing.T) {
 	if out, err := exec.Command(deploy, "api", "v1.2.2", "canary").CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	p := example(t, "change-release.yaml")
-	params := map[string]any{"service": "api", "version": "v1.2.3", "health_url": svc.url(), "deploy_dir": scripts(t), "canary_wait": "20s"}
+	p := example(t, "change-release.yaml", pin{"deploy_dir", scripts(t)})
+	params := map[string]any{"service": "api", "version": "v1.2.3", "health_url": svc.url(), "canary_wait": "20s"}
 
 	res, errType, st := s.runPlan(t, p, params)
 	if errType != "" {
@@ -109,9 +167,8 @@ func TestIncidentRemediationEndToEnd(t *testing.T) {
 	s := startStack(t)
 	dir, _ := stateDir(t)
 	svc := startService(t, &service{name: "api", dir: dir, downUntilRestart: true})
-	p := example(t, "incident-service-down.yaml")
-	res, errType, st := s.runPlan(t, p, map[string]any{
-		"service": "api", "health_url": svc.url(), "restart_command": []any{filepath.Join(scripts(t), "restart.sh")}, "recover_wait": "20s"})
+	p := example(t, "incident-service-down.yaml", pin{"restart_command", filepath.Join(scripts(t), "restart.sh")})
+	res, errType, st := s.runPlan(t, p, map[string]any{"service": "api", "health_url": svc.url(), "recover_wait": "20s"})
 	if errType != "" {
 		t.Fatalf("remediation failed: %s: %s", errType, st.Error)
 	}
@@ -133,8 +190,8 @@ func TestRollingRestartEndToEnd(t *testing.T) {
 		svc := startService(t, &service{name: fmt.Sprintf("host%d", i), dir: dir, broken: broken})
 		hosts = append(hosts, strings.TrimPrefix(svc.srv.URL, "http://"))
 	}
-	p := example(t, "rolling-restart.yaml")
-	params := map[string]any{"service": "api", "hosts": hosts, "restart_command": []any{filepath.Join(scripts(t), "restart.sh")}, "health_wait": "3s"}
+	p := example(t, "rolling-restart.yaml", pin{"restart_command", filepath.Join(scripts(t), "restart.sh")})
+	params := map[string]any{"service": "api", "hosts": hosts, "health_wait": "3s"}
 	res, errType, st := s.runPlan(t, p, params)
 	if errType != "" {
 		t.Fatalf("roll failed: %s: %s", errType, st.Error)
@@ -165,7 +222,8 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	t.Setenv("RUNBOOK_SECRET_PG_ADMIN_DSN", pgAdmin)
 	_, h := stateDir(t)
 
-	res, errType, st := s.runPlan(t, example(t, "nightly-backup.yaml"), map[string]any{"backup_dir": backups, "files_dir": files, "keep": 2})
+	backup := example(t, "nightly-backup.yaml", pin{"backup_dir", backups}, pin{"files_dir", files})
+	res, errType, st := s.runPlan(t, backup, map[string]any{"keep": 2})
 	if errType != "" {
 		t.Fatalf("backup failed: %s: %s", errType, st.Error)
 	}
@@ -176,7 +234,8 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 		}
 	}
 	scratch := db + "_drill"
-	res, errType, st = s.runPlan(t, example(t, "dr-restore-drill.yaml"), map[string]any{"backup_dir": backups, "scratch_db": scratch})
+	drill := example(t, "dr-restore-drill.yaml", pin{"backup_dir", backups})
+	res, errType, st = s.runPlan(t, drill, map[string]any{"scratch_db": scratch})
 	if errType != "" {
 		t.Fatalf("drill failed: %s: %s", errType, st.Error)
 	}
@@ -198,7 +257,7 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	if err := os.WriteFile(dump, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, errType, st = s.runPlan(t, example(t, "dr-restore-drill.yaml"), map[string]any{"backup_dir": backups, "scratch_db": scratch})
+	_, errType, st = s.runPlan(t, drill, map[string]any{"scratch_db": scratch})
 	if errType != activities.ErrBackupInvalid || stepStatus(st, "drop_scratch") != workflows.StatusSkipped {
 		t.Errorf("corrupt dump: %s: %s; drop_scratch %s", errType, st.Error, stepStatus(st, "drop_scratch"))
 	}
@@ -210,7 +269,8 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	}
 
 	// A nightly backup that cannot archive its files pages too.
-	_, errType, st = s.runPlan(t, example(t, "nightly-backup.yaml"), map[string]any{"backup_dir": backups, "files_dir": filepath.Join(files, "gone")})
+	gone := example(t, "nightly-backup.yaml", pin{"backup_dir", backups}, pin{"files_dir", filepath.Join(files, "gone")})
+	_, errType, st = s.runPlan(t, gone, nil)
 	if errType != activities.ErrBadInput {
 		t.Errorf("backup of a missing directory: %s: %s", errType, st.Error)
 	}

@@ -3,6 +3,8 @@
 package examples_test
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -98,7 +100,7 @@ func TestEveryExampleRunsEndToEnd(t *testing.T) {
 	files, _ := filepath.Glob("*.yaml")
 	tests, _ := filepath.Glob("*_test.go")
 	ran := map[string]bool{}
-	re := regexp.MustCompile(`example\(t, "([^"]+\.yaml)"\)`)
+	re := regexp.MustCompile(`example\(t, "([^"]+\.yaml)"[,)]`)
 	for _, f := range tests {
 		b, err := os.ReadFile(f)
 		if err != nil {
@@ -115,5 +117,68 @@ func TestEveryExampleRunsEndToEnd(t *testing.T) {
 	}
 	if len(files) < 8 {
 		t.Errorf("only %d examples", len(files))
+	}
+}
+
+// fixedParams are the params each example fixes: programs and paths.
+var fixedParams = map[string][]string{
+	"change-release.yaml":        {"deploy_dir"},
+	"incident-service-down.yaml": {"restart_command"},
+	"rolling-restart.yaml":       {"restart_command"},
+	"nightly-backup.yaml":        {"backup_dir", "files_dir"},
+	"dr-restore-drill.yaml":      {"backup_dir"},
+}
+
+// An operator chooses values, never code: a run that sets a fixed param
+// is refused, whatever the value.
+func TestFixedParamsCannotBeSet(t *testing.T) {
+	for file, names := range fixedParams {
+		p := example(t, file)
+		for _, name := range names {
+			given := map[string]any{name: "/tmp/evil.sh"}
+			for k, v := range previewParams[p.Name] {
+				given[k] = v
+			}
+			_, err := p.BindParams(given)
+			var pe *runbooks.ParamError
+			want := fmt.Sprintf("param %q is fixed by the runbook and cannot be set", name)
+			if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0] != want {
+				t.Errorf("%s: setting %s: %v, want %s", file, name, err, want)
+			}
+		}
+	}
+}
+
+// Without fixed, each of these examples would let a run choose a program
+// or a path, and lint refuses it.
+func TestExamplesWithoutPinsAreRefused(t *testing.T) {
+	srcs, err := runbooks.ReadSources(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for file, names := range fixedParams {
+		var src []byte
+		for _, s := range srcs {
+			if s.File == file {
+				src = s.Data
+			}
+		}
+		loose := strings.ReplaceAll(string(src), "      fixed: true\n", "")
+		if loose == string(src) {
+			t.Fatalf("%s fixes nothing", file)
+		}
+		_, ds, err := runbooks.Build(file, []byte(loose), runbooks.Options{Actions: activities.Catalog()})
+		if err == nil {
+			t.Errorf("%s without fixed params compiled", file)
+		}
+		for _, name := range names {
+			found := false
+			for _, d := range ds.Errors() {
+				found = found || strings.HasPrefix(d.Message, fmt.Sprintf("param %q ", name))
+			}
+			if !found {
+				t.Errorf("%s: no error names param %s: %v", file, name, ds)
+			}
+		}
 	}
 }

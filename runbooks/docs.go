@@ -27,6 +27,9 @@ func ActionsMarkdown(specs []*ActionSpec) string {
 			if len(f.Enum) > 0 {
 				desc += " One of: " + strings.Join(f.Enum, ", ") + "."
 			}
+			if r := roleDocs[f.Role]; r != "" {
+				desc += " " + r
+			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", f.Name, mdType(f.Type), req, def, mdCell(desc))
 		}
 		for _, g := range s.ExactlyOne {
@@ -42,6 +45,16 @@ func ActionsMarkdown(specs []*ActionSpec) string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// roleDocs say what lint requires of the params that reach an input;
+// docs/runbook-format.md ("Params choose values, not code") has the rules.
+var roleDocs = map[Role]string{
+	RoleCommand: "Role command: a param that reaches the first item (or the whole list) must be pinned.",
+	RoleCode:    "Role code: a param may not be the whole text and should not be spliced into it.",
+	RoleSQL:     "Role sql: a param may not be the whole text and should not be spliced into it.",
+	RolePath:    "Role path: a param that reaches it must be pinned.",
+	RoleURL:     "Role url: a param should not be spliced into its host.",
 }
 
 func mdType(t *Type) string { return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(t.String()) }

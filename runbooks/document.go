@@ -51,6 +51,7 @@ type Param struct {
 	Pattern     String    `yaml:"pattern" doc:"RE2 regular expression a string must match."`
 	Min         Number    `yaml:"min" doc:"Smallest allowed int or number."`
 	Max         Number    `yaml:"max" doc:"Largest allowed int or number."`
+	Fixed       Bool      `yaml:"fixed" doc:"The default is the only value: a run that gives this param is refused. Needs a default."`
 }
 
 // Concurrency limits runs that share a key.

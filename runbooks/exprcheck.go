@@ -20,6 +20,7 @@ type exprScope struct {
 	field   string     // how messages name the field, e.g. "concurrency.key"
 	guards  guards     // steps whose status an enclosing if already checks
 	vars    bool       // vars.NAME is readable
+	taint   taint      // loop variables and the params they come from
 }
 
 // guards are step ids whose status was checked; reading their outputs

@@ -180,7 +180,14 @@ func (l *linter) lintParams() {
 		}
 		// A param with bad constraints is still declared, so expressions
 		// that read it are checked instead of reported as unknown.
-		if pp := l.lintParam(p, path); valid {
+		pp := l.lintParam(p, path)
+		if p.Fixed.Value {
+			pp.Fixed = true
+			if !p.Default.Set() {
+				l.r.hinted(p.Fixed.Pos, path+".fixed", "give the value as default", "a fixed param needs a default")
+			}
+		}
+		if valid {
 			l.params = append(l.params, pp)
 		}
 	}
@@ -206,6 +213,9 @@ func (l *linter) lintParam(p *Param, path string) PlanParam {
 		} else if _, err := regexp.Compile(p.Pattern.Value); err != nil {
 			l.r.errorf(p.Pattern.Pos, path+".pattern", "invalid RE2 pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			ok = false
+		} else if !anchored(p.Pattern.Value) {
+			l.r.add(Warning, p.Pattern.Pos, path+".pattern", fmt.Sprintf("use %q", anchor(p.Pattern.Value)),
+				fmt.Sprintf("pattern %q is not anchored: it accepts any value that contains a match", p.Pattern.Value))
 		}
 	}
 	for _, b := range []struct {
@@ -471,6 +481,10 @@ func (l *linter) lintSchedules() {
 			p := l.paramByName(e.Key)
 			if p == nil {
 				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+				continue
+			}
+			if p.Fixed {
+				l.r.errorf(e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
 				continue
 			}
 			v, ok := l.literal(e.Value.Node, p.Type, epath)

@@ -118,6 +118,7 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 			continue
 		}
 		l.out.values[e.Value.Node] = v
+		l.lintPinned(f, v, epath, sc)
 	}
 	at := with.Pos
 	if !with.Set {

@@ -46,7 +46,8 @@ func (l *linter) subtree(s *Step) []string {
 }
 
 func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", ctx.scope(vis, n, "forEach"), ListOf(AnyType))
+	fsc := ctx.scope(vis, n, "forEach")
+	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", fsc, ListOf(AnyType))
 	if e != nil {
 		l.out.exprs[&s.ForEach] = e
 	}
@@ -85,7 +86,8 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 	if out != nil && len(out.Parameters()) == 1 {
 		elem = out.Parameters()[0]
 	}
-	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), guards: ctx.guards}
+	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), guards: ctx.guards,
+		taint: ctx.taint.with(as, l.flowParams(s.ForEach.Value, fsc))}
 	l.lintList(s.Steps.Items, path+".steps", vis, body)
 	bodyDone := visibility{}
 	for _, b := range s.Steps.Items {
@@ -96,7 +98,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 	if s.OnError.Set {
 		// onError runs for an item whose body failed somewhere: its body
 		// steps may or may not have run, and error says where it failed.
-		rescue := &stepCtx{env: l.withVar(body.env, varError, l.types.celType(errorType, "runbook.error")), loopVars: body.loopVars, guards: ctx.guards}
+		rescue := &stepCtx{env: l.withVar(body.env, varError, l.types.celType(errorType, "runbook.error")), loopVars: body.loopVars, guards: ctx.guards, taint: body.taint}
 		for id, c := range bodyDone {
 			vis[id] = c
 		}
@@ -199,6 +201,10 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 			continue
 		}
 		given[e.Key] = true
+		if p.Fixed {
+			l.r.errorf(e.KeyPos, epath, "param %q is fixed by runbook %s and cannot be set", e.Key, child.Name)
+			continue
+		}
 		if v := l.checkValue(e.Value.Node, p.Type, epath, sc); v != nil {
 			if v.IsLiteral() {
 				for _, msg := range checkConstraints(p, v.Lit) {

@@ -264,6 +264,7 @@ type stepCtx struct {
 	env      *cel.Env
 	loopVars []string
 	guards   guards // status checks made by enclosing ifs
+	taint    taint  // the params each loop variable comes from
 }
 
 func (l *linter) lintAllSteps() {
@@ -325,7 +326,7 @@ func (l *linter) nodeOf(s *Step) *stepNode {
 
 // scope is the expression scope of a step's own fields.
 func (ctx *stepCtx) scope(vis visibility, n *stepNode, field string) *exprScope {
-	return &exprScope{env: ctx.env, vis: vis, from: n, field: field, guards: ctx.guards, vars: true}
+	return &exprScope{env: ctx.env, vis: vis, from: n, field: field, guards: ctx.guards, vars: true, taint: ctx.taint}
 }
 
 // lintStep checks one step with vis as what is readable before it, then

@@ -189,6 +189,10 @@ func (l *linter) lintTriggerExprs(match *String, params *Map[String], at Pos, pa
 			l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
 			continue
 		}
+		if p.Fixed {
+			l.r.errorf(e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
+			continue
+		}
 		if x, _ := l.checkExpr(e.Value.Value, stringSite(&e.Value), epath, sc, p.Type); x != nil {
 			l.out.exprs[&e.Value] = x
 		}

@@ -10,6 +10,8 @@ type varDecl struct {
 	pos   Pos
 	owner *stepNode
 	typ   *Type // known once its expression is checked
+	// params are the params its value is computed from, for the flow rules.
+	params []string
 }
 
 // declareVar records a var name, refusing bad and repeated names.
@@ -48,6 +50,7 @@ func (l *linter) typeVar(e *Entry[String], path string, sc *exprScope) {
 		return // a refused name, reported when declared
 	}
 	d.typ = AnyType // on error, untyped, so readers get no second error
+	d.params = l.flowParams(e.Value.Value, sc)
 	if x, ct := l.checkExpr(e.Value.Value, stringSite(&e.Value), path, sc, nil); x != nil {
 		l.out.exprs[&e.Value] = x
 		d.typ = l.types.typeOf(ct)

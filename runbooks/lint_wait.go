@@ -134,6 +134,9 @@ func (l *linter) lintApprovalInputs(a *Approval, path string) {
 				seen[p.Name.Value] = p.Name.Pos
 			}
 		}
+		if p.Fixed.Set {
+			l.r.errorf(p.Fixed.Pos, ipath+".fixed", "fixed is only valid in spec.params; an approver gives every input")
+		}
 		pp := l.lintParam(p, ipath)
 		l.out.inputs[a] = append(l.out.inputs[a], pp)
 	}

@@ -18,8 +18,9 @@ func (e *ParamError) Error() string {
 }
 
 // BindParams checks the params given to a run against the plan: unknown
-// names, missing required params, types and constraints. It returns the
-// params with defaults filled in, or a *ParamError listing every problem.
+// names, missing required params, fixed params given, types and
+// constraints. It returns the params with defaults filled in, or a
+// *ParamError listing every problem.
 func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 	var probs []string
 	out := make(map[string]any, len(p.Params))
@@ -28,6 +29,14 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 		pp := &p.Params[i]
 		known[pp.Name] = true
 		v, ok := given[pp.Name]
+		if pp.Fixed {
+			// The author chose the value: a run may not, not even to repeat it.
+			if ok {
+				probs = append(probs, fmt.Sprintf("param %q is fixed by the runbook and cannot be set", pp.Name))
+			}
+			out[pp.Name] = pp.Default
+			continue
+		}
 		if !ok || v == nil {
 			switch {
 			case pp.HasDefault:

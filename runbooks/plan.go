@@ -46,6 +46,7 @@ type PlanParam struct {
 	Pattern     string   `json:"pattern,omitempty"`
 	Min         *float64 `json:"min,omitempty"`
 	Max         *float64 `json:"max,omitempty"`
+	Fixed       bool     `json:"fixed,omitempty"` // the default is the only value
 }
 
 // PlanConcurrency limits concurrent runs per key.

@@ -37,7 +37,24 @@ type Field struct {
 	Required    bool     `json:"required,omitempty"`
 	Default     any      `json:"default,omitempty"`
 	Enum        []string `json:"enum,omitempty"`
+	// Role says what an input does with its value beyond reading it, so
+	// that lint can keep params that a run sets out of programs and paths.
+	Role Role `json:"role,omitempty"`
 }
+
+// Role is what an action input does with its value; see the lint rules
+// in docs/runbook-format.md ("Params choose values, not code").
+type Role string
+
+// The input roles.
+const (
+	RoleNone    Role = ""
+	RoleCommand Role = "command" // argv: the first item is the program run
+	RoleCode    Role = "code"    // text run as a shell script
+	RoleSQL     Role = "sql"     // SQL text
+	RolePath    Role = "path"    // a file or directory the action reads, writes or runs in
+	RoleURL     Role = "url"     // a URL the action connects to
+)
 
 // Shared scalar types.
 var (

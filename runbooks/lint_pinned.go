@@ -1,0 +1,270 @@
+package runbooks
+
+import (
+	"fmt"
+	"path"
+	"regexp"
+	"regexp/syntax"
+	"slices"
+	"strings"
+)
+
+// An operator chooses values, never code: whoever may start a run sets its
+// params, so a param that reaches a program, a script, SQL or a path must
+// be pinned by the author. These rules find where params flow.
+
+// taint maps loop variables to the params their items come from.
+type taint map[string][]string
+
+func (t taint) with(name string, params []string) taint {
+	out := make(taint, len(t)+1)
+	for k, v := range t {
+		out[k] = v
+	}
+	out[name] = params
+	return out
+}
+
+// flowParams lists the params an expression's value is computed from:
+// read directly, through vars, or through a forEach's loop variable.
+func (l *linter) flowParams(src string, sc *exprScope) []string {
+	var out []string
+	add := func(names ...string) {
+		for _, n := range names {
+			out = appendUnique(out, n)
+		}
+	}
+	for _, r := range l.parse(src).refs {
+		switch {
+		case r.root == varParams && len(r.path) > 0:
+			add(r.path[0])
+		case r.root == varParams: // the whole map
+			add(l.paramNames()...)
+		case r.root == varVars && len(r.path) > 0:
+			if d := l.vars[r.path[0]]; d != nil {
+				add(d.params...)
+			}
+		case sc != nil && sc.taint != nil:
+			add(sc.taint[r.root]...)
+		}
+	}
+	return out
+}
+
+// pinned reports whether a run cannot choose the param's value freely:
+// it is fixed, limited to an enum or an anchored pattern, or of a type
+// whose values cannot carry text (int, number, bool, duration).
+func (p *PlanParam) pinned() bool {
+	if p.Fixed || len(p.Enum) > 0 || anchored(p.Pattern) {
+		return true
+	}
+	t := p.Type
+	if t != nil && t.Kind == KindList {
+		t = t.Elem
+	}
+	if t == nil {
+		return false
+	}
+	switch t.Kind {
+	case KindInt, KindNumber, KindBool, KindDuration:
+		return true
+	}
+	return false
+}
+
+// anchored reports whether a pattern must match a whole value: every
+// alternative starts at the beginning of the text and ends at its end.
+func anchored(pattern string) bool {
+	if pattern == "" {
+		return false
+	}
+	re, err := syntax.Parse(pattern, syntax.Perl)
+	if err != nil {
+		return false
+	}
+	re = re.Simplify()
+	return atEdge(re, syntax.OpBeginText) && atEdge(re, syntax.OpEndText)
+}
+
+// atEdge reports whether every match of re starts (OpBeginText) or ends
+// (OpEndText) with that assertion.
+func atEdge(re *syntax.Regexp, op syntax.Op) bool {
+	switch re.Op {
+	case op:
+		return true
+	case syntax.OpCapture:
+		return atEdge(re.Sub[0], op)
+	case syntax.OpConcat:
+		if len(re.Sub) == 0 {
+			return false
+		}
+		if op == syntax.OpBeginText {
+			return atEdge(re.Sub[0], op)
+		}
+		return atEdge(re.Sub[len(re.Sub)-1], op)
+	case syntax.OpAlternate:
+		for _, s := range re.Sub {
+			if !atEdge(s, op) {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// anchor returns the anchored form of an unanchored pattern. Without
+// alternatives, the anchor it had at one end goes inside the group.
+func anchor(pattern string) string {
+	inner := pattern
+	if !strings.Contains(inner, "|") {
+		inner = strings.TrimPrefix(inner, "^")
+		if strings.HasSuffix(inner, "$") && !strings.HasSuffix(inner, `\$`) {
+			inner = strings.TrimSuffix(inner, "$")
+		}
+	}
+	return "^(?:" + inner + ")$"
+}
+
+// loose lists the params of names that a run may choose freely.
+func (l *linter) loose(names []string) []string {
+	var out []string
+	for _, n := range names {
+		if p := l.paramByName(n); p != nil && !p.pinned() {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// flow is one expression of an input's value and where it sits.
+type flow struct {
+	expr    *Expr
+	spliced bool // mixed with text in a template
+	prefix  string
+}
+
+// flows lists the expressions of v with the text before each in its template.
+func flows(v *Value) []flow {
+	var out []flow
+	switch v.kind {
+	case valueExpr:
+		out = append(out, flow{expr: v.Expr})
+	case valueTmpl:
+		var prefix strings.Builder
+		for _, p := range v.Tmpl {
+			if p.Expr == nil {
+				prefix.WriteString(p.Text)
+				continue
+			}
+			out = append(out, flow{expr: p.Expr, spliced: true, prefix: prefix.String()})
+			prefix.WriteString("x") // an unknown value, not a separator
+		}
+	case valueList, valueMap:
+		v.Exprs(func(e *Expr) { out = append(out, flow{expr: e, spliced: true}) })
+	}
+	return out
+}
+
+const pinHint = "fix the value with fixed: true or a literal in spec.vars, or constrain it with enum or an anchored pattern"
+
+// shells run their -c argument as a script.
+var shells = []string{"sh", "bash", "dash", "zsh", "ksh", "ash"}
+
+var dashC = regexp.MustCompile(`^-[a-zA-Z]*c[a-zA-Z]*$`)
+
+// lintPinned applies the flow rules to one action input.
+func (l *linter) lintPinned(f Field, v *Value, epath string, sc *exprScope) {
+	switch f.Role {
+	case RoleCommand:
+		l.lintCommand(v, f.Name, epath, sc)
+	case RoleCode:
+		l.lintCode(v, epath, sc, "script", "pass it through env and read \"$NAME\" in the script")
+	case RoleSQL:
+		l.lintCode(v, epath, sc, "SQL", "pass it in args and write $1, $2... in the SQL")
+	case RolePath:
+		l.report(v, epath, sc, func(fl flow, p string) bool {
+			l.r.hinted(fl.expr.Pos, epath, pinHint, "param %q reaches %s, a path, so a run chooses which files the action touches", p, f.Name)
+			return true
+		})
+	case RoleURL:
+		l.report(v, epath, sc, func(fl flow, p string) bool {
+			if !fl.spliced || !inAuthority(fl.prefix) {
+				return false
+			}
+			l.r.add(Warning, fl.expr.Pos, epath, "constrain it with enum or an anchored pattern, or give the whole URL as the param",
+				fmt.Sprintf("param %q is spliced into the host of %s", p, f.Name))
+			return true
+		})
+	}
+}
+
+// report calls fn for the loose params of each expression of v until fn
+// reports one: each param is reported once per input.
+func (l *linter) report(v *Value, epath string, sc *exprScope, fn func(flow, string) bool) {
+	seen := map[string]bool{}
+	for _, fl := range flows(v) {
+		for _, p := range l.loose(l.flowParams(fl.expr.Src, sc)) {
+			if !seen[p] {
+				seen[p] = fn(fl, p)
+			}
+		}
+	}
+}
+
+// lintCommand refuses loose params that choose the program of an argv:
+// the whole list, or its first item. A shell's -c argument is a script.
+func (l *linter) lintCommand(v *Value, name, epath string, sc *exprScope) {
+	if v.kind != valueList {
+		l.report(v, epath, sc, func(fl flow, p string) bool {
+			l.r.hinted(fl.expr.Pos, epath, "write "+name+" as a YAML list whose first item the runbook fixes, and pass values as later items",
+				"param %q chooses the program: it reaches the whole %s list", p, name)
+			return true
+		})
+		return
+	}
+	if len(v.List) == 0 {
+		return
+	}
+	first := epath + "[0]"
+	l.report(v.List[0], first, sc, func(fl flow, p string) bool {
+		l.r.hinted(fl.expr.Pos, first, "fix the program in the runbook and pass values as later items",
+			"param %q chooses the program: it reaches %s[0]", p, name)
+		return true
+	})
+	prog, ok := v.List[0].Lit.(string)
+	if !v.List[0].IsLiteral() || !ok || !slices.Contains(shells, path.Base(prog)) {
+		return
+	}
+	for i := 1; i+1 < len(v.List); i++ {
+		if s, ok := v.List[i].Lit.(string); ok && v.List[i].IsLiteral() && dashC.MatchString(s) {
+			l.lintCode(v.List[i+1], fmt.Sprintf("%s[%d]", epath, i+1), sc, prog+" -c script", "pass it as an argument after the script and read \"$1\"")
+			return
+		}
+	}
+}
+
+// lintCode refuses a loose param as the whole text of code, and warns
+// when one is spliced into it.
+func (l *linter) lintCode(v *Value, epath string, sc *exprScope, what, bound string) {
+	l.report(v, epath, sc, func(fl flow, p string) bool {
+		if !fl.spliced {
+			l.r.hinted(fl.expr.Pos, epath, "fix the "+what+" in the runbook and "+bound,
+				"param %q is the whole %s, so a run chooses the code", p, what)
+			return true
+		}
+		l.r.add(Warning, fl.expr.Pos, epath, bound+", or constrain it with enum or an anchored pattern",
+			fmt.Sprintf("param %q is spliced into the text of the %s", p, what))
+		return true
+	})
+}
+
+// inAuthority reports whether text after prefix is still in a URL's
+// scheme, user or host: no "/", "?" or "#" after "://" yet.
+func inAuthority(prefix string) bool {
+	_, rest, ok := strings.Cut(prefix, "://")
+	if !ok {
+		return !strings.ContainsAny(prefix, "/?#")
+	}
+	return !strings.ContainsAny(rest, "/?#")
+}
