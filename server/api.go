@@ -97,7 +97,7 @@ func routeTable() []route {
 		{"GET", "/api/v1/tokens", "admin", "List tokens, never their secrets (?user=)", func(a *API) echo.HandlerFunc { return a.listTokens }},
 		{"POST", "/api/v1/tokens/:id/revoke", "admin", "Revoke a token by id or prefix; it stops working at once", func(a *API) echo.HandlerFunc { return a.revokeToken }},
 		{"POST", "/hooks/alertmanager", "operator", "Alertmanager webhook: start or attach remediation runs", func(a *API) echo.HandlerFunc { return a.alertmanager }},
-		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (HMAC-SHA256): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},
+		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (X-Signature-256: t=UNIX,id=DELIVERY,v1=HMAC-SHA256 over t, id, signedHeaders and body; 5-minute window; a replay is 409): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},
 	}
 }
 
