@@ -6,12 +6,14 @@ import (
 	"errors"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/devserver/devtest"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
@@ -85,7 +87,49 @@ func TestTrustBoundary(t *testing.T) {
 		t.Run("the alert's caller is its starter", func(t *testing.T) { alertStarter(t, a) })
 		t.Run("the schedule's caller is its starter", func(t *testing.T) { scheduleStarter(t, a) })
 		t.Run("idempotency keys cannot be pre-claimed", func(t *testing.T) { preClaimedKeys(t, a) })
+		t.Run("a sealed run", func(t *testing.T) { sealedRun(t, a) })
 	})
+}
+
+// sealedRun takes a sealed vote and a sealed event through the API; its
+// history is recorded for the replay test.
+func sealedRun(t *testing.T, a *trustAPI) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: sealed}
+spec:
+  steps:
+    - id: board
+      approval: {approvers: ["group:board"]}
+    - {id: ready, waitFor: {event: go, timeout: 5m, senders: [bob]}}
+    - {id: done, action: log, with: {message: "${{ steps.ready.outputs.payload.reason }}"}}
+`
+	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
+		t.Fatalf("register: %d", got)
+	}
+	var run runView
+	a.call("POST", "/api/v1/runbooks/sealed/runs", a.ann, map[string]any{}, &run)
+	a.waiting(run.ID)
+	if got := a.vote(a.bob, run.ID); got != 200 {
+		t.Fatalf("vote: %d", got)
+	}
+	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/events/go", a.ann, map[string]any{"payload": map[string]any{"reason": "not bob"}}, nil); got != 403 {
+		t.Errorf("ann posting: %d, want 403", got)
+	}
+	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/events/go", a.bob, map[string]any{"payload": map[string]any{"reason": "dns ready"}}, nil); got != 202 {
+		t.Fatalf("bob posting: %d", got)
+	}
+	var v runView
+	waitFor(t, func() bool {
+		a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+		return v.Status != workflows.RunRunning
+	})
+	if v.Status != workflows.RunSucceeded || v.Steps[2].Outputs["message"] != "dns ready" {
+		t.Fatalf("run: %s %+v", v.Status, v.Steps)
+	}
+	if strings.HasSuffix(t.Name(), "sqlite/a_sealed_run") {
+		devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestTrustBoundary-sealed"), devtest.HistoryJSON(t, a.c, run.ID), run.ID)
+	}
 }
 
 func forgedUpdate(t *testing.T, a *trustAPI) {
