@@ -64,7 +64,7 @@ func newAPI(st *store.Store, c client.Client, secrets activities.SecretSource) *
 		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
 }
 
-func secretSource(dir string) activities.SecretSource {
+func secretSource(dir string) activities.Secrets {
 	s := activities.Secrets{activities.EnvSecrets{}}
 	if dir != "" {
 		s = append(s, activities.DirSecrets(dir))
