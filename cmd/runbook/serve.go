@@ -110,7 +110,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if _, err := interleaved(fs, args); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := openStateDir(*dir); err != nil {
 		return err
 	}
 	srv, err := devserver.Start(ctx, devserver.Config{DBFile: filepath.Join(*dir, "temporal.db"), Port: *temporalPort})
@@ -144,6 +144,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	tokens, err := devTokens(st, filepath.Join(*dir, "tokens.env"))
 	if err != nil {
+		return err
+	}
+	if err := privateState(*dir); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", *listen)
@@ -225,7 +228,10 @@ func devTokens(st *store.Store, file string) (*devTokenSet, error) {
 		}
 		fmt.Fprintf(&b, "%s=%s\n", w.env, values[w.env])
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(b.String()), devFileMode); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(file, devFileMode); err != nil { // WriteFile keeps an existing file's mode
 		return nil, err
 	}
 	return &devTokenSet{text: b.String(), operator: values["RUNBOOK_OPERATOR_TOKEN"],
