@@ -19,7 +19,7 @@ var NotifySpec = &runbooks.ActionSpec{
 	Description: "Post a message to a Slack-compatible incoming webhook, or as plain JSON to any URL.",
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}."},
-		{Name: "text", Type: runbooks.StringType, Required: true, Description: "Message text; secret values in it (and in data) are sent as ***."},
+		{Name: "text", Type: runbooks.StringType, Required: true, Description: "Message text; secret values in it (and in data) are sent masked (`***`)."},
 		{Name: "format", Type: runbooks.StringType, Default: "slack", Enum: []string{"slack", "json"}, Description: `slack sends {"text": ...}; json sends {"text", "runbook", "run", "data"}.`},
 		{Name: "data", Type: runbooks.AnyType, Description: "Extra JSON sent with format json."},
 	},
