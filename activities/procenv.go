@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 )
 
 // inheritedEnv are the only variables of the worker's environment a
@@ -17,12 +18,19 @@ import (
 var inheritedEnv = []string{"PATH", "HOME", "TMPDIR", "TZ", "LANG", "LANGUAGE",
 	"LC_ALL", "LC_CTYPE", "LC_COLLATE", "LC_MESSAGES", "LC_MONETARY", "LC_NUMERIC", "LC_TIME"}
 
+// PassEnvVar names the worker variable that lists (comma- or
+// space-separated) more of its variables for processes to inherit, as an
+// operator chooses: proxies, CA bundles, a tool's settings. RUNBOOK_*
+// names in it are ignored, so no secret or setting of the worker crosses.
+const PassEnvVar = "RUNBOOK_PASS_ENV"
+
 // processEnv is the environment of every process an action starts: the
 // inherited variables the worker has, then set (which wins), sorted.
 func processEnv(set map[string]string) []string {
 	env := map[string]string{}
-	for _, k := range inheritedEnv {
-		if v, ok := os.LookupEnv(k); ok {
+	names := slices.Concat(inheritedEnv, strings.FieldsFunc(os.Getenv(PassEnvVar), func(r rune) bool { return r == ',' || r == ' ' }))
+	for _, k := range names {
+		if v, ok := os.LookupEnv(k); ok && !strings.HasPrefix(k, "RUNBOOK_") {
 			env[k] = v
 		}
 	}

@@ -34,6 +34,8 @@ func workerEnv(t *testing.T) []string {
 	t.Setenv("RUNBOOK_TEMPORAL_ADDRESS", "temporal:7233")
 	t.Setenv("PGPASSWORD", "worker-pg-password")
 	t.Setenv("LC_TIME", "C")
+	t.Setenv("HTTPS_PROXY", "http://proxy:3128")
+	t.Setenv(PassEnvVar, "HTTPS_PROXY, RUNBOOK_SECRET_API_KEY,RUNBOOK_DB")
 	return []string{"api-key-" + t.Name(), "hook-key-0123456789", "db-password-42", "worker-pg-password"}
 }
 
@@ -65,7 +67,7 @@ func TestShellStepGetsOnlyTheAllowlistedEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	stdout := out.Outputs["stdout"].(string)
-	want := []string{"GREETING", "LC_TIME", "RUNBOOK_RUN_ID", "RUNBOOK_STEP"}
+	want := []string{"GREETING", "HTTPS_PROXY", "LC_TIME", "RUNBOOK_RUN_ID", "RUNBOOK_STEP"}
 	for _, k := range inheritedEnv {
 		if _, ok := os.LookupEnv(k); ok && k != "LC_TIME" {
 			want = append(want, k)

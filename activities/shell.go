@@ -26,7 +26,7 @@ var ShellSpec = &runbooks.ActionSpec{
 	Inputs: []runbooks.Field{
 		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell."},
 		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env."},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE and LC_* of the worker's own environment."},
+		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists."},
 		{Name: "dir", Type: runbooks.StringType, Description: "Working directory."},
 		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input."},
 		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
