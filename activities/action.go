@@ -3,12 +3,12 @@ package activities
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"maps"
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 
 	"go.temporal.io/sdk/temporal"
 
@@ -27,6 +27,8 @@ type Input struct {
 	// those templates read (encoded with runbooks.EncodeVars).
 	Deferred map[string]*runbooks.Value `json:"deferred,omitempty"`
 	Vars     map[string]any             `json:"vars,omitempty"`
+
+	secrets *callSecrets // what this call masks; set by withRedaction
 }
 
 // Output is what an action returns: its outputs, as its spec declares them.
@@ -43,7 +45,8 @@ const (
 	ErrHTTPStatus     = "HTTPStatusError"
 	ErrUnreachable    = "Unreachable"
 	ErrNotifyRejected = "NotifyRejected"
-	ErrBadOutput      = "BadOutput" // never retried
+	ErrBadOutput      = "BadOutput"         // never retried
+	ErrSecretSource   = "SecretSourceError" // the secrets could not be listed
 )
 
 // badInput is a permanent failure: running again cannot fix the input.
@@ -56,19 +59,22 @@ type Handler func(ctx context.Context, in Input) (Output, error)
 
 // Env is what actions need from the worker.
 type Env struct {
-	Secrets SecretSource
+	Secrets SecretStore
 	HTTP    *http.Client // nil: http.DefaultClient
+
+	mu       sync.Mutex
+	redactor *Redactor // for the values Secrets held last
 }
 
 // prepared is an action's input after secrets were resolved and defaults
-// applied; redact hides the secret values from anything it returns.
+// applied.
 type prepared struct {
-	values  map[string]any
-	secrets []string // the values of the secrets used, for redaction
+	values map[string]any
 }
 
 // prepare renders deferred inputs with their secrets, applies the spec's
-// defaults and checks the types of everything.
+// defaults and checks the types of everything. Messages may hold secret
+// values: the redaction wrapper masks them on the way out.
 func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
 	p := &prepared{values: map[string]any{}}
 	for k, v := range in.Inputs {
@@ -92,7 +98,7 @@ func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
 		}
 		cv, err := runbooks.Coerce(v, f.Type)
 		if err != nil {
-			probs = append(probs, fmt.Sprintf("input %q: %s", f.Name, p.redact(err.Error())))
+			probs = append(probs, fmt.Sprintf("input %q: %s", f.Name, err))
 			continue
 		}
 		p.values[f.Name] = cv
@@ -118,7 +124,7 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 		})
 	}
 	secrets := map[string]any{}
-	for name := range names {
+	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if e.Secrets == nil {
 			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: this worker has no secret source", name), ErrSecret, nil)
 		}
@@ -126,10 +132,11 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 		if err != nil {
 			return temporal.NewNonRetryableApplicationError(err.Error(), ErrSecret, nil)
 		}
-		secrets[name] = val
-		if val != "" {
-			p.secrets = append(p.secrets, val)
+		if val != "" && len(val) < MinSecretLen {
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: %d bytes is too short to be redacted (the minimum is %d); use a longer value", name, len(val), MinSecretLen), ErrSecret, nil)
 		}
+		secrets[name] = val
+		in.secrets.add(val)
 	}
 	vars, err := runbooks.DecodeVars(in.Vars)
 	if err != nil {
@@ -143,60 +150,11 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 	for _, k := range slices.Sorted(maps.Keys(in.Deferred)) {
 		v, err := ev.Render(in.Deferred[k], vars)
 		if err != nil {
-			return badInput("input %q: %s", k, p.redact(err.Error()))
+			return badInput("input %q: %v", k, err)
 		}
 		p.values[k] = runbooks.JSONValue(v)
 	}
 	return nil
-}
-
-// redact replaces every secret value in s.
-func (p *prepared) redact(s string) string {
-	for _, v := range p.secrets {
-		s = strings.ReplaceAll(s, v, "***")
-	}
-	return s
-}
-
-// redactAll redacts every string inside outputs.
-func (p *prepared) redactAll(v any) any {
-	if len(p.secrets) == 0 {
-		return v
-	}
-	switch x := v.(type) {
-	case string:
-		return p.redact(x)
-	case []any:
-		for i := range x {
-			x[i] = p.redactAll(x[i])
-		}
-	case map[string]any:
-		for k := range x {
-			x[k] = p.redactAll(x[k])
-		}
-	case map[string]string:
-		for k := range x {
-			x[k] = p.redact(x[k])
-		}
-	}
-	return v
-}
-
-// redactErr redacts an error's message, keeping its type and retryability.
-func (p *prepared) redactErr(err error) error {
-	if err == nil || len(p.secrets) == 0 {
-		return err
-	}
-	var app *temporal.ApplicationError
-	if errors.As(err, &app) {
-		opts := temporal.ApplicationErrorOptions{NonRetryable: app.NonRetryable()}
-		var details map[string]any
-		if app.HasDetails() && app.Details(&details) == nil {
-			opts.Details = []any{p.redactAll(details)}
-		}
-		return temporal.NewApplicationErrorWithOptions(p.redact(app.Message()), app.Type(), opts)
-	}
-	return errors.New(p.redact(err.Error()))
 }
 
 // decode fills a typed struct from the prepared values.
@@ -206,15 +164,15 @@ func (p *prepared) decode(dst any) error {
 		return badInput("inputs: %v", err)
 	}
 	if err := json.Unmarshal(b, dst); err != nil {
-		return badInput("inputs: %s", p.redact(err.Error()))
+		return badInput("inputs: %v", err)
 	}
 	return nil
 }
 
-// finish redacts outputs and errors on the way out of an action.
+// finish makes an action's result (the redaction wrapper masks it).
 func (p *prepared) finish(out map[string]any, err error) (Output, error) {
 	if err != nil {
-		return Output{}, p.redactErr(err)
+		return Output{}, err
 	}
-	return Output{Outputs: p.redactAll(out).(map[string]any)}, nil
+	return Output{Outputs: out}, nil
 }

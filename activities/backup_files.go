@@ -77,7 +77,7 @@ func (e *Env) BackupFiles(ctx context.Context, in Input) (Output, error) {
 	if st, err := os.Stat(bi.Source); err != nil || !st.IsDir() {
 		return Output{}, badInput("backup.files: source %s is not a directory", bi.Source)
 	}
-	if err := os.MkdirAll(bi.Destination, 0o755); err != nil {
+	if err := os.MkdirAll(bi.Destination, backupDirMode); err != nil {
 		return Output{}, fmt.Errorf("backup.files: %w", err)
 	}
 	now := time.Now().UTC()
@@ -107,7 +107,7 @@ func (e *Env) BackupFiles(ctx context.Context, in Input) (Output, error) {
 
 // writeArchive tars and gzips dir into path, filling m's entries.
 func writeArchive(ctx context.Context, path, dir string, m *Manifest) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	f, err := createPrivate(path)
 	if err != nil {
 		return err
 	}
@@ -176,10 +176,40 @@ func writeManifest(m *Manifest, archive string) error {
 	}
 	path := ManifestPath(archive)
 	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".partial")
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	f, err := createPrivate(tmp)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(tmp)
 		return err
 	}
 	return os.Rename(tmp, path)
+}
+
+// Backups hold whatever the data holds: only the worker's user reads them.
+// A destination that exists keeps its mode.
+const (
+	backupDirMode  = 0o700
+	backupFileMode = 0o600
+)
+
+// createPrivate creates (or truncates) path with mode 0600, whatever the
+// umask, and resets the mode of a file left from an earlier attempt.
+func createPrivate(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, backupFileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := f.Chmod(backupFileMode); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 func fileSHA256(path string) (string, int64, error) {

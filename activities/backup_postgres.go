@@ -55,7 +55,7 @@ func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]an
 		return nil, err
 	}
 	defer pg.close()
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, backupDirMode); err != nil {
 		return nil, fmt.Errorf("backup.postgres: %w", err)
 	}
 	now := time.Now().UTC()
@@ -63,6 +63,12 @@ func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]an
 	final := filepath.Join(dir, name)
 	tmp := filepath.Join(dir, "."+name+".partial")
 	defer os.Remove(tmp) // a no-op once renamed
+	// pg_dump creates its file 0666 less the umask; made first, it is 0600.
+	f, err := createPrivate(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("backup.postgres: %w", err)
+	}
+	f.Close()
 
 	if _, err = pg.run(ctx, "pg_dump", "--format=custom", "--file="+tmp); err != nil {
 		return nil, err

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -71,7 +70,7 @@ func verifyBackup(ctx context.Context, path string) (int, error) {
 	case "files":
 		return readArchive(ctx, path, m)
 	case "postgres":
-		out, err := exec.CommandContext(ctx, "pg_restore", "--list", path).CombinedOutput()
+		out, err := commandContext(ctx, nil, "pg_restore", "--list", path).CombinedOutput()
 		if err != nil {
 			return 0, fmt.Errorf("pg_restore --list: %v: %s", err, lastLine(string(out)))
 		}

@@ -28,7 +28,8 @@ func Catalog() runbooks.SpecCatalog {
 	)
 }
 
-// Handlers returns the implementation of every action in Catalog, by name.
+// Handlers returns the implementation of every action in Catalog, by name,
+// each behind the redaction of secrets (withRedaction).
 func (e *Env) Handlers() map[string]Handler {
 	hs := map[string]Handler{
 		ShellSpec.Name:            e.Shell,
@@ -55,6 +56,7 @@ func (e *Env) Handlers() map[string]Handler {
 		if spec.Heartbeats {
 			hs[name] = withHeartbeat(hs[name])
 		}
+		hs[name] = e.withRedaction(hs[name])
 	}
 	return hs
 }

@@ -38,7 +38,7 @@ func (e *Env) Log(ctx context.Context, in Input) (Output, error) {
 	if err := p.decode(&li); err != nil {
 		return Output{}, err
 	}
-	msg := p.redact(li.Message)
+	msg := in.redact(li.Message) // before it is logged
 	if activity.IsActivity(ctx) {
 		logger := activity.GetLogger(ctx)
 		kv := []any{"run", in.RunID, "step", in.StepID}

@@ -19,7 +19,7 @@ var NotifySpec = &runbooks.ActionSpec{
 	Description: "Post a message to a Slack-compatible incoming webhook, or as plain JSON to any URL.",
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}.", Role: runbooks.RoleURL},
-		{Name: "text", Type: runbooks.StringType, Required: true, Description: "Message text."},
+		{Name: "text", Type: runbooks.StringType, Required: true, Description: "Message text; secret values in it (and in data) are sent masked (`***`)."},
 		{Name: "format", Type: runbooks.StringType, Default: "slack", Enum: []string{"slack", "json"}, Description: `slack sends {"text": ...}; json sends {"text", "runbook", "run", "data"}.`},
 		{Name: "data", Type: runbooks.AnyType, Description: "Extra JSON sent with format json."},
 	},
@@ -45,6 +45,8 @@ func (e *Env) Notify(ctx context.Context, in Input) (Output, error) {
 	if err := p.decode(&ni); err != nil {
 		return Output{}, err
 	}
+	// A notification lands in a chat channel: secrets are masked in it too.
+	ni.Text, ni.Data = in.redact(ni.Text), in.redactValue(ni.Data)
 	payload := map[string]any{"text": ni.Text}
 	if ni.Format == "json" {
 		payload = map[string]any{"text": ni.Text, "runbook": in.Runbook, "run": in.RunID, "step": in.StepID, "data": ni.Data}

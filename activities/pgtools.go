@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +27,8 @@ const ErrPgTool = "PostgresToolError"
 type pgTool struct {
 	action string // for messages: "backup.postgres"
 	cfg    *pgx.ConnConfig
-	env    []string
-	pass   string // the temporary password file, removed by close
+	env    map[string]string // PG* variables, the process's whole environment beside processEnv's
+	pass   string            // the temporary password file, removed by close
 }
 
 // libpqEnv maps the conninfo keys pgconn does not keep to libpq variables.
@@ -53,17 +51,13 @@ func newPgTool(action, dsn string) (*pgTool, error) {
 	if err != nil {
 		return nil, badInput("%s: dsn: %v", action, err)
 	}
-	t := &pgTool{action: action, cfg: withConnectTimeout(cfg)}
-	// Inherited PG* variables would mix another database into this one.
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "PG") {
-			t.env = append(t.env, kv)
-		}
-	}
-	t.env = append(t.env, "PGHOST="+cfg.Host, "PGPORT="+strconv.Itoa(int(cfg.Port)), "PGUSER="+cfg.User, "PGDATABASE="+cfg.Database)
-	for _, k := range slices.Sorted(maps.Keys(libpqEnv)) {
+	// The worker's own PG* variables are not inherited (processEnv), so
+	// no other database mixes into this one.
+	t := &pgTool{action: action, cfg: withConnectTimeout(cfg), env: map[string]string{
+		"PGHOST": cfg.Host, "PGPORT": strconv.Itoa(int(cfg.Port)), "PGUSER": cfg.User, "PGDATABASE": cfg.Database}}
+	for k, name := range libpqEnv {
 		if v, ok := params[k]; ok {
-			t.env = append(t.env, libpqEnv[k]+"="+v)
+			t.env[name] = v
 		}
 	}
 	if cfg.Password != "" {
@@ -81,7 +75,7 @@ func newPgTool(action, dsn string) (*pgTool, error) {
 			t.close()
 			return nil, fmt.Errorf("%s: %w", action, err)
 		}
-		t.env = append(t.env, "PGPASSFILE="+t.pass)
+		t.env["PGPASSFILE"] = t.pass
 	}
 	return t, nil
 }
@@ -112,8 +106,7 @@ func (t *pgTool) source() string {
 
 // run runs a client tool and returns its standard output.
 func (t *pgTool) run(ctx context.Context, name string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, name, append([]string{"--no-password"}, args...)...)
-	cmd.Env = t.env
+	cmd := commandContext(ctx, t.env, name, append([]string{"--no-password"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()

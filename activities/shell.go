@@ -26,7 +26,7 @@ var ShellSpec = &runbooks.ActionSpec{
 	Inputs: []runbooks.Field{
 		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell.", Role: runbooks.RoleCommand},
 		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env.", Role: runbooks.RoleCode},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Extra environment variables."},
+		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists."},
 		{Name: "dir", Type: runbooks.StringType, Description: "Working directory.", Role: runbooks.RolePath},
 		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input."},
 		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
@@ -72,12 +72,10 @@ func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
 	if len(argv) == 0 || argv[0] == "" {
 		return Output{}, badInput("shell: empty command")
 	}
-	cmd := exec.Command(argv[0], argv[1:]...)
+	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
+	maps.Copy(env, si.Env)
+	cmd := command(env, argv[0], argv[1:]...)
 	cmd.Dir = si.Dir
-	cmd.Env = append(os.Environ(), "RUNBOOK_RUN_ID="+in.RunID, "RUNBOOK_STEP="+in.StepID)
-	for _, k := range slices.Sorted(maps.Keys(si.Env)) {
-		cmd.Env = append(cmd.Env, k+"="+si.Env[k])
-	}
 	stdout, stderr := newTail(MaxOutput), newTail(MaxOutput)
 	cmd.Stdout, cmd.Stderr = stdout, stderr
 	if si.Stdin != "" {

@@ -139,7 +139,7 @@ spec:
 	in := Input{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit},
 		Deferred: map[string]*runbooks.Value{"env": p.Step("a").With["env"]},
 		Vars:     runbooks.EncodeVars(map[string]any{"params": map[string]any{"user": "ann"}})}
-	_, err = e.Shell(context.Background(), in)
+	_, err = e.Handlers()[ShellSpec.Name](context.Background(), in)
 	app := appErr(t, err)
 	var details map[string]any
 	_ = app.Details(&details)
@@ -151,7 +151,7 @@ spec:
 	if details["stdout"] != "token=ann:***\n" {
 		t.Errorf("stdout = %q: the secret must reach the process, and be redacted from outputs", details["stdout"])
 	}
-	_, err = (&Env{Secrets: DirSecrets(t.TempDir())}).Shell(context.Background(), in)
+	_, err = (&Env{Secrets: DirSecrets(t.TempDir())}).Handlers()[ShellSpec.Name](context.Background(), in)
 	if app := appErr(t, err); app.Type() != ErrSecret || !app.NonRetryable() {
 		t.Errorf("missing secret: %v", app)
 	}

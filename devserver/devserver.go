@@ -75,10 +75,11 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		sqlCfg.ConnectAttributes["mode"] = "rwc"
 		sqlCfg.ConnectAttributes["_journal_mode"] = "WAL"
 		sqlCfg.ConnectAttributes["_synchronous"] = "NORMAL"
-		if err := os.MkdirAll(filepath.Dir(cfg.DBFile), 0o755); err != nil {
+		fresh, err := createPrivate(cfg.DBFile)
+		if err != nil {
 			return nil, fmt.Errorf("temporal state: %w", err)
 		}
-		if _, err := os.Stat(cfg.DBFile); errors.Is(err, os.ErrNotExist) {
+		if fresh {
 			if err := sqlite.SetupSchema(sqlCfg); err != nil {
 				return nil, fmt.Errorf("temporal schema: %w", err)
 			}
@@ -127,7 +128,58 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 		_ = srv.Stop()
 		return nil, err
 	}
+	if cfg.DBFile != "" {
+		if err := PrivateFiles(cfg.DBFile); err != nil {
+			_ = srv.Stop()
+			return nil, fmt.Errorf("temporal state: %w", err)
+		}
+	}
 	return s, nil
+}
+
+// The state holds every run's inputs and outputs: only the user running
+// the server reads it.
+const (
+	stateDirMode  = 0o700
+	stateFileMode = 0o600
+)
+
+// createPrivate makes sure a SQLite database file exists with mode 0600
+// in a 0700 directory (SQLite gives its -wal and -shm files the mode of
+// the database file) and reports whether it is new (empty). A directory
+// that exists keeps its mode; an existing file is made 0600.
+func createPrivate(file string) (fresh bool, err error) {
+	if err := os.MkdirAll(filepath.Dir(file), stateDirMode); err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_RDWR, stateFileMode)
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, err
+	}
+	if err := PrivateFiles(file); err != nil {
+		return false, err
+	}
+	if st.Size() > 0 {
+		return false, nil
+	}
+	wal, err := os.Stat(file + "-wal") // pages not yet checkpointed into file
+	return err != nil || wal.Size() == 0, nil
+}
+
+// PrivateFiles makes a SQLite database file and its -wal, -shm and
+// -journal files, those that exist, 0600.
+func PrivateFiles(file string) error {
+	for _, f := range []string{file, file + "-wal", file + "-shm", file + "-journal"} {
+		if err := os.Chmod(f, stateFileMode); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
 }
 
 // waitReady polls the frontend until the namespace answers.

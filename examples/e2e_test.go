@@ -116,6 +116,7 @@ func stepStatus(st *workflows.Status, id string) string {
 func stateDir(t *testing.T) (string, *hook) {
 	dir := t.TempDir()
 	t.Setenv("SERVICE_STATE_DIR", dir)
+	t.Setenv("RUNBOOK_PASS_ENV", "SERVICE_STATE_DIR") // steps inherit only what the operator lists
 	return dir, slackHook(t)
 }
 

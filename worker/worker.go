@@ -31,8 +31,14 @@ type Options struct {
 }
 
 // New returns a worker on TaskQueue with the workflow and every action
-// registered. Start it with Run or Start; Stop drains it.
+// registered. Start it with Run or Start; Stop drains it. It makes the
+// process non-dumpable first (on Linux), so the steps it runs cannot read
+// its environment through /proc; it panics if that fails, as running
+// steps beside readable secrets is not an option.
 func New(c client.Client, opts Options) sdkworker.Worker {
+	if err := protectProcess(); err != nil {
+		panic("worker: cannot make the process non-dumpable: " + err.Error())
+	}
 	if opts.MaxConcurrentActions == 0 {
 		opts.MaxConcurrentActions = 100
 	}

@@ -64,7 +64,7 @@ func newAPI(st *store.Store, c client.Client, secrets activities.SecretSource) *
 		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
 }
 
-func secretSource(dir string) activities.SecretSource {
+func secretSource(dir string) activities.Secrets {
 	s := activities.Secrets{activities.EnvSecrets{}}
 	if dir != "" {
 		s = append(s, activities.DirSecrets(dir))
@@ -90,6 +90,18 @@ func (webhookEnv) Secret(name string) (string, error) {
 		return v, nil
 	}
 	return "", fmt.Errorf("webhook key %s: %s%s is not set", name, webhookSecretPrefix, name)
+}
+
+// Values implements activities.SecretStore: the API never redacts with
+// them, but the source lists what it holds like every other.
+func (webhookEnv) Values() ([]string, error) {
+	var out []string
+	for _, kv := range os.Environ() {
+		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, webhookSecretPrefix) {
+			out = append(out, v)
+		}
+	}
+	return out, nil
 }
 
 const webhookSecretPrefix = "RUNBOOK_WEBHOOK_SECRET_"
@@ -132,7 +144,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if _, err := interleaved(fs, args); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*dir, 0o755); err != nil {
+	if err := openStateDir(*dir); err != nil {
 		return err
 	}
 	srv, err := devserver.Start(ctx, devserver.Config{DBFile: filepath.Join(*dir, "temporal.db"), Port: *temporalPort})
@@ -167,6 +179,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	tokens, err := devTokens(st, filepath.Join(*dir, "tokens.env"))
 	if err != nil {
+		return err
+	}
+	if err := privateState(*dir); err != nil {
 		return err
 	}
 	l, err := net.Listen("tcp", *listen)
@@ -248,7 +263,10 @@ func devTokens(st *store.Store, file string) (*devTokenSet, error) {
 		}
 		fmt.Fprintf(&b, "%s=%s\n", w.env, values[w.env])
 	}
-	if err := os.WriteFile(file, []byte(b.String()), 0o600); err != nil {
+	if err := os.WriteFile(file, []byte(b.String()), devFileMode); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(file, devFileMode); err != nil { // WriteFile keeps an existing file's mode
 		return nil, err
 	}
 	return &devTokenSet{text: b.String(), operator: values["RUNBOOK_OPERATOR_TOKEN"],

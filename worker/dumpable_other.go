@@ -1,0 +1,6 @@
+//go:build !linux
+
+package worker
+
+// protectProcess has nothing to do off Linux.
+func protectProcess() error { return nil }
