@@ -5,6 +5,7 @@ import (
 	"maps"
 	"os"
 	"os/exec"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -56,4 +57,19 @@ func commandContext(ctx context.Context, env map[string]string, name string, arg
 	cmd := exec.CommandContext(ctx, name, args...)
 	cmd.Env = processEnv(env)
 	return cmd
+}
+
+// envName is what a step may name an environment variable: a shell
+// identifier. Anything else (BASH_FUNC_x%%, "A=1; cmd") is either code to
+// some shell or, in ssh's remote command text, an injection.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// checkEnvNames refuses a step's env whose names are not identifiers.
+func checkEnvNames(action string, env map[string]string) error {
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		if !envName.MatchString(k) {
+			return badInput("%s: env name %q is not a shell identifier (letters, digits and _, not first a digit)", action, k)
+		}
+	}
+	return nil
 }

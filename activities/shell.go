@@ -26,7 +26,7 @@ var ShellSpec = &runbooks.ActionSpec{
 	Inputs: []runbooks.Field{
 		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell.", Role: runbooks.RoleCommand},
 		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env.", Role: runbooks.RoleCode},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists."},
+		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists. Names must be shell identifiers.", Role: runbooks.RoleEnv},
 		{Name: "dir", Type: runbooks.StringType, Description: "Working directory.", Role: runbooks.RolePath},
 		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input."},
 		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
@@ -71,6 +71,9 @@ func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
 	}
 	if len(argv) == 0 || argv[0] == "" {
 		return Output{}, badInput("shell: empty command")
+	}
+	if err := checkEnvNames("shell", si.Env); err != nil {
+		return Output{}, err
 	}
 	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
 	maps.Copy(env, si.Env)

@@ -3,6 +3,7 @@ package activities
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -154,5 +155,19 @@ spec:
 	_, err = (&Env{Secrets: DirSecrets(t.TempDir())}).Handlers()[ShellSpec.Name](context.Background(), in)
 	if app := appErr(t, err); app.Type() != ErrSecret || !app.NonRetryable() {
 		t.Errorf("missing secret: %v", app)
+	}
+}
+
+// Env names that are not identifiers are code to some shell (bash imports
+// BASH_FUNC_name%% as a function) or, in ssh's command text, an injection.
+func TestEnvNamesMustBeIdentifiers(t *testing.T) {
+	for _, name := range []string{"BASH_FUNC_echo%%", "X=1; id; Y", "1X", ""} {
+		err := checkEnvNames("shell", map[string]string{"OK": "1", name: "() { id; }"})
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("env name %q is not a shell identifier", name)) {
+			t.Errorf("%q: %v", name, err)
+		}
+	}
+	if err := checkEnvNames("ssh", map[string]string{"A_1": "x", "_b": "y"}); err != nil {
+		t.Error(err)
 	}
 }

@@ -32,7 +32,7 @@ var SSHSpec = &runbooks.ActionSpec{
 		{Name: "knownHosts", Type: runbooks.StringType, Required: true, Description: "known_hosts lines that the host's key must match."},
 		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments; each is shell-quoted for the remote shell.", Role: runbooks.RoleCommand},
 		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu on the host; pass values through env.", Role: runbooks.RoleCode},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables, exported before the command runs."},
+		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables, exported before the command runs; names must be shell identifiers.", Role: runbooks.RoleEnv},
 		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input (not with script)."},
 		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
 		{Name: "parseJson", Type: runbooks.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},
@@ -70,6 +70,9 @@ func (e *Env) SSH(ctx context.Context, in Input) (Output, error) {
 	}
 	var si sshInput
 	if err := p.decode(&si); err != nil {
+		return Output{}, err
+	}
+	if err := checkEnvNames("ssh", si.Env); err != nil {
 		return Output{}, err
 	}
 	connectTimeout, err := runbooks.ParseDuration(si.ConnectTimeout)

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 )
 
@@ -65,6 +67,25 @@ func NewSigner(key ed25519.PrivateKey) (*Signer, error) {
 func GenerateKey() (ed25519.PrivateKey, error) {
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
 	return priv, err
+}
+
+// ReadKeyFile reads a private key kept as 64 hex digits (a 32-byte seed,
+// as `openssl rand -hex 32` makes) or 128 (seed and public key).
+func ReadKeyFile(path string) (ed25519.PrivateKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("vote key: %w", err)
+	}
+	raw, err := hex.DecodeString(strings.TrimSpace(string(b)))
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("vote key %s: not hex: %w", path, err)
+	case len(raw) == ed25519.SeedSize:
+		return ed25519.NewKeyFromSeed(raw), nil
+	case len(raw) == ed25519.PrivateKeySize:
+		return ed25519.PrivateKey(raw), nil
+	}
+	return nil, fmt.Errorf("vote key %s: want 64 or 128 hex digits, have %d", path, 2*len(raw))
 }
 
 // PublicKey is what runs verify with, hex-encoded as it travels in a run's

@@ -1,7 +1,11 @@
 package attest_test
 
 import (
+	"encoding/hex"
 	"errors"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +59,33 @@ func TestOpen(t *testing.T) {
 	}
 	if _, err := attest.Open("zz", seal(api, attest.KindVote, "r1", now), attest.KindVote, "r1", now, &note{}); err == nil {
 		t.Error("a malformed public key opened a seal")
+	}
+}
+
+func TestReadKeyFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	seed := strings.Repeat("07", 32)
+	key, err := attest.ReadKeyFile(write("seed", seed+"\n"))
+	if err != nil || hex.EncodeToString(key.Seed()) != seed {
+		t.Fatalf("seed file: %v", err)
+	}
+	full, err := attest.ReadKeyFile(write("full", hex.EncodeToString(key)))
+	if err != nil || !full.Equal(key) {
+		t.Fatalf("full key file: %v", err)
+	}
+	for _, bad := range []struct{ text, want string }{
+		{"abc", "not hex"},
+		{"abcd", "want 64 or 128 hex digits, have 4"},
+	} {
+		if _, err := attest.ReadKeyFile(write("bad", bad.text)); err == nil || !strings.Contains(err.Error(), bad.want) {
+			t.Errorf("%q: %v, want %q", bad.text, err, bad.want)
+		}
 	}
 }

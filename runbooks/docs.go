@@ -55,6 +55,7 @@ var roleDocs = map[Role]string{
 	RoleSQL:     "Role sql: a param may not be the whole text and should not be spliced into it.",
 	RolePath:    "Role path: a param that reaches it must be pinned.",
 	RoleURL:     "Role url: a param should not be spliced into its host.",
+	RoleEnv:     "Role env: a param may give values, not the whole map (its names).",
 }
 
 func mdType(t *Type) string { return strings.NewReplacer("<", "&lt;", ">", "&gt;").Replace(t.String()) }

@@ -96,6 +96,7 @@ func actionNames(c Catalog) []string {
 // lintWith checks action inputs against the action's spec.
 func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
 	given := map[string]bool{}
+	values := map[string]*Value{}
 	for i := range with.Entries {
 		e := &with.Entries[i]
 		epath := joinPath(path, e.Key)
@@ -119,6 +120,13 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 		}
 		l.out.values[e.Value.Node] = v
 		l.lintPinned(f, v, epath, sc)
+		values[e.Key] = v
+	}
+	// A shell run without -c reads its script from stdin.
+	for _, f := range spec.Inputs {
+		if prog, ok := readsScript(values[f.Name]); ok && f.Role == RoleCommand && values["stdin"] != nil {
+			l.lintCode(values["stdin"], joinPath(path, "stdin"), sc, prog+" stdin script", "pass it as an argument (sh -s -- VALUE) or through env")
+		}
 	}
 	at := with.Pos
 	if !with.Set {

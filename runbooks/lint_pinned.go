@@ -168,8 +168,13 @@ func flows(v *Value) []flow {
 
 const pinHint = "fix the value with fixed: true or a literal in spec.vars, or constrain it with enum or an anchored pattern"
 
-// shells run their -c argument as a script.
+// shells run their -c argument, or without one their standard input, as a
+// script.
 var shells = []string{"sh", "bash", "dash", "zsh", "ksh", "ash"}
+
+// wrappers run a program named among their arguments.
+var wrappers = []string{"env", "sudo", "doas", "su", "runuser", "nohup", "nice", "ionice", "timeout", "xargs", "exec",
+	"setsid", "stdbuf", "chroot", "time", "busybox", "command", "flock", "strace", "taskset", "chrt", "unshare", "nsenter", "watch", "ssh"}
 
 var dashC = regexp.MustCompile(`^-[a-zA-Z]*c[a-zA-Z]*$`)
 
@@ -185,6 +190,15 @@ func (l *linter) lintPinned(f Field, v *Value, epath string, sc *exprScope) {
 	case RolePath:
 		l.report(v, epath, sc, func(fl flow, p string) bool {
 			l.r.hinted(fl.expr.Pos, epath, pinHint, "param %q reaches %s, a path, so a run chooses which files the action touches", p, f.Name)
+			return true
+		})
+	case RoleEnv:
+		if v.kind == valueMap {
+			return // the names are the runbook's; params give values
+		}
+		l.report(v, epath, sc, func(fl flow, p string) bool {
+			l.r.hinted(fl.expr.Pos, epath, "write "+f.Name+" as a YAML map whose names the runbook fixes, and pass values as its values",
+				"param %q chooses the environment's names: it reaches the whole %s map (LD_PRELOAD, BASH_ENV and the like run code)", p, f.Name)
 			return true
 		})
 	case RoleURL:
@@ -233,7 +247,22 @@ func (l *linter) lintCommand(v *Value, name, epath string, sc *exprScope) {
 		return true
 	})
 	prog, ok := v.List[0].Lit.(string)
-	if !v.List[0].IsLiteral() || !ok || !slices.Contains(shells, path.Base(prog)) {
+	if !v.List[0].IsLiteral() || !ok {
+		return
+	}
+	if slices.Contains(wrappers, path.Base(prog)) {
+		// Any argument may be the program the wrapper runs.
+		for i := 1; i < len(v.List); i++ {
+			at := fmt.Sprintf("%s[%d]", epath, i)
+			l.report(v.List[i], at, sc, func(fl flow, p string) bool {
+				l.r.hinted(fl.expr.Pos, at, "fix the program in the runbook and pass values to it, not to "+path.Base(prog),
+					"param %q may choose the program: %s[0] is %s, which runs a program named in its arguments", p, name, path.Base(prog))
+				return true
+			})
+		}
+		return
+	}
+	if !slices.Contains(shells, path.Base(prog)) {
 		return
 	}
 	for i := 1; i+1 < len(v.List); i++ {
@@ -267,4 +296,40 @@ func inAuthority(prefix string) bool {
 		return !strings.ContainsAny(prefix, "/?#")
 	}
 	return !strings.ContainsAny(rest, "/?#")
+}
+
+// readsScript reports whether an argv runs a shell that reads its script
+// from standard input: a shell whose other items are all flags, none -c.
+func readsScript(v *Value) (string, bool) {
+	var argv []string
+	switch {
+	case v == nil:
+		return "", false
+	case v.IsLiteral(): // a list of literals is one literal
+		items, _ := v.Lit.([]any)
+		for _, it := range items {
+			s, ok := it.(string)
+			if !ok {
+				return "", false
+			}
+			argv = append(argv, s)
+		}
+	case v.kind == valueList:
+		for _, it := range v.List {
+			s, ok := it.Lit.(string)
+			if !it.IsLiteral() || !ok {
+				return "", false
+			}
+			argv = append(argv, s)
+		}
+	}
+	if len(argv) == 0 || !slices.Contains(shells, path.Base(argv[0])) {
+		return "", false
+	}
+	for _, a := range argv[1:] {
+		if !strings.HasPrefix(a, "-") || dashC.MatchString(a) {
+			return "", false
+		}
+	}
+	return argv[0], true
 }

@@ -175,6 +175,25 @@ spec:
 		`rb.yaml:11:46: spec.triggers[0].alertmanager.params.dir: param "dir" is fixed by the runbook and cannot be set`,
 		`rb.yaml:17:46: spec.steps[0].approval.inputs[0].fixed: fixed is only valid in spec.params; an approver gives every input`,
 	}},
+	{"a run chooses the environment's names, a shell's stdin, a wrapper's program", `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: t}
+spec:
+  params:
+    - {name: extra, type: map, default: {}}
+    - {name: code, type: string, default: "true"}
+    - {name: prog, type: string, default: ls}
+  steps:
+    - {id: a, action: shell, with: {command: [./deploy.sh], env: "${{ params.extra }}"}}
+    - {id: b, action: shell, with: {command: [./deploy.sh], env: {MODE: "${{ params.code }}"}}}
+    - {id: c, action: shell, with: {command: [sh, -e], stdin: "${{ params.code }}"}}
+    - {id: d, action: shell, with: {command: [env, "${{ params.prog }}"]}}
+    - {id: e, action: shell, with: {command: [sh, -s, --], stdin: "exit 0"}}
+`, []string{
+		`rb.yaml:10:71: spec.steps[0].with.env: param "extra" chooses the environment's names: it reaches the whole env map (LD_PRELOAD, BASH_ENV and the like run code) (write env as a YAML map whose names the runbook fixes, and pass values as its values)`,
+		`rb.yaml:12:68: spec.steps[2].with.stdin: param "code" is the whole sh stdin script, so a run chooses the code (fix the sh stdin script in the runbook and pass it as an argument (sh -s -- VALUE) or through env)`,
+		`rb.yaml:13:57: spec.steps[3].with.command[1]: param "prog" may choose the program: command[0] is env, which runs a program named in its arguments (fix the program in the runbook and pass values to it, not to env)`,
+	}},
 }
 
 func TestPinnedRules(t *testing.T) {

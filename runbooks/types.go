@@ -54,6 +54,7 @@ const (
 	RoleSQL     Role = "sql"     // SQL text
 	RolePath    Role = "path"    // a file or directory the action reads, writes or runs in
 	RoleURL     Role = "url"     // a URL the action connects to
+	RoleEnv     Role = "env"     // a process environment: its names reach the loader and shells
 )
 
 // Shared scalar types.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"net/http"
 	"strings"
@@ -32,6 +33,8 @@ type API struct {
 	Catalog   runbooks.Catalog
 	Secrets   activities.SecretSource // for webhook signatures
 	Scheduler *Scheduler
+	// VoteKey seals votes and events; nil: a key kept in the records.
+	VoteKey ed25519.PrivateKey
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	synced     sync.Map // run id -> history length last written to the records

@@ -97,10 +97,13 @@ func (a *API) vote(c echo.Context) error {
 		return derr
 	}
 	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
-		if prev, perr := a.Store.VoteOf(r.ID, vr.Step, item, id.User); perr == nil && prev.Decision == vr.Decision {
-			// A retry of a vote the run counted: answer as the first time.
-			_ = a.Store.CountVote(prev.ID)
-			return c.JSON(http.StatusOK, a.voteState(c, r.ID, vr.Step, req.Item, vr.Decision))
+		// A retry of a vote: answer as the first time if the run holds the
+		// same vote by this user (it counted an earlier attempt).
+		if res, ok := a.countedVote(c, r.ID, vr, req.Item); ok {
+			if prev, perr := a.Store.VoteOf(r.ID, vr.Step, item, id.User); perr == nil {
+				_ = a.Store.CountVote(prev.ID)
+			}
+			return c.JSON(http.StatusOK, res)
 		}
 	}
 	if app != nil {
@@ -111,31 +114,31 @@ func (a *API) vote(c echo.Context) error {
 	return problem(http.StatusConflict, "the run does not take votes: "+err.Error())
 }
 
-// voteState is the VoteResult of an approval as the run's timeline shows it.
-func (a *API) voteState(c echo.Context, run, step string, item *int, decision string) workflows.VoteResult {
-	res := workflows.VoteResult{Step: step, Decision: workflows.DecisionPending}
+// countedVote looks in the run's timeline for vr's user's vote on its step
+// and returns the approval's state when the run holds the same decision.
+func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, item *int) (workflows.VoteResult, bool) {
 	st, _, err := a.liveStatus(c.Request().Context(), run)
 	if err != nil {
-		return res
+		return workflows.VoteResult{}, false
 	}
 	for _, s := range st.Steps {
-		if s.ID != step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
+		if s.ID != vr.Step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
 			continue
 		}
-		res.Needed = s.MinApprovals
+		res := workflows.VoteResult{Step: vr.Step, Decision: workflows.DecisionPending, Needed: s.MinApprovals}
+		mine := false
 		for _, v := range s.Votes {
+			mine = mine || v.User == vr.User && v.Decision == vr.Decision
 			if v.Decision == "approve" {
 				res.Approvals++
 			}
 		}
-		switch {
-		case decision == "reject":
-			res.Decision = workflows.DecisionRejected
-		case s.Status != workflows.StatusWaitingApproval:
-			res.Decision = workflows.DecisionApproved
+		if d, ok := s.Outputs["decision"].(string); ok && d != "" {
+			res.Decision = d // set once the approval is decided
 		}
+		return res, mine
 	}
-	return res
+	return workflows.VoteResult{}, false
 }
 
 type eventRequest struct {

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -383,7 +382,11 @@ func main() {
 	godir := t.TempDir()
 	os.WriteFile(filepath.Join(godir, "go.mod"), []byte("module docsign\n\ngo 1.22\n"), 0o644)
 	os.WriteFile(filepath.Join(godir, "main.go"), []byte(prog), 0o644)
-	run := exec.Command(filepath.Join(runtime.GOROOT(), "bin", "go"), "run", ".")
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skipf("no go on PATH to run the documented Go function: %v", err)
+	}
+	run := exec.Command(goBin, "run", ".")
 	run.Dir = godir
 	sig, err := run.CombinedOutput()
 	if err != nil {

@@ -7,15 +7,19 @@ import (
 	"github.com/opsrunbook/runbook/attest"
 )
 
-// signer returns the key the API seals votes and events with: made once
-// and kept in the records, so every replica seals with it.
+// signer returns the key the API seals votes and events with: API.VoteKey
+// if set, otherwise one made once and kept in the records, so every
+// replica seals with it.
 func (a *API) signer() (*attest.Signer, error) {
 	if s := a.voteSigner.Load(); s != nil {
 		return s, nil
 	}
-	key, err := a.Store.VoteKey(attest.GenerateKey)
-	if err != nil {
-		return nil, problem(http.StatusServiceUnavailable, "the vote-signing key cannot be read: "+err.Error())
+	key := a.VoteKey
+	if key == nil {
+		var err error
+		if key, err = a.Store.VoteKey(attest.GenerateKey); err != nil {
+			return nil, problem(http.StatusServiceUnavailable, "the vote-signing key cannot be read: "+err.Error())
+		}
 	}
 	s, err := attest.NewSigner(key)
 	if err != nil {

@@ -88,6 +88,7 @@ func TestTrustBoundary(t *testing.T) {
 		t.Run("the schedule's caller is its starter", func(t *testing.T) { scheduleStarter(t, a) })
 		t.Run("idempotency keys cannot be pre-claimed", func(t *testing.T) { preClaimedKeys(t, a) })
 		t.Run("a sealed run", func(t *testing.T) { sealedRun(t, a) })
+		t.Run("a retried vote tells the decision as it is", func(t *testing.T) { retriedVote(t, a) })
 	})
 }
 
@@ -296,5 +297,39 @@ func TestVoteIsRecordedBeforeItCounts(t *testing.T) {
 	}
 	if got := a.vote(a.bob, run.ID); got != 200 {
 		t.Errorf("the retry: %d", got)
+	}
+}
+
+func retriedVote(t *testing.T, a *trustAPI) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: two}
+spec:
+  steps:
+    - id: board
+      approval: {approvers: ["group:board"], minApprovals: 2}
+`
+	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
+		t.Fatalf("register: %d", got)
+	}
+	var run runView
+	a.call("POST", "/api/v1/runbooks/two/runs", a.operatorOnly, map[string]any{}, &run)
+	a.waiting(run.ID)
+	var res workflows.VoteResult
+	vote := func(who, decision string) int {
+		res = workflows.VoteResult{}
+		return a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", who, map[string]any{"decision": decision}, &res)
+	}
+	if got := vote(a.ann, "approve"); got != 200 || res.Decision != workflows.DecisionPending {
+		t.Fatalf("ann: %d %+v", got, res)
+	}
+	if got := vote(a.bob, "reject"); got != 200 || res.Decision != workflows.DecisionRejected {
+		t.Fatalf("bob: %d %+v", got, res)
+	}
+	if got := vote(a.ann, "approve"); got != 200 || res.Decision != workflows.DecisionRejected || res.Approvals != 1 {
+		t.Errorf("ann's retry after bob's veto: %d %+v, want 200 rejected", got, res)
+	}
+	if got := vote(a.am, "approve"); got != 409 {
+		t.Errorf("a new vote on the decided step: %d, want 409", got)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io"
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/attest"
 	"github.com/opsrunbook/runbook/devserver"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
@@ -37,8 +39,16 @@ func runServer(args []string, out, errOut io.Writer) error {
 	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
 	tf := addTemporalFlags(fs)
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
+	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
 	if _, err := interleaved(fs, args); err != nil {
 		return err
+	}
+	var key ed25519.PrivateKey
+	if *voteKey != "" {
+		var err error
+		if key, err = attest.ReadKeyFile(*voteKey); err != nil {
+			return err
+		}
 	}
 	st, err := store.Open(*dsn)
 	if err != nil {
@@ -51,6 +61,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	}
 	defer c.Close()
 	api := newAPI(st, c, webhookKeys(*hookDir))
+	api.VoteKey = key
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
