@@ -2,8 +2,11 @@ package server
 
 import (
 	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,7 +96,7 @@ func routeTable() []route {
 		{"GET", "/api/v1/runs/:id", "viewer", "Get a run with its step timeline", func(a *API) echo.HandlerFunc { return a.getRun }},
 		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent events of step transitions", func(a *API) echo.HandlerFunc { return a.streamEvents }},
 		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a run", func(a *API) echo.HandlerFunc { return a.cancelRun }},
-		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run", func(a *API) echo.HandlerFunc { return a.postEvent }},
+		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run; 404 when no waitFor step of the runbook waits for it", func(a *API) echo.HandlerFunc { return a.postEvent }},
 		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run; the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
 		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
 		{"POST", "/api/v1/tokens", "admin", "Create a token ({user, roles, groups, ttl}); 201 carries its secret, once", func(a *API) echo.HandlerFunc { return a.createToken }},
@@ -210,3 +213,31 @@ func (a *API) ready(c echo.Context) error {
 }
 
 func timeNow() time.Time { return time.Now().UTC() }
+
+// decodeBody decodes a JSON request body into v, refusing fields v does
+// not have (a misspelt "parmas" must not start a run with defaults). An
+// empty body is {} when emptyOK.
+func decodeBody(c echo.Context, v any, emptyOK bool) error {
+	dec := json.NewDecoder(c.Request().Body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	switch {
+	case err == nil, emptyOK && errors.Is(err, io.EOF):
+		return nil
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		return problem(http.StatusBadRequest, "the body has an "+strings.TrimPrefix(err.Error(), "json: "), "fields: "+fieldsOf(v))
+	}
+	return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+}
+
+// fieldsOf lists the JSON fields of the struct v points to.
+func fieldsOf(v any) string {
+	t := reflect.TypeOf(v).Elem()
+	var names []string
+	for i := range t.NumField() {
+		if name, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); name != "" && name != "-" {
+			names = append(names, name)
+		}
+	}
+	return strings.Join(names, ", ")
+}

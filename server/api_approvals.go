@@ -1,9 +1,7 @@
 package server
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -15,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/attest"
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -48,8 +47,8 @@ func (a *API) vote(c echo.Context) error {
 		return notFoundOr(err, "no run "+c.Param("id"))
 	}
 	var req voteRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
-		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	if err := decodeBody(c, &req, false); err != nil {
+		return err
 	}
 	signer, err := a.signer()
 	if err != nil {
@@ -162,12 +161,17 @@ func (a *API) postEvent(c echo.Context) error {
 	}
 	id := identity(c)
 	name := c.Param("name")
+	if !waitsFor(p, name) {
+		// Nothing would take it: refused, so no poster can grow a run's
+		// history with events it will never read.
+		return problem(http.StatusNotFound, "runbook "+p.Name+" has no waitFor step for event "+name)
+	}
 	if !workflows.Senders(p, name, id.User, id.Groups) {
 		return problem(http.StatusForbidden, id.User+" may not post "+name+" to this run")
 	}
 	var req eventRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	if err := decodeBody(c, &req, true); err != nil {
+		return err
 	}
 	signer, err := a.signer()
 	if err != nil {
@@ -263,4 +267,14 @@ func storeRunning() store.RunFilter { return store.RunFilter{Status: workflows.R
 func withSeal(vr workflows.VoteRequest, seal *attest.Seal) workflows.VoteRequest {
 	vr.Seal = seal
 	return vr
+}
+
+// waitsFor reports whether a step of p waits for event name.
+func waitsFor(p *runbooks.Plan, name string) bool {
+	found := false
+	p.Walk(func(s *runbooks.PlanStep) bool {
+		found = found || s.WaitFor != nil && s.WaitFor.Event == name
+		return !found
+	})
+	return found
 }

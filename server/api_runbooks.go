@@ -112,7 +112,14 @@ func (a *API) listRunbooks(c echo.Context) error {
 }
 
 func (a *API) getRunbook(c echo.Context) error {
-	version, _ := strconv.Atoi(c.QueryParam("version"))
+	version := 0
+	if q := c.QueryParam("version"); q != "" {
+		n, err := strconv.Atoi(q)
+		if err != nil || n < 1 {
+			return problem(http.StatusBadRequest, "version must be a positive integer")
+		}
+		version = n
+	}
 	v, err := a.Store.Runbook(c.Param("name"), version)
 	if err != nil {
 		return notFoundOr(err, "no runbook "+c.Param("name"))

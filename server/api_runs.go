@@ -8,9 +8,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -61,8 +61,8 @@ func (a *API) startRun(c echo.Context) error {
 		return err
 	}
 	var req startRequest
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil && !errors.Is(err, io.EOF) {
-		return problem(http.StatusBadRequest, "the body is not JSON: "+err.Error())
+	if err := decodeBody(c, &req, true); err != nil {
+		return err
 	}
 	params, err := p.BindParams(req.Params)
 	var pe *runbooks.ParamError
@@ -282,6 +282,9 @@ func closedStatus(s enumspb.WorkflowExecutionStatus) string {
 	return workflows.RunFailed
 }
 
+// runStatuses are the statuses a run record takes.
+var runStatuses = []string{workflows.RunRunning, workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled}
+
 // recordView is a run as its record has it.
 func recordView(r *store.Run) runView {
 	out := runView{Run: *r}
@@ -317,6 +320,9 @@ func (a *API) getRun(c echo.Context) error {
 
 func (a *API) listRuns(c echo.Context) error {
 	f := store.RunFilter{Runbook: c.QueryParam("runbook"), Status: c.QueryParam("status"), Trigger: c.QueryParam("trigger"), Cursor: c.QueryParam("cursor")}
+	if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
+		return problem(http.StatusBadRequest, "status must be one of "+strings.Join(runStatuses, ", "))
+	}
 	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if s := c.QueryParam(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)

@@ -134,6 +134,6 @@ var fuzzRoutes = []struct {
 }{
 	{"POST", "/api/v1/runbooks/fz/runs", []int{400, 409, 422}},
 	{"POST", "/api/v1/runs/RUN/approvals/gate", []int{400, 403, 422}},
-	{"POST", "/api/v1/runs/RUN/events/nobody-waits", []int{200, 202, 400, 422}},
+	{"POST", "/api/v1/runs/RUN/events/nobody-waits", []int{400, 404}},
 	{"POST", "/hooks/alertmanager", []int{200, 400, 422}},
 }

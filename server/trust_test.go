@@ -89,6 +89,7 @@ func TestTrustBoundary(t *testing.T) {
 		t.Run("idempotency keys cannot be pre-claimed", func(t *testing.T) { preClaimedKeys(t, a) })
 		t.Run("a sealed run", func(t *testing.T) { sealedRun(t, a) })
 		t.Run("a retried vote tells the decision as it is", func(t *testing.T) { retriedVote(t, a) })
+		t.Run("bad input changes nothing", func(t *testing.T) { badInput(t, a) })
 	})
 }
 
@@ -331,5 +332,29 @@ spec:
 	}
 	if got := vote(a.am, "approve"); got != 409 {
 		t.Errorf("a new vote on the decided step: %d, want 409", got)
+	}
+}
+
+func badInput(t *testing.T, a *trustAPI) {
+	before, _, _ := a.st.Runs(store.RunFilter{Runbook: "gated", Limit: 500})
+	var p Problem
+	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{"parmas": map[string]any{"n": 2}}, &p); got != 400 || p.Error != `the body has an unknown field "parmas"` || p.Details[0] != "fields: params" {
+		t.Errorf("misspelt params: %d %+v", got, p)
+	}
+	if got := a.call("GET", "/api/v1/runbooks/gated?version=abc", a.viewer, nil, &p); got != 400 || p.Error != "version must be a positive integer" {
+		t.Errorf("version=abc: %d %+v", got, p)
+	}
+	if got := a.call("GET", "/api/v1/runs?status=bogus", a.viewer, nil, &p); got != 400 || p.Error != "status must be one of running, succeeded, failed, cancelled" {
+		t.Errorf("status=bogus: %d %+v", got, p)
+	}
+	if len(before) == 0 {
+		t.Fatal("no run of gated to post to")
+	}
+	if got := a.call("POST", "/api/v1/runs/"+before[0].ID+"/events/anything", a.ann, map[string]any{"payload": map[string]any{"big": "x"}}, &p); got != 404 || p.Error != "runbook gated has no waitFor step for event anything" {
+		t.Errorf("an event nothing waits for: %d %+v", got, p)
+	}
+	after, _, _ := a.st.Runs(store.RunFilter{Runbook: "gated", Limit: 500})
+	if len(after) != len(before) {
+		t.Errorf("refused requests recorded %d runs", len(after)-len(before))
 	}
 }
