@@ -20,6 +20,14 @@ type command struct {
 	run     func(args []string, out, errOut io.Writer) error
 }
 
+// usageError is a command line the command cannot take: unknown flags,
+// missing or extra arguments. It exits 2 with the command's usage.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return &usageError{fmt.Sprintf(format, args...)} }
+
 // exitError carries an exit code without printing more.
 type exitError struct{ code int }
 
@@ -52,7 +60,11 @@ func main() {
 }
 
 func run(args []string, out, errOut io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
+		usage(errOut)
+		return 2
+	}
+	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
 		usage(out)
 		return 0
 	}
@@ -62,6 +74,7 @@ func run(args []string, out, errOut io.Writer) int {
 		}
 		err := c.run(args[1:], out, errOut)
 		var ee *exitError
+		var ue *usageError
 		switch {
 		case err == nil:
 			return 0
@@ -69,6 +82,9 @@ func run(args []string, out, errOut io.Writer) int {
 			return ee.code
 		case errors.Is(err, flag.ErrHelp):
 			return 0
+		case errors.As(err, &ue):
+			fmt.Fprintf(errOut, "runbook %s: %v\nusage: runbook %s\n", c.name, err, c.usage)
+			return 2
 		}
 		fmt.Fprintf(errOut, "runbook %s: %v\n", c.name, err)
 		return 1
@@ -101,12 +117,16 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// interleaved parses flags that may come before or after positionals.
+// interleaved parses flags that may come before or after positionals; a
+// flag it does not know is a usage error.
 func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, err
+			}
+			return nil, &usageError{err.Error()}
 		}
 		args = fs.Args()
 		if len(args) == 0 {
@@ -115,4 +135,13 @@ func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 		pos = append(pos, args[0])
 		args = args[1:]
 	}
+}
+
+// noArgs parses the flags of a command that takes no positionals.
+func noArgs(fs *flag.FlagSet, args []string) error {
+	pos, err := interleaved(fs, args)
+	if err == nil && len(pos) > 0 {
+		err = usagef("unexpected argument %q", pos[0])
+	}
+	return err
 }

@@ -187,3 +187,33 @@ func yamlAsJSON(t *testing.T, file string) any {
 	}
 	return out
 }
+
+// Every command exits 2 on a command line it cannot take, and says why
+// with its usage, before it does anything.
+func TestUsageErrorsExit2(t *testing.T) {
+	for _, args := range [][]string{
+		{},
+		{"validate", "--bogus", "x"},
+		{"validate"},
+		{"plan", "a.yaml", "b.yaml"},
+		{"schema", "extra"},
+		{"actions", "--yaml"},
+		{"runs", "extra"},
+		{"approvals", "--all"},
+		{"schedules", "x"},
+		{"follow"},
+		{"approve", "run-1"},
+		{"cancel", "a", "b"},
+		{"run"},
+		{"apply"},
+		{"worker", "extra"},
+		{"server", "extra"},
+		{"dev", "extra"},
+		{"token"},
+	} {
+		var out, errOut strings.Builder
+		if code := run(args, &out, &errOut); code != 2 || !strings.Contains(errOut.String(), "usage") && !strings.Contains(errOut.String(), "Usage") {
+			t.Errorf("runbook %s: exit %d, stderr %q", strings.Join(args, " "), code, errOut.String())
+		}
+	}
+}

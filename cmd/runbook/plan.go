@@ -50,7 +50,7 @@ func loadArg(fs *flag.FlagSet, args []string, lib *string, errOut io.Writer) (*r
 		return nil, err
 	}
 	if len(files) != 1 {
-		return nil, fmt.Errorf("name exactly one runbook file")
+		return nil, usagef("name exactly one runbook file")
 	}
 	return load(files[0], *lib, errOut)
 }

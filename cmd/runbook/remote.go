@@ -21,7 +21,7 @@ func runApply(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("name at least one file or directory")
+		return usagef("name at least one file or directory")
 	}
 	srcs, err := runbooks.ReadSources(paths...)
 	if err != nil {
@@ -71,7 +71,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(names) != 1 {
-		return fmt.Errorf("name exactly one runbook")
+		return usagef("name exactly one runbook")
 	}
 	c := connect()
 	var rb struct {
@@ -128,7 +128,7 @@ func runFollow(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("usage: runbook follow RUN")
+		return usagef("name exactly one run")
 	}
 	status, err := connect().follow(pos[0], out)
 	if err != nil {
@@ -145,7 +145,7 @@ func runRuns(args []string, out, errOut io.Writer) error {
 	connect := clientFlags(fs)
 	rb := fs.String("runbook", "", "only runs of this runbook")
 	status := fs.String("status", "", "only runs with this status")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	q := url.Values{}
@@ -182,7 +182,7 @@ func runApprove(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(pos) != 2 {
-		return fmt.Errorf("usage: runbook approve RUN STEP [--reject] [-m text] [--wait 1m]")
+		return usagef("name a run and a step")
 	}
 	c := connect()
 	if *wait > 0 {
@@ -240,7 +240,7 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	fs := flags("approvals", errOut)
 	connect := clientFlags(fs)
 	mine := fs.Bool("mine", false, "only those the token's user may vote on")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	path := "/api/v1/approvals"
@@ -269,7 +269,7 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 func runSchedules(args []string, out, errOut io.Writer) error {
 	fs := flags("schedules", errOut)
 	connect := clientFlags(fs)
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	var list struct {
@@ -309,7 +309,7 @@ func runCancel(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(pos) != 1 {
-		return fmt.Errorf("usage: runbook cancel RUN")
+		return usagef("name exactly one run")
 	}
 	if _, err := connect().do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/cancel", nil, nil); err != nil {
 		return err

@@ -11,7 +11,7 @@ import (
 
 func runSchema(args []string, out, errOut io.Writer) error {
 	fs := flags("schema", errOut)
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	enc := json.NewEncoder(out)
@@ -23,7 +23,7 @@ func runActions(args []string, out, errOut io.Writer) error {
 	fs := flags("actions", errOut)
 	asJSON := fs.Bool("json", false, "print the specs as JSON")
 	asMarkdown := fs.Bool("markdown", false, "print the reference tables as Markdown")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	specs := activities.Catalog().Actions()

@@ -40,7 +40,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	tf := addTemporalFlags(fs)
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	var key ed25519.PrivateKey
@@ -152,7 +152,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	temporalPort := fs.Int("temporal-port", 7233, "Temporal frontend port (0: any free port)")
 	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
 	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if err := openStateDir(*dir); err != nil {

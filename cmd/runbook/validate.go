@@ -17,7 +17,7 @@ func runValidate(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("name at least one file or directory")
+		return usagef("name at least one file or directory")
 	}
 	srcs, err := runbooks.ReadSources(paths...)
 	if err != nil {

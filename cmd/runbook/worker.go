@@ -27,7 +27,7 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 	tf := addTemporalFlags(fs)
 	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, one per name (RUNBOOK_SECRETS_DIR); RUNBOOK_SECRET_<NAME> variables are read first")
 	actions := fs.Int("max-actions", envInt("RUNBOOK_MAX_ACTIONS", 100), "actions running at once (RUNBOOK_MAX_ACTIONS)")
-	if _, err := interleaved(fs, args); err != nil {
+	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	c, err := tf.dial()
