@@ -48,7 +48,7 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 	for _, spec := range activities.Catalog().Actions() {
 		name := spec.Name
 		fn := actions[name]
-		h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.Input) (activities.Output, error) {
+		h.env.RegisterActivityWithOptions(activities.WithAttempt(func(ctx context.Context, in activities.Input) (activities.Output, error) {
 			h.mu.Lock()
 			h.calls = append(h.calls, call{name, in})
 			h.mu.Unlock()
@@ -56,8 +56,8 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 				return activities.Output{Outputs: map[string]any{}}, nil
 			}
 			out, err := fn(in)
-			return activities.Output{Outputs: out, Attempt: int(activity.GetInfo(ctx).Attempt)}, err
-		}, activity.RegisterOptions{Name: name})
+			return activities.Output{Outputs: out}, err
+		}), activity.RegisterOptions{Name: name})
 	}
 	return h
 }

@@ -99,3 +99,41 @@ func TestForEachCountsAFailureWhenTheItemFails(t *testing.T) {
 		t.Errorf("error = %q", s.Error)
 	}
 }
+
+// The timeline counts every attempt of a step, whether the last one
+// succeeded or failed.
+func TestAttemptsCountFailedAttempts(t *testing.T) {
+	tries := map[string]int{}
+	h := newHarness(t, map[string]action{"shell": func(in activities.Input) (map[string]any, error) {
+		tries[in.StepID]++
+		switch {
+		case in.StepID == "third" && tries["third"] < 3, in.StepID == "broken":
+			return nil, temporal.NewApplicationError("connection reset", "Transient")
+		case in.StepID == "fatal" && tries["fatal"] == 2:
+			return nil, temporal.NewNonRetryableApplicationError("exit code 2", activities.ErrShellExit, nil, map[string]any{"exitCode": 2})
+		case in.StepID == "fatal":
+			return nil, temporal.NewApplicationError("connection reset", "Transient")
+		case in.StepID == "plain": // no attempt detail: retries ran out, so the policy's maximum
+			return nil, errors.New("boom")
+		}
+		return map[string]any{"exitCode": 0}, nil
+	}})
+	h.run(head+`  steps:
+    - {id: third, action: shell, with: {command: [x]}, retry: {maxAttempts: 5, initialInterval: 1s}}
+    - {id: fatal, action: shell, with: {command: [y]}, retry: {maxAttempts: 5, initialInterval: 1s}, continueOnError: true}
+    - {id: plain, action: shell, with: {command: [w]}, retry: {maxAttempts: 2, initialInterval: 1s}, continueOnError: true}
+    - {id: broken, action: shell, with: {command: [z]}, retry: {maxAttempts: 3, initialInterval: 1s}}
+`, nil)
+	if _, et := h.result(); et != "Transient" {
+		t.Fatalf("error type = %q", et)
+	}
+	s := h.status()
+	for id, want := range map[string]int{"third": 3, "fatal": 2, "plain": 2, "broken": 3} {
+		if st := stepOf(t, s, id); st.Attempts != want || st.Attempts != tries[id] {
+			t.Errorf("%s: attempts %d, want %d (%d calls)", id, st.Attempts, want, tries[id])
+		}
+	}
+	if st := stepOf(t, s, "fatal"); st.Error != "exit code 2" || st.ErrorType != activities.ErrShellExit {
+		t.Errorf("fatal: error %q, type %q: the attempt must not change the action's error", st.Error, st.ErrorType)
+	}
+}
