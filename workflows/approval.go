@@ -178,16 +178,10 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: "approvers: " + err.Error()}
 		}
-		list, _ := x.([]any)
-		approvers = nil
-		for _, e := range list {
-			if str, ok := e.(string); ok && str != "" {
-				approvers = append(approvers, str)
-			}
-		}
+		approvers = approverList(x)
 	}
 	if len(approvers) == 0 {
-		return &stepError{step: s.ID, typ: "NoApprovers", message: "the approval has no approvers"}
+		return &stepError{step: s.ID, typ: ErrNoApprovers, message: "the approval has no approvers"}
 	}
 	if a.Message != nil {
 		if x, err := r.ev.Render(a.Message, vars); err == nil {
