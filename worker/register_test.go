@@ -3,6 +3,8 @@ package worker_test
 import (
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"go.temporal.io/sdk/log"
@@ -55,5 +57,25 @@ func TestFailedStepShowsItsAttempts(t *testing.T) {
 	st := s.Steps[0]
 	if s.Status != workflows.RunFailed || st.ErrorType != activities.ErrShellExit || st.Attempts != 3 {
 		t.Errorf("run %s; step %s: %s (%s), attempts %d; want failed, ShellExitError, 3", s.Status, st.ID, st.Error, st.ErrorType, st.Attempts)
+	}
+}
+
+// The worker answers the run's secrets check: a secret it cannot resolve
+// fails the run before the step that reads it, or any other, runs.
+func TestRunFailsBeforeItsFirstStepOnAMissingSecret(t *testing.T) {
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "restarted")
+	t.Setenv("RUNBOOK_SECRET_PRESENT_ONE", "present-value")
+	s := runOnWorker(t, &activities.Env{Secrets: activities.EnvSecrets{}}, head+`  secrets: [PRESENT_ONE, ABSENT_ONE]
+  steps:
+    - {id: restart, action: shell, with: {command: [touch, `+marker+`], env: {P: "${{ secrets.PRESENT_ONE }}"}}}
+    - {id: last, action: shell, with: {command: ["true"], env: {A: "${{ secrets.ABSENT_ONE }}"}}}
+`)
+	want := "secrets the run reads cannot be resolved on the worker: missing ABSENT_ONE (checked when the run starts)"
+	if s.Status != workflows.RunFailed || s.ErrorType != activities.ErrSecret || s.Error != want {
+		t.Errorf("run %s: %s (%s); want failed: %s", s.Status, s.Error, s.ErrorType, want)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("the first step ran: %v", err)
 	}
 }

@@ -59,11 +59,13 @@ func New(c client.Client, opts Options) sdkworker.Worker {
 	return w
 }
 
-// Register registers the workflow and the actions on any registry (a
-// worker, or a test environment).
+// Register registers the workflow, the actions and the secrets check
+// runs make before their first step on any registry (a worker, or a test
+// environment).
 func Register(r sdkworker.Registry, env *activities.Env) {
 	r.RegisterWorkflowWithOptions(workflows.RunbookWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	for name, h := range env.Handlers() {
 		r.RegisterActivityWithOptions(activities.WithAttempt(h), activity.RegisterOptions{Name: name})
 	}
+	r.RegisterActivityWithOptions(env.CheckSecrets, activity.RegisterOptions{Name: activities.SecretsCheck})
 }

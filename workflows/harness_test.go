@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,8 @@ type harness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	mu    sync.Mutex
 	calls []call
+
+	secrets string // the worker's secrets directory
 }
 
 type call struct {
@@ -59,7 +63,29 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 			return activities.Output{Outputs: out}, err
 		}), activity.RegisterOptions{Name: name})
 	}
+	// The secrets check is the worker's, on a real secrets directory.
+	h.secrets = t.TempDir()
+	for _, name := range []string{"HOOK", "TOKEN"} {
+		h.setSecret(name, "value-of-"+name)
+	}
+	h.env.RegisterActivityWithOptions((&activities.Env{Secrets: activities.DirSecrets(h.secrets)}).CheckSecrets,
+		activity.RegisterOptions{Name: activities.SecretsCheck})
 	return h
+}
+
+// setSecret sets a secret of the worker's directory; "" removes it.
+func (h *harness) setSecret(name, value string) {
+	h.t.Helper()
+	path := filepath.Join(h.secrets, name)
+	if value == "" {
+		if err := os.Remove(path); err != nil {
+			h.t.Fatal(err)
+		}
+		return
+	}
+	if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // plan compiles src or fails the test.

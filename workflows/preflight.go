@@ -1,9 +1,14 @@
 package workflows
 
 import (
+	"fmt"
+	"strings"
+	"time"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -11,7 +16,8 @@ import (
 const ErrNoApprovers = "NoApprovers"
 
 // preflight checks, before the first step runs, what can be known to fail
-// from the start: approvals whose approvers come out empty. A failure ends
+// from the start: approvals whose approvers come out empty, and secrets
+// the worker cannot resolve. A failure ends
 // the run with no step run, no onFailure and no finally.
 func (r *run) preflight(ctx workflow.Context) *stepError {
 	if workflow.GetVersion(ctx, "approvers-at-start", workflow.DefaultVersion, 1) >= 1 {
@@ -19,7 +25,73 @@ func (r *run) preflight(ctx workflow.Context) *stepError {
 			return se
 		}
 	}
+	if names := planSecrets(r.plan); len(names) > 0 && workflow.GetVersion(ctx, "secrets-preflight", workflow.DefaultVersion, 1) >= 1 {
+		return r.checkSecrets(ctx, names)
+	}
 	return nil
+}
+
+// SecretsCheckTimeout bounds the secrets check before the first step.
+const SecretsCheckTimeout = time.Minute
+
+// checkSecrets asks a worker whether it can resolve every secret the plan
+// reads; the answer holds names only.
+func (r *run) checkSecrets(ctx workflow.Context, names []string) *stepError {
+	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: SecretsCheckTimeout,
+		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
+	var out activities.SecretsCheckOutput
+	if err := workflow.ExecuteActivity(actx, activities.SecretsCheck, activities.SecretsCheckInput{Names: names}).Get(ctx, &out); err != nil {
+		se := r.asStepError(activityError("", err), false)
+		se.message = "secrets check: " + se.message
+		return se
+	}
+	var probs []string
+	if len(out.Missing) > 0 {
+		probs = append(probs, "missing "+strings.Join(out.Missing, ", "))
+	}
+	if len(out.TooShort) > 0 {
+		probs = append(probs, fmt.Sprintf("too short to be redacted: %s", strings.Join(out.TooShort, ", ")))
+	}
+	if len(probs) == 0 {
+		return nil
+	}
+	return &stepError{typ: activities.ErrSecret,
+		message: "secrets the run reads cannot be resolved on the worker: " + strings.Join(probs, "; ") + " (checked when the run starts)"}
+}
+
+// planSecrets lists, sorted, the secrets the plan's templates read (action
+// and compensation inputs, notifications), its sub-runbooks' included.
+func planSecrets(p *runbooks.Plan) []string {
+	seen := map[string]bool{}
+	add := func(with map[string]*runbooks.Value) {
+		for _, k := range sortedKeys(with) {
+			if v := with[k]; v != nil {
+				v.Exprs(func(x *runbooks.Expr) {
+					for _, n := range x.Secrets {
+						seen[n] = true
+					}
+				})
+			}
+		}
+	}
+	var visit func(*runbooks.Plan)
+	visit = func(p *runbooks.Plan) {
+		p.Walk(func(s *runbooks.PlanStep) bool {
+			add(s.With)
+			if s.Compensate != nil {
+				add(s.Compensate.With)
+			}
+			if s.Approval != nil {
+				add(s.Approval.Notify)
+			}
+			if s.Runbook != nil && s.Runbook.Plan != nil {
+				visit(s.Runbook.Plan)
+			}
+			return true
+		})
+	}
+	visit(p)
+	return sortedKeys(seen)
 }
 
 // checkApprovers evaluates, with params and run only (what approvers
