@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -330,5 +331,36 @@ func TestLogAndNotifyTextsAreRedacted(t *testing.T) {
 	}
 	if strings.Contains(strings.ToLower(got), "tok-abcdef") || !strings.Contains(got, `"text":"leaked ***"`) || !strings.Contains(got, `"k":"***"`) {
 		t.Errorf("the webhook got %s", got)
+	}
+}
+
+// The preflight check names the secrets a step could not read, never
+// their values.
+func TestCheckSecrets(t *testing.T) {
+	dir := t.TempDir()
+	for name, val := range map[string]string{"PG_DSN": "postgres://u:pw@db/x\n", "PIN": "1234", "EMPTY": ""} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(val), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Setenv("RUNBOOK_SECRET_TOKEN", "token-value-1")
+	for _, tc := range []struct {
+		name string
+		env  *Env
+		want SecretsCheckOutput
+	}{
+		{"two sources", &Env{Secrets: Secrets{EnvSecrets{}, DirSecrets(dir)}},
+			SecretsCheckOutput{Missing: []string{"SLACK_URL", "ZED"}, TooShort: []string{"PIN"}}},
+		{"no source", &Env{}, SecretsCheckOutput{Missing: []string{"EMPTY", "PG_DSN", "PIN", "SLACK_URL", "TOKEN", "ZED"}}},
+	} {
+		got, err := tc.env.CheckSecrets(context.Background(), SecretsCheckInput{Names: []string{"ZED", "TOKEN", "PG_DSN", "SLACK_URL", "PIN", "EMPTY", "TOKEN"}})
+		if err != nil || !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
+		}
+	}
+	_, err := (&Env{Secrets: DirSecrets(filepath.Join(dir, "missing"))}).CheckSecrets(context.Background(), SecretsCheckInput{Names: []string{"PG_DSN"}})
+	var app *temporal.ApplicationError
+	if !errors.As(err, &app) || app.Type() != ErrSecretSource {
+		t.Errorf("unlistable source: %v, want %s", err, ErrSecretSource)
 	}
 }

@@ -3,7 +3,6 @@
 package worker
 
 import (
-	"context"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -60,22 +59,13 @@ func New(c client.Client, opts Options) sdkworker.Worker {
 	return w
 }
 
-// Register registers the workflow and the actions on any registry (a
-// worker, or a test environment).
+// Register registers the workflow, the actions and the secrets check
+// runs make before their first step on any registry (a worker, or a test
+// environment).
 func Register(r sdkworker.Registry, env *activities.Env) {
 	r.RegisterWorkflowWithOptions(workflows.RunbookWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	for name, h := range env.Handlers() {
-		r.RegisterActivityWithOptions(withAttempt(h), activity.RegisterOptions{Name: name})
+		r.RegisterActivityWithOptions(activities.WithAttempt(h), activity.RegisterOptions{Name: name})
 	}
-}
-
-// withAttempt reports which attempt produced an action's outputs.
-func withAttempt(h activities.Handler) func(context.Context, activities.Input) (activities.Output, error) {
-	return func(ctx context.Context, in activities.Input) (activities.Output, error) {
-		out, err := h(ctx, in)
-		if err == nil {
-			out.Attempt = int(activity.GetInfo(ctx).Attempt)
-		}
-		return out, err
-	}
+	r.RegisterActivityWithOptions(env.CheckSecrets, activity.RegisterOptions{Name: activities.SecretsCheck})
 }

@@ -85,7 +85,7 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 	case req.Decision != "approve" && req.Decision != "reject":
 		return temporal.NewApplicationError(fmt.Sprintf("decision %q: want approve or reject", req.Decision), VoteInvalid)
 	case w == nil || w.decision != DecisionPending:
-		return temporal.NewApplicationError(fmt.Sprintf("step %s is not waiting for approval", approvalKey(req.Step, req.Item)), VoteNotWaiting)
+		return temporal.NewApplicationError(fmt.Sprintf("step %s is not waiting for approval; %s", approvalKey(req.Step, req.Item), r.waiting()), VoteNotWaiting)
 	case !eligible(w.approvers, req.User, req.Groups):
 		return temporal.NewApplicationError(fmt.Sprintf("%s is not an approver of step %s", req.User, req.Step), VoteNotApprover)
 	case req.Decision == "approve" && req.User == r.startedBy() && !w.step.Approval.AllowSelfApproval:
@@ -99,6 +99,20 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 		}
 	}
 	return nil
+}
+
+// waiting says which approvals are waiting for votes, in key order.
+func (r *run) waiting() string {
+	var keys []string
+	for _, k := range sortedKeys(r.approvals) {
+		if r.approvals[k].decision == DecisionPending {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return "no step is waiting"
+	}
+	return "waiting: " + strings.Join(keys, ", ")
 }
 
 // eligible reports whether user, in groups, is a listed approver.
@@ -164,16 +178,10 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: "approvers: " + err.Error()}
 		}
-		list, _ := x.([]any)
-		approvers = nil
-		for _, e := range list {
-			if str, ok := e.(string); ok && str != "" {
-				approvers = append(approvers, str)
-			}
-		}
+		approvers = approverList(x)
 	}
 	if len(approvers) == 0 {
-		return &stepError{step: s.ID, typ: "NoApprovers", message: "the approval has no approvers"}
+		return &stepError{step: s.ID, typ: ErrNoApprovers, message: "the approval has no approvers"}
 	}
 	if a.Message != nil {
 		if x, err := r.ev.Render(a.Message, vars); err == nil {

@@ -82,6 +82,15 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st 
 	results := make([]any, len(items))
 	succeeded, failed, running := 0, 0, 0
 	var firstErr error
+	countFailure := func(err error) {
+		failed++
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	// Runs started before this version counted a failure once its onError
+	// had finished, so items kept starting while onError ran.
+	atFailure := workflow.GetVersion(ctx, "foreach-count-at-failure", workflow.DefaultVersion, 1) >= 1
 	wg := workflow.NewWaitGroup(ctx)
 	for start := 0; start < len(items) && failed <= allowed; start += batch {
 		for i := start; i < min(start+batch, len(items)); i++ {
@@ -95,12 +104,15 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st 
 			wg.Add(1)
 			workflow.Go(ctx, func(c workflow.Context) {
 				defer wg.Done()
-				out, err := r.item(c, sc, s, i, items[i])
+				var onFail func(error)
+				if atFailure {
+					onFail = countFailure
+				}
+				out, err := r.item(c, sc, s, i, items[i], onFail)
 				running--
 				if err != nil {
-					failed++
-					if firstErr == nil {
-						firstErr = err
+					if !atFailure {
+						countFailure(err)
 					}
 					return
 				}
@@ -130,10 +142,10 @@ func errOr(err error, n int) any {
 	return n
 }
 
-// item runs the body for one item in its own scope; on failure, onError
-// runs with error and the loop variable in scope. It returns the outputs
-// of the body's last step.
-func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int, item any) (map[string]any, error) {
+// item runs the body for one item in its own scope; on failure, onFail
+// (if set) is told at once, then onError runs with error and the loop
+// variable in scope. It returns the outputs of the body's last step.
+func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int, item any, onFail func(error)) (map[string]any, error) {
 	isc := newScope(sc)
 	isc.vars[s.As] = item
 	idx := i
@@ -142,6 +154,9 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int,
 	if err == nil {
 		last := isc.states[s.Steps[len(s.Steps)-1].ID]
 		return last.Outputs, nil
+	}
+	if onFail != nil {
+		onFail(err)
 	}
 	if len(s.OnError) > 0 && ctx.Err() == nil {
 		se := r.asStepError(err, false)

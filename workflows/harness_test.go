@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -32,6 +34,8 @@ type harness struct {
 	env   *testsuite.TestWorkflowEnvironment
 	mu    sync.Mutex
 	calls []call
+
+	secrets string // the worker's secrets directory
 }
 
 type call struct {
@@ -48,7 +52,7 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 	for _, spec := range activities.Catalog().Actions() {
 		name := spec.Name
 		fn := actions[name]
-		h.env.RegisterActivityWithOptions(func(ctx context.Context, in activities.Input) (activities.Output, error) {
+		h.env.RegisterActivityWithOptions(activities.WithAttempt(func(ctx context.Context, in activities.Input) (activities.Output, error) {
 			h.mu.Lock()
 			h.calls = append(h.calls, call{name, in})
 			h.mu.Unlock()
@@ -56,10 +60,32 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 				return activities.Output{Outputs: map[string]any{}}, nil
 			}
 			out, err := fn(in)
-			return activities.Output{Outputs: out, Attempt: int(activity.GetInfo(ctx).Attempt)}, err
-		}, activity.RegisterOptions{Name: name})
+			return activities.Output{Outputs: out}, err
+		}), activity.RegisterOptions{Name: name})
 	}
+	// The secrets check is the worker's, on a real secrets directory.
+	h.secrets = t.TempDir()
+	for _, name := range []string{"HOOK", "TOKEN"} {
+		h.setSecret(name, "value-of-"+name)
+	}
+	h.env.RegisterActivityWithOptions((&activities.Env{Secrets: activities.DirSecrets(h.secrets)}).CheckSecrets,
+		activity.RegisterOptions{Name: activities.SecretsCheck})
 	return h
+}
+
+// setSecret sets a secret of the worker's directory; "" removes it.
+func (h *harness) setSecret(name, value string) {
+	h.t.Helper()
+	path := filepath.Join(h.secrets, name)
+	if value == "" {
+		if err := os.Remove(path); err != nil {
+			h.t.Fatal(err)
+		}
+		return
+	}
+	if err := os.WriteFile(path, []byte(value), 0o600); err != nil {
+		h.t.Fatal(err)
+	}
 }
 
 // plan compiles src or fails the test.

@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,14 +77,82 @@ func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
 	}
 }
 
+// An approvers expression over params and run that gives an empty list
+// fails the run before its first step; one the run may never reach (under
+// an if that is not true at start, inside a forEach) fails when reached.
 func TestEmptyApproversFailAtRunStart(t *testing.T) {
-	h := newHarness(t, nil)
-	h.run(head+`  params: [{name: owners, type: list, items: string, default: []}]
-  steps:
-    - {id: gate, approval: {approvers: "${{ params.owners }}"}}
-`, nil)
-	if _, et := h.result(); et != "NoApprovers" {
-		t.Fatalf("error type = %q", et)
+	const owners = `  params:
+    - {name: owners, type: list, items: string, default: []}
+    - {name: gated, type: bool, default: true}
+`
+	for _, tc := range []struct {
+		name, steps string
+		wantCalls   []string
+		wantStep    string
+		wantErr     string
+	}{{
+		name: "first step",
+		steps: `    - {id: gate, approval: {approvers: "${{ params.owners }}"}}
+`,
+		wantStep: "gate", wantErr: "the approval has no approvers: params.owners gave an empty list (checked when the run starts)",
+	}, {
+		name: "after a step",
+		steps: `    - {id: restart, action: log, with: {message: restart}}
+    - {id: gate, approval: {approvers: "${{ params.owners.filter(o, o != '') }}"}}
+`,
+		wantStep: "gate", wantErr: "the approval has no approvers: params.owners.filter(o, o != '') gave an empty list (checked when the run starts)",
+	}, {
+		name: "in finally",
+		steps: `    - {id: restart, action: log, with: {message: restart}}
+  finally:
+    - {id: sign, approval: {approvers: "${{ params.owners }}"}}
+`,
+		wantStep: "sign", wantErr: "the approval has no approvers: params.owners gave an empty list (checked when the run starts)",
+	}, {
+		name: "under an if true at start",
+		steps: `    - id: grp
+      if: params.gated
+      steps:
+        - {id: restart, action: log, with: {message: restart}}
+        - {id: gate, approval: {approvers: "${{ params.owners }}"}}
+`,
+		wantStep: "gate", wantErr: "the approval has no approvers: params.owners gave an empty list (checked when the run starts)",
+	}, {
+		name: "under an if false at start",
+		steps: `    - {id: restart, action: log, with: {message: restart}}
+    - {id: gate, if: "!params.gated", approval: {approvers: "${{ params.owners }}"}}
+`,
+		wantCalls: []string{"restart"},
+	}, {
+		name: "inside a forEach",
+		steps: `    - {id: restart, action: log, with: {message: restart}}
+    - id: each
+      forEach: "['a']"
+      as: host
+      steps:
+        - {id: gate, approval: {approvers: "${{ params.owners }}"}}
+`,
+		wantCalls: []string{"restart"}, wantStep: "each", wantErr: "1 of 1 items failed, more than maxErrors (0); first: gate: the approval has no approvers",
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.run(head+owners+"  steps:\n"+strings.TrimPrefix(tc.steps, "  steps:\n"), nil)
+			_, et := h.result()
+			s := h.status()
+			wantType := "NoApprovers"
+			if strings.HasPrefix(tc.wantErr, "1 of 1") {
+				wantType = workflows.ErrForEachBudget
+			}
+			if tc.wantErr == "" {
+				wantType = ""
+			}
+			if et != wantType || s.FailedStep != tc.wantStep || s.Error != tc.wantErr {
+				t.Errorf("failed %q at %q: %q; want %q at %q: %q", et, s.FailedStep, s.Error, wantType, tc.wantStep, tc.wantErr)
+			}
+			if got := h.called(""); !reflect.DeepEqual(got, tc.wantCalls) {
+				t.Errorf("steps that ran: %v, want %v", got, tc.wantCalls)
+			}
+		})
 	}
 }
 

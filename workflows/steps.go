@@ -252,11 +252,33 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep,
 			st.Attempts++
 		}
 	}
-	st.Attempts += max(out.Attempt, 1)
 	if err != nil {
+		st.Attempts += failedAttempts(ctx, err)
 		return nil, activityError(s.ID, err)
 	}
+	st.Attempts += max(out.Attempt, 1)
 	return out.Outputs, nil
+}
+
+// failedAttempts is how many attempts an action that failed made: what
+// the worker reported with the failure (activities.AttemptDetail), else,
+// when retries ran out (a timeout, a worker that reports nothing), the
+// policy's maximum; else 1.
+func failedAttempts(ctx workflow.Context, err error) int {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) && app.HasDetails() {
+		var d activities.AttemptDetail
+		if app.Details(&d) == nil && d.Attempt > 0 {
+			return d.Attempt
+		}
+	}
+	var ae *temporal.ActivityError
+	if errors.As(err, &ae) && ae.RetryState() == enumspb.RETRY_STATE_MAXIMUM_ATTEMPTS_REACHED {
+		if p := workflow.GetActivityOptions(ctx).RetryPolicy; p != nil && p.MaximumAttempts > 0 {
+			return int(p.MaximumAttempts)
+		}
+	}
+	return 1
 }
 
 // workerLost tells a heartbeat timeout: the worker running the action

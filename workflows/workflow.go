@@ -99,6 +99,9 @@ type exitRun struct{ message string }
 func (e *exitRun) Error() string { return "exit: " + e.message }
 
 func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
+	if se := r.preflight(ctx); se != nil {
+		return r.refuse(ctx, se)
+	}
 	mainCtx, cancelMain := workflow.WithCancel(ctx)
 	timedOut := false
 	if !r.plan.Timeout.IsZero() {
