@@ -14,6 +14,7 @@ func TestRunAndApprovalEdges(t *testing.T) {
 	eachStore(t, func(t *testing.T, st *store.Store) {
 		a := newTrustAPI(t, c, st)
 		t.Run("cancelling an ended run", func(t *testing.T) { cancelEnded(t, a) })
+		t.Run("a self-approvable step is the starter's", func(t *testing.T) { selfApprovalListed(t, a) })
 	})
 }
 
@@ -50,5 +51,34 @@ spec:
 	a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
 	if v.Status != workflows.RunSucceeded {
 		t.Errorf("after the refused cancel: %s", v.Status)
+	}
+}
+
+func selfApprovalListed(t *testing.T, a *trustAPI) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: selfok}
+spec:
+  steps:
+    - id: board
+      approval: {approvers: ["group:board"], allowSelfApproval: true}
+`
+	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
+		t.Fatalf("register: %d", got)
+	}
+	var run runView
+	a.call("POST", "/api/v1/runbooks/selfok/runs", a.ann, map[string]any{}, &run)
+	a.waiting(run.ID)
+	var list struct{ Approvals []pendingApproval }
+	a.call("GET", "/api/v1/approvals?mine=true", a.ann, nil, &list)
+	found := false
+	for _, p := range list.Approvals {
+		found = found || p.Run == run.ID && p.Mine
+	}
+	if !found {
+		t.Errorf("the starter's mine=true list leaves out its self-approvable run: %+v", list.Approvals)
+	}
+	if got := a.vote(a.ann, run.ID); got != 200 {
+		t.Errorf("the starter's vote: %d", got)
 	}
 }
