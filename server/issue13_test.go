@@ -3,6 +3,7 @@ package server
 import (
 	"testing"
 
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -125,6 +126,47 @@ spec:
 		}
 		if again := post("resolved"); again.Outcome != "duplicate" || again.Run != resolved.Run {
 			t.Errorf("the resolved alert again: %+v", again)
+		}
+	})
+}
+
+func subRunbookDoc(name, body string) string {
+	return "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: " + name + "}\nspec:\n  steps:\n" + body
+}
+
+func (a *trustAPI) register(src string, want int) runbookView {
+	a.t.Helper()
+	var v runbookView
+	var p Problem
+	if got := a.call("POST", "/api/v1/runbooks", a.author, src, &v); got != want {
+		a.call("POST", "/api/v1/runbooks", a.author, src, &p)
+		a.t.Fatalf("register: %d, want %d: %+v", got, want, p)
+	}
+	return v
+}
+
+// Registration refuses a cycle of sub-runbooks among the registered
+// runbooks, as validate does within a set of files.
+func TestSubRunbookCycleRegistration(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		register := a.register
+		register(subRunbookDoc("cb", "    - {id: hi, action: log, with: {message: b}}\n"), 201)
+		register(subRunbookDoc("ca", "    - {id: sub, runbook: {name: cb}}\n"), 201)
+		cycle := subRunbookDoc("cb", "    - {id: hi, action: log, with: {message: b}}\n    - {id: back, runbook: {name: ca}}\n")
+		var p struct {
+			Error   string
+			Details []runbooks.Diagnostic
+		}
+		if got := a.call("POST", "/api/v1/runbooks", a.author, cycle, &p); got != 422 || len(p.Details) != 1 ||
+			p.Details[0].String() != "runbook.yaml:7:34: runbooks run each other in a cycle: cb -> ca -> cb" {
+			t.Errorf("a cycle through the registered ca: %d %+v", got, p)
+		}
+		var versions struct{ Versions []runbookView }
+		a.call("GET", "/api/v1/runbooks/cb/versions", a.viewer, nil, &versions)
+		if len(versions.Versions) != 1 {
+			t.Errorf("the refused cycle made a version: %+v", versions.Versions)
 		}
 	})
 }
