@@ -100,7 +100,7 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 	}
 	if created {
-		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": plan.Hash}); err != nil {
+		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": v.Hash}); err != nil {
 			return nil, false, diags, err
 		}
 	}

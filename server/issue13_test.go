@@ -170,3 +170,29 @@ func TestSubRunbookCycleRegistration(t *testing.T) {
 		}
 	})
 }
+
+// A parent applied again after its child changed gets a new version that
+// embeds the new child.
+func TestParentFollowsChangedChild(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		register := a.register
+		parent := subRunbookDoc("par", "    - {id: sub, runbook: {name: kid}}\n")
+		register(subRunbookDoc("kid", "    - {id: hi, action: log, with: {message: one}}\n"), 201)
+		p1 := register(parent, 201)
+		kid2 := register(subRunbookDoc("kid", "    - {id: hi, action: log, with: {message: two}}\n"), 201)
+		p2 := register(parent, 201)
+		if p2.Version != p1.Version+1 {
+			t.Fatalf("the parent after its child changed: v%d, was v%d", p2.Version, p1.Version)
+		}
+		var got runbookView
+		a.call("GET", "/api/v1/runbooks/par", a.viewer, nil, &got)
+		if child := got.Plan.Steps[0].Runbook.Plan; child == nil || child.Hash != kid2.Hash {
+			t.Errorf("the parent's new version embeds %+v, want kid v%d", child, kid2.Version)
+		}
+		if again := register(parent, 200); again.Version != p2.Version {
+			t.Errorf("the unchanged parent applied again: v%d", again.Version)
+		}
+	})
+}
