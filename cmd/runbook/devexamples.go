@@ -71,4 +71,3 @@ func nextTopKey(top []*yaml.Node, spec *yaml.Node) int {
 	}
 	return 0
 }
-
