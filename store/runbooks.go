@@ -29,6 +29,19 @@ func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v 
 		} else if err != gorm.ErrRecordNotFound {
 			return err
 		}
+		if hash != plan.Hash {
+			// A version saved before VersionHash keyed it by its YAML alone:
+			// the same one if its embedded children are the same.
+			var old RunbookVersion
+			if err := tx.Where("name = ? AND hash = ?", plan.Name, plan.Hash).First(&old).Error; err == nil {
+				if p, err := old.PlanOf(); err == nil && VersionHash(p) == hash {
+					v = &old
+					return nil
+				}
+			} else if err != gorm.ErrRecordNotFound {
+				return err
+			}
+		}
 		var latest int
 		if err := tx.Model(&RunbookVersion{}).Where("name = ?", plan.Name).Select("COALESCE(MAX(version), 0)").Scan(&latest).Error; err != nil {
 			return err
