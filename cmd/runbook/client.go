@@ -47,7 +47,7 @@ func (e *apiError) Error() string {
 }
 
 // detailText renders one of a problem's details: a diagnostic as
-// file:line:col: path: message (hint), other objects as "key: value"
+// line:col: path: message (hint), other objects as "key: value"
 // pairs in key order, anything else as JSON.
 func detailText(d any) string {
 	switch d := d.(type) {
@@ -57,9 +57,8 @@ func detailText(d any) string {
 		if msg, ok := d["message"].(string); ok {
 			var b strings.Builder
 			if pos, ok := d["pos"].(map[string]any); ok {
-				if f, ok := d["file"].(string); ok && f != "" {
-					b.WriteString(f + ":")
-				}
+				// The API names every body runbook.yaml; the caller
+				// prefixes the file it sent.
 				fmt.Fprintf(&b, "%v:%v: ", pos["line"], pos["col"])
 			}
 			if sev, _ := d["severity"].(string); sev == "warning" {

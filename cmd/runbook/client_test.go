@@ -18,7 +18,7 @@ func TestAPIErrorText(t *testing.T) {
 			"invalid params (HTTP 409)\n  missing required param \"version\""},
 		{`{"error":"the runbook is invalid","details":[{"file":"runbook.yaml","pos":{"line":7,"col":34},"message":"runbooks run each other in a cycle: cb -> ca -> cb","severity":"error"},
 			{"file":"runbook.yaml","pos":{"line":3,"col":5},"path":"spec.steps[0].action","message":"unknown action \"shel\"","hint":"did you mean shell?","severity":"error"}]}`,
-			"the runbook is invalid (HTTP 409)\n  runbook.yaml:7:34: runbooks run each other in a cycle: cb -> ca -> cb\n  runbook.yaml:3:5: spec.steps[0].action: unknown action \"shel\" (did you mean shell?)"},
+			"the runbook is invalid (HTTP 409)\n  7:34: runbooks run each other in a cycle: cb -> ca -> cb\n  3:5: spec.steps[0].action: unknown action \"shel\" (did you mean shell?)"},
 		{`{"error":"odd","details":[{"n":2,"list":[1,2]}]}`, "odd (HTTP 409)\n  list: [1,2], n: 2"},
 	} {
 		e := &apiError{Status: 409}
