@@ -84,7 +84,7 @@ func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Previ
 	ev.SetClock(func() time.Time { return now })
 	pr := &previewer{ev: ev, out: pv, vars: Vars{
 		varParams: p.ParamVars(params),
-		varRun: map[string]any{"id": "preview", "name": p.Name, "version": int64(0),
+		varRun: map[string]any{"id": PreviewRunID(p.Name), "name": p.Name, "version": int64(0),
 			"triggeredBy": user, "startedBy": user, "trigger": "api", "startedAt": now},
 	}}
 	vars := map[string]any{}
@@ -390,3 +390,7 @@ func (pv *Preview) String() string {
 	}
 	return b.String()
 }
+
+// PreviewRunID is the run.id a preview shows: well-formed like a real one
+// (the name, a dash, 26 characters of the id alphabet), all zeros.
+func PreviewRunID(name string) string { return name + "-" + strings.Repeat("0", 26) }

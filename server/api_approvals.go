@@ -227,6 +227,7 @@ func (a *API) listApprovals(c echo.Context) error {
 		return err
 	}
 	out := []pendingApproval{}
+	plans := map[string]*runbooks.Plan{}
 	for i := range runs {
 		st, _, err := a.liveStatus(c.Request().Context(), runs[i].ID)
 		if err != nil {
@@ -240,7 +241,8 @@ func (a *API) listApprovals(c echo.Context) error {
 			for _, vote := range s.Votes {
 				voted = voted || vote.User == id.User
 			}
-			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && id.User != runs[i].Starter()
+			self := id.User == runs[i].Starter() && !a.selfApprovable(plans, &runs[i], s.ID)
+			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && !self
 			if mineOnly && !mine {
 				continue
 			}
@@ -249,6 +251,25 @@ func (a *API) listApprovals(c echo.Context) error {
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"approvals": out})
+}
+
+// selfApprovable says whether the run's plan lets its starter approve
+// step (allowSelfApproval), as the run itself decides a vote; plans caches
+// the plans by runbook version.
+func (a *API) selfApprovable(plans map[string]*runbooks.Plan, r *store.Run, step string) bool {
+	key := r.Runbook + "@" + strconv.Itoa(r.Version)
+	p, ok := plans[key]
+	if !ok {
+		if v, err := a.Store.Runbook(r.Runbook, r.Version); err == nil {
+			p, _ = v.PlanOf()
+		}
+		plans[key] = p
+	}
+	if p == nil {
+		return false
+	}
+	s := p.Step(step)
+	return s != nil && s.Approval != nil && s.Approval.AllowSelfApproval
 }
 
 func eligibleVoter(approvers []string, user string, groups []string) bool {

@@ -29,9 +29,9 @@ type hookResult struct {
 	Error       string `json:"error,omitempty"`
 }
 
-// alertmanager matches each firing alert against every runbook's
-// alertmanager triggers. An alert already seen (same fingerprint and
-// startsAt) never starts a second run.
+// alertmanager matches each alert, firing or resolved, against every
+// runbook's alertmanager triggers. An alert already seen (same fingerprint,
+// startsAt and status) never starts a second run.
 func (a *API) alertmanager(c echo.Context) error {
 	var body alertmanagerPayload
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
@@ -43,9 +43,6 @@ func (a *API) alertmanager(c echo.Context) error {
 	}
 	results := []hookResult{}
 	for _, alert := range body.Alerts {
-		if alert.Status != "firing" {
-			continue
-		}
 		for _, tp := range plans {
 			m, err := MatchAlert(tp.plan, tp.ev, alert)
 			if err != nil {
@@ -56,6 +53,11 @@ func (a *API) alertmanager(c echo.Context) error {
 				continue
 			}
 			key := fmt.Sprintf("alert:%s:%s:%s", tp.plan.Name, alert.Fingerprint, alert.StartsAt.UTC().Format("2006-01-02T15:04:05.000Z"))
+			if alert.Status != "firing" {
+				// A resolution is not a duplicate of the firing it ends;
+				// firing keeps the key it always had.
+				key += ":" + alert.Status
+			}
 			// The run's starter is the caller (Alertmanager's token), never
 			// the fingerprint the body claims.
 			results = append(results, a.startFromHook(c, tp, m, origin{trigger: "alert", triggeredBy: alert.Fingerprint,

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net/http"
 	"strconv"
@@ -63,6 +64,13 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		return p, err == nil
 	}}
 	plan, diags, err := runbooks.Build("runbook.yaml", yaml, opts)
+	if err == nil {
+		doc, _ := runbooks.Parse("runbook.yaml", yaml)
+		if cyc := cycles("runbook.yaml", doc, opts.Runbooks); len(cyc) > 0 {
+			diags, err = append(diags, cyc...), errCycle
+			diags.Sort()
+		}
+	}
 	if err != nil {
 		details := make([]any, 0, len(diags))
 		for _, d := range diags {
@@ -92,12 +100,14 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 	}
 	if created {
-		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": plan.Hash}); err != nil {
+		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": v.Hash}); err != nil {
 			return nil, false, diags, err
 		}
 	}
 	return v, created, diags, nil
 }
+
+var errCycle = errors.New("sub-runbooks run each other in a cycle")
 
 func (a *API) listRunbooks(c echo.Context) error {
 	vs, err := a.Store.Runbooks()

@@ -344,8 +344,20 @@ func (a *API) cancelRun(c echo.Context) error {
 	if err != nil {
 		return notFoundOr(err, "no run "+c.Param("id"))
 	}
-	if err := a.Temporal.CancelWorkflow(c.Request().Context(), r.ID, ""); err != nil {
-		var nf *serviceerror.NotFound
+	// Temporal accepts a cancel request for a closed workflow and drops it:
+	// ask first, so a run that ended answers 409 and nothing is audited.
+	ctx := c.Request().Context()
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return problem(http.StatusConflict, "the run is not running")
+	case err != nil:
+		return err
+	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(d.WorkflowExecutionInfo.Status)})
+	}
+	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
 		if errors.As(err, &nf) {
 			return problem(http.StatusConflict, "the run is not running")
 		}

@@ -14,7 +14,8 @@ import (
 )
 
 // Every route that needs a role answers 401 without a token and with a
-// revoked or an expired one, 403 to a token without the role, and lets the role in.
+// revoked or an expired one, 403 to a token without the role, and lets the role in
+// (operator, approver and author hold viewer too).
 func TestAuthOnEveryRoute(t *testing.T) {
 	c := temporalStack(t)
 	st, err := store.Open(filepath.Join(t.TempDir(), "auth.db"))
@@ -59,7 +60,8 @@ func TestAuthOnEveryRoute(t *testing.T) {
 		}
 		for _, role := range store.Roles {
 			got := cl.call(r.method, path, holders[role], "{}", nil)
-			switch allowed := role == r.role || role == "admin"; {
+			implied := r.role == "viewer" && slices.Contains([]string{"operator", "approver", "author"}, role)
+			switch allowed := role == r.role || role == "admin" || implied; {
 			case !allowed && got != 403:
 				t.Errorf("%s %s as %s: %d, want 403", r.method, r.path, role, got)
 			case allowed && slices.Contains([]int{401, 403}, got):

@@ -1,8 +1,11 @@
 package store
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"gorm.io/gorm"
 
@@ -10,25 +13,40 @@ import (
 )
 
 // SaveRunbook records a compiled runbook. A new version is made only when
-// the content (the plan's hash) changes; created says whether it was.
+// the content changes: its YAML, or an embedded child's (VersionHash);
+// created says whether it was.
 func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v *RunbookVersion, created bool, err error) {
 	planJSON, err := json.Marshal(plan)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: plan: %w", err)
 	}
+	hash := VersionHash(plan)
 	err = s.db.Transaction(func(tx *gorm.DB) error {
 		var same RunbookVersion
-		if err := tx.Where("name = ? AND hash = ?", plan.Name, plan.Hash).Order("version DESC").First(&same).Error; err == nil {
+		if err := tx.Where("name = ? AND hash = ?", plan.Name, hash).Order("version DESC").First(&same).Error; err == nil {
 			v = &same
 			return nil
 		} else if err != gorm.ErrRecordNotFound {
 			return err
 		}
+		if hash != plan.Hash {
+			// A version saved before VersionHash keyed it by its YAML alone:
+			// the same one if its embedded children are the same.
+			var old RunbookVersion
+			if err := tx.Where("name = ? AND hash = ?", plan.Name, plan.Hash).First(&old).Error; err == nil {
+				if p, err := old.PlanOf(); err == nil && VersionHash(p) == hash {
+					v = &old
+					return nil
+				}
+			} else if err != gorm.ErrRecordNotFound {
+				return err
+			}
+		}
 		var latest int
 		if err := tx.Model(&RunbookVersion{}).Where("name = ?", plan.Name).Select("COALESCE(MAX(version), 0)").Scan(&latest).Error; err != nil {
 			return err
 		}
-		v = &RunbookVersion{Name: plan.Name, Version: latest + 1, Hash: plan.Hash, YAML: yaml, Plan: planJSON, Title: plan.Title, Author: author}
+		v = &RunbookVersion{Name: plan.Name, Version: latest + 1, Hash: hash, YAML: yaml, Plan: planJSON, Title: plan.Title, Author: author}
 		created = true
 		return tx.Create(v).Error
 	})
@@ -36,6 +54,25 @@ func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v 
 		return nil, false, fmt.Errorf("store: save runbook %s: %w", plan.Name, err)
 	}
 	return v, created, nil
+}
+
+// VersionHash identifies a version's content: the plan's hash of its YAML
+// when it embeds no sub-runbook, else a SHA-256 over it and each embedded
+// child's VersionHash, so a parent applied again after its child changed
+// becomes a new version that embeds the new child.
+func VersionHash(p *runbooks.Plan) string {
+	var children []string
+	p.Walk(func(s *runbooks.PlanStep) bool {
+		if s.Runbook != nil && s.Runbook.Plan != nil {
+			children = append(children, s.Runbook.Name+" "+VersionHash(s.Runbook.Plan))
+		}
+		return true
+	})
+	if len(children) == 0 {
+		return p.Hash
+	}
+	sum := sha256.Sum256([]byte(p.Hash + "\n" + strings.Join(children, "\n")))
+	return hex.EncodeToString(sum[:])
 }
 
 // Runbook returns a runbook's version; version 0 means the latest.

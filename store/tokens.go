@@ -57,9 +57,18 @@ type Identity struct {
 	Groups  []string `json:"groups"`
 }
 
-// Has reports whether the identity holds role (admin holds every role).
+// Has reports whether the identity holds role. admin holds every role;
+// operator, approver and author also hold viewer, since each needs to read
+// the runs and approvals it acts on.
 func (id *Identity) Has(role string) bool {
-	return slices.Contains(id.Roles, role) || slices.Contains(id.Roles, "admin")
+	if slices.Contains(id.Roles, role) || slices.Contains(id.Roles, "admin") {
+		return true
+	}
+	return role == "viewer" && slices.ContainsFunc(id.Roles, impliesViewer)
+}
+
+func impliesViewer(role string) bool {
+	return role == "operator" || role == "approver" || role == "author"
 }
 
 // TokenSpec is what a new token is made of. TTL is a duration ("720h",

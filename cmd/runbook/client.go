@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"sort"
 	"strings"
 	"time"
 )
@@ -39,17 +40,62 @@ func (e *apiError) Error() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s (HTTP %d)", e.Message, e.Status)
 	for _, d := range e.Details {
-		if m, ok := d.(map[string]any); ok && m["message"] != nil {
-			pos, _ := m["pos"].(map[string]any)
-			fmt.Fprintf(&b, "\n  %v:%v: %v: %v", pos["line"], pos["col"], m["path"], m["message"])
-			if h, ok := m["hint"].(string); ok && h != "" {
-				fmt.Fprintf(&b, " (%s)", h)
-			}
-			continue
-		}
-		fmt.Fprintf(&b, "\n  %v", d)
+		b.WriteString("\n  ")
+		b.WriteString(detailText(d))
 	}
 	return b.String()
+}
+
+// detailText renders one of a problem's details: a diagnostic as
+// line:col: path: message (hint), other objects as "key: value"
+// pairs in key order, anything else as JSON.
+func detailText(d any) string {
+	switch d := d.(type) {
+	case string:
+		return d
+	case map[string]any:
+		if msg, ok := d["message"].(string); ok {
+			var b strings.Builder
+			if pos, ok := d["pos"].(map[string]any); ok {
+				// The API names every body runbook.yaml; the caller
+				// prefixes the file it sent.
+				fmt.Fprintf(&b, "%v:%v: ", pos["line"], pos["col"])
+			}
+			if sev, _ := d["severity"].(string); sev == "warning" {
+				b.WriteString("warning: ")
+			}
+			if p, ok := d["path"].(string); ok && p != "" {
+				b.WriteString(p + ": ")
+			}
+			b.WriteString(msg)
+			if h, ok := d["hint"].(string); ok && h != "" {
+				b.WriteString(" (" + h + ")")
+			}
+			return b.String()
+		}
+		keys := make([]string, 0, len(d))
+		for k := range d {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		parts := make([]string, len(keys))
+		for i, k := range keys {
+			parts[i] = k + ": " + scalarText(d[k])
+		}
+		return strings.Join(parts, ", ")
+	}
+	return scalarText(d)
+}
+
+func scalarText(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	j, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Sprint(v)
+	}
+	return string(j)
 }
 
 // do sends a request and decodes a JSON answer into out.

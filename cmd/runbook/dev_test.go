@@ -81,12 +81,13 @@ func TestDevEndToEndThroughTheCommandLine(t *testing.T) {
 	if !strings.Contains(out.String(), "registered change-release v1") || len(tokens) != 4 {
 		t.Fatalf("dev output:\n%s", out)
 	}
+	examplesAreInert(t, out.String(), addr, tokens)
 	file := filepath.Join(t.TempDir(), "gate.yaml")
 	if err := os.WriteFile(file, []byte(`apiVersion: runbook/v1
 kind: Runbook
 metadata: {name: gate}
 spec:
-  params: [{name: what, type: string, default: release}]
+  params: [{name: what, type: string, default: release}, {name: n, type: int, default: 1}]
   steps:
     - {id: board, approval: {message: "ship ${{ params.what }}?", approvers: ["group:change-board"], minApprovals: 2}}
     - {id: ship, action: shell, with: {command: [echo, "${{ params.what }}"]}}
@@ -122,7 +123,8 @@ spec:
 		t.Fatal("the run never showed up in runbook runs")
 	}
 	time.Sleep(time.Second) // let the approval start waiting
-	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "approve", runID, "board"); code == 0 || !strings.Contains(o, "HTTP 403") {
+	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "approve", runID, "board"); code != 1 ||
+		o != "runbook approve: this needs the approver role (HTTP 403)\n" {
 		t.Errorf("operator approving: %d %s", code, o)
 	}
 	for _, k := range []string{"RUNBOOK_APPROVER1_TOKEN", "RUNBOOK_APPROVER2_TOKEN"} {
@@ -138,6 +140,18 @@ spec:
 	case <-time.After(time.Minute):
 		t.Fatal("run --follow did not end")
 	}
+	// Errors read as sentences, not Go values.
+	if code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approve", runID, "board", "--reject"); code != 1 ||
+		o != "runbook approve: the run does not take votes: workflow execution already completed (HTTP 409)\n" {
+		t.Errorf("approving an ended run: %d %q", code, o)
+	}
+	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "run", "gate", "-p", "n=abc"); code != 1 || o != `runbook run: param "n": "abc" is not an integer`+"\n" {
+		t.Errorf("an int param given text: %d %q", code, o)
+	}
+	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "cancel", runID); code != 1 ||
+		o != "runbook cancel: the run is not running (HTTP 409)\n  status: succeeded\n" {
+		t.Errorf("cancelling an ended run: %d %q", code, o)
+	}
 	stop()
 
 	// A restart on the same directory keeps the records and the tokens.
@@ -145,5 +159,30 @@ spec:
 	defer stop()
 	if strings.Contains(out.String(), "registered change-release") || again["RUNBOOK_ADMIN_TOKEN"] != tokens["RUNBOOK_ADMIN_TOKEN"] {
 		t.Errorf("restart re-registered or changed tokens:\n%s", out)
+	}
+}
+
+// examplesAreInert: runbook dev registers examples/ without their alert
+// triggers and schedules unless --live-examples asks for them, and says so.
+func examplesAreInert(t *testing.T, out, addr string, tokens map[string]string) {
+	t.Helper()
+	if !strings.Contains(out, "registered without their triggers and schedules (--live-examples keeps them)") {
+		t.Errorf("the banner does not say the examples are inert:\n%s", out)
+	}
+	admin := tokens["RUNBOOK_ADMIN_TOKEN"]
+	var schedules struct {
+		Schedules []any `json:"schedules"`
+	}
+	call(t, addr, admin, "GET", "/api/v1/schedules", nil, &schedules)
+	if len(schedules.Schedules) != 0 {
+		t.Errorf("the examples' schedules are live: %v", schedules.Schedules)
+	}
+	alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "newcomer",
+		"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "ServiceDown", "service": "api"}}}}
+	var res struct {
+		Runs []any `json:"runs"`
+	}
+	if got := call(t, addr, tokens["RUNBOOK_OPERATOR_TOKEN"], "POST", "/hooks/alertmanager", alert, &res); got != 200 || len(res.Runs) != 0 {
+		t.Errorf("a test alert started an example: %d %v", got, res.Runs)
 	}
 }

@@ -75,6 +75,7 @@ func TestREADMECommands(t *testing.T) {
 		"sign_off  1 of 2  group:change-board  greet sre again?", // approvals --mine
 		"sign_off: approved (2 of 2 approvals)",                  // second approver
 		"succeeded",                                              // run --follow
+		`"stdout":"hello sre\n"`,                                 // the run's record
 		"Europe/Berlin",                                          // schedules
 		`"outcome":"started"`, `"outcome":"duplicate"`,           // the alert, twice
 	} {

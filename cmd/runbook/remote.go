@@ -1,9 +1,12 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -80,7 +83,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	if _, err := c.do("GET", "/api/v1/runbooks/"+url.PathEscape(names[0]), nil, &rb); err != nil {
 		return err
 	}
-	given, err := rb.Plan.ParseParamArgs(params)
+	given, err := parseParams(rb.Plan, params)
 	if err != nil {
 		return err
 	}
@@ -316,4 +319,30 @@ func runCancel(args []string, out, errOut io.Writer) error {
 	}
 	fmt.Fprintf(out, "run %s cancelling\n", pos[0])
 	return nil
+}
+
+// parseParams reads -p name=value pairs by the plan's declared types, one
+// at a time so that a value that does not parse is named in words.
+func parseParams(p *runbooks.Plan, args []string) (map[string]any, error) {
+	out := map[string]any{}
+	for _, a := range args {
+		v, err := p.ParseParamArgs([]string{a})
+		var ne *strconv.NumError
+		if errors.As(err, &ne) {
+			name, _, _ := strings.Cut(a, "=")
+			what := map[string]string{"ParseInt": "an integer", "ParseFloat": "a number", "ParseBool": "true or false"}[ne.Func]
+			if what == "" {
+				what = "of the param's type"
+			}
+			if errors.Is(ne.Err, strconv.ErrRange) {
+				return nil, fmt.Errorf("param %q: %q is out of range for %s", name, ne.Num, what)
+			}
+			return nil, fmt.Errorf("param %q: %q is not %s", name, ne.Num, what)
+		}
+		if err != nil {
+			return nil, err
+		}
+		maps.Copy(out, v)
+	}
+	return out, nil
 }

@@ -151,6 +151,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to serve the API on")
 	temporalPort := fs.Int("temporal-port", 7233, "Temporal frontend port (0: any free port)")
 	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
+	liveExamples := fs.Bool("live-examples", false, "register the examples with their alert triggers and schedules (default: without, so nothing starts them but you)")
 	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
 	if err := noArgs(fs, args); err != nil {
 		return err
@@ -184,7 +185,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	// One process, two sources: the worker's secrets are not webhook keys.
 	api := newAPI(st, c, webhookKeys(os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR")))
 	if *examples != "" {
-		if err := registerDir(ctx, api, *examples, out); err != nil {
+		if err := registerDir(ctx, api, *examples, !*liveExamples, out); err != nil {
 			return err
 		}
 	}
@@ -201,19 +202,34 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	base := "http://" + l.Addr().String()
 	fmt.Fprintf(out, "\nrunbook dev is up (state in %s; Ctrl-C stops it)\n", *dir)
+	switch {
+	case *examples != "" && *liveExamples:
+		fmt.Fprintf(out, "  Examples  %s, registered with their triggers and schedules: alerts and the clock start them\n", *examples)
+	case *examples != "":
+		fmt.Fprintf(out, "  Examples  %s, registered without their triggers and schedules (--live-examples keeps them)\n", *examples)
+	}
 	fmt.Fprintf(out, "  API       %s/api/v1   (OpenAPI: %s/openapi.json)\n", base, base)
 	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
 	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)
-	fmt.Fprintf(out, "Try it:\n  export RUNBOOK_ADDR=%s RUNBOOK_TOKEN=%s\n  runbook run change-release -p service=api -p version=v1.2.3 -p environment=production --follow\n", base, tokens.operator)
-	fmt.Fprintf(out, "and approve it as two members of change-board:\n  runbook approve RUN change_board --token %s\n  runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
+	fmt.Fprintf(out, "Try it:\n  export RUNBOOK_ADDR=%s RUNBOOK_TOKEN=%s\n  bin/runbook run change-release -p service=api -p version=v1.2.3 -p environment=production --follow\n", base, tokens.operator)
+	fmt.Fprintf(out, "and approve it as two members of change-board:\n  bin/runbook approve RUN change_board --token %s\n  bin/runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
 	return serve(ctx, api, l)
 }
 
-// registerDir registers every runbook of a directory, children first.
-func registerDir(ctx context.Context, api *server.API, dir string, out io.Writer) error {
+// registerDir registers every runbook of a directory, children first;
+// inert leaves out their triggers and schedules (inertExample).
+func registerDir(ctx context.Context, api *server.API, dir string, inert bool, out io.Writer) error {
 	srcs, err := runbooks.ReadSources(dir)
 	if err != nil {
 		return err
+	}
+	for i := range srcs {
+		if !inert {
+			break
+		}
+		if srcs[i].Data, _, err = inertExample(srcs[i].Data); err != nil {
+			return fmt.Errorf("%s: %w", srcs[i].File, err)
+		}
 	}
 	for pending := srcs; len(pending) > 0; {
 		var retry []runbooks.Source
