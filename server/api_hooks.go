@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -52,16 +54,21 @@ func (a *API) alertmanager(c echo.Context) error {
 			if m == nil {
 				continue
 			}
-			key := fmt.Sprintf("alert:%s:%s:%s", tp.plan.Name, alert.Fingerprint, alert.StartsAt.UTC().Format("2006-01-02T15:04:05.000Z"))
+			legacy := fmt.Sprintf("alert:%s:%s:%s", tp.plan.Name, alert.Fingerprint, alert.StartsAt.UTC().Format("2006-01-02T15:04:05.000Z"))
 			if alert.Status != "firing" {
-				// A resolution is not a duplicate of the firing it ends;
-				// firing keeps the key it always had.
-				key += ":" + alert.Status
+				// A resolution is not a duplicate of the firing it ends.
+				legacy += ":" + alert.Status
+			}
+			if r, err := a.Store.RunByKey(legacy); err == nil {
+				// Seen before alert keys were scoped to the caller.
+				results = append(results, hookResult{Runbook: tp.plan.Name, Run: r.ID, Outcome: "duplicate", Fingerprint: alert.Fingerprint})
+				continue
 			}
 			// The run's starter is the caller (Alertmanager's token), never
-			// the fingerprint the body claims.
+			// the fingerprint the body claims; its key is the caller's too,
+			// so no other token can claim an alert before Alertmanager posts it.
 			results = append(results, a.startFromHook(c, tp, m, origin{trigger: "alert", triggeredBy: alert.Fingerprint,
-				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: key}))
+				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy)}))
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": results})
@@ -216,4 +223,10 @@ func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, o origin
 		}
 	}
 	return res
+}
+
+// alertKey scopes an alert's dedup key to the token that posted it.
+func alertKey(caller, key string) string {
+	sum := sha256.Sum256([]byte(caller + "\x00" + key))
+	return "alert:" + hex.EncodeToString(sum[:])
 }

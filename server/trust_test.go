@@ -248,6 +248,22 @@ func preClaimedKeys(t *testing.T, a *trustAPI) {
 	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{"params": map[string]any{"n": 2}}, &p, "Idempotency-Key", "deploy-7"); got != 422 || p.Error != "the idempotency key was used with other params" {
 		t.Errorf("other params: %d %+v", got, p)
 	}
+	// An operator cannot pre-claim an alert: its key is scoped to the token
+	// that posts it, so Alertmanager's own post still starts its run.
+	alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "pc1",
+		"startsAt": "2026-12-01T10:00:00Z", "labels": map[string]any{"alertname": "GatedDown"}}}}
+	var first, real, again struct {
+		Runs []hookResult `json:"runs"`
+	}
+	a.call("POST", "/hooks/alertmanager", a.operatorOnly, alert, &first)
+	a.call("POST", "/hooks/alertmanager", a.am, alert, &real)
+	a.call("POST", "/hooks/alertmanager", a.am, alert, &again)
+	if len(first.Runs) != 1 || len(real.Runs) != 1 || real.Runs[0].Outcome != "started" || real.Runs[0].Run == first.Runs[0].Run {
+		t.Errorf("a pre-claimed alert: %+v then %+v", first, real)
+	}
+	if len(again.Runs) != 1 || again.Runs[0].Outcome != "duplicate" || again.Runs[0].Run != real.Runs[0].Run {
+		t.Errorf("the same alert again: %+v", again)
+	}
 	// The alert namespace is not reachable from the header.
 	alertKey := "alert:gated:bob:2026-12-01T09:00:00.000Z"
 	if got, v := start(a.ann, nil, alertKey); got != 201 || v.Trigger != "api" {

@@ -63,6 +63,9 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 	return r, nil
 }
 
+// RunByKey returns the run an idempotency key names.
+func (s *Store) RunByKey(key string) (*Run, error) { return s.runByKey(key) }
+
 func (s *Store) runByKey(key string) (*Run, error) {
 	var r Run
 	if err := s.db.Where("idempotency_key = ?", key).First(&r).Error; err != nil {
