@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -186,7 +187,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)
 	var deadline time.Time
-	var every time.Duration
+	var every, limit time.Duration
 	if rp := s.Repeat; rp != nil {
 		if every, err = r.ev.Duration(rp.Every, vars); err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
@@ -196,7 +197,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 			}
-			deadline = workflow.Now(ctx).Add(d)
+			deadline, limit = workflow.Now(ctx).Add(d), d
 		}
 	}
 	for {
@@ -218,7 +219,8 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 			break
 		}
 		if !deadline.IsZero() && !workflow.Now(ctx).Add(every).Before(deadline) {
-			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: fmt.Sprintf("repeat.until %s still false after %s", s.Repeat.Until.Src, s.Repeat.Timeout)}
+			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: fmt.Sprintf("repeat.until %s still false after %s; last outputs: %s",
+				s.Repeat.Until.Src, limit, lastProbe(out))}
 		}
 		if err := workflow.Sleep(ctx, every); err != nil {
 			return err
@@ -363,3 +365,16 @@ var localActions, heartbeating = func() (map[string]bool, map[string]bool) {
 	}
 	return local, beats
 }()
+
+// lastProbe is a repeat's last outputs as the timeout's message shows them:
+// JSON, cut at 300 bytes.
+func lastProbe(out map[string]any) string {
+	b, err := json.Marshal(runbooks.JSONValue(out))
+	if err != nil {
+		return "(not JSON)"
+	}
+	if len(b) > 300 {
+		return string(b[:300]) + "..."
+	}
+	return string(b)
+}

@@ -387,11 +387,17 @@ func TestRepeatUntilWithTimers(t *testing.T) {
 	h = newHarness(t, map[string]action{"http.check": func(activities.Input) (map[string]any, error) {
 		return map[string]any{"healthy": false, "status": 503}, nil
 	}})
-	h.run(head+`  steps:
-    - {id: never, action: http.check, with: {url: "http://127.0.0.1:1/"}, repeat: {until: outputs.healthy, every: 1m, timeout: 5m}}
+	h.run(head+`  params: [{name: max_wait, type: duration, default: 5m}]
+  steps:
+    - {id: never, action: http.check, with: {url: "http://127.0.0.1:1/"}, repeat: {until: outputs.healthy, every: 1m, timeout: "${{ params.max_wait }}"}}
 `, nil)
 	if _, et := h.result(); et != workflows.ErrRepeatTimeout {
 		t.Fatalf("error type = %q", et)
+	}
+	// The message names the timeout's value and what the last probe saw.
+	want := `repeat.until outputs.healthy still false after 5m0s; last outputs: {"healthy":false,"status":503}`
+	if err := h.env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("error = %v, want %s", err, want)
 	}
 }
 
