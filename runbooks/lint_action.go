@@ -7,14 +7,15 @@ import (
 )
 
 func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	if spec, ok := l.action(&s.Action, path+".action"); ok {
+	spec, ok := l.action(&s.Action, path+".action")
+	if ok {
 		sc := ctx.scope(vis, n, "with")
 		sc.secrets = true
 		l.lintWith(spec, &s.With, s.Pos, path+".with", sc)
 	}
 	l.duration(&s.Timeout, path+".timeout", ctx.scope(vis, n, "timeout"))
 	if r := s.Retry; r != nil {
-		l.lintRetry(r, path+".retry", ctx.scope(vis, n, "retry"))
+		l.lintRetry(r, spec, path+".retry", ctx.scope(vis, n, "retry"))
 	}
 	if r := s.Repeat; r != nil {
 		rpath := path + ".repeat"
@@ -151,7 +152,8 @@ func countGiven(group []string, given map[string]bool) int {
 	return n
 }
 
-func (l *linter) lintRetry(r *Retry, path string, sc *exprScope) {
+// lintRetry checks a retry policy; spec is nil when the action is unknown.
+func (l *linter) lintRetry(r *Retry, spec *ActionSpec, path string, sc *exprScope) {
 	if r.MaxAttempts.Set && r.MaxAttempts.Value < 1 {
 		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
 	}
@@ -164,8 +166,13 @@ func (l *linter) lintRetry(r *Retry, path string, sc *exprScope) {
 		l.r.errorf(r.MaxInterval.Pos, path+".maxInterval", "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
 	}
 	for i, t := range r.NonRetryable.Items {
-		if t.Set && strings.TrimSpace(t.Value) == "" {
-			l.r.errorf(t.Pos, fmt.Sprintf("%s.nonRetryable[%d]", path, i), "error type must not be empty")
+		ipath := fmt.Sprintf("%s.nonRetryable[%d]", path, i)
+		switch {
+		case !t.Set:
+		case strings.TrimSpace(t.Value) == "":
+			l.r.errorf(t.Pos, ipath, "error type must not be empty")
+		case spec != nil && spec.Errors != nil && !slices.Contains(spec.Errors, t.Value):
+			l.r.hinted(t.Pos, ipath, suggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
 		}
 	}
 }

@@ -62,6 +62,15 @@ var lintCases = []struct {
 		"rb.yaml:10:22: spec.steps[1].sleep: duration must be positive, got 0s",
 		"rb.yaml:11:22: spec.steps[2].sleep: duration must be positive, got -1m",
 	}},
+	{"nonRetryable error types", header + "    - id: a\n      action: shell\n      with: {command: [x]}\n      retry: {maxAttempts: 2, nonRetryable: [ShellExit, ShellExitError, BadInput, HTTPStatusError, shellexiterror, \"\"]}\n", []string{
+		`rb.yaml:9:46: spec.steps[0].retry.nonRetryable[0]: action shell does not fail with error type "ShellExit"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic (did you mean "ShellExitError"?)`,
+		`rb.yaml:9:83: spec.steps[0].retry.nonRetryable[3]: action shell does not fail with error type "HTTPStatusError"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic`,
+		`rb.yaml:9:100: spec.steps[0].retry.nonRetryable[4]: action shell does not fail with error type "shellexiterror"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic (did you mean "ShellExitError"?)`,
+		"rb.yaml:9:116: spec.steps[0].retry.nonRetryable[5]: error type must not be empty",
+	}},
+	{"nonRetryable of an unknown action is not checked", header + "    - id: a\n      action: shel\n      retry: {nonRetryable: [Whatever]}\n", []string{
+		`rb.yaml:7:15: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)`,
+	}},
 	{"retry bounds", header + "    - id: a\n      action: log\n      with: {message: hi}\n      retry: {maxAttempts: 0, backoff: 0.5, initialInterval: 10s, maxInterval: 1s}\n", []string{
 		"rb.yaml:9:28: spec.steps[0].retry.maxAttempts: maxAttempts must be at least 1, got 0",
 		"rb.yaml:9:40: spec.steps[0].retry.backoff: backoff must be at least 1, got 0.5",

@@ -49,3 +49,22 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// suggestName is suggest that also offers the one candidate that s is a
+// case-insensitive prefix or part of, for names such as ShellExit (for
+// ShellExitError) that are too short for the edit distance.
+func suggestName(s string, candidates []string) string {
+	if h := suggest(s, candidates); h != "" {
+		return h
+	}
+	var found []string
+	for _, c := range candidates {
+		if strings.Contains(strings.ToLower(c), strings.ToLower(s)) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		return fmt.Sprintf("did you mean %q?", found[0])
+	}
+	return ""
+}
