@@ -8,10 +8,12 @@ import (
 
 func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
 	spec, ok := l.action(&s.Action, path+".action")
+	sc := ctx.scope(vis, n, "with")
+	sc.secrets = true
 	if ok {
-		sc := ctx.scope(vis, n, "with")
-		sc.secrets = true
 		l.lintWith(spec, &s.With, s.Pos, path+".with", sc)
+	} else {
+		l.lintUntypedWith(&s.With, path+".with", sc)
 	}
 	l.duration(&s.Timeout, path+".timeout", ctx.scope(vis, n, "timeout"))
 	if r := s.Retry; r != nil {
@@ -70,10 +72,12 @@ func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis vis
 		vis[n.id] = finished // lintStep sets it again, with its certainty
 	}
 	if c.Action.Set {
+		sc := ctx.scope(vis, n, "compensate.with")
+		sc.secrets = true
 		if spec, ok := l.action(&c.Action, path+".action"); ok {
-			sc := ctx.scope(vis, n, "compensate.with")
-			sc.secrets = true
 			l.lintWith(spec, &c.With, c.Pos, path+".with", sc)
+		} else {
+			l.lintUntypedWith(&c.With, path+".with", sc)
 		}
 		return
 	}
@@ -94,6 +98,15 @@ func actionNames(c Catalog) []string {
 	return names
 }
 
+// lintUntypedWith checks the expressions of the inputs of an unknown
+// action, so that fixing its name does not reveal new problems.
+func (l *linter) lintUntypedWith(with *Map[Raw], path string, sc *exprScope) {
+	for i := range with.Entries {
+		e := &with.Entries[i]
+		l.checkValue(e.Value.Node, AnyType, joinPath(path, e.Key), sc)
+	}
+}
+
 // lintWith checks action inputs against the action's spec.
 func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
 	given := map[string]bool{}
@@ -107,6 +120,7 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 				names[j] = in.Name
 			}
 			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
+			l.checkValue(e.Value.Node, AnyType, epath, sc) // its expressions are still checked
 			continue
 		}
 		given[e.Key] = true

@@ -71,6 +71,36 @@ var lintCases = []struct {
 	{"nonRetryable of an unknown action is not checked", header + "    - id: a\n      action: shel\n      retry: {nonRetryable: [Whatever]}\n", []string{
 		`rb.yaml:7:15: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)`,
 	}},
+	{"forEach body checked despite the loop's own errors", header + `    - id: loop
+      forEach: '"x"'
+      as: params
+      steps:
+        - {id: d, action: log, with: {message: "${{ params.zzz }}"}}
+    - id: loop2
+      forEach: '[1]'
+      as: Bad-Name
+      steps:
+        - {id: e, action: log, with: {mesage: "x"}}
+`, []string{
+		"rb.yaml:7:17: spec.steps[0].forEach: must be a list, but the expression is string",
+		`rb.yaml:8:11: spec.steps[0].as: loop variable "params" shadows the reserved name params`,
+		`rb.yaml:10:60: spec.steps[0].steps[0].with.message: unknown param "zzz"`,
+		`rb.yaml:13:11: spec.steps[1].as: loop variable "Bad-Name" must be lowercase letters, digits and underscores, starting with a letter`,
+		`rb.yaml:15:38: spec.steps[1].steps[0].with: action log needs input "message"`,
+		`rb.yaml:15:39: spec.steps[1].steps[0].with.mesage: action log has no input "mesage" (did you mean "message"?)`,
+	}},
+	{"inputs of an unknown action or input still checked", header + `    - {id: a, action: shel, with: {command: ["${{ params.nope }}"]}}
+    - {id: b, action: log, with: {message: "${{ steps.a.outputs.stdout + params.q }}", colour: "${{ params.r }}"}}
+    - {id: c, action: shell, with: {command: [x]}, compensate: {action: undo, with: {x: "${{ params.s }}"}}}
+`, []string{
+		`rb.yaml:6:23: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)`,
+		`rb.yaml:6:58: spec.steps[0].with.command[0]: unknown param "nope"`,
+		`rb.yaml:7:81: spec.steps[1].with.message: unknown param "q"`,
+		`rb.yaml:7:88: spec.steps[1].with.colour: action log has no input "colour"`,
+		`rb.yaml:7:108: spec.steps[1].with.colour: unknown param "r"`,
+		`rb.yaml:8:73: spec.steps[2].compensate.action: unknown action "undo" (runbook actions lists them)`,
+		`rb.yaml:8:101: spec.steps[2].compensate.with.x: unknown param "s"`,
+	}},
 	{"retry bounds", header + "    - id: a\n      action: log\n      with: {message: hi}\n      retry: {maxAttempts: 0, backoff: 0.5, initialInterval: 10s, maxInterval: 1s}\n", []string{
 		"rb.yaml:9:28: spec.steps[0].retry.maxAttempts: maxAttempts must be at least 1, got 0",
 		"rb.yaml:9:40: spec.steps[0].retry.backoff: backoff must be at least 1, got 0.5",
