@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -130,6 +131,7 @@ var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 		ext.Math(),
 		ext.Encoders(),
 		ext.Sets(),
+		jsonFunction,
 		cel.ParserExpressionSizeLimit(MaxExprLength),
 		cel.ParserRecursionLimit(MaxExprRecursion),
 		cel.ExpressionNodeLimit(MaxExprNodes),
@@ -334,4 +336,43 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 
 func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
+}
+
+// jsonFunction declares json(value), which renders any value as compact
+// JSON text with sorted keys, durations as "1m30s" and timestamps in RFC 3339
+// (UTC): the way to put a map or a list into a template's text.
+var jsonFunction = cel.Function("json", cel.Overload("json_dyn", []*cel.Type{cel.DynType}, cel.StringType,
+	cel.UnaryBinding(func(v ref.Val) ref.Val {
+		n, err := nativeValue(v)
+		if err != nil {
+			return types.NewErr("json: %v", err)
+		}
+		b, err := json.Marshal(jsonReady(n))
+		if err != nil {
+			return types.NewErr("json: %v", err)
+		}
+		return types.String(b)
+	})))
+
+// jsonReady replaces durations and timestamps by their text.
+func jsonReady(v any) any {
+	switch x := v.(type) {
+	case time.Duration:
+		return FormatDuration(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonReady(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonReady(e)
+		}
+		return out
+	}
+	return v
 }

@@ -284,3 +284,10 @@ spec:
 		}
 	}
 }
+
+func TestUnknownRunbookSuggestsOne(t *testing.T) {
+	parent := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: parent}\nspec:\n  steps: [{id: x, runbook: {name: chld}}]\n"
+	assertDiags(t, diagStrings(buildSet(t, parent, childSrc)[0]), []string{
+		`a.yaml:5:35: spec.steps[0].runbook.name: unknown runbook "chld" (did you mean "child"?)`,
+	})
+}

@@ -128,3 +128,15 @@ func TestMapsIterateInKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+func TestJSONFunction(t *testing.T) {
+	p := mustBuild(t, header+"    - {id: a, action: log, with: {message: \"${{ json({'b': [1, 'x', null, 2.5], 'a': duration('90s'), 'c': {'d': true}}) }}\"}}\n")
+	ev, err := runbooks.NewEvaluator(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ev.Render(p.Step("a").With["message"], runbooks.Vars{})
+	if want := `{"a":"1m30s","b":[1,"x",null,2.5],"c":{"d":true}}`; err != nil || got != want {
+		t.Errorf("json() = %v, %v; want %s", got, err, want)
+	}
+}

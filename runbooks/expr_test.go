@@ -107,7 +107,23 @@ var exprCases = []struct {
 		"rb.yaml:7:23: spec.concurrency.key: concurrency.key cannot read steps",
 	}},
 	{"interpolating a list", header + "    - {id: a, action: log, with: {message: \"hosts: ${{ [1, 2] }}\"}}\n", []string{
-		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<int> into text (use join() or string(), or make the template the whole value)",
+		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<int> into text (use json(), or make the template the whole value)",
+	}},
+	{"interpolating a list of strings", header + "    - {id: a, action: log, with: {message: \"hosts: ${{ ['a'] }}\"}}\n", []string{
+		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<string> into text (use join() or json(), or make the template the whole value)",
+	}},
+	{"interpolating a map", header + "    - {id: a, action: log, with: {message: \"labels: ${{ {'a': 1} }}\"}}\n", []string{
+		"rb.yaml:6:57: spec.steps[0].with.message: cannot put map<string, int> into text (use json(), or make the template the whole value)",
+	}},
+	{"json renders anything", header + "    - {id: a, action: log, with: {message: \"labels: ${{ json({'a': [1, 2]}) }} ${{ json(params) }}\"}}\n", nil},
+	{"bare CEL in a template", header + "    - id: a\n      if: \"${{ params.nope == 'x' }}\"\n      sleep: 1s\n    - id: b\n      assert: {that: '${{ true }}'}\n", []string{
+		"rb.yaml:7:12: spec.steps[0].if: `if` is bare CEL: drop `${{ }}`",
+		`rb.yaml:7:23: spec.steps[0].if: unknown param "nope"`,
+		"rb.yaml:10:23: spec.steps[1].assert.that: `assert.that` is bare CEL: drop `${{ }}`",
+	}},
+	{"folded and literal expressions", header + "    - id: a\n      if: >-\n        1 == 1 &&\n        params.nope == 'y'\n      action: log\n      with:\n        message: |\n          hello ${{ 1 }}\n            and ${{ params.qq }}\n", []string{
+		`rb.yaml:9:16: spec.steps[0].if: unknown param "nope"`,
+		`rb.yaml:14:28: spec.steps[0].with.message: unknown param "qq"`,
 	}},
 	{"whole template keeps type", header + "    - {id: a, action: tcp.check, with: {host: h, port: \"${{ 'x' }}\"}}\n", []string{
 		"rb.yaml:6:61: spec.steps[0].with.port: must be an int, but the expression is string",

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,19 +49,27 @@ type exprSite struct {
 	style  yaml.Style
 	multi  bool
 	offset int // byte offset of the expression in the scalar's value
+	// For a block scalar (| or >), its value, the file and the expression's
+	// text, with which at finds each position in the block's own lines.
+	value string
+	file  []byte
+	expr  string
 }
 
 func stringSite(s *String) exprSite {
-	return exprSite{pos: s.Pos, style: s.style, multi: s.multi}
+	return exprSite{pos: s.Pos, style: s.style, multi: s.multi, value: s.Value}
 }
 
 func nodeSite(n *yaml.Node) exprSite {
-	return exprSite{pos: posOf(n), style: n.Style, multi: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+	return exprSite{pos: posOf(n), style: n.Style, multi: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0, value: n.Value}
 }
 
 // at maps a CEL location (1-based line, 0-based column) to the file.
 func (s exprSite) at(line, col int) Pos {
 	if s.multi {
+		if p, ok := s.inBlock(line, col); ok {
+			return p
+		}
 		return Pos{Line: s.pos.Line + line, Col: col + 1}
 	}
 	if line > 1 {
@@ -70,6 +80,59 @@ func (s exprSite) at(line, col int) Pos {
 		quote = 1
 	}
 	return Pos{Line: s.pos.Line, Col: s.pos.Col + quote + s.offset + col}
+}
+
+// inBlock finds a CEL location in the lines of a block scalar. Folding
+// (>) joins the lines with spaces and every block drops its indentation, so
+// the location's offset in the value is matched against each content line
+// in turn.
+func (s exprSite) inBlock(line, col int) (Pos, bool) {
+	if s.file == nil {
+		return Pos{}, false
+	}
+	exprLines := strings.SplitAfter(s.expr, "\n")
+	if line < 1 || line > len(exprLines) {
+		return Pos{}, false
+	}
+	prefix := strings.Join(exprLines[:line-1], "")
+	off := s.offset + len(prefix) + len(string([]rune(exprLines[line-1])[:min(col, len([]rune(exprLines[line-1])))]))
+	value := s.value
+	fileLines := strings.Split(string(s.file), "\n")
+	indent, cursor := -1, 0
+	for i := s.pos.Line; i < len(fileLines); i++ { // the block starts on the line after its indicator
+		text := strings.TrimRight(fileLines[i], "\r")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		ind := len(text) - len(strings.TrimLeft(text, " "))
+		if indent < 0 {
+			indent = ind
+		} else if ind < indent {
+			break
+		}
+		content := text[indent:]
+		p := strings.Index(value[cursor:], content)
+		if p < 0 {
+			return Pos{}, false
+		}
+		start := cursor + p
+		if off >= start && off <= start+len(content) {
+			return Pos{Line: i + 1, Col: indent + utf8.RuneCountInString(content[:off-start]) + 1}, true
+		}
+		cursor = start + len(content)
+	}
+	return Pos{}, false
+}
+
+// templated reports whether a bare CEL source is one whole ${{ }}
+// template, and returns what it holds with its byte offset.
+func templated(src string) (string, int, bool) {
+	t := strings.TrimSpace(src)
+	if !strings.HasPrefix(t, "${{") || !strings.HasSuffix(t, "}}") || len(t) < 5 {
+		return "", 0, false
+	}
+	at := strings.Index(src, "${{") + 3
+	return src[at:strings.LastIndex(src, "}}")], at, true
 }
 
 // varRef is a chain of field selections rooted at a variable: steps.x.outputs.y.
@@ -103,6 +166,21 @@ func collectRefs(a *celast.AST) []varRef {
 // want is the type the value must have (nil: anything). It reports every
 // problem and returns nil when there was one.
 func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *Type) (*Expr, *cel.Type) {
+	if site.multi {
+		site.file, site.expr = l.out.src, src
+	}
+	if inner, at, ok := templated(src); ok {
+		// ${{ }} is never CEL; say so once, then check what it holds.
+		field := strings.TrimPrefix(path, "spec.")
+		if i := strings.LastIndex(path, "]."); i >= 0 {
+			field = path[i+2:]
+		}
+		l.r.errorf(site.at(1, 0), path, "`%s` is bare CEL: drop `${{ }}`", field)
+		inSite := site
+		inSite.offset += at
+		l.checkExpr(inner, inSite, path, sc, want)
+		return nil, nil
+	}
 	report := func(iss *cel.Issues) {
 		for _, e := range iss.Errors() {
 			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
@@ -391,8 +469,7 @@ func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope
 			continue
 		}
 		if !interpolatable(out) {
-			l.r.hinted(expr.Pos, path, "use join() or string(), or make the template the whole value",
-				"cannot put %s into text", l.types.describeCEL(out))
+			l.r.hinted(expr.Pos, path, textHint(out), "cannot put %s into text", l.types.describeCEL(out))
 			ok = false
 			continue
 		}
@@ -539,4 +616,12 @@ func (l *linter) check(env *cel.Env, src string, pe *parsedExpr) *checkedExpr {
 	}
 	l.checked[key] = ce
 	return ce
+}
+
+// textHint says how to turn a value that is not text into text.
+func textHint(t *cel.Type) string {
+	if t.Kind() == types.ListKind && len(t.Parameters()) == 1 && t.Parameters()[0].Kind() == types.StringKind {
+		return "use join() or json(), or make the template the whole value"
+	}
+	return "use json(), or make the template the whole value"
 }

@@ -45,7 +45,7 @@ func (l *linter) action(name *String, path string) (*ActionSpec, bool) {
 	}
 	spec, ok := l.opts.Actions.Action(name.Value)
 	if !ok {
-		hint := suggest(name.Value, actionNames(l.opts.Actions))
+		hint := suggestName(name.Value, actionNames(l.opts.Actions))
 		if hint == "" {
 			hint = "runbook actions lists them"
 		}
@@ -168,10 +168,10 @@ func countGiven(group []string, given map[string]bool) int {
 
 // lintRetry checks a retry policy; spec is nil when the action is unknown.
 func (l *linter) lintRetry(r *Retry, spec *ActionSpec, path string, sc *exprScope) {
-	if r.MaxAttempts.Set && r.MaxAttempts.Value < 1 {
+	if r.MaxAttempts.Set && !r.MaxAttempts.bad && r.MaxAttempts.Value < 1 {
 		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
 	}
-	if r.Backoff.Set && r.Backoff.Value < 1 {
+	if r.Backoff.Set && !r.Backoff.bad && r.Backoff.Value < 1 {
 		l.r.errorf(r.Backoff.Pos, path+".backoff", "backoff must be at least 1, got %v", r.Backoff.Value)
 	}
 	initial, ok1 := l.duration(&r.InitialInterval, path+".initialInterval", sc)

@@ -251,7 +251,19 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 		case failed:
 			l.r.errorf(sr.Name.Pos, path+".name", "runbook %q has errors; fix them first", name)
 		default:
-			l.r.hinted(sr.Name.Pos, path+".name", "register it first, or validate it together with this file", "unknown runbook %q", name)
+			hint := "register it first, or validate it together with this file"
+			if l.opts.RunbookNames != nil {
+				var others []string
+				for _, n := range l.opts.RunbookNames() {
+					if n != l.doc.Metadata.Name.Value {
+						others = append(others, n)
+					}
+				}
+				if h := suggestName(name, others); h != "" {
+					hint = h
+				}
+			}
+			l.r.hinted(sr.Name.Pos, path+".name", hint, "unknown runbook %q", name)
 		}
 		return nil
 	}

@@ -101,6 +101,16 @@ var lintCases = []struct {
 		`rb.yaml:8:73: spec.steps[2].compensate.action: unknown action "undo" (runbook actions lists them)`,
 		`rb.yaml:8:101: spec.steps[2].compensate.with.x: unknown param "s"`,
 	}},
+	{"a wrong kind is one error", header + "    - {id: a, approval: {approvers: [a, b], minApprovals: \"one\"}}\n    - {id: b, action: log, with: {message: hi}, retry: {maxAttempts: many, backoff: fast}}\n", []string{
+		`rb.yaml:6:59: spec.steps[0].approval.minApprovals: expected an integer, got a string`,
+		`rb.yaml:7:70: spec.steps[1].retry.maxAttempts: expected an integer, got a string`,
+		`rb.yaml:7:85: spec.steps[1].retry.backoff: expected a number, got a string`,
+	}},
+	{"did you mean an action or a runbook", header + "    - {id: a, action: request}\n    - {id: b, action: http_check, with: {url: x}}\n    - {id: c, runbook: {name: nightly}}\n", []string{
+		`rb.yaml:6:23: spec.steps[0].action: unknown action "request" (did you mean "http.request"?)`,
+		`rb.yaml:7:23: spec.steps[1].action: unknown action "http_check" (did you mean "http.check"?)`,
+		`rb.yaml:8:31: spec.steps[2].runbook.name: unknown runbook "nightly" (register it first, or validate it together with this file)`,
+	}},
 	{"retry bounds", header + "    - id: a\n      action: log\n      with: {message: hi}\n      retry: {maxAttempts: 0, backoff: 0.5, initialInterval: 10s, maxInterval: 1s}\n", []string{
 		"rb.yaml:9:28: spec.steps[0].retry.maxAttempts: maxAttempts must be at least 1, got 0",
 		"rb.yaml:9:40: spec.steps[0].retry.backoff: backoff must be at least 1, got 0.5",

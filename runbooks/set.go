@@ -2,9 +2,11 @@ package runbooks
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -83,6 +85,14 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		}
 		o := opts
 		o.Runbooks = resolve
+		o.RunbookNames = func() []string {
+			names := slices.Collect(maps.Keys(byName))
+			if opts.RunbookNames != nil {
+				names = append(names, opts.RunbookNames()...)
+			}
+			slices.Sort(names)
+			return slices.Compact(names)
+		}
 		o.inSet = func(name string) (bool, bool) {
 			j, ok := byName[name]
 			if !ok {
