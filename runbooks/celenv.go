@@ -23,6 +23,9 @@ const (
 	MaxEstimatedCost = 10_000_000_000
 	MaxListItems     = 10_000
 	MaxStringSize    = 64 << 10
+	// MaxNestedItems is the size a JSON value counts as at validate time
+	// once an expression reaches it through a loop over JSON.
+	MaxNestedItems = 100
 
 	MaxExprLength    = 4096
 	MaxExprNodes     = 1000
@@ -328,8 +331,19 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	case types.StringKind, types.BytesKind:
 		return &checker.SizeEstimate{Min: 0, Max: MaxStringSize}
 	case types.DynKind, types.AnyKind:
-		// A JSON value of an action's output: a string, list or map.
-		return &checker.SizeEstimate{Min: 0, Max: max(MaxStringSize, MaxListItems)}
+		// A JSON value (an action's output, an event's payload): a string,
+		// list or map. Its size is unknown until run time, where CostLimit
+		// bounds the evaluation; here it counts realistically, so that
+		// ordinary filters over JSON pass: MaxListItems at the top, and
+		// MaxNestedItems once reached through a loop over it (pods of a
+		// list, then their containers), since one document's nested lists
+		// share its items rather than each holding as many.
+		for _, p := range n.Path() {
+			if strings.HasPrefix(p, "@") {
+				return &checker.SizeEstimate{Min: 0, Max: MaxNestedItems}
+			}
+		}
+		return &checker.SizeEstimate{Min: 0, Max: MaxListItems}
 	}
 	return nil
 }

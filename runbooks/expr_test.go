@@ -134,6 +134,23 @@ var exprCases = []struct {
 	{"unclosed template", header + "    - {id: a, action: log, with: {message: \"${{ params.x\"}}\n", []string{
 		"rb.yaml:6:44: spec.steps[0].with.message: template at offset 0 is not closed with }}",
 	}},
+	{"filters over JSON pass", header + `    - id: pods
+      action: shell
+      with: {command: [kubectl, get, pods, -o, json], parseJson: true}
+    - id: check
+      assert:
+        that: >-
+          steps.pods.outputs.json.items.filter(p, p.status.phase != 'Running')
+          .exists(p, p.status.containerStatuses.exists(c, !c.ready && c.name.startsWith('web-')))
+    - id: ports
+      assert: {that: "steps.pods.outputs.json.items.all(p, p.spec.containers.all(c, c.ports.exists(q, q.containerPort == 80)))"}
+`, nil},
+	{"a cross product over JSON is refused", header + `    - {id: pods, action: shell, with: {command: [x], parseJson: true}}
+    - id: check
+      assert: {that: "steps.pods.outputs.json.all(a, steps.pods.outputs.json.all(b, steps.pods.outputs.json.all(c, a == b && b == c)))"}
+`, []string{
+		"rb.yaml:8:23: spec.steps[1].assert.that: expression is too expensive: its worst case costs 27000800080005, the limit is 10000000000 (lists count as up to 10000 items and strings as up to 65536 bytes; JSON values reached through a loop over JSON as up to 100)",
+	}},
 	{"extensions available", header + "    - {id: a, action: log, with: {message: \"${{ ['a','b'].join(',').upperAscii() + string(math.greatest(1, 2)) + base64.encode(b'x') }}\"}}\n", nil},
 }
 

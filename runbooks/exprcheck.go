@@ -217,7 +217,7 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		return nil, nil
 	}
 	if ce.cost > MaxEstimatedCost {
-		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes", MaxListItems, MaxStringSize),
+		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", MaxListItems, MaxStringSize, MaxNestedItems),
 			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, MaxEstimatedCost)
 		return nil, nil
 	}
