@@ -65,7 +65,7 @@ func TestEvaluatorErrors(t *testing.T) {
 }
 
 func TestEvaluatorCostLimit(t *testing.T) {
-	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params: [{name: xs, type: list, items: int}]\n  steps:\n" +
+	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params: [{name: xs, type: list, items: int, required: true}]\n  steps:\n" +
 		"    - {id: a, action: log, with: {message: \"${{ string(params.xs.map(a, params.xs.filter(b, b < a).size()).size()) }}\"}}\n"
 	p := mustBuild(t, src)
 	ev, err := runbooks.NewEvaluator(p)

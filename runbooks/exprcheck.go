@@ -140,6 +140,10 @@ type varRef struct {
 	root string
 	path []string
 	ids  []int64 // ids[0] is the identifier, ids[i] the selection of path[i-1]
+	// safe[i] tells that path[:i+1] is only tested (has(...)) or read where
+	// has() of it holds: in the right of `has(x) && ...`, the then-branch of
+	// `has(x) ? ... : ...`, or the right of `!has(x) || ...`.
+	safe []bool
 }
 
 func collectRefs(a *celast.AST) []varRef {
@@ -155,11 +159,85 @@ func collectRefs(a *celast.AST) []varRef {
 			}
 			r.path = append(r.path, p.AsSelect().FieldName())
 			r.ids = append(r.ids, p.ID())
+			r.safe = append(r.safe, p.AsSelect().IsTestOnly() || hasGuarded(p))
 			cur = p
 		}
 		refs = append(refs, r)
 	}
 	return refs
+}
+
+// selectPath renders a chain of selections rooted at an identifier
+// (params.x.y), or "" for anything else.
+func selectPath(e celast.Expr) string {
+	switch e.Kind() {
+	case celast.IdentKind:
+		return e.AsIdent()
+	case celast.SelectKind:
+		if p := selectPath(e.AsSelect().Operand()); p != "" {
+			return p + "." + e.AsSelect().FieldName()
+		}
+	}
+	return ""
+}
+
+// tests reports whether cond, or a conjunct of it, is has(path) (negated
+// when neg: !has(path), or a disjunct of it).
+func tests(cond celast.Expr, path string, neg bool) bool {
+	if cond.Kind() == celast.SelectKind && cond.AsSelect().IsTestOnly() && !neg {
+		sel := cond.AsSelect()
+		return selectPath(sel.Operand())+"."+sel.FieldName() == path
+	}
+	if cond.Kind() != celast.CallKind {
+		return false
+	}
+	call := cond.AsCall()
+	switch {
+	case call.FunctionName() == "!_" && neg:
+		return tests(call.Args()[0], path, false)
+	case call.FunctionName() == "_&&_" && !neg, call.FunctionName() == "_||_" && neg:
+		return tests(call.Args()[0], path, neg) || tests(call.Args()[1], path, neg)
+	}
+	return false
+}
+
+// hasConjuncts lists the paths P that e tests as has(P), alone or as a
+// conjunct: where e holds, each of them is present.
+func hasConjuncts(e celast.Expr) []string {
+	switch {
+	case e.Kind() == celast.SelectKind && e.AsSelect().IsTestOnly():
+		if p := selectPath(e.AsSelect().Operand()); p != "" {
+			return []string{p + "." + e.AsSelect().FieldName()}
+		}
+	case e.Kind() == celast.CallKind && e.AsCall().FunctionName() == "_&&_":
+		return append(hasConjuncts(e.AsCall().Args()[0]), hasConjuncts(e.AsCall().Args()[1])...)
+	}
+	return nil
+}
+
+// hasGuard is the guards key of a path that an enclosing if tests with has().
+func hasGuard(path string) string { return "has:" + path }
+
+// hasGuarded reports whether the selection n is read only where has() of
+// it holds, by the rules of varRef.safe.
+func hasGuarded(n celast.NavigableExpr) bool {
+	path := selectPath(n)
+	for cur := n; ; {
+		p, ok := cur.Parent()
+		if !ok {
+			return false
+		}
+		if p.Kind() == celast.CallKind {
+			call, args := p.AsCall(), p.AsCall().Args()
+			switch {
+			case call.FunctionName() == "_&&_" && len(args) == 2 && args[1].ID() == cur.ID() && tests(args[0], path, false),
+				call.FunctionName() == "_?_:_" && len(args) == 3 && args[1].ID() == cur.ID() && tests(args[0], path, false),
+				call.FunctionName() == "_||_" && len(args) == 2 && args[1].ID() == cur.ID() && tests(args[0], path, true):
+				return true
+			}
+		}
+		cur = p
+	}
 }
 
 // checkExpr parses, checks references, and type-checks one expression.
@@ -202,6 +280,9 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 			expr.checked = appendUnique(expr.checked, r.path[0])
 		}
 	}
+	for _, p := range hasConjuncts(pe.ast.NativeRep().Expr()) {
+		expr.hasTested = appendUnique(expr.hasTested, p)
+	}
 	ok := true
 	for _, r := range pe.refs {
 		if !l.checkRef(r, sc, path, posOfID, expr) {
@@ -242,8 +323,17 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 	}
 	switch r.root {
 	case varParams:
-		if len(r.path) > 0 && l.paramByName(r.path[0]) == nil {
+		if len(r.path) == 0 {
+			break
+		}
+		p := l.paramByName(r.path[0])
+		if p == nil {
 			l.r.hinted(at(1), path, suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
+			return false
+		}
+		if !p.Required && !p.HasDefault && !r.safe[0] && !sc.guards[hasGuard("params."+p.Name)] {
+			l.r.hinted(at(1), path, fmt.Sprintf("give it a default, or read it where has(params.%s) holds, or as params.?%s.orValue(...)", p.Name, p.Name),
+				"param %q is optional and has no default, so a run may not have it", p.Name)
 			return false
 		}
 	case varSecrets:
@@ -314,6 +404,20 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			}
 			l.r.hinted(at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
 			return false
+		}
+	}
+	if node.kind == StepApproval && out == "inputs" && len(r.path) >= 4 {
+		for _, in := range node.step.Approval.Inputs.Items {
+			if in == nil || in.Name.Value != r.path[3] {
+				continue
+			}
+			ref := "steps." + id + ".outputs.inputs." + in.Name.Value
+			if !in.Required.Value && !in.Default.Set() && !r.safe[3] && !sc.guards[hasGuard(ref)] {
+				l.r.hinted(at(4), path, fmt.Sprintf("give it a default, or read it where has(%s) holds", ref),
+					"approval input %q is optional and has no default, so a vote may not have it", in.Name.Value)
+				return false
+			}
+			break // the first declaration counts; a duplicate is reported as such
 		}
 	}
 	if sc.guards[id] || slices.Contains(expr.checked, id) {

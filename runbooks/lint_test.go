@@ -111,6 +111,25 @@ var lintCases = []struct {
 		`rb.yaml:7:23: spec.steps[1].action: unknown action "http_check" (did you mean "http.check"?)`,
 		`rb.yaml:8:31: spec.steps[2].runbook.name: unknown runbook "nightly" (register it first, or validate it together with this file)`,
 	}},
+	{"optional values without a default", "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params:\n    - {name: tag, type: string}\n    - {name: n, type: int, default: 1}\n  steps:\n" + `    - {id: a, action: log, with: {message: "${{ params.tag }}"}}
+    - {id: b, action: log, if: "has(params.tag) && params.tag != ''", with: {message: "${{ has(params.tag) ? params.tag : 'none' }}"}}
+    - {id: c, action: log, if: "!has(params.tag) || params.tag == 'x'", with: {message: "${{ params.?tag.orValue('none') + string(params.n) }}"}}
+    - {id: d, action: log, if: "params.tag == 'x' || has(params.tag)", with: {message: hi}}
+    - id: gate
+      approval:
+        approvers: [alice]
+        inputs: [{name: size, type: int}, {name: note, type: string, default: ""}]
+    - {id: e, action: log, with: {message: "${{ string(steps.gate.outputs.inputs.size) + steps.gate.outputs.inputs.note }}"}}
+    - {id: f, action: log, with: {message: "${{ has(steps.gate.outputs.inputs.size) ? string(steps.gate.outputs.inputs.size) : '' }}"}}
+    - id: g
+      if: "has(params.tag) && has(steps.gate.outputs.inputs.size)"
+      steps:
+        - {id: h, action: log, with: {message: "${{ params.tag + string(steps.gate.outputs.inputs.size) }}"}}
+`, []string{
+		`rb.yaml:9:56: spec.steps[0].with.message: param "tag" is optional and has no default, so a run may not have it (give it a default, or read it where has(params.tag) holds, or as params.?tag.orValue(...))`,
+		`rb.yaml:12:40: spec.steps[3].if: param "tag" is optional and has no default, so a run may not have it (give it a default, or read it where has(params.tag) holds, or as params.?tag.orValue(...))`,
+		`rb.yaml:17:82: spec.steps[5].with.message: approval input "size" is optional and has no default, so a vote may not have it (give it a default, or read it where has(steps.gate.outputs.inputs.size) holds)`,
+	}},
 	{"retry bounds", header + "    - id: a\n      action: log\n      with: {message: hi}\n      retry: {maxAttempts: 0, backoff: 0.5, initialInterval: 10s, maxInterval: 1s}\n", []string{
 		"rb.yaml:9:28: spec.steps[0].retry.maxAttempts: maxAttempts must be at least 1, got 0",
 		"rb.yaml:9:40: spec.steps[0].retry.backoff: backoff must be at least 1, got 0.5",
