@@ -47,7 +47,14 @@ const (
 	ErrNotifyRejected = "NotifyRejected"
 	ErrBadOutput      = "BadOutput"         // never retried
 	ErrSecretSource   = "SecretSourceError" // the secrets could not be listed
+	ErrPanic          = "Panic"             // the action's code panicked
 )
+
+// errorTypes is a spec's Errors: the types the action itself raises, then
+// those every action can fail with before or around its own code.
+func errorTypes(own ...string) []string {
+	return append(own, ErrBadInput, ErrSecret, ErrSecretSource, ErrPanic)
+}
 
 // badInput is a permanent failure: running again cannot fix the input.
 func badInput(format string, args ...any) error {

@@ -20,6 +20,7 @@ import (
 // BackupFilesSpec archives a directory.
 var BackupFilesSpec = &runbooks.ActionSpec{
 	Name:        "backup.files",
+	Errors:      errorTypes(),
 	Description: "Archive a directory as tar.gz into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (files, bytes, sha256). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -11,6 +11,7 @@ import (
 // BackupListSpec finds the backups of a prefix.
 var BackupListSpec = &runbooks.ActionSpec{
 	Name:        "backup.list",
+	Errors:      errorTypes(),
 	Description: "List the backups of one prefix in a directory, newest first (by the time in their manifests); files without a manifest are not backups and are left out. A missing directory lists nothing.",
 	Inputs: []runbooks.Field{
 		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups.", Role: runbooks.RolePath},

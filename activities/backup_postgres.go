@@ -16,6 +16,7 @@ import (
 // BackupPostgresSpec dumps a database.
 var BackupPostgresSpec = &runbooks.ActionSpec{
 	Name:        "backup.postgres",
+	Errors:      errorTypes(ErrPgTool, ErrUnreachable),
 	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -15,6 +15,7 @@ import (
 // BackupPruneSpec removes old backups.
 var BackupPruneSpec = &runbooks.ActionSpec{
 	Name:        "backup.prune",
+	Errors:      errorTypes(),
 	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -18,6 +18,7 @@ import (
 // BackupVerifySpec checks a backup against its manifest.
 var BackupVerifySpec = &runbooks.ActionSpec{
 	Name:        "backup.verify",
+	Errors:      errorTypes(),
 	Description: "Check a backup against its manifest: the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -12,6 +12,7 @@ import (
 // CapacityForecastSpec fits a linear trend to samples.
 var CapacityForecastSpec = &runbooks.ActionSpec{
 	Name:        "capacity.forecast",
+	Errors:      errorTypes(),
 	Description: "Fit a least-squares line to samples (from metrics.query or inline) and say when it crosses a threshold: capacity planning.",
 	Inputs: []runbooks.Field{
 		{Name: "samples", Type: runbooks.ListOf(runbooks.AnyType), Required: true, Description: "Points as [unixSeconds, value] pairs (Prometheus' form) or {t, v} maps; t may be an RFC 3339 time."},

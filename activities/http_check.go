@@ -12,6 +12,7 @@ import (
 // HTTPCheckSpec probes an HTTP endpoint. Unhealthy is an output, not a failure.
 var HTTPCheckSpec = &runbooks.ActionSpec{
 	Name:        "http.check",
+	Errors:      errorTypes(),
 	Description: "Probe an HTTP endpoint. An unhealthy answer is an output, not a failure, so repeat.until: outputs.healthy works.",
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL.", Role: runbooks.RoleURL},

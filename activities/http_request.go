@@ -20,6 +20,7 @@ import (
 // HTTPRequestSpec sends one HTTP request.
 var HTTPRequestSpec = &runbooks.ActionSpec{
 	Name:        "http.request",
+	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
 	Description: "Send an HTTP request; fails unless the status is expected.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -11,6 +11,7 @@ import (
 // LogSpec writes a line into the run's timeline.
 var LogSpec = &runbooks.ActionSpec{
 	Name:        "log",
+	Errors:      errorTypes(),
 	Description: "Write a line into the run's timeline.",
 	Inputs: []runbooks.Field{
 		{Name: "message", Type: runbooks.StringType, Required: true, Description: "The line."},

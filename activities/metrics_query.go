@@ -19,6 +19,7 @@ import (
 // MetricsQuerySpec queries Prometheus.
 var MetricsQuerySpec = &runbooks.ActionSpec{
 	Name:        "metrics.query",
+	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
 	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -16,6 +16,7 @@ import (
 // NotifySpec posts a message to a chat or webhook endpoint.
 var NotifySpec = &runbooks.ActionSpec{
 	Name:        "notify",
+	Errors:      errorTypes(ErrNotifyRejected, ErrUnreachable),
 	Description: "Post a message to a Slack-compatible incoming webhook, or as plain JSON to any URL.",
 	Inputs: []runbooks.Field{
 		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}.", Role: runbooks.RoleURL},

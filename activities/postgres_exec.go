@@ -11,6 +11,7 @@ import (
 // PostgresExecSpec runs a statement that changes something.
 var PostgresExecSpec = &runbooks.ActionSpec{
 	Name:        "postgres.exec",
+	Errors:      errorTypes(ErrQuery, ErrUnreachable),
 	Description: "Run a statement that changes the database: maintenance (VACUUM, ANALYZE, REINDEX), DDL, or a data fix. Without args the text may hold several statements separated by semicolons, which Postgres runs as one implicit transaction; VACUUM and CREATE/DROP DATABASE must stand alone. With args the text is one statement and the values are bound, never spliced. Use postgres.query to read.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

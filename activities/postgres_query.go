@@ -21,6 +21,7 @@ const ErrQuery = "QueryError"
 // PostgresQuerySpec runs a read-only query.
 var PostgresQuerySpec = &runbooks.ActionSpec{
 	Name:        "postgres.query",
+	Errors:      errorTypes(ErrQuery, ErrUnreachable),
 	Description: "Run one query in a read-only transaction and return the rows as JSON: for checks such as replication lag or row counts. Writes are refused by Postgres.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -297,7 +297,7 @@ func (e *Env) withRedaction(h Handler) Handler {
 		in.secrets = &callSecrets{rd: rd}
 		defer func() {
 			if p := recover(); p != nil {
-				out, err = Output{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("action panicked: %v", p), "Panic",
+				out, err = Output{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("action panicked: %v", p), ErrPanic,
 					temporal.ApplicationErrorOptions{Details: []any{string(debug.Stack())}})
 			}
 			rd := in.secrets.redactor()

@@ -20,6 +20,7 @@ const ErrBackupInvalid = "BackupInvalid"
 // RestoreFilesSpec restores a files backup.
 var RestoreFilesSpec = &runbooks.ActionSpec{
 	Name:        "restore.files",
+	Errors:      errorTypes(ErrBackupInvalid),
 	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

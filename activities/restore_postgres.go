@@ -16,6 +16,7 @@ import (
 // RestorePostgresSpec restores a database dump.
 var RestorePostgresSpec = &runbooks.ActionSpec{
 	Name:        "restore.postgres",
+	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, ErrUnreachable),
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

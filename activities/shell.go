@@ -21,6 +21,7 @@ import (
 // ShellSpec runs a command or a shell script on the worker.
 var ShellSpec = &runbooks.ActionSpec{
 	Name:        "shell",
+	Errors:      errorTypes(ErrShellExit, ErrBadOutput),
 	Description: "Run a command (argv list) or a script (run by /bin/sh -eu) on the worker. Template values reach the process as arguments or environment, never spliced into shell text.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

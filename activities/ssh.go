@@ -22,6 +22,7 @@ import (
 // SSHSpec runs a command or script on a remote host over SSH.
 var SSHSpec = &runbooks.ActionSpec{
 	Name:        "ssh",
+	Errors:      errorTypes(ErrShellExit, ErrBadOutput, ErrHostKey, ErrUnreachable),
 	Description: "Run a command or a script on a host over SSH. The host key must match knownHosts: there is no blind trust. Outputs are those of shell.",
 	Heartbeats:  true,
 	Inputs: []runbooks.Field{

@@ -14,6 +14,7 @@ import (
 // TCPCheckSpec probes a TCP port. Unhealthy is an output, not a failure.
 var TCPCheckSpec = &runbooks.ActionSpec{
 	Name:        "tcp.check",
+	Errors:      errorTypes(),
 	Description: "Open a TCP connection to host:port. An unreachable port is an output, not a failure.",
 	Inputs: []runbooks.Field{
 		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},

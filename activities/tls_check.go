@@ -15,6 +15,7 @@ import (
 // TLSCheckSpec reads a server's certificate.
 var TLSCheckSpec = &runbooks.ActionSpec{
 	Name:        "tls.check",
+	Errors:      errorTypes(),
 	Description: "Connect to host:port over TLS and report the leaf certificate: days left, expiry, subject, issuer, and whether the chain verifies for the host name. An unreachable host or a bad chain is an output, not a failure.",
 	Inputs: []runbooks.Field{
 		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},

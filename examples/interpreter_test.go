@@ -40,7 +40,7 @@ spec:
       approval:
         approvers: ["group:board"]
         minApprovals: 2
-        inputs: [{name: size, type: int, min: 1}]
+        inputs: [{name: size, type: int, min: 1, required: true}]
     - {id: ready, waitFor: {event: go, timeout: 5m, senders: [ops]}}
     - {id: resize, runbook: {name: child, params: {size: "${{ steps.gate.outputs.inputs.size }}"}}}
     - {id: note, set: {size: "steps.resize.outputs.said"}}

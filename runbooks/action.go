@@ -21,6 +21,9 @@ type ActionSpec struct {
 	// long as it runs, so a worker lost in the middle of it is noticed in
 	// seconds rather than at the step's timeout.
 	Heartbeats bool `json:"heartbeats,omitempty"`
+	// Errors lists every error type the action fails with, which is what
+	// retry.nonRetryable may name. Nil means unknown: any name is accepted.
+	Errors []string `json:"errors,omitempty"`
 }
 
 // Input returns the named input field.

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"sync"
@@ -22,6 +23,9 @@ const (
 	MaxEstimatedCost = 10_000_000_000
 	MaxListItems     = 10_000
 	MaxStringSize    = 64 << 10
+	// MaxNestedItems is the size a JSON value counts as at validate time
+	// once an expression reaches it through a loop over JSON.
+	MaxNestedItems = 100
 
 	MaxExprLength    = 4096
 	MaxExprNodes     = 1000
@@ -130,6 +134,7 @@ var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 		ext.Math(),
 		ext.Encoders(),
 		ext.Sets(),
+		jsonFunction,
 		cel.ParserExpressionSizeLimit(MaxExprLength),
 		cel.ParserRecursionLimit(MaxExprRecursion),
 		cel.ExpressionNodeLimit(MaxExprNodes),
@@ -326,12 +331,62 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	case types.StringKind, types.BytesKind:
 		return &checker.SizeEstimate{Min: 0, Max: MaxStringSize}
 	case types.DynKind, types.AnyKind:
-		// A JSON value of an action's output: a string, list or map.
-		return &checker.SizeEstimate{Min: 0, Max: max(MaxStringSize, MaxListItems)}
+		// A JSON value (an action's output, an event's payload): a string,
+		// list or map. Its size is unknown until run time, where CostLimit
+		// bounds the evaluation; here it counts realistically, so that
+		// ordinary filters over JSON pass: MaxListItems at the top, and
+		// MaxNestedItems once reached through a loop over it (pods of a
+		// list, then their containers), since one document's nested lists
+		// share its items rather than each holding as many.
+		for _, p := range n.Path() {
+			if strings.HasPrefix(p, "@") {
+				return &checker.SizeEstimate{Min: 0, Max: MaxNestedItems}
+			}
+		}
+		return &checker.SizeEstimate{Min: 0, Max: MaxListItems}
 	}
 	return nil
 }
 
 func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
+}
+
+// jsonFunction declares json(value), which renders any value as compact
+// JSON text with sorted keys, durations as "1m30s" and timestamps in RFC 3339
+// (UTC): the way to put a map or a list into a template's text.
+var jsonFunction = cel.Function("json", cel.Overload("json_dyn", []*cel.Type{cel.DynType}, cel.StringType,
+	cel.UnaryBinding(func(v ref.Val) ref.Val {
+		n, err := nativeValue(v)
+		if err != nil {
+			return types.NewErr("json: %v", err)
+		}
+		b, err := json.Marshal(jsonReady(n))
+		if err != nil {
+			return types.NewErr("json: %v", err)
+		}
+		return types.String(b)
+	})))
+
+// jsonReady replaces durations and timestamps by their text.
+func jsonReady(v any) any {
+	switch x := v.(type) {
+	case time.Duration:
+		return FormatDuration(x)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = jsonReady(e)
+		}
+		return out
+	case map[string]any:
+		out := make(map[string]any, len(x))
+		for k, e := range x {
+			out[k] = jsonReady(e)
+		}
+		return out
+	}
+	return v
 }

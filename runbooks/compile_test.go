@@ -245,3 +245,49 @@ func TestBindParams(t *testing.T) {
 		t.Error("a non-number int param was accepted")
 	}
 }
+
+func TestSubRunbooksNestedAnywhere(t *testing.T) {
+	// The children are read only inside onError and compensate.steps; the
+	// set must still compile them first and see the cycle through them.
+	parent := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: parent}
+spec:
+  steps:
+    - id: fleet
+      forEach: '["a", "b"]'
+      steps:
+        - {id: patch, action: shell, with: {command: [patch]}}
+      onError:
+        - {id: rescue, runbook: {name: child, params: {db: x}}}
+    - id: deploy
+      action: shell
+      with: {command: [deploy]}
+      compensate:
+        steps:
+          - {id: undo, runbook: {name: loop}}
+`
+	loop := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: loop}\nspec:\n  steps:\n    - id: x\n      action: shell\n      with: {command: [x]}\n      compensate:\n        steps: [{id: back, runbook: {name: parent}}]\n"
+	rs := buildSet(t, parent, childSrc, loop)
+	var all []string
+	for _, r := range rs {
+		all = append(all, diagStrings(r)...)
+	}
+	assertDiags(t, all, []string{
+		`a.yaml:17:40: spec.steps[1].compensate.steps[0].runbook.name: runbook "loop" has errors; fix them first`,
+		"c.yaml:10:44: runbooks run each other in a cycle: parent -> loop -> parent",
+	})
+	rs = buildSet(t, parent, childSrc, strings.Replace(loop, "name: parent}", "name: child, params: {db: y}}", 1))
+	for i, r := range rs {
+		if r.Plan == nil {
+			t.Errorf("file %d: %v", i, r.Diagnostics)
+		}
+	}
+}
+
+func TestUnknownRunbookSuggestsOne(t *testing.T) {
+	parent := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: parent}\nspec:\n  steps: [{id: x, runbook: {name: chld}}]\n"
+	assertDiags(t, diagStrings(buildSet(t, parent, childSrc)[0]), []string{
+		`a.yaml:5:35: spec.steps[0].runbook.name: unknown runbook "chld" (did you mean "child"?)`,
+	})
+}

@@ -42,6 +42,9 @@ func ActionsMarkdown(specs []*ActionSpec) string {
 		for _, f := range s.Outputs {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, mdType(f.Type), mdCell(f.Description))
 		}
+		if len(s.Errors) > 0 {
+			fmt.Fprintf(&b, "\nFails with error types %s.\n", codeList(s.Errors))
+		}
 		b.WriteString("\n")
 	}
 	return b.String()

@@ -65,7 +65,7 @@ func TestEvaluatorErrors(t *testing.T) {
 }
 
 func TestEvaluatorCostLimit(t *testing.T) {
-	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params: [{name: xs, type: list, items: int}]\n  steps:\n" +
+	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params: [{name: xs, type: list, items: int, required: true}]\n  steps:\n" +
 		"    - {id: a, action: log, with: {message: \"${{ string(params.xs.map(a, params.xs.filter(b, b < a).size()).size()) }}\"}}\n"
 	p := mustBuild(t, src)
 	ev, err := runbooks.NewEvaluator(p)
@@ -126,5 +126,17 @@ func TestMapsIterateInKeyOrder(t *testing.T) {
 		if err != nil || got != "a,b,c,d,m,q,y,z|abcdmqyz" {
 			t.Fatalf("got %v, %v", got, err)
 		}
+	}
+}
+
+func TestJSONFunction(t *testing.T) {
+	p := mustBuild(t, header+"    - {id: a, action: log, with: {message: \"${{ json({'b': [1, 'x', null, 2.5], 'a': duration('90s'), 'c': {'d': true}}) }}\"}}\n")
+	ev, err := runbooks.NewEvaluator(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := ev.Render(p.Step("a").With["message"], runbooks.Vars{})
+	if want := `{"a":"1m30s","b":[1,"x",null,2.5],"c":{"d":true}}`; err != nil || got != want {
+		t.Errorf("json() = %v, %v; want %s", got, err, want)
 	}
 }

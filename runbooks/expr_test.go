@@ -107,7 +107,23 @@ var exprCases = []struct {
 		"rb.yaml:7:23: spec.concurrency.key: concurrency.key cannot read steps",
 	}},
 	{"interpolating a list", header + "    - {id: a, action: log, with: {message: \"hosts: ${{ [1, 2] }}\"}}\n", []string{
-		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<int> into text (use join() or string(), or make the template the whole value)",
+		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<int> into text (use json(), or make the template the whole value)",
+	}},
+	{"interpolating a list of strings", header + "    - {id: a, action: log, with: {message: \"hosts: ${{ ['a'] }}\"}}\n", []string{
+		"rb.yaml:6:56: spec.steps[0].with.message: cannot put list<string> into text (use join() or json(), or make the template the whole value)",
+	}},
+	{"interpolating a map", header + "    - {id: a, action: log, with: {message: \"labels: ${{ {'a': 1} }}\"}}\n", []string{
+		"rb.yaml:6:57: spec.steps[0].with.message: cannot put map<string, int> into text (use json(), or make the template the whole value)",
+	}},
+	{"json renders anything", header + "    - {id: a, action: log, with: {message: \"labels: ${{ json({'a': [1, 2]}) }} ${{ json(params) }}\"}}\n", nil},
+	{"bare CEL in a template", header + "    - id: a\n      if: \"${{ params.nope == 'x' }}\"\n      sleep: 1s\n    - id: b\n      assert: {that: '${{ true }}'}\n", []string{
+		"rb.yaml:7:12: spec.steps[0].if: `if` is bare CEL: drop `${{ }}`",
+		`rb.yaml:7:23: spec.steps[0].if: unknown param "nope"`,
+		"rb.yaml:10:23: spec.steps[1].assert.that: `assert.that` is bare CEL: drop `${{ }}`",
+	}},
+	{"folded and literal expressions", header + "    - id: a\n      if: >-\n        1 == 1 &&\n        params.nope == 'y'\n      action: log\n      with:\n        message: |\n          hello ${{ 1 }}\n            and ${{ params.qq }}\n", []string{
+		`rb.yaml:9:16: spec.steps[0].if: unknown param "nope"`,
+		`rb.yaml:14:28: spec.steps[0].with.message: unknown param "qq"`,
 	}},
 	{"whole template keeps type", header + "    - {id: a, action: tcp.check, with: {host: h, port: \"${{ 'x' }}\"}}\n", []string{
 		"rb.yaml:6:61: spec.steps[0].with.port: must be an int, but the expression is string",
@@ -117,6 +133,23 @@ var exprCases = []struct {
 	}},
 	{"unclosed template", header + "    - {id: a, action: log, with: {message: \"${{ params.x\"}}\n", []string{
 		"rb.yaml:6:44: spec.steps[0].with.message: template at offset 0 is not closed with }}",
+	}},
+	{"filters over JSON pass", header + `    - id: pods
+      action: shell
+      with: {command: [kubectl, get, pods, -o, json], parseJson: true}
+    - id: check
+      assert:
+        that: >-
+          steps.pods.outputs.json.items.filter(p, p.status.phase != 'Running')
+          .exists(p, p.status.containerStatuses.exists(c, !c.ready && c.name.startsWith('web-')))
+    - id: ports
+      assert: {that: "steps.pods.outputs.json.items.all(p, p.spec.containers.all(c, c.ports.exists(q, q.containerPort == 80)))"}
+`, nil},
+	{"a cross product over JSON is refused", header + `    - {id: pods, action: shell, with: {command: [x], parseJson: true}}
+    - id: check
+      assert: {that: "steps.pods.outputs.json.all(a, steps.pods.outputs.json.all(b, steps.pods.outputs.json.all(c, a == b && b == c)))"}
+`, []string{
+		"rb.yaml:8:23: spec.steps[1].assert.that: expression is too expensive: its worst case costs 27000800080005, the limit is 10000000000 (lists count as up to 10000 items and strings as up to 65536 bytes; JSON values reached through a loop over JSON as up to 100)",
 	}},
 	{"extensions available", header + "    - {id: a, action: log, with: {message: \"${{ ['a','b'].join(',').upperAscii() + string(math.greatest(1, 2)) + base64.encode(b'x') }}\"}}\n", nil},
 }

@@ -5,9 +5,11 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/types"
 	"gopkg.in/yaml.v3"
 )
 
@@ -47,19 +49,27 @@ type exprSite struct {
 	style  yaml.Style
 	multi  bool
 	offset int // byte offset of the expression in the scalar's value
+	// For a block scalar (| or >), its value, the file and the expression's
+	// text, with which at finds each position in the block's own lines.
+	value string
+	file  []byte
+	expr  string
 }
 
 func stringSite(s *String) exprSite {
-	return exprSite{pos: s.Pos, style: s.style, multi: s.multi}
+	return exprSite{pos: s.Pos, style: s.style, multi: s.multi, value: s.Value}
 }
 
 func nodeSite(n *yaml.Node) exprSite {
-	return exprSite{pos: posOf(n), style: n.Style, multi: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0}
+	return exprSite{pos: posOf(n), style: n.Style, multi: n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0, value: n.Value}
 }
 
 // at maps a CEL location (1-based line, 0-based column) to the file.
 func (s exprSite) at(line, col int) Pos {
 	if s.multi {
+		if p, ok := s.inBlock(line, col); ok {
+			return p
+		}
 		return Pos{Line: s.pos.Line + line, Col: col + 1}
 	}
 	if line > 1 {
@@ -72,11 +82,68 @@ func (s exprSite) at(line, col int) Pos {
 	return Pos{Line: s.pos.Line, Col: s.pos.Col + quote + s.offset + col}
 }
 
+// inBlock finds a CEL location in the lines of a block scalar. Folding
+// (>) joins the lines with spaces and every block drops its indentation, so
+// the location's offset in the value is matched against each content line
+// in turn.
+func (s exprSite) inBlock(line, col int) (Pos, bool) {
+	if s.file == nil {
+		return Pos{}, false
+	}
+	exprLines := strings.SplitAfter(s.expr, "\n")
+	if line < 1 || line > len(exprLines) {
+		return Pos{}, false
+	}
+	prefix := strings.Join(exprLines[:line-1], "")
+	off := s.offset + len(prefix) + len(string([]rune(exprLines[line-1])[:min(col, len([]rune(exprLines[line-1])))]))
+	value := s.value
+	fileLines := strings.Split(string(s.file), "\n")
+	indent, cursor := -1, 0
+	for i := s.pos.Line; i < len(fileLines); i++ { // the block starts on the line after its indicator
+		text := strings.TrimRight(fileLines[i], "\r")
+		if strings.TrimSpace(text) == "" {
+			continue
+		}
+		ind := len(text) - len(strings.TrimLeft(text, " "))
+		if indent < 0 {
+			indent = ind
+		} else if ind < indent {
+			break
+		}
+		content := text[indent:]
+		p := strings.Index(value[cursor:], content)
+		if p < 0 {
+			return Pos{}, false
+		}
+		start := cursor + p
+		if off >= start && off <= start+len(content) {
+			return Pos{Line: i + 1, Col: indent + utf8.RuneCountInString(content[:off-start]) + 1}, true
+		}
+		cursor = start + len(content)
+	}
+	return Pos{}, false
+}
+
+// templated reports whether a bare CEL source is one whole ${{ }}
+// template, and returns what it holds with its byte offset.
+func templated(src string) (string, int, bool) {
+	t := strings.TrimSpace(src)
+	if !strings.HasPrefix(t, "${{") || !strings.HasSuffix(t, "}}") || len(t) < 5 {
+		return "", 0, false
+	}
+	at := strings.Index(src, "${{") + 3
+	return src[at:strings.LastIndex(src, "}}")], at, true
+}
+
 // varRef is a chain of field selections rooted at a variable: steps.x.outputs.y.
 type varRef struct {
 	root string
 	path []string
 	ids  []int64 // ids[0] is the identifier, ids[i] the selection of path[i-1]
+	// safe[i] tells that path[:i+1] is only tested (has(...)) or read where
+	// has() of it holds: in the right of `has(x) && ...`, the then-branch of
+	// `has(x) ? ... : ...`, or the right of `!has(x) || ...`.
+	safe []bool
 }
 
 func collectRefs(a *celast.AST) []varRef {
@@ -92,6 +159,7 @@ func collectRefs(a *celast.AST) []varRef {
 			}
 			r.path = append(r.path, p.AsSelect().FieldName())
 			r.ids = append(r.ids, p.ID())
+			r.safe = append(r.safe, p.AsSelect().IsTestOnly() || hasGuarded(p))
 			cur = p
 		}
 		refs = append(refs, r)
@@ -99,10 +167,98 @@ func collectRefs(a *celast.AST) []varRef {
 	return refs
 }
 
+// selectPath renders a chain of selections rooted at an identifier
+// (params.x.y), or "" for anything else.
+func selectPath(e celast.Expr) string {
+	switch e.Kind() {
+	case celast.IdentKind:
+		return e.AsIdent()
+	case celast.SelectKind:
+		if p := selectPath(e.AsSelect().Operand()); p != "" {
+			return p + "." + e.AsSelect().FieldName()
+		}
+	}
+	return ""
+}
+
+// tests reports whether cond, or a conjunct of it, is has(path) (negated
+// when neg: !has(path), or a disjunct of it).
+func tests(cond celast.Expr, path string, neg bool) bool {
+	if cond.Kind() == celast.SelectKind && cond.AsSelect().IsTestOnly() && !neg {
+		sel := cond.AsSelect()
+		return selectPath(sel.Operand())+"."+sel.FieldName() == path
+	}
+	if cond.Kind() != celast.CallKind {
+		return false
+	}
+	call := cond.AsCall()
+	switch {
+	case call.FunctionName() == "!_" && neg:
+		return tests(call.Args()[0], path, false)
+	case call.FunctionName() == "_&&_" && !neg, call.FunctionName() == "_||_" && neg:
+		return tests(call.Args()[0], path, neg) || tests(call.Args()[1], path, neg)
+	}
+	return false
+}
+
+// hasConjuncts lists the paths P that e tests as has(P), alone or as a
+// conjunct: where e holds, each of them is present.
+func hasConjuncts(e celast.Expr) []string {
+	switch {
+	case e.Kind() == celast.SelectKind && e.AsSelect().IsTestOnly():
+		if p := selectPath(e.AsSelect().Operand()); p != "" {
+			return []string{p + "." + e.AsSelect().FieldName()}
+		}
+	case e.Kind() == celast.CallKind && e.AsCall().FunctionName() == "_&&_":
+		return append(hasConjuncts(e.AsCall().Args()[0]), hasConjuncts(e.AsCall().Args()[1])...)
+	}
+	return nil
+}
+
+// hasGuard is the guards key of a path that an enclosing if tests with has().
+func hasGuard(path string) string { return "has:" + path }
+
+// hasGuarded reports whether the selection n is read only where has() of
+// it holds, by the rules of varRef.safe.
+func hasGuarded(n celast.NavigableExpr) bool {
+	path := selectPath(n)
+	for cur := n; ; {
+		p, ok := cur.Parent()
+		if !ok {
+			return false
+		}
+		if p.Kind() == celast.CallKind {
+			call, args := p.AsCall(), p.AsCall().Args()
+			switch {
+			case call.FunctionName() == "_&&_" && len(args) == 2 && args[1].ID() == cur.ID() && tests(args[0], path, false),
+				call.FunctionName() == "_?_:_" && len(args) == 3 && args[1].ID() == cur.ID() && tests(args[0], path, false),
+				call.FunctionName() == "_||_" && len(args) == 2 && args[1].ID() == cur.ID() && tests(args[0], path, true):
+				return true
+			}
+		}
+		cur = p
+	}
+}
+
 // checkExpr parses, checks references, and type-checks one expression.
 // want is the type the value must have (nil: anything). It reports every
 // problem and returns nil when there was one.
 func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *Type) (*Expr, *cel.Type) {
+	if site.multi {
+		site.file, site.expr = l.out.src, src
+	}
+	if inner, at, ok := templated(src); ok {
+		// ${{ }} is never CEL; say so once, then check what it holds.
+		field := strings.TrimPrefix(path, "spec.")
+		if i := strings.LastIndex(path, "]."); i >= 0 {
+			field = path[i+2:]
+		}
+		l.r.errorf(site.at(1, 0), path, "`%s` is bare CEL: drop `${{ }}`", field)
+		inSite := site
+		inSite.offset += at
+		l.checkExpr(inner, inSite, path, sc, want)
+		return nil, nil
+	}
 	report := func(iss *cel.Issues) {
 		for _, e := range iss.Errors() {
 			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
@@ -124,6 +280,9 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 			expr.checked = appendUnique(expr.checked, r.path[0])
 		}
 	}
+	for _, p := range hasConjuncts(pe.ast.NativeRep().Expr()) {
+		expr.hasTested = appendUnique(expr.hasTested, p)
+	}
 	ok := true
 	for _, r := range pe.refs {
 		if !l.checkRef(r, sc, path, posOfID, expr) {
@@ -139,7 +298,7 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		return nil, nil
 	}
 	if ce.cost > MaxEstimatedCost {
-		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes", MaxListItems, MaxStringSize),
+		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", MaxListItems, MaxStringSize, MaxNestedItems),
 			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, MaxEstimatedCost)
 		return nil, nil
 	}
@@ -164,8 +323,17 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 	}
 	switch r.root {
 	case varParams:
-		if len(r.path) > 0 && l.paramByName(r.path[0]) == nil {
+		if len(r.path) == 0 {
+			break
+		}
+		p := l.paramByName(r.path[0])
+		if p == nil {
 			l.r.hinted(at(1), path, suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
+			return false
+		}
+		if !p.Required && !p.HasDefault && !r.safe[0] && !sc.guards[hasGuard("params."+p.Name)] {
+			l.r.hinted(at(1), path, fmt.Sprintf("give it a default, or read it where has(params.%s) holds, or as params.?%s.orValue(...)", p.Name, p.Name),
+				"param %q is optional and has no default, so a run may not have it", p.Name)
 			return false
 		}
 	case varSecrets:
@@ -236,6 +404,20 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			}
 			l.r.hinted(at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
 			return false
+		}
+	}
+	if node.kind == StepApproval && out == "inputs" && len(r.path) >= 4 {
+		for _, in := range node.step.Approval.Inputs.Items {
+			if in == nil || in.Name.Value != r.path[3] {
+				continue
+			}
+			ref := "steps." + id + ".outputs.inputs." + in.Name.Value
+			if !in.Required.Value && !in.Default.Set() && !r.safe[3] && !sc.guards[hasGuard(ref)] {
+				l.r.hinted(at(4), path, fmt.Sprintf("give it a default, or read it where has(%s) holds", ref),
+					"approval input %q is optional and has no default, so a vote may not have it", in.Name.Value)
+				return false
+			}
+			break // the first declaration counts; a duplicate is reported as such
 		}
 	}
 	if sc.guards[id] || slices.Contains(expr.checked, id) {
@@ -391,8 +573,7 @@ func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope
 			continue
 		}
 		if !interpolatable(out) {
-			l.r.hinted(expr.Pos, path, "use join() or string(), or make the template the whole value",
-				"cannot put %s into text", l.types.describeCEL(out))
+			l.r.hinted(expr.Pos, path, textHint(out), "cannot put %s into text", l.types.describeCEL(out))
 			ok = false
 			continue
 		}
@@ -539,4 +720,12 @@ func (l *linter) check(env *cel.Env, src string, pe *parsedExpr) *checkedExpr {
 	}
 	l.checked[key] = ce
 	return ce
+}
+
+// textHint says how to turn a value that is not text into text.
+func textHint(t *cel.Type) string {
+	if t.Kind() == types.ListKind && len(t.Parameters()) == 1 && t.Parameters()[0].Kind() == types.StringKind {
+		return "use join() or json(), or make the template the whole value"
+	}
+	return "use json(), or make the template the whole value"
 }

@@ -34,6 +34,9 @@ type Options struct {
 	// Runbooks resolves a sub-runbook's name to its compiled plan; nil
 	// resolves none.
 	Runbooks func(name string) (*Plan, bool)
+	// RunbookNames lists the names Runbooks resolves, for "did you mean"
+	// hints on an unknown name; nil offers none.
+	RunbookNames func() []string
 
 	// inSet tells, within BuildSet, why a runbook of the set has no plan.
 	inSet func(name string) (failed, cycle bool)
@@ -223,7 +226,7 @@ func (l *linter) lintParam(p *Param, path string) PlanParam {
 		name string
 		dst  **float64
 	}{{p.Min, "min", &pp.Min}, {p.Max, "max", &pp.Max}} {
-		if !b.n.Set {
+		if !b.n.Set || b.n.bad {
 			continue
 		}
 		if scalar.Kind != KindInt && scalar.Kind != KindNumber {

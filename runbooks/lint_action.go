@@ -7,14 +7,17 @@ import (
 )
 
 func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	if spec, ok := l.action(&s.Action, path+".action"); ok {
-		sc := ctx.scope(vis, n, "with")
-		sc.secrets = true
+	spec, ok := l.action(&s.Action, path+".action")
+	sc := ctx.scope(vis, n, "with")
+	sc.secrets = true
+	if ok {
 		l.lintWith(spec, &s.With, s.Pos, path+".with", sc)
+	} else {
+		l.lintUntypedWith(&s.With, path+".with", sc)
 	}
 	l.duration(&s.Timeout, path+".timeout", ctx.scope(vis, n, "timeout"))
 	if r := s.Retry; r != nil {
-		l.lintRetry(r, path+".retry", ctx.scope(vis, n, "retry"))
+		l.lintRetry(r, spec, path+".retry", ctx.scope(vis, n, "retry"))
 	}
 	if r := s.Repeat; r != nil {
 		rpath := path + ".repeat"
@@ -42,7 +45,7 @@ func (l *linter) action(name *String, path string) (*ActionSpec, bool) {
 	}
 	spec, ok := l.opts.Actions.Action(name.Value)
 	if !ok {
-		hint := suggest(name.Value, actionNames(l.opts.Actions))
+		hint := suggestName(name.Value, actionNames(l.opts.Actions))
 		if hint == "" {
 			hint = "runbook actions lists them"
 		}
@@ -69,10 +72,12 @@ func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis vis
 		vis[n.id] = finished // lintStep sets it again, with its certainty
 	}
 	if c.Action.Set {
+		sc := ctx.scope(vis, n, "compensate.with")
+		sc.secrets = true
 		if spec, ok := l.action(&c.Action, path+".action"); ok {
-			sc := ctx.scope(vis, n, "compensate.with")
-			sc.secrets = true
 			l.lintWith(spec, &c.With, c.Pos, path+".with", sc)
+		} else {
+			l.lintUntypedWith(&c.With, path+".with", sc)
 		}
 		return
 	}
@@ -93,6 +98,15 @@ func actionNames(c Catalog) []string {
 	return names
 }
 
+// lintUntypedWith checks the expressions of the inputs of an unknown
+// action, so that fixing its name does not reveal new problems.
+func (l *linter) lintUntypedWith(with *Map[Raw], path string, sc *exprScope) {
+	for i := range with.Entries {
+		e := &with.Entries[i]
+		l.checkValue(e.Value.Node, AnyType, joinPath(path, e.Key), sc)
+	}
+}
+
 // lintWith checks action inputs against the action's spec.
 func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
 	given := map[string]bool{}
@@ -107,6 +121,7 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 				names[j] = in.Name
 			}
 			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
+			l.checkValue(e.Value.Node, AnyType, epath, sc) // its expressions are still checked
 			continue
 		}
 		given[e.Key] = true
@@ -159,11 +174,12 @@ func countGiven(group []string, given map[string]bool) int {
 	return n
 }
 
-func (l *linter) lintRetry(r *Retry, path string, sc *exprScope) {
-	if r.MaxAttempts.Set && r.MaxAttempts.Value < 1 {
+// lintRetry checks a retry policy; spec is nil when the action is unknown.
+func (l *linter) lintRetry(r *Retry, spec *ActionSpec, path string, sc *exprScope) {
+	if r.MaxAttempts.Set && !r.MaxAttempts.bad && r.MaxAttempts.Value < 1 {
 		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
 	}
-	if r.Backoff.Set && r.Backoff.Value < 1 {
+	if r.Backoff.Set && !r.Backoff.bad && r.Backoff.Value < 1 {
 		l.r.errorf(r.Backoff.Pos, path+".backoff", "backoff must be at least 1, got %v", r.Backoff.Value)
 	}
 	initial, ok1 := l.duration(&r.InitialInterval, path+".initialInterval", sc)
@@ -172,8 +188,13 @@ func (l *linter) lintRetry(r *Retry, path string, sc *exprScope) {
 		l.r.errorf(r.MaxInterval.Pos, path+".maxInterval", "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
 	}
 	for i, t := range r.NonRetryable.Items {
-		if t.Set && strings.TrimSpace(t.Value) == "" {
-			l.r.errorf(t.Pos, fmt.Sprintf("%s.nonRetryable[%d]", path, i), "error type must not be empty")
+		ipath := fmt.Sprintf("%s.nonRetryable[%d]", path, i)
+		switch {
+		case !t.Set:
+		case strings.TrimSpace(t.Value) == "":
+			l.r.errorf(t.Pos, ipath, "error type must not be empty")
+		case spec != nil && spec.Errors != nil && !slices.Contains(spec.Errors, t.Value):
+			l.r.hinted(t.Pos, ipath, suggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
 		}
 	}
 }

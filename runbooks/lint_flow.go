@@ -54,25 +54,27 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 	l.count(&s.MaxConcurrency, path+".maxConcurrency", 1, MaxForEachConcurrency, ctx.scope(vis, n, "maxConcurrency"))
 	l.maxErrors(&s.MaxErrors, path+".maxErrors", ctx.scope(vis, n, "maxErrors"))
 	l.count(&s.BatchSize, path+".batchSize", 1, MaxListItems, ctx.scope(vis, n, "batchSize"))
-	as := DefaultLoopVar
+	// A bad loop variable or a missing body is reported, but the body is
+	// still checked, so that all its problems show at once. A variable
+	// that cannot be bound is left out of the body's scope.
+	as, bind := DefaultLoopVar, true
 	if s.As.Set {
 		as = s.As.Value
 		switch {
 		case !identRe.MatchString(as):
 			l.r.errorf(s.As.Pos, path+".as", "loop variable %q must be lowercase letters, digits and underscores, starting with a letter", as)
-			return
+			bind = false
 		case slices.Contains(reservedNames, as):
 			l.r.errorf(s.As.Pos, path+".as", "loop variable %q shadows the reserved name %s", as, as)
-			return
+			bind = false
 		}
 	}
-	if slices.Contains(ctx.loopVars, as) {
+	if bind && slices.Contains(ctx.loopVars, as) {
 		at := s.As.Pos
 		if !s.As.Set {
 			at = s.ForEach.Pos
 		}
 		l.r.hinted(at, path+".as", "name it with as", "loop variable %q shadows the enclosing forEach's", as)
-		return
 	}
 	if len(s.Steps.Items) == 0 {
 		at := s.Steps.Pos
@@ -80,14 +82,17 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 			at = s.Pos
 		}
 		l.r.errorf(at, path+".steps", "forEach needs a steps body")
-		return
 	}
 	elem := cel.DynType
 	if out != nil && len(out.Parameters()) == 1 {
 		elem = out.Parameters()[0]
 	}
-	body := &stepCtx{env: l.withVar(ctx.env, as, elem), loopVars: append(slices.Clone(ctx.loopVars), as), guards: ctx.guards,
-		taint: ctx.taint.with(as, l.flowParams(s.ForEach.Value, fsc))}
+	body := &stepCtx{env: ctx.env, loopVars: ctx.loopVars, guards: ctx.guards, taint: ctx.taint}
+	if bind {
+		body.env = l.withVar(ctx.env, as, elem)
+		body.loopVars = append(slices.Clone(ctx.loopVars), as)
+		body.taint = ctx.taint.with(as, l.flowParams(s.ForEach.Value, fsc))
+	}
 	l.lintList(s.Steps.Items, path+".steps", vis, body)
 	bodyDone := visibility{}
 	for _, b := range s.Steps.Items {

@@ -251,7 +251,19 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 		case failed:
 			l.r.errorf(sr.Name.Pos, path+".name", "runbook %q has errors; fix them first", name)
 		default:
-			l.r.hinted(sr.Name.Pos, path+".name", "register it first, or validate it together with this file", "unknown runbook %q", name)
+			hint := "register it first, or validate it together with this file"
+			if l.opts.RunbookNames != nil {
+				var others []string
+				for _, n := range l.opts.RunbookNames() {
+					if n != l.doc.Metadata.Name.Value {
+						others = append(others, n)
+					}
+				}
+				if h := suggestName(name, others); h != "" {
+					hint = h
+				}
+			}
+			l.r.hinted(sr.Name.Pos, path+".name", hint, "unknown runbook %q", name)
 		}
 		return nil
 	}
@@ -336,9 +348,12 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 	if s.If.Set {
 		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), BoolType); e != nil {
 			l.out.exprs[&s.If] = e
-			if len(e.checked) > 0 {
+			if len(e.checked) > 0 || len(e.hasTested) > 0 {
 				inner := *ctx
 				inner.guards = ctx.guards.with(e.checked)
+				for _, p := range e.hasTested {
+					inner.guards = inner.guards.with([]string{hasGuard(p)})
+				}
 				ctx = &inner
 			}
 		}

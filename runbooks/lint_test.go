@@ -62,6 +62,74 @@ var lintCases = []struct {
 		"rb.yaml:10:22: spec.steps[1].sleep: duration must be positive, got 0s",
 		"rb.yaml:11:22: spec.steps[2].sleep: duration must be positive, got -1m",
 	}},
+	{"nonRetryable error types", header + "    - id: a\n      action: shell\n      with: {command: [x]}\n      retry: {maxAttempts: 2, nonRetryable: [ShellExit, ShellExitError, BadInput, HTTPStatusError, shellexiterror, \"\"]}\n", []string{
+		`rb.yaml:9:46: spec.steps[0].retry.nonRetryable[0]: action shell does not fail with error type "ShellExit"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic (did you mean "ShellExitError"?)`,
+		`rb.yaml:9:83: spec.steps[0].retry.nonRetryable[3]: action shell does not fail with error type "HTTPStatusError"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic`,
+		`rb.yaml:9:100: spec.steps[0].retry.nonRetryable[4]: action shell does not fail with error type "shellexiterror"; it fails with ShellExitError, BadOutput, BadInput, SecretNotFound, SecretSourceError, Panic (did you mean "ShellExitError"?)`,
+		"rb.yaml:9:116: spec.steps[0].retry.nonRetryable[5]: error type must not be empty",
+	}},
+	{"nonRetryable of an unknown action is not checked", header + "    - id: a\n      action: shel\n      retry: {nonRetryable: [Whatever]}\n", []string{
+		`rb.yaml:7:15: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)`,
+	}},
+	{"forEach body checked despite the loop's own errors", header + `    - id: loop
+      forEach: '"x"'
+      as: params
+      steps:
+        - {id: d, action: log, with: {message: "${{ params.zzz }}"}}
+    - id: loop2
+      forEach: '[1]'
+      as: Bad-Name
+      steps:
+        - {id: e, action: log, with: {mesage: "x"}}
+`, []string{
+		"rb.yaml:7:17: spec.steps[0].forEach: must be a list, but the expression is string",
+		`rb.yaml:8:11: spec.steps[0].as: loop variable "params" shadows the reserved name params`,
+		`rb.yaml:10:60: spec.steps[0].steps[0].with.message: unknown param "zzz"`,
+		`rb.yaml:13:11: spec.steps[1].as: loop variable "Bad-Name" must be lowercase letters, digits and underscores, starting with a letter`,
+		`rb.yaml:15:38: spec.steps[1].steps[0].with: action log needs input "message"`,
+		`rb.yaml:15:39: spec.steps[1].steps[0].with.mesage: action log has no input "mesage" (did you mean "message"?)`,
+	}},
+	{"inputs of an unknown action or input still checked", header + `    - {id: a, action: shel, with: {command: ["${{ params.nope }}"]}}
+    - {id: b, action: log, with: {message: "${{ steps.a.outputs.stdout + params.q }}", colour: "${{ params.r }}"}}
+    - {id: c, action: shell, with: {command: [x]}, compensate: {action: undo, with: {x: "${{ params.s }}"}}}
+`, []string{
+		`rb.yaml:6:23: spec.steps[0].action: unknown action "shel" (did you mean "shell"?)`,
+		`rb.yaml:6:58: spec.steps[0].with.command[0]: unknown param "nope"`,
+		`rb.yaml:7:81: spec.steps[1].with.message: unknown param "q"`,
+		`rb.yaml:7:88: spec.steps[1].with.colour: action log has no input "colour"`,
+		`rb.yaml:7:108: spec.steps[1].with.colour: unknown param "r"`,
+		`rb.yaml:8:73: spec.steps[2].compensate.action: unknown action "undo" (runbook actions lists them)`,
+		`rb.yaml:8:101: spec.steps[2].compensate.with.x: unknown param "s"`,
+	}},
+	{"a wrong kind is one error", header + "    - {id: a, approval: {approvers: [a, b], minApprovals: \"one\"}}\n    - {id: b, action: log, with: {message: hi}, retry: {maxAttempts: many, backoff: fast}}\n", []string{
+		`rb.yaml:6:59: spec.steps[0].approval.minApprovals: expected an integer, got a string`,
+		`rb.yaml:7:70: spec.steps[1].retry.maxAttempts: expected an integer, got a string`,
+		`rb.yaml:7:85: spec.steps[1].retry.backoff: expected a number, got a string`,
+	}},
+	{"did you mean an action or a runbook", header + "    - {id: a, action: request}\n    - {id: b, action: http_check, with: {url: x}}\n    - {id: c, runbook: {name: nightly}}\n", []string{
+		`rb.yaml:6:23: spec.steps[0].action: unknown action "request" (did you mean "http.request"?)`,
+		`rb.yaml:7:23: spec.steps[1].action: unknown action "http_check" (did you mean "http.check"?)`,
+		`rb.yaml:8:31: spec.steps[2].runbook.name: unknown runbook "nightly" (register it first, or validate it together with this file)`,
+	}},
+	{"optional values without a default", "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params:\n    - {name: tag, type: string}\n    - {name: n, type: int, default: 1}\n  steps:\n" + `    - {id: a, action: log, with: {message: "${{ params.tag }}"}}
+    - {id: b, action: log, if: "has(params.tag) && params.tag != ''", with: {message: "${{ has(params.tag) ? params.tag : 'none' }}"}}
+    - {id: c, action: log, if: "!has(params.tag) || params.tag == 'x'", with: {message: "${{ params.?tag.orValue('none') + string(params.n) }}"}}
+    - {id: d, action: log, if: "params.tag == 'x' || has(params.tag)", with: {message: hi}}
+    - id: gate
+      approval:
+        approvers: [alice]
+        inputs: [{name: size, type: int}, {name: note, type: string, default: ""}]
+    - {id: e, action: log, with: {message: "${{ string(steps.gate.outputs.inputs.size) + steps.gate.outputs.inputs.note }}"}}
+    - {id: f, action: log, with: {message: "${{ has(steps.gate.outputs.inputs.size) ? string(steps.gate.outputs.inputs.size) : '' }}"}}
+    - id: g
+      if: "has(params.tag) && has(steps.gate.outputs.inputs.size)"
+      steps:
+        - {id: h, action: log, with: {message: "${{ params.tag + string(steps.gate.outputs.inputs.size) }}"}}
+`, []string{
+		`rb.yaml:9:56: spec.steps[0].with.message: param "tag" is optional and has no default, so a run may not have it (give it a default, or read it where has(params.tag) holds, or as params.?tag.orValue(...))`,
+		`rb.yaml:12:40: spec.steps[3].if: param "tag" is optional and has no default, so a run may not have it (give it a default, or read it where has(params.tag) holds, or as params.?tag.orValue(...))`,
+		`rb.yaml:17:82: spec.steps[5].with.message: approval input "size" is optional and has no default, so a vote may not have it (give it a default, or read it where has(steps.gate.outputs.inputs.size) holds)`,
+	}},
 	{"retry bounds", header + "    - id: a\n      action: log\n      with: {message: hi}\n      retry: {maxAttempts: 0, backoff: 0.5, initialInterval: 10s, maxInterval: 1s}\n", []string{
 		"rb.yaml:9:28: spec.steps[0].retry.maxAttempts: maxAttempts must be at least 1, got 0",
 		"rb.yaml:9:40: spec.steps[0].retry.backoff: backoff must be at least 1, got 0.5",

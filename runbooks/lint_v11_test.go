@@ -119,7 +119,7 @@ spec:
       approval:
         approvers: "${{ params.owners }}"
         inputs:
-          - {name: size_gb, type: int, min: 1}
+          - {name: size_gb, type: int, min: 1, required: true}
           - {name: size_gb, type: int}
         notify: {url: "${{ secrets.HOOK }}", text: "resize waits for ${{ params.owners.join(', ') }}"}
         remindEvery: 1h

@@ -14,7 +14,7 @@ func (l *linter) lintApproval(a *Approval, path string, sc *exprScope) {
 		}
 	}
 	users, groups, fixed := l.lintApprovers(a, path)
-	if a.MinApprovals.Set {
+	if a.MinApprovals.Set && !a.MinApprovals.bad {
 		switch m := a.MinApprovals.Value; {
 		case m < 1:
 			l.r.errorf(a.MinApprovals.Pos, path+".minApprovals", "minApprovals must be at least 1, got %d", m)

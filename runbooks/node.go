@@ -24,6 +24,7 @@ type Int struct {
 	Value int64
 	Pos   Pos
 	Set   bool
+	bad   bool // given, but not an integer: reported once, then ignored
 }
 
 // Number is a YAML integer or float.
@@ -31,6 +32,7 @@ type Number struct {
 	Value float64
 	Pos   Pos
 	Set   bool
+	bad   bool // given, but not a number: reported once, then ignored
 }
 
 // Bool is a YAML boolean.
@@ -90,11 +92,13 @@ func (s *String) decodeNode(n *yaml.Node, d *decoder, path string) {
 func (i *Int) decodeNode(n *yaml.Node, d *decoder, path string) {
 	i.Pos, i.Set = posOf(n), true
 	if !d.scalar(n, path, "an integer", "!!int") {
+		i.bad = true
 		return
 	}
 	v, err := strconv.ParseInt(n.Value, 0, 64)
 	if err != nil {
 		d.r.errorf(i.Pos, path, "integer %s is out of range", n.Value)
+		i.bad = true
 		return
 	}
 	i.Value = v
@@ -103,11 +107,13 @@ func (i *Int) decodeNode(n *yaml.Node, d *decoder, path string) {
 func (f *Number) decodeNode(n *yaml.Node, d *decoder, path string) {
 	f.Pos, f.Set = posOf(n), true
 	if !d.scalar(n, path, "a number", "!!int", "!!float") {
+		f.bad = true
 		return
 	}
 	var n2 yaml.Node = *n
 	if err := n2.Decode(&f.Value); err != nil {
 		d.r.errorf(f.Pos, path, "invalid number %s", n.Value)
+		f.bad = true
 	}
 }
 

@@ -37,7 +37,7 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 		if errors.Is(err, io.EOF) {
 			r.errorf(Pos{1, 1}, "", "file is empty")
 		} else {
-			r.add(Error, yamlErrorPos(err), "", yamlHint(err), yamlErrorMessage(err))
+			r.add(Error, yamlErrorPos(err, src), "", yamlHint(err), yamlErrorMessage(err))
 		}
 		return nil, r.diags
 	}
@@ -45,7 +45,7 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 	if err := dec.Decode(&extra); err == nil {
 		r.errorf(posOf(&extra), "", "a file holds one runbook; found a second YAML document")
 	} else if !errors.Is(err, io.EOF) {
-		r.errorf(yamlErrorPos(err), "", "%s", yamlErrorMessage(err))
+		r.errorf(yamlErrorPos(err, src), "", "%s", yamlErrorMessage(err))
 	}
 	doc := &Document{file: file}
 	if len(root.Content) == 0 || isNull(root.Content[0]) {
@@ -61,12 +61,52 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 	return doc, r.diags
 }
 
-func yamlErrorPos(err error) Pos {
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil && m[1] != "" {
-		line, _ := strconv.Atoi(m[1])
-		return Pos{Line: line, Col: 1}
+// parserProblems are the messages of yaml.v3's parser (not its scanner).
+// yaml.v3 reports a parser error at its 0-based mark but a scanner error at
+// its 1-based one, so only the former need one line added.
+var parserProblems = []string{
+	"did not find expected ',' or ']'",
+	"did not find expected ',' or '}'",
+	"did not find expected '-' indicator",
+	"did not find expected <document start>",
+	"did not find expected <stream-start>",
+	"did not find expected key",
+	"did not find expected node content",
+	"found duplicate %TAG directive",
+	"found duplicate %YAML directive",
+	"found incompatible YAML document",
+	"found undefined tag handle",
+}
+
+func yamlErrorPos(err error, src []byte) Pos {
+	m := yamlLine.FindStringSubmatch(err.Error())
+	if m == nil || m[1] == "" {
+		return Pos{Line: 1, Col: 1}
 	}
-	return Pos{Line: 1, Col: 1}
+	line, _ := strconv.Atoi(m[1])
+	for _, p := range parserProblems {
+		if m[2] == p {
+			line++
+			break
+		}
+	}
+	if strings.Contains(m[2], "tab character") {
+		return tabPos(src, line)
+	}
+	return Pos{Line: line, Col: 1}
+}
+
+// tabPos finds the first tab in the indentation of a line at or after
+// line: yaml.v3 names the line where the enclosing scalar began.
+func tabPos(src []byte, line int) Pos {
+	lines := strings.Split(string(src), "\n")
+	for i := line - 1; i >= 0 && i < len(lines); i++ {
+		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " \t"))
+		if j := strings.IndexByte(lines[i][:indent], '\t'); j >= 0 {
+			return Pos{Line: i + 1, Col: j + 1}
+		}
+	}
+	return Pos{Line: line, Col: 1}
 }
 
 func yamlErrorMessage(err error) string {

@@ -15,7 +15,25 @@ func TestParseErrors(t *testing.T) {
 		{"empty file", "", []string{"rb.yaml:1:1: file is empty"}},
 		{"only a comment", "# nothing\n", []string{"rb.yaml:1:1: file is empty"}},
 		{"yaml syntax", "apiVersion: runbook/v1\nkind: Runbook\n\tmetadata: x\n", []string{
-			"rb.yaml:2:1: invalid YAML: found a tab character that violates indentation (indent with spaces, not tabs)",
+			"rb.yaml:3:1: invalid YAML: found a tab character that violates indentation (indent with spaces, not tabs)",
+		}},
+		{"tab deeper in a mapping", "apiVersion: runbook/v1\nkind: Runbook\nmetadata:\n  name: t\n  \tlabels: x\n", []string{
+			"rb.yaml:5:3: invalid YAML: found a tab character that violates indentation (indent with spaces, not tabs)",
+		}},
+		{"unclosed flow list", header + "    - id: a\n      sleep: 1s\n      dependsOn: [b\n", []string{
+			"rb.yaml:8:1: invalid YAML: did not find expected ',' or ']'",
+		}},
+		{"unclosed flow list spanning lines", header + "    - id: a\n      dependsOn: [b,\n        c\n", []string{
+			"rb.yaml:7:1: invalid YAML: did not find expected ',' or ']'",
+		}},
+		{"unclosed flow map", header + "    - {id: a, sleep: 1s\n", []string{
+			"rb.yaml:6:1: invalid YAML: did not find expected ',' or '}'",
+		}},
+		{"list item among keys", header + "    - id: a\n      sleep: 1s\n  - b\n", []string{
+			"rb.yaml:5:1: invalid YAML: did not find expected key",
+		}},
+		{"scanner error line unchanged", header + "    - id: a\n      sleep: @1s\n", []string{
+			"rb.yaml:7:1: invalid YAML: found character that cannot start any token",
 		}},
 		{"not a mapping", "- a\n- b\n", []string{"rb.yaml:1:1: expected a mapping, got a list"}},
 		{"missing everything", "apiVersion: runbook/v1\n", []string{

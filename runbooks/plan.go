@@ -233,7 +233,8 @@ type Expr struct {
 	// evaluated inside the activity only.
 	Secrets []string `json:"secrets,omitempty"`
 
-	checked []string // steps whose status the expression reads
+	checked   []string // steps whose status the expression reads
+	hasTested []string // paths it tests with has(), alone or as a conjunct
 }
 
 // Duration is a fixed duration, written "15m" or "7d" in JSON, or an

@@ -22,7 +22,9 @@ type Preview struct {
 type PreviewParam struct {
 	Name   string `json:"name"`
 	Value  any    `json:"value"`
-	Source string `json:"source"` // given or default; for vars, the expression
+	Source string `json:"source"` // given, default or not given; for vars, the expression
+	// Missing marks an optional param without a default that was not given.
+	Missing bool `json:"missing,omitempty"`
 }
 
 // Decisions a preview can make about a step.
@@ -73,6 +75,8 @@ func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Previ
 	for _, pp := range p.Params {
 		v, ok := params[pp.Name]
 		if !ok {
+			// Lint lets expressions read it only where has() holds.
+			pv.Params = append(pv.Params, PreviewParam{Name: pp.Name, Missing: true, Source: "not given; optional without a default, so has(params." + pp.Name + ") is false"})
 			continue
 		}
 		src := "default"
@@ -348,6 +352,10 @@ func (pv *Preview) String() string {
 	if len(pv.Params) > 0 {
 		b.WriteString("\nParams:\n")
 		for _, p := range pv.Params {
+			if p.Missing {
+				fmt.Fprintf(&b, "  %s (%s)\n", p.Name, p.Source)
+				continue
+			}
 			fmt.Fprintf(&b, "  %s = %s (%s)\n", p.Name, compactJSON(p.Value), p.Source)
 		}
 	}

@@ -14,6 +14,7 @@ spec:
   params:
     - {name: env, type: string, default: staging}
     - {name: hosts, type: list, items: string, default: [a, b]}
+    - {name: tag, type: string}
   secrets: [TOKEN]
   schedules:
     - {name: nightly, cron: "0 2 * * *", timezone: Europe/Berlin}
@@ -44,6 +45,7 @@ spec:
 Params:
   env = "staging" (default)
   hosts = ["a","b"] (default)
+  tag (not given; optional without a default, so has(params.tag) is false)
 
 Steps:
   RUN   check: action shell

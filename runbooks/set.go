@@ -2,8 +2,11 @@ package runbooks
 
 import (
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"reflect"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -82,6 +85,14 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		}
 		o := opts
 		o.Runbooks = resolve
+		o.RunbookNames = func() []string {
+			names := slices.Collect(maps.Keys(byName))
+			if opts.RunbookNames != nil {
+				names = append(names, opts.RunbookNames()...)
+			}
+			slices.Sort(names)
+			return slices.Compact(names)
+		}
 		o.inSet = func(name string) (bool, bool) {
 			j, ok := byName[name]
 			if !ok {
@@ -106,7 +117,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 	return results
 }
 
-// subRunbooks lists the runbook steps of a document, in order.
+// subRunbooks lists the runbook steps of a document, in order, at any depth.
 func subRunbooks(doc *Document) []*SubRunbook {
 	var out []*SubRunbook
 	var walk func([]*Step)
@@ -118,13 +129,39 @@ func subRunbooks(doc *Document) []*SubRunbook {
 			if s.Runbook != nil && s.Runbook.Name.Set {
 				out = append(out, s.Runbook)
 			}
-			walk(s.Parallel.Items)
-			walk(s.Steps.Items)
+			for _, list := range nestedSteps(s) {
+				walk(list)
+			}
 		}
 	}
 	walk(doc.Spec.Steps.Items)
 	walk(doc.Spec.OnFailure.Items)
 	walk(doc.Spec.Finally.Items)
+	return out
+}
+
+var stepListType = reflect.TypeOf(List[*Step]{})
+
+// nestedSteps returns every step list directly inside s (parallel branches,
+// a group or forEach body, onError, compensate.steps, ...), found by type so
+// that a new kind of nested list cannot be missed.
+func nestedSteps(s *Step) [][]*Step {
+	var out [][]*Step
+	var visit func(v reflect.Value)
+	visit = func(v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			switch {
+			case f.Type() == stepListType:
+				if items := f.Interface().(List[*Step]).Items; len(items) > 0 {
+					out = append(out, items)
+				}
+			case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct && !f.IsNil():
+				visit(f.Elem())
+			}
+		}
+	}
+	visit(reflect.ValueOf(s).Elem())
 	return out
 }
 

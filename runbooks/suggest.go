@@ -49,3 +49,23 @@ func editDistance(a, b string) int {
 	}
 	return prev[len(rb)]
 }
+
+// suggestName is suggest that also offers the one candidate that s is part
+// of or holds (case-insensitively), for names such as ShellExit (for
+// ShellExitError) that are too far off for the edit distance.
+func suggestName(s string, candidates []string) string {
+	if h := suggest(s, candidates); h != "" {
+		return h
+	}
+	var found []string
+	for _, c := range candidates {
+		lc, ls := strings.ToLower(c), strings.ToLower(s)
+		if strings.Contains(lc, ls) || strings.Contains(ls, lc) {
+			found = append(found, c)
+		}
+	}
+	if len(found) == 1 {
+		return fmt.Sprintf("did you mean %q?", found[0])
+	}
+	return ""
+}

@@ -60,7 +60,7 @@ func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
     - id: resize
       approval:
         approvers: "${{ params.owners }}"
-        inputs: [{name: size_gb, type: int, min: 10}]
+        inputs: [{name: size_gb, type: int, min: 10, required: true}]
         notify: {url: "${{ secrets.HOOK }}", text: "resize waits for ${{ params.owners.join(', ') }}"}
         remindEvery: 1h
     - {id: apply, action: log, with: {message: "${{ string(steps.resize.outputs.inputs.size_gb) }}GB at ${{ string(now() - run.startedAt) }}"}}

@@ -35,7 +35,7 @@ func (e *exitError) Error() string { return fmt.Sprintf("exit %d", e.code) }
 
 func commands() []*command {
 	return []*command{
-		{name: "validate", usage: "validate [--json] FILE|DIR...", summary: "check runbooks and print every problem", run: runValidate},
+		{name: "validate", usage: "validate [--json] [--lib DIR] FILE|DIR...", summary: "check runbooks and print every problem", run: runValidate},
 		{name: "plan", usage: "plan [--json] [--lib DIR] FILE [-p name=value]...", summary: "dry-run a runbook: params, what runs and why, next schedule fires", run: runPlan},
 		{name: "graph", usage: "graph [--lib DIR] FILE", summary: "print the runbook as a Mermaid flowchart", run: runGraph},
 		{name: "schema", usage: "schema", summary: "print the JSON Schema of the runbook format", run: runSchema},

@@ -59,6 +59,45 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 	}
 }
 
+func TestValidateFindsSubRunbooks(t *testing.T) {
+	dir, lib := t.TempDir(), t.TempDir()
+	parent := filepath.Join(dir, "parent.yaml")
+	write := func(path, src string) {
+		t.Helper()
+		if err := os.WriteFile(path, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(parent, "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: parent}\nspec:\n  steps:\n    - id: deploy\n      action: shell\n      with: {command: [deploy]}\n      compensate:\n        steps: [{id: undo, runbook: {name: child}}]\n")
+	child := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: child}\nspec:\n  steps: [{id: x, sleep: 1s}]\n"
+	write(filepath.Join(lib, "child.yaml"), child)
+	tests := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"validate", parent}, 1, parent + `:10:44: spec.steps[0].compensate.steps[0].runbook.name: unknown runbook "child" (register it first, or validate it together with this file)
+0 of 1 runbooks valid, 1 with errors, 0 warnings
+`},
+		{[]string{"validate", "--lib", lib, parent}, 0, "1 of 1 runbooks valid, 0 with errors, 0 warnings\n"},
+		{[]string{"validate", "--lib", filepath.Join(lib, "none"), parent}, 1, ""},
+	}
+	for _, tt := range tests {
+		code, out, errOut := runCLI(t, tt.args...)
+		if code != tt.code || out != tt.want {
+			t.Errorf("%v: exit %d\n%s%s\nwant exit %d\n%s", tt.args, code, out, errOut, tt.code, tt.want)
+		}
+	}
+	// Beside the file, the child is found without --lib and is not reported.
+	write(filepath.Join(dir, "child.yaml"), child)
+	if code, out, errOut := runCLI(t, "validate", parent); code != 0 || out != "1 of 1 runbooks valid, 0 with errors, 0 warnings\n" {
+		t.Errorf("beside: exit %d\n%s%s", code, out, errOut)
+	}
+	if code, out, errOut := runCLI(t, "plan", parent); code != 0 || !strings.Contains(out, "RUN   deploy") {
+		t.Errorf("plan: exit %d\n%s%s", code, out, errOut)
+	}
+}
+
 func TestPlanPreview(t *testing.T) {
 	code, out, errOut := runCLI(t, "plan", "../../examples/change-release.yaml", "-p", "service=api", "-p", "version=v1.2.3", "-p", "environment=production")
 	if code != 0 {

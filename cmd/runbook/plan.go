@@ -17,20 +17,13 @@ import (
 // load builds file with the runbooks of lib (default: the file's
 // directory) available as sub-runbooks, and prints its diagnostics.
 func load(file, lib string, errOut io.Writer) (*runbooks.Plan, error) {
-	if lib == "" {
-		lib = filepath.Dir(file)
-	}
 	srcs, err := runbooks.ReadSources(file)
 	if err != nil {
 		return nil, err
 	}
-	if others, err := runbooks.ReadSources(lib); err == nil {
-		abs, _ := filepath.Abs(file)
-		for _, o := range others {
-			if a, _ := filepath.Abs(o.File); a != abs {
-				srcs = append(srcs, o)
-			}
-		}
+	srcs, err = withLibrary(srcs, []string{file}, lib)
+	if err != nil {
+		return nil, err
 	}
 	results := runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()})
 	r := results[0]
@@ -41,6 +34,44 @@ func load(file, lib string, errOut io.Writer) (*runbooks.Plan, error) {
 		return nil, &exitError{code: 1}
 	}
 	return r.Plan, nil
+}
+
+// withLibrary appends to srcs the runbooks they may run as sub-runbooks:
+// those of lib, or when lib is empty those beside each file of paths that is
+// not a directory. The library comes after srcs and holds none of them, so
+// the results of srcs keep their indexes. A missing lib is an error; an
+// unreadable default directory contributes nothing.
+func withLibrary(srcs []runbooks.Source, paths []string, lib string) ([]runbooks.Source, error) {
+	dirs := []string{lib}
+	if lib == "" {
+		dirs = nil
+		for _, p := range paths {
+			if info, err := os.Stat(p); err == nil && !info.IsDir() {
+				dirs = append(dirs, filepath.Dir(p))
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, s := range srcs {
+		a, _ := filepath.Abs(s.File)
+		seen[a] = true
+	}
+	for _, dir := range dirs {
+		others, err := runbooks.ReadSources(dir)
+		if err != nil {
+			if lib != "" {
+				return nil, fmt.Errorf("--lib: %w", err)
+			}
+			continue
+		}
+		for _, o := range others {
+			if a, _ := filepath.Abs(o.File); !seen[a] {
+				seen[a] = true
+				srcs = append(srcs, o)
+			}
+		}
+	}
+	return srcs, nil
 }
 
 // loadArg parses the flags and loads the one runbook file they name.

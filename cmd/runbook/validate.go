@@ -12,6 +12,7 @@ import (
 func runValidate(args []string, out, errOut io.Writer) error {
 	fs := flags("validate", errOut)
 	asJSON := fs.Bool("json", false, "print the results as JSON")
+	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the directory of each FILE)")
 	paths, err := interleaved(fs, args)
 	if err != nil {
 		return err
@@ -23,7 +24,14 @@ func runValidate(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	results := runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()})
+	named := len(srcs)
+	all, err := withLibrary(srcs, paths, *lib)
+	if err != nil {
+		return err
+	}
+	// The library is built so that children resolve, but only the named
+	// files are reported.
+	results := runbooks.BuildSet(all, runbooks.Options{Actions: activities.Catalog()})[:named]
 	failed, warnings := 0, 0
 	for _, r := range results {
 		if r.Plan == nil {
