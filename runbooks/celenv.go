@@ -361,32 +361,9 @@ var jsonFunction = cel.Function("json", cel.Overload("json_dyn", []*cel.Type{cel
 		if err != nil {
 			return types.NewErr("json: %v", err)
 		}
-		b, err := json.Marshal(jsonReady(n))
+		b, err := json.Marshal(JSONValue(n))
 		if err != nil {
 			return types.NewErr("json: %v", err)
 		}
 		return types.String(b)
 	})))
-
-// jsonReady replaces durations and timestamps by their text.
-func jsonReady(v any) any {
-	switch x := v.(type) {
-	case time.Duration:
-		return FormatDuration(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = jsonReady(e)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = jsonReady(e)
-		}
-		return out
-	}
-	return v
-}
