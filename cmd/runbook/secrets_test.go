@@ -62,7 +62,7 @@ func TestSecretNeverLeaves(t *testing.T) {
 kind: Runbook
 metadata: {name: leaky}
 spec:
-  params: [{name: note, type: string}]
+  params: [{name: note, type: string, required: true}]
   secrets: [API_KEY]
   steps:
     - id: call
