@@ -27,9 +27,7 @@ spec:
   steps:
     - {id: hi, action: log, with: {message: hi}}
 `
-	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
-		t.Fatalf("register: %d", got)
-	}
+	a.register(src, 201)
 	var run runView
 	a.call("POST", "/api/v1/runbooks/quick/runs", a.ann, map[string]any{}, &run)
 	waitFor(t, func() bool {
@@ -64,9 +62,7 @@ spec:
     - id: board
       approval: {approvers: ["group:board"], allowSelfApproval: true}
 `
-	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
-		t.Fatalf("register: %d", got)
-	}
+	a.register(src, 201)
 	var run runView
 	a.call("POST", "/api/v1/runbooks/selfok/runs", a.ann, map[string]any{}, &run)
 	a.waiting(run.ID)

@@ -106,9 +106,7 @@ spec:
     - {id: ready, waitFor: {event: go, timeout: 5m, senders: [bob]}}
     - {id: done, action: log, with: {message: "${{ steps.ready.outputs.payload.reason }}"}}
 `
-	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
-		t.Fatalf("register: %d", got)
-	}
+	a.register(src, 201)
 	var run runView
 	a.call("POST", "/api/v1/runbooks/sealed/runs", a.ann, map[string]any{}, &run)
 	a.waiting(run.ID)
@@ -326,9 +324,7 @@ spec:
     - id: board
       approval: {approvers: ["group:board"], minApprovals: 2}
 `
-	if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
-		t.Fatalf("register: %d", got)
-	}
+	a.register(src, 201)
 	var run runView
 	a.call("POST", "/api/v1/runbooks/two/runs", a.operatorOnly, map[string]any{}, &run)
 	a.waiting(run.ID)
