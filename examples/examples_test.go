@@ -34,7 +34,7 @@ func TestEveryExampleIsValid(t *testing.T) {
 			continue
 		}
 		domains[r.Plan.Labels["domain"]] = true
-		if _, err := r.Plan.Preview(previewParams[r.Plan.Name], time.Now(), "test"); err != nil {
+		if _, err := runbooks.PreviewPlan(r.Plan, previewParams[r.Plan.Name], time.Now(), "test"); err != nil {
 			t.Errorf("%s: preview: %v", r.File, err)
 		}
 	}

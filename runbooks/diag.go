@@ -39,12 +39,6 @@ func (s *Severity) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// Pos is a 1-based line and column in a source file.
-type Pos struct {
-	Line int `json:"line"`
-	Col  int `json:"col"`
-}
-
 // Diagnostic is one problem found in a runbook file.
 type Diagnostic struct {
 	File     string   `json:"file"`

@@ -13,6 +13,11 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// exprTests is what an expression tests: the steps whose status it reads and
+// the paths it tests with has(), alone or as a conjunct. The steps an `if`
+// guards may read what it tested.
+type exprTests struct{ statuses, has []string }
+
 // exprScope says what an expression may read.
 type exprScope struct {
 	env     *cel.Env
@@ -275,13 +280,15 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		loc := info.GetStartLocation(id)
 		return site.at(loc.Line(), loc.Column())
 	}
+	tests := &exprTests{}
+	l.tests[expr] = tests
 	for _, r := range pe.refs {
 		if r.root == varSteps && len(r.path) >= 2 && r.path[1] == "status" {
-			expr.checked = appendUnique(expr.checked, r.path[0])
+			tests.statuses = appendUnique(tests.statuses, r.path[0])
 		}
 	}
 	for _, p := range hasConjuncts(pe.ast.NativeRep().Expr()) {
-		expr.hasTested = appendUnique(expr.hasTested, p)
+		tests.has = appendUnique(tests.has, p)
 	}
 	ok := true
 	for _, r := range pe.refs {
@@ -420,7 +427,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			break // the first declaration counts; a duplicate is reported as such
 		}
 	}
-	if sc.guards[id] || slices.Contains(expr.checked, id) {
+	if sc.guards[id] || slices.Contains(l.tests[expr].statuses, id) {
 		return true
 	}
 	switch seen {

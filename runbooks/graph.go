@@ -8,7 +8,7 @@ import (
 // Mermaid renders the plan as a Mermaid flowchart: steps in order,
 // parallel branches side by side, groups and loops as subgraphs, and
 // onFailure and finally after the main steps.
-func (p *Plan) Mermaid() string {
+func Mermaid(p *Plan) string {
 	g := &graph{}
 	g.line("flowchart TD")
 	g.line(fmt.Sprintf("  start([%s])", mermaidText(p.Name)))

@@ -54,7 +54,7 @@ func (l *linter) flowParams(src string, sc *exprScope) []string {
 // pinned reports whether a run cannot choose the param's value freely:
 // it is fixed, limited to an enum or an anchored pattern, or of a type
 // whose values cannot carry text (int, number, bool, duration).
-func (p *PlanParam) pinned() bool {
+func pinned(p *PlanParam) bool {
 	if p.Fixed || len(p.Enum) > 0 || anchored(p.Pattern) {
 		return true
 	}
@@ -130,7 +130,7 @@ func anchor(pattern string) string {
 func (l *linter) loose(names []string) []string {
 	var out []string
 	for _, n := range names {
-		if p := l.paramByName(n); p != nil && !p.pinned() {
+		if p := l.paramByName(n); p != nil && !pinned(p) {
 			out = append(out, n)
 		}
 	}

@@ -348,10 +348,10 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 	if s.If.Set {
 		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), BoolType); e != nil {
 			l.out.exprs[&s.If] = e
-			if len(e.checked) > 0 || len(e.hasTested) > 0 {
+			if t := l.tests[e]; len(t.statuses) > 0 || len(t.has) > 0 {
 				inner := *ctx
-				inner.guards = ctx.guards.with(e.checked)
-				for _, p := range e.hasTested {
+				inner.guards = ctx.guards.with(t.statuses)
+				for _, p := range t.has {
 					inner.guards = inner.guards.with([]string{hasGuard(p)})
 				}
 				ctx = &inner

@@ -232,9 +232,6 @@ type Expr struct {
 	// Secrets lists the secret names it reads; such expressions are
 	// evaluated inside the activity only.
 	Secrets []string `json:"secrets,omitempty"`
-
-	checked   []string // steps whose status the expression reads
-	hasTested []string // paths it tests with has(), alone or as a conjunct
 }
 
 // Duration is a fixed duration, written "15m" or "7d" in JSON, or an

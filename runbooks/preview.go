@@ -61,8 +61,8 @@ type PreviewSchedule struct {
 	Next     []time.Time `json:"next"`
 }
 
-// Preview binds params and dry-runs the plan as of now, for user.
-func (p *Plan) Preview(given map[string]any, now time.Time, user string) (*Preview, error) {
+// PreviewPlan binds params and dry-runs the plan as of now, for user.
+func PreviewPlan(p *Plan, given map[string]any, now time.Time, user string) (*Preview, error) {
 	params, err := p.BindParams(given)
 	if err != nil {
 		return nil, err

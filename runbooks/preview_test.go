@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opsrunbook/runbook/runbooks"
 )
 
 func TestPreview(t *testing.T) {
@@ -35,7 +37,7 @@ spec:
 	// 02:00 on 29 March 2026 does not exist in Berlin (clocks go to 03:00), so it
 	// is skipped.
 	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
-	pv, err := p.Preview(map[string]any{}, now, "ann")
+	pv, err := runbooks.PreviewPlan(p, map[string]any{}, now, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,14 +68,14 @@ Schedules:
 	if got != want {
 		t.Errorf("preview:\n%s\nwant:\n%s", got, want)
 	}
-	pv, err = p.Preview(map[string]any{"env": "production"}, now, "ann")
+	pv, err = runbooks.PreviewPlan(p, map[string]any{"env": "production"}, now, "ann")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(pv.String(), "RUN   prod_gate: approval by 1 of ann  [if params.env == 'production' is true]") {
 		t.Errorf("production preview:\n%s", pv)
 	}
-	if _, err := p.Preview(map[string]any{"env": 3}, now, "ann"); err == nil {
+	if _, err := runbooks.PreviewPlan(p, map[string]any{"env": 3}, now, "ann"); err == nil {
 		t.Error("a bad param was accepted")
 	}
 }
@@ -102,7 +104,7 @@ spec:
 		{3, []string{"SKIP  quiet: exit: end the run successfully  [if vars.twice == 2 is false]", "RUN   work: sleep 1s"}},
 		{7, []string{`RUN   check: assert vars.twice < 10  [FAILS: "too many: 14"]`, "SKIP  work: sleep 1s  [the run fails at assert check]", "RUN   bye: sleep 1s"}},
 	} {
-		pv, err := p.Preview(map[string]any{"n": tt.n}, now, "ann")
+		pv, err := runbooks.PreviewPlan(p, map[string]any{"n": tt.n}, now, "ann")
 		if err != nil {
 			t.Fatal(err)
 		}

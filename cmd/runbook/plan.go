@@ -110,7 +110,7 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	if u, err := user.Current(); err == nil && who == "" {
 		who = u.Username
 	}
-	pv, err := plan.Preview(given, time.Now(), who)
+	pv, err := runbooks.PreviewPlan(plan, given, time.Now(), who)
 	if err != nil {
 		return err
 	}
@@ -130,6 +130,6 @@ func runGraph(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(out, plan.Mermaid())
+	_, err = io.WriteString(out, runbooks.Mermaid(plan))
 	return err
 }

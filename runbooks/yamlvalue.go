@@ -1,0 +1,72 @@
+package runbooks
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+)
+
+// nodeValue converts a YAML node to a JSON-like Go value and records the
+// position of every sub-value so problems can point at it.
+func nodeValue(n *yaml.Node, sub string, pos map[string]Pos) (any, error) {
+	if n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	if pos != nil {
+		pos[sub] = posOf(n)
+	}
+	switch n.Kind {
+	case yaml.ScalarNode:
+		switch n.Tag {
+		case "!!null":
+			return nil, nil
+		case "!!bool":
+			return strings.EqualFold(n.Value, "true"), nil
+		case "!!int":
+			i, err := strconv.ParseInt(n.Value, 0, 64)
+			if err != nil {
+				return nil, fmt.Errorf("integer %s is out of range", n.Value)
+			}
+			return i, nil
+		case "!!float":
+			var f float64
+			if err := n.Decode(&f); err != nil {
+				return nil, fmt.Errorf("invalid number %s", n.Value)
+			}
+			return f, nil
+		case "!!str":
+			return n.Value, nil
+		}
+		return nil, fmt.Errorf("unsupported YAML value of type %s", n.Tag)
+	case yaml.SequenceNode:
+		out := make([]any, len(n.Content))
+		for i, c := range n.Content {
+			v, err := nodeValue(c, fmt.Sprintf("%s[%d]", sub, i), pos)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = v
+		}
+		return out, nil
+	case yaml.MappingNode:
+		out := make(map[string]any, len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				return nil, fmt.Errorf("mapping keys must be plain strings")
+			}
+			if _, dup := out[k.Value]; dup {
+				return nil, fmt.Errorf("duplicate key %q", k.Value)
+			}
+			v, err := nodeValue(n.Content[i+1], joinPath(sub, k.Value), pos)
+			if err != nil {
+				return nil, err
+			}
+			out[k.Value] = v
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("unsupported YAML node")
+}
