@@ -10,9 +10,9 @@ import (
 	"strings"
 	"sync"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // Input is what the interpreter sends an action: the inputs it could render
@@ -25,8 +25,8 @@ type Input struct {
 	Inputs  map[string]any `json:"inputs,omitempty"`
 	// Deferred inputs read secrets: their templates, and the variables
 	// those templates read (encoded with runbooks.EncodeVars).
-	Deferred map[string]*runbooks.Value `json:"deferred,omitempty"`
-	Vars     map[string]any             `json:"vars,omitempty"`
+	Deferred map[string]*plan.Value `json:"deferred,omitempty"`
+	Vars     map[string]any         `json:"vars,omitempty"`
 
 	secrets *callSecrets // what this call masks; set by withRedaction
 }
@@ -82,7 +82,7 @@ type prepared struct {
 // prepare renders deferred inputs with their secrets, applies the spec's
 // defaults and checks the types of everything. Messages may hold secret
 // values: the redaction wrapper masks them on the way out.
-func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
+func (e *Env) prepare(spec *plan.ActionSpec, in Input) (*prepared, error) {
 	p := &prepared{values: map[string]any{}}
 	for k, v := range in.Inputs {
 		p.values[k] = v
@@ -103,7 +103,7 @@ func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
 			}
 			continue
 		}
-		cv, err := runbooks.Coerce(v, f.Type)
+		cv, err := plan.Coerce(v, f.Type)
 		if err != nil {
 			probs = append(probs, fmt.Sprintf("input %q: %s", f.Name, err))
 			continue
@@ -124,7 +124,7 @@ func (e *Env) prepare(spec *runbooks.ActionSpec, in Input) (*prepared, error) {
 func (e *Env) renderDeferred(in Input, p *prepared) error {
 	names := map[string]bool{}
 	for _, v := range in.Deferred {
-		v.Exprs(func(x *runbooks.Expr) {
+		v.Exprs(func(x *plan.Expr) {
 			for _, s := range x.Secrets {
 				names[s] = true
 			}
@@ -145,12 +145,12 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 		secrets[name] = val
 		in.secrets.add(val)
 	}
-	vars, err := runbooks.DecodeVars(in.Vars)
+	vars, err := plan.DecodeVars(in.Vars)
 	if err != nil {
 		return badInput("variables: %v", err)
 	}
 	vars["secrets"] = secrets
-	ev, err := runbooks.NewEvaluatorFor(slices.Sorted(maps.Keys(vars)))
+	ev, err := plan.NewEvaluatorFor(slices.Sorted(maps.Keys(vars)))
 	if err != nil {
 		return err
 	}
@@ -159,7 +159,7 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 		if err != nil {
 			return badInput("input %q: %v", k, err)
 		}
-		p.values[k] = runbooks.JSONValue(v)
+		p.values[k] = plan.JSONValue(v)
 	}
 	return nil
 }

@@ -14,26 +14,26 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // BackupFilesSpec archives a directory.
-var BackupFilesSpec = &runbooks.ActionSpec{
+var BackupFilesSpec = &plan.ActionSpec{
 	Name:        "backup.files",
 	Errors:      errorTypes(),
 	Description: "Archive a directory as tar.gz into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (files, bytes, sha256). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "source", Type: runbooks.StringType, Required: true, Description: "Directory to archive.", Role: runbooks.RolePath},
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing).", Role: runbooks.RolePath},
-		{Name: "prefix", Type: runbooks.StringType, Default: "files", Description: "Name prefix: PREFIX-20261126T020000Z.tar.gz."},
+	Inputs: []plan.Field{
+		{Name: "source", Type: plan.StringType, Required: true, Description: "Directory to archive.", Role: plan.RolePath},
+		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory the archive and manifest are written to (created if missing).", Role: plan.RolePath},
+		{Name: "prefix", Type: plan.StringType, Default: "files", Description: "Name prefix: PREFIX-20261126T020000Z.tar.gz."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Description: "The archive's path."},
-		{Name: "bytes", Type: runbooks.IntType, Description: "The archive's size."},
-		{Name: "sha256", Type: runbooks.StringType, Description: "The archive's SHA-256, hex."},
-		{Name: "files", Type: runbooks.IntType, Description: "Regular files archived."},
-		{Name: "manifest", Type: runbooks.StringType, Description: "The manifest's path."},
+	Outputs: []plan.Field{
+		{Name: "path", Type: plan.StringType, Description: "The archive's path."},
+		{Name: "bytes", Type: plan.IntType, Description: "The archive's size."},
+		{Name: "sha256", Type: plan.StringType, Description: "The archive's SHA-256, hex."},
+		{Name: "files", Type: plan.IntType, Description: "Regular files archived."},
+		{Name: "manifest", Type: plan.StringType, Description: "The manifest's path."},
 	},
 }
 

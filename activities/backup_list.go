@@ -5,22 +5,22 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // BackupListSpec finds the backups of a prefix.
-var BackupListSpec = &runbooks.ActionSpec{
+var BackupListSpec = &plan.ActionSpec{
 	Name:        "backup.list",
 	Errors:      errorTypes(),
 	Description: "List the backups of one prefix in a directory, newest first (by the time in their manifests); files without a manifest are not backups and are left out. A missing directory lists nothing.",
-	Inputs: []runbooks.Field{
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups.", Role: runbooks.RolePath},
-		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+	Inputs: []plan.Field{
+		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory of the backups.", Role: plan.RolePath},
+		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-*."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "backups", Type: runbooks.ListOf(runbooks.StringType), Description: "Archive paths, newest first."},
-		{Name: "latest", Type: runbooks.StringType, Description: "The newest archive, or \"\" when there is none."},
-		{Name: "count", Type: runbooks.IntType, Description: "How many there are."},
+	Outputs: []plan.Field{
+		{Name: "backups", Type: plan.ListOf(plan.StringType), Description: "Archive paths, newest first."},
+		{Name: "latest", Type: plan.StringType, Description: "The newest archive, or \"\" when there is none."},
+		{Name: "count", Type: plan.IntType, Description: "How many there are."},
 	},
 }
 

@@ -8,28 +8,28 @@ import (
 	"path/filepath"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // BackupPostgresSpec dumps a database.
-var BackupPostgresSpec = &runbooks.ActionSpec{
+var BackupPostgresSpec = &plan.ActionSpec{
 	Name:        "backup.postgres",
 	Errors:      errorTypes(ErrPgTool, ErrUnreachable),
 	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing).", Role: runbooks.RolePath},
-		{Name: "prefix", Type: runbooks.StringType, Default: "db", Description: "Name prefix: PREFIX-20261126T020000Z.dump."},
+	Inputs: []plan.Field{
+		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
+		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing).", Role: plan.RolePath},
+		{Name: "prefix", Type: plan.StringType, Default: "db", Description: "Name prefix: PREFIX-20261126T020000Z.dump."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Description: "The dump's path."},
-		{Name: "bytes", Type: runbooks.IntType, Description: "The dump's size."},
-		{Name: "sha256", Type: runbooks.StringType, Description: "The dump's SHA-256, hex."},
-		{Name: "files", Type: runbooks.IntType, Description: "Entries in the dump's table of contents."},
-		{Name: "manifest", Type: runbooks.StringType, Description: "The manifest's path."},
+	Outputs: []plan.Field{
+		{Name: "path", Type: plan.StringType, Description: "The dump's path."},
+		{Name: "bytes", Type: plan.IntType, Description: "The dump's size."},
+		{Name: "sha256", Type: plan.StringType, Description: "The dump's SHA-256, hex."},
+		{Name: "files", Type: plan.IntType, Description: "Entries in the dump's table of contents."},
+		{Name: "manifest", Type: plan.StringType, Description: "The manifest's path."},
 	},
 }
 

@@ -9,25 +9,25 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // BackupPruneSpec removes old backups.
-var BackupPruneSpec = &runbooks.ActionSpec{
+var BackupPruneSpec = &plan.ActionSpec{
 	Name:        "backup.prune",
 	Errors:      errorTypes(),
 	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "destination", Type: runbooks.StringType, Required: true, Description: "Directory of the backups.", Role: runbooks.RolePath},
-		{Name: "prefix", Type: runbooks.StringType, Required: true, Description: "Only backups named PREFIX-*."},
-		{Name: "keep", Type: runbooks.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
-		{Name: "maxAge", Type: runbooks.DurationType, Description: "Keep backups newer than this."},
-		{Name: "dryRun", Type: runbooks.BoolType, Default: false, Description: "Report what would be removed, remove nothing."},
+	Inputs: []plan.Field{
+		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory of the backups.", Role: plan.RolePath},
+		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+		{Name: "keep", Type: plan.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
+		{Name: "maxAge", Type: plan.DurationType, Description: "Keep backups newer than this."},
+		{Name: "dryRun", Type: plan.BoolType, Default: false, Description: "Report what would be removed, remove nothing."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "removed", Type: runbooks.ListOf(runbooks.StringType), Description: "Archives removed (or that would be, with dryRun)."},
-		{Name: "kept", Type: runbooks.ListOf(runbooks.StringType), Description: "Archives kept, newest first."},
+	Outputs: []plan.Field{
+		{Name: "removed", Type: plan.ListOf(plan.StringType), Description: "Archives removed (or that would be, with dryRun)."},
+		{Name: "kept", Type: plan.ListOf(plan.StringType), Description: "Archives kept, newest first."},
 	},
 }
 
@@ -51,7 +51,7 @@ func (e *Env) BackupPrune(ctx context.Context, in Input) (Output, error) {
 	}
 	var maxAge time.Duration
 	if pi.MaxAge != "" {
-		if maxAge, err = runbooks.ParseDuration(pi.MaxAge); err != nil || maxAge <= 0 {
+		if maxAge, err = plan.ParseDuration(pi.MaxAge); err != nil || maxAge <= 0 {
 			return Output{}, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
 		}
 	}

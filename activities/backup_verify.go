@@ -12,22 +12,22 @@ import (
 	"io"
 	"os"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // BackupVerifySpec checks a backup against its manifest.
-var BackupVerifySpec = &runbooks.ActionSpec{
+var BackupVerifySpec = &plan.ActionSpec{
 	Name:        "backup.verify",
 	Errors:      errorTypes(),
 	Description: "Check a backup against its manifest: the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: runbooks.RolePath},
+	Inputs: []plan.Field{
+		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: plan.RolePath},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "ok", Type: runbooks.BoolType, Description: "Whether the backup is whole."},
-		{Name: "reason", Type: runbooks.StringType, Description: "Why it is not, if it is not."},
-		{Name: "files", Type: runbooks.IntType, Description: "Files (or dump entries) read back."},
+	Outputs: []plan.Field{
+		{Name: "ok", Type: plan.BoolType, Description: "Whether the backup is whole."},
+		{Name: "reason", Type: plan.StringType, Description: "Why it is not, if it is not."},
+		{Name: "files", Type: plan.IntType, Description: "Files (or dump entries) read back."},
 	},
 }
 

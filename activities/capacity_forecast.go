@@ -6,23 +6,23 @@ import (
 	"math"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // CapacityForecastSpec fits a linear trend to samples.
-var CapacityForecastSpec = &runbooks.ActionSpec{
+var CapacityForecastSpec = &plan.ActionSpec{
 	Name:        "capacity.forecast",
 	Errors:      errorTypes(),
 	Description: "Fit a least-squares line to samples (from metrics.query or inline) and say when it crosses a threshold: capacity planning.",
-	Inputs: []runbooks.Field{
-		{Name: "samples", Type: runbooks.ListOf(runbooks.AnyType), Required: true, Description: "Points as [unixSeconds, value] pairs (Prometheus' form) or {t, v} maps; t may be an RFC 3339 time."},
-		{Name: "threshold", Type: runbooks.NumberType, Required: true, Description: "The value whose crossing is forecast, e.g. a disk's size."},
+	Inputs: []plan.Field{
+		{Name: "samples", Type: plan.ListOf(plan.AnyType), Required: true, Description: "Points as [unixSeconds, value] pairs (Prometheus' form) or {t, v} maps; t may be an RFC 3339 time."},
+		{Name: "threshold", Type: plan.NumberType, Required: true, Description: "The value whose crossing is forecast, e.g. a disk's size."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "slopePerDay", Type: runbooks.NumberType, Description: "Growth per day."},
-		{Name: "current", Type: runbooks.NumberType, Description: "The fitted value at the last sample."},
-		{Name: "daysUntil", Type: runbooks.NumberType, Description: "Days from the last sample until the fit reaches the threshold; -1 if it never does, 0 if it already has."},
-		{Name: "r2", Type: runbooks.NumberType, Description: "How well the line fits (1 is perfect)."},
+	Outputs: []plan.Field{
+		{Name: "slopePerDay", Type: plan.NumberType, Description: "Growth per day."},
+		{Name: "current", Type: plan.NumberType, Description: "The fitted value at the last sample."},
+		{Name: "daysUntil", Type: plan.NumberType, Description: "Days from the last sample until the fit reaches the threshold; -1 if it never does, 0 if it already has."},
+		{Name: "r2", Type: plan.NumberType, Description: "How well the line fits (1 is perfect)."},
 	},
 }
 

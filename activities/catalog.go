@@ -1,11 +1,11 @@
 package activities
 
-import "github.com/opsrunbook/runbook/runbooks"
+import "github.com/opsrunbook/runbook/plan"
 
 // Catalog returns the specs of every action, the set the compiler checks
 // runbooks against.
-func Catalog() runbooks.SpecCatalog {
-	return runbooks.NewCatalog(
+func Catalog() plan.SpecCatalog {
+	return plan.NewCatalog(
 		ShellSpec,
 		HTTPRequestSpec,
 		HTTPCheckSpec,

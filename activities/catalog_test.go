@@ -4,7 +4,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // TestSpecsAreWellFormed checks what the compiler relies on: unique names,
@@ -30,14 +30,14 @@ func TestSpecsAreWellFormed(t *testing.T) {
 			}
 			names = append(names, f.Name)
 			if f.Default != nil {
-				if _, err := runbooks.Coerce(f.Default, f.Type); err != nil {
+				if _, err := plan.Coerce(f.Default, f.Type); err != nil {
 					t.Errorf("%s.%s: default %v: %v", s.Name, f.Name, f.Default, err)
 				}
 				if f.Required {
 					t.Errorf("%s.%s: required with a default", s.Name, f.Name)
 				}
 			}
-			if len(f.Enum) > 0 && f.Type.Kind != runbooks.KindString {
+			if len(f.Enum) > 0 && f.Type.Kind != plan.KindString {
 				t.Errorf("%s.%s: enum on a %s", s.Name, f.Name, f.Type)
 			}
 		}

@@ -6,27 +6,27 @@ import (
 	"strings"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // HTTPCheckSpec probes an HTTP endpoint. Unhealthy is an output, not a failure.
-var HTTPCheckSpec = &runbooks.ActionSpec{
+var HTTPCheckSpec = &plan.ActionSpec{
 	Name:        "http.check",
 	Errors:      errorTypes(),
 	Description: "Probe an HTTP endpoint. An unhealthy answer is an output, not a failure, so repeat.until: outputs.healthy works.",
-	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL.", Role: runbooks.RoleURL},
-		{Name: "method", Type: runbooks.StringType, Default: "GET", Enum: []string{"GET", "HEAD"}, Description: "HTTP method."},
-		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers."},
-		{Name: "expectStatus", Type: runbooks.ListOf(runbooks.IntType), Description: "Healthy statuses; default any 2xx."},
-		{Name: "bodyContains", Type: runbooks.StringType, Description: "Text the body must contain to be healthy."},
-		{Name: "timeout", Type: runbooks.DurationType, Default: "5s", Description: "Limit for one probe."},
+	Inputs: []plan.Field{
+		{Name: "url", Type: plan.StringType, Required: true, Description: "Absolute http or https URL.", Role: plan.RoleURL},
+		{Name: "method", Type: plan.StringType, Default: "GET", Enum: []string{"GET", "HEAD"}, Description: "HTTP method."},
+		{Name: "headers", Type: plan.MapOf(plan.StringType), Description: "Request headers."},
+		{Name: "expectStatus", Type: plan.ListOf(plan.IntType), Description: "Healthy statuses; default any 2xx."},
+		{Name: "bodyContains", Type: plan.StringType, Description: "Text the body must contain to be healthy."},
+		{Name: "timeout", Type: plan.DurationType, Default: "5s", Description: "Limit for one probe."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "healthy", Type: runbooks.BoolType, Description: "Whether the endpoint answered as expected."},
-		{Name: "status", Type: runbooks.IntType, Description: "Response status, 0 when there was none."},
-		{Name: "latencyMs", Type: runbooks.IntType, Description: "Time to the response, in milliseconds."},
-		{Name: "error", Type: runbooks.StringType, Description: "Why the probe was unhealthy, if it was."},
+	Outputs: []plan.Field{
+		{Name: "healthy", Type: plan.BoolType, Description: "Whether the endpoint answered as expected."},
+		{Name: "status", Type: plan.IntType, Description: "Response status, 0 when there was none."},
+		{Name: "latencyMs", Type: plan.IntType, Description: "Time to the response, in milliseconds."},
+		{Name: "error", Type: plan.StringType, Description: "Why the probe was unhealthy, if it was."},
 	},
 }
 
@@ -50,7 +50,7 @@ func (e *Env) HTTPCheck(ctx context.Context, in Input) (Output, error) {
 	if err := p.decode(&hc); err != nil {
 		return Output{}, err
 	}
-	timeout, err := runbooks.ParseDuration(hc.Timeout)
+	timeout, err := plan.ParseDuration(hc.Timeout)
 	if err != nil || timeout <= 0 {
 		return Output{}, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
 	}

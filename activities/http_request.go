@@ -12,30 +12,30 @@ import (
 	"slices"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // HTTPRequestSpec sends one HTTP request.
-var HTTPRequestSpec = &runbooks.ActionSpec{
+var HTTPRequestSpec = &plan.ActionSpec{
 	Name:        "http.request",
 	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
 	Description: "Send an HTTP request; fails unless the status is expected.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Absolute http or https URL.", Role: runbooks.RoleURL},
-		{Name: "method", Type: runbooks.StringType, Default: "GET", Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, Description: "HTTP method."},
-		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers."},
-		{Name: "json", Type: runbooks.AnyType, Description: "Body sent as JSON (sets Content-Type)."},
-		{Name: "body", Type: runbooks.StringType, Description: "Raw body text."},
-		{Name: "expectStatus", Type: runbooks.ListOf(runbooks.IntType), Description: "Statuses that count as success; default any 2xx."},
+	Inputs: []plan.Field{
+		{Name: "url", Type: plan.StringType, Required: true, Description: "Absolute http or https URL.", Role: plan.RoleURL},
+		{Name: "method", Type: plan.StringType, Default: "GET", Enum: []string{"GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"}, Description: "HTTP method."},
+		{Name: "headers", Type: plan.MapOf(plan.StringType), Description: "Request headers."},
+		{Name: "json", Type: plan.AnyType, Description: "Body sent as JSON (sets Content-Type)."},
+		{Name: "body", Type: plan.StringType, Description: "Raw body text."},
+		{Name: "expectStatus", Type: plan.ListOf(plan.IntType), Description: "Statuses that count as success; default any 2xx."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "status", Type: runbooks.IntType, Description: "Response status code."},
-		{Name: "body", Type: runbooks.StringType, Description: "Response body (the first 1 MiB)."},
-		{Name: "json", Type: runbooks.AnyType, Description: "The body parsed as JSON when it is JSON, else null."},
-		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Response headers, first value of each."},
+	Outputs: []plan.Field{
+		{Name: "status", Type: plan.IntType, Description: "Response status code."},
+		{Name: "body", Type: plan.StringType, Description: "Response body (the first 1 MiB)."},
+		{Name: "json", Type: plan.AnyType, Description: "The body parsed as JSON when it is JSON, else null."},
+		{Name: "headers", Type: plan.MapOf(plan.StringType), Description: "Response headers, first value of each."},
 	},
 	AtMostOne: [][]string{{"json", "body"}},
 }

@@ -3,22 +3,22 @@ package activities
 import (
 	"context"
 
-	"go.temporal.io/sdk/activity"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/activity"
 )
 
 // LogSpec writes a line into the run's timeline.
-var LogSpec = &runbooks.ActionSpec{
+var LogSpec = &plan.ActionSpec{
 	Name:        "log",
 	Errors:      errorTypes(),
 	Description: "Write a line into the run's timeline.",
-	Inputs: []runbooks.Field{
-		{Name: "message", Type: runbooks.StringType, Required: true, Description: "The line."},
-		{Name: "level", Type: runbooks.StringType, Default: "info", Enum: []string{"info", "warn", "error"}, Description: "Severity."},
+	Inputs: []plan.Field{
+		{Name: "message", Type: plan.StringType, Required: true, Description: "The line."},
+		{Name: "level", Type: plan.StringType, Default: "info", Enum: []string{"info", "warn", "error"}, Description: "Severity."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "message", Type: runbooks.StringType, Description: "The line as written."},
+	Outputs: []plan.Field{
+		{Name: "message", Type: plan.StringType, Description: "The line as written."},
 	},
 	Local: true,
 }

@@ -11,29 +11,29 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // MetricsQuerySpec queries Prometheus.
-var MetricsQuerySpec = &runbooks.ActionSpec{
+var MetricsQuerySpec = &plan.ActionSpec{
 	Name:        "metrics.query",
 	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
 	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090.", Role: runbooks.RoleURL},
-		{Name: "query", Type: runbooks.StringType, Required: true, Description: "PromQL."},
-		{Name: "range", Type: runbooks.DurationType, Description: "Query the last range (a range query) instead of now (an instant query)."},
-		{Name: "step", Type: runbooks.DurationType, Default: "1h", Description: "Resolution of a range query."},
-		{Name: "headers", Type: runbooks.MapOf(runbooks.StringType), Description: "Request headers, e.g. Authorization."},
+	Inputs: []plan.Field{
+		{Name: "url", Type: plan.StringType, Required: true, Description: "Base URL of the Prometheus server, e.g. http://prometheus:9090.", Role: plan.RoleURL},
+		{Name: "query", Type: plan.StringType, Required: true, Description: "PromQL."},
+		{Name: "range", Type: plan.DurationType, Description: "Query the last range (a range query) instead of now (an instant query)."},
+		{Name: "step", Type: plan.DurationType, Default: "1h", Description: "Resolution of a range query."},
+		{Name: "headers", Type: plan.MapOf(plan.StringType), Description: "Request headers, e.g. Authorization."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "resultType", Type: runbooks.StringType, Description: "vector, matrix, scalar or string."},
-		{Name: "series", Type: runbooks.ListOf(runbooks.AnyType), Description: "The result as Prometheus gives it: metric labels with value or values."},
-		{Name: "values", Type: runbooks.ListOf(runbooks.AnyType), Description: "The first series' points as [unixSeconds, number] pairs."},
-		{Name: "value", Type: runbooks.NumberType, Description: "The first series' latest value (0 when empty)."},
+	Outputs: []plan.Field{
+		{Name: "resultType", Type: plan.StringType, Description: "vector, matrix, scalar or string."},
+		{Name: "series", Type: plan.ListOf(plan.AnyType), Description: "The result as Prometheus gives it: metric labels with value or values."},
+		{Name: "values", Type: plan.ListOf(plan.AnyType), Description: "The first series' points as [unixSeconds, number] pairs."},
+		{Name: "value", Type: plan.NumberType, Description: "The first series' latest value (0 when empty)."},
 	},
 }
 
@@ -56,8 +56,8 @@ func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
 	q := url.Values{"query": {mi.Query}}
 	endpoint := "/api/v1/query"
 	if mi.Range != "" {
-		r, err := runbooks.ParseDuration(mi.Range)
-		step, serr := runbooks.ParseDuration(mi.Step)
+		r, err := plan.ParseDuration(mi.Range)
+		step, serr := plan.ParseDuration(mi.Step)
 		if err != nil || serr != nil || r <= 0 || step <= 0 {
 			return Output{}, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
 		}

@@ -8,24 +8,24 @@ import (
 	"io"
 	"net/http"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // NotifySpec posts a message to a chat or webhook endpoint.
-var NotifySpec = &runbooks.ActionSpec{
+var NotifySpec = &plan.ActionSpec{
 	Name:        "notify",
 	Errors:      errorTypes(ErrNotifyRejected, ErrUnreachable),
 	Description: "Post a message to a Slack-compatible incoming webhook, or as plain JSON to any URL.",
-	Inputs: []runbooks.Field{
-		{Name: "url", Type: runbooks.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}.", Role: runbooks.RoleURL},
-		{Name: "text", Type: runbooks.StringType, Required: true, Description: "Message text; secret values in it (and in data) are sent masked (`***`)."},
-		{Name: "format", Type: runbooks.StringType, Default: "slack", Enum: []string{"slack", "json"}, Description: `slack sends {"text": ...}; json sends {"text", "runbook", "run", "data"}.`},
-		{Name: "data", Type: runbooks.AnyType, Description: "Extra JSON sent with format json."},
+	Inputs: []plan.Field{
+		{Name: "url", Type: plan.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}.", Role: plan.RoleURL},
+		{Name: "text", Type: plan.StringType, Required: true, Description: "Message text; secret values in it (and in data) are sent masked (`***`)."},
+		{Name: "format", Type: plan.StringType, Default: "slack", Enum: []string{"slack", "json"}, Description: `slack sends {"text": ...}; json sends {"text", "runbook", "run", "data"}.`},
+		{Name: "data", Type: plan.AnyType, Description: "Extra JSON sent with format json."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "status", Type: runbooks.IntType, Description: "The webhook's response status."},
+	Outputs: []plan.Field{
+		{Name: "status", Type: plan.IntType, Description: "The webhook's response status."},
 	},
 }
 

@@ -3,25 +3,25 @@ package activities
 import (
 	"context"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/jackc/pgx/v5"
 )
 
 // PostgresExecSpec runs a statement that changes something.
-var PostgresExecSpec = &runbooks.ActionSpec{
+var PostgresExecSpec = &plan.ActionSpec{
 	Name:        "postgres.exec",
 	Errors:      errorTypes(ErrQuery, ErrUnreachable),
 	Description: "Run a statement that changes the database: maintenance (VACUUM, ANALYZE, REINDEX), DDL, or a data fix. Without args the text may hold several statements separated by semicolons, which Postgres runs as one implicit transaction; VACUUM and CREATE/DROP DATABASE must stand alone. With args the text is one statement and the values are bound, never spliced. Use postgres.query to read.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
-		{Name: "statement", Type: runbooks.StringType, Required: true, Description: "SQL to run.", Role: runbooks.RoleSQL},
-		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Values for $1, $2..."},
+	Inputs: []plan.Field{
+		{Name: "dsn", Type: plan.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
+		{Name: "statement", Type: plan.StringType, Required: true, Description: "SQL to run.", Role: plan.RoleSQL},
+		{Name: "args", Type: plan.ListOf(plan.AnyType), Description: "Values for $1, $2..."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "command", Type: runbooks.StringType, Description: "The command tag of the last statement, such as \"VACUUM\" or \"DELETE 3\"."},
-		{Name: "rowsAffected", Type: runbooks.IntType, Description: "Rows the last statement inserted, updated or deleted."},
+	Outputs: []plan.Field{
+		{Name: "command", Type: plan.StringType, Description: "The command tag of the last statement, such as \"VACUUM\" or \"DELETE 3\"."},
+		{Name: "rowsAffected", Type: plan.IntType, Description: "Rows the last statement inserted, updated or deleted."},
 	},
 }
 

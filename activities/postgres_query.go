@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // ErrQuery is a query Postgres refused (syntax, permissions, a write in
@@ -19,21 +19,21 @@ import (
 const ErrQuery = "QueryError"
 
 // PostgresQuerySpec runs a read-only query.
-var PostgresQuerySpec = &runbooks.ActionSpec{
+var PostgresQuerySpec = &plan.ActionSpec{
 	Name:        "postgres.query",
 	Errors:      errorTypes(ErrQuery, ErrUnreachable),
 	Description: "Run one query in a read-only transaction and return the rows as JSON: for checks such as replication lag or row counts. Writes are refused by Postgres.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
-		{Name: "query", Type: runbooks.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text.", Role: runbooks.RoleSQL},
-		{Name: "args", Type: runbooks.ListOf(runbooks.AnyType), Description: "Query arguments."},
-		{Name: "maxRows", Type: runbooks.IntType, Default: int64(1000), Description: "Rows returned at most."},
+	Inputs: []plan.Field{
+		{Name: "dsn", Type: plan.StringType, Required: true, Description: "Connection string (postgres:// URL or key=value); use ${{ secrets.NAME }}."},
+		{Name: "query", Type: plan.StringType, Required: true, Description: "SQL; pass values as args ($1, $2...), never spliced into the text.", Role: plan.RoleSQL},
+		{Name: "args", Type: plan.ListOf(plan.AnyType), Description: "Query arguments."},
+		{Name: "maxRows", Type: plan.IntType, Default: int64(1000), Description: "Rows returned at most."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "rows", Type: runbooks.ListOf(runbooks.MapOf(runbooks.AnyType)), Description: "One map per row, by column name."},
-		{Name: "count", Type: runbooks.IntType, Description: "Rows returned."},
-		{Name: "columns", Type: runbooks.ListOf(runbooks.StringType), Description: "Column names in order."},
+	Outputs: []plan.Field{
+		{Name: "rows", Type: plan.ListOf(plan.MapOf(plan.AnyType)), Description: "One map per row, by column name."},
+		{Name: "count", Type: plan.IntType, Description: "Rows returned."},
+		{Name: "columns", Type: plan.ListOf(plan.StringType), Description: "Column names in order."},
 	},
 }
 

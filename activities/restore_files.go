@@ -9,28 +9,28 @@ import (
 	"path/filepath"
 	"strings"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // ErrBackupInvalid is a backup that failed verification: never retried.
 const ErrBackupInvalid = "BackupInvalid"
 
 // RestoreFilesSpec restores a files backup.
-var RestoreFilesSpec = &runbooks.ActionSpec{
+var RestoreFilesSpec = &plan.ActionSpec{
 	Name:        "restore.files",
 	Errors:      errorTypes(ErrBackupInvalid),
 	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The archive made by backup.files.", Role: runbooks.RolePath},
-		{Name: "target", Type: runbooks.StringType, Required: true, Description: "Directory to restore into (created if missing).", Role: runbooks.RolePath},
-		{Name: "overwrite", Type: runbooks.BoolType, Default: false, Description: "Restore into a non-empty directory, replacing files."},
+	Inputs: []plan.Field{
+		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive made by backup.files.", Role: plan.RolePath},
+		{Name: "target", Type: plan.StringType, Required: true, Description: "Directory to restore into (created if missing).", Role: plan.RolePath},
+		{Name: "overwrite", Type: plan.BoolType, Default: false, Description: "Restore into a non-empty directory, replacing files."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "files", Type: runbooks.IntType, Description: "Files restored."},
-		{Name: "bytes", Type: runbooks.IntType, Description: "Bytes restored."},
+	Outputs: []plan.Field{
+		{Name: "files", Type: plan.IntType, Description: "Files restored."},
+		{Name: "bytes", Type: plan.IntType, Description: "Bytes restored."},
 	},
 }
 

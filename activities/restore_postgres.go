@@ -7,29 +7,29 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // RestorePostgresSpec restores a database dump.
-var RestorePostgresSpec = &runbooks.ActionSpec{
+var RestorePostgresSpec = &plan.ActionSpec{
 	Name:        "restore.postgres",
 	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, ErrUnreachable),
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "path", Type: runbooks.StringType, Required: true, Description: "The dump made by backup.postgres.", Role: runbooks.RolePath},
-		{Name: "dsn", Type: runbooks.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
-		{Name: "createDatabase", Type: runbooks.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
-		{Name: "clean", Type: runbooks.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},
-		{Name: "jobs", Type: runbooks.IntType, Default: int64(1), Description: "Parallel pg_restore jobs; 1 restores in a single transaction."},
+	Inputs: []plan.Field{
+		{Name: "path", Type: plan.StringType, Required: true, Description: "The dump made by backup.postgres.", Role: plan.RolePath},
+		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
+		{Name: "createDatabase", Type: plan.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
+		{Name: "clean", Type: plan.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},
+		{Name: "jobs", Type: plan.IntType, Default: int64(1), Description: "Parallel pg_restore jobs; 1 restores in a single transaction."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "tables", Type: runbooks.IntType, Description: "Tables in the target database after the restore."},
-		{Name: "rows", Type: runbooks.MapOf(runbooks.IntType), Description: "Row count per table, keyed schema.table."},
-		{Name: "seconds", Type: runbooks.NumberType, Description: "How long pg_restore took (the measured restore time)."},
+	Outputs: []plan.Field{
+		{Name: "tables", Type: plan.IntType, Description: "Tables in the target database after the restore."},
+		{Name: "rows", Type: plan.MapOf(plan.IntType), Description: "Row count per table, keyed schema.table."},
+		{Name: "seconds", Type: plan.NumberType, Description: "How long pg_restore took (the measured restore time)."},
 	},
 }
 

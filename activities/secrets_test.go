@@ -20,6 +20,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/runbooks"
@@ -294,7 +296,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := Input{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit}, Deferred: map[string]*runbooks.Value{"env": p.Step("a").With["env"]}}
+	in := Input{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit}, Deferred: map[string]*plan.Value{"env": p.Step("a").With["env"]}}
 	_, err = (&Env{Secrets: EnvSecrets{}}).Handlers()[ShellSpec.Name](context.Background(), in)
 	app := appErr(t, err)
 	if app.Type() != ErrSecret || !app.NonRetryable() || app.Message() != "secret PIN: 4 bytes is too short to be redacted (the minimum is 6); use a longer value" {

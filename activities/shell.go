@@ -13,31 +13,31 @@ import (
 	"syscall"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/temporal"
 )
 
 // ShellSpec runs a command or a shell script on the worker.
-var ShellSpec = &runbooks.ActionSpec{
+var ShellSpec = &plan.ActionSpec{
 	Name:        "shell",
 	Errors:      errorTypes(ErrShellExit, ErrBadOutput),
 	Description: "Run a command (argv list) or a script (run by /bin/sh -eu) on the worker. Template values reach the process as arguments or environment, never spliced into shell text.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments, run without a shell.", Role: runbooks.RoleCommand},
-		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu; pass values through env.", Role: runbooks.RoleCode},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists. Names must be shell identifiers.", Role: runbooks.RoleEnv},
-		{Name: "dir", Type: runbooks.StringType, Description: "Working directory.", Role: runbooks.RolePath},
-		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input."},
-		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
-		{Name: "parseJson", Type: runbooks.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},
+	Inputs: []plan.Field{
+		{Name: "command", Type: plan.ListOf(plan.StringType), Description: "Program and arguments, run without a shell.", Role: plan.RoleCommand},
+		{Name: "script", Type: plan.StringType, Description: "Script text run by /bin/sh -eu; pass values through env.", Role: plan.RoleCode},
+		{Name: "env", Type: plan.MapOf(plan.StringType), Description: "Environment variables. The process gets these, RUNBOOK_RUN_ID, RUNBOOK_STEP and, of the worker's own environment, only PATH, HOME, TMPDIR, TZ, LANG, LANGUAGE, LC_* and the variables RUNBOOK_PASS_ENV lists. Names must be shell identifiers.", Role: plan.RoleEnv},
+		{Name: "dir", Type: plan.StringType, Description: "Working directory.", Role: plan.RolePath},
+		{Name: "stdin", Type: plan.StringType, Description: "Text written to standard input."},
+		{Name: "okExitCodes", Type: plan.ListOf(plan.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
+		{Name: "parseJson", Type: plan.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "exitCode", Type: runbooks.IntType, Description: "The process's exit code."},
-		{Name: "stdout", Type: runbooks.StringType, Description: "The last 64 KiB of standard output."},
-		{Name: "stderr", Type: runbooks.StringType, Description: "The last 64 KiB of standard error."},
-		{Name: "json", Type: runbooks.AnyType, Description: "stdout parsed as JSON, when parseJson is set."},
+	Outputs: []plan.Field{
+		{Name: "exitCode", Type: plan.IntType, Description: "The process's exit code."},
+		{Name: "stdout", Type: plan.StringType, Description: "The last 64 KiB of standard output."},
+		{Name: "stderr", Type: plan.StringType, Description: "The last 64 KiB of standard error."},
+		{Name: "json", Type: plan.AnyType, Description: "stdout parsed as JSON, when parseJson is set."},
 	},
 	ExactlyOne: [][]string{{"command", "script"}},
 }

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/runbooks"
@@ -138,8 +140,8 @@ spec:
 		t.Fatal(err)
 	}
 	in := Input{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit},
-		Deferred: map[string]*runbooks.Value{"env": p.Step("a").With["env"]},
-		Vars:     runbooks.EncodeVars(map[string]any{"params": map[string]any{"user": "ann"}})}
+		Deferred: map[string]*plan.Value{"env": p.Step("a").With["env"]},
+		Vars:     plan.EncodeVars(map[string]any{"params": map[string]any{"user": "ann"}})}
 	_, err = e.Handlers()[ShellSpec.Name](context.Background(), in)
 	app := appErr(t, err)
 	var details map[string]any

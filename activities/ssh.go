@@ -12,32 +12,32 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
-
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // SSHSpec runs a command or script on a remote host over SSH.
-var SSHSpec = &runbooks.ActionSpec{
+var SSHSpec = &plan.ActionSpec{
 	Name:        "ssh",
 	Errors:      errorTypes(ErrShellExit, ErrBadOutput, ErrHostKey, ErrUnreachable),
 	Description: "Run a command or a script on a host over SSH. The host key must match knownHosts: there is no blind trust. Outputs are those of shell.",
 	Heartbeats:  true,
-	Inputs: []runbooks.Field{
-		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},
-		{Name: "port", Type: runbooks.IntType, Default: int64(22), Description: "SSH port."},
-		{Name: "user", Type: runbooks.StringType, Required: true, Description: "Login user."},
-		{Name: "privateKey", Type: runbooks.StringType, Required: true, Description: "PEM private key; use ${{ secrets.NAME }}."},
-		{Name: "knownHosts", Type: runbooks.StringType, Required: true, Description: "known_hosts lines that the host's key must match."},
-		{Name: "command", Type: runbooks.ListOf(runbooks.StringType), Description: "Program and arguments; each is shell-quoted for the remote shell.", Role: runbooks.RoleCommand},
-		{Name: "script", Type: runbooks.StringType, Description: "Script text run by /bin/sh -eu on the host; pass values through env.", Role: runbooks.RoleCode},
-		{Name: "env", Type: runbooks.MapOf(runbooks.StringType), Description: "Environment variables, exported before the command runs; names must be shell identifiers.", Role: runbooks.RoleEnv},
-		{Name: "stdin", Type: runbooks.StringType, Description: "Text written to standard input (not with script)."},
-		{Name: "okExitCodes", Type: runbooks.ListOf(runbooks.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
-		{Name: "parseJson", Type: runbooks.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},
-		{Name: "connectTimeout", Type: runbooks.DurationType, Default: "10s", Description: "Limit for connecting and the SSH handshake."},
+	Inputs: []plan.Field{
+		{Name: "host", Type: plan.StringType, Required: true, Description: "Host name or IP address."},
+		{Name: "port", Type: plan.IntType, Default: int64(22), Description: "SSH port."},
+		{Name: "user", Type: plan.StringType, Required: true, Description: "Login user."},
+		{Name: "privateKey", Type: plan.StringType, Required: true, Description: "PEM private key; use ${{ secrets.NAME }}."},
+		{Name: "knownHosts", Type: plan.StringType, Required: true, Description: "known_hosts lines that the host's key must match."},
+		{Name: "command", Type: plan.ListOf(plan.StringType), Description: "Program and arguments; each is shell-quoted for the remote shell.", Role: plan.RoleCommand},
+		{Name: "script", Type: plan.StringType, Description: "Script text run by /bin/sh -eu on the host; pass values through env.", Role: plan.RoleCode},
+		{Name: "env", Type: plan.MapOf(plan.StringType), Description: "Environment variables, exported before the command runs; names must be shell identifiers.", Role: plan.RoleEnv},
+		{Name: "stdin", Type: plan.StringType, Description: "Text written to standard input (not with script)."},
+		{Name: "okExitCodes", Type: plan.ListOf(plan.IntType), Default: []any{int64(0)}, Description: "Exit codes that count as success."},
+		{Name: "parseJson", Type: plan.BoolType, Default: false, Description: "Parse stdout as JSON into the json output."},
+		{Name: "connectTimeout", Type: plan.DurationType, Default: "10s", Description: "Limit for connecting and the SSH handshake."},
 	},
 	Outputs:    ShellSpec.Outputs,
 	ExactlyOne: [][]string{{"command", "script"}},
@@ -76,7 +76,7 @@ func (e *Env) SSH(ctx context.Context, in Input) (Output, error) {
 	if err := checkEnvNames("ssh", si.Env); err != nil {
 		return Output{}, err
 	}
-	connectTimeout, err := runbooks.ParseDuration(si.ConnectTimeout)
+	connectTimeout, err := plan.ParseDuration(si.ConnectTimeout)
 	if err != nil || connectTimeout <= 0 {
 		return Output{}, badInput("ssh: connectTimeout %q: must be a positive duration", si.ConnectTimeout)
 	}

@@ -8,24 +8,24 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // TCPCheckSpec probes a TCP port. Unhealthy is an output, not a failure.
-var TCPCheckSpec = &runbooks.ActionSpec{
+var TCPCheckSpec = &plan.ActionSpec{
 	Name:        "tcp.check",
 	Errors:      errorTypes(),
 	Description: "Open a TCP connection to host:port. An unreachable port is an output, not a failure.",
-	Inputs: []runbooks.Field{
-		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},
-		{Name: "port", Type: runbooks.IntType, Required: true, Description: "TCP port."},
-		{Name: "timeout", Type: runbooks.DurationType, Default: "3s", Description: "Connect timeout."},
+	Inputs: []plan.Field{
+		{Name: "host", Type: plan.StringType, Required: true, Description: "Host name or IP address."},
+		{Name: "port", Type: plan.IntType, Required: true, Description: "TCP port."},
+		{Name: "timeout", Type: plan.DurationType, Default: "3s", Description: "Connect timeout."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "healthy", Type: runbooks.BoolType, Description: "Whether the connection opened."},
-		{Name: "status", Type: runbooks.StringType, Description: "open, refused, timeout or unreachable."},
-		{Name: "latencyMs", Type: runbooks.IntType, Description: "Time to connect, in milliseconds."},
-		{Name: "error", Type: runbooks.StringType, Description: "Why the port was unhealthy, if it was."},
+	Outputs: []plan.Field{
+		{Name: "healthy", Type: plan.BoolType, Description: "Whether the connection opened."},
+		{Name: "status", Type: plan.StringType, Description: "open, refused, timeout or unreachable."},
+		{Name: "latencyMs", Type: plan.IntType, Description: "Time to connect, in milliseconds."},
+		{Name: "error", Type: plan.StringType, Description: "Why the port was unhealthy, if it was."},
 	},
 }
 
@@ -45,7 +45,7 @@ func (e *Env) TCPCheck(ctx context.Context, in Input) (Output, error) {
 	if err := p.decode(&tc); err != nil {
 		return Output{}, err
 	}
-	timeout, err := runbooks.ParseDuration(tc.Timeout)
+	timeout, err := plan.ParseDuration(tc.Timeout)
 	if err != nil || timeout <= 0 {
 		return Output{}, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
 	}

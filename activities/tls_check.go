@@ -9,29 +9,29 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // TLSCheckSpec reads a server's certificate.
-var TLSCheckSpec = &runbooks.ActionSpec{
+var TLSCheckSpec = &plan.ActionSpec{
 	Name:        "tls.check",
 	Errors:      errorTypes(),
 	Description: "Connect to host:port over TLS and report the leaf certificate: days left, expiry, subject, issuer, and whether the chain verifies for the host name. An unreachable host or a bad chain is an output, not a failure.",
-	Inputs: []runbooks.Field{
-		{Name: "host", Type: runbooks.StringType, Required: true, Description: "Host name or IP address."},
-		{Name: "port", Type: runbooks.IntType, Default: int64(443), Description: "TLS port."},
-		{Name: "serverName", Type: runbooks.StringType, Description: "Name to verify and send as SNI; default host."},
-		{Name: "ca", Type: runbooks.StringType, Description: "PEM certificates to trust besides the system's, for private CAs."},
-		{Name: "timeout", Type: runbooks.DurationType, Default: "10s", Description: "Connect and handshake limit."},
+	Inputs: []plan.Field{
+		{Name: "host", Type: plan.StringType, Required: true, Description: "Host name or IP address."},
+		{Name: "port", Type: plan.IntType, Default: int64(443), Description: "TLS port."},
+		{Name: "serverName", Type: plan.StringType, Description: "Name to verify and send as SNI; default host."},
+		{Name: "ca", Type: plan.StringType, Description: "PEM certificates to trust besides the system's, for private CAs."},
+		{Name: "timeout", Type: plan.DurationType, Default: "10s", Description: "Connect and handshake limit."},
 	},
-	Outputs: []runbooks.Field{
-		{Name: "reachable", Type: runbooks.BoolType, Description: "Whether the TLS handshake completed."},
-		{Name: "valid", Type: runbooks.BoolType, Description: "Whether the chain verifies for serverName now."},
-		{Name: "daysLeft", Type: runbooks.IntType, Description: "Whole days until the leaf expires (negative when expired)."},
-		{Name: "notAfter", Type: runbooks.TimestampType, Description: "When the leaf expires."},
-		{Name: "subject", Type: runbooks.StringType, Description: "The leaf's subject."},
-		{Name: "issuer", Type: runbooks.StringType, Description: "The leaf's issuer."},
-		{Name: "error", Type: runbooks.StringType, Description: "Why it is unreachable or not valid."},
+	Outputs: []plan.Field{
+		{Name: "reachable", Type: plan.BoolType, Description: "Whether the TLS handshake completed."},
+		{Name: "valid", Type: plan.BoolType, Description: "Whether the chain verifies for serverName now."},
+		{Name: "daysLeft", Type: plan.IntType, Description: "Whole days until the leaf expires (negative when expired)."},
+		{Name: "notAfter", Type: plan.TimestampType, Description: "When the leaf expires."},
+		{Name: "subject", Type: plan.StringType, Description: "The leaf's subject."},
+		{Name: "issuer", Type: plan.StringType, Description: "The leaf's issuer."},
+		{Name: "error", Type: plan.StringType, Description: "Why it is unreachable or not valid."},
 	},
 }
 
@@ -53,7 +53,7 @@ func (e *Env) TLSCheck(ctx context.Context, in Input) (Output, error) {
 	if err := p.decode(&ti); err != nil {
 		return Output{}, err
 	}
-	timeout, err := runbooks.ParseDuration(ti.Timeout)
+	timeout, err := plan.ParseDuration(ti.Timeout)
 	if err != nil || timeout <= 0 {
 		return Output{}, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -65,7 +67,7 @@ func TestBigRunbookCompiles(t *testing.T) {
 		t.Fatalf("diagnostics: %v", diags)
 	}
 	steps := 0
-	p.Walk(func(*runbooks.PlanStep) bool { steps++; return true })
+	p.Walk(func(*plan.Step) bool { steps++; return true })
 	if steps < 200 {
 		t.Fatalf("plan has %d steps, want at least 200", steps)
 	}

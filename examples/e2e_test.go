@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
@@ -19,7 +21,7 @@ import (
 // as sub-runbooks. A pin sets the default of a fixed param in a copy of
 // the file, as the runbook's author would for this machine: runs still
 // cannot set it.
-func example(t *testing.T, file string, pins ...pin) *runbooks.Plan {
+func example(t *testing.T, file string, pins ...pin) *plan.Plan {
 	t.Helper()
 	srcs, err := runbooks.ReadSources(".")
 	if err != nil {

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -140,7 +142,7 @@ func TestFixedParamsCannotBeSet(t *testing.T) {
 				given[k] = v
 			}
 			_, err := p.BindParams(given)
-			var pe *runbooks.ParamError
+			var pe *plan.ParamError
 			want := fmt.Sprintf("param %q is fixed by the runbook and cannot be set", name)
 			if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0] != want {
 				t.Errorf("%s: setting %s: %v, want %s", file, name, err, want)

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
@@ -71,9 +72,9 @@ func TestOperatorCannotChooseCode(t *testing.T) {
 				attack[k] = v
 			}
 			switch pp.Type.Kind {
-			case runbooks.KindString:
+			case plan.KindString:
 				attack[pp.Name] = "/bin/sh"
-			case runbooks.KindList:
+			case plan.KindList:
 				attack[pp.Name] = []any{"/bin/sh", "-c", "id > /tmp/pwned"}
 			default:
 				continue // numbers, bools and durations carry no code

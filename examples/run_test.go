@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -32,7 +34,7 @@ func startStack(t *testing.T) *stack { return &stack{client: devtest.Client(t)} 
 
 // runPlan starts a run of p and waits for it; it returns the result, or
 // the failure's type and the final status.
-func (s *stack) runPlan(t *testing.T, p *runbooks.Plan, params map[string]any) (*workflows.RunResult, string, *workflows.Status) {
+func (s *stack) runPlan(t *testing.T, p *plan.Plan, params map[string]any) (*workflows.RunResult, string, *workflows.Status) {
 	t.Helper()
 	bound, err := p.BindParams(params)
 	if err != nil {

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"time"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Defaults the compiler fills in; docs/runbook-format.md lists them.
@@ -18,11 +20,11 @@ const (
 )
 
 // Compile turns a checked document into its immutable plan.
-func Compile(c *Checked) *Plan {
+func Compile(c *Checked) *plan.Plan {
 	doc := c.doc
 	sum := sha256.Sum256(c.src)
-	p := &Plan{
-		PlanVersion: PlanVersion,
+	p := &plan.Plan{
+		Version:     plan.Version,
 		Name:        doc.Metadata.Name.Value,
 		Title:       doc.Metadata.Title.Value,
 		Description: doc.Metadata.Description.Value,
@@ -45,10 +47,10 @@ func Compile(c *Checked) *Plan {
 		p.Secrets = append(p.Secrets, s.Value)
 	}
 	if cc := doc.Spec.Concurrency; cc != nil {
-		p.Concurrency = &PlanConcurrency{Key: c.exprs[&cc.Key], OnConflict: or(cc.OnConflict.Value, "reject")}
+		p.Concurrency = &plan.Concurrency{Key: c.exprs[&cc.Key], OnConflict: or(cc.OnConflict.Value, "reject")}
 	}
 	for _, s := range doc.Spec.Schedules.Items {
-		p.Schedules = append(p.Schedules, PlanSchedule{
+		p.Schedules = append(p.Schedules, plan.Schedule{
 			Name:          s.Name.Value,
 			Cron:          s.Cron.Value,
 			Timezone:      or(s.Timezone.Value, "UTC"),
@@ -60,10 +62,10 @@ func Compile(c *Checked) *Plan {
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, PlanTrigger{Kind: "alertmanager", Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "alertmanager", Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
 		}
 		if wh := t.Webhook; wh != nil {
-			p.Triggers = append(p.Triggers, PlanTrigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
 				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
 				SignedHeaders: signedHeaders(wh)})
 		}
@@ -73,7 +75,7 @@ func Compile(c *Checked) *Plan {
 	p.Finally = c.stepList(doc.Spec.Finally.Items)
 	for i := range doc.Spec.Outputs.Entries {
 		e := &doc.Spec.Outputs.Entries[i]
-		p.Outputs = append(p.Outputs, PlanOutput{Name: e.Key, Expr: c.exprs[&e.Value], Type: c.outputTypes[e.Key]})
+		p.Outputs = append(p.Outputs, plan.Output{Name: e.Key, Expr: c.exprs[&e.Value], Type: c.outputTypes[e.Key]})
 	}
 	return p
 }
@@ -86,29 +88,29 @@ func or(v, def string) string {
 }
 
 // durationOr is a duration field's compiled value, or def when not given.
-func (c *Checked) durationOr(s *String, def time.Duration) Duration {
+func (c *Checked) durationOr(s *String, def time.Duration) plan.Duration {
 	if d, ok := c.durations[s]; ok {
 		return d
 	}
-	return Fixed(def)
+	return plan.Fixed(def)
 }
 
-func (c *Checked) exprMap(m *Map[String]) map[string]*Expr {
+func (c *Checked) exprMap(m *Map[String]) map[string]*plan.Expr {
 	if m.Len() == 0 {
 		return nil
 	}
-	out := make(map[string]*Expr, m.Len())
+	out := make(map[string]*plan.Expr, m.Len())
 	for i := range m.Entries {
 		out[m.Entries[i].Key] = c.exprs[&m.Entries[i].Value]
 	}
 	return out
 }
 
-func (c *Checked) varList(m *Map[String]) []PlanVar {
-	var out []PlanVar
+func (c *Checked) varList(m *Map[String]) []plan.Var {
+	var out []plan.Var
 	for i := range m.Entries {
 		e := &m.Entries[i]
-		v := PlanVar{Name: e.Key, Expr: c.exprs[&e.Value], Type: AnyType}
+		v := plan.Var{Name: e.Key, Expr: c.exprs[&e.Value], Type: plan.AnyType}
 		if d := c.vars[e.Key]; d != nil && d.typ != nil {
 			v.Type = d.typ
 		}
@@ -117,38 +119,38 @@ func (c *Checked) varList(m *Map[String]) []PlanVar {
 	return out
 }
 
-func (c *Checked) stepList(steps []*Step) []*PlanStep {
+func (c *Checked) stepList(steps []*Step) []*plan.Step {
 	if len(steps) == 0 {
 		return nil
 	}
-	out := make([]*PlanStep, len(steps))
+	out := make([]*plan.Step, len(steps))
 	for i, s := range steps {
 		out[i] = c.step(s)
 	}
 	return out
 }
 
-func (c *Checked) with(m *Map[Raw]) map[string]*Value {
+func (c *Checked) with(m *Map[Raw]) map[string]*plan.Value {
 	if m.Len() == 0 {
 		return nil
 	}
-	out := make(map[string]*Value, m.Len())
+	out := make(map[string]*plan.Value, m.Len())
 	for _, e := range m.Entries {
 		out[e.Key] = c.values[e.Value.Node]
 	}
 	return out
 }
 
-func (c *Checked) value(r Raw) *Value {
+func (c *Checked) value(r Raw) *plan.Value {
 	if !r.Set() {
 		return nil
 	}
 	return c.values[r.Node]
 }
 
-func (c *Checked) step(s *Step) *PlanStep {
+func (c *Checked) step(s *Step) *plan.Step {
 	n := c.nodes[s]
-	ps := &PlanStep{
+	ps := &plan.Step{
 		ID:              s.ID.Value,
 		Kind:            n.kind,
 		Name:            s.Name.Value,
@@ -161,19 +163,19 @@ func (c *Checked) step(s *Step) *PlanStep {
 		ps.Outputs = bare(n.outputs)
 	}
 	switch n.kind {
-	case StepAction:
+	case plan.StepAction:
 		c.action(s, ps)
-	case StepApproval:
+	case plan.StepApproval:
 		ps.Approval = c.approval(s.Approval)
-	case StepParallel:
+	case plan.StepParallel:
 		ps.Steps = c.stepList(s.Parallel.Items)
 		ps.FailFast = !s.FailFast.Set || s.FailFast.Value
-	case StepGroup:
+	case plan.StepGroup:
 		ps.Steps = c.stepList(s.Steps.Items)
-	case StepForEach:
+	case plan.StepForEach:
 		ps.ForEach = c.exprs[&s.ForEach]
 		ps.As = or(s.As.Value, DefaultLoopVar)
-		ps.MaxConcurrency = Count{N: DefaultMaxConcurrency}
+		ps.MaxConcurrency = plan.Count{N: DefaultMaxConcurrency}
 		if s.MaxConcurrency.Set() {
 			ps.MaxConcurrency = c.counts[s.MaxConcurrency.Node]
 		}
@@ -185,28 +187,28 @@ func (c *Checked) step(s *Step) *PlanStep {
 		}
 		ps.Steps = c.stepList(s.Steps.Items)
 		ps.OnError = c.stepList(s.OnError.Items)
-	case StepRunbook:
-		ps.Runbook = &PlanSubRunbook{Name: s.Runbook.Name.Value, Params: c.with(&s.Runbook.Params), Plan: c.children[s.Runbook.Name.Value]}
-	case StepSleep:
+	case plan.StepRunbook:
+		ps.Runbook = &plan.SubRunbook{Name: s.Runbook.Name.Value, Params: c.with(&s.Runbook.Params), Plan: c.children[s.Runbook.Name.Value]}
+	case plan.StepSleep:
 		ps.Sleep = c.durations[&s.Sleep]
-	case StepWaitFor:
+	case plan.StepWaitFor:
 		w := s.WaitFor
-		ps.WaitFor = &PlanWaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
-	case StepAssert:
-		ps.Assert = &PlanAssert{That: c.exprs[&s.Assert.That], Message: c.value(s.Assert.Message)}
-	case StepSet:
+		ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
+	case plan.StepAssert:
+		ps.Assert = &plan.Assert{That: c.exprs[&s.Assert.That], Message: c.value(s.Assert.Message)}
+	case plan.StepSet:
 		ps.Set = c.varList(&s.Set)
-	case StepExit:
-		ps.Exit = &PlanExit{Message: c.value(s.Exit.Message)}
+	case plan.StepExit:
+		ps.Exit = &plan.Exit{Message: c.value(s.Exit.Message)}
 	}
 	return ps
 }
 
-func (c *Checked) action(s *Step, ps *PlanStep) {
+func (c *Checked) action(s *Step, ps *plan.Step) {
 	ps.Action = s.Action.Value
 	ps.With = c.with(&s.With)
 	ps.Timeout = c.durations[&s.Timeout]
-	ps.Retry = &PlanRetry{MaxAttempts: 1, InitialInterval: Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
+	ps.Retry = &plan.Retry{MaxAttempts: 1, InitialInterval: plan.Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
 	if r := s.Retry; r != nil {
 		ps.Retry.MaxAttempts = DefaultRetryAttempts
 		if r.MaxAttempts.Set {
@@ -220,15 +222,15 @@ func (c *Checked) action(s *Step, ps *PlanStep) {
 		ps.Retry.NonRetryable = values(r.NonRetryable.Items)
 	}
 	if r := s.Repeat; r != nil {
-		ps.Repeat = &PlanRepeat{Until: c.exprs[&r.Until], Every: c.durationOr(&r.Every, DefaultRepeatEvery), Timeout: c.durations[&r.Timeout]}
+		ps.Repeat = &plan.Repeat{Until: c.exprs[&r.Until], Every: c.durationOr(&r.Every, DefaultRepeatEvery), Timeout: c.durations[&r.Timeout]}
 	}
 	if cp := s.Compensate; cp != nil {
-		ps.Compensate = &PlanCompensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
+		ps.Compensate = &plan.Compensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
 	}
 }
 
-func (c *Checked) approval(a *Approval) *PlanApproval {
-	pa := &PlanApproval{
+func (c *Checked) approval(a *Approval) *plan.Approval {
+	pa := &plan.Approval{
 		Message:           c.value(a.Message),
 		MinApprovals:      DefaultMinApprovals,
 		AllowSelfApproval: a.AllowSelfApproval.Value,
@@ -249,7 +251,7 @@ func (c *Checked) approval(a *Approval) *PlanApproval {
 		}
 	}
 	if nt := a.Notify; nt != nil {
-		pa.Notify = map[string]*Value{"url": c.value(nt.URL), "text": c.value(nt.Text)}
+		pa.Notify = map[string]*plan.Value{"url": c.value(nt.URL), "text": c.value(nt.Text)}
 	}
 	return pa
 }
@@ -265,7 +267,7 @@ func values(items []String) []string {
 // Build parses, lints and compiles one runbook file. It returns every
 // diagnostic (warnings included) and, when there is an error among them,
 // an *InvalidError and no plan.
-func Build(file string, src []byte, opts Options) (*Plan, Diagnostics, error) {
+func Build(file string, src []byte, opts Options) (*plan.Plan, Diagnostics, error) {
 	doc, diags := Parse(file, src)
 	if doc == nil {
 		return nil, diags, &InvalidError{File: file, Diagnostics: diags}
@@ -281,13 +283,13 @@ func Build(file string, src []byte, opts Options) (*Plan, Diagnostics, error) {
 
 // bare copies a type without descriptions, defaults and enums: all a plan
 // needs of an output type is its shape.
-func bare(t *Type) *Type {
+func bare(t *plan.Type) *plan.Type {
 	if t == nil {
 		return nil
 	}
-	out := &Type{Kind: t.Kind, Elem: bare(t.Elem)}
+	out := &plan.Type{Kind: t.Kind, Elem: bare(t.Elem)}
 	for _, f := range t.Fields {
-		out.Fields = append(out.Fields, Field{Name: f.Name, Type: bare(f.Type)})
+		out.Fields = append(out.Fields, plan.Field{Name: f.Name, Type: bare(f.Type)})
 	}
 	return out
 }

@@ -7,6 +7,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -50,7 +52,7 @@ spec:
 
 func TestCompilePlan(t *testing.T) {
 	p := mustBuild(t, releaseSrc)
-	if p.PlanVersion != runbooks.PlanVersion || p.Name != "release" || len(p.Hash) != 64 {
+	if p.Version != plan.Version || p.Name != "release" || len(p.Hash) != 64 {
 		t.Fatalf("header: %+v", p)
 	}
 	if got := p.Timeout.D; got != 36*time.Hour {
@@ -86,7 +88,7 @@ func TestCompilePlan(t *testing.T) {
 	if each := p.Step("each"); each.As != "host" || each.MaxConcurrency.N != 1 || each.Outputs == nil {
 		t.Errorf("forEach = %+v", each)
 	}
-	if p.Outputs[0].Type.Kind != runbooks.KindInt {
+	if p.Outputs[0].Type.Kind != plan.KindInt {
 		t.Errorf("output type = %v", p.Outputs[0].Type)
 	}
 	if got := p.Step("ping").With["port"]; got.Lit != int64(22) {
@@ -100,7 +102,7 @@ func TestPlanJSONRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back runbooks.Plan
+	var back plan.Plan
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}

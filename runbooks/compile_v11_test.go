@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -72,14 +74,14 @@ func TestCompileV11(t *testing.T) {
 		t.Error("Walk does not reach compensation steps")
 	}
 	tally := p.Step("tally")
-	if tally.Kind != runbooks.StepSet || tally.Set[0].Type.Kind != runbooks.KindInt || tally.Set[1].Type.Kind != runbooks.KindNumber {
+	if tally.Kind != plan.StepSet || tally.Set[0].Type.Kind != plan.KindInt || tally.Set[1].Type.Kind != plan.KindNumber {
 		t.Errorf("set = %+v", tally.Set)
 	}
 	ok := p.Step("ok").Approval
 	if ok.ApproversExpr == nil || ok.Inputs[0].Name != "size_gb" || ok.Notify["url"].Expr.Secrets[0] != "HOOK" || ok.RemindEvery.D != time.Hour || ok.Timeout.Expr == nil {
 		t.Errorf("approval = %+v", ok)
 	}
-	if in, _ := p.Step("ok").Outputs.Field("inputs"); in.Type.Fields[0].Type.Kind != runbooks.KindInt {
+	if in, _ := p.Step("ok").Outputs.Field("inputs"); in.Type.Fields[0].Type.Kind != plan.KindInt {
 		t.Errorf("approval inputs output type = %v", in.Type)
 	}
 	if w := p.Step("wait").WaitFor; w.Senders[0] != "group:oncall" {
@@ -90,7 +92,7 @@ func TestCompileV11(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var back runbooks.Plan
+	var back plan.Plan
 	if err := json.Unmarshal(b, &back); err != nil {
 		t.Fatal(err)
 	}
@@ -101,13 +103,13 @@ func TestCompileV11(t *testing.T) {
 
 func TestEvaluatorV11(t *testing.T) {
 	p := mustBuild(t, v11Src)
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
 	params, _ := p.BindParams(nil)
 	start := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
-	vars := runbooks.Vars{"params": p.ParamVars(params), "run": map[string]any{"startedAt": start}}
+	vars := plan.Vars{"params": p.ParamVars(params), "run": map[string]any{"startedAt": start}}
 	stamp, err := ev.Eval(p.Vars[0].Expr, vars)
 	if err != nil || stamp != int64(202611) {
 		t.Errorf("stamp = %v, %v", stamp, err)
@@ -127,7 +129,7 @@ func TestEvaluatorV11(t *testing.T) {
 	// now() reads the clock the interpreter gives, and nothing else.
 	clock := start.Add(90 * time.Minute)
 	ev.SetClock(func() time.Time { return clock })
-	x := &runbooks.Expr{Src: "now() - run.startedAt"}
+	x := &plan.Expr{Src: "now() - run.startedAt"}
 	got, err := ev.Eval(x, vars)
 	if err != nil || got != 90*time.Minute {
 		t.Errorf("now() - startedAt = %v, %v", got, err)

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -46,7 +48,7 @@ func infoOf(t reflect.Type) *structInfo {
 	si := &structInfo{byName: map[string]int{}, pos: -1}
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
-		if f.Name == "Pos" && f.Type == reflect.TypeOf(Pos{}) {
+		if f.Name == "Pos" && f.Type == reflect.TypeOf(plan.Pos{}) {
 			si.pos = i
 			continue
 		}
@@ -101,14 +103,14 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	seen := map[string]bool{}
 	d.pairs(n, path, seen, func(key string, k, val *yaml.Node) {
-		fpath := joinPath(path, key)
+		fpath := plan.JoinPath(path, key)
 		idx, known := si.byName[key]
 		if !known {
 			names := make([]string, len(si.fields))
 			for j, f := range si.fields {
 				names[j] = f.name
 			}
-			d.r.hinted(posOf(k), fpath, suggest(key, names), "unknown field %q", key)
+			d.r.hinted(posOf(k), fpath, plan.Suggest(key, names), "unknown field %q", key)
 			return
 		}
 		if isNull(val) {
@@ -121,7 +123,7 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, fv, fpath)
 		if enum := si.fields[idx].enum; enum != nil {
 			if s, ok := fv.Addr().Interface().(*String); ok && s.Set && !slices.Contains(enum, s.Value) {
-				d.r.hinted(s.Pos, fpath, suggest(s.Value, enum), "%q is not one of %s", s.Value, strings.Join(enum, ", "))
+				d.r.hinted(s.Pos, fpath, plan.Suggest(s.Value, enum), "%q is not one of %s", s.Value, strings.Join(enum, ", "))
 			}
 		}
 	})
@@ -143,7 +145,7 @@ func (d *decoder) key(k *yaml.Node, path string, seen map[string]bool) (string, 
 		return "", false
 	}
 	if seen[k.Value] {
-		d.r.errorf(posOf(k), joinPath(path, k.Value), "duplicate key %q", k.Value)
+		d.r.errorf(posOf(k), plan.JoinPath(path, k.Value), "duplicate key %q", k.Value)
 		return "", false
 	}
 	seen[k.Value] = true
@@ -189,7 +191,7 @@ func (m *Map[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
 	m.Pos, m.Set = posOf(n), true
 	d.pairs(n, path, map[string]bool{}, func(key string, k, val *yaml.Node) {
 		e := Entry[T]{Key: key, KeyPos: posOf(k)}
-		d.decode(val, reflect.ValueOf(&e.Value).Elem(), joinPath(path, key))
+		d.decode(val, reflect.ValueOf(&e.Value).Elem(), plan.JoinPath(path, key))
 		m.Entries = append(m.Entries, e)
 	})
 }

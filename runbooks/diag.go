@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Severity tells whether a problem stops a runbook from compiling.
@@ -42,7 +44,7 @@ func (s *Severity) UnmarshalText(b []byte) error {
 // Diagnostic is one problem found in a runbook file.
 type Diagnostic struct {
 	File     string   `json:"file"`
-	Pos      Pos      `json:"pos"`
+	Pos      plan.Pos `json:"pos"`
 	Path     string   `json:"path,omitempty"` // field path, e.g. spec.steps[2].with.url
 	Message  string   `json:"message"`
 	Hint     string   `json:"hint,omitempty"`
@@ -143,19 +145,19 @@ type reporter struct {
 	diags Diagnostics
 }
 
-func (r *reporter) errorf(pos Pos, path, format string, args ...any) {
+func (r *reporter) errorf(pos plan.Pos, path, format string, args ...any) {
 	r.add(Error, pos, path, "", fmt.Sprintf(format, args...))
 }
 
-func (r *reporter) warnf(pos Pos, path, format string, args ...any) {
+func (r *reporter) warnf(pos plan.Pos, path, format string, args ...any) {
 	r.add(Warning, pos, path, "", fmt.Sprintf(format, args...))
 }
 
 // hinted reports an error with a hint such as "did you mean `timeout`?".
-func (r *reporter) hinted(pos Pos, path, hint, format string, args ...any) {
+func (r *reporter) hinted(pos plan.Pos, path, hint, format string, args ...any) {
 	r.add(Error, pos, path, hint, fmt.Sprintf(format, args...))
 }
 
-func (r *reporter) add(s Severity, pos Pos, path, hint, msg string) {
+func (r *reporter) add(s Severity, pos plan.Pos, path, hint, msg string) {
 	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: pos, Path: path, Message: msg, Hint: hint, Severity: s})
 }

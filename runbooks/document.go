@@ -1,9 +1,11 @@
 package runbooks
 
+import "github.com/opsrunbook/runbook/plan"
+
 // Document is a parsed runbook file. Every value keeps its position.
 // The struct tags drive decoding (yaml, required) and the JSON Schema (doc).
 type Document struct {
-	Pos        Pos
+	Pos        plan.Pos
 	APIVersion String   `yaml:"apiVersion" required:"true" doc:"Format version; always runbook/v1."`
 	Kind       String   `yaml:"kind" required:"true" doc:"Always Runbook."`
 	Metadata   Metadata `yaml:"metadata" required:"true" doc:"Name and descriptive fields."`
@@ -14,7 +16,7 @@ type Document struct {
 
 // Metadata names and describes a runbook.
 type Metadata struct {
-	Pos
+	plan.Pos
 	Name        String       `yaml:"name" required:"true" doc:"Unique name: lowercase letters, digits and dashes, starting with a letter, at most 63 characters."`
 	Title       String       `yaml:"title" doc:"One-line human title."`
 	Description String       `yaml:"description" doc:"Free text."`
@@ -24,7 +26,7 @@ type Metadata struct {
 
 // Spec is the body of a runbook.
 type Spec struct {
-	Pos
+	plan.Pos
 	Params      List[*Param]    `yaml:"params" doc:"Typed inputs, in order."`
 	Secrets     List[String]    `yaml:"secrets" doc:"Secret names this runbook may read as secrets.NAME inside action with templates; values come from the worker."`
 	Timeout     String          `yaml:"timeout" doc:"Limit for the whole run (Go duration plus d, e.g. 2h, 1d12h). Compensations and finally still run."`
@@ -40,7 +42,7 @@ type Spec struct {
 
 // Param is a typed runbook input.
 type Param struct {
-	Pos
+	plan.Pos
 	Name        String    `yaml:"name" required:"true" doc:"A CEL identifier: lowercase letters, digits and underscores."`
 	Type        String    `yaml:"type" required:"true" doc:"string, int, number, bool, duration, list or map." enum:"string,int,number,bool,duration,list,map"`
 	Items       String    `yaml:"items" doc:"Element type of a list: string, int, number, bool or duration." enum:"string,int,number,bool,duration"`
@@ -56,14 +58,14 @@ type Param struct {
 
 // Concurrency limits runs that share a key.
 type Concurrency struct {
-	Pos
+	plan.Pos
 	Key        String `yaml:"key" doc:"CEL string over params and run; default: the runbook name."`
 	OnConflict String `yaml:"onConflict" doc:"reject: refuse a new run while one with the key runs; attach: return the running run." enum:"reject,attach"`
 }
 
 // Schedule starts runs on a cron spec.
 type Schedule struct {
-	Pos
+	plan.Pos
 	Name          String   `yaml:"name" required:"true" doc:"Unique schedule name."`
 	Cron          String   `yaml:"cron" required:"true" doc:"Five-field cron spec or @hourly, @daily, @weekly, @monthly, @every 1h."`
 	Timezone      String   `yaml:"timezone" doc:"IANA time zone; default UTC."`
@@ -75,14 +77,14 @@ type Schedule struct {
 
 // Trigger starts runs from an external event.
 type Trigger struct {
-	Pos
+	plan.Pos
 	Alertmanager *AlertmanagerTrigger `yaml:"alertmanager" doc:"Start a run for a matching Alertmanager alert."`
 	Webhook      *WebhookTrigger      `yaml:"webhook" doc:"Start a run for a matching, signed JSON webhook (PagerDuty, Opsgenie, Grafana, GitHub...)."`
 }
 
 // WebhookTrigger matches JSON webhooks posted to /hooks/webhook/NAME.
 type WebhookTrigger struct {
-	Pos
+	plan.Pos
 	Name            String       `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
 	Match           String       `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names, only those in signedHeaders); default: every request."`
 	Params          Map[String]  `yaml:"params" doc:"CEL expression per param, over body and headers."`
@@ -93,7 +95,7 @@ type WebhookTrigger struct {
 
 // AlertmanagerTrigger matches Alertmanager webhook alerts.
 type AlertmanagerTrigger struct {
-	Pos
+	plan.Pos
 	Match  String      `yaml:"match" required:"true" doc:"CEL bool over alert (status, labels, annotations, startsAt, fingerprint)."`
 	Params Map[String] `yaml:"params" doc:"CEL expression per param, over alert."`
 }
@@ -101,7 +103,7 @@ type AlertmanagerTrigger struct {
 // Step is one unit of work. Exactly one kind field is set: action,
 // approval, parallel, steps, forEach, runbook, sleep or waitFor.
 type Step struct {
-	Pos
+	plan.Pos
 	ID              String `yaml:"id" required:"true" doc:"Unique id in the runbook: lowercase letters, digits and underscores."`
 	Name            String `yaml:"name" doc:"Human name."`
 	Description     String `yaml:"description" doc:"Free text."`
@@ -137,7 +139,7 @@ type Step struct {
 
 // Retry is an action's retry policy.
 type Retry struct {
-	Pos
+	plan.Pos
 	MaxAttempts     Int          `yaml:"maxAttempts" doc:"Attempts in all, at least 1 (default 1)."`
 	InitialInterval String       `yaml:"initialInterval" doc:"Wait before the first retry (default 1s)."`
 	Backoff         Number       `yaml:"backoff" doc:"Multiplier of the wait after each retry, at least 1 (default 2)."`
@@ -147,7 +149,7 @@ type Retry struct {
 
 // Repeat runs an action again until a condition holds.
 type Repeat struct {
-	Pos
+	plan.Pos
 	Until   String `yaml:"until" required:"true" doc:"CEL bool over outputs (this attempt's outputs) and earlier steps."`
 	Every   String `yaml:"every" doc:"Wait between attempts (default 10s)."`
 	Timeout String `yaml:"timeout" doc:"Give up (the step fails) after this long."`
@@ -155,7 +157,7 @@ type Repeat struct {
 
 // Compensate is the undo of an action step.
 type Compensate struct {
-	Pos
+	plan.Pos
 	Action String      `yaml:"action" doc:"The undo action."`
 	With   Map[Raw]    `yaml:"with" doc:"Its inputs; may read this step's outputs."`
 	Steps  List[*Step] `yaml:"steps" doc:"Or a multi-step undo, with its own waits and retries."`
@@ -163,20 +165,20 @@ type Compensate struct {
 
 // Assert fails the run unless a condition holds.
 type Assert struct {
-	Pos
+	plan.Pos
 	That    String `yaml:"that" required:"true" doc:"CEL bool that must hold."`
 	Message Raw    `yaml:"message" doc:"Failure message; may hold ${{ }} templates."`
 }
 
 // Exit ends the run successfully.
 type Exit struct {
-	Pos
+	plan.Pos
 	Message Raw `yaml:"message" doc:"Why the run ends here; may hold ${{ }} templates."`
 }
 
 // Approval waits for people to sign off.
 type Approval struct {
-	Pos
+	plan.Pos
 	Message           Raw             `yaml:"message" doc:"What the approvers are asked; may hold ${{ }} templates."`
 	Approvers         Raw             `yaml:"approvers" required:"true" doc:"Users, or group:NAME for every member of a group; or a ${{ }} list expression over params."`
 	Inputs            List[*Param]    `yaml:"inputs" doc:"Typed values the approver supplies with the vote, read as steps.ID.outputs.inputs.NAME."`
@@ -191,21 +193,21 @@ type Approval struct {
 
 // ApprovalNotify says where to announce a waiting approval.
 type ApprovalNotify struct {
-	Pos
+	plan.Pos
 	URL  Raw `yaml:"url" doc:"Webhook URL, usually ${{ secrets.NAME }} (required)."`
 	Text Raw `yaml:"text" doc:"Message text; may hold ${{ }} templates (required)."`
 }
 
 // SubRunbook runs another runbook as a child run.
 type SubRunbook struct {
-	Pos
+	plan.Pos
 	Name   String   `yaml:"name" required:"true" doc:"The child runbook's name."`
 	Params Map[Raw] `yaml:"params" doc:"The child's params; strings may hold ${{ }} templates."`
 }
 
 // WaitFor waits for a named event posted to the run.
 type WaitFor struct {
-	Pos
+	plan.Pos
 	Event     String       `yaml:"event" required:"true" doc:"Event name."`
 	Timeout   String       `yaml:"timeout" doc:"How long to wait."`
 	OnTimeout String       `yaml:"onTimeout" doc:"fail (default) or continue." enum:"fail,continue"`

@@ -7,12 +7,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 func TestEvaluatorRendersValues(t *testing.T) {
 	p := mustBuild(t, releaseSrc)
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -20,7 +20,7 @@ func TestEvaluatorRendersValues(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	vars := runbooks.Vars{"params": p.ParamVars(params)}
+	vars := plan.Vars{"params": p.ParamVars(params)}
 	got, err := ev.Render(p.Step("deploy").With["command"], vars)
 	if err != nil {
 		t.Fatal(err)
@@ -53,12 +53,12 @@ func TestEvaluatorRendersValues(t *testing.T) {
 func TestEvaluatorErrors(t *testing.T) {
 	p := mustBuild(t, header+"    - {id: a, sleep: 1s, if: \"params.x > 1\"}\n"[0:0]+
 		"    - {id: a, action: log, with: {message: \"${{ string(1 / 0) }}\"}}\n")
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = ev.Render(p.Step("a").With["message"], runbooks.Vars{})
-	var ee *runbooks.EvalError
+	_, err = ev.Render(p.Step("a").With["message"], plan.Vars{})
+	var ee *plan.EvalError
 	if !errors.As(err, &ee) || !strings.Contains(err.Error(), "division by zero") || ee.Expr.Pos.Line != 6 {
 		t.Errorf("err = %v", err)
 	}
@@ -68,7 +68,7 @@ func TestEvaluatorCostLimit(t *testing.T) {
 	src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: t}\nspec:\n  params: [{name: xs, type: list, items: int, required: true}]\n  steps:\n" +
 		"    - {id: a, action: log, with: {message: \"${{ string(params.xs.map(a, params.xs.filter(b, b < a).size()).size()) }}\"}}\n"
 	p := mustBuild(t, src)
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestEvaluatorCostLimit(t *testing.T) {
 	for i := range xs {
 		xs[i] = int64(i)
 	}
-	_, err = ev.Render(p.Step("a").With["message"], runbooks.Vars{"params": map[string]any{"xs": xs}})
+	_, err = ev.Render(p.Step("a").With["message"], plan.Vars{"params": map[string]any{"xs": xs}})
 	if err == nil || !strings.Contains(err.Error(), "cost limit exceeded") {
 		t.Errorf("err = %v, want the cost limit to stop it", err)
 	}
@@ -95,15 +95,15 @@ func TestEvaluatorCostLimit(t *testing.T) {
 }
 
 func TestCELValueConversions(t *testing.T) {
-	d := runbooks.CELValue("1d2h", runbooks.DurationType)
+	d := plan.CELValue("1d2h", plan.DurationType)
 	if d != 26*time.Hour {
 		t.Errorf("duration = %v", d)
 	}
-	if v := runbooks.CELValue(float64(3), runbooks.IntType); v != int64(3) {
+	if v := plan.CELValue(float64(3), plan.IntType); v != int64(3) {
 		t.Errorf("int = %#v", v)
 	}
-	obj := runbooks.ObjectOf(runbooks.Field{Name: "n", Type: runbooks.IntType})
-	if v := runbooks.CELValue(map[string]any{"n": float64(2)}, obj); !reflect.DeepEqual(v, map[string]any{"n": int64(2)}) {
+	obj := plan.ObjectOf(plan.Field{Name: "n", Type: plan.IntType})
+	if v := plan.CELValue(map[string]any{"n": float64(2)}, obj); !reflect.DeepEqual(v, map[string]any{"n": int64(2)}) {
 		t.Errorf("object = %#v", v)
 	}
 }
@@ -112,7 +112,7 @@ func TestCELValueConversions(t *testing.T) {
 // same list every time, whatever Go's map order.
 func TestMapsIterateInKeyOrder(t *testing.T) {
 	p := mustBuild(t, header+"    - {id: a, sleep: 1s}\n")
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,9 +120,9 @@ func TestMapsIterateInKeyOrder(t *testing.T) {
 	for _, k := range []string{"q", "b", "z", "a", "m", "c", "y", "d"} {
 		m[k] = int64(len(k))
 	}
-	x := &runbooks.Expr{Src: "params.m.map(k, k).join(',') + '|' + params.m.filter(k, params.m[k] == 1).join('')"}
+	x := &plan.Expr{Src: "params.m.map(k, k).join(',') + '|' + params.m.filter(k, params.m[k] == 1).join('')"}
 	for range 20 {
-		got, err := ev.Eval(x, runbooks.Vars{"params": map[string]any{"m": m}})
+		got, err := ev.Eval(x, plan.Vars{"params": map[string]any{"m": m}})
 		if err != nil || got != "a,b,c,d,m,q,y,z|abcdmqyz" {
 			t.Fatalf("got %v, %v", got, err)
 		}
@@ -131,11 +131,11 @@ func TestMapsIterateInKeyOrder(t *testing.T) {
 
 func TestJSONFunction(t *testing.T) {
 	p := mustBuild(t, header+"    - {id: a, action: log, with: {message: \"${{ json({'b': [1, 'x', null, 2.5], 'a': duration('90s'), 'c': {'d': true}}) }}\"}}\n")
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := ev.Render(p.Step("a").With["message"], runbooks.Vars{})
+	got, err := ev.Render(p.Step("a").With["message"], plan.Vars{})
 	if want := `{"a":"1m30s","b":[1,"x",null,2.5],"c":{"d":true}}`; err != nil || got != want {
 		t.Errorf("json() = %v, %v; want %s", got, err, want)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/google/cel-go/cel"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/types"
@@ -50,7 +52,7 @@ func (g guards) with(ids []string) guards {
 
 // exprSite locates an expression's text in the file.
 type exprSite struct {
-	pos    Pos
+	pos    plan.Pos
 	style  yaml.Style
 	multi  bool
 	offset int // byte offset of the expression in the scalar's value
@@ -70,34 +72,34 @@ func nodeSite(n *yaml.Node) exprSite {
 }
 
 // at maps a CEL location (1-based line, 0-based column) to the file.
-func (s exprSite) at(line, col int) Pos {
+func (s exprSite) at(line, col int) plan.Pos {
 	if s.multi {
 		if p, ok := s.inBlock(line, col); ok {
 			return p
 		}
-		return Pos{Line: s.pos.Line + line, Col: col + 1}
+		return plan.Pos{Line: s.pos.Line + line, Col: col + 1}
 	}
 	if line > 1 {
-		return Pos{Line: s.pos.Line + line - 1, Col: col + 1}
+		return plan.Pos{Line: s.pos.Line + line - 1, Col: col + 1}
 	}
 	quote := 0
 	if s.style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
 		quote = 1
 	}
-	return Pos{Line: s.pos.Line, Col: s.pos.Col + quote + s.offset + col}
+	return plan.Pos{Line: s.pos.Line, Col: s.pos.Col + quote + s.offset + col}
 }
 
 // inBlock finds a CEL location in the lines of a block scalar. Folding
 // (>) joins the lines with spaces and every block drops its indentation, so
 // the location's offset in the value is matched against each content line
 // in turn.
-func (s exprSite) inBlock(line, col int) (Pos, bool) {
+func (s exprSite) inBlock(line, col int) (plan.Pos, bool) {
 	if s.file == nil {
-		return Pos{}, false
+		return plan.Pos{}, false
 	}
 	exprLines := strings.SplitAfter(s.expr, "\n")
 	if line < 1 || line > len(exprLines) {
-		return Pos{}, false
+		return plan.Pos{}, false
 	}
 	prefix := strings.Join(exprLines[:line-1], "")
 	off := s.offset + len(prefix) + len(string([]rune(exprLines[line-1])[:min(col, len([]rune(exprLines[line-1])))]))
@@ -118,15 +120,15 @@ func (s exprSite) inBlock(line, col int) (Pos, bool) {
 		content := text[indent:]
 		p := strings.Index(value[cursor:], content)
 		if p < 0 {
-			return Pos{}, false
+			return plan.Pos{}, false
 		}
 		start := cursor + p
 		if off >= start && off <= start+len(content) {
-			return Pos{Line: i + 1, Col: indent + utf8.RuneCountInString(content[:off-start]) + 1}, true
+			return plan.Pos{Line: i + 1, Col: indent + utf8.RuneCountInString(content[:off-start]) + 1}, true
 		}
 		cursor = start + len(content)
 	}
-	return Pos{}, false
+	return plan.Pos{}, false
 }
 
 // templated reports whether a bare CEL source is one whole ${{ }}
@@ -248,7 +250,7 @@ func hasGuarded(n celast.NavigableExpr) bool {
 // checkExpr parses, checks references, and type-checks one expression.
 // want is the type the value must have (nil: anything). It reports every
 // problem and returns nil when there was one.
-func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *Type) (*Expr, *cel.Type) {
+func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *plan.Type) (*plan.Expr, *cel.Type) {
 	if site.multi {
 		site.file, site.expr = l.out.src, src
 	}
@@ -274,16 +276,16 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		report(pe.iss)
 		return nil, nil
 	}
-	expr := &Expr{Src: src, Pos: site.at(1, 0)}
+	expr := &plan.Expr{Src: src, Pos: site.at(1, 0)}
 	info := pe.ast.NativeRep().SourceInfo()
-	posOfID := func(id int64) Pos {
+	posOfID := func(id int64) plan.Pos {
 		loc := info.GetStartLocation(id)
 		return site.at(loc.Line(), loc.Column())
 	}
 	tests := &exprTests{}
 	l.tests[expr] = tests
 	for _, r := range pe.refs {
-		if r.root == varSteps && len(r.path) >= 2 && r.path[1] == "status" {
+		if r.root == plan.VarSteps && len(r.path) >= 2 && r.path[1] == "status" {
 			tests.statuses = appendUnique(tests.statuses, r.path[0])
 		}
 	}
@@ -304,14 +306,14 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 		report(ce.iss)
 		return nil, nil
 	}
-	if ce.cost > MaxEstimatedCost {
-		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", MaxListItems, MaxStringSize, MaxNestedItems),
-			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, MaxEstimatedCost)
+	if ce.cost > plan.MaxEstimatedCost {
+		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", plan.MaxListItems, plan.MaxStringSize, plan.MaxNestedItems),
+			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, plan.MaxEstimatedCost)
 		return nil, nil
 	}
 	out := ce.out
-	if want != nil && !l.types.assignable(out, want) {
-		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.describeCEL(out))
+	if want != nil && !l.types.Assignable(out, want) {
+		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.DescribeCEL(out))
 		return nil, nil
 	}
 	sort.Strings(expr.Steps)
@@ -320,8 +322,8 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 }
 
 // checkRef applies the reference rules to params, steps and secrets.
-func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int64) Pos, expr *Expr) bool {
-	at := func(i int) Pos {
+func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int64) plan.Pos, expr *plan.Expr) bool {
+	at := func(i int) plan.Pos {
 		p := posOfID(r.ids[min(i, len(r.ids)-1)])
 		if i > 0 {
 			p.Col++ // a selection starts at its dot; point at the name
@@ -329,13 +331,13 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 		return p
 	}
 	switch r.root {
-	case varParams:
+	case plan.VarParams:
 		if len(r.path) == 0 {
 			break
 		}
 		p := l.paramByName(r.path[0])
 		if p == nil {
-			l.r.hinted(at(1), path, suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
+			l.r.hinted(at(1), path, plan.Suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
 			return false
 		}
 		if !p.Required && !p.HasDefault && !r.safe[0] && !sc.guards[hasGuard("params."+p.Name)] {
@@ -343,7 +345,7 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 				"param %q is optional and has no default, so a run may not have it", p.Name)
 			return false
 		}
-	case varSecrets:
+	case plan.VarSecrets:
 		if !sc.secrets {
 			l.r.hinted(at(0), path, "pass the secret to an action input, where it is resolved inside the worker",
 				"secrets can only be read inside action with templates, not in %s", sc.field)
@@ -354,13 +356,13 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 			return false
 		}
 		if !l.secrets[r.path[0]] {
-			l.r.hinted(at(1), path, suggest(r.path[0], l.secretNames()), "secret %q is not declared in spec.secrets", r.path[0])
+			l.r.hinted(at(1), path, plan.Suggest(r.path[0], l.secretNames()), "secret %q is not declared in spec.secrets", r.path[0])
 			return false
 		}
 		expr.Secrets = appendUnique(expr.Secrets, r.path[0])
-	case varVars:
+	case plan.VarVars:
 		return l.checkVarRef(r, sc, path, at, expr)
-	case varSteps:
+	case plan.VarSteps:
 		if sc.vis == nil {
 			l.r.errorf(at(0), path, "%s cannot read steps", sc.field)
 			return false
@@ -374,11 +376,11 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 	return true
 }
 
-func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int) Pos, expr *Expr) bool {
+func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int) plan.Pos, expr *plan.Expr) bool {
 	id := r.path[0]
 	node := l.steps[id]
 	if node == nil {
-		l.r.hinted(at(1), path, suggest(id, l.stepIDs), "unknown step %q", id)
+		l.r.hinted(at(1), path, plan.Suggest(id, l.stepIDs), "unknown step %q", id)
 		return false
 	}
 	seen, visible := sc.vis[id]
@@ -391,21 +393,21 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 		return true
 	}
 	field := r.path[1]
-	if _, ok := stepType(noOutputs).Field(field); !ok {
-		l.r.hinted(at(2), path, suggest(field, stepType(noOutputs).FieldNames()), "steps.%s has no field %q", id, field)
+	if _, ok := plan.StepType(plan.NoOutputs).Field(field); !ok {
+		l.r.hinted(at(2), path, plan.Suggest(field, plan.StepType(plan.NoOutputs).FieldNames()), "steps.%s has no field %q", id, field)
 		return false
 	}
 	if field != "outputs" || len(r.path) < 3 {
 		return true
 	}
 	out := r.path[2]
-	if node.outputs != nil && node.outputs.Kind == KindObject {
+	if node.outputs != nil && node.outputs.Kind == plan.KindObject {
 		if _, ok := node.outputs.Field(out); !ok {
 			what := string(node.kind) + " step"
-			if node.kind == StepAction {
+			if node.kind == plan.StepAction {
 				what = fmt.Sprintf("action %s", node.step.Action.Value)
 			}
-			hint := suggest(out, node.outputs.FieldNames())
+			hint := plan.Suggest(out, node.outputs.FieldNames())
 			if hint == "" && len(node.outputs.Fields) > 0 {
 				hint = "outputs: " + strings.Join(node.outputs.FieldNames(), ", ")
 			}
@@ -413,7 +415,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			return false
 		}
 	}
-	if node.kind == StepApproval && out == "inputs" && len(r.path) >= 4 {
+	if node.kind == plan.StepApproval && out == "inputs" && len(r.path) >= 4 {
 		for _, in := range node.step.Approval.Inputs.Items {
 			if in == nil || in.Name.Value != r.path[3] {
 				continue
@@ -457,22 +459,22 @@ func celMessage(m string) string {
 // checkValue checks a with-style value against t: literals against the
 // type, ${{ }} templates by type-checking their expressions. It returns the
 // compiled Value, or nil after reporting problems.
-func (l *linter) checkValue(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
+func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
 	if t == nil {
-		t = AnyType
+		t = plan.AnyType
 	}
 	switch {
 	case n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value):
 		return l.checkTemplate(n, t, path, sc)
-	case n.Kind == yaml.SequenceNode && (t.Kind == KindList || t.Kind == KindAny):
+	case n.Kind == yaml.SequenceNode && (t.Kind == plan.KindList || t.Kind == plan.KindAny):
 		elem := t.Elem
-		if t.Kind == KindAny {
-			elem = AnyType
+		if t.Kind == plan.KindAny {
+			elem = plan.AnyType
 		}
-		v := &Value{kind: valueList, List: make([]*Value, len(n.Content))}
+		v := &plan.Value{Kind: plan.ValueList, List: make([]*plan.Value, len(n.Content))}
 		ok := true
 		for i, c := range n.Content {
 			if v.List[i] = l.checkValue(c, elem, fmt.Sprintf("%s[%d]", path, i), sc); v.List[i] == nil {
@@ -480,28 +482,28 @@ func (l *linter) checkValue(n *yaml.Node, t *Type, path string, sc *exprScope) *
 			}
 		}
 		return collapse(v, ok)
-	case n.Kind == yaml.MappingNode && (t.Kind == KindMap || t.Kind == KindObject || t.Kind == KindAny):
+	case n.Kind == yaml.MappingNode && (t.Kind == plan.KindMap || t.Kind == plan.KindObject || t.Kind == plan.KindAny):
 		return l.checkMapping(n, t, path, sc)
 	}
-	pos := map[string]Pos{}
+	pos := map[string]plan.Pos{}
 	raw, err := nodeValue(n, "", pos)
 	if err != nil {
 		l.r.errorf(posOf(n), path, "%v", err)
 		return nil
 	}
-	var probs []valueProblem
-	val := coerce(raw, t, "", &probs)
+	var probs []plan.ValueProblem
+	val := plan.CoerceProblems(raw, t, "", &probs)
 	for _, p := range probs {
-		l.r.errorf(pos[p.sub], subPath(path, p.sub), "%s", p.msg)
+		l.r.errorf(pos[p.Sub], subPath(path, p.Sub), "%s", p.Msg)
 	}
 	if len(probs) > 0 {
 		return nil
 	}
-	return LitValue(val)
+	return plan.LitValue(val)
 }
 
-func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
-	v := &Value{kind: valueMap, Map: map[string]*Value{}}
+func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
+	v := &plan.Value{Kind: plan.ValueMap, Map: map[string]*plan.Value{}}
 	ok := true
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -511,7 +513,7 @@ func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope)
 			ok = false
 			continue
 		}
-		kpath := joinPath(path, k.Value)
+		kpath := plan.JoinPath(path, k.Value)
 		if seen[k.Value] {
 			l.r.errorf(posOf(k), kpath, "duplicate key %q", k.Value)
 			ok = false
@@ -520,12 +522,12 @@ func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope)
 		seen[k.Value] = true
 		elem := t.Elem
 		switch t.Kind {
-		case KindAny:
-			elem = AnyType
-		case KindObject:
+		case plan.KindAny:
+			elem = plan.AnyType
+		case plan.KindObject:
 			f, known := t.Field(k.Value)
 			if !known {
-				l.r.hinted(posOf(k), kpath, suggest(k.Value, t.FieldNames()), "unknown field %q", k.Value)
+				l.r.hinted(posOf(k), kpath, plan.Suggest(k.Value, t.FieldNames()), "unknown field %q", k.Value)
 				ok = false
 				continue
 			}
@@ -535,7 +537,7 @@ func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope)
 			ok = false
 		}
 	}
-	if t.Kind == KindObject {
+	if t.Kind == plan.KindObject {
 		for _, f := range t.Fields {
 			if f.Required && !seen[f.Name] {
 				l.r.errorf(posOf(n), path, "missing required field %q", f.Name)
@@ -546,7 +548,7 @@ func (l *linter) checkMapping(n *yaml.Node, t *Type, path string, sc *exprScope)
 	return collapse(v, ok)
 }
 
-func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope) *Value {
+func (l *linter) checkTemplate(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
 	site := nodeSite(n)
 	parts, err := parseTemplate(n.Value)
 	if err != nil {
@@ -559,18 +561,18 @@ func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope
 		if expr == nil {
 			return nil
 		}
-		return &Value{kind: valueExpr, Expr: expr}
+		return &plan.Value{Kind: plan.ValueExpr, Expr: expr}
 	}
-	if t.Kind != KindString && t.Kind != KindAny {
+	if t.Kind != plan.KindString && t.Kind != plan.KindAny {
 		l.r.hinted(site.pos, path, "make the template the whole value to keep its type",
 			"expected %s, but text mixed with ${{ }} is a string", t)
 		return nil
 	}
-	v := &Value{kind: valueTmpl}
+	v := &plan.Value{Kind: plan.ValueTmpl}
 	ok := true
 	for _, p := range parts {
 		if !p.isExpr {
-			v.Tmpl = append(v.Tmpl, TmplPart{Text: p.text})
+			v.Tmpl = append(v.Tmpl, plan.TmplPart{Text: p.text})
 			continue
 		}
 		site.offset = p.offset
@@ -579,12 +581,12 @@ func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope
 			ok = false
 			continue
 		}
-		if !interpolatable(out) {
-			l.r.hinted(expr.Pos, path, textHint(out), "cannot put %s into text", l.types.describeCEL(out))
+		if !plan.Interpolatable(out) {
+			l.r.hinted(expr.Pos, path, textHint(out), "cannot put %s into text", l.types.DescribeCEL(out))
 			ok = false
 			continue
 		}
-		v.Tmpl = append(v.Tmpl, TmplPart{Expr: expr})
+		v.Tmpl = append(v.Tmpl, plan.TmplPart{Expr: expr})
 	}
 	if !ok {
 		return nil
@@ -593,12 +595,12 @@ func (l *linter) checkTemplate(n *yaml.Node, t *Type, path string, sc *exprScope
 }
 
 // collapse turns a list or map without expressions into one literal.
-func collapse(v *Value, ok bool) *Value {
+func collapse(v *plan.Value, ok bool) *plan.Value {
 	if !ok {
 		return nil
 	}
-	switch v.kind {
-	case valueList:
+	switch v.Kind {
+	case plan.ValueList:
 		lit := make([]any, len(v.List))
 		for i, e := range v.List {
 			if !e.IsLiteral() {
@@ -606,8 +608,8 @@ func collapse(v *Value, ok bool) *Value {
 			}
 			lit[i] = e.Lit
 		}
-		return LitValue(lit)
-	case valueMap:
+		return plan.LitValue(lit)
+	case plan.ValueMap:
 		lit := make(map[string]any, len(v.Map))
 		for k, e := range v.Map {
 			if !e.IsLiteral() {
@@ -615,7 +617,7 @@ func collapse(v *Value, ok bool) *Value {
 			}
 			lit[k] = e.Lit
 		}
-		return LitValue(lit)
+		return plan.LitValue(lit)
 	}
 	return v
 }
@@ -634,26 +636,26 @@ func subPath(path, sub string) string {
 }
 
 // typeName names a wanted type in messages: "a bool", "a list", "list<string>".
-func typeName(t *Type) string {
+func typeName(t *plan.Type) string {
 	switch t.Kind {
-	case KindString:
+	case plan.KindString:
 		return "a string"
-	case KindInt:
+	case plan.KindInt:
 		return "an int"
-	case KindNumber:
+	case plan.KindNumber:
 		return "a number"
-	case KindBool:
+	case plan.KindBool:
 		return "a bool"
-	case KindDuration:
+	case plan.KindDuration:
 		return "a duration"
-	case KindTimestamp:
+	case plan.KindTimestamp:
 		return "a timestamp"
-	case KindList:
-		if t.Elem == nil || t.Elem.Kind == KindAny {
+	case plan.KindList:
+		if t.Elem == nil || t.Elem.Kind == plan.KindAny {
 			return "a list"
 		}
-	case KindMap:
-		if t.Elem == nil || t.Elem.Kind == KindAny {
+	case plan.KindMap:
+		if t.Elem == nil || t.Elem.Kind == plan.KindAny {
 			return "a map"
 		}
 	}
@@ -720,7 +722,7 @@ func (l *linter) check(env *cel.Env, src string, pe *parsedExpr) *checkedExpr {
 	if iss.Err() == nil {
 		ce.out = checked.OutputType()
 		if pe.loops {
-			if est, err := env.EstimateCost(checked, sizeBounds{}); err == nil {
+			if est, err := env.EstimateCost(checked, plan.SizeBounds{}); err == nil {
 				ce.cost = est.Max
 			}
 		}

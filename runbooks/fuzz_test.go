@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -36,7 +38,7 @@ func FuzzBuild(f *testing.F) {
 			}
 		}
 		if p != nil {
-			if _, err := runbooks.NewEvaluator(p); err != nil {
+			if _, err := plan.NewEvaluator(p); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -55,11 +57,11 @@ func FuzzTemplate(f *testing.F) {
 		if err != nil {
 			return
 		}
-		ev, err := runbooks.NewEvaluator(p)
+		ev, err := plan.NewEvaluator(p)
 		if err != nil {
 			t.Fatal(err)
 		}
-		_, _ = ev.Render(p.Step("a").With["message"], runbooks.Vars{"params": map[string]any{}})
+		_, _ = ev.Render(p.Step("a").With["message"], plan.Vars{"params": map[string]any{}})
 	})
 }
 

@@ -3,12 +3,14 @@ package runbooks
 import (
 	"fmt"
 	"strings"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Mermaid renders the plan as a Mermaid flowchart: steps in order,
 // parallel branches side by side, groups and loops as subgraphs, and
 // onFailure and finally after the main steps.
-func Mermaid(p *Plan) string {
+func Mermaid(p *plan.Plan) string {
 	g := &graph{}
 	g.line("flowchart TD")
 	g.line(fmt.Sprintf("  start([%s])", mermaidText(p.Name)))
@@ -52,20 +54,20 @@ func (g *graph) edges(from []string, to, label string) {
 
 // list draws steps in sequence after the nodes in prev and returns the
 // nodes the next step follows.
-func (g *graph) list(steps []*PlanStep, prev []string, indent string) []string {
+func (g *graph) list(steps []*plan.Step, prev []string, indent string) []string {
 	for _, s := range steps {
 		prev = g.step(s, prev, indent)
 	}
 	return prev
 }
 
-func (g *graph) step(s *PlanStep, prev []string, indent string) []string {
+func (g *graph) step(s *plan.Step, prev []string, indent string) []string {
 	label := ""
 	if s.If != nil {
 		label = "if " + s.If.Src
 	}
 	switch s.Kind {
-	case StepParallel:
+	case plan.StepParallel:
 		fork, join := s.ID, s.ID+"_join"
 		g.line(fmt.Sprintf("%s%s{{%s}}", indent, fork, mermaidText(s.ID+": parallel")))
 		g.edges(prev, fork, label)
@@ -75,9 +77,9 @@ func (g *graph) step(s *PlanStep, prev []string, indent string) []string {
 			g.edges(ends, join, "")
 		}
 		return []string{join}
-	case StepGroup, StepForEach:
+	case plan.StepGroup, plan.StepForEach:
 		title := s.ID
-		if s.Kind == StepForEach {
+		if s.Kind == plan.StepForEach {
 			title = fmt.Sprintf("%s: for each %s in %s", s.ID, s.As, s.ForEach.Src)
 		}
 		entry := s.ID
@@ -90,11 +92,11 @@ func (g *graph) step(s *PlanStep, prev []string, indent string) []string {
 	}
 	shape := "[%s]"
 	switch s.Kind {
-	case StepApproval, StepWaitFor:
+	case plan.StepApproval, plan.StepWaitFor:
 		shape = "{%s}"
-	case StepSleep:
+	case plan.StepSleep:
 		shape = "([%s])"
-	case StepRunbook:
+	case plan.StepRunbook:
 		shape = "[[%s]]"
 	}
 	g.line(indent + s.ID + fmt.Sprintf(shape, mermaidText(s.ID+": "+graphLabel(s))))
@@ -102,17 +104,17 @@ func (g *graph) step(s *PlanStep, prev []string, indent string) []string {
 	return []string{s.ID}
 }
 
-func graphLabel(s *PlanStep) string {
+func graphLabel(s *plan.Step) string {
 	switch s.Kind {
-	case StepAction:
+	case plan.StepAction:
 		return s.Action
-	case StepApproval:
+	case plan.StepApproval:
 		return fmt.Sprintf("approval %d of %s", s.Approval.MinApprovals, strings.Join(s.Approval.Approvers, ", "))
-	case StepSleep:
+	case plan.StepSleep:
 		return "sleep " + s.Sleep.String()
-	case StepWaitFor:
+	case plan.StepWaitFor:
 		return "wait for " + s.WaitFor.Event
-	case StepRunbook:
+	case plan.StepRunbook:
 		return "runbook " + s.Runbook.Name
 	}
 	return string(s.Kind)

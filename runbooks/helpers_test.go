@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -24,7 +26,7 @@ func diags(t *testing.T, src string, opts ...runbooks.Options) []string {
 }
 
 // mustBuild builds src and fails the test on any error.
-func mustBuild(t *testing.T, src string) *runbooks.Plan {
+func mustBuild(t *testing.T, src string) *plan.Plan {
 	t.Helper()
 	p, ds, err := runbooks.Build("rb.yaml", []byte(src), runbooks.Options{Actions: activities.Catalog()})
 	if err != nil {

@@ -7,6 +7,8 @@ import (
 	"time"
 	_ "time/tzdata" // time zones validate the same on every machine
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/google/cel-go/cel"
 	"github.com/google/cel-go/common/types"
 	"github.com/robfig/cron/v3"
@@ -28,10 +30,10 @@ var cronParser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month 
 // Options configure Lint and Compile.
 type Options struct {
 	// Actions is the catalog action steps are checked against.
-	Actions Catalog
+	Actions plan.Catalog
 	// Runbooks resolves a sub-runbook's name to its compiled plan; nil
 	// resolves none.
-	Runbooks func(name string) (*Plan, bool)
+	Runbooks func(name string) (*plan.Plan, bool)
 	// RunbookNames lists the names Runbooks resolves, for "did you mean"
 	// hints on an unknown name; nil offers none.
 	RunbookNames func() []string
@@ -47,16 +49,16 @@ type Checked struct {
 
 	doc         *Document
 	src         []byte
-	params      []PlanParam
-	exprs       map[*String]*Expr
-	values      map[*yaml.Node]*Value
-	durations   map[*String]Duration
-	counts      map[*yaml.Node]Count
-	maxErrors   map[*yaml.Node]*PlanMaxErrors
-	inputs      map[*Approval][]PlanParam
+	params      []plan.Param
+	exprs       map[*String]*plan.Expr
+	values      map[*yaml.Node]*plan.Value
+	durations   map[*String]plan.Duration
+	counts      map[*yaml.Node]plan.Count
+	maxErrors   map[*yaml.Node]*plan.MaxErrors
+	inputs      map[*Approval][]plan.Param
 	schedules   map[*Schedule]map[string]any
-	outputTypes map[string]*Type
-	children    map[string]*Plan
+	outputTypes map[string]*plan.Type
+	children    map[string]*plan.Plan
 	steps       map[string]*stepNode
 	nodes       map[*Step]*stepNode
 	vars        map[string]*varDecl
@@ -67,17 +69,17 @@ type linter struct {
 	r          *reporter
 	doc        *Document
 	opts       Options
-	types      *typeRegistry
+	types      *plan.TypeRegistry
 	env        *cel.Env // params, steps, run, secrets
 	alertEnv   *cel.Env // alert only
 	webhookEnv *cel.Env // body and headers
 	vars       map[string]*varDecl
-	varsType   *Type // the fields of vars, added as each var is checked
+	varsType   *plan.Type // the fields of vars, added as each var is checked
 	scopes     map[string]*cel.Env
 	parsed     map[string]*parsedExpr
 	checked    map[checkKey]*checkedExpr
-	tests      map[*Expr]*exprTests
-	params     []PlanParam
+	tests      map[*plan.Expr]*exprTests
+	params     []plan.Param
 	secrets    map[string]bool
 	steps      map[string]*stepNode // by id, valid unique ids only
 	nodes      map[*Step]*stepNode  // every step
@@ -92,7 +94,7 @@ type linter struct {
 // Checked result is nil when any problem is an error.
 func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 	if opts.Actions == nil {
-		opts.Actions = NewCatalog()
+		opts.Actions = plan.NewCatalog()
 	}
 	l := &linter{
 		r:       &reporter{file: doc.file},
@@ -101,22 +103,22 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 		scopes:  map[string]*cel.Env{},
 		parsed:  map[string]*parsedExpr{},
 		checked: map[checkKey]*checkedExpr{},
-		tests:   map[*Expr]*exprTests{},
+		tests:   map[*plan.Expr]*exprTests{},
 		secrets: map[string]bool{},
 		steps:   map[string]*stepNode{},
 		nodes:   map[*Step]*stepNode{},
 		vars:    map[string]*varDecl{},
 		out: &Checked{
 			doc: doc, src: src,
-			exprs:       map[*String]*Expr{},
-			values:      map[*yaml.Node]*Value{},
-			durations:   map[*String]Duration{},
-			counts:      map[*yaml.Node]Count{},
-			maxErrors:   map[*yaml.Node]*PlanMaxErrors{},
-			inputs:      map[*Approval][]PlanParam{},
+			exprs:       map[*String]*plan.Expr{},
+			values:      map[*yaml.Node]*plan.Value{},
+			durations:   map[*String]plan.Duration{},
+			counts:      map[*yaml.Node]plan.Count{},
+			maxErrors:   map[*yaml.Node]*plan.MaxErrors{},
+			inputs:      map[*Approval][]plan.Param{},
 			schedules:   map[*Schedule]map[string]any{},
-			outputTypes: map[string]*Type{},
-			children:    map[string]*Plan{},
+			outputTypes: map[string]*plan.Type{},
+			children:    map[string]*plan.Plan{},
 		},
 	}
 	l.header()
@@ -152,7 +154,7 @@ func (l *linter) header() {
 		l.r.hinted(d.APIVersion.Pos, "apiVersion", "use "+APIVersion, "unsupported apiVersion %q", d.APIVersion.Value)
 	}
 	if d.Kind.Set && d.Kind.Value != "Runbook" {
-		l.r.hinted(d.Kind.Pos, "kind", suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
+		l.r.hinted(d.Kind.Pos, "kind", plan.Suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
 	}
 	if n := d.Metadata.Name; n.Set && !runbookNameRe.MatchString(n.Value) {
 		l.r.errorf(n.Pos, "metadata.name", "name %q must be lowercase letters, digits and dashes, start with a letter, at most 63 characters", n.Value)
@@ -165,7 +167,7 @@ func (l *linter) header() {
 }
 
 func (l *linter) lintParams() {
-	seen := map[string]Pos{}
+	seen := map[string]plan.Pos{}
 	for i, p := range l.doc.Spec.Params.Items {
 		path := fmt.Sprintf("spec.params[%d]", i)
 		name := p.Name.Value
@@ -175,7 +177,7 @@ func (l *linter) lintParams() {
 		case !identRe.MatchString(name):
 			l.r.errorf(p.Name.Pos, path+".name", "param name %q must be lowercase letters, digits and underscores, starting with a letter", name)
 			valid = false
-		case seen[name] != Pos{}:
+		case seen[name] != plan.Pos{}:
 			l.r.errorf(p.Name.Pos, path+".name", "duplicate param %q (first declared at line %d)", name, seen[name].Line)
 			valid = false
 		default:
@@ -196,21 +198,21 @@ func (l *linter) lintParams() {
 	}
 }
 
-func (l *linter) lintParam(p *Param, path string) PlanParam {
-	pp := PlanParam{Name: p.Name.Value, Description: p.Description.Value, Required: p.Required.Value, Pattern: p.Pattern.Value}
+func (l *linter) lintParam(p *Param, path string) plan.Param {
+	pp := plan.Param{Name: p.Name.Value, Description: p.Description.Value, Required: p.Required.Value, Pattern: p.Pattern.Value}
 	ok := true
 	kind := p.Type.Value
-	if p.Items.Set && kind != string(KindList) {
+	if p.Items.Set && kind != string(plan.KindList) {
 		l.r.errorf(p.Items.Pos, path+".items", "items is only valid for list params")
 		ok = false
 	}
-	pp.Type = paramType(kind, p.Items.Value)
+	pp.Type = plan.ParamType(kind, p.Items.Value)
 	scalar := pp.Type
-	if scalar.Kind == KindList {
+	if scalar.Kind == plan.KindList {
 		scalar = scalar.Elem // constraints apply to each item
 	}
 	if p.Pattern.Set {
-		if scalar.Kind != KindString {
+		if scalar.Kind != plan.KindString {
 			l.r.errorf(p.Pattern.Pos, path+".pattern", "pattern is only valid for string params (or lists of strings)")
 			ok = false
 		} else if _, err := regexp.Compile(p.Pattern.Value); err != nil {
@@ -229,7 +231,7 @@ func (l *linter) lintParam(p *Param, path string) PlanParam {
 		if !b.n.Set || b.n.bad {
 			continue
 		}
-		if scalar.Kind != KindInt && scalar.Kind != KindNumber {
+		if scalar.Kind != plan.KindInt && scalar.Kind != plan.KindNumber {
 			l.r.errorf(b.n.Pos, path+"."+b.name, "%s is only valid for int and number params", b.name)
 			ok = false
 			continue
@@ -259,7 +261,7 @@ func (l *linter) lintParam(p *Param, path string) PlanParam {
 		epath := path + ".default"
 		v, good := l.literal(p.Default.Node, pp.Type, epath)
 		if good && ok { // constraints are only worth checking when they are valid
-			for _, msg := range checkConstraints(&pp, v) {
+			for _, msg := range plan.CheckConstraints(&pp, v) {
 				l.r.errorf(p.Default.Pos, epath, "default %s", msg)
 			}
 		}
@@ -273,8 +275,8 @@ func (l *linter) lintParam(p *Param, path string) PlanParam {
 
 // literal converts a YAML node to a value of type t, reporting problems
 // at the exact sub-value. Templates are refused: these values are literal.
-func (l *linter) literal(n *yaml.Node, t *Type, path string) (any, bool) {
-	pos := map[string]Pos{}
+func (l *linter) literal(n *yaml.Node, t *plan.Type, path string) (any, bool) {
+	pos := map[string]plan.Pos{}
 	raw, err := nodeValue(n, "", pos)
 	if err != nil {
 		l.r.errorf(posOf(n), path, "%v", err)
@@ -284,10 +286,10 @@ func (l *linter) literal(n *yaml.Node, t *Type, path string) (any, bool) {
 		l.r.errorf(posOf(n), path, "expressions are not allowed here; give a literal value")
 		return nil, false
 	}
-	var probs []valueProblem
-	v := coerce(raw, t, "", &probs)
+	var probs []plan.ValueProblem
+	v := plan.CoerceProblems(raw, t, "", &probs)
 	for _, p := range probs {
-		l.r.errorf(pos[p.sub], subPath(path, p.sub), "%s", p.msg)
+		l.r.errorf(pos[p.Sub], subPath(path, p.Sub), "%s", p.Msg)
 	}
 	return v, len(probs) == 0
 }
@@ -307,7 +309,7 @@ func (l *linter) lintSecrets() {
 	}
 }
 
-func (l *linter) paramByName(name string) *PlanParam {
+func (l *linter) paramByName(name string) *plan.Param {
 	for i := range l.params {
 		if l.params[i].Name == name {
 			return &l.params[i]
@@ -324,7 +326,7 @@ func (l *linter) paramNames() []string {
 	return names
 }
 
-func (l *linter) secretNames() []string { return sortedKeys(l.secrets) }
+func (l *linter) secretNames() []string { return plan.SortedKeys(l.secrets) }
 
 // duration checks an optional positive duration field and records it for
 // Compile. With a scope, the field may instead be one ${{ }} expression of
@@ -351,13 +353,13 @@ func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration,
 			return 0, false
 		}
 		if k := out.Kind(); k != types.DurationKind && k != types.StringKind && k != types.DynKind {
-			l.r.errorf(e.Pos, path, "must be a duration, but the expression is %s", l.types.describeCEL(out))
+			l.r.errorf(e.Pos, path, "must be a duration, but the expression is %s", l.types.DescribeCEL(out))
 			return 0, false
 		}
-		l.out.durations[s] = Duration{Expr: e}
+		l.out.durations[s] = plan.Duration{Expr: e}
 		return 0, false
 	}
-	d, err := ParseDuration(s.Value)
+	d, err := plan.ParseDuration(s.Value)
 	if err != nil {
 		l.r.errorf(s.Pos, path, "%v", err)
 		return 0, false
@@ -366,7 +368,7 @@ func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration,
 		l.r.errorf(s.Pos, path, "duration must be positive, got %s", s.Value)
 		return 0, false
 	}
-	l.out.durations[s] = Duration{D: d}
+	l.out.durations[s] = plan.Duration{D: d}
 	return d, true
 }
 
@@ -375,7 +377,7 @@ func (l *linter) lintRunSettings() {
 	l.duration(&spec.Timeout, "spec.timeout", &exprScope{env: l.env, field: "spec.timeout"})
 	if c := spec.Concurrency; c != nil && c.Key.Set {
 		sc := &exprScope{env: l.env, field: "concurrency.key"}
-		if e, _ := l.checkExpr(c.Key.Value, stringSite(&c.Key), "spec.concurrency.key", sc, StringType); e != nil {
+		if e, _ := l.checkExpr(c.Key.Value, stringSite(&c.Key), "spec.concurrency.key", sc, plan.StringType); e != nil {
 			l.out.exprs[&c.Key] = e
 		}
 	}
@@ -410,11 +412,11 @@ func (l *linter) lintSchedules() {
 		values := map[string]any{}
 		given := map[string]bool{}
 		for _, e := range s.Params.Entries {
-			epath := joinPath(path+".params", e.Key)
+			epath := plan.JoinPath(path+".params", e.Key)
 			given[e.Key] = true
 			p := l.paramByName(e.Key)
 			if p == nil {
-				l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+				l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
 				continue
 			}
 			if p.Fixed {
@@ -425,7 +427,7 @@ func (l *linter) lintSchedules() {
 			if !ok {
 				continue
 			}
-			for _, msg := range checkConstraints(p, v) {
+			for _, msg := range plan.CheckConstraints(p, v) {
 				l.r.errorf(e.Value.Pos, epath, "%s", msg)
 			}
 			values[e.Key] = v
@@ -437,8 +439,8 @@ func (l *linter) lintSchedules() {
 
 // requireParams reports required params without a default that a schedule
 // or trigger does not give, since every run it starts would fail.
-func (l *linter) requireParams(given map[string]bool, at, fallback Pos, path, what string) {
-	if at == (Pos{}) {
+func (l *linter) requireParams(given map[string]bool, at, fallback plan.Pos, path, what string) {
+	if at == (plan.Pos{}) {
 		at = fallback
 	}
 	for _, p := range l.params {
@@ -456,14 +458,14 @@ func (l *linter) lintOutputs() {
 	sc := &exprScope{env: l.env, vis: l.afterMain, field: "spec.outputs", vars: true}
 	for i := range outs.Entries {
 		e := &outs.Entries[i]
-		path := joinPath("spec.outputs", e.Key)
+		path := plan.JoinPath("spec.outputs", e.Key)
 		if !identRe.MatchString(e.Key) {
 			l.r.errorf(e.KeyPos, path, "output name %q must be lowercase letters, digits and underscores, starting with a letter", e.Key)
 			continue
 		}
 		if x, ct := l.checkExpr(e.Value.Value, stringSite(&e.Value), path, sc, nil); x != nil {
 			l.out.exprs[&e.Value] = x
-			l.out.outputTypes[e.Key] = l.types.typeOf(ct)
+			l.out.outputTypes[e.Key] = l.types.TypeOf(ct)
 		}
 	}
 }

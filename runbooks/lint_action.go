@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
@@ -24,9 +26,9 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 		if r.Until.Set {
 			sc := ctx.scope(vis, n, "repeat.until")
 			if n.outputs != nil {
-				sc.env = l.withVar(ctx.env, varOutputs, l.types.celType(n.outputs, "runbook.steps."+n.id+".outputs"))
+				sc.env = l.withVar(ctx.env, plan.VarOutputs, l.types.CelType(n.outputs, "runbook.steps."+n.id+".outputs"))
 			}
-			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, BoolType); e != nil {
+			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, plan.BoolType); e != nil {
 				l.out.exprs[&r.Until] = e
 			}
 		}
@@ -39,13 +41,13 @@ func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, c
 }
 
 // action resolves an action name, reporting unknown ones with a hint.
-func (l *linter) action(name *String, path string) (*ActionSpec, bool) {
+func (l *linter) action(name *String, path string) (*plan.ActionSpec, bool) {
 	if !name.Set || name.bad {
 		return nil, false
 	}
 	spec, ok := l.opts.Actions.Action(name.Value)
 	if !ok {
-		hint := suggestName(name.Value, actionNames(l.opts.Actions))
+		hint := plan.SuggestName(name.Value, actionNames(l.opts.Actions))
 		if hint == "" {
 			hint = "runbook actions lists them"
 		}
@@ -90,7 +92,7 @@ func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis vis
 	}
 }
 
-func actionNames(c Catalog) []string {
+func actionNames(c plan.Catalog) []string {
 	var names []string
 	for _, a := range c.Actions() {
 		names = append(names, a.Name)
@@ -103,25 +105,25 @@ func actionNames(c Catalog) []string {
 func (l *linter) lintUntypedWith(with *Map[Raw], path string, sc *exprScope) {
 	for i := range with.Entries {
 		e := &with.Entries[i]
-		l.checkValue(e.Value.Node, AnyType, joinPath(path, e.Key), sc)
+		l.checkValue(e.Value.Node, plan.AnyType, plan.JoinPath(path, e.Key), sc)
 	}
 }
 
 // lintWith checks action inputs against the action's spec.
-func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path string, sc *exprScope) {
+func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Pos, path string, sc *exprScope) {
 	given := map[string]bool{}
-	values := map[string]*Value{}
+	values := map[string]*plan.Value{}
 	for i := range with.Entries {
 		e := &with.Entries[i]
-		epath := joinPath(path, e.Key)
+		epath := plan.JoinPath(path, e.Key)
 		f, ok := spec.Input(e.Key)
 		if !ok {
 			names := make([]string, len(spec.Inputs))
 			for j, in := range spec.Inputs {
 				names[j] = in.Name
 			}
-			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
-			l.checkValue(e.Value.Node, AnyType, epath, sc) // its expressions are still checked
+			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
+			l.checkValue(e.Value.Node, plan.AnyType, epath, sc) // its expressions are still checked
 			continue
 		}
 		given[e.Key] = true
@@ -130,7 +132,7 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 			continue
 		}
 		if s, isStr := v.Lit.(string); v.IsLiteral() && isStr && len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-			l.r.hinted(e.Value.Pos, epath, suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
+			l.r.hinted(e.Value.Pos, epath, plan.Suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
 			continue
 		}
 		l.out.values[e.Value.Node] = v
@@ -139,8 +141,8 @@ func (l *linter) lintWith(spec *ActionSpec, with *Map[Raw], stepPos Pos, path st
 	}
 	// A shell run without -c reads its script from stdin.
 	for _, f := range spec.Inputs {
-		if prog, ok := readsScript(values[f.Name]); ok && f.Role == RoleCommand && values["stdin"] != nil {
-			l.lintCode(values["stdin"], joinPath(path, "stdin"), sc, prog+" stdin script", "pass it as an argument (sh -s -- VALUE) or through env")
+		if prog, ok := readsScript(values[f.Name]); ok && f.Role == plan.RoleCommand && values["stdin"] != nil {
+			l.lintCode(values["stdin"], plan.JoinPath(path, "stdin"), sc, prog+" stdin script", "pass it as an argument (sh -s -- VALUE) or through env")
 		}
 	}
 	at := with.Pos
@@ -175,7 +177,7 @@ func countGiven(group []string, given map[string]bool) int {
 }
 
 // lintRetry checks a retry policy; spec is nil when the action is unknown.
-func (l *linter) lintRetry(r *Retry, spec *ActionSpec, path string, sc *exprScope) {
+func (l *linter) lintRetry(r *Retry, spec *plan.ActionSpec, path string, sc *exprScope) {
 	if r.MaxAttempts.Set && !r.MaxAttempts.bad && r.MaxAttempts.Value < 1 {
 		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
 	}
@@ -194,7 +196,7 @@ func (l *linter) lintRetry(r *Retry, spec *ActionSpec, path string, sc *exprScop
 		case strings.TrimSpace(t.Value) == "":
 			l.r.errorf(t.Pos, ipath, "error type must not be empty")
 		case spec != nil && spec.Errors != nil && !slices.Contains(spec.Errors, t.Value):
-			l.r.hinted(t.Pos, ipath, suggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
+			l.r.hinted(t.Pos, ipath, plan.SuggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
 		}
 	}
 }

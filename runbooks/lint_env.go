@@ -3,6 +3,8 @@ package runbooks
 import (
 	"fmt"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/google/cel-go/cel"
 )
 
@@ -13,36 +15,36 @@ const varsTypeName = "runbook.vars"
 // buildEnv declares this runbook's variables on top of the shared base
 // environment: the main one for steps and outputs, and one per trigger kind.
 func (l *linter) buildEnv() error {
-	base := mustBaseEnv()
-	l.types = newTypeRegistry(base.CELTypeProvider())
-	stepFields := make([]Field, 0, len(l.stepIDs))
+	base := plan.MustBaseEnv()
+	l.types = plan.NewTypeRegistry(base.CELTypeProvider())
+	stepFields := make([]plan.Field, 0, len(l.stepIDs))
 	for _, id := range l.stepIDs {
-		stepFields = append(stepFields, Field{Name: id, Type: stepType(l.steps[id].outputs)})
+		stepFields = append(stepFields, plan.Field{Name: id, Type: plan.StepType(l.steps[id].outputs)})
 	}
-	l.varsType = ObjectOf()
+	l.varsType = plan.ObjectOf()
 	var err error
 	l.env, err = base.Extend(
 		cel.CustomTypeProvider(l.types),
-		cel.Variable(varParams, l.types.celType(paramsType(l.params), "runbook.params")),
-		cel.Variable(varSteps, l.types.celType(ObjectOf(stepFields...), "runbook.steps")),
-		cel.Variable(varRun, l.types.celType(runType, "runbook.run")),
-		cel.Variable(varVars, l.types.celType(l.varsType, varsTypeName)),
-		cel.Variable(varSecrets, cel.MapType(cel.StringType, cel.StringType)),
-		nowFunction(nil),
+		cel.Variable(plan.VarParams, l.types.CelType(plan.ParamsType(l.params), "runbook.params")),
+		cel.Variable(plan.VarSteps, l.types.CelType(plan.ObjectOf(stepFields...), "runbook.steps")),
+		cel.Variable(plan.VarRun, l.types.CelType(plan.RunType, "runbook.run")),
+		cel.Variable(plan.VarVars, l.types.CelType(l.varsType, varsTypeName)),
+		cel.Variable(plan.VarSecrets, cel.MapType(cel.StringType, cel.StringType)),
+		plan.NowFunction(nil),
 	)
 	if err != nil {
 		return err
 	}
 	l.alertEnv, err = base.Extend(
 		cel.CustomTypeProvider(l.types),
-		cel.Variable(varAlert, l.types.celType(alertType, "runbook.alert")),
+		cel.Variable(plan.VarAlert, l.types.CelType(plan.AlertType, "runbook.alert")),
 	)
 	if err != nil {
 		return err
 	}
 	l.webhookEnv, err = base.Extend(
-		cel.Variable(varBody, cel.DynType),
-		cel.Variable(varHeaders, cel.MapType(cel.StringType, cel.StringType)),
+		cel.Variable(plan.VarBody, cel.DynType),
+		cel.Variable(plan.VarHeaders, cel.MapType(cel.StringType, cel.StringType)),
 	)
 	return err
 }

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/google/cel-go/cel"
 	"gopkg.in/yaml.v3"
 )
@@ -47,13 +49,13 @@ func (l *linter) subtree(s *Step) []string {
 
 func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
 	fsc := ctx.scope(vis, n, "forEach")
-	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", fsc, ListOf(AnyType))
+	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", fsc, plan.ListOf(plan.AnyType))
 	if e != nil {
 		l.out.exprs[&s.ForEach] = e
 	}
 	l.count(&s.MaxConcurrency, path+".maxConcurrency", 1, MaxForEachConcurrency, ctx.scope(vis, n, "maxConcurrency"))
 	l.maxErrors(&s.MaxErrors, path+".maxErrors", ctx.scope(vis, n, "maxErrors"))
-	l.count(&s.BatchSize, path+".batchSize", 1, MaxListItems, ctx.scope(vis, n, "batchSize"))
+	l.count(&s.BatchSize, path+".batchSize", 1, plan.MaxListItems, ctx.scope(vis, n, "batchSize"))
 	// A bad loop variable or a missing body is reported, but the body is
 	// still checked, so that all its problems show at once. A variable
 	// that cannot be bound is left out of the body's scope.
@@ -64,7 +66,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		case !identRe.MatchString(as):
 			l.r.errorf(s.As.Pos, path+".as", "loop variable %q must be lowercase letters, digits and underscores, starting with a letter", as)
 			bind = false
-		case slices.Contains(reservedNames, as):
+		case slices.Contains(plan.ReservedNames, as):
 			l.r.errorf(s.As.Pos, path+".as", "loop variable %q shadows the reserved name %s", as, as)
 			bind = false
 		}
@@ -103,7 +105,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 	if s.OnError.Set {
 		// onError runs for an item whose body failed somewhere: its body
 		// steps may or may not have run, and error says where it failed.
-		rescue := &stepCtx{env: l.withVar(body.env, varError, l.types.celType(errorType, "runbook.error")), loopVars: body.loopVars, guards: ctx.guards, taint: body.taint}
+		rescue := &stepCtx{env: l.withVar(body.env, plan.VarError, l.types.CelType(plan.ErrorType, "runbook.error")), loopVars: body.loopVars, guards: ctx.guards, taint: body.taint}
 		for id, c := range bodyDone {
 			vis[id] = c
 		}
@@ -122,7 +124,7 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 	}
 	n := r.Node
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value) {
-		v := l.checkValue(n, IntType, path, sc)
+		v := l.checkValue(n, plan.IntType, path, sc)
 		if v == nil {
 			return
 		}
@@ -130,10 +132,10 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 			l.r.hinted(r.Pos, path, `write "${{ expression }}" and nothing else`, "a count expression must be one whole template")
 			return
 		}
-		l.out.counts[n] = Count{Expr: v.Expr}
+		l.out.counts[n] = plan.Count{Expr: v.Expr}
 		return
 	}
-	v, ok := l.literal(n, IntType, path)
+	v, ok := l.literal(n, plan.IntType, path)
 	if !ok {
 		return
 	}
@@ -141,7 +143,7 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 		l.r.errorf(r.Pos, path, "must be between %d and %d, got %d", lo, hi, c)
 		return
 	}
-	l.out.counts[n] = Count{N: int(v.(int64))}
+	l.out.counts[n] = plan.Count{N: int(v.(int64))}
 }
 
 // maxErrors checks a failure budget: a count (or a count expression), or
@@ -152,9 +154,9 @@ func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 	}
 	n := r.Node
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value) {
-		l.count(r, path, 0, MaxListItems, sc)
+		l.count(r, path, 0, plan.MaxListItems, sc)
 		if c, ok := l.out.counts[n]; ok {
-			l.out.maxErrors[n] = &PlanMaxErrors{Count: c}
+			l.out.maxErrors[n] = &plan.MaxErrors{Count: c}
 		}
 		return
 	}
@@ -168,10 +170,10 @@ func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 			l.r.hinted(r.Pos, path, "a count such as 3, a percentage of the items such as 10%, or a ${{ }} expression", "invalid maxErrors %q", n.Value)
 			return
 		}
-		l.out.maxErrors[n] = &PlanMaxErrors{Percent: p}
+		l.out.maxErrors[n] = &plan.MaxErrors{Percent: p}
 		return
 	}
-	v, ok := l.literal(n, IntType, path)
+	v, ok := l.literal(n, plan.IntType, path)
 	if !ok {
 		return
 	}
@@ -179,7 +181,7 @@ func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 		l.r.errorf(r.Pos, path, "maxErrors must be 0 or more, got %d", c)
 		return
 	}
-	l.out.maxErrors[n] = &PlanMaxErrors{Count: Count{N: int(v.(int64))}}
+	l.out.maxErrors[n] = &plan.MaxErrors{Count: plan.Count{N: int(v.(int64))}}
 }
 
 func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
@@ -190,8 +192,8 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 	given := map[string]bool{}
 	for i := range sr.Params.Entries {
 		e := &sr.Params.Entries[i]
-		epath := joinPath(path+".params", e.Key)
-		var p *PlanParam
+		epath := plan.JoinPath(path+".params", e.Key)
+		var p *plan.Param
 		for j := range child.Params {
 			if child.Params[j].Name == e.Key {
 				p = &child.Params[j]
@@ -202,7 +204,7 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 			for j, cp := range child.Params {
 				names[j] = cp.Name
 			}
-			l.r.hinted(e.KeyPos, epath, suggest(e.Key, names), "runbook %s has no param %q", child.Name, e.Key)
+			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, names), "runbook %s has no param %q", child.Name, e.Key)
 			continue
 		}
 		given[e.Key] = true
@@ -212,7 +214,7 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 		}
 		if v := l.checkValue(e.Value.Node, p.Type, epath, sc); v != nil {
 			if v.IsLiteral() {
-				for _, msg := range checkConstraints(p, v.Lit) {
+				for _, msg := range plan.CheckConstraints(p, v.Lit) {
 					l.r.errorf(e.Value.Pos, epath, "%s", msg)
 				}
 			}

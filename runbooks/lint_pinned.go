@@ -7,6 +7,8 @@ import (
 	"regexp/syntax"
 	"slices"
 	"strings"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // An operator chooses values, never code: whoever may start a run sets its
@@ -36,11 +38,11 @@ func (l *linter) flowParams(src string, sc *exprScope) []string {
 	}
 	for _, r := range l.parse(src).refs {
 		switch {
-		case r.root == varParams && len(r.path) > 0:
+		case r.root == plan.VarParams && len(r.path) > 0:
 			add(r.path[0])
-		case r.root == varParams: // the whole map
+		case r.root == plan.VarParams: // the whole map
 			add(l.paramNames()...)
-		case r.root == varVars && len(r.path) > 0:
+		case r.root == plan.VarVars && len(r.path) > 0:
 			if d := l.vars[r.path[0]]; d != nil {
 				add(d.params...)
 			}
@@ -54,19 +56,19 @@ func (l *linter) flowParams(src string, sc *exprScope) []string {
 // pinned reports whether a run cannot choose the param's value freely:
 // it is fixed, limited to an enum or an anchored pattern, or of a type
 // whose values cannot carry text (int, number, bool, duration).
-func pinned(p *PlanParam) bool {
+func pinned(p *plan.Param) bool {
 	if p.Fixed || len(p.Enum) > 0 || anchored(p.Pattern) {
 		return true
 	}
 	t := p.Type
-	if t != nil && t.Kind == KindList {
+	if t != nil && t.Kind == plan.KindList {
 		t = t.Elem
 	}
 	if t == nil {
 		return false
 	}
 	switch t.Kind {
-	case KindInt, KindNumber, KindBool, KindDuration:
+	case plan.KindInt, plan.KindNumber, plan.KindBool, plan.KindDuration:
 		return true
 	}
 	return false
@@ -139,18 +141,18 @@ func (l *linter) loose(names []string) []string {
 
 // flow is one expression of an input's value and where it sits.
 type flow struct {
-	expr    *Expr
+	expr    *plan.Expr
 	spliced bool // mixed with text in a template
 	prefix  string
 }
 
 // flows lists the expressions of v with the text before each in its template.
-func flows(v *Value) []flow {
+func flows(v *plan.Value) []flow {
 	var out []flow
-	switch v.kind {
-	case valueExpr:
+	switch v.Kind {
+	case plan.ValueExpr:
 		out = append(out, flow{expr: v.Expr})
-	case valueTmpl:
+	case plan.ValueTmpl:
 		var prefix strings.Builder
 		for _, p := range v.Tmpl {
 			if p.Expr == nil {
@@ -160,8 +162,8 @@ func flows(v *Value) []flow {
 			out = append(out, flow{expr: p.Expr, spliced: true, prefix: prefix.String()})
 			prefix.WriteString("x") // an unknown value, not a separator
 		}
-	case valueList, valueMap:
-		v.Exprs(func(e *Expr) { out = append(out, flow{expr: e, spliced: true}) })
+	case plan.ValueList, plan.ValueMap:
+		v.Exprs(func(e *plan.Expr) { out = append(out, flow{expr: e, spliced: true}) })
 	}
 	return out
 }
@@ -179,21 +181,21 @@ var wrappers = []string{"env", "sudo", "doas", "su", "runuser", "nohup", "nice",
 var dashC = regexp.MustCompile(`^-[a-zA-Z]*c[a-zA-Z]*$`)
 
 // lintPinned applies the flow rules to one action input.
-func (l *linter) lintPinned(f Field, v *Value, epath string, sc *exprScope) {
+func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprScope) {
 	switch f.Role {
-	case RoleCommand:
+	case plan.RoleCommand:
 		l.lintCommand(v, f.Name, epath, sc)
-	case RoleCode:
+	case plan.RoleCode:
 		l.lintCode(v, epath, sc, "script", "pass it through env and read \"$NAME\" in the script")
-	case RoleSQL:
+	case plan.RoleSQL:
 		l.lintCode(v, epath, sc, "SQL", "pass it in args and write $1, $2... in the SQL")
-	case RolePath:
+	case plan.RolePath:
 		l.report(v, epath, sc, func(fl flow, p string) bool {
 			l.r.hinted(fl.expr.Pos, epath, pinHint, "param %q reaches %s, a path, so a run chooses which files the action touches", p, f.Name)
 			return true
 		})
-	case RoleEnv:
-		if v.kind == valueMap {
+	case plan.RoleEnv:
+		if v.Kind == plan.ValueMap {
 			return // the names are the runbook's; params give values
 		}
 		l.report(v, epath, sc, func(fl flow, p string) bool {
@@ -201,7 +203,7 @@ func (l *linter) lintPinned(f Field, v *Value, epath string, sc *exprScope) {
 				"param %q chooses the environment's names: it reaches the whole %s map (LD_PRELOAD, BASH_ENV and the like run code)", p, f.Name)
 			return true
 		})
-	case RoleURL:
+	case plan.RoleURL:
 		l.report(v, epath, sc, func(fl flow, p string) bool {
 			if !fl.spliced || !inAuthority(fl.prefix) {
 				return false
@@ -215,7 +217,7 @@ func (l *linter) lintPinned(f Field, v *Value, epath string, sc *exprScope) {
 
 // report calls fn for the loose params of each expression of v until fn
 // reports one: each param is reported once per input.
-func (l *linter) report(v *Value, epath string, sc *exprScope, fn func(flow, string) bool) {
+func (l *linter) report(v *plan.Value, epath string, sc *exprScope, fn func(flow, string) bool) {
 	seen := map[string]bool{}
 	for _, fl := range flows(v) {
 		for _, p := range l.loose(l.flowParams(fl.expr.Src, sc)) {
@@ -228,8 +230,8 @@ func (l *linter) report(v *Value, epath string, sc *exprScope, fn func(flow, str
 
 // lintCommand refuses loose params that choose the program of an argv:
 // the whole list, or its first item. A shell's -c argument is a script.
-func (l *linter) lintCommand(v *Value, name, epath string, sc *exprScope) {
-	if v.kind != valueList {
+func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
+	if v.Kind != plan.ValueList {
 		l.report(v, epath, sc, func(fl flow, p string) bool {
 			l.r.hinted(fl.expr.Pos, epath, "write "+name+" as a YAML list whose first item the runbook fixes, and pass values as later items",
 				"param %q chooses the program: it reaches the whole %s list", p, name)
@@ -275,7 +277,7 @@ func (l *linter) lintCommand(v *Value, name, epath string, sc *exprScope) {
 
 // lintCode refuses a loose param as the whole text of code, and warns
 // when one is spliced into it.
-func (l *linter) lintCode(v *Value, epath string, sc *exprScope, what, bound string) {
+func (l *linter) lintCode(v *plan.Value, epath string, sc *exprScope, what, bound string) {
 	l.report(v, epath, sc, func(fl flow, p string) bool {
 		if !fl.spliced {
 			l.r.hinted(fl.expr.Pos, epath, "fix the "+what+" in the runbook and "+bound,
@@ -300,7 +302,7 @@ func inAuthority(prefix string) bool {
 
 // readsScript reports whether an argv runs a shell that reads its script
 // from standard input: a shell whose other items are all flags, none -c.
-func readsScript(v *Value) (string, bool) {
+func readsScript(v *plan.Value) (string, bool) {
 	var argv []string
 	switch {
 	case v == nil:
@@ -314,7 +316,7 @@ func readsScript(v *Value) (string, bool) {
 			}
 			argv = append(argv, s)
 		}
-	case v.kind == valueList:
+	case v.Kind == plan.ValueList:
 		for _, it := range v.List {
 			s, ok := it.Lit.(string)
 			if !it.IsLiteral() || !ok {

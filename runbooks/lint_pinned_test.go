@@ -4,6 +4,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -220,7 +222,7 @@ func TestBindParamsRefusesFixed(t *testing.T) {
 	p := mustBuild(t, pinHeader+"    - {id: a, action: shell, with: {command: [\"${{ params.tool }}\"]}}\n")
 	for _, given := range []any{"/bin/sh", "/opt/tool", nil} { // not even its own value
 		_, err := p.BindParams(map[string]any{"tool": given, "n": 2})
-		var pe *runbooks.ParamError
+		var pe *plan.ParamError
 		if !errors.As(err, &pe) || len(pe.Problems) != 1 || pe.Problems[0] != `param "tool" is fixed by the runbook and cannot be set` {
 			t.Errorf("tool=%v: %v", given, err)
 		}

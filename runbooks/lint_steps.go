@@ -6,47 +6,49 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/google/cel-go/cel"
 )
 
 // stepKindFields lists, per kind, the fields a step of that kind may set
 // besides the common ones (id, name, description, if, continueOnError).
-var stepKindFields = map[StepKind][]string{
-	StepAction:   {"action", "with", "timeout", "retry", "repeat", "compensate"},
-	StepApproval: {"approval"},
-	StepParallel: {"parallel", "failFast"},
-	StepGroup:    {"steps"},
-	StepForEach:  {"forEach", "as", "maxConcurrency", "maxErrors", "batchSize", "onError", "steps"},
-	StepRunbook:  {"runbook"},
-	StepSleep:    {"sleep"},
-	StepWaitFor:  {"waitFor"},
-	StepAssert:   {"assert"},
-	StepSet:      {"set"},
-	StepExit:     {"exit"},
+var stepKindFields = map[plan.StepKind][]string{
+	plan.StepAction:   {"action", "with", "timeout", "retry", "repeat", "compensate"},
+	plan.StepApproval: {"approval"},
+	plan.StepParallel: {"parallel", "failFast"},
+	plan.StepGroup:    {"steps"},
+	plan.StepForEach:  {"forEach", "as", "maxConcurrency", "maxErrors", "batchSize", "onError", "steps"},
+	plan.StepRunbook:  {"runbook"},
+	plan.StepSleep:    {"sleep"},
+	plan.StepWaitFor:  {"waitFor"},
+	plan.StepAssert:   {"assert"},
+	plan.StepSet:      {"set"},
+	plan.StepExit:     {"exit"},
 }
 
 // stepKinds is the order in which messages list the kinds.
-var stepKinds = []StepKind{StepAction, StepApproval, StepParallel, StepGroup, StepForEach, StepRunbook,
-	StepSleep, StepWaitFor, StepAssert, StepSet, StepExit}
+var stepKinds = []plan.StepKind{plan.StepAction, plan.StepApproval, plan.StepParallel, plan.StepGroup, plan.StepForEach, plan.StepRunbook,
+	plan.StepSleep, plan.StepWaitFor, plan.StepAssert, plan.StepSet, plan.StepExit}
 
 var commonStepFields = []string{"id", "name", "description", "if", "continueOnError"}
 
 // kindsOf lists the kinds a step sets, in the order the format lists them.
-func kindsOf(s *Step) []StepKind {
-	set := map[StepKind]bool{
-		StepAction:   s.Action.Set,
-		StepApproval: s.Approval != nil,
-		StepParallel: s.Parallel.Set,
-		StepGroup:    s.Steps.Set && !s.ForEach.Set,
-		StepForEach:  s.ForEach.Set,
-		StepRunbook:  s.Runbook != nil,
-		StepSleep:    s.Sleep.Set,
-		StepWaitFor:  s.WaitFor != nil,
-		StepAssert:   s.Assert != nil,
-		StepSet:      s.Set.Set,
-		StepExit:     s.Exit != nil,
+func kindsOf(s *Step) []plan.StepKind {
+	set := map[plan.StepKind]bool{
+		plan.StepAction:   s.Action.Set,
+		plan.StepApproval: s.Approval != nil,
+		plan.StepParallel: s.Parallel.Set,
+		plan.StepGroup:    s.Steps.Set && !s.ForEach.Set,
+		plan.StepForEach:  s.ForEach.Set,
+		plan.StepRunbook:  s.Runbook != nil,
+		plan.StepSleep:    s.Sleep.Set,
+		plan.StepWaitFor:  s.WaitFor != nil,
+		plan.StepAssert:   s.Assert != nil,
+		plan.StepSet:      s.Set.Set,
+		plan.StepExit:     s.Exit != nil,
 	}
-	var kinds []StepKind
+	var kinds []plan.StepKind
 	for _, k := range stepKinds {
 		if set[k] {
 			kinds = append(kinds, k)
@@ -56,8 +58,8 @@ func kindsOf(s *Step) []StepKind {
 }
 
 // kindField is the YAML field that gives a step kind.
-func kindField(k StepKind) string {
-	if k == StepGroup {
+func kindField(k plan.StepKind) string {
+	if k == plan.StepGroup {
 		return "steps"
 	}
 	return string(k)
@@ -72,13 +74,13 @@ func kindNames() string {
 }
 
 // setFields lists the YAML fields a step sets, with their positions.
-func setFields(s *Step) map[string]Pos {
-	out := map[string]Pos{}
+func setFields(s *Step) map[string]plan.Pos {
+	out := map[string]plan.Pos{}
 	v := reflect.ValueOf(s).Elem()
 	si := infoOf(v.Type())
 	for _, f := range si.fields {
 		fv := v.Field(f.index)
-		var pos Pos
+		var pos plan.Pos
 		set := false
 		switch x := fv.Addr().Interface().(type) {
 		case *String:
@@ -97,7 +99,7 @@ func setFields(s *Step) map[string]Pos {
 			pos, set = x.Pos, x.Set
 		default:
 			if fv.Kind() == reflect.Pointer && !fv.IsNil() {
-				pos, set = fv.Elem().FieldByName("Pos").Interface().(Pos), true
+				pos, set = fv.Elem().FieldByName("Pos").Interface().(plan.Pos), true
 			}
 		}
 		if set {
@@ -128,14 +130,14 @@ func (l *linter) indexList(steps []*Step, path, section string, parent, comp *st
 		l.nodes[s] = n
 		l.indexStep(n)
 		switch n.kind {
-		case StepParallel:
+		case plan.StepParallel:
 			l.indexList(s.Parallel.Items, spath+".parallel", section, n, comp)
-		case StepGroup:
+		case plan.StepGroup:
 			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
-		case StepForEach:
+		case plan.StepForEach:
 			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
 			l.indexList(s.OnError.Items, spath+".onError", section, n, comp)
-		case StepAction:
+		case plan.StepAction:
 			if s.Compensate != nil {
 				l.indexList(s.Compensate.Steps.Items, spath+".compensate.steps", section, n, n)
 			}
@@ -176,7 +178,7 @@ func (l *linter) indexStep(n *stepNode) {
 	}
 	allowed := append(slices.Clone(commonStepFields), stepKindFields[n.kind]...)
 	fields := setFields(s)
-	for _, name := range sortedKeys(fields) {
+	for _, name := range plan.SortedKeys(fields) {
 		if slices.Contains(allowed, name) {
 			continue
 		}
@@ -189,43 +191,43 @@ func (l *linter) indexStep(n *stepNode) {
 		}
 		l.r.errorf(fields[name], n.path+"."+name, "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
-	n.outputs = noOutputs
+	n.outputs = plan.NoOutputs
 	switch n.kind {
-	case StepAction:
+	case plan.StepAction:
 		n.outputs = nil // unknown actions leave outputs untyped
 		if spec, ok := l.opts.Actions.Action(s.Action.Value); ok {
 			n.outputs = spec.OutputType()
 		}
-	case StepApproval:
-		var inputs []Field
+	case plan.StepApproval:
+		var inputs []plan.Field
 		for _, p := range s.Approval.Inputs.Items {
 			if p.Name.Set && p.Type.Set {
-				inputs = append(inputs, Field{Name: p.Name.Value, Type: paramType(p.Type.Value, p.Items.Value)})
+				inputs = append(inputs, plan.Field{Name: p.Name.Value, Type: plan.ParamType(p.Type.Value, p.Items.Value)})
 			}
 		}
-		n.outputs = approvalOutputs(inputs)
-	case StepWaitFor:
-		n.outputs = waitForOutputs
-	case StepForEach:
-		n.outputs = forEachOutputs
-	case StepRunbook:
+		n.outputs = plan.ApprovalOutputs(inputs)
+	case plan.StepWaitFor:
+		n.outputs = plan.WaitForOutputs
+	case plan.StepForEach:
+		n.outputs = plan.ForEachOutputs
+	case plan.StepRunbook:
 		// Unresolved children leave outputs untyped so that reads of them
 		// do not pile more errors onto the one about the child.
 		n.outputs = nil
 		if child := l.child(s.Runbook, n.path+".runbook"); child != nil {
-			fields := make([]Field, len(child.Outputs))
+			fields := make([]plan.Field, len(child.Outputs))
 			for i, o := range child.Outputs {
-				fields[i] = Field{Name: o.Name, Type: o.Type}
+				fields[i] = plan.Field{Name: o.Name, Type: o.Type}
 			}
-			n.outputs = ObjectOf(fields...)
+			n.outputs = plan.ObjectOf(fields...)
 		}
-	case StepSet:
+	case plan.StepSet:
 		l.declareSetVars(n)
 	}
 }
 
 // child resolves a sub-runbook's plan, reporting when it cannot.
-func (l *linter) child(sr *SubRunbook, path string) *Plan {
+func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
 	if !sr.Name.Set {
 		return nil
 	}
@@ -237,7 +239,7 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 	if p, ok := l.out.children[name]; ok {
 		return p
 	}
-	var p *Plan
+	var p *plan.Plan
 	if l.opts.Runbooks != nil {
 		p, _ = l.opts.Runbooks(name)
 	}
@@ -259,7 +261,7 @@ func (l *linter) child(sr *SubRunbook, path string) *Plan {
 						others = append(others, n)
 					}
 				}
-				if h := suggestName(name, others); h != "" {
+				if h := plan.SuggestName(name, others); h != "" {
 					hint = h
 				}
 			}
@@ -292,7 +294,7 @@ func (l *linter) lintAllSteps() {
 		later[id] = maybeNotRun
 	}
 	onFail := later.clone()
-	errEnv := l.withVar(l.env, varError, l.types.celType(errorType, "runbook.error"))
+	errEnv := l.withVar(l.env, plan.VarError, l.types.CelType(plan.ErrorType, "runbook.error"))
 	l.lintList(spec.OnFailure.Items, "spec.onFailure", onFail, &stepCtx{env: errEnv})
 	for id := range onFail {
 		later[id] = maybeNotRun
@@ -319,7 +321,7 @@ func (l *linter) checkExitPlace(n *stepNode, path string) {
 		where = strings.TrimPrefix(n.section, "spec.")
 	}
 	for p := n.parent; p != nil && where == ""; p = p.parent {
-		if p.kind == StepParallel || p.kind == StepForEach {
+		if p.kind == plan.StepParallel || p.kind == plan.StepForEach {
 			where = "a " + string(p.kind)
 		}
 	}
@@ -346,7 +348,7 @@ func (ctx *stepCtx) scope(vis visibility, n *stepNode, field string) *exprScope 
 func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 	n := l.nodeOf(s)
 	if s.If.Set {
-		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), BoolType); e != nil {
+		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), plan.BoolType); e != nil {
 			l.out.exprs[&s.If] = e
 			if t := l.tests[e]; len(t.statuses) > 0 || len(t.has) > 0 {
 				inner := *ctx
@@ -359,33 +361,33 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 		}
 	}
 	switch n.kind {
-	case StepAction:
+	case plan.StepAction:
 		l.lintAction(s, n, path, vis, ctx)
-	case StepApproval:
+	case plan.StepApproval:
 		l.lintApproval(s.Approval, path+".approval", ctx.scope(vis, n, "approval"))
-	case StepParallel:
+	case plan.StepParallel:
 		l.lintParallel(s, path, vis, ctx)
-	case StepGroup:
+	case plan.StepGroup:
 		if len(s.Steps.Items) == 0 {
 			l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
 		}
 		l.lintList(s.Steps.Items, path+".steps", vis, ctx)
-	case StepForEach:
+	case plan.StepForEach:
 		l.lintForEach(s, n, path, vis, ctx)
-	case StepRunbook:
+	case plan.StepRunbook:
 		l.lintSubRunbook(s.Runbook, path+".runbook", ctx.scope(vis, n, "runbook.params"))
-	case StepSleep:
+	case plan.StepSleep:
 		l.duration(&s.Sleep, path+".sleep", ctx.scope(vis, n, "sleep"))
-	case StepWaitFor:
+	case plan.StepWaitFor:
 		l.lintWaitFor(s.WaitFor, path+".waitFor", ctx.scope(vis, n, "waitFor"))
-	case StepAssert:
+	case plan.StepAssert:
 		l.lintAssert(s.Assert, path+".assert", ctx.scope(vis, n, "assert"))
-	case StepSet:
+	case plan.StepSet:
 		l.lintSet(s, n, path+".set", ctx.scope(vis, n, "set"))
-	case StepExit:
+	case plan.StepExit:
 		l.checkExitPlace(n, path)
 		if m := s.Exit.Message; m.Set() {
-			if v := l.checkValue(m.Node, StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
+			if v := l.checkValue(m.Node, plan.StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
 				l.out.values[m.Node] = v
 			}
 		}

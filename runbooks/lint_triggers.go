@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
 	"github.com/google/cel-go/common/types"
@@ -46,7 +48,7 @@ func (l *linter) lintTriggers() {
 			l.lintHeaderReads(&wh.Match, wpath+".match", signed)
 			for j := range wh.Params.Entries {
 				e := &wh.Params.Entries[j]
-				l.lintHeaderReads(&e.Value, joinPath(wpath+".params", e.Key), signed)
+				l.lintHeaderReads(&e.Value, plan.JoinPath(wpath+".params", e.Key), signed)
 			}
 		default:
 			l.r.errorf(t.Pos, path, "trigger has no kind; set alertmanager or webhook")
@@ -100,12 +102,12 @@ func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool)
 	native := pe.ast.NativeRep()
 	info := native.SourceInfo()
 	site := stringSite(s)
-	pos := func(id int64) Pos {
+	pos := func(id int64) plan.Pos {
 		loc := info.GetStartLocation(id)
 		return site.at(loc.Line(), loc.Column())
 	}
 	for _, ident := range celast.MatchDescendants(celast.NavigateAST(native), celast.KindMatcher(celast.IdentKind)) {
-		if ident.AsIdent() != varHeaders {
+		if ident.AsIdent() != plan.VarHeaders {
 			continue
 		}
 		name, at, ok := headerRead(ident)
@@ -119,7 +121,7 @@ func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool)
 			// A selection (and has()) is located at its operand or dot:
 			// point at the name after "headers.".
 			p = pos(ident.ID())
-			p.Col += len(varHeaders) + 1
+			p.Col += len(plan.VarHeaders) + 1
 		}
 		switch {
 		case name != strings.ToLower(name):
@@ -173,20 +175,20 @@ func headerRead(ident celast.NavigableExpr) (string, int64, bool) {
 
 // lintTriggerExprs checks a trigger's match and its params, which must
 // give every required param without a default.
-func (l *linter) lintTriggerExprs(match *String, params *Map[String], at Pos, path string, sc *exprScope) {
+func (l *linter) lintTriggerExprs(match *String, params *Map[String], at plan.Pos, path string, sc *exprScope) {
 	if match.Set {
-		if e, _ := l.checkExpr(match.Value, stringSite(match), path+".match", sc, BoolType); e != nil {
+		if e, _ := l.checkExpr(match.Value, stringSite(match), path+".match", sc, plan.BoolType); e != nil {
 			l.out.exprs[match] = e
 		}
 	}
 	given := map[string]bool{}
 	for j := range params.Entries {
 		e := &params.Entries[j]
-		epath := joinPath(path+".params", e.Key)
+		epath := plan.JoinPath(path+".params", e.Key)
 		given[e.Key] = true
 		p := l.paramByName(e.Key)
 		if p == nil {
-			l.r.hinted(e.KeyPos, epath, suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
 			continue
 		}
 		if p.Fixed {

@@ -2,20 +2,22 @@ package runbooks
 
 import (
 	"fmt"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // varDecl is a var set by spec.vars (owner nil) or by a set step.
 type varDecl struct {
 	name  string
-	pos   Pos
+	pos   plan.Pos
 	owner *stepNode
-	typ   *Type // known once its expression is checked
+	typ   *plan.Type // known once its expression is checked
 	// params are the params its value is computed from, for the flow rules.
 	params []string
 }
 
 // declareVar records a var name, refusing bad and repeated names.
-func (l *linter) declareVar(name string, pos Pos, path string, owner *stepNode) {
+func (l *linter) declareVar(name string, pos plan.Pos, path string, owner *stepNode) {
 	switch prev := l.vars[name]; {
 	case !identRe.MatchString(name):
 		l.r.errorf(pos, path, "var name %q must be lowercase letters, digits and underscores, starting with a letter", name)
@@ -29,7 +31,7 @@ func (l *linter) declareVar(name string, pos Pos, path string, owner *stepNode) 
 // declareSpecVars declares spec.vars before any step is indexed.
 func (l *linter) declareSpecVars() {
 	for _, e := range l.doc.Spec.Vars.Entries {
-		l.declareVar(e.Key, e.KeyPos, joinPath("spec.vars", e.Key), nil)
+		l.declareVar(e.Key, e.KeyPos, plan.JoinPath("spec.vars", e.Key), nil)
 	}
 }
 
@@ -39,7 +41,7 @@ func (l *linter) declareSetVars(n *stepNode) {
 		l.r.errorf(n.step.Set.Pos, n.path+".set", "set needs at least one name: CEL")
 	}
 	for _, e := range n.step.Set.Entries {
-		l.declareVar(e.Key, e.KeyPos, joinPath(n.path+".set", e.Key), n)
+		l.declareVar(e.Key, e.KeyPos, plan.JoinPath(n.path+".set", e.Key), n)
 	}
 }
 
@@ -49,13 +51,13 @@ func (l *linter) typeVar(e *Entry[String], path string, sc *exprScope) {
 	if d == nil || d.pos != e.KeyPos {
 		return // a refused name, reported when declared
 	}
-	d.typ = AnyType // on error, untyped, so readers get no second error
+	d.typ = plan.AnyType // on error, untyped, so readers get no second error
 	d.params = l.flowParams(e.Value.Value, sc)
 	if x, ct := l.checkExpr(e.Value.Value, stringSite(&e.Value), path, sc, nil); x != nil {
 		l.out.exprs[&e.Value] = x
-		d.typ = l.types.typeOf(ct)
+		d.typ = l.types.TypeOf(ct)
 	}
-	l.varsType.Fields = append(l.varsType.Fields, Field{Name: d.name, Type: d.typ})
+	l.varsType.Fields = append(l.varsType.Fields, plan.Field{Name: d.name, Type: d.typ})
 }
 
 // lintSpecVars checks spec.vars: evaluated once at start over params and run.
@@ -63,7 +65,7 @@ func (l *linter) lintSpecVars() {
 	sc := &exprScope{env: l.env, field: "spec.vars"}
 	for i := range l.doc.Spec.Vars.Entries {
 		e := &l.doc.Spec.Vars.Entries[i]
-		l.typeVar(e, joinPath("spec.vars", e.Key), sc)
+		l.typeVar(e, plan.JoinPath("spec.vars", e.Key), sc)
 	}
 }
 
@@ -71,12 +73,12 @@ func (l *linter) lintSpecVars() {
 func (l *linter) lintSet(s *Step, n *stepNode, path string, sc *exprScope) {
 	for i := range s.Set.Entries {
 		e := &s.Set.Entries[i]
-		l.typeVar(e, joinPath(path, e.Key), sc)
+		l.typeVar(e, plan.JoinPath(path, e.Key), sc)
 	}
 }
 
 // checkVarRef applies the reference rules to vars.NAME.
-func (l *linter) checkVarRef(r varRef, sc *exprScope, path string, at func(int) Pos, expr *Expr) bool {
+func (l *linter) checkVarRef(r varRef, sc *exprScope, path string, at func(int) plan.Pos, expr *plan.Expr) bool {
 	if !sc.vars {
 		l.r.errorf(at(0), path, "%s cannot read vars", sc.field)
 		return false
@@ -88,7 +90,7 @@ func (l *linter) checkVarRef(r varRef, sc *exprScope, path string, at func(int) 
 	name := r.path[0]
 	d := l.vars[name]
 	if d == nil {
-		l.r.hinted(at(1), path, suggest(name, sortedKeys(l.vars)), "unknown var %q", name)
+		l.r.hinted(at(1), path, plan.Suggest(name, plan.SortedKeys(l.vars)), "unknown var %q", name)
 		return false
 	}
 	if d.owner == nil {
@@ -113,12 +115,12 @@ func (l *linter) checkVarRef(r varRef, sc *exprScope, path string, at func(int) 
 // lintAssert checks an assert step.
 func (l *linter) lintAssert(a *Assert, path string, sc *exprScope) {
 	if a.That.Set {
-		if e, _ := l.checkExpr(a.That.Value, stringSite(&a.That), path+".that", sc, BoolType); e != nil {
+		if e, _ := l.checkExpr(a.That.Value, stringSite(&a.That), path+".that", sc, plan.BoolType); e != nil {
 			l.out.exprs[&a.That] = e
 		}
 	}
 	if a.Message.Set() {
-		if v := l.checkValue(a.Message.Node, StringType, path+".message", sc); v != nil {
+		if v := l.checkValue(a.Message.Node, plan.StringType, path+".message", sc); v != nil {
 			l.out.values[a.Message.Node] = v
 		}
 	}

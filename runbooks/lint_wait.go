@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"gopkg.in/yaml.v3"
 )
 
 func (l *linter) lintApproval(a *Approval, path string, sc *exprScope) {
 	if a.Message.Set() {
-		if v := l.checkValue(a.Message.Node, StringType, path+".message", sc); v != nil {
+		if v := l.checkValue(a.Message.Node, plan.StringType, path+".message", sc); v != nil {
 			l.out.values[a.Message.Node] = v
 		}
 	}
@@ -68,7 +70,7 @@ func (l *linter) lintApprovers(a *Approval, path string) (users, groups int, fix
 	n := r.Node
 	if n.Kind == yaml.ScalarNode && n.Tag == "!!str" && hasTemplate(n.Value) {
 		sc := &exprScope{env: l.env, field: "approvers"}
-		v := l.checkValue(n, ListOf(StringType), path, sc)
+		v := l.checkValue(n, plan.ListOf(plan.StringType), path, sc)
 		if v != nil && !v.IsExpr() {
 			l.r.hinted(r.Pos, path, `write "${{ expression }}" and nothing else`, "approvers must be a list or one whole ${{ }} list expression")
 			return 0, 0, false
@@ -121,14 +123,14 @@ func (l *linter) principals(items []String, path string) (users, groups int) {
 
 // lintApprovalInputs checks the typed values an approver supplies.
 func (l *linter) lintApprovalInputs(a *Approval, path string) {
-	seen := map[string]Pos{}
+	seen := map[string]plan.Pos{}
 	for i, p := range a.Inputs.Items {
 		ipath := fmt.Sprintf("%s[%d]", path, i)
 		if p.Name.Set {
 			switch {
 			case !identRe.MatchString(p.Name.Value):
 				l.r.errorf(p.Name.Pos, ipath+".name", "input name %q must be lowercase letters, digits and underscores, starting with a letter", p.Name.Value)
-			case seen[p.Name.Value] != Pos{}:
+			case seen[p.Name.Value] != plan.Pos{}:
 				l.r.errorf(p.Name.Pos, ipath+".name", "duplicate input %q (first declared at line %d)", p.Name.Value, seen[p.Name.Value].Line)
 			default:
 				seen[p.Name.Value] = p.Name.Pos

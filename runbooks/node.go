@@ -3,6 +3,8 @@ package runbooks
 import (
 	"strconv"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -12,7 +14,7 @@ import (
 // String is a YAML string. Durations, expressions and names are Strings too.
 type String struct {
 	Value string
-	Pos   Pos
+	Pos   plan.Pos
 	Set   bool
 	bad   bool // given, but not a string: reported once, then ignored
 	style yaml.Style
@@ -22,7 +24,7 @@ type String struct {
 // Int is a YAML integer.
 type Int struct {
 	Value int64
-	Pos   Pos
+	Pos   plan.Pos
 	Set   bool
 	bad   bool // given, but not an integer: reported once, then ignored
 }
@@ -30,7 +32,7 @@ type Int struct {
 // Number is a YAML integer or float.
 type Number struct {
 	Value float64
-	Pos   Pos
+	Pos   plan.Pos
 	Set   bool
 	bad   bool // given, but not a number: reported once, then ignored
 }
@@ -38,7 +40,7 @@ type Number struct {
 // Bool is a YAML boolean.
 type Bool struct {
 	Value bool
-	Pos   Pos
+	Pos   plan.Pos
 	Set   bool
 }
 
@@ -46,7 +48,7 @@ type Bool struct {
 // time (param defaults, action inputs, schedule params).
 type Raw struct {
 	Node *yaml.Node
-	Pos  Pos
+	Pos  plan.Pos
 }
 
 // Set reports whether the value was given.
@@ -55,7 +57,7 @@ func (r Raw) Set() bool { return r.Node != nil }
 // List is a YAML sequence whose presence is known even when empty.
 type List[T any] struct {
 	Items []T
-	Pos   Pos
+	Pos   plan.Pos
 	Set   bool
 	bad   bool
 }
@@ -63,21 +65,21 @@ type List[T any] struct {
 // Map is a YAML mapping that keeps its keys' order and positions.
 type Map[T any] struct {
 	Entries []Entry[T]
-	Pos     Pos
+	Pos     plan.Pos
 	Set     bool
 }
 
 // Entry is one key of a Map.
 type Entry[T any] struct {
 	Key    string
-	KeyPos Pos
+	KeyPos plan.Pos
 	Value  T
 }
 
 // Len returns the number of entries.
 func (m Map[T]) Len() int { return len(m.Entries) }
 
-func posOf(n *yaml.Node) Pos { return Pos{Line: n.Line, Col: n.Column} }
+func posOf(n *yaml.Node) plan.Pos { return plan.Pos{Line: n.Line, Col: n.Column} }
 
 func (s *String) decodeNode(n *yaml.Node, d *decoder, path string) {
 	s.Pos, s.Set, s.style = posOf(n), true, n.Style

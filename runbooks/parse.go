@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"gopkg.in/yaml.v3"
 )
 
@@ -28,14 +30,14 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 func Parse(file string, src []byte) (*Document, Diagnostics) {
 	r := &reporter{file: file}
 	if len(src) > MaxSourceSize {
-		r.errorf(Pos{1, 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
+		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
 		return nil, r.diags
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			r.errorf(Pos{1, 1}, "", "file is empty")
+			r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is empty")
 		} else {
 			r.add(Error, yamlErrorPos(err, src), "", yamlHint(err), yamlErrorMessage(err))
 		}
@@ -49,11 +51,11 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 	}
 	doc := &Document{file: file}
 	if len(root.Content) == 0 || isNull(root.Content[0]) {
-		r.errorf(Pos{1, 1}, "", "file is empty")
+		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is empty")
 		return nil, r.diags
 	}
 	if budget := MaxExpandedNodes; !withinBudget(&root, &budget) {
-		r.errorf(Pos{1, 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
+		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
 		return nil, r.diags
 	}
 	d := &decoder{r: r}
@@ -78,10 +80,10 @@ var parserProblems = []string{
 	"found undefined tag handle",
 }
 
-func yamlErrorPos(err error, src []byte) Pos {
+func yamlErrorPos(err error, src []byte) plan.Pos {
 	m := yamlLine.FindStringSubmatch(err.Error())
 	if m == nil || m[1] == "" {
-		return Pos{Line: 1, Col: 1}
+		return plan.Pos{Line: 1, Col: 1}
 	}
 	line, _ := strconv.Atoi(m[1])
 	for _, p := range parserProblems {
@@ -93,20 +95,20 @@ func yamlErrorPos(err error, src []byte) Pos {
 	if strings.Contains(m[2], "tab character") {
 		return tabPos(src, line)
 	}
-	return Pos{Line: line, Col: 1}
+	return plan.Pos{Line: line, Col: 1}
 }
 
 // tabPos finds the first tab in the indentation of a line at or after
 // line: yaml.v3 names the line where the enclosing scalar began.
-func tabPos(src []byte, line int) Pos {
+func tabPos(src []byte, line int) plan.Pos {
 	lines := strings.Split(string(src), "\n")
 	for i := line - 1; i >= 0 && i < len(lines); i++ {
 		indent := len(lines[i]) - len(strings.TrimLeft(lines[i], " \t"))
 		if j := strings.IndexByte(lines[i][:indent], '\t'); j >= 0 {
-			return Pos{Line: i + 1, Col: j + 1}
+			return plan.Pos{Line: i + 1, Col: j + 1}
 		}
 	}
-	return Pos{Line: line, Col: 1}
+	return plan.Pos{Line: line, Col: 1}
 }
 
 func yamlErrorMessage(err error) string {

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Preview is a dry run of a plan: resolved params, what each step would
@@ -37,7 +39,7 @@ const (
 // PreviewStep says whether a step runs and why.
 type PreviewStep struct {
 	ID       string         `json:"id"`
-	Kind     StepKind       `json:"kind"`
+	Kind     plan.StepKind  `json:"kind"`
 	Section  string         `json:"section"` // steps, onFailure, finally
 	Depth    int            `json:"depth"`
 	Summary  string         `json:"summary"`
@@ -62,12 +64,12 @@ type PreviewSchedule struct {
 }
 
 // PreviewPlan binds params and dry-runs the plan as of now, for user.
-func PreviewPlan(p *Plan, given map[string]any, now time.Time, user string) (*Preview, error) {
+func PreviewPlan(p *plan.Plan, given map[string]any, now time.Time, user string) (*Preview, error) {
 	params, err := p.BindParams(given)
 	if err != nil {
 		return nil, err
 	}
-	ev, err := NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		return nil, err
 	}
@@ -86,9 +88,9 @@ func PreviewPlan(p *Plan, given map[string]any, now time.Time, user string) (*Pr
 		pv.Params = append(pv.Params, PreviewParam{Name: pp.Name, Value: v, Source: src})
 	}
 	ev.SetClock(func() time.Time { return now })
-	pr := &previewer{ev: ev, out: pv, vars: Vars{
-		varParams: p.ParamVars(params),
-		varRun: map[string]any{"id": PreviewRunID(p.Name), "name": p.Name, "version": int64(0),
+	pr := &previewer{ev: ev, out: pv, vars: plan.Vars{
+		plan.VarParams: p.ParamVars(params),
+		plan.VarRun: map[string]any{"id": PreviewRunID(p.Name), "name": p.Name, "version": int64(0),
 			"triggeredBy": user, "startedBy": user, "trigger": "api", "startedAt": now},
 	}}
 	vars := map[string]any{}
@@ -100,7 +102,7 @@ func PreviewPlan(p *Plan, given map[string]any, now time.Time, user string) (*Pr
 		vars[v.Name] = x
 		pv.Vars = append(pv.Vars, PreviewParam{Name: v.Name, Value: x, Source: v.Expr.Src})
 	}
-	pr.vars[varVars] = vars
+	pr.vars[plan.VarVars] = vars
 	pr.list(p.Steps, "steps", 0, nil)
 	pr.list(p.OnFailure, "onFailure", 0, nil)
 	pr.list(p.Finally, "finally", 0, nil)
@@ -116,7 +118,7 @@ func PreviewPlan(p *Plan, given map[string]any, now time.Time, user string) (*Pr
 
 // NextFires returns the next n fire times of a schedule after t, in the
 // schedule's time zone.
-func NextFires(s PlanSchedule, t time.Time, n int) ([]time.Time, error) {
+func NextFires(s plan.Schedule, t time.Time, n int) ([]time.Time, error) {
 	loc, err := time.LoadLocation(s.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("schedule %q: %w", s.Name, err)
@@ -138,20 +140,20 @@ func NextFires(s PlanSchedule, t time.Time, n int) ([]time.Time, error) {
 }
 
 type previewer struct {
-	ev      *Evaluator
+	ev      *plan.Evaluator
 	out     *Preview
-	vars    Vars
+	vars    plan.Vars
 	stopped string // why the main steps surely end early (an exit, a failing assert)
 }
 
 // list previews steps inside parent (nil at the top).
-func (pr *previewer) list(steps []*PlanStep, section string, depth int, parent *PreviewStep) {
+func (pr *previewer) list(steps []*plan.Step, section string, depth int, parent *PreviewStep) {
 	for _, s := range steps {
 		pr.step(s, section, depth, parent)
 	}
 }
 
-func (pr *previewer) step(s *PlanStep, section string, depth int, parent *PreviewStep) {
+func (pr *previewer) step(s *plan.Step, section string, depth int, parent *PreviewStep) {
 	ps := PreviewStep{ID: s.ID, Kind: s.Kind, Section: section, Depth: depth, Summary: summary(s), Decision: DecideRun}
 	switch {
 	case pr.stopped != "" && section == "steps":
@@ -165,20 +167,20 @@ func (pr *previewer) step(s *PlanStep, section string, depth int, parent *Previe
 	case section == "onFailure":
 		ps.Reason = "only if the run fails"
 	}
-	if s.Kind == StepForEach && ps.Decision == DecideRun {
+	if s.Kind == plan.StepForEach && ps.Decision == DecideRun {
 		if items, ok := pr.items(s.ForEach); ok {
 			ps.Reason = items
 		} else {
 			ps.Decision, ps.Reason = DecideRunTime, items
 		}
 	}
-	if s.Kind == StepAction && ps.Decision != DecideSkip {
+	if s.Kind == plan.StepAction && ps.Decision != DecideSkip {
 		ps.Inputs = pr.inputs(s.With)
 	}
-	if s.Kind == StepAssert && ps.Decision == DecideRun {
+	if s.Kind == plan.StepAssert && ps.Decision == DecideRun {
 		ps.Reason = pr.assertion(s.Assert)
 	}
-	if s.Kind == StepRunbook && ps.Decision != DecideSkip {
+	if s.Kind == plan.StepRunbook && ps.Decision != DecideSkip {
 		ps.Inputs = pr.inputs(s.Runbook.Params)
 	}
 	pr.out.Steps = append(pr.out.Steps, ps)
@@ -192,14 +194,14 @@ func (pr *previewer) step(s *PlanStep, section string, depth int, parent *Previe
 	}
 	switch {
 	case section != "steps" || ps.Decision != DecideRun:
-	case s.Kind == StepExit:
+	case s.Kind == plan.StepExit:
 		pr.stopped = "the run ends at exit " + s.ID
-	case s.Kind == StepAssert && strings.HasPrefix(ps.Reason, "FAILS"):
+	case s.Kind == plan.StepAssert && strings.HasPrefix(ps.Reason, "FAILS"):
 		pr.stopped = "the run fails at assert " + s.ID
 	}
 }
 
-func (pr *previewer) decide(x *Expr) (string, string) {
+func (pr *previewer) decide(x *plan.Expr) (string, string) {
 	if len(x.Steps) > 0 {
 		return DecideRunTime, "if " + x.Src + " depends on " + stepsList(x.Steps)
 	}
@@ -214,7 +216,7 @@ func (pr *previewer) decide(x *Expr) (string, string) {
 }
 
 // assertion says whether an assert that reads only params holds.
-func (pr *previewer) assertion(a *PlanAssert) string {
+func (pr *previewer) assertion(a *plan.Assert) string {
 	if len(a.That.Steps) > 0 {
 		return "checked at run time, depends on " + stepsList(a.That.Steps)
 	}
@@ -230,7 +232,7 @@ func (pr *previewer) assertion(a *PlanAssert) string {
 	return "FAILS"
 }
 
-func (pr *previewer) items(x *Expr) (string, bool) {
+func (pr *previewer) items(x *plan.Expr) (string, bool) {
 	if len(x.Steps) > 0 {
 		return "items depend on " + stepsList(x.Steps), false
 	}
@@ -242,18 +244,18 @@ func (pr *previewer) items(x *Expr) (string, bool) {
 	return fmt.Sprintf("once per item (%d): %s", len(l), compactJSON(l)), true
 }
 
-func (pr *previewer) inputs(with map[string]*Value) []PreviewInput {
+func (pr *previewer) inputs(with map[string]*plan.Value) []PreviewInput {
 	var out []PreviewInput
-	for _, k := range sortedKeys(with) {
+	for _, k := range plan.SortedKeys(with) {
 		out = append(out, PreviewInput{Name: k, Value: pr.render(with[k])})
 	}
 	return out
 }
 
 // render shows a value as far as params allow; secrets are never shown.
-func (pr *previewer) render(v *Value) string {
+func (pr *previewer) render(v *plan.Value) string {
 	var secrets, steps []string
-	v.Exprs(func(x *Expr) {
+	v.Exprs(func(x *plan.Expr) {
 		secrets = append(secrets, x.Secrets...)
 		steps = append(steps, x.Steps...)
 	})
@@ -279,7 +281,7 @@ func (pr *previewer) render(v *Value) string {
 }
 
 func innerErr(err error) error {
-	if e, ok := err.(*EvalError); ok {
+	if e, ok := err.(*plan.EvalError); ok {
 		return e.Err
 	}
 	return err
@@ -296,7 +298,7 @@ func stepsList(ids []string) string {
 func compactJSON(v any) string {
 	switch x := v.(type) {
 	case time.Duration:
-		return FormatDuration(x)
+		return plan.FormatDuration(x)
 	case time.Time:
 		return x.Format(time.RFC3339)
 	}
@@ -308,34 +310,34 @@ func compactJSON(v any) string {
 }
 
 // summary is a one-line description of what a step does.
-func summary(s *PlanStep) string {
+func summary(s *plan.Step) string {
 	switch s.Kind {
-	case StepAction:
+	case plan.StepAction:
 		return "action " + s.Action
-	case StepApproval:
+	case plan.StepApproval:
 		a := s.Approval
 		return fmt.Sprintf("approval by %d of %s", a.MinApprovals, strings.Join(a.Approvers, ", "))
-	case StepParallel:
+	case plan.StepParallel:
 		return fmt.Sprintf("parallel, %d branches", len(s.Steps))
-	case StepGroup:
+	case plan.StepGroup:
 		return fmt.Sprintf("group of %d steps", len(s.Steps))
-	case StepForEach:
+	case plan.StepForEach:
 		return fmt.Sprintf("forEach %s in %s", s.As, s.ForEach.Src)
-	case StepRunbook:
+	case plan.StepRunbook:
 		return "runbook " + s.Runbook.Name
-	case StepSleep:
+	case plan.StepSleep:
 		return "sleep " + s.Sleep.String()
-	case StepAssert:
+	case plan.StepAssert:
 		return "assert " + s.Assert.That.Src
-	case StepSet:
+	case plan.StepSet:
 		names := make([]string, len(s.Set))
 		for i, v := range s.Set {
 			names[i] = "vars." + v.Name
 		}
 		return "set " + strings.Join(names, ", ")
-	case StepExit:
+	case plan.StepExit:
 		return "exit: end the run successfully"
-	case StepWaitFor:
+	case plan.StepWaitFor:
 		w := "waitFor event " + s.WaitFor.Event
 		if !s.WaitFor.Timeout.IsZero() {
 			w += " (timeout " + s.WaitFor.Timeout.String() + ", then " + s.WaitFor.OnTimeout + ")"

@@ -1,6 +1,10 @@
 package runbooks
 
-import "reflect"
+import (
+	"reflect"
+
+	"github.com/opsrunbook/runbook/plan"
+)
 
 // The JSON Schema of the format is generated from the same struct tags the
 // decoder reads and the same action specs the linter checks, so editors
@@ -11,12 +15,12 @@ func (Map[T]) mapElem() reflect.Type   { return reflect.TypeOf((*T)(nil)).Elem()
 
 type schemaGen struct {
 	defs    map[string]any
-	catalog Catalog
+	catalog plan.Catalog
 }
 
 // JSONSchema returns the JSON Schema (draft 2020-12) of runbook/v1 with
 // per-action input schemas for the actions in c.
-func JSONSchema(c Catalog) map[string]any {
+func JSONSchema(c plan.Catalog) map[string]any {
 	g := &schemaGen{defs: map[string]any{}, catalog: c}
 	root := g.of(reflect.TypeOf(Document{}))
 	root["$schema"] = "https://json-schema.org/draft/2020-12/schema"
@@ -110,7 +114,7 @@ func (g *schemaGen) stepSchema() map[string]any {
 	return s
 }
 
-func inputsSchema(a *ActionSpec) map[string]any {
+func inputsSchema(a *plan.ActionSpec) map[string]any {
 	props := map[string]any{}
 	var required []string
 	for _, f := range a.Inputs {
@@ -140,22 +144,22 @@ func inputsSchema(a *ActionSpec) map[string]any {
 // stand for a value of any type.
 var templateSchema = map[string]any{"type": "string", "pattern": `\$\{\{`}
 
-func typeSchema(t *Type) map[string]any {
+func typeSchema(t *plan.Type) map[string]any {
 	var s map[string]any
 	switch t.Kind {
-	case KindString, KindDuration, KindTimestamp:
+	case plan.KindString, plan.KindDuration, plan.KindTimestamp:
 		return map[string]any{"type": "string"}
-	case KindInt:
+	case plan.KindInt:
 		s = map[string]any{"type": "integer"}
-	case KindNumber:
+	case plan.KindNumber:
 		s = map[string]any{"type": "number"}
-	case KindBool:
+	case plan.KindBool:
 		s = map[string]any{"type": "boolean"}
-	case KindList:
+	case plan.KindList:
 		s = map[string]any{"type": "array", "items": typeSchema(t.Elem)}
-	case KindMap:
+	case plan.KindMap:
 		s = map[string]any{"type": "object", "additionalProperties": typeSchema(t.Elem)}
-	case KindObject:
+	case plan.KindObject:
 		props := map[string]any{}
 		for _, f := range t.Fields {
 			props[f.Name] = typeSchema(f.Type)

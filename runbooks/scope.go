@@ -1,18 +1,22 @@
 package runbooks
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/opsrunbook/runbook/plan"
+)
 
 // stepNode places a step in the runbook: its section, its enclosing steps
 // and its order, so that reference rules can say why a step is not readable.
 type stepNode struct {
 	step    *Step
 	id      string
-	kind    StepKind
+	kind    plan.StepKind
 	path    string
 	parent  *stepNode
 	section string // spec.steps, spec.onFailure or spec.finally
 	order   int
-	outputs *Type
+	outputs *plan.Type
 	subtree []string  // valid ids of this step and the steps inside it
 	compOf  *stepNode // for steps of a multi-step compensation, the step they undo
 }
@@ -20,7 +24,7 @@ type stepNode struct {
 // loop returns the nearest enclosing forEach, or nil.
 func (n *stepNode) loop() *stepNode {
 	for p := n.parent; p != nil; p = p.parent {
-		if p.kind == StepForEach {
+		if p.kind == plan.StepForEach {
 			return p
 		}
 	}
@@ -58,7 +62,7 @@ func (v visibility) clone() visibility {
 }
 
 // keys lists the ids v knows.
-func (v visibility) keys() []string { return sortedKeys(v) }
+func (v visibility) keys() []string { return plan.SortedKeys(v) }
 
 // take removes ids from v and returns what v knew about them.
 func (v visibility) take(ids []string) visibility {
@@ -94,7 +98,7 @@ func whyHidden(from, to *stepNode) string {
 		return fmt.Sprintf("steps.%s runs in %s, not before this step", to.id, to.section)
 	}
 	for a := to.parent; a != nil; a = a.parent {
-		if a.kind == StepParallel && a.encloses(from) {
+		if a.kind == plan.StepParallel && a.encloses(from) {
 			return fmt.Sprintf("steps.%s runs in parallel with this step (both are in parallel %q)", to.id, a.id)
 		}
 	}

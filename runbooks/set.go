@@ -9,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Source is the content of one runbook file.
@@ -20,7 +22,7 @@ type Source struct {
 // Result is the outcome of building one file of a set.
 type Result struct {
 	File        string
-	Plan        *Plan // nil when the file has errors
+	Plan        *plan.Plan // nil when the file has errors
 	Diagnostics Diagnostics
 }
 
@@ -50,8 +52,8 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		}
 		byName[name] = i
 	}
-	compiled := map[string]*Plan{}
-	resolve := func(name string) (*Plan, bool) {
+	compiled := map[string]*plan.Plan{}
+	resolve := func(name string) (*plan.Plan, bool) {
 		if p, ok := compiled[name]; ok {
 			return p, true
 		}

@@ -5,12 +5,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"gopkg.in/yaml.v3"
 )
 
 // nodeValue converts a YAML node to a JSON-like Go value and records the
 // position of every sub-value so problems can point at it.
-func nodeValue(n *yaml.Node, sub string, pos map[string]Pos) (any, error) {
+func nodeValue(n *yaml.Node, sub string, pos map[string]plan.Pos) (any, error) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -60,7 +62,7 @@ func nodeValue(n *yaml.Node, sub string, pos map[string]Pos) (any, error) {
 			if _, dup := out[k.Value]; dup {
 				return nil, fmt.Errorf("duplicate key %q", k.Value)
 			}
-			v, err := nodeValue(n.Content[i+1], joinPath(sub, k.Value), pos)
+			v, err := nodeValue(n.Content[i+1], plan.JoinPath(sub, k.Value), pos)
 			if err != nil {
 				return nil, err
 			}

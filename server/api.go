@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
@@ -33,7 +35,7 @@ type API struct {
 	Store     *store.Store
 	Temporal  client.Client
 	TaskQueue string
-	Catalog   runbooks.Catalog
+	Catalog   plan.Catalog
 	Secrets   activities.SecretSource // for webhook signatures
 	Scheduler *Scheduler
 	// VoteKey seals votes and events; nil: a key kept in the records.

@@ -7,13 +7,14 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/attest"
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -227,7 +228,7 @@ func (a *API) listApprovals(c echo.Context) error {
 		return err
 	}
 	out := []pendingApproval{}
-	plans := map[string]*runbooks.Plan{}
+	plans := map[string]*plan.Plan{}
 	for i := range runs {
 		st, _, err := a.liveStatus(c.Request().Context(), runs[i].ID)
 		if err != nil {
@@ -256,7 +257,7 @@ func (a *API) listApprovals(c echo.Context) error {
 // selfApprovable says whether the run's plan lets its starter approve
 // step (allowSelfApproval), as the run itself decides a vote; plans caches
 // the plans by runbook version.
-func (a *API) selfApprovable(plans map[string]*runbooks.Plan, r *store.Run, step string) bool {
+func (a *API) selfApprovable(plans map[string]*plan.Plan, r *store.Run, step string) bool {
 	key := r.Runbook + "@" + strconv.Itoa(r.Version)
 	p, ok := plans[key]
 	if !ok {
@@ -291,9 +292,9 @@ func withSeal(vr workflows.VoteRequest, seal *attest.Seal) workflows.VoteRequest
 }
 
 // waitsFor reports whether a step of p waits for event name.
-func waitsFor(p *runbooks.Plan, name string) bool {
+func waitsFor(p *plan.Plan, name string) bool {
 	found := false
-	p.Walk(func(s *runbooks.PlanStep) bool {
+	p.Walk(func(s *plan.Step) bool {
 		found = found || s.WaitFor != nil && s.WaitFor.Event == name
 		return !found
 	})

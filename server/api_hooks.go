@@ -10,9 +10,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 )
 
@@ -158,7 +159,7 @@ func deliveryProblem(err error) error {
 	return problem(status, de.message, de.hint)
 }
 
-func hasWebhook(p *runbooks.Plan, name string) bool {
+func hasWebhook(p *plan.Plan, name string) bool {
 	for _, t := range p.Triggers {
 		if t.Kind == "webhook" && t.Name == name {
 			return true
@@ -168,9 +169,9 @@ func hasWebhook(p *runbooks.Plan, name string) bool {
 }
 
 type triggeredPlan struct {
-	plan    *runbooks.Plan
+	plan    *plan.Plan
 	version int
-	ev      *runbooks.Evaluator
+	ev      *plan.Evaluator
 }
 
 // triggered returns the latest versions that have a trigger of kind.
@@ -187,7 +188,7 @@ func (a *API) triggered(kind string) ([]triggeredPlan, error) {
 		}
 		for _, t := range p.Triggers {
 			if t.Kind == kind {
-				ev, err := runbooks.NewEvaluator(p)
+				ev, err := plan.NewEvaluator(p)
 				if err != nil {
 					return nil, err
 				}

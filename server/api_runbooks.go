@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/opsrunbook/runbook/runbooks"
@@ -24,7 +26,7 @@ type runbookView struct {
 	Created   *bool                `json:"created,omitempty"`
 	Warnings  runbooks.Diagnostics `json:"warnings,omitempty"`
 	YAML      string               `json:"yaml,omitempty"`
-	Plan      *runbooks.Plan       `json:"plan,omitempty"`
+	Plan      *plan.Plan           `json:"plan,omitempty"`
 }
 
 func view(v *store.RunbookVersion) runbookView {
@@ -55,7 +57,7 @@ func (a *API) registerRunbook(c echo.Context) error {
 // the registered ones, and reconciles its schedules. An invalid runbook is
 // a 422 problem listing every diagnostic.
 func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.RunbookVersion, bool, runbooks.Diagnostics, error) {
-	opts := runbooks.Options{Actions: a.Catalog, Runbooks: func(name string) (*runbooks.Plan, bool) {
+	opts := runbooks.Options{Actions: a.Catalog, Runbooks: func(name string) (*plan.Plan, bool) {
 		v, err := a.Store.Runbook(name, 0)
 		if err != nil {
 			return nil, false

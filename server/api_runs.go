@@ -14,12 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -65,7 +66,7 @@ func (a *API) startRun(c echo.Context) error {
 		return err
 	}
 	params, err := p.BindParams(req.Params)
-	var pe *runbooks.ParamError
+	var pe *plan.ParamError
 	if errors.As(err, &pe) {
 		details := make([]any, len(pe.Problems))
 		for i, d := range pe.Problems {
@@ -107,7 +108,7 @@ func apiKey(runbook, user, header string) string {
 
 // start records and starts a run: 201 for a new run, 200 for the run an
 // idempotency key or an attaching concurrency key already names.
-func (a *API) start(c echo.Context, p *runbooks.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
 	voteKey, err := a.voteKey()
 	if err != nil {
 		return nil, 0, err
@@ -186,7 +187,7 @@ type startConflict struct {
 // conflict decides a start against the run holding its concurrency key:
 // none (nil), the same idempotency key (nil: the store answers with that
 // run), attach to it, or refuse.
-func conflict(cc *runbooks.PlanConcurrency, run, existing *store.Run) *startConflict {
+func conflict(cc *plan.Concurrency, run, existing *store.Run) *startConflict {
 	if existing == nil || run.IdempotencyKey != nil && existing.IdempotencyKey != nil && *existing.IdempotencyKey == *run.IdempotencyKey {
 		return nil
 	}
@@ -215,15 +216,15 @@ func sameRequest(existing *store.Run, runbook string, params map[string]any) err
 	return nil
 }
 
-func concurrencyKey(p *runbooks.Plan, params map[string]any, r *store.Run) (string, error) {
+func concurrencyKey(p *plan.Plan, params map[string]any, r *store.Run) (string, error) {
 	if p.Concurrency.Key == nil {
 		return p.Name, nil
 	}
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		return "", err
 	}
-	v, err := ev.Eval(p.Concurrency.Key, runbooks.Vars{"params": p.ParamVars(params),
+	v, err := ev.Eval(p.Concurrency.Key, plan.Vars{"params": p.ParamVars(params),
 		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "startedBy": r.StartedBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
 	if err != nil {
 		return "", err

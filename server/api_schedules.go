@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/labstack/echo/v4"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
@@ -45,7 +47,7 @@ func (a *API) listSchedules(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"schedules": out})
 }
 
-func (a *API) scheduleView(c echo.Context, p *runbooks.Plan, s runbooks.PlanSchedule, live bool) scheduleView {
+func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live bool) scheduleView {
 	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap, Paused: s.Paused}
 	v.Next, _ = runbooks.NextFires(s, time.Now(), 3)
 	if !live {
@@ -65,21 +67,21 @@ func (a *API) scheduleView(c echo.Context, p *runbooks.Plan, s runbooks.PlanSche
 }
 
 // schedule finds a runbook's schedule or answers 404.
-func (a *API) schedule(c echo.Context) (*runbooks.Plan, runbooks.PlanSchedule, error) {
+func (a *API) schedule(c echo.Context) (*plan.Plan, plan.Schedule, error) {
 	v, err := a.Store.Runbook(c.Param("name"), 0)
 	if err != nil {
-		return nil, runbooks.PlanSchedule{}, notFoundOr(err, "no runbook "+c.Param("name"))
+		return nil, plan.Schedule{}, notFoundOr(err, "no runbook "+c.Param("name"))
 	}
 	p, err := v.PlanOf()
 	if err != nil {
-		return nil, runbooks.PlanSchedule{}, err
+		return nil, plan.Schedule{}, err
 	}
 	for _, s := range p.Schedules {
 		if s.Name == c.Param("schedule") {
 			return p, s, nil
 		}
 	}
-	return nil, runbooks.PlanSchedule{}, problem(http.StatusNotFound, "runbook "+p.Name+" has no schedule "+c.Param("schedule"))
+	return nil, plan.Schedule{}, problem(http.StatusNotFound, "runbook "+p.Name+" has no schedule "+c.Param("schedule"))
 }
 
 func (a *API) getSchedule(c echo.Context) error {
@@ -127,7 +129,7 @@ func (a *API) scheduleAction(action string) echo.HandlerFunc {
 // the API starts it (not Temporal's schedule trigger, whose runs have the
 // schedule as their starter), so the caller is its starter and may not
 // approve it. The runbook's concurrency applies, not the schedule's overlap.
-func (a *API) triggerSchedule(c echo.Context, p *runbooks.Plan, s runbooks.PlanSchedule) error {
+func (a *API) triggerSchedule(c echo.Context, p *plan.Plan, s plan.Schedule) error {
 	v, err := a.Store.Runbook(p.Name, 0)
 	if err != nil {
 		return err

@@ -3,6 +3,8 @@ package server
 import (
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -10,7 +12,7 @@ import (
 // runs doc's runbook again through its embedded plans: the cycle
 // `runbook validate` refuses within a set of files, found here among the
 // registered runbooks. resolve gives a registered runbook's latest plan.
-func cycles(file string, doc *runbooks.Document, resolve func(name string) (*runbooks.Plan, bool)) runbooks.Diagnostics {
+func cycles(file string, doc *runbooks.Document, resolve func(name string) (*plan.Plan, bool)) runbooks.Diagnostics {
 	name := doc.Metadata.Name.Value
 	var out runbooks.Diagnostics
 	var walk func(steps []*runbooks.Step)
@@ -39,9 +41,9 @@ func cycles(file string, doc *runbooks.Document, resolve func(name string) (*run
 
 // reaches returns the chain from p's embedded children to a runbook named
 // target, or nil.
-func reaches(p *runbooks.Plan, target string, chain []string) []string {
+func reaches(p *plan.Plan, target string, chain []string) []string {
 	var found []string
-	p.Walk(func(s *runbooks.PlanStep) bool {
+	p.Walk(func(s *plan.Step) bool {
 		if s.Runbook == nil || s.Runbook.Plan == nil {
 			return true
 		}

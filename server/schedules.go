@@ -6,11 +6,12 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -39,7 +40,7 @@ type Scheduler struct {
 // runbook version: each of the plan's schedules starts that version with
 // its params, and with voteKey, the API's public key its runs verify votes
 // with; previous names the plan no longer has are deleted.
-func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int, voteKey string, previous []string) error {
+func (s *Scheduler) Reconcile(ctx context.Context, p *plan.Plan, version int, voteKey string, previous []string) error {
 	if voteKey == "" {
 		return errors.New("no vote key: the schedule's runs could not verify votes")
 	}
@@ -49,7 +50,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int
 		}
 	}
 	for _, name := range previous {
-		if slices.ContainsFunc(p.Schedules, func(sc runbooks.PlanSchedule) bool { return sc.Name == name }) {
+		if slices.ContainsFunc(p.Schedules, func(sc plan.Schedule) bool { return sc.Name == name }) {
 			continue
 		}
 		err := s.Client.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, name)).Delete(ctx)
@@ -61,7 +62,7 @@ func (s *Scheduler) Reconcile(ctx context.Context, p *runbooks.Plan, version int
 	return nil
 }
 
-func (s *Scheduler) upsert(ctx context.Context, p *runbooks.Plan, version int, voteKey string, sc runbooks.PlanSchedule) error {
+func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteKey string, sc plan.Schedule) error {
 	params, err := p.BindParams(sc.Params)
 	if err != nil {
 		return err

@@ -12,8 +12,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // Limits of webhook signatures.
@@ -115,7 +116,7 @@ func signingString(t, id string, signed []string, h http.Header, body []byte) ([
 // string, and t is within SignatureWindow of now. Old-form signatures
 // (sha256=HMAC of the body alone) are refused: a captured one replays
 // forever.
-func VerifyWebhook(t *runbooks.PlanTrigger, body []byte, header http.Header, keys activities.SecretSource, now time.Time) (*Delivery, error) {
+func VerifyWebhook(t *plan.Trigger, body []byte, header http.Header, keys activities.SecretSource, now time.Time) (*Delivery, error) {
 	name := t.Name
 	key, err := signingKey(t, keys)
 	if err != nil {
@@ -173,7 +174,7 @@ func VerifyWebhook(t *runbooks.PlanTrigger, body []byte, header http.Header, key
 
 // signingKey reads t's key, refusing empty and short ones: a guessable
 // key signs anything.
-func signingKey(t *runbooks.PlanTrigger, keys activities.SecretSource) ([]byte, error) {
+func signingKey(t *plan.Trigger, keys activities.SecretSource) ([]byte, error) {
 	hint := fmt.Sprintf("an operator sets the API's webhook key %s (RUNBOOK_WEBHOOK_SECRET_%s or RUNBOOK_WEBHOOK_SECRETS_DIR/%s), at least %d bytes", t.Secret, t.Secret, t.Secret, MinKeySize)
 	if keys == nil {
 		return nil, refuse(ErrNoKey, hint, "webhook %s cannot verify deliveries: the server has no webhook keys", t.Name)

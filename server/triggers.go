@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Alert is one alert of an Alertmanager webhook payload.
@@ -23,14 +23,14 @@ type Alert struct {
 
 // Match is a trigger that matched, with the params it gives the run.
 type Match struct {
-	Trigger *runbooks.PlanTrigger
+	Trigger *plan.Trigger
 	Params  map[string]any
 }
 
 // MatchAlert evaluates a plan's alertmanager triggers against one alert
 // and returns the first that matches, or nil.
-func MatchAlert(p *runbooks.Plan, ev *runbooks.Evaluator, a Alert) (*Match, error) {
-	vars := runbooks.Vars{"alert": map[string]any{
+func MatchAlert(p *plan.Plan, ev *plan.Evaluator, a Alert) (*Match, error) {
+	vars := plan.Vars{"alert": map[string]any{
 		"status": a.Status, "labels": stringMap(a.Labels), "annotations": stringMap(a.Annotations),
 		"startsAt": a.StartsAt, "fingerprint": a.Fingerprint,
 	}}
@@ -38,7 +38,7 @@ func MatchAlert(p *runbooks.Plan, ev *runbooks.Evaluator, a Alert) (*Match, erro
 }
 
 // WebhookTrigger returns p's webhook trigger named name, or nil.
-func WebhookTrigger(p *runbooks.Plan, name string) *runbooks.PlanTrigger {
+func WebhookTrigger(p *plan.Plan, name string) *plan.Trigger {
 	for i := range p.Triggers {
 		if p.Triggers[i].Kind == "webhook" && p.Triggers[i].Name == name {
 			return &p.Triggers[i]
@@ -49,7 +49,7 @@ func WebhookTrigger(p *runbooks.Plan, name string) *runbooks.PlanTrigger {
 
 // MatchWebhook evaluates p's trigger of a verified delivery: match and
 // params see the JSON body and only the headers the signature covers.
-func MatchWebhook(p *runbooks.Plan, ev *runbooks.Evaluator, d *Delivery) (*Match, error) {
+func MatchWebhook(p *plan.Plan, ev *plan.Evaluator, d *Delivery) (*Match, error) {
 	if WebhookTrigger(p, d.Hook) == nil {
 		return nil, nil
 	}
@@ -57,10 +57,10 @@ func MatchWebhook(p *runbooks.Plan, ev *runbooks.Evaluator, d *Delivery) (*Match
 	if err := json.Unmarshal(d.Body, &payload); err != nil {
 		return nil, fmt.Errorf("webhook %s: the body is not JSON: %w", d.Hook, err)
 	}
-	return match(p, ev, "webhook", d.Hook, runbooks.Vars{"body": payload, "headers": d.Headers})
+	return match(p, ev, "webhook", d.Hook, plan.Vars{"body": payload, "headers": d.Headers})
 }
 
-func match(p *runbooks.Plan, ev *runbooks.Evaluator, kind, name string, vars runbooks.Vars) (*Match, error) {
+func match(p *plan.Plan, ev *plan.Evaluator, kind, name string, vars plan.Vars) (*Match, error) {
 	for i := range p.Triggers {
 		t := &p.Triggers[i]
 		if t.Kind != kind || (name != "" && t.Name != name) {
@@ -81,7 +81,7 @@ func match(p *runbooks.Plan, ev *runbooks.Evaluator, kind, name string, vars run
 			if err != nil {
 				return nil, fmt.Errorf("trigger of %s: param %s: %w", p.Name, k, err)
 			}
-			given[k] = runbooks.JSONValue(v)
+			given[k] = plan.JSONValue(v)
 		}
 		params, err := p.BindParams(given)
 		if err != nil {

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
@@ -47,13 +49,13 @@ func (s secretMap) Secret(name string) (string, error) {
 
 var _ activities.SecretSource = secretMap{}
 
-func setup(t *testing.T) (*runbooks.Plan, *runbooks.Evaluator) {
+func setup(t *testing.T) (*plan.Plan, *plan.Evaluator) {
 	t.Helper()
 	p, _, err := runbooks.Build("t.yaml", []byte(triggered), runbooks.Options{Actions: activities.Catalog()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,33 +7,33 @@ import (
 	"fmt"
 	"strings"
 
-	"gorm.io/gorm"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"gorm.io/gorm"
 )
 
 // SaveRunbook records a compiled runbook. A new version is made only when
 // the content changes: its YAML, or an embedded child's (VersionHash);
 // created says whether it was.
-func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v *RunbookVersion, created bool, err error) {
-	planJSON, err := json.Marshal(plan)
+func (s *Store) SaveRunbook(yaml string, p *plan.Plan, author string) (v *RunbookVersion, created bool, err error) {
+	planJSON, err := json.Marshal(p)
 	if err != nil {
 		return nil, false, fmt.Errorf("store: plan: %w", err)
 	}
-	hash := VersionHash(plan)
+	hash := VersionHash(p)
 	err = s.db.Transaction(func(tx *gorm.DB) error {
 		var same RunbookVersion
-		if err := tx.Where("name = ? AND hash = ?", plan.Name, hash).Order("version DESC").First(&same).Error; err == nil {
+		if err := tx.Where("name = ? AND hash = ?", p.Name, hash).Order("version DESC").First(&same).Error; err == nil {
 			v = &same
 			return nil
 		} else if err != gorm.ErrRecordNotFound {
 			return err
 		}
-		if hash != plan.Hash {
+		if hash != p.Hash {
 			// A version saved before VersionHash keyed it by its YAML alone:
 			// the same one if its embedded children are the same.
 			var old RunbookVersion
-			if err := tx.Where("name = ? AND hash = ?", plan.Name, plan.Hash).First(&old).Error; err == nil {
+			if err := tx.Where("name = ? AND hash = ?", p.Name, p.Hash).First(&old).Error; err == nil {
 				if p, err := old.PlanOf(); err == nil && VersionHash(p) == hash {
 					v = &old
 					return nil
@@ -43,15 +43,15 @@ func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v 
 			}
 		}
 		var latest int
-		if err := tx.Model(&RunbookVersion{}).Where("name = ?", plan.Name).Select("COALESCE(MAX(version), 0)").Scan(&latest).Error; err != nil {
+		if err := tx.Model(&RunbookVersion{}).Where("name = ?", p.Name).Select("COALESCE(MAX(version), 0)").Scan(&latest).Error; err != nil {
 			return err
 		}
-		v = &RunbookVersion{Name: plan.Name, Version: latest + 1, Hash: hash, YAML: yaml, Plan: planJSON, Title: plan.Title, Author: author}
+		v = &RunbookVersion{Name: p.Name, Version: latest + 1, Hash: hash, YAML: yaml, Plan: planJSON, Title: p.Title, Author: author}
 		created = true
 		return tx.Create(v).Error
 	})
 	if err != nil {
-		return nil, false, fmt.Errorf("store: save runbook %s: %w", plan.Name, err)
+		return nil, false, fmt.Errorf("store: save runbook %s: %w", p.Name, err)
 	}
 	return v, created, nil
 }
@@ -60,9 +60,9 @@ func (s *Store) SaveRunbook(yaml string, plan *runbooks.Plan, author string) (v 
 // when it embeds no sub-runbook, else a SHA-256 over it and each embedded
 // child's VersionHash, so a parent applied again after its child changed
 // becomes a new version that embeds the new child.
-func VersionHash(p *runbooks.Plan) string {
+func VersionHash(p *plan.Plan) string {
 	var children []string
-	p.Walk(func(s *runbooks.PlanStep) bool {
+	p.Walk(func(s *plan.Step) bool {
 		if s.Runbook != nil && s.Runbook.Plan != nil {
 			children = append(children, s.Runbook.Name+" "+VersionHash(s.Runbook.Plan))
 		}
@@ -89,8 +89,8 @@ func (s *Store) Runbook(name string, version int) (*RunbookVersion, error) {
 }
 
 // PlanOf decodes a version's plan.
-func (v *RunbookVersion) PlanOf() (*runbooks.Plan, error) {
-	var p runbooks.Plan
+func (v *RunbookVersion) PlanOf() (*plan.Plan, error) {
+	var p plan.Plan
 	if err := json.Unmarshal(v.Plan, &p); err != nil {
 		return nil, fmt.Errorf("plan of %s v%d: %w", v.Name, v.Version, err)
 	}

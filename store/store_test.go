@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -51,7 +52,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *Store)) {
 	})
 }
 
-func plan(t *testing.T, src string) *runbooks.Plan {
+func planOf(t *testing.T, src string) *plan.Plan {
 	t.Helper()
 	p, _, err := runbooks.Build("x.yaml", []byte(src), runbooks.Options{Actions: activities.Catalog()})
 	if err != nil {
@@ -64,16 +65,16 @@ const v1 = "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: nightly}\nsp
 
 func TestRunbookVersionsAreImmutable(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *Store) {
-		v, created, err := s.SaveRunbook(v1, plan(t, v1), "ann")
+		v, created, err := s.SaveRunbook(v1, planOf(t, v1), "ann")
 		if err != nil || !created || v.Version != 1 {
 			t.Fatalf("first save: %+v, %v, %v", v, created, err)
 		}
-		v, created, err = s.SaveRunbook(v1, plan(t, v1), "bob")
+		v, created, err = s.SaveRunbook(v1, planOf(t, v1), "bob")
 		if err != nil || created || v.Version != 1 || v.Author != "ann" {
 			t.Fatalf("same content: %+v, %v, %v", v, created, err)
 		}
 		v2 := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: nightly, title: Nightly}\nspec:\n  steps: [{id: a, sleep: 2s}]\n"
-		v, created, err = s.SaveRunbook(v2, plan(t, v2), "bob")
+		v, created, err = s.SaveRunbook(v2, planOf(t, v2), "bob")
 		if err != nil || !created || v.Version != 2 {
 			t.Fatalf("changed content: %+v, %v, %v", v, created, err)
 		}
@@ -231,7 +232,7 @@ func TestSQLitePathsWithURICharacters(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, created, err := s.SaveRunbook(v1, plan(t, v1), "ann"); err != nil || !created {
+		if _, created, err := s.SaveRunbook(v1, planOf(t, v1), "ann"); err != nil || !created {
 			t.Errorf("%s: created %v, %v", name, created, err)
 		}
 		s.Close()

@@ -13,9 +13,9 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"gorm.io/gorm"
 )
 
 // Roles a token can hold.
@@ -124,7 +124,7 @@ func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 	}
 	var expires *time.Time
 	if spec.TTL != "" {
-		d, err := runbooks.ParseDuration(spec.TTL)
+		d, err := plan.ParseDuration(spec.TTL)
 		switch {
 		case err != nil:
 			p = append(p, "ttl: "+err.Error())

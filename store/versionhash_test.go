@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
-func buildPlan(t *testing.T, src string, children map[string]*runbooks.Plan) *runbooks.Plan {
+func buildPlan(t *testing.T, src string, children map[string]*plan.Plan) *plan.Plan {
 	t.Helper()
-	p, diags, err := runbooks.Build("rb.yaml", []byte(src), runbooks.Options{Runbooks: func(name string) (*runbooks.Plan, bool) {
+	p, diags, err := runbooks.Build("rb.yaml", []byte(src), runbooks.Options{Runbooks: func(name string) (*plan.Plan, bool) {
 		c, ok := children[name]
 		return c, ok
 	}})
@@ -28,8 +30,8 @@ func TestVersionHashCoversEmbeddedChildren(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *Store) {
 		kid1 := buildPlan(t, fmt.Sprintf(kid, "ann"), nil)
 		kid2 := buildPlan(t, fmt.Sprintf(kid, "bob"), nil)
-		p1 := buildPlan(t, parent, map[string]*runbooks.Plan{"kid": kid1})
-		p2 := buildPlan(t, parent, map[string]*runbooks.Plan{"kid": kid2})
+		p1 := buildPlan(t, parent, map[string]*plan.Plan{"kid": kid1})
+		p2 := buildPlan(t, parent, map[string]*plan.Plan{"kid": kid2})
 		if VersionHash(kid1) != kid1.Hash || VersionHash(p1) == p1.Hash || VersionHash(p1) == VersionHash(p2) {
 			t.Fatalf("hashes: kid %s/%s, parent %s %s", VersionHash(kid1), kid1.Hash, VersionHash(p1), VersionHash(p2))
 		}

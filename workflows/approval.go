@@ -6,11 +6,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/attest"
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // VoteRequest is the argument of the approve Update. User and Groups come
@@ -55,7 +56,7 @@ const (
 
 // approvalWait is an approval step waiting for votes.
 type approvalWait struct {
-	step      *runbooks.PlanStep
+	step      *plan.Step
 	state     *StepState
 	approvers []string
 	escalated bool
@@ -129,14 +130,14 @@ func eligible(approvers []string, user string, groups []string) bool {
 	return false
 }
 
-func bindInputs(decl []runbooks.PlanParam, given map[string]any) (map[string]any, error) {
+func bindInputs(decl []plan.Param, given map[string]any) (map[string]any, error) {
 	if len(decl) == 0 {
 		if len(given) > 0 {
 			return nil, fmt.Errorf("this approval takes no inputs")
 		}
 		return map[string]any{}, nil
 	}
-	p := &runbooks.Plan{Params: decl}
+	p := &plan.Plan{Params: decl}
 	return p.BindParams(given)
 }
 
@@ -169,7 +170,7 @@ func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
 }
 
 // approval waits for votes, announcing the wait and reminding if asked.
-func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	a := s.Approval
 	vars := r.vars(sc)
 	approvers := a.Approvers
@@ -185,7 +186,7 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	}
 	if a.Message != nil {
 		if x, err := r.ev.Render(a.Message, vars); err == nil {
-			st.Message = runbooks.Text(x)
+			st.Message = plan.Text(x)
 		}
 	}
 	timeout, err := r.ev.Duration(a.Timeout, vars)
@@ -244,7 +245,7 @@ func approvalOutputs(w *approvalWait) map[string]any {
 	if inputs == nil {
 		inputs = map[string]any{}
 	}
-	return map[string]any{"decision": w.decision, "approvedBy": approvedBy, "votes": votes, "inputs": runbooks.JSONValue(inputs)}
+	return map[string]any{"decision": w.decision, "approvedBy": approvedBy, "votes": votes, "inputs": plan.JSONValue(inputs)}
 }
 
 func lastRejecter(w *approvalWait) string {
@@ -258,7 +259,7 @@ func lastRejecter(w *approvalWait) string {
 
 // announce sends the approval's notification, and reminders every
 // remindEvery until it is decided. It returns a function that stops them.
-func (r *run) announce(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, w *approvalWait) func() {
+func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, w *approvalWait) func() {
 	a := s.Approval
 	if a.Notify == nil {
 		return func() {}

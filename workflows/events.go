@@ -4,11 +4,12 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/attest"
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // Event is the argument of the event Update (and of the event signal of
@@ -95,7 +96,7 @@ func (r *run) takeEvent(name string, senders []string) *Event {
 }
 
 // waitFor waits for an event, until its timeout if it has one.
-func (r *run) waitFor(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) waitFor(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	w := s.WaitFor
 	timeout, err := r.ev.Duration(w.Timeout, r.vars(sc))
 	if err != nil {
@@ -130,9 +131,9 @@ func (r *run) waitFor(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st 
 
 // Senders reports whether user in groups may post event name to a step
 // that waits for it; the API checks it before signalling.
-func Senders(p *runbooks.Plan, event, user string, groups []string) bool {
+func Senders(p *plan.Plan, event, user string, groups []string) bool {
 	allowed := true
-	p.Walk(func(s *runbooks.PlanStep) bool {
+	p.Walk(func(s *plan.Step) bool {
 		if s.WaitFor != nil && s.WaitFor.Event == event && len(s.WaitFor.Senders) > 0 {
 			allowed = eligible(s.WaitFor.Senders, user, groups)
 			return false

@@ -4,14 +4,14 @@ import (
 	"fmt"
 	"math"
 
-	"go.temporal.io/sdk/workflow"
+	"github.com/opsrunbook/runbook/plan"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"go.temporal.io/sdk/workflow"
 )
 
 // parallel runs each branch in its own coroutine. With failFast the first
 // failure cancels the other branches' activities and timers.
-func (r *run) parallel(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error {
+func (r *run) parallel(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	bctx, cancel := workflow.WithCancel(ctx)
 	defer cancel()
 	errs := make([]error, len(s.Steps))
@@ -48,7 +48,7 @@ func (r *run) parallel(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) er
 
 // forEach runs the body once per item: maxConcurrency at a time, batch by
 // batch, until failures exceed maxErrors.
-func (r *run) forEach(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	vars := r.vars(sc)
 	x, err := r.ev.Eval(s.ForEach, vars)
 	if err != nil {
@@ -145,7 +145,7 @@ func errOr(err error, n int) any {
 // item runs the body for one item in its own scope; on failure, onFail
 // (if set) is told at once, then onError runs with error and the loop
 // variable in scope. It returns the outputs of the body's last step.
-func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int, item any, onFail func(error)) (map[string]any, error) {
+func (r *run) item(ctx workflow.Context, sc *scope, s *plan.Step, i int, item any, onFail func(error)) (map[string]any, error) {
 	isc := newScope(sc)
 	isc.vars[s.As] = item
 	idx := i
@@ -171,7 +171,7 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, i int,
 }
 
 // subRunbook runs the embedded child plan as a child workflow.
-func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	child := s.Runbook.Plan
 	if child == nil {
 		return &stepError{step: s.ID, typ: ErrBadPlan, message: "sub-runbook " + s.Runbook.Name + " has no embedded plan"}
@@ -183,7 +183,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, 
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("param %s: %v", k, err)}
 		}
-		given[k] = runbooks.JSONValue(x)
+		given[k] = plan.JSONValue(x)
 	}
 	params, err := child.BindParams(given)
 	if err != nil {

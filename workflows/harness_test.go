@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -88,8 +89,8 @@ func (h *harness) setSecret(name, value string) {
 	}
 }
 
-// plan compiles src or fails the test.
-func plan(t *testing.T, src string) *runbooks.Plan {
+// compile compiles src or fails the test.
+func compile(t *testing.T, src string) *plan.Plan {
 	t.Helper()
 	p, _, err := runbooks.Build("test.yaml", []byte(src), runbooks.Options{Actions: activities.Catalog()})
 	if err != nil {
@@ -101,7 +102,7 @@ func plan(t *testing.T, src string) *runbooks.Plan {
 // run executes src with params, started by ann through the API.
 func (h *harness) run(src string, params map[string]any) {
 	h.t.Helper()
-	p := plan(h.t, src)
+	p := compile(h.t, src)
 	bound, err := p.BindParams(params)
 	if err != nil {
 		h.t.Fatal(err)

@@ -5,11 +5,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // ErrNoApprovers is the type of an approval failure for want of approvers.
@@ -61,12 +62,12 @@ func (r *run) checkSecrets(ctx workflow.Context, names []string) *stepError {
 
 // planSecrets lists, sorted, the secrets the plan's templates read (action
 // and compensation inputs, notifications), its sub-runbooks' included.
-func planSecrets(p *runbooks.Plan) []string {
+func planSecrets(p *plan.Plan) []string {
 	seen := map[string]bool{}
-	add := func(with map[string]*runbooks.Value) {
+	add := func(with map[string]*plan.Value) {
 		for _, k := range sortedKeys(with) {
 			if v := with[k]; v != nil {
-				v.Exprs(func(x *runbooks.Expr) {
+				v.Exprs(func(x *plan.Expr) {
 					for _, n := range x.Secrets {
 						seen[n] = true
 					}
@@ -74,9 +75,9 @@ func planSecrets(p *runbooks.Plan) []string {
 			}
 		}
 	}
-	var visit func(*runbooks.Plan)
-	visit = func(p *runbooks.Plan) {
-		p.Walk(func(s *runbooks.PlanStep) bool {
+	var visit func(*plan.Plan)
+	visit = func(p *plan.Plan) {
+		p.Walk(func(s *plan.Step) bool {
 			add(s.With)
 			if s.Compensate != nil {
 				add(s.Compensate.With)
@@ -100,10 +101,10 @@ func planSecrets(p *runbooks.Plan) []string {
 // fails: not those under an if that is not true at start, nor those in a
 // forEach (it may have no items), nor in sub-runbooks (they check their own).
 func (r *run) checkApprovers() *stepError {
-	vars := runbooks.Vars{"params": r.params, "run": r.runVar}
+	vars := plan.Vars{"params": r.params, "run": r.runVar}
 	var found *stepError
-	var walk func(steps []*runbooks.PlanStep)
-	walk = func(steps []*runbooks.PlanStep) {
+	var walk func(steps []*plan.Step)
+	walk = func(steps []*plan.Step) {
 		for _, s := range steps {
 			if found != nil {
 				return
@@ -120,12 +121,12 @@ func (r *run) checkApprovers() *stepError {
 					return
 				}
 			}
-			if s.Kind != runbooks.StepForEach {
+			if s.Kind != plan.StepForEach {
 				walk(s.Steps)
 			}
 		}
 	}
-	for _, list := range [][]*runbooks.PlanStep{r.plan.Steps, r.plan.OnFailure, r.plan.Finally} {
+	for _, list := range [][]*plan.Step{r.plan.Steps, r.plan.OnFailure, r.plan.Finally} {
 		walk(list)
 	}
 	return found

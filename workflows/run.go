@@ -4,17 +4,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // run is the state of one execution of a plan.
 type run struct {
-	plan     *runbooks.Plan
+	plan     *plan.Plan
 	in       RunInput
-	ev       *runbooks.Evaluator
+	ev       *plan.Evaluator
 	params   map[string]any
 	runVar   map[string]any
 	varsVar  map[string]any
@@ -31,7 +31,7 @@ type run struct {
 
 // compensation is a completed step to undo if the run fails.
 type compensation struct {
-	step  *runbooks.PlanStep
+	step  *plan.Step
 	scope *scope
 	state *StepState
 }
@@ -41,10 +41,10 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if p == nil {
 		return nil, fmt.Errorf("no plan")
 	}
-	if p.PlanVersion != runbooks.PlanVersion {
-		return nil, fmt.Errorf("plan version %d; this worker runs version %d", p.PlanVersion, runbooks.PlanVersion)
+	if p.Version != plan.Version {
+		return nil, fmt.Errorf("plan version %d; this worker runs version %d", p.Version, plan.Version)
 	}
-	ev, err := runbooks.NewEvaluator(p)
+	ev, err := plan.NewEvaluator(p)
 	if err != nil {
 		return nil, err
 	}
@@ -64,7 +64,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		approvals: map[string]*approvalWait{},
 		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: info.WorkflowStartTime},
 	}
-	for _, list := range [][]*runbooks.PlanStep{p.Steps, p.OnFailure, p.Finally} {
+	for _, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
 		r.declare(r.root, list, "", nil)
 	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, r.query); err != nil {
@@ -91,20 +91,20 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 
 // declare adds pending timeline entries for steps in sc. Loop bodies are
 // declared per item when the item starts; compensation steps when they run.
-func (r *run) declare(sc *scope, steps []*runbooks.PlanStep, loop string, item *int) {
+func (r *run) declare(sc *scope, steps []*plan.Step, loop string, item *int) {
 	for _, s := range steps {
 		st := &StepState{ID: s.ID, Kind: string(s.Kind), Status: StatusPending, Loop: loop, Item: item, outType: s.Outputs}
 		sc.states[s.ID] = st
 		r.timeline = append(r.timeline, st)
-		if s.Kind != runbooks.StepForEach {
+		if s.Kind != plan.StepForEach {
 			r.declare(sc, s.Steps, loop, item)
 		}
 	}
 }
 
 // vars is what expressions evaluated in sc read.
-func (r *run) vars(sc *scope) runbooks.Vars {
-	v := runbooks.Vars{"params": r.params, "run": r.runVar, "vars": r.varsVar, "steps": sc.stepsVar()}
+func (r *run) vars(sc *scope) plan.Vars {
+	v := plan.Vars{"params": r.params, "run": r.runVar, "vars": r.varsVar, "steps": sc.stepsVar()}
 	for s := sc; s != nil; s = s.parent {
 		for k, x := range s.vars { // building a map: order does not matter
 			if _, inner := v[k]; !inner {

@@ -29,7 +29,7 @@ func signer(t *testing.T) *attest.Signer {
 // fingerprint claims bob, with api's public key.
 func (h *harness) startSigned(src string, api *attest.Signer) {
 	h.t.Helper()
-	p := plan(h.t, src)
+	p := compile(h.t, src)
 	bound, err := p.BindParams(nil)
 	if err != nil {
 		h.t.Fatal(err)

@@ -3,7 +3,7 @@ package workflows
 import (
 	"time"
 
-	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // Step statuses, as the status query and steps.<id>.status show them.
@@ -49,7 +49,7 @@ type StepState struct {
 	// CompensationError says why this step's undo failed, if it did.
 	CompensationError string `json:"compensationError,omitempty"`
 
-	outType *runbooks.Type // the declared type of Outputs
+	outType *plan.Type // the declared type of Outputs
 }
 
 // Vote is one approver's decision.
@@ -128,11 +128,11 @@ func (st *StepState) celValue() map[string]any {
 }
 
 // typedOutputs converts JSON outputs to the types the plan declares.
-func typedOutputs(out map[string]any, t *runbooks.Type) map[string]any {
+func typedOutputs(out map[string]any, t *plan.Type) map[string]any {
 	if t == nil {
 		return out
 	}
-	if m, ok := runbooks.CELValue(out, t).(map[string]any); ok {
+	if m, ok := plan.CELValue(out, t).(map[string]any); ok {
 		return m
 	}
 	return out

@@ -6,16 +6,17 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // list runs steps in order; the first failure stops it.
-func (r *run) list(ctx workflow.Context, sc *scope, steps []*runbooks.PlanStep) error {
+func (r *run) list(ctx workflow.Context, sc *scope, steps []*plan.Step) error {
 	for _, s := range steps {
 		if err := r.step(ctx, sc, s); err != nil {
 			return err
@@ -26,10 +27,10 @@ func (r *run) list(ctx workflow.Context, sc *scope, steps []*runbooks.PlanStep) 
 
 // step runs one step and records its state. A failure of a step with
 // continueOnError is recorded and swallowed.
-func (r *run) step(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error {
+func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	st := sc.lookup(s.ID)
 	if st == nil { // compensation steps are declared when they run
-		r.declare(sc, []*runbooks.PlanStep{s}, "", nil)
+		r.declare(sc, []*plan.Step{s}, "", nil)
 		st = sc.states[s.ID]
 	}
 	if ctx.Err() != nil {
@@ -61,31 +62,31 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *runbooks.PlanStep) error 
 	return nil
 }
 
-func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) dispatch(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	switch s.Kind {
-	case runbooks.StepAction:
+	case plan.StepAction:
 		return r.action(ctx, sc, s, st)
-	case runbooks.StepApproval:
+	case plan.StepApproval:
 		return r.approval(ctx, sc, s, st)
-	case runbooks.StepParallel:
+	case plan.StepParallel:
 		return r.parallel(ctx, sc, s)
-	case runbooks.StepGroup:
+	case plan.StepGroup:
 		return r.list(ctx, sc, s.Steps)
-	case runbooks.StepForEach:
+	case plan.StepForEach:
 		return r.forEach(ctx, sc, s, st)
-	case runbooks.StepRunbook:
+	case plan.StepRunbook:
 		return r.subRunbook(ctx, sc, s, st)
-	case runbooks.StepSleep:
+	case plan.StepSleep:
 		d, err := r.ev.Duration(s.Sleep, r.vars(sc))
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 		}
 		return workflow.Sleep(ctx, d)
-	case runbooks.StepWaitFor:
+	case plan.StepWaitFor:
 		return r.waitFor(ctx, sc, s, st)
-	case runbooks.StepAssert:
+	case plan.StepAssert:
 		return r.assert(sc, s, st)
-	case runbooks.StepSet:
+	case plan.StepSet:
 		vars := r.vars(sc)
 		for _, v := range s.Set {
 			x, err := r.ev.Eval(v.Expr, vars)
@@ -95,14 +96,14 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 			r.varsVar[v.Name] = x
 		}
 		return nil
-	case runbooks.StepExit:
+	case plan.StepExit:
 		msg := ""
 		if s.Exit.Message != nil {
 			x, err := r.ev.Render(s.Exit.Message, r.vars(sc))
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 			}
-			msg = runbooks.Text(x)
+			msg = plan.Text(x)
 		}
 		st.Message = msg
 		return &exitRun{message: msg}
@@ -110,7 +111,7 @@ func (r *run) dispatch(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st
 	return &stepError{step: s.ID, typ: ErrBadPlan, message: "unknown step kind " + string(s.Kind)}
 }
 
-func (r *run) assert(sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) assert(sc *scope, s *plan.Step, st *StepState) error {
 	vars := r.vars(sc)
 	ok, err := r.ev.EvalBool(s.Assert.That, vars)
 	if err != nil {
@@ -122,7 +123,7 @@ func (r *run) assert(sc *scope, s *runbooks.PlanStep, st *StepState) error {
 	msg := "assertion failed: " + s.Assert.That.Src
 	if s.Assert.Message != nil {
 		if x, err := r.ev.Render(s.Assert.Message, vars); err == nil {
-			msg = runbooks.Text(x)
+			msg = plan.Text(x)
 		}
 	}
 	st.Message = msg
@@ -135,7 +136,7 @@ func (r *run) succeed(ctx workflow.Context, st *StepState) {
 }
 
 // fail records a failure; with continueOnError the run goes on.
-func (r *run) fail(ctx workflow.Context, st *StepState, s *runbooks.PlanStep, err error) error {
+func (r *run) fail(ctx workflow.Context, st *StepState, s *plan.Step, err error) error {
 	now := workflow.Now(ctx)
 	st.EndedAt = &now
 	se := r.asStepError(err, false)
@@ -154,11 +155,11 @@ func (r *run) fail(ctx workflow.Context, st *StepState, s *runbooks.PlanStep, er
 }
 
 // skip marks a step and everything inside it skipped.
-func (r *run) skip(sc *scope, s *runbooks.PlanStep) {
+func (r *run) skip(sc *scope, s *plan.Step) {
 	if st := sc.lookup(s.ID); st != nil {
 		st.Status = StatusSkipped
 	}
-	if s.Kind != runbooks.StepForEach {
+	if s.Kind != plan.StepForEach {
 		for _, c := range s.Steps {
 			r.skip(sc, c)
 		}
@@ -168,7 +169,7 @@ func (r *run) skip(sc *scope, s *runbooks.PlanStep) {
 // action runs an action step: its inputs rendered (those reading secrets
 // deferred to the activity), retried by policy, repeated until its
 // condition holds.
-func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *StepState) error {
+func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	vars := r.vars(sc)
 	timeout, err := r.ev.Duration(s.Timeout, vars)
 	if err != nil {
@@ -233,7 +234,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, st *
 }
 
 // runActivity renders inputs and executes one action.
-func (r *run) runActivity(ctx workflow.Context, sc *scope, s *runbooks.PlanStep, action string, with map[string]*runbooks.Value, st *StepState) (map[string]any, error) {
+func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action string, with map[string]*plan.Value, st *StepState) (map[string]any, error) {
 	in, err := r.actionInput(sc, s.ID, with)
 	if err != nil {
 		return nil, err
@@ -292,16 +293,16 @@ func workerLost(err error) bool {
 
 // actionInput renders what the workflow may render and defers to the
 // activity the values that read secrets, with the variables they read.
-func (r *run) actionInput(sc *scope, stepID string, with map[string]*runbooks.Value) (activities.Input, error) {
+func (r *run) actionInput(sc *scope, stepID string, with map[string]*plan.Value) (activities.Input, error) {
 	in := activities.Input{Runbook: r.plan.Name, RunID: r.status.RunID, StepID: stepID, Inputs: map[string]any{}}
 	vars := r.vars(sc)
 	for _, k := range sortedKeys(with) {
 		v := with[k]
 		secret := false
-		v.Exprs(func(x *runbooks.Expr) { secret = secret || len(x.Secrets) > 0 })
+		v.Exprs(func(x *plan.Expr) { secret = secret || len(x.Secrets) > 0 })
 		if secret {
 			if in.Deferred == nil {
-				in.Deferred, in.Vars = map[string]*runbooks.Value{}, runbooks.EncodeVars(vars)
+				in.Deferred, in.Vars = map[string]*plan.Value{}, plan.EncodeVars(vars)
 				delete(in.Vars, "secrets")
 			}
 			in.Deferred[k] = v
@@ -311,12 +312,12 @@ func (r *run) actionInput(sc *scope, stepID string, with map[string]*runbooks.Va
 		if err != nil {
 			return in, &stepError{step: stepID, typ: ErrExpression, message: fmt.Sprintf("input %s: %v", k, err)}
 		}
-		in.Inputs[k] = runbooks.JSONValue(x)
+		in.Inputs[k] = plan.JSONValue(x)
 	}
 	return in, nil
 }
 
-func (r *run) retryPolicy(p *runbooks.PlanRetry, vars runbooks.Vars) (*temporal.RetryPolicy, error) {
+func (r *run) retryPolicy(p *plan.Retry, vars plan.Vars) (*temporal.RetryPolicy, error) {
 	if p == nil {
 		return &temporal.RetryPolicy{MaximumAttempts: 1}, nil
 	}
@@ -369,7 +370,7 @@ var localActions, heartbeating = func() (map[string]bool, map[string]bool) {
 // lastProbe is a repeat's last outputs as the timeout's message shows them:
 // JSON, cut at 300 bytes.
 func lastProbe(out map[string]any) string {
-	b, err := json.Marshal(runbooks.JSONValue(out))
+	b, err := json.Marshal(plan.JSONValue(out))
 	if err != nil {
 		return "(not JSON)"
 	}

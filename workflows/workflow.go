@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // Names clients use to talk to a run.
@@ -30,7 +30,7 @@ const (
 	DefaultActionTimeout = time.Hour
 	HeartbeatTimeout     = 15 * time.Second // for actions that heartbeat (every 5 s)
 	MaxWorkerLosses      = 3                // times an action is run again after its worker died
-	MaxForEachItems      = runbooks.MaxListItems
+	MaxForEachItems      = plan.MaxListItems
 )
 
 // Error types of run failures.
@@ -49,7 +49,7 @@ const (
 
 // RunInput starts a run. Params must already be bound (Plan.BindParams).
 type RunInput struct {
-	Plan        *runbooks.Plan `json:"plan"`
+	Plan        *plan.Plan     `json:"plan"`
 	Params      map[string]any `json:"params"`
 	Trigger     string         `json:"trigger"`     // api, schedule, alert, webhook, parent
 	TriggeredBy string         `json:"triggeredBy"` // what triggered it: a user, alert fingerprint, schedule, hook or parent run
@@ -201,7 +201,7 @@ func (r *run) outputs() (map[string]any, error) {
 		if err != nil {
 			return nil, fmt.Errorf("output %s: %w", o.Name, err)
 		}
-		out[o.Name] = runbooks.JSONValue(v)
+		out[o.Name] = plan.JSONValue(v)
 	}
 	return out, nil
 }

@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -173,7 +175,7 @@ func run(steps, runs, concurrent int) error {
 	return nil
 }
 
-func benchPlan(n int) (*runbooks.Plan, error) {
+func benchPlan(n int) (*plan.Plan, error) {
 	var b strings.Builder
 	b.WriteString("apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: bench}\nspec:\n  steps:\n")
 	for i := range n {

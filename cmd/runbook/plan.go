@@ -10,13 +10,15 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
 // load builds file with the runbooks of lib (default: the file's
 // directory) available as sub-runbooks, and prints its diagnostics.
-func load(file, lib string, errOut io.Writer) (*runbooks.Plan, error) {
+func load(file, lib string, errOut io.Writer) (*plan.Plan, error) {
 	srcs, err := runbooks.ReadSources(file)
 	if err != nil {
 		return nil, err
@@ -75,7 +77,7 @@ func withLibrary(srcs []runbooks.Source, paths []string, lib string) ([]runbooks
 }
 
 // loadArg parses the flags and loads the one runbook file they name.
-func loadArg(fs *flag.FlagSet, args []string, lib *string, errOut io.Writer) (*runbooks.Plan, error) {
+func loadArg(fs *flag.FlagSet, args []string, lib *string, errOut io.Writer) (*plan.Plan, error) {
 	files, err := interleaved(fs, args)
 	if err != nil {
 		return nil, err
@@ -93,16 +95,16 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
 	var params multiFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
-	plan, err := loadArg(fs, args, lib, errOut)
+	p, err := loadArg(fs, args, lib, errOut)
 	if err != nil {
 		return err
 	}
 	if *showPlan {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
-		return enc.Encode(plan)
+		return enc.Encode(p)
 	}
-	given, err := plan.ParseParamArgs(params)
+	given, err := p.ParseParamArgs(params)
 	if err != nil {
 		return err
 	}
@@ -110,7 +112,7 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	if u, err := user.Current(); err == nil && who == "" {
 		who = u.Username
 	}
-	pv, err := runbooks.PreviewPlan(plan, given, time.Now(), who)
+	pv, err := runbooks.PreviewPlan(p, given, time.Now(), who)
 	if err != nil {
 		return err
 	}
@@ -126,10 +128,10 @@ func runPlan(args []string, out, errOut io.Writer) error {
 func runGraph(args []string, out, errOut io.Writer) error {
 	fs := flags("graph", errOut)
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
-	plan, err := loadArg(fs, args, lib, errOut)
+	p, err := loadArg(fs, args, lib, errOut)
 	if err != nil {
 		return err
 	}
-	_, err = io.WriteString(out, runbooks.Mermaid(plan))
+	_, err = io.WriteString(out, runbooks.Mermaid(p))
 	return err
 }

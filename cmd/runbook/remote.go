@@ -11,6 +11,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -78,7 +80,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	}
 	c := connect()
 	var rb struct {
-		Plan *runbooks.Plan `json:"plan"`
+		Plan *plan.Plan `json:"plan"`
 	}
 	if _, err := c.do("GET", "/api/v1/runbooks/"+url.PathEscape(names[0]), nil, &rb); err != nil {
 		return err
@@ -323,7 +325,7 @@ func runCancel(args []string, out, errOut io.Writer) error {
 
 // parseParams reads -p name=value pairs by the plan's declared types, one
 // at a time so that a value that does not parse is named in words.
-func parseParams(p *runbooks.Plan, args []string) (map[string]any, error) {
+func parseParams(p *plan.Plan, args []string) (map[string]any, error) {
 	out := map[string]any{}
 	for _, a := range args {
 		v, err := p.ParseParamArgs([]string{a})

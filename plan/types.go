@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"
@@ -119,12 +119,12 @@ func (t *Type) String() string {
 }
 
 // paramType turns a param's declared type and items into a Type.
-func paramType(kind, items string) *Type {
+func ParamType(kind, items string) *Type {
 	switch Kind(kind) {
 	case KindList:
 		elem := AnyType
 		if items != "" {
-			elem = paramType(items, "")
+			elem = ParamType(items, "")
 		}
 		return ListOf(elem)
 	case KindMap:

@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"
@@ -33,7 +33,7 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 	names := map[string]bool{}
 	var visit func(*Plan)
 	visit = func(p *Plan) {
-		p.Walk(func(s *PlanStep) bool {
+		p.Walk(func(s *Step) bool {
 			if s.As != "" {
 				names[s.As] = true
 			}
@@ -44,7 +44,7 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 		})
 	}
 	visit(p)
-	ev, err := NewEvaluatorFor(sortedKeys(names))
+	ev, err := NewEvaluatorFor(SortedKeys(names))
 	if err != nil {
 		return nil, fmt.Errorf("evaluator for %q: %w", p.Name, err)
 	}
@@ -55,18 +55,18 @@ func NewEvaluator(p *Plan) (*Evaluator, error) {
 // names (beside the built-in ones) are declared; an activity uses it to
 // render the inputs the workflow deferred to it.
 func NewEvaluatorFor(extra []string) (*Evaluator, error) {
-	names := map[string]bool{varParams: true, varSteps: true, varRun: true, varSecrets: true,
-		varOutputs: true, varError: true, varAlert: true, varVars: true, varBody: true, varHeaders: true}
+	names := map[string]bool{VarParams: true, VarSteps: true, VarRun: true, VarSecrets: true,
+		VarOutputs: true, VarError: true, VarAlert: true, VarVars: true, VarBody: true, VarHeaders: true}
 	for _, n := range extra {
 		names[n] = true
 	}
 	ev := &Evaluator{programs: map[string]cel.Program{}}
 	opts := make([]cel.EnvOption, 0, len(names)+1)
-	for _, n := range sortedKeys(names) {
+	for _, n := range SortedKeys(names) {
 		opts = append(opts, cel.Variable(n, cel.DynType))
 	}
-	opts = append(opts, nowFunction(ev.now))
-	env, err := mustBaseEnv().Extend(opts...)
+	opts = append(opts, NowFunction(ev.now))
+	env, err := MustBaseEnv().Extend(opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -194,10 +194,10 @@ func (ev *Evaluator) EvalBool(x *Expr, vars Vars) (bool, error) {
 // Render evaluates a compiled Value: literals as they are, expressions by
 // type, templates as text.
 func (ev *Evaluator) Render(v *Value, vars Vars) (any, error) {
-	switch v.kind {
-	case valueExpr:
+	switch v.Kind {
+	case ValueExpr:
 		return ev.Eval(v.Expr, vars)
-	case valueTmpl:
+	case ValueTmpl:
 		var b strings.Builder
 		for _, p := range v.Tmpl {
 			if p.Expr == nil {
@@ -211,7 +211,7 @@ func (ev *Evaluator) Render(v *Value, vars Vars) (any, error) {
 			b.WriteString(Text(x))
 		}
 		return b.String(), nil
-	case valueList:
+	case ValueList:
 		out := make([]any, len(v.List))
 		for i, e := range v.List {
 			x, err := ev.Render(e, vars)
@@ -221,9 +221,9 @@ func (ev *Evaluator) Render(v *Value, vars Vars) (any, error) {
 			out[i] = x
 		}
 		return out, nil
-	case valueMap:
+	case ValueMap:
 		out := make(map[string]any, len(v.Map))
-		for _, k := range sortedKeys(v.Map) {
+		for _, k := range SortedKeys(v.Map) {
 			x, err := ev.Render(v.Map[k], vars)
 			if err != nil {
 				return nil, err

@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 // Pos is a 1-based line and column in a source file.
 type Pos struct {

@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"
@@ -7,7 +7,7 @@ import (
 
 // suggest returns a "did you mean" hint for the candidate closest to s,
 // or "" when none is close enough.
-func suggest(s string, candidates []string) string {
+func Suggest(s string, candidates []string) string {
 	best, bestDist := "", -1
 	for _, c := range candidates {
 		d := editDistance(strings.ToLower(s), strings.ToLower(c))
@@ -53,8 +53,8 @@ func editDistance(a, b string) int {
 // suggestName is suggest that also offers the one candidate that s is part
 // of or holds (case-insensitively), for names such as ShellExit (for
 // ShellExitError) that are too far off for the edit distance.
-func suggestName(s string, candidates []string) string {
-	if h := suggest(s, candidates); h != "" {
+func SuggestName(s string, candidates []string) string {
+	if h := Suggest(s, candidates); h != "" {
 		return h
 	}
 	var found []string

@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"encoding/json"
@@ -51,7 +51,7 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 			probs = append(probs, fmt.Sprintf("param %q: %v", pp.Name, err))
 			continue
 		}
-		for _, msg := range checkConstraints(pp, cv) {
+		for _, msg := range CheckConstraints(pp, cv) {
 			probs = append(probs, fmt.Sprintf("param %q: %s", pp.Name, msg))
 		}
 		out[pp.Name] = cv
@@ -68,7 +68,7 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 			for _, pp := range p.Params {
 				all = append(all, pp.Name)
 			}
-			if h := suggest(name, all); h != "" {
+			if h := Suggest(name, all); h != "" {
 				msg += " (" + h + ")"
 			}
 			probs = append(probs, msg)

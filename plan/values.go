@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"
@@ -13,34 +13,34 @@ import (
 
 // valueProblem is one reason a value does not fit its type, at a sub-path
 // ("" for the value itself, "[2]" or ".key" below it).
-type valueProblem struct {
-	sub string
-	msg string
+type ValueProblem struct {
+	Sub string
+	Msg string
 }
 
 // Coerce converts v to the canonical form of type t: ints where t is int
 // (from whole floats, as JSON gives them), floats for numbers, normalised
 // durations. It returns every problem found.
 func Coerce(v any, t *Type) (any, error) {
-	var probs []valueProblem
-	out := coerce(v, t, "", &probs)
+	var probs []ValueProblem
+	out := CoerceProblems(v, t, "", &probs)
 	if len(probs) == 0 {
 		return out, nil
 	}
 	msgs := make([]string, len(probs))
 	for i, p := range probs {
-		if p.sub != "" {
-			msgs[i] = strings.TrimPrefix(p.sub, ".") + ": " + p.msg
+		if p.Sub != "" {
+			msgs[i] = strings.TrimPrefix(p.Sub, ".") + ": " + p.Msg
 		} else {
-			msgs[i] = p.msg
+			msgs[i] = p.Msg
 		}
 	}
 	return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
-func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
+func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 	fail := func(format string, args ...any) any {
-		*probs = append(*probs, valueProblem{sub: sub, msg: fmt.Sprintf(format, args...)})
+		*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf(format, args...)})
 		return nil
 	}
 	if t == nil || t.Kind == KindAny {
@@ -98,7 +98,7 @@ func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
 		}
 		out := make([]any, len(l))
 		for i, e := range l {
-			out[i] = coerce(e, t.Elem, fmt.Sprintf("%s[%d]", sub, i), probs)
+			out[i] = CoerceProblems(e, t.Elem, fmt.Sprintf("%s[%d]", sub, i), probs)
 		}
 		return out
 	case KindMap:
@@ -107,8 +107,8 @@ func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
 			break
 		}
 		out := make(map[string]any, len(m))
-		for _, k := range sortedKeys(m) {
-			out[k] = coerce(m[k], t.Elem, joinPath(sub, k), probs)
+		for _, k := range SortedKeys(m) {
+			out[k] = CoerceProblems(m[k], t.Elem, JoinPath(sub, k), probs)
 		}
 		return out
 	case KindObject:
@@ -117,17 +117,17 @@ func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
 			break
 		}
 		out := make(map[string]any, len(m))
-		for _, k := range sortedKeys(m) {
+		for _, k := range SortedKeys(m) {
 			f, known := t.Field(k)
 			if !known {
-				*probs = append(*probs, valueProblem{sub: joinPath(sub, k), msg: unknownKeyMessage(k, t.FieldNames())})
+				*probs = append(*probs, ValueProblem{Sub: JoinPath(sub, k), Msg: unknownKeyMessage(k, t.FieldNames())})
 				continue
 			}
-			out[k] = coerce(m[k], f.Type, joinPath(sub, k), probs)
+			out[k] = CoerceProblems(m[k], f.Type, JoinPath(sub, k), probs)
 		}
 		for _, f := range t.Fields {
 			if _, ok := m[f.Name]; !ok && f.Required {
-				*probs = append(*probs, valueProblem{sub: sub, msg: fmt.Sprintf("missing required field %q", f.Name)})
+				*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf("missing required field %q", f.Name)})
 			}
 		}
 		return out
@@ -137,7 +137,7 @@ func coerce(v any, t *Type, sub string, probs *[]valueProblem) any {
 
 func unknownKeyMessage(k string, names []string) string {
 	msg := fmt.Sprintf("unknown field %q", k)
-	if h := suggest(k, names); h != "" {
+	if h := Suggest(k, names); h != "" {
 		msg += " (" + h + ")"
 	}
 	return msg
@@ -188,7 +188,7 @@ func describeValue(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
-func sortedKeys[V any](m map[string]V) []string {
+func SortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

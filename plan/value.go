@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"encoding/json"
@@ -13,7 +13,7 @@ type Value struct {
 	Tmpl []TmplPart
 	List []*Value
 	Map  map[string]*Value
-	kind valueKind
+	Kind ValueKind
 }
 
 // TmplPart is text or an expression of an interpolated template.
@@ -22,51 +22,52 @@ type TmplPart struct {
 	Expr *Expr  `json:"expr,omitempty"`
 }
 
-type valueKind uint8
+// ValueKind says which of Value's fields holds the value.
+type ValueKind uint8
 
 const (
-	valueLit valueKind = iota
-	valueExpr
-	valueTmpl
-	valueList
-	valueMap
+	ValueLit ValueKind = iota
+	ValueExpr
+	ValueTmpl
+	ValueList
+	ValueMap
 )
 
 // LitValue returns a literal Value.
 func LitValue(v any) *Value { return &Value{Lit: v} }
 
 // IsLiteral reports whether the value holds no expression.
-func (v *Value) IsLiteral() bool { return v.kind == valueLit }
+func (v *Value) IsLiteral() bool { return v.Kind == ValueLit }
 
 // IsExpr reports whether the value is one whole expression.
-func (v *Value) IsExpr() bool { return v.kind == valueExpr }
+func (v *Value) IsExpr() bool { return v.Kind == ValueExpr }
 
 // IsTemplate reports whether the value is an interpolated string.
-func (v *Value) IsTemplate() bool { return v.kind == valueTmpl }
+func (v *Value) IsTemplate() bool { return v.Kind == ValueTmpl }
 
 // IsList reports whether the value is a list of values.
-func (v *Value) IsList() bool { return v.kind == valueList }
+func (v *Value) IsList() bool { return v.Kind == ValueList }
 
 // IsMap reports whether the value is a map of values.
-func (v *Value) IsMap() bool { return v.kind == valueMap }
+func (v *Value) IsMap() bool { return v.Kind == ValueMap }
 
 // Exprs calls fn for every expression in the value.
 func (v *Value) Exprs(fn func(*Expr)) {
-	switch v.kind {
-	case valueExpr:
+	switch v.Kind {
+	case ValueExpr:
 		fn(v.Expr)
-	case valueTmpl:
+	case ValueTmpl:
 		for _, p := range v.Tmpl {
 			if p.Expr != nil {
 				fn(p.Expr)
 			}
 		}
-	case valueList:
+	case ValueList:
 		for _, e := range v.List {
 			e.Exprs(fn)
 		}
-	case valueMap:
-		for _, k := range sortedKeys(v.Map) {
+	case ValueMap:
+		for _, k := range SortedKeys(v.Map) {
 			v.Map[k].Exprs(fn)
 		}
 	}
@@ -83,24 +84,24 @@ type valueJSON struct {
 // MarshalJSON writes exactly one of lit, expr, tmpl, list or map.
 func (v *Value) MarshalJSON() ([]byte, error) {
 	var j valueJSON
-	switch v.kind {
-	case valueLit:
+	switch v.Kind {
+	case ValueLit:
 		b, err := json.Marshal(v.Lit)
 		if err != nil {
 			return nil, err
 		}
 		raw := json.RawMessage(b)
 		j.Lit = &raw
-	case valueExpr:
+	case ValueExpr:
 		j.Expr = v.Expr
-	case valueTmpl:
+	case ValueTmpl:
 		j.Tmpl = v.Tmpl
-	case valueList:
+	case ValueList:
 		j.List = v.List
 		if j.List == nil {
 			j.List = []*Value{}
 		}
-	case valueMap:
+	case ValueMap:
 		j.Map = v.Map
 		if j.Map == nil {
 			j.Map = map[string]*Value{}
@@ -118,15 +119,15 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 	*v = Value{}
 	switch {
 	case j.Expr != nil:
-		v.kind, v.Expr = valueExpr, j.Expr
+		v.Kind, v.Expr = ValueExpr, j.Expr
 	case j.Tmpl != nil:
-		v.kind, v.Tmpl = valueTmpl, j.Tmpl
+		v.Kind, v.Tmpl = ValueTmpl, j.Tmpl
 	case j.List != nil:
-		v.kind, v.List = valueList, j.List
+		v.Kind, v.List = ValueList, j.List
 	case j.Map != nil:
-		v.kind, v.Map = valueMap, j.Map
+		v.Kind, v.Map = ValueMap, j.Map
 	case j.Lit != nil:
-		v.kind = valueLit
+		v.Kind = ValueLit
 		if err := json.Unmarshal(*j.Lit, &v.Lit); err != nil {
 			return err
 		}

@@ -1,9 +1,9 @@
-package runbooks
+package plan
 
 import "fmt"
 
 // joinPath appends a key to a field path, quoting keys that are not plain names.
-func joinPath(path, key string) string {
+func JoinPath(path, key string) string {
 	if !isPlainKey(key) {
 		return fmt.Sprintf("%s[%q]", path, key)
 	}

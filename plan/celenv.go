@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"encoding/json"
@@ -34,26 +34,26 @@ const (
 
 // The variables expressions read. Which are in scope depends on the field.
 const (
-	varParams  = "params"
-	varSteps   = "steps"
-	varRun     = "run"
-	varSecrets = "secrets"
-	varOutputs = "outputs"
-	varError   = "error"
-	varAlert   = "alert"
-	varVars    = "vars"
-	varBody    = "body"    // webhook triggers
-	varHeaders = "headers" // webhook triggers
+	VarParams  = "params"
+	VarSteps   = "steps"
+	VarRun     = "run"
+	VarSecrets = "secrets"
+	VarOutputs = "outputs"
+	VarError   = "error"
+	VarAlert   = "alert"
+	VarVars    = "vars"
+	VarBody    = "body"    // webhook triggers
+	VarHeaders = "headers" // webhook triggers
 )
 
 // reservedNames may not be used as a forEach loop variable.
-var reservedNames = []string{varParams, varSteps, varRun, varSecrets, varOutputs, varError, varAlert,
-	varVars, varBody, varHeaders, "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
+var ReservedNames = []string{VarParams, VarSteps, VarRun, VarSecrets, VarOutputs, VarError, VarAlert,
+	VarVars, VarBody, VarHeaders, "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
 	"function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
 
 // Object types of the built-in variables.
 var (
-	runType = ObjectOf(
+	RunType = ObjectOf(
 		Field{Name: "id", Type: StringType, Description: "The run's id."},
 		Field{Name: "name", Type: StringType, Description: "The runbook's name."},
 		Field{Name: "version", Type: IntType, Description: "The runbook version the run started on."},
@@ -62,12 +62,12 @@ var (
 		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert, webhook or parent."},
 		Field{Name: "startedAt", Type: TimestampType, Description: "When the run started."},
 	)
-	errorType = ObjectOf(
+	ErrorType = ObjectOf(
 		Field{Name: "step", Type: StringType, Description: "Id of the step that failed."},
 		Field{Name: "message", Type: StringType, Description: "The failure message."},
 		Field{Name: "type", Type: StringType, Description: "The error type, e.g. Timeout or ShellExitError."},
 	)
-	alertType = ObjectOf(
+	AlertType = ObjectOf(
 		Field{Name: "status", Type: StringType, Description: "firing or resolved."},
 		Field{Name: "labels", Type: MapOf(StringType)},
 		Field{Name: "annotations", Type: MapOf(StringType)},
@@ -85,28 +85,28 @@ var (
 		Field{Name: "approvedBy", Type: ListOf(StringType), Description: "Users who approved."},
 		Field{Name: "votes", Type: ListOf(voteType), Description: "Every vote in order."},
 	}
-	waitForOutputs = ObjectOf(
+	WaitForOutputs = ObjectOf(
 		Field{Name: "received", Type: BoolType, Description: "Whether the event arrived before the timeout."},
 		Field{Name: "payload", Type: AnyType, Description: "The event's JSON payload."},
 		Field{Name: "sender", Type: StringType, Description: "Who posted the event."},
 	)
-	forEachOutputs = ObjectOf(
+	ForEachOutputs = ObjectOf(
 		Field{Name: "succeeded", Type: IntType, Description: "Items whose body succeeded."},
 		Field{Name: "failed", Type: IntType, Description: "Items whose body failed."},
 		Field{Name: "results", Type: ListOf(AnyType), Description: "Per item, the outputs of the body's last step."},
 	)
-	noOutputs = ObjectOf()
+	NoOutputs = ObjectOf()
 )
 
 // approvalOutputs is the outputs type of an approval with the given inputs.
-func approvalOutputs(inputs []Field) *Type {
+func ApprovalOutputs(inputs []Field) *Type {
 	return ObjectOf(append(append([]Field(nil), approvalFields...),
 		Field{Name: "inputs", Type: ObjectOf(inputs...), Description: "The values the deciding approver supplied."})...)
 }
 
 // nowFunction declares now(), the run's deterministic clock. The linter
 // declares it without an implementation; the Evaluator binds its clock.
-func nowFunction(clock func() time.Time) cel.EnvOption {
+func NowFunction(clock func() time.Time) cel.EnvOption {
 	if clock == nil {
 		return cel.Function("now", cel.Overload("now_timestamp", nil, cel.TimestampType))
 	}
@@ -115,7 +115,7 @@ func nowFunction(clock func() time.Time) cel.EnvOption {
 }
 
 // stepType is the type of steps.<id>, given the type of its outputs.
-func stepType(outputs *Type) *Type {
+func StepType(outputs *Type) *Type {
 	return ObjectOf(
 		Field{Name: "status", Type: StringType, Description: "pending, running, succeeded, failed, skipped, compensated or cancelled."},
 		Field{Name: "outputs", Type: outputs},
@@ -144,17 +144,17 @@ var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 // typeRegistry declares a runbook's object types (params, steps, outputs)
 // to the CEL checker on top of the base environment's provider. At run time
 // the values are plain maps, which CEL selects fields from the same way.
-type typeRegistry struct {
+type TypeRegistry struct {
 	types.Provider
 	objects map[string]*Type
 }
 
-func newTypeRegistry(base types.Provider) *typeRegistry {
-	return &typeRegistry{Provider: base, objects: map[string]*Type{}}
+func NewTypeRegistry(base types.Provider) *TypeRegistry {
+	return &TypeRegistry{Provider: base, objects: map[string]*Type{}}
 }
 
 // FindStructType implements types.Provider.
-func (r *typeRegistry) FindStructType(name string) (*types.Type, bool) {
+func (r *TypeRegistry) FindStructType(name string) (*types.Type, bool) {
 	if _, ok := r.objects[name]; ok {
 		return types.NewTypeTypeWithParam(types.NewObjectType(name)), true
 	}
@@ -162,7 +162,7 @@ func (r *typeRegistry) FindStructType(name string) (*types.Type, bool) {
 }
 
 // FindStructFieldNames implements types.Provider.
-func (r *typeRegistry) FindStructFieldNames(name string) ([]string, bool) {
+func (r *TypeRegistry) FindStructFieldNames(name string) ([]string, bool) {
 	if t, ok := r.objects[name]; ok {
 		return t.FieldNames(), true
 	}
@@ -170,19 +170,19 @@ func (r *typeRegistry) FindStructFieldNames(name string) ([]string, bool) {
 }
 
 // FindStructFieldType implements types.Provider.
-func (r *typeRegistry) FindStructFieldType(name, field string) (*types.FieldType, bool) {
+func (r *TypeRegistry) FindStructFieldType(name, field string) (*types.FieldType, bool) {
 	if t, ok := r.objects[name]; ok {
 		f, ok := t.Field(field)
 		if !ok {
 			return nil, false
 		}
-		return &types.FieldType{Type: r.celType(f.Type, name+"."+field)}, true
+		return &types.FieldType{Type: r.CelType(f.Type, name+"."+field)}, true
 	}
 	return r.Provider.FindStructFieldType(name, field)
 }
 
 // celType maps a Type to a CEL type, declaring objects under name.
-func (r *typeRegistry) celType(t *Type, name string) *cel.Type {
+func (r *TypeRegistry) CelType(t *Type, name string) *cel.Type {
 	if t == nil {
 		return cel.DynType
 	}
@@ -200,9 +200,9 @@ func (r *typeRegistry) celType(t *Type, name string) *cel.Type {
 	case KindTimestamp:
 		return cel.TimestampType
 	case KindList:
-		return cel.ListType(r.celType(t.Elem, name+".item"))
+		return cel.ListType(r.CelType(t.Elem, name+".item"))
 	case KindMap:
-		return cel.MapType(cel.StringType, r.celType(t.Elem, name+".value"))
+		return cel.MapType(cel.StringType, r.CelType(t.Elem, name+".value"))
 	case KindObject:
 		if _, ok := r.objects[name]; !ok {
 			r.objects[name] = t
@@ -213,7 +213,7 @@ func (r *typeRegistry) celType(t *Type, name string) *cel.Type {
 }
 
 // typeOf maps a checked CEL type back to a Type.
-func (r *typeRegistry) typeOf(ct *cel.Type) *Type {
+func (r *TypeRegistry) TypeOf(ct *cel.Type) *Type {
 	switch ct.Kind() {
 	case types.StringKind:
 		return StringType
@@ -228,9 +228,9 @@ func (r *typeRegistry) typeOf(ct *cel.Type) *Type {
 	case types.TimestampKind:
 		return TimestampType
 	case types.ListKind:
-		return ListOf(r.typeOf(ct.Parameters()[0]))
+		return ListOf(r.TypeOf(ct.Parameters()[0]))
 	case types.MapKind:
-		return MapOf(r.typeOf(ct.Parameters()[1]))
+		return MapOf(r.TypeOf(ct.Parameters()[1]))
 	case types.StructKind:
 		if t, ok := r.objects[ct.TypeName()]; ok {
 			return t
@@ -240,7 +240,7 @@ func (r *typeRegistry) typeOf(ct *cel.Type) *Type {
 }
 
 // describeCEL renders a CEL type in the format's own words.
-func (r *typeRegistry) describeCEL(ct *cel.Type) string {
+func (r *TypeRegistry) DescribeCEL(ct *cel.Type) string {
 	switch ct.Kind() {
 	case types.DynKind, types.AnyKind:
 		return "any"
@@ -253,12 +253,12 @@ func (r *typeRegistry) describeCEL(ct *cel.Type) string {
 			return "object " + strings.TrimPrefix(ct.TypeName(), "runbook.")
 		}
 	}
-	return r.typeOf(ct).String()
+	return r.TypeOf(ct).String()
 }
 
 // assignable reports whether a value of CEL type ct may flow where t is
 // wanted. dyn is always accepted and checked when the run evaluates it.
-func (r *typeRegistry) assignable(ct *cel.Type, t *Type) bool {
+func (r *TypeRegistry) Assignable(ct *cel.Type, t *Type) bool {
 	k := ct.Kind()
 	if t == nil || t.Kind == KindAny || k == types.DynKind || k == types.AnyKind {
 		return true
@@ -277,12 +277,12 @@ func (r *typeRegistry) assignable(ct *cel.Type, t *Type) bool {
 	case KindTimestamp:
 		return k == types.TimestampKind
 	case KindList:
-		return k == types.ListKind && r.assignable(ct.Parameters()[0], t.Elem)
+		return k == types.ListKind && r.Assignable(ct.Parameters()[0], t.Elem)
 	case KindMap:
 		if k == types.StructKind {
 			return t.Elem == nil || t.Elem.Kind == KindAny
 		}
-		return k == types.MapKind && r.assignable(ct.Parameters()[1], t.Elem)
+		return k == types.MapKind && r.Assignable(ct.Parameters()[1], t.Elem)
 	case KindObject:
 		return k == types.MapKind || k == types.StructKind
 	}
@@ -291,7 +291,7 @@ func (r *typeRegistry) assignable(ct *cel.Type, t *Type) bool {
 
 // interpolatable reports whether a value of CEL type ct can be rendered
 // into text inside a template.
-func interpolatable(ct *cel.Type) bool {
+func Interpolatable(ct *cel.Type) bool {
 	switch ct.Kind() {
 	case types.StringKind, types.IntKind, types.UintKind, types.DoubleKind, types.BoolKind,
 		types.DurationKind, types.TimestampKind, types.DynKind, types.AnyKind, types.NullTypeKind:
@@ -301,7 +301,7 @@ func interpolatable(ct *cel.Type) bool {
 }
 
 // paramsType is the object type of params.
-func paramsType(params []PlanParam) *Type {
+func ParamsType(params []Param) *Type {
 	fields := make([]Field, len(params))
 	for i, p := range params {
 		fields[i] = Field{Name: p.Name, Type: p.Type, Description: p.Description}
@@ -309,7 +309,7 @@ func paramsType(params []PlanParam) *Type {
 	return ObjectOf(fields...)
 }
 
-func mustBaseEnv() *cel.Env {
+func MustBaseEnv() *cel.Env {
 	env, err := baseEnv()
 	if err != nil {
 		panic(fmt.Sprintf("runbooks: CEL environment: %v", err))
@@ -319,9 +319,9 @@ func mustBaseEnv() *cel.Env {
 
 // sizeBounds tells the cost estimator how large unknown lists, maps and
 // strings may be.
-type sizeBounds struct{}
+type SizeBounds struct{}
 
-func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
+func (SizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	if n.ComputedSize() != nil {
 		return nil
 	}
@@ -348,7 +348,7 @@ func (sizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return nil
 }
 
-func (sizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+func (SizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
 }
 

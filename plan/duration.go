@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"

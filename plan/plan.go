@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"encoding/json"
@@ -6,14 +6,14 @@ import (
 	"time"
 )
 
-// PlanVersion is the version of the Plan layout. The interpreter refuses
+// Version is the version of the Plan layout. The interpreter refuses
 // plans of a version it does not know.
-const PlanVersion = 1
+const Version = 1
 
 // Plan is a compiled runbook: immutable, JSON-serialisable, and the whole
 // input the interpreter needs. Expressions are kept as checked sources.
 type Plan struct {
-	PlanVersion int               `json:"planVersion"`
+	Version     int               `json:"planVersion"`
 	Name        string            `json:"name"`
 	Title       string            `json:"title,omitempty"`
 	Description string            `json:"description,omitempty"`
@@ -21,21 +21,21 @@ type Plan struct {
 	Labels      map[string]string `json:"labels,omitempty"`
 	File        string            `json:"file,omitempty"`
 	Hash        string            `json:"hash"` // sha256 of the source, hex
-	Params      []PlanParam       `json:"params,omitempty"`
+	Params      []Param           `json:"params,omitempty"`
 	Secrets     []string          `json:"secrets,omitempty"`
 	Timeout     Duration          `json:"timeout,omitzero"`
-	Vars        []PlanVar         `json:"vars,omitempty"`
-	Concurrency *PlanConcurrency  `json:"concurrency,omitempty"`
-	Schedules   []PlanSchedule    `json:"schedules,omitempty"`
-	Triggers    []PlanTrigger     `json:"triggers,omitempty"`
-	Steps       []*PlanStep       `json:"steps"`
-	OnFailure   []*PlanStep       `json:"onFailure,omitempty"`
-	Finally     []*PlanStep       `json:"finally,omitempty"`
-	Outputs     []PlanOutput      `json:"outputs,omitempty"`
+	Vars        []Var             `json:"vars,omitempty"`
+	Concurrency *Concurrency      `json:"concurrency,omitempty"`
+	Schedules   []Schedule        `json:"schedules,omitempty"`
+	Triggers    []Trigger         `json:"triggers,omitempty"`
+	Steps       []*Step           `json:"steps"`
+	OnFailure   []*Step           `json:"onFailure,omitempty"`
+	Finally     []*Step           `json:"finally,omitempty"`
+	Outputs     []Output          `json:"outputs,omitempty"`
 }
 
-// PlanParam is a declared param with its constraints.
-type PlanParam struct {
+// Param is a declared param with its constraints.
+type Param struct {
 	Name        string   `json:"name"`
 	Type        *Type    `json:"type"`
 	Description string   `json:"description,omitempty"`
@@ -49,14 +49,14 @@ type PlanParam struct {
 	Fixed       bool     `json:"fixed,omitempty"` // the default is the only value
 }
 
-// PlanConcurrency limits concurrent runs per key.
-type PlanConcurrency struct {
+// Concurrency limits concurrent runs per key.
+type Concurrency struct {
 	Key        *Expr  `json:"key,omitempty"` // nil: the runbook name
 	OnConflict string `json:"onConflict"`
 }
 
-// PlanSchedule is a validated schedule.
-type PlanSchedule struct {
+// Schedule is a validated schedule.
+type Schedule struct {
 	Name          string         `json:"name"`
 	Cron          string         `json:"cron"`
 	Timezone      string         `json:"timezone"`
@@ -66,8 +66,8 @@ type PlanSchedule struct {
 	Paused        bool           `json:"paused,omitempty"`
 }
 
-// PlanTrigger is an event trigger: Kind is "alertmanager" or "webhook".
-type PlanTrigger struct {
+// Trigger is an event trigger: Kind is "alertmanager" or "webhook".
+type Trigger struct {
 	Kind   string           `json:"kind"`
 	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
@@ -78,15 +78,15 @@ type PlanTrigger struct {
 	SignedHeaders   []string `json:"signedHeaders,omitempty"` // lower-case, in the order signed
 }
 
-// PlanVar is a named value computed by spec.vars or a set step.
-type PlanVar struct {
+// Var is a named value computed by spec.vars or a set step.
+type Var struct {
 	Name string `json:"name"`
 	Expr *Expr  `json:"expr"`
 	Type *Type  `json:"type"`
 }
 
-// PlanOutput is a named run output.
-type PlanOutput struct {
+// Output is a named run output.
+type Output struct {
 	Name string `json:"name"`
 	Expr *Expr  `json:"expr"`
 	Type *Type  `json:"type"`
@@ -110,9 +110,9 @@ const (
 	StepExit     StepKind = "exit"
 )
 
-// PlanStep is a compiled step. Fields beyond the common ones are set
+// Step is a compiled step. Fields beyond the common ones are set
 // according to Kind.
-type PlanStep struct {
+type Step struct {
 	ID              string   `json:"id"`
 	Kind            StepKind `json:"kind"`
 	Name            string   `json:"name,omitempty"`
@@ -126,51 +126,51 @@ type PlanStep struct {
 	Action     string            `json:"action,omitempty"`
 	With       map[string]*Value `json:"with,omitempty"`
 	Timeout    Duration          `json:"timeout,omitzero"`
-	Retry      *PlanRetry        `json:"retry,omitempty"`
-	Repeat     *PlanRepeat       `json:"repeat,omitempty"`
-	Compensate *PlanCompensate   `json:"compensate,omitempty"`
+	Retry      *Retry            `json:"retry,omitempty"`
+	Repeat     *Repeat           `json:"repeat,omitempty"`
+	Compensate *Compensate       `json:"compensate,omitempty"`
 
-	Approval *PlanApproval `json:"approval,omitempty"`
+	Approval *Approval `json:"approval,omitempty"`
 
 	// Steps is the body of a group or forEach, or the branches of a parallel.
-	Steps    []*PlanStep `json:"steps,omitempty"`
-	FailFast bool        `json:"failFast,omitempty"`
+	Steps    []*Step `json:"steps,omitempty"`
+	FailFast bool    `json:"failFast,omitempty"`
 
-	ForEach        *Expr          `json:"forEach,omitempty"`
-	As             string         `json:"as,omitempty"`
-	MaxConcurrency Count          `json:"maxConcurrency,omitzero"`
-	MaxErrors      *PlanMaxErrors `json:"maxErrors,omitempty"`
-	BatchSize      Count          `json:"batchSize,omitzero"`
-	OnError        []*PlanStep    `json:"onError,omitempty"`
+	ForEach        *Expr      `json:"forEach,omitempty"`
+	As             string     `json:"as,omitempty"`
+	MaxConcurrency Count      `json:"maxConcurrency,omitzero"`
+	MaxErrors      *MaxErrors `json:"maxErrors,omitempty"`
+	BatchSize      Count      `json:"batchSize,omitzero"`
+	OnError        []*Step    `json:"onError,omitempty"`
 
-	Runbook *PlanSubRunbook `json:"runbook,omitempty"`
-	Sleep   Duration        `json:"sleep,omitzero"`
-	WaitFor *PlanWaitFor    `json:"waitFor,omitempty"`
-	Assert  *PlanAssert     `json:"assert,omitempty"`
-	Set     []PlanVar       `json:"set,omitempty"`
-	Exit    *PlanExit       `json:"exit,omitempty"`
+	Runbook *SubRunbook `json:"runbook,omitempty"`
+	Sleep   Duration    `json:"sleep,omitzero"`
+	WaitFor *WaitFor    `json:"waitFor,omitempty"`
+	Assert  *Assert     `json:"assert,omitempty"`
+	Set     []Var       `json:"set,omitempty"`
+	Exit    *Exit       `json:"exit,omitempty"`
 }
 
-// PlanMaxErrors is a forEach's failure budget: a count (fixed or an
+// MaxErrors is a forEach's failure budget: a count (fixed or an
 // expression), or a percentage of the items.
-type PlanMaxErrors struct {
+type MaxErrors struct {
 	Count   Count   `json:"count,omitzero"`
 	Percent float64 `json:"percent,omitempty"`
 }
 
-// PlanAssert fails the run unless That holds.
-type PlanAssert struct {
+// Assert fails the run unless That holds.
+type Assert struct {
 	That    *Expr  `json:"that"`
 	Message *Value `json:"message,omitempty"`
 }
 
-// PlanExit ends the run successfully.
-type PlanExit struct {
+// Exit ends the run successfully.
+type Exit struct {
 	Message *Value `json:"message,omitempty"`
 }
 
-// PlanRetry is an action's retry policy with defaults filled in.
-type PlanRetry struct {
+// Retry is an action's retry policy with defaults filled in.
+type Retry struct {
 	MaxAttempts     int      `json:"maxAttempts"`
 	InitialInterval Duration `json:"initialInterval"`
 	Backoff         float64  `json:"backoff"`
@@ -178,22 +178,22 @@ type PlanRetry struct {
 	NonRetryable    []string `json:"nonRetryable,omitempty"`
 }
 
-// PlanRepeat runs an action until a condition holds.
-type PlanRepeat struct {
+// Repeat runs an action until a condition holds.
+type Repeat struct {
 	Until   *Expr    `json:"until"`
 	Every   Duration `json:"every"`
 	Timeout Duration `json:"timeout,omitzero"`
 }
 
-// PlanCompensate is the undo of an action step: an action, or steps.
-type PlanCompensate struct {
+// Compensate is the undo of an action step: an action, or steps.
+type Compensate struct {
 	Action string            `json:"action,omitempty"`
 	With   map[string]*Value `json:"with,omitempty"`
-	Steps  []*PlanStep       `json:"steps,omitempty"`
+	Steps  []*Step           `json:"steps,omitempty"`
 }
 
-// PlanApproval is an approval step.
-type PlanApproval struct {
+// Approval is an approval step.
+type Approval struct {
 	Message   *Value   `json:"message,omitempty"`
 	Approvers []string `json:"approvers,omitempty"`
 	// ApproversExpr, when set, gives the approvers at run start instead.
@@ -203,20 +203,20 @@ type PlanApproval struct {
 	Timeout           Duration          `json:"timeout,omitzero"`
 	OnTimeout         string            `json:"onTimeout"`
 	EscalateTo        []string          `json:"escalateTo,omitempty"`
-	Inputs            []PlanParam       `json:"inputs,omitempty"`
+	Inputs            []Param           `json:"inputs,omitempty"`
 	Notify            map[string]*Value `json:"notify,omitempty"` // notify action inputs: url, text
 	RemindEvery       Duration          `json:"remindEvery,omitzero"`
 }
 
-// PlanSubRunbook runs a child runbook whose plan is embedded.
-type PlanSubRunbook struct {
+// SubRunbook runs a child runbook whose plan is embedded.
+type SubRunbook struct {
 	Name   string            `json:"name"`
 	Params map[string]*Value `json:"params,omitempty"`
 	Plan   *Plan             `json:"plan,omitempty"`
 }
 
-// PlanWaitFor waits for an event.
-type PlanWaitFor struct {
+// WaitFor waits for an event.
+type WaitFor struct {
 	Event     string   `json:"event"`
 	Timeout   Duration `json:"timeout,omitzero"`
 	OnTimeout string   `json:"onTimeout"`
@@ -322,15 +322,15 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 // onFailure, finally, descending into groups, branches, loop bodies,
 // onError and compensation steps.
 // It stops when fn returns false.
-func (p *Plan) Walk(fn func(s *PlanStep) bool) {
-	for _, list := range [][]*PlanStep{p.Steps, p.OnFailure, p.Finally} {
+func (p *Plan) Walk(fn func(s *Step) bool) {
+	for _, list := range [][]*Step{p.Steps, p.OnFailure, p.Finally} {
 		if !walkSteps(list, fn) {
 			return
 		}
 	}
 }
 
-func walkSteps(list []*PlanStep, fn func(s *PlanStep) bool) bool {
+func walkSteps(list []*Step, fn func(s *Step) bool) bool {
 	for _, s := range list {
 		if !fn(s) || !walkSteps(s.Steps, fn) || !walkSteps(s.OnError, fn) {
 			return false
@@ -343,9 +343,9 @@ func walkSteps(list []*PlanStep, fn func(s *PlanStep) bool) bool {
 }
 
 // Step finds a step by id anywhere in the plan.
-func (p *Plan) Step(id string) *PlanStep {
-	var found *PlanStep
-	p.Walk(func(s *PlanStep) bool {
+func (p *Plan) Step(id string) *Step {
+	var found *Step
+	p.Walk(func(s *Step) bool {
 		if s.ID == id {
 			found = s
 		}

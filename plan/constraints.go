@@ -1,4 +1,4 @@
-package runbooks
+package plan
 
 import (
 	"fmt"
@@ -10,11 +10,11 @@ import (
 
 // checkConstraints checks a value of a param's type against its enum,
 // pattern, min and max; list params apply them to each item.
-func checkConstraints(p *PlanParam, v any) []string {
+func CheckConstraints(p *Param, v any) []string {
 	if l, ok := v.([]any); ok && p.Type.Kind == KindList {
 		var msgs []string
 		for i, e := range l {
-			for _, m := range checkConstraints(&PlanParam{Type: p.Type.Elem, Enum: p.Enum, Pattern: p.Pattern, Min: p.Min, Max: p.Max}, e) {
+			for _, m := range CheckConstraints(&Param{Type: p.Type.Elem, Enum: p.Enum, Pattern: p.Pattern, Min: p.Min, Max: p.Max}, e) {
 				msgs = append(msgs, fmt.Sprintf("item %d: %s", i, m))
 			}
 		}
