@@ -34,7 +34,7 @@ func checkInputs(spec *plan.ActionSpec, t reflect.Type) error {
 		case !ok:
 			probs = append(probs, fmt.Sprintf("field %s: no input %q", f.Name, tag))
 		case !holds(f.Type, in.Type):
-			probs = append(probs, fmt.Sprintf("field %s is %s, input %q is %s", f.Name, f.Type, tag, typeName(in.Type)))
+			probs = append(probs, fmt.Sprintf("field %s is %s, input %q is %s", f.Name, f.Type, tag, in.Type))
 		}
 		seen[tag] = true
 	}
@@ -72,11 +72,4 @@ func holds(g reflect.Type, t *plan.Type) bool {
 		return g.Kind() == reflect.Map && g.Key().Kind() == reflect.String && holds(g.Elem(), t.Elem)
 	}
 	return false // objects are not action inputs
-}
-
-func typeName(t *plan.Type) string {
-	if t == nil {
-		return string(plan.KindAny)
-	}
-	return t.String()
 }
