@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -16,8 +18,34 @@ import (
 	"go.temporal.io/sdk/testsuite"
 )
 
-// handlerOf is the handler Env.Handlers gives spec's action.
-func handlerOf(e *Env, spec *plan.ActionSpec) Handler { return e.handler(registry[spec.Name]) }
+// handlerOf is the handler Env.Handlers gives spec's action, which the
+// tests call; it fails a call whose outputs are not those the spec
+// declares, so that every test of an action checks its output names.
+func handlerOf(e *Env, spec *plan.ActionSpec) Handler {
+	h := e.handler(registry[spec.Name])
+	return func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+		out, err := h(ctx, in)
+		if err != nil {
+			return out, err
+		}
+		var probs []string
+		for k := range out.Outputs {
+			if _, ok := spec.OutputType().Field(k); !ok {
+				probs = append(probs, fmt.Sprintf("output %q is not in the spec", k))
+			}
+		}
+		for _, f := range spec.Outputs {
+			if _, ok := out.Outputs[f.Name]; !ok {
+				probs = append(probs, fmt.Sprintf("output %q is missing", f.Name))
+			}
+		}
+		if len(probs) > 0 {
+			slices.Sort(probs)
+			return out, fmt.Errorf("%s: %s", spec.Name, strings.Join(probs, "; "))
+		}
+		return out, nil
+	}
+}
 
 // Every registered action's input struct names each input of its spec
 // once, by its json tag, with a Go type that holds the input's type.
