@@ -68,7 +68,7 @@ type backupFilesInput struct {
 }
 
 // runBackupFiles runs the backup.files action.
-func runBackupFiles(ctx context.Context, c Call, bi backupFilesInput) (map[string]any, error) {
+func runBackupFiles(ctx context.Context, c call, bi backupFilesInput) (map[string]any, error) {
 	if st, err := os.Stat(bi.Source); err != nil || !st.IsDir() {
 		return nil, badInput("backup.files: source %s is not a directory", bi.Source)
 	}

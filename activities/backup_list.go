@@ -32,7 +32,7 @@ type backupListInput struct {
 }
 
 // runBackupList runs the backup.list action.
-func runBackupList(ctx context.Context, c Call, li backupListInput) (map[string]any, error) {
+func runBackupList(ctx context.Context, c call, li backupListInput) (map[string]any, error) {
 	archives, err := backupsOf(li.Destination, li.Prefix)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("backup.list: %w", err)

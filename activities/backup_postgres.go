@@ -42,7 +42,7 @@ type backupPostgresInput struct {
 }
 
 // runBackupPostgres runs the backup.postgres action.
-func runBackupPostgres(ctx context.Context, c Call, bi backupPostgresInput) (map[string]any, error) {
+func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map[string]any, error) {
 	dsn, dir, prefix := bi.DSN, bi.Destination, bi.Prefix
 	pg, err := newPgTool("backup.postgres", dsn)
 	if err != nil {

@@ -42,7 +42,7 @@ type pruneInput struct {
 }
 
 // runBackupPrune runs the backup.prune action.
-func runBackupPrune(ctx context.Context, c Call, pi pruneInput) (map[string]any, error) {
+func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any, error) {
 	var maxAge time.Duration
 	if pi.MaxAge != "" {
 		d, err := plan.ParseDuration(pi.MaxAge)

@@ -38,7 +38,7 @@ type backupVerifyInput struct {
 }
 
 // runBackupVerify runs the backup.verify action.
-func runBackupVerify(ctx context.Context, c Call, vi backupVerifyInput) (map[string]any, error) {
+func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[string]any, error) {
 	files, err := verifyBackup(ctx, vi.Path)
 	out := map[string]any{"ok": err == nil, "reason": "", "files": int64(files)}
 	if err != nil {

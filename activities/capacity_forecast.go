@@ -34,7 +34,7 @@ type capacityForecastInput struct {
 }
 
 // runCapacityForecast runs the capacity.forecast action.
-func runCapacityForecast(ctx context.Context, c Call, ci capacityForecastInput) (map[string]any, error) {
+func runCapacityForecast(ctx context.Context, c call, ci capacityForecastInput) (map[string]any, error) {
 	xs, ys, err := points(ci.Samples)
 	if err != nil {
 		return nil, badInput("capacity.forecast: %v", err)

@@ -28,7 +28,7 @@ func Example_addingAnAction() {
 		Name  string `json:"name"`
 		Times int    `json:"times"`
 	}
-	runGreet := func(ctx context.Context, c Call, in greetInput) (map[string]any, error) {
+	runGreet := func(ctx context.Context, c call, in greetInput) (map[string]any, error) {
 		if in.Times < 1 {
 			return nil, badInput("greet: times must be at least 1, not %d", in.Times)
 		}
@@ -52,7 +52,7 @@ func Example_addingAnAction() {
 	fmt.Println(err)
 
 	// A tag that names no input is refused before anything runs.
-	_, err = newAction(greetSpec, func(ctx context.Context, c Call, in struct {
+	_, err = newAction(greetSpec, func(ctx context.Context, c call, in struct {
 		Name  string `json:"nmae"`
 		Times int    `json:"times"`
 	}) (map[string]any, error) {

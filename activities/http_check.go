@@ -43,7 +43,7 @@ type httpCheckInput struct {
 
 // runHTTPCheck runs the http.check action: one probe, whose failure is the
 // healthy=false output rather than an error.
-func runHTTPCheck(ctx context.Context, c Call, hc httpCheckInput) (map[string]any, error) {
+func runHTTPCheck(ctx context.Context, c call, hc httpCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(hc.Timeout)
 	if err != nil || timeout <= 0 {
 		return nil, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)

@@ -56,7 +56,7 @@ type httpRequestInput struct {
 
 // runHTTPRequest runs the http.request action. Statuses 5xx and 429 and
 // network errors are retryable; other unexpected statuses are not.
-func runHTTPRequest(ctx context.Context, c Call, hi httpRequestInput) (map[string]any, error) {
+func runHTTPRequest(ctx context.Context, c call, hi httpRequestInput) (map[string]any, error) {
 	req, err := newRequest(ctx, hi.Method, hi.URL, hi.Headers)
 	if err != nil {
 		return nil, err

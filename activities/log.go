@@ -30,6 +30,6 @@ type logInput struct {
 
 // runLog runs the log action: the line becomes the step's output, which the
 // run's timeline shows, and goes to the worker's log.
-func runLog(ctx context.Context, c Call, li logInput) (map[string]any, error) {
+func runLog(ctx context.Context, c call, li logInput) (map[string]any, error) {
 	return map[string]any{"message": c.log(ctx, li.Level, li.Message)}, nil
 }

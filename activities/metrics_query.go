@@ -48,7 +48,7 @@ type metricsQueryInput struct {
 }
 
 // runMetricsQuery runs the metrics.query action.
-func runMetricsQuery(ctx context.Context, c Call, mi metricsQueryInput) (map[string]any, error) {
+func runMetricsQuery(ctx context.Context, c call, mi metricsQueryInput) (map[string]any, error) {
 	q := url.Values{"query": {mi.Query}}
 	endpoint := "/api/v1/query"
 	if mi.Range != "" {

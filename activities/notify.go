@@ -39,7 +39,7 @@ type notifyInput struct {
 }
 
 // runNotify runs the notify action.
-func runNotify(ctx context.Context, c Call, ni notifyInput) (map[string]any, error) {
+func runNotify(ctx context.Context, c call, ni notifyInput) (map[string]any, error) {
 	// A notification lands in a chat channel: secrets are masked in it too.
 	ni.Text, ni.Data = redact(ctx, ni.Text), redactValue(ctx, ni.Data)
 	payload := map[string]any{"text": ni.Text}

@@ -34,7 +34,7 @@ type postgresExecInput struct {
 }
 
 // runPostgresExec runs the postgres.exec action.
-func runPostgresExec(ctx context.Context, c Call, xi postgresExecInput) (map[string]any, error) {
+func runPostgresExec(ctx context.Context, c call, xi postgresExecInput) (map[string]any, error) {
 	cfg, err := pgx.ParseConfig(xi.DSN)
 	if err != nil {
 		return nil, badInput("postgres.exec: dsn: %v", err)

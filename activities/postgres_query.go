@@ -47,7 +47,7 @@ type postgresQueryInput struct {
 }
 
 // runPostgresQuery runs the postgres.query action.
-func runPostgresQuery(ctx context.Context, c Call, qi postgresQueryInput) (map[string]any, error) {
+func runPostgresQuery(ctx context.Context, c call, qi postgresQueryInput) (map[string]any, error) {
 	cfg, err := pgx.ParseConfig(qi.DSN)
 	if err != nil {
 		return nil, badInput("postgres.query: dsn: %v", err)

@@ -10,15 +10,14 @@ import (
 	"go.temporal.io/sdk/activity"
 )
 
-// Run is an action's code: it gets the inputs its spec declares, decoded
-// into In, and returns the outputs its spec declares. It cannot return
-// past the redaction: the only way to call it is a handler from
-// Env.Handlers.
-type Run[In any] func(ctx context.Context, c Call, in In) (map[string]any, error)
+// runFunc is an action's code: it gets the inputs its spec declares,
+// decoded into In, and returns the outputs its spec declares. Only a
+// handler from Env.Handlers calls it, so all it returns is redacted.
+type runFunc[In any] func(ctx context.Context, c call, in In) (map[string]any, error)
 
-// Call is what an action's code knows beyond its inputs: the worker's
+// call is what an action's code knows beyond its inputs: the worker's
 // environment and the step it runs for.
-type Call struct {
+type call struct {
 	*Env
 	Runbook, RunID, StepID string
 }
@@ -26,7 +25,7 @@ type Call struct {
 // log writes msg to the worker's log with the run and step, when the
 // action runs as an activity, and returns it; secrets are masked in it
 // first.
-func (c Call) log(ctx context.Context, level, msg string) string {
+func (c call) log(ctx context.Context, level, msg string) string {
 	msg = redact(ctx, msg)
 	if !activity.IsActivity(ctx) {
 		return msg
@@ -59,7 +58,7 @@ var registry = map[string]action{}
 // when the package is initialised, so in every test and before a worker
 // starts, if In does not match the spec's inputs (see checkInputs) or the
 // name is taken.
-func register[In any](spec *plan.ActionSpec, run Run[In]) struct{} {
+func register[In any](spec *plan.ActionSpec, run runFunc[In]) struct{} {
 	a, err := newAction(spec, run)
 	if err != nil {
 		panic(err)
@@ -71,7 +70,7 @@ func register[In any](spec *plan.ActionSpec, run Run[In]) struct{} {
 	return struct{}{}
 }
 
-func newAction[In any](spec *plan.ActionSpec, run Run[In]) (action, error) {
+func newAction[In any](spec *plan.ActionSpec, run runFunc[In]) (action, error) {
 	in := reflect.TypeFor[In]()
 	if err := checkInputs(spec, in); err != nil {
 		return action{}, err
@@ -81,7 +80,7 @@ func newAction[In any](spec *plan.ActionSpec, run Run[In]) (action, error) {
 
 // adapt makes run a Handler: it renders and checks the inputs against
 // spec, decodes them into In, and wraps the outputs.
-func adapt[In any](e *Env, spec *plan.ActionSpec, run Run[In]) Handler {
+func adapt[In any](e *Env, spec *plan.ActionSpec, run runFunc[In]) Handler {
 	return func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
 		p, err := e.prepare(ctx, spec, in)
 		if err != nil {
@@ -91,7 +90,7 @@ func adapt[In any](e *Env, spec *plan.ActionSpec, run Run[In]) Handler {
 		if err := p.decode(&typed); err != nil {
 			return plan.ActionOutput{}, err
 		}
-		out, err := run(ctx, Call{Env: e, Runbook: in.Runbook, RunID: in.RunID, StepID: in.StepID}, typed)
+		out, err := run(ctx, call{Env: e, Runbook: in.Runbook, RunID: in.RunID, StepID: in.StepID}, typed)
 		if err != nil {
 			return plan.ActionOutput{}, err
 		}

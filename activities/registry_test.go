@@ -147,7 +147,7 @@ func TestTheAdapterMasksWhatAnActionReturnsAndLogs(t *testing.T) {
 		{Name: "token", Type: plan.StringType, Required: true},
 		{Name: "fail", Type: plan.BoolType},
 	}}
-	a, err := newAction(spec, func(ctx context.Context, c Call, in leakInput) (map[string]any, error) {
+	a, err := newAction(spec, func(ctx context.Context, c call, in leakInput) (map[string]any, error) {
 		c.log(ctx, "warn", "the token is "+in.Token)
 		if in.Fail {
 			return nil, errors.New("cannot use " + in.Token)

@@ -43,7 +43,7 @@ type restoreFilesInput struct {
 }
 
 // runRestoreFiles runs the restore.files action.
-func runRestoreFiles(ctx context.Context, c Call, ri restoreFilesInput) (map[string]any, error) {
+func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[string]any, error) {
 	if _, err := verifyBackup(ctx, ri.Path); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

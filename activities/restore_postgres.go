@@ -44,7 +44,7 @@ type restorePostgresInput struct {
 }
 
 // runRestorePostgres runs the restore.postgres action.
-func runRestorePostgres(ctx context.Context, c Call, ri restorePostgresInput) (map[string]any, error) {
+func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (map[string]any, error) {
 	if ri.Jobs < 1 {
 		return nil, badInput("restore.postgres: jobs must be at least 1, not %d", ri.Jobs)
 	}

@@ -59,7 +59,7 @@ type shellInput struct {
 
 // runShell runs the shell action. The process gets its own process group, so
 // cancelling the activity stops it and everything it started.
-func runShell(ctx context.Context, c Call, si shellInput) (map[string]any, error) {
+func runShell(ctx context.Context, c call, si shellInput) (map[string]any, error) {
 	argv := si.Command
 	if si.Script != "" {
 		argv = []string{"/bin/sh", "-eu", "-c", si.Script, "runbook-" + c.StepID}

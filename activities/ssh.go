@@ -66,7 +66,7 @@ type sshInput struct {
 
 // runSSH runs the ssh action. The host key is checked against knownHosts;
 // cancelling the activity closes the session, which ends the remote command.
-func runSSH(ctx context.Context, c Call, si sshInput) (map[string]any, error) {
+func runSSH(ctx context.Context, c call, si sshInput) (map[string]any, error) {
 	if err := checkEnvNames("ssh", si.Env); err != nil {
 		return nil, err
 	}
@@ -145,7 +145,7 @@ func knownHostsCallback(lines string) (ssh.HostKeyCallback, error) {
 
 // remoteCommand builds the remote shell text: env exported first, argv
 // quoted, or the script run by sh -eu.
-func remoteCommand(si sshInput, c Call) string {
+func remoteCommand(si sshInput, c call) string {
 	var b strings.Builder
 	env := map[string]string{"RUNBOOK_RUN_ID": c.RunID, "RUNBOOK_STEP": c.StepID}
 	maps.Copy(env, si.Env)

@@ -38,7 +38,7 @@ type tcpCheckInput struct {
 }
 
 // runTCPCheck runs the tcp.check action.
-func runTCPCheck(ctx context.Context, c Call, tc tcpCheckInput) (map[string]any, error) {
+func runTCPCheck(ctx context.Context, c call, tc tcpCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(tc.Timeout)
 	if err != nil || timeout <= 0 {
 		return nil, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)

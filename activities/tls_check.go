@@ -46,7 +46,7 @@ type tlsCheckInput struct {
 }
 
 // runTLSCheck runs the tls.check action.
-func runTLSCheck(ctx context.Context, c Call, ti tlsCheckInput) (map[string]any, error) {
+func runTLSCheck(ctx context.Context, c call, ti tlsCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(ti.Timeout)
 	if err != nil || timeout <= 0 {
 		return nil, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
