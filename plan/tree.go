@@ -1,6 +1,9 @@
 package plan
 
-import "iter"
+import (
+	"fmt"
+	"iter"
+)
 
 // Runs says when the steps of a section run, relative to the step that
 // holds them.
@@ -19,6 +22,20 @@ const (
 	// compensate.steps.
 	RunsOnUndo
 )
+
+func (r Runs) String() string {
+	switch r {
+	case RunsInline:
+		return "inline"
+	case RunsPerItem:
+		return "per item"
+	case RunsOnItemError:
+		return "on item error"
+	case RunsOnUndo:
+		return "on undo"
+	}
+	return fmt.Sprintf("Runs(%d)", int(r))
+}
 
 // Section is a list of steps nested directly in a step.
 type Section struct {
