@@ -293,6 +293,7 @@ func (c *compiler) forEach(s *Step, ps *plan.Step) {
 
 func (c *compiler) action(s *Step, ps *plan.Step) {
 	ps.Action = s.Action.Value
+	ps.ActionFacts = c.facts(&s.Action)
 	ps.With = c.with(&s.With)
 	ps.Timeout = c.duration(&s.Timeout)
 	ps.Retry = &plan.Retry{MaxAttempts: 1, InitialInterval: plan.Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
@@ -313,7 +314,21 @@ func (c *compiler) action(s *Step, ps *plan.Step) {
 	}
 	if cp := s.Compensate; cp != nil {
 		ps.Compensate = &plan.Compensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
+		if cp.Action.Value != "" {
+			ps.Compensate.ActionFacts = c.facts(&cp.Action)
+		}
 	}
+}
+
+// facts is what the interpreter needs of an action, taken from the spec the
+// step was checked against and frozen into the plan.
+func (c *compiler) facts(action *String) plan.ActionFacts {
+	spec, ok := c.actions.Action(action.Value)
+	if !ok {
+		c.missing(action.Pos, "spec of action "+action.Value)
+		return plan.ActionFacts{}
+	}
+	return spec.Facts()
 }
 
 func (c *compiler) approval(a *Approval) *plan.Approval {
