@@ -27,6 +27,33 @@ func TestStepFieldsHaveAKind(t *testing.T) {
 	}
 }
 
+// TestSectionsCoverEveryStepList: sections, the child iterator of the
+// document, yields every step list a step can hold (found here by type),
+// so a list added to Step or to a struct inside it cannot be missed.
+func TestSectionsCoverEveryStepList(t *testing.T) {
+	listType := reflect.TypeOf(List[*Step]{})
+	s := &Step{}
+	lists := 0
+	var fill func(v reflect.Value)
+	fill = func(v reflect.Value) {
+		for i := 0; i < v.NumField(); i++ {
+			f := v.Field(i)
+			switch {
+			case f.Type() == listType:
+				f.Set(reflect.ValueOf(List[*Step]{Set: true, Items: []*Step{{}}}))
+				lists++
+			case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct && f.Type().Elem() != reflect.TypeOf(Step{}):
+				f.Set(reflect.New(f.Type().Elem()))
+				fill(f.Elem())
+			}
+		}
+	}
+	fill(reflect.ValueOf(s).Elem())
+	if got := len(sections(s)); got != lists || lists == 0 {
+		t.Errorf("sections yields %d lists; Step holds %d", got, lists)
+	}
+}
+
 // TestCompileMissingRecord: a set field that lint left no record of is an
 // *InternalError from Compile, and a panic under test, never a plan that
 // silently lacks it (here an if that would vanish).
