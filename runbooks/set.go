@@ -45,7 +45,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		name := doc.Metadata.Name.Value
 		if j, dup := byName[name]; dup && name != "" {
 			r := &reporter{file: s.File}
-			r.errorf(doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
+			r.errorf(CodeDuplicate, doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
 			results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 			docs[i] = nil
 			continue
@@ -79,7 +79,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 			if state[j] == 1 {
 				r := &reporter{file: doc.file}
 				cycle := append(append(chain, name), ref.Name.Value)
-				r.errorf(ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
+				r.errorf(CodeCycle, ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
 				results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 				continue
 			}
