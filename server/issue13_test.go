@@ -156,7 +156,7 @@ func TestSubRunbookCycleRegistration(t *testing.T) {
 			Details []runbooks.Diagnostic
 		}
 		if got := a.call("POST", "/api/v1/runbooks", a.author, cycle, &p); got != 422 || len(p.Details) != 1 ||
-			p.Details[0].String() != "runbook.yaml:7:34: runbooks run each other in a cycle: cb -> ca -> cb" {
+			p.Details[0].String() != "runbook.yaml:7:34: runbooks run each other in a cycle: cb -> ca -> cb" || p.Details[0].Code != runbooks.CodeCycle {
 			t.Errorf("a cycle through the registered ca: %d %+v", got, p)
 		}
 		var versions struct{ Versions []runbookView }
