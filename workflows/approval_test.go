@@ -9,14 +9,14 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
 func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
 	var texts []string
 	h := newHarness(t, map[string]action{
-		"notify": func(in activities.Input) (map[string]any, error) {
+		"notify": func(in plan.ActionInput) (map[string]any, error) {
 			if _, ok := in.Deferred["url"]; !ok || in.Inputs["url"] != nil {
 				t.Errorf("the webhook URL reads a secret and must be rendered by the activity: %+v", in)
 			}

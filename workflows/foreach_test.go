@@ -7,7 +7,7 @@ import (
 
 	"testing"
 
-	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -17,9 +17,9 @@ import (
 // at 6s and fails at 7s, the second failure; b ends at 8s, and d must not
 // take its slot.
 func TestForEachCountsAFailureWhenTheItemFails(t *testing.T) {
-	h := newHarness(t, map[string]action{"shell": func(in activities.Input) (map[string]any, error) {
+	h := newHarness(t, map[string]action{"shell": func(in plan.ActionInput) (map[string]any, error) {
 		if host := in.Inputs["command"].([]any)[1]; host == "a" || host == "c" {
-			return nil, temporal.NewNonRetryableApplicationError("down", activities.ErrShellExit, nil)
+			return nil, temporal.NewNonRetryableApplicationError("down", plan.ErrShellExit, nil)
 		}
 		return map[string]any{"exitCode": 0}, nil
 	}})

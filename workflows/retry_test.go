@@ -6,20 +6,20 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
 func TestRetryPolicyFromThePlan(t *testing.T) {
 	tries := map[string]int{}
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			tries[in.StepID]++
 			switch {
 			case in.StepID == "flaky" && tries["flaky"] < 3:
 				return nil, temporal.NewApplicationError("connection reset", "Transient")
 			case in.StepID == "fatal":
-				return nil, temporal.NewApplicationError("exit code 2", activities.ErrShellExit)
+				return nil, temporal.NewApplicationError("exit code 2", plan.ErrShellExit)
 			}
 			return map[string]any{"exitCode": 0}, nil
 		},
@@ -28,7 +28,7 @@ func TestRetryPolicyFromThePlan(t *testing.T) {
     - {id: flaky, action: shell, with: {command: [x]}, retry: {maxAttempts: 5, initialInterval: 1s}}
     - {id: fatal, action: shell, with: {command: [y]}, retry: {maxAttempts: 5, nonRetryable: [ShellExitError]}}
 `, nil)
-	if _, et := h.result(); et != activities.ErrShellExit {
+	if _, et := h.result(); et != plan.ErrShellExit {
 		t.Fatalf("error type = %q", et)
 	}
 	if tries["flaky"] != 3 || tries["fatal"] != 1 {
@@ -51,7 +51,7 @@ func TestActionRunsAgainWhenItsWorkerIsLost(t *testing.T) {
 		{losses: 99, wantCalls: 1 + workflows.MaxWorkerLosses, wantErr: "Timeout"},
 	} {
 		n := 0
-		h := newHarness(t, map[string]action{"shell": func(activities.Input) (map[string]any, error) {
+		h := newHarness(t, map[string]action{"shell": func(plan.ActionInput) (map[string]any, error) {
 			if n++; n <= tc.losses {
 				return nil, temporal.NewHeartbeatTimeoutError()
 			}
@@ -72,13 +72,13 @@ func TestActionRunsAgainWhenItsWorkerIsLost(t *testing.T) {
 // succeeded or failed.
 func TestAttemptsCountFailedAttempts(t *testing.T) {
 	tries := map[string]int{}
-	h := newHarness(t, map[string]action{"shell": func(in activities.Input) (map[string]any, error) {
+	h := newHarness(t, map[string]action{"shell": func(in plan.ActionInput) (map[string]any, error) {
 		tries[in.StepID]++
 		switch {
 		case in.StepID == "third" && tries["third"] < 3, in.StepID == "broken":
 			return nil, temporal.NewApplicationError("connection reset", "Transient")
 		case in.StepID == "fatal" && tries["fatal"] == 2:
-			return nil, temporal.NewNonRetryableApplicationError("exit code 2", activities.ErrShellExit, nil, map[string]any{"exitCode": 2})
+			return nil, temporal.NewNonRetryableApplicationError("exit code 2", plan.ErrShellExit, nil, map[string]any{"exitCode": 2})
 		case in.StepID == "fatal":
 			return nil, temporal.NewApplicationError("connection reset", "Transient")
 		case in.StepID == "plain": // no attempt detail: retries ran out, so the policy's maximum
@@ -101,7 +101,7 @@ func TestAttemptsCountFailedAttempts(t *testing.T) {
 			t.Errorf("%s: attempts %d, want %d (%d calls)", id, st.Attempts, want, tries[id])
 		}
 	}
-	if st := stepOf(t, s, "fatal"); st.Error != "exit code 2" || st.ErrorType != activities.ErrShellExit {
+	if st := stepOf(t, s, "fatal"); st.Error != "exit code 2" || st.ErrorType != plan.ErrShellExit {
 		t.Errorf("fatal: error %q, type %q: the attempt must not change the action's error", st.Error, st.ErrorType)
 	}
 }

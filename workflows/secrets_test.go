@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -28,7 +29,7 @@ func TestMissingSecretsFailTheRunBeforeItsFirstStep(t *testing.T) {
 	h.setSecret("TOKEN", "")
 	h.setSecret("HOOK", "short")
 	h.run(src, nil)
-	if _, et := h.result(); et != activities.ErrSecret {
+	if _, et := h.result(); et != plan.ErrSecret {
 		t.Fatalf("error type = %q", et)
 	}
 	s := h.status()
@@ -75,7 +76,7 @@ func TestSubRunbookSecretsAreCheckedAtTheParentsStart(t *testing.T) {
 	}
 	h := newHarness(t, nil)
 	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: results[0].Plan, Trigger: "api", TriggeredBy: "ann"})
-	if _, et := h.result(); et != activities.ErrSecret {
+	if _, et := h.result(); et != plan.ErrSecret {
 		t.Fatalf("error type = %q", et)
 	}
 	if s := h.status(); s.Error != "secrets the run reads cannot be resolved on the worker: missing PG_DSN (checked when the run starts)" || len(h.called("")) != 0 {
