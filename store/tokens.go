@@ -167,7 +167,7 @@ func (s *Store) issue(actor string, spec TokenSpec) (string, *Token, error) {
 	secret := "rbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
 	t := &Token{Hash: hashToken(secret), Prefix: secret[:12], User: spec.User, Roles: strings.Join(spec.Roles, ","),
 		Groups: strings.Join(spec.Groups, ","), CreatedAt: now, ExpiresAt: expires}
-	err = s.db.Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(t).Error; err != nil {
 			return err
 		}
@@ -195,8 +195,9 @@ func auditToken(tx *gorm.DB, actor, action string, t *Token) error {
 	return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: strconv.FormatUint(uint64(t.ID), 10), Detail: string(b)}).Error
 }
 
-// Authenticate resolves a token's secret to its identity and records its
-// use (to LastUseResolution). An expired or revoked token is refused at
+// Authenticate resolves a token's secret to its identity and notes its
+// use (to LastUseResolution), written in the background: authenticating
+// reads and never writes. An expired or revoked token is refused at
 // once, with ErrTokenExpired or ErrTokenRevoked.
 func (s *Store) Authenticate(secret string) (*Identity, error) {
 	var t Token
@@ -213,11 +214,7 @@ func (s *Store) Authenticate(secret string) (*Identity, error) {
 	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
 		return nil, ErrTokenExpired
 	}
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= LastUseResolution {
-		if err := s.db.Model(&t).Update("last_used_at", now).Error; err != nil {
-			return nil, err
-		}
-	}
+	s.shared.lastUse.note(t.ID, t.LastUsedAt, now)
 	return &Identity{TokenID: t.ID, User: t.User, Roles: t.RoleList(), Groups: t.GroupList()}, nil
 }
 
@@ -230,6 +227,7 @@ func (s *Store) Tokens(user string) ([]Token, error) {
 	}
 	var out []Token
 	err := q.Find(&out).Error
+	s.shared.lastUse.overlay(out)
 	return out, err
 }
 
@@ -241,7 +239,9 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 		if err := s.db.First(&t, uint(id)).Error; err != nil {
 			return nil, notFound(err)
 		}
-		return &t, nil
+		one := []Token{t}
+		s.shared.lastUse.overlay(one)
+		return &one[0], nil
 	}
 	var ts []Token
 	if err := s.db.Where("prefix = ?", ref).Limit(2).Find(&ts).Error; err != nil {
@@ -251,6 +251,7 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 	case 0:
 		return nil, ErrNotFound
 	case 1:
+		s.shared.lastUse.overlay(ts)
 		return &ts[0], nil
 	}
 	return nil, ErrAmbiguousPrefix
@@ -261,7 +262,7 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 // revoked before (the token is returned too).
 func (s *Store) RevokeToken(actor string, id uint) (*Token, error) {
 	var t Token
-	err := s.db.Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Token{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", time.Now().UTC())
 		if res.Error != nil {
 			return res.Error
