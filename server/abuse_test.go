@@ -6,10 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/worker"
 )
 
 // openSQLite is a SQLite store in the test's directory.
@@ -80,4 +83,40 @@ func TestMetricsLabelsAreBounded(t *testing.T) {
 			t.Errorf("metricLabels(%s, %s) = %s %s, want %s %s", tt.method, tt.route, m, r, tt.wantMethod, tt.wantRoute)
 		}
 	}
+}
+
+// Values longer than their columns hold are refused with 422 naming each
+// field, on SQLite as on Postgres, and nothing is recorded or started.
+func TestTooLongValuesAre422(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog()}
+		srv := httptest.NewServer(api.Handler())
+		defer srv.Close()
+		cl := apiClient{t, srv.URL}
+		admin, _, _ := st.CreateToken("root", []string{"admin"}, nil)
+		src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: keyed}\nspec:\n  params: [{name: who, type: string, required: true}]\n" +
+			"  concurrency: {key: params.who, onConflict: reject}\n  steps:\n    - {id: one, action: log, with: {message: hi}}\n"
+		if got := cl.call("POST", "/api/v1/runbooks", admin, src, nil); got != 201 {
+			t.Fatalf("register: %d", got)
+		}
+		var p Problem
+		if got := cl.call("POST", "/api/v1/runbooks/keyed/runs", admin, map[string]any{"params": map[string]any{"who": strings.Repeat("w", 301)}}, &p); got != 422 ||
+			p.Error != "values longer than the database holds" || !reflect.DeepEqual(p.Details, []any{"concurrencyKey: 301 characters, at most 300"}) {
+			t.Errorf("a concurrency key of 301 characters: %d %+v", got, p)
+		}
+		var runs struct{ Runs []store.Run }
+		if cl.call("GET", "/api/v1/runs", admin, nil, &runs); len(runs.Runs) != 0 {
+			t.Errorf("runs recorded: %+v", runs.Runs)
+		}
+		alerts := map[string]any{"status": "firing", "alerts": []any{
+			map[string]any{"status": "firing", "fingerprint": "fp1", "labels": map[string]any{"alertname": "Fine"}},
+			map[string]any{"status": "firing", "fingerprint": strings.Repeat("f", 201), "labels": map[string]any{"alertname": strings.Repeat("a", 501)}},
+		}}
+		p = Problem{}
+		if got := cl.call("POST", "/hooks/alertmanager", admin, alerts, &p); got != 422 || !reflect.DeepEqual(p.Details, []any{
+			"alerts[1].fingerprint: 201 characters, at most 200", "alerts[1].labels.alertname: 501 characters, at most 500"}) {
+			t.Errorf("an alert too long: %d %+v", got, p)
+		}
+	})
 }

@@ -150,7 +150,11 @@ func errorHandler(err error, c echo.Context) {
 	status, p := http.StatusInternalServerError, Problem{Error: "internal error", Details: []any{}}
 	var ae *apiError
 	var ue *store.UnavailableError
+	var tl *store.TooLongError
 	var he *echo.HTTPError
+	if errors.As(err, &tl) {
+		err = tooLong(tl)
+	}
 	switch {
 	case errors.As(err, &ae):
 		status, p = ae.status, Problem{Error: ae.message, Details: ae.details}

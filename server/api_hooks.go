@@ -40,6 +40,9 @@ func (a *API) alertmanager(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return problem(http.StatusBadRequest, "not an Alertmanager webhook payload: "+err.Error())
 	}
+	if err := checkAlerts(body.Alerts); err != nil {
+		return err
+	}
 	plans, err := a.triggered("alertmanager")
 	if err != nil {
 		return err

@@ -103,5 +103,10 @@ func (s *Store) registerDeadlines() error {
 			return err
 		}
 	}
+	for _, r := range []registrar{cb.Create().Before("gorm:begin_transaction"), cb.Update().Before("gorm:begin_transaction")} {
+		if err := r.Register("runbook:sizes", checkSizes); err != nil {
+			return err
+		}
+	}
 	return nil
 }

@@ -91,7 +91,10 @@ func sqliteDSN(path string) string {
 	}
 	// In a file: URI '#' would end the path and '%' start an escape.
 	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	// Transactions begin IMMEDIATE: the token-use writer has a connection
+	// of its own, and a deferred transaction that read before it wrote
+	// would fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
 // Ping checks the database answers within the query timeout (and

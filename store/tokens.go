@@ -103,8 +103,8 @@ func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 	switch {
 	case strings.TrimSpace(spec.User) == "":
 		p = append(p, "user: must not be empty")
-	case len(spec.User) > 200:
-		p = append(p, "user: longer than 200 characters")
+	case Length(spec.User) > Size(Token{}, "User"):
+		p = append(p, fmt.Sprintf("user: longer than %d characters", Size(Token{}, "User")))
 	}
 	if len(spec.Roles) == 0 {
 		p = append(p, "roles: name at least one of "+strings.Join(Roles, ", "))
@@ -119,8 +119,8 @@ func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 			p = append(p, fmt.Sprintf("groups[%d]: %q: a group is a non-empty name without commas", i, g))
 		}
 	}
-	if n := len(strings.Join(spec.Groups, ",")); n > 1000 {
-		p = append(p, fmt.Sprintf("groups: %d characters together, at most 1000", n))
+	if n, most := Length(strings.Join(spec.Groups, ",")), Size(Token{}, "Groups"); n > most {
+		p = append(p, fmt.Sprintf("groups: %d characters together, at most %d", n, most))
 	}
 	var expires *time.Time
 	if spec.TTL != "" {
