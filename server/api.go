@@ -41,10 +41,13 @@ type API struct {
 	Scheduler *Scheduler
 	// VoteKey seals votes and events; nil: a key kept in the records.
 	VoteKey ed25519.PrivateKey
+	// Streams bounds event streams; zero: the defaults.
+	Streams StreamLimits
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	synced     sync.Map // run id -> history length last written to the records
 	voteSigner atomic.Pointer[attest.Signer]
+	streams    streamSlots
 }
 
 // Problem is every error answer: {error, details[]}.
