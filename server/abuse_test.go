@@ -1,14 +1,17 @@
 package server
 
 import (
+	"bufio"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/store"
@@ -119,4 +122,53 @@ func TestTooLongValuesAre422(t *testing.T) {
 			t.Errorf("an alert too long: %d %+v", got, p)
 		}
 	})
+}
+
+// The unauthenticated webhook route waits for a body at most its read
+// timeout (408), and refuses a bad signature without decoding the body or
+// the plans again.
+func TestWebhookIsCheapToRefuse(t *testing.T) {
+	c := temporalStack(t)
+	st := openSQLite(t)
+	api := &API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
+		Secrets: secretMap{"HOOK_KEY": hookKey}, WebhookReadTimeout: 300 * time.Millisecond}
+	srv := httptest.NewServer(api.Handler())
+	defer srv.Close()
+	cl := apiClient{t, srv.URL}
+	admin, _, _ := st.CreateToken("root", []string{"admin"}, nil)
+	if got := cl.call("POST", "/api/v1/runbooks", admin, remediation, nil); got != 201 {
+		t.Fatalf("register: %d", got)
+	}
+
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	start := time.Now()
+	fmt.Fprintf(conn, "POST /hooks/webhook/grafana HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"state\":")
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("no answer to a body that never arrives: %v", err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 408 || time.Since(start) > 2*time.Second || !strings.Contains(string(b), `"error":"the body did not arrive within 300ms","details":["send the whole request at once"]`) {
+		t.Errorf("a body that never arrives: %d after %s: %s", resp.StatusCode, time.Since(start), b)
+	}
+
+	first, err := api.triggered("webhook")
+	if err != nil || len(first) != 1 {
+		t.Fatalf("triggered: %v %v", first, err)
+	}
+	for i := range 20 {
+		var p Problem
+		got := cl.call("POST", "/hooks/webhook/grafana", "", "not JSON at all", &p, "X-Signature-256", fmt.Sprintf("t=%d,id=d%d,v1=%064d", time.Now().Unix(), i, 0))
+		if got != 401 || p.Error != "webhook grafana: signature does not verify" {
+			t.Fatalf("a bad signature: %d %+v", got, p)
+		}
+	}
+	if again, _ := api.triggered("webhook"); len(again) != 1 || again[0].plan != first[0].plan || again[0].ev != nil {
+		t.Errorf("the plan was decoded again, or its expressions prepared, for refused deliveries")
+	}
 }

@@ -29,6 +29,9 @@ import (
 const (
 	MaxBody        = runbooks.MaxSourceSize
 	RequestTimeout = 30 * time.Second
+	// DefaultWebhookReadTimeout is how long the unauthenticated webhook
+	// route waits for a body.
+	DefaultWebhookReadTimeout = 10 * time.Second
 )
 
 // API is the engine's HTTP API under /api/v1.
@@ -43,11 +46,15 @@ type API struct {
 	VoteKey ed25519.PrivateKey
 	// Streams bounds event streams; zero: the defaults.
 	Streams StreamLimits
+	// WebhookReadTimeout bounds reading a webhook's body; zero:
+	// DefaultWebhookReadTimeout.
+	WebhookReadTimeout time.Duration
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	synced     sync.Map // run id -> history length last written to the records
 	voteSigner atomic.Pointer[attest.Signer]
 	streams    streamSlots
+	plans      planCache
 }
 
 // Problem is every error answer: {error, details[]}.
