@@ -104,6 +104,21 @@ func TestTooLongValuesAre422(t *testing.T) {
 			t.Fatalf("register: %d", got)
 		}
 		var p Problem
+		var minutes, hours []string
+		for i := range 60 {
+			minutes = append(minutes, fmt.Sprint(i))
+		}
+		for i := range 24 {
+			hours = append(hours, fmt.Sprint(i))
+		}
+		cron := strings.Join(minutes, ",") + " " + strings.Join(hours, ",") + " * * *" // 237 characters
+		long := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: sched}\nspec:\n  schedules:\n    - {name: often, cron: \"" + cron + "\"}\n  steps:\n    - {id: one, action: log, with: {message: hi}}\n"
+		if got := cl.call("POST", "/api/v1/runbooks", admin, long, &p); got != 422 || !reflect.DeepEqual(p.Details, []any{"spec.schedules[0].cron: 237 characters, at most 200"}) {
+			t.Errorf("a cron of 237 characters: %d %+v", got, p)
+		}
+		if got := cl.call("GET", "/api/v1/runbooks/sched", admin, nil, nil); got != 404 {
+			t.Errorf("the runbook was saved: %d", got)
+		}
 		if got := cl.call("POST", "/api/v1/runbooks/keyed/runs", admin, map[string]any{"params": map[string]any{"who": strings.Repeat("w", 301)}}, &p); got != 422 ||
 			p.Error != "values longer than the database holds" || !reflect.DeepEqual(p.Details, []any{"concurrencyKey: 301 characters, at most 300"}) {
 			t.Errorf("a concurrency key of 301 characters: %d %+v", got, p)
@@ -170,5 +185,35 @@ func TestWebhookIsCheapToRefuse(t *testing.T) {
 	}
 	if again, _ := api.triggered("webhook"); len(again) != 1 || again[0].plan != first[0].plan || again[0].ev != nil {
 		t.Errorf("the plan was decoded again, or its expressions prepared, for refused deliveries")
+	}
+}
+
+// /openapi.json states the limits: the answers past them and x-limits.
+func TestOpenAPIStatesLimits(t *testing.T) {
+	doc := OpenAPI()
+	op := func(path, method string) map[string]any {
+		return doc["paths"].(map[string]any)[path].(map[string]any)[method].(map[string]any)["responses"].(map[string]any)
+	}
+	for _, tt := range []struct{ path, method, code string }{
+		{"/api/v1/runs/{id}/events", "get", "429"},
+		{"/api/v1/runs/{id}/events", "get", "503"},
+		{"/hooks/webhook/{name}", "post", "408"},
+		{"/hooks/alertmanager", "post", "422"},
+		{"/api/v1/runbooks/{name}/runs", "post", "422"},
+		{"/readyz", "get", "503"},
+	} {
+		if op(tt.path, tt.method)[tt.code] == nil {
+			t.Errorf("%s %s lacks %s", tt.method, tt.path, tt.code)
+		}
+	}
+	if op("/healthz", "get")["503"] != nil {
+		t.Errorf("/healthz answers no 503")
+	}
+	limits := doc["x-limits"].(map[string]any)
+	if cols := limits["columns"].(map[string]int); cols["concurrency key"] != 300 || cols["alert alertname (triggerDetail)"] != 500 {
+		t.Errorf("x-limits.columns = %v", cols)
+	}
+	if limits["streamsPerToken"] != DefaultStreamsPerToken || limits["queryTimeout"] != "5s" || limits["webhookReadTimeout"] != "10s" {
+		t.Errorf("x-limits = %v", limits)
 	}
 }

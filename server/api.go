@@ -253,7 +253,10 @@ func (a *API) ready(c echo.Context) error {
 	if db != nil {
 		var ue *store.UnavailableError
 		msg := "database: does not answer"
-		if errors.As(db, &ue) {
+		switch {
+		case ctx.Err() != nil:
+			msg = "database: did not answer within " + ReadyTimeout.String()
+		case errors.As(db, &ue):
 			msg = "database: " + ue.Reason
 		}
 		c.Logger().Error(db)

@@ -80,6 +80,9 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 		return nil, false, diags, problem(http.StatusUnprocessableEntity, "the runbook is invalid", details...)
 	}
+	if err := checkPlan(plan); err != nil {
+		return nil, false, diags, err
+	}
 	var previous []string
 	if prev, err := a.Store.Runbook(plan.Name, 0); err == nil {
 		if pp, err := prev.PlanOf(); err == nil {

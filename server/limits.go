@@ -1,9 +1,11 @@
 package server
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 )
 
@@ -30,6 +32,24 @@ func checkAlerts(alerts []Alert) error {
 		}
 		if n := store.Length(a.Labels["alertname"]); n > detail {
 			long = append(long, fmt.Sprintf("alerts[%d].labels.alertname: %d characters, at most %d", i, n, detail))
+		}
+	}
+	if long != nil {
+		return problem(http.StatusUnprocessableEntity, "values longer than the database holds", long...)
+	}
+	return nil
+}
+
+// checkPlan refuses a runbook whose schedules would not fit their records,
+// before the version is saved or a schedule made in Temporal.
+func checkPlan(p *plan.Plan) error {
+	var long []any
+	for i, s := range p.Schedules {
+		var tl *store.TooLongError
+		if errors.As(store.CheckSizes(&store.Schedule{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap}), &tl) {
+			for _, f := range tl.Fields {
+				long = append(long, fmt.Sprintf("spec.schedules[%d].%s", i, f))
+			}
 		}
 	}
 	if long != nil {
