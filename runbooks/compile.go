@@ -47,7 +47,7 @@ func Compile(c *Checked) *plan.Plan {
 		p.Secrets = append(p.Secrets, s.Value)
 	}
 	if cc := doc.Spec.Concurrency; cc != nil {
-		p.Concurrency = &plan.Concurrency{Key: c.exprs[&cc.Key], OnConflict: or(cc.OnConflict.Value, "reject")}
+		p.Concurrency = &plan.Concurrency{Key: c.exprs[&cc.Key], OnConflict: or(cc.OnConflict.Value, plan.ConflictReject)}
 	}
 	for _, s := range doc.Spec.Schedules.Items {
 		p.Schedules = append(p.Schedules, plan.Schedule{
@@ -55,17 +55,17 @@ func Compile(c *Checked) *plan.Plan {
 			Cron:          s.Cron.Value,
 			Timezone:      or(s.Timezone.Value, "UTC"),
 			Params:        c.schedules[s],
-			Overlap:       or(s.Overlap.Value, "skip"),
+			Overlap:       or(s.Overlap.Value, plan.OverlapSkip),
 			CatchupWindow: c.durations[&s.CatchupWindow],
 			Paused:        s.Paused.Value,
 		})
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "alertmanager", Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
 		}
 		if wh := t.Webhook; wh != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerWebhook, Name: wh.Name.Value, Match: c.exprs[&wh.Match],
 				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
 				SignedHeaders: signedHeaders(wh)})
 		}
@@ -80,11 +80,12 @@ func Compile(c *Checked) *plan.Plan {
 	return p
 }
 
-func or(v, def string) string {
+// or is v, or def when v is not given; T is the field's enum type.
+func or[T ~string](v string, def T) T {
 	if v == "" {
 		return def
 	}
-	return v
+	return T(v)
 }
 
 // durationOr is a duration field's compiled value, or def when not given.
@@ -193,7 +194,7 @@ func (c *Checked) step(s *Step) *plan.Step {
 		ps.Sleep = c.durations[&s.Sleep]
 	case plan.StepWaitFor:
 		w := s.WaitFor
-		ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
+		ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, plan.WaitTimeoutFail), Senders: values(w.Senders.Items)}
 	case plan.StepAssert:
 		ps.Assert = &plan.Assert{That: c.exprs[&s.Assert.That], Message: c.value(s.Assert.Message)}
 	case plan.StepSet:
@@ -235,7 +236,7 @@ func (c *Checked) approval(a *Approval) *plan.Approval {
 		MinApprovals:      DefaultMinApprovals,
 		AllowSelfApproval: a.AllowSelfApproval.Value,
 		Timeout:           c.durations[&a.Timeout],
-		OnTimeout:         or(a.OnTimeout.Value, "reject"),
+		OnTimeout:         or(a.OnTimeout.Value, plan.ApprovalTimeoutReject),
 		EscalateTo:        values(a.EscalateTo.Items),
 		Inputs:            c.inputs[a],
 		RemindEvery:       c.durations[&a.RemindEvery],

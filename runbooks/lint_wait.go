@@ -26,7 +26,7 @@ func (l *linter) lintApproval(a *Approval, path string, sc *exprScope) {
 	}
 	l.principals(a.EscalateTo.Items, path+".escalateTo")
 	l.duration(&a.Timeout, path+".timeout", sc)
-	if a.OnTimeout.Value == "escalate" {
+	if a.OnTimeout.Value == string(plan.ApprovalTimeoutEscalate) {
 		if len(a.EscalateTo.Items) == 0 {
 			l.r.errorf(a.OnTimeout.Pos, path+".onTimeout", "onTimeout escalate needs escalateTo")
 		}
@@ -149,7 +149,7 @@ func (l *linter) lintWaitFor(w *WaitFor, path string, sc *exprScope) {
 		l.r.errorf(w.Event.Pos, path+".event", "event name %q must be lowercase letters, digits, dashes and underscores, starting with a letter", w.Event.Value)
 	}
 	l.duration(&w.Timeout, path+".timeout", sc)
-	if w.OnTimeout.Value == "continue" && !w.Timeout.Set {
+	if w.OnTimeout.Value == string(plan.WaitTimeoutContinue) && !w.Timeout.Set {
 		l.r.warnf(w.OnTimeout.Pos, path+".onTimeout", "onTimeout has no effect without a timeout")
 	}
 	if w.Senders.Set && len(w.Senders.Items) == 0 {

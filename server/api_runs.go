@@ -75,7 +75,7 @@ func (a *API) startRun(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
 	user := identity(c).User
-	run, status, err := a.start(c, p, v.Version, params, origin{trigger: "api", triggeredBy: user, startedBy: user,
+	run, status, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
 		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))})
 	if err != nil {
 		return err
@@ -91,7 +91,8 @@ func (a *API) startRun(c echo.Context) error {
 // origin is where a start comes from: the trigger, what triggered it, the
 // authenticated caller who is its starter, and its scoped idempotency key.
 type origin struct {
-	trigger, triggeredBy, detail, startedBy, key string
+	trigger                             plan.RunTrigger
+	triggeredBy, detail, startedBy, key string
 }
 
 // apiKey scopes an Idempotency-Key header to the runbook and the caller, so
@@ -115,7 +116,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	}
 	now := time.Now().UTC()
 	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
-		Trigger: o.trigger, TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
+		Trigger: string(o.trigger), TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
 	if o.key != "" {
 		run.IdempotencyKey = &o.key
 	}
@@ -159,7 +160,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, err
 	}
 	// A retry with the key starts the recorded run as it was recorded.
-	in := workflows.RunInput{Plan: p, Params: params, Trigger: created.Trigger, TriggeredBy: created.TriggeredBy,
+	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
 		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, LocalActions: true}
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
@@ -172,7 +173,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
 	}
 	if status == http.StatusCreated {
-		runsStarted.WithLabelValues(p.Name, o.trigger).Inc() // audited with the record
+		runsStarted.WithLabelValues(p.Name, string(o.trigger)).Inc() // audited with the record
 	}
 	return created, status, nil
 }
@@ -191,7 +192,7 @@ func conflict(cc *plan.Concurrency, run, existing *store.Run) *startConflict {
 	if existing == nil || run.IdempotencyKey != nil && existing.IdempotencyKey != nil && *existing.IdempotencyKey == *run.IdempotencyKey {
 		return nil
 	}
-	if cc.OnConflict == "attach" {
+	if cc.OnConflict == plan.ConflictAttach {
 		return &startConflict{run: existing, status: http.StatusOK}
 	}
 	return &startConflict{err: problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": run.ConcurrencyKey})}
@@ -224,13 +225,19 @@ func concurrencyKey(p *plan.Plan, params map[string]any, r *store.Run) (string, 
 	if err != nil {
 		return "", err
 	}
-	v, err := ev.Eval(p.Concurrency.Key, plan.Vars{"params": p.ParamVars(params),
-		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "startedBy": r.StartedBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
+	v, err := ev.Eval(p.Concurrency.Key, plan.Vars{plan.VarParams: p.ParamVars(params), plan.VarRun: runVars(p, r).Value()})
 	if err != nil {
 		return "", err
 	}
 	s, _ := v.(string)
 	return s, nil
+}
+
+// runVars is run as the run's expressions will read it; the workflow
+// gets CreatedAt as its startedAt.
+func runVars(p *plan.Plan, r *store.Run) plan.RunVars {
+	return plan.RunVars{ID: r.ID, Name: p.Name, Version: r.Version, Trigger: plan.RunTrigger(r.Trigger),
+		TriggeredBy: r.TriggeredBy, StartedBy: r.StartedBy, StartedAt: r.CreatedAt}
 }
 
 // runningWith returns the run holding a concurrency key, checking with

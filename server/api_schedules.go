@@ -48,7 +48,7 @@ func (a *API) listSchedules(c echo.Context) error {
 }
 
 func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live bool) scheduleView {
-	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap, Paused: s.Paused}
+	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: string(s.Overlap), Paused: s.Paused}
 	v.Next, _ = runbooks.NextFires(s, time.Now(), 3)
 	if !live {
 		return v
@@ -139,7 +139,7 @@ func (a *API) triggerSchedule(c echo.Context, p *plan.Plan, s plan.Schedule) err
 		return problem(http.StatusUnprocessableEntity, "the schedule's params: "+err.Error())
 	}
 	who := identity(c).User
-	run, _, err := a.start(c, p, v.Version, params, origin{trigger: "schedule", triggeredBy: s.Name, detail: s.Name, startedBy: who})
+	run, _, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerSchedule, triggeredBy: s.Name, detail: s.Name, startedBy: who})
 	if err != nil {
 		return err
 	}

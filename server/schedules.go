@@ -16,13 +16,13 @@ import (
 )
 
 // Overlap policies by the format's names.
-var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
-	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	"buffer-one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
-	"buffer-all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
-	"cancel-other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
-	"terminate-other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
-	"allow-all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+var overlapPolicies = map[plan.Overlap]enumspb.ScheduleOverlapPolicy{
+	plan.OverlapSkip:           enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	plan.OverlapBufferOne:      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	plan.OverlapBufferAll:      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	plan.OverlapCancelOther:    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	plan.OverlapTerminateOther: enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
+	plan.OverlapAllowAll:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 }
 
 // ScheduleID is the Temporal schedule id of one of a runbook's schedules.
@@ -77,7 +77,7 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteK
 		ID:        p.Name + "-" + sc.Name,
 		Workflow:  workflows.WorkflowName,
 		TaskQueue: s.TaskQueue,
-		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: "schedule", TriggeredBy: sc.Name,
+		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTriggerSchedule, TriggeredBy: sc.Name,
 			StartedBy: SystemSchedule, VoteKey: voteKey, Version: version, LocalActions: true}},
 	}
 	h := s.Client.ScheduleClient().GetHandle(ctx, id)
