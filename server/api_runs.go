@@ -159,9 +159,11 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	} else if err != nil {
 		return nil, 0, err
 	}
-	// A retry with the key starts the recorded run as it was recorded.
+	// A retry with the key starts the recorded run as it was recorded,
+	// run.startedAt the time its concurrency key was computed with.
+	startedAt := created.CreatedAt.UTC()
 	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
-		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, LocalActions: true}
+		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true}
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}

@@ -51,6 +51,9 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	ev.SetClock(func() time.Time { return workflow.Now(ctx) })
 	info := workflow.GetInfo(ctx)
 	startedAt := info.WorkflowStartTime
+	if in.StartedAt != nil {
+		startedAt = *in.StartedAt
+	}
 	r := &run{
 		plan:   p,
 		in:     in,

@@ -61,6 +61,10 @@ type RunInput struct {
 	// votes and events the API sealed with it.
 	VoteKey string `json:"voteKey,omitempty"`
 	Version int    `json:"version"`
+	// StartedAt is run.startedAt: when the API recorded the run, the time
+	// its concurrency key saw. Unset (schedules, sub-runbooks, runs started
+	// before it was sent): the workflow's start time.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// LocalActions runs actions whose spec is Local (log) as local
 	// activities: no task queue round trip, fewer history events.
 	LocalActions bool `json:"localActions,omitempty"`
