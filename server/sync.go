@@ -8,6 +8,7 @@ import (
 
 	"go.temporal.io/api/serviceerror"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -104,7 +105,7 @@ func (a *API) discoverScheduled(ctx context.Context) {
 					continue
 				}
 				r := &store.Run{ID: res.WorkflowID, Runbook: p.Name, Version: vs[i].Version, Status: workflows.RunRunning,
-					Trigger: "schedule", TriggerDetail: s.Name, TriggeredBy: s.Name, StartedBy: SystemSchedule, CreatedAt: act.ActualTime.UTC()}
+					Trigger: string(plan.RunTriggerSchedule), TriggerDetail: s.Name, TriggeredBy: s.Name, StartedBy: SystemSchedule, CreatedAt: act.ActualTime.UTC()}
 				params, _ := p.BindParams(s.Params)
 				_, _ = a.Store.CreateRun(r, params)
 			}
