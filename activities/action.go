@@ -15,54 +15,19 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// Input is what the interpreter sends an action: the inputs it could render
-// in the workflow, and the ones that read secrets, which only the activity
-// renders (so secret values never enter workflow history).
-type Input struct {
-	Runbook string         `json:"runbook"`
-	RunID   string         `json:"runId"`
-	StepID  string         `json:"stepId"`
-	Inputs  map[string]any `json:"inputs,omitempty"`
-	// Deferred inputs read secrets: their templates, and the variables
-	// those templates read (encoded with runbooks.EncodeVars).
-	Deferred map[string]*plan.Value `json:"deferred,omitempty"`
-	Vars     map[string]any         `json:"vars,omitempty"`
-
-	secrets *callSecrets // what this call masks; set by withRedaction
-}
-
-// Output is what an action returns: its outputs, as its spec declares them.
-type Output struct {
-	Outputs map[string]any `json:"outputs"`
-	Attempt int            `json:"attempt,omitempty"` // which attempt produced them
-}
-
-// Error types an interpreter or a retry policy can branch on.
-const (
-	ErrBadInput       = "BadInput"       // never retried
-	ErrSecret         = "SecretNotFound" // never retried
-	ErrShellExit      = "ShellExitError"
-	ErrHTTPStatus     = "HTTPStatusError"
-	ErrUnreachable    = "Unreachable"
-	ErrNotifyRejected = "NotifyRejected"
-	ErrBadOutput      = "BadOutput"         // never retried
-	ErrSecretSource   = "SecretSourceError" // the secrets could not be listed
-	ErrPanic          = "Panic"             // the action's code panicked
-)
-
 // errorTypes is a spec's Errors: the types the action itself raises, then
 // those every action can fail with before or around its own code.
 func errorTypes(own ...string) []string {
-	return append(own, ErrBadInput, ErrSecret, ErrSecretSource, ErrPanic)
+	return append(own, plan.ErrBadInput, plan.ErrSecret, plan.ErrSecretSource, plan.ErrPanic)
 }
 
 // badInput is a permanent failure: running again cannot fix the input.
 func badInput(format string, args ...any) error {
-	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), ErrBadInput, nil)
+	return temporal.NewNonRetryableApplicationError(fmt.Sprintf(format, args...), plan.ErrBadInput, nil)
 }
 
 // Handler runs one action.
-type Handler func(ctx context.Context, in Input) (Output, error)
+type Handler func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error)
 
 // Env is what actions need from the worker.
 type Env struct {
@@ -82,13 +47,13 @@ type prepared struct {
 // prepare renders deferred inputs with their secrets, applies the spec's
 // defaults and checks the types of everything. Messages may hold secret
 // values: the redaction wrapper masks them on the way out.
-func (e *Env) prepare(spec *plan.ActionSpec, in Input) (*prepared, error) {
+func (e *Env) prepare(ctx context.Context, spec *plan.ActionSpec, in plan.ActionInput) (*prepared, error) {
 	p := &prepared{values: map[string]any{}}
 	for k, v := range in.Inputs {
 		p.values[k] = v
 	}
 	if len(in.Deferred) > 0 {
-		if err := e.renderDeferred(in, p); err != nil {
+		if err := e.renderDeferred(ctx, in, p); err != nil {
 			return nil, err
 		}
 	}
@@ -121,7 +86,7 @@ func (e *Env) prepare(spec *plan.ActionSpec, in Input) (*prepared, error) {
 	return p, nil
 }
 
-func (e *Env) renderDeferred(in Input, p *prepared) error {
+func (e *Env) renderDeferred(ctx context.Context, in plan.ActionInput, p *prepared) error {
 	names := map[string]bool{}
 	for _, v := range in.Deferred {
 		v.Exprs(func(x *plan.Expr) {
@@ -133,17 +98,17 @@ func (e *Env) renderDeferred(in Input, p *prepared) error {
 	secrets := map[string]any{}
 	for _, name := range slices.Sorted(maps.Keys(names)) {
 		if e.Secrets == nil {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: this worker has no secret source", name), ErrSecret, nil)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: this worker has no secret source", name), plan.ErrSecret, nil)
 		}
 		val, err := e.Secrets.Secret(name)
 		if err != nil {
-			return temporal.NewNonRetryableApplicationError(err.Error(), ErrSecret, nil)
+			return temporal.NewNonRetryableApplicationError(err.Error(), plan.ErrSecret, nil)
 		}
 		if val != "" && len(val) < MinSecretLen {
-			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: %d bytes is too short to be redacted (the minimum is %d); use a longer value", name, len(val), MinSecretLen), ErrSecret, nil)
+			return temporal.NewNonRetryableApplicationError(fmt.Sprintf("secret %s: %d bytes is too short to be redacted (the minimum is %d); use a longer value", name, len(val), MinSecretLen), plan.ErrSecret, nil)
 		}
 		secrets[name] = val
-		in.secrets.add(val)
+		secretsOf(ctx).add(val)
 	}
 	vars, err := plan.DecodeVars(in.Vars)
 	if err != nil {
@@ -177,9 +142,9 @@ func (p *prepared) decode(dst any) error {
 }
 
 // finish makes an action's result (the redaction wrapper masks it).
-func (p *prepared) finish(out map[string]any, err error) (Output, error) {
+func (p *prepared) finish(out map[string]any, err error) (plan.ActionOutput, error) {
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
-	return Output{Outputs: out}, nil
+	return plan.ActionOutput{Outputs: out}, nil
 }

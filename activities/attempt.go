@@ -5,23 +5,18 @@ import (
 	"errors"
 	"reflect"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 )
-
-// AttemptDetail is the first detail of an action's failure: which attempt
-// failed. A failed activity returns no Output, so without it the
-// interpreter could not tell how often a step ran.
-type AttemptDetail struct {
-	Attempt int `json:"runbookAttempt"`
-}
 
 // WithAttempt reports which attempt produced an action's outputs, or its
 // failure (as an AttemptDetail before the error's own first detail; its
 // message, type and retryability stay, and a plain error gets the type
 // Temporal would give it). Cancellations and timeouts pass as they are.
 func WithAttempt(h Handler) Handler {
-	return func(ctx context.Context, in Input) (Output, error) {
+	return func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
 		out, err := h(ctx, in)
 		attempt := int(activity.GetInfo(ctx).Attempt)
 		switch {
@@ -39,9 +34,9 @@ func withAttemptDetail(err error, attempt int) error {
 	var app *temporal.ApplicationError
 	if !errors.As(err, &app) || app != err {
 		return temporal.NewApplicationErrorWithOptions(err.Error(), goErrType(err),
-			temporal.ApplicationErrorOptions{Details: []any{AttemptDetail{Attempt: attempt}}})
+			temporal.ApplicationErrorOptions{Details: []any{plan.AttemptDetail{Attempt: attempt}}})
 	}
-	details := []any{AttemptDetail{Attempt: attempt}}
+	details := []any{plan.AttemptDetail{Attempt: attempt}}
 	if app.HasDetails() {
 		var d any
 		if app.Details(&d) == nil {

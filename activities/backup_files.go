@@ -66,20 +66,20 @@ type backupFilesInput struct {
 }
 
 // BackupFiles runs the backup.files action.
-func (e *Env) BackupFiles(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(BackupFilesSpec, in)
+func (e *Env) BackupFiles(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, BackupFilesSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var bi backupFilesInput
 	if err := p.decode(&bi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	if st, err := os.Stat(bi.Source); err != nil || !st.IsDir() {
-		return Output{}, badInput("backup.files: source %s is not a directory", bi.Source)
+		return plan.ActionOutput{}, badInput("backup.files: source %s is not a directory", bi.Source)
 	}
 	if err := os.MkdirAll(bi.Destination, backupDirMode); err != nil {
-		return Output{}, fmt.Errorf("backup.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
 	}
 	now := time.Now().UTC()
 	name := fmt.Sprintf("%s-%s.tar.gz", bi.Prefix, now.Format("20060102T150405Z"))
@@ -88,22 +88,22 @@ func (e *Env) BackupFiles(ctx context.Context, in Input) (Output, error) {
 	m := &Manifest{Archive: name, Kind: "files", Source: bi.Source, Created: now}
 	if err := writeArchive(ctx, tmp, bi.Source, m); err != nil {
 		os.Remove(tmp)
-		return Output{}, fmt.Errorf("backup.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
 	}
 	sum, size, err := fileSHA256(tmp)
 	if err != nil {
 		os.Remove(tmp)
-		return Output{}, fmt.Errorf("backup.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
 	}
 	m.SHA256, m.Bytes = sum, size
 	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
-		return Output{}, fmt.Errorf("backup.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
 	}
 	if err := writeManifest(m, final); err != nil {
-		return Output{}, fmt.Errorf("backup.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
 	}
-	return Output{Outputs: map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}}, nil
+	return plan.ActionOutput{Outputs: map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}}, nil
 }
 
 // writeArchive tars and gzips dir into path, filling m's entries.

@@ -25,25 +25,25 @@ var BackupListSpec = &plan.ActionSpec{
 }
 
 // BackupList runs the backup.list action.
-func (e *Env) BackupList(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(BackupListSpec, in)
+func (e *Env) BackupList(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, BackupListSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var li struct {
 		Destination string `json:"destination"`
 		Prefix      string `json:"prefix"`
 	}
 	if err := p.decode(&li); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	archives, err := backupsOf(li.Destination, li.Prefix)
 	if err != nil && !os.IsNotExist(err) {
-		return Output{}, fmt.Errorf("backup.list: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.list: %w", err)
 	}
 	latest := ""
 	if len(archives) > 0 {
 		latest = archives[0].path
 	}
-	return Output{Outputs: map[string]any{"backups": paths(archives), "latest": latest, "count": int64(len(archives))}}, nil
+	return plan.ActionOutput{Outputs: map[string]any{"backups": paths(archives), "latest": latest, "count": int64(len(archives))}}, nil
 }

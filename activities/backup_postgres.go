@@ -16,7 +16,7 @@ import (
 // BackupPostgresSpec dumps a database.
 var BackupPostgresSpec = &plan.ActionSpec{
 	Name:        "backup.postgres",
-	Errors:      errorTypes(ErrPgTool, ErrUnreachable),
+	Errors:      errorTypes(ErrPgTool, plan.ErrUnreachable),
 	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -34,10 +34,10 @@ var BackupPostgresSpec = &plan.ActionSpec{
 }
 
 // BackupPostgres runs the backup.postgres action.
-func (e *Env) BackupPostgres(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(BackupPostgresSpec, in)
+func (e *Env) BackupPostgres(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, BackupPostgresSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var bi struct {
 		DSN         string `json:"dsn"`
@@ -45,7 +45,7 @@ func (e *Env) BackupPostgres(ctx context.Context, in Input) (Output, error) {
 		Prefix      string `json:"prefix"`
 	}
 	if err := p.decode(&bi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	return p.finish(backupPostgres(ctx, bi.DSN, bi.Destination, bi.Prefix))
 }

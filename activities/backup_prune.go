@@ -40,27 +40,27 @@ type pruneInput struct {
 }
 
 // BackupPrune runs the backup.prune action.
-func (e *Env) BackupPrune(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(BackupPruneSpec, in)
+func (e *Env) BackupPrune(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, BackupPruneSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var pi pruneInput
 	if err := p.decode(&pi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var maxAge time.Duration
 	if pi.MaxAge != "" {
 		if maxAge, err = plan.ParseDuration(pi.MaxAge); err != nil || maxAge <= 0 {
-			return Output{}, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
+			return plan.ActionOutput{}, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
 		}
 	}
 	if pi.Keep <= 0 && maxAge == 0 {
-		return Output{}, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
+		return plan.ActionOutput{}, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
 	}
 	archives, err := backupsOf(pi.Destination, pi.Prefix)
 	if err != nil {
-		return Output{}, fmt.Errorf("backup.prune: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("backup.prune: %w", err)
 	}
 	now := time.Now()
 	var keep, remove []backupFile
@@ -83,15 +83,15 @@ func (e *Env) BackupPrune(ctx context.Context, in Input) (Output, error) {
 	}
 	out := map[string]any{"removed": paths(remove), "kept": paths(keep)}
 	if pi.DryRun {
-		return Output{Outputs: out}, nil
+		return plan.ActionOutput{Outputs: out}, nil
 	}
 	for _, b := range remove {
 		if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
-			return Output{}, fmt.Errorf("backup.prune: %w", err)
+			return plan.ActionOutput{}, fmt.Errorf("backup.prune: %w", err)
 		}
 		_ = os.Remove(ManifestPath(b.path))
 	}
-	return Output{Outputs: out}, nil
+	return plan.ActionOutput{Outputs: out}, nil
 }
 
 type backupFile struct {

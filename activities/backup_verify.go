@@ -32,26 +32,26 @@ var BackupVerifySpec = &plan.ActionSpec{
 }
 
 // BackupVerify runs the backup.verify action.
-func (e *Env) BackupVerify(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(BackupVerifySpec, in)
+func (e *Env) BackupVerify(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, BackupVerifySpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var vi struct {
 		Path string `json:"path"`
 	}
 	if err := p.decode(&vi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	files, err := verifyBackup(ctx, vi.Path)
 	out := map[string]any{"ok": err == nil, "reason": "", "files": int64(files)}
 	if err != nil {
 		if ctx.Err() != nil {
-			return Output{}, ctx.Err()
+			return plan.ActionOutput{}, ctx.Err()
 		}
 		out["reason"] = err.Error()
 	}
-	return Output{Outputs: out}, nil
+	return plan.ActionOutput{Outputs: out}, nil
 }
 
 // verifyBackup returns the files read back, or why the backup is not whole.

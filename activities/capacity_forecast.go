@@ -27,24 +27,24 @@ var CapacityForecastSpec = &plan.ActionSpec{
 }
 
 // CapacityForecast runs the capacity.forecast action.
-func (e *Env) CapacityForecast(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(CapacityForecastSpec, in)
+func (e *Env) CapacityForecast(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, CapacityForecastSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var ci struct {
 		Samples   []any   `json:"samples"`
 		Threshold float64 `json:"threshold"`
 	}
 	if err := p.decode(&ci); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	xs, ys, err := points(ci.Samples)
 	if err != nil {
-		return Output{}, badInput("capacity.forecast: %v", err)
+		return plan.ActionOutput{}, badInput("capacity.forecast: %v", err)
 	}
 	if len(xs) < 2 {
-		return Output{}, badInput("capacity.forecast: need at least 2 samples, got %d", len(xs))
+		return plan.ActionOutput{}, badInput("capacity.forecast: need at least 2 samples, got %d", len(xs))
 	}
 	slope, icept, r2 := fitLine(xs, ys)
 	last := xs[len(xs)-1]
@@ -56,7 +56,7 @@ func (e *Env) CapacityForecast(ctx context.Context, in Input) (Output, error) {
 	case slope > 0:
 		days = (ci.Threshold - current) / slope / 86400
 	}
-	return Output{Outputs: map[string]any{"slopePerDay": slope * 86400, "current": current, "daysUntil": days, "r2": r2}}, nil
+	return plan.ActionOutput{Outputs: map[string]any{"slopePerDay": slope * 86400, "current": current, "daysUntil": days, "r2": r2}}, nil
 }
 
 // points reads samples as seconds and values.

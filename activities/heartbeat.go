@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/activity"
 )
 
@@ -21,7 +23,7 @@ var recordHeartbeat = activity.RecordHeartbeat
 // the interpreter tells a lost worker from a long action; heartbeats are
 // also how a cancelled run's cancellation reaches the action.
 func withHeartbeat(h Handler) Handler {
-	return func(ctx context.Context, in Input) (Output, error) {
+	return func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
 		if !activity.IsActivity(ctx) {
 			return h(ctx, in)
 		}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
 )
@@ -27,14 +29,14 @@ func TestHeartbeatingActions(t *testing.T) {
 	h := e.Handlers()
 	env.RegisterActivityWithOptions(h[ShellSpec.Name], activity.RegisterOptions{Name: ShellSpec.Name})
 	env.RegisterActivityWithOptions(h[LogSpec.Name], activity.RegisterOptions{Name: LogSpec.Name})
-	if _, err := env.ExecuteActivity(ShellSpec.Name, Input{Inputs: map[string]any{"command": []any{"sleep", "0.5"}}}); err != nil {
+	if _, err := env.ExecuteActivity(ShellSpec.Name, plan.ActionInput{Inputs: map[string]any{"command": []any{"sleep", "0.5"}}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := beats.Load(); n < 5 {
 		t.Errorf("%d heartbeats in 0.5 s at one per 50 ms", n)
 	}
 	beats.Store(0)
-	if _, err := env.ExecuteActivity(LogSpec.Name, Input{Inputs: map[string]any{"message": "hi"}}); err != nil {
+	if _, err := env.ExecuteActivity(LogSpec.Name, plan.ActionInput{Inputs: map[string]any{"message": "hi"}}); err != nil {
 		t.Fatal(err)
 	}
 	if n := beats.Load(); n != 0 || LogSpec.Heartbeats {

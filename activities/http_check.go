@@ -41,18 +41,18 @@ type httpCheckInput struct {
 
 // HTTPCheck runs the http.check action: one probe, whose failure is the
 // healthy=false output rather than an error.
-func (e *Env) HTTPCheck(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(HTTPCheckSpec, in)
+func (e *Env) HTTPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, HTTPCheckSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var hc httpCheckInput
 	if err := p.decode(&hc); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	timeout, err := plan.ParseDuration(hc.Timeout)
 	if err != nil || timeout <= 0 {
-		return Output{}, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
+		return plan.ActionOutput{}, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

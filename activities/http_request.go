@@ -20,7 +20,7 @@ import (
 // HTTPRequestSpec sends one HTTP request.
 var HTTPRequestSpec = &plan.ActionSpec{
 	Name:        "http.request",
-	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
+	Errors:      errorTypes(plan.ErrHTTPStatus, plan.ErrUnreachable),
 	Description: "Send an HTTP request; fails unless the status is expected.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -54,14 +54,14 @@ type httpRequestInput struct {
 
 // HTTPRequest runs the http.request action. Statuses 5xx and 429 and
 // network errors are retryable; other unexpected statuses are not.
-func (e *Env) HTTPRequest(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(HTTPRequestSpec, in)
+func (e *Env) HTTPRequest(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, HTTPRequestSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var hi httpRequestInput
 	if err := p.decode(&hi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	if _, has := p.values["json"]; !has {
 		hi.JSON = nil
@@ -100,7 +100,7 @@ func (e *Env) HTTPRequest(ctx context.Context, in Input) (Output, error) {
 		msg := fmt.Sprintf("%s %s: status %d", req.Method, redactURL(req.URL), resp.StatusCode)
 		opts := temporal.ApplicationErrorOptions{Details: []any{out},
 			NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrHTTPStatus, opts))
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus, opts))
 	}
 	return p.finish(out, nil)
 }
@@ -156,7 +156,7 @@ func unreachable(ctx context.Context, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return temporal.NewApplicationError(err.Error(), ErrUnreachable)
+	return temporal.NewApplicationError(err.Error(), plan.ErrUnreachable)
 }
 
 // redactURL hides a URL's user info and query, which often carry tokens.

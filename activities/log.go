@@ -30,16 +30,16 @@ type logInput struct {
 
 // Log runs the log action: the line becomes the step's output, which the
 // run's timeline shows, and goes to the worker's log.
-func (e *Env) Log(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(LogSpec, in)
+func (e *Env) Log(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, LogSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var li logInput
 	if err := p.decode(&li); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
-	msg := in.redact(li.Message) // before it is logged
+	msg := redact(ctx, li.Message) // before it is logged
 	if activity.IsActivity(ctx) {
 		logger := activity.GetLogger(ctx)
 		kv := []any{"run", in.RunID, "step", in.StepID}
@@ -52,5 +52,5 @@ func (e *Env) Log(ctx context.Context, in Input) (Output, error) {
 			logger.Info(msg, kv...)
 		}
 	}
-	return Output{Outputs: map[string]any{"message": msg}}, nil
+	return plan.ActionOutput{Outputs: map[string]any{"message": msg}}, nil
 }

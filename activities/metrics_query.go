@@ -19,7 +19,7 @@ import (
 // MetricsQuerySpec queries Prometheus.
 var MetricsQuerySpec = &plan.ActionSpec{
 	Name:        "metrics.query",
-	Errors:      errorTypes(ErrHTTPStatus, ErrUnreachable),
+	Errors:      errorTypes(plan.ErrHTTPStatus, plan.ErrUnreachable),
 	Description: "Query a Prometheus-compatible HTTP API: an instant query, or a range query with range and step. The first series' points are also given as values, ready for capacity.forecast.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -38,10 +38,10 @@ var MetricsQuerySpec = &plan.ActionSpec{
 }
 
 // MetricsQuery runs the metrics.query action.
-func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(MetricsQuerySpec, in)
+func (e *Env) MetricsQuery(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, MetricsQuerySpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var mi struct {
 		URL     string            `json:"url"`
@@ -51,7 +51,7 @@ func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
 		Headers map[string]string `json:"headers"`
 	}
 	if err := p.decode(&mi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	q := url.Values{"query": {mi.Query}}
 	endpoint := "/api/v1/query"
@@ -59,7 +59,7 @@ func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
 		r, err := plan.ParseDuration(mi.Range)
 		step, serr := plan.ParseDuration(mi.Step)
 		if err != nil || serr != nil || r <= 0 || step <= 0 {
-			return Output{}, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
+			return plan.ActionOutput{}, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
 		}
 		end := time.Now()
 		endpoint = "/api/v1/query_range"
@@ -93,7 +93,7 @@ func (e *Env) MetricsQuery(ctx context.Context, in Input) (Output, error) {
 		if pr.Error != "" {
 			msg += ": " + pr.Error
 		}
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrHTTPStatus,
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus,
 			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode >= 400 && resp.StatusCode < 500}))
 	}
 	out := map[string]any{"resultType": pr.Data.ResultType, "series": []any{}, "values": []any{}, "value": 0.0}

@@ -16,7 +16,7 @@ import (
 // NotifySpec posts a message to a chat or webhook endpoint.
 var NotifySpec = &plan.ActionSpec{
 	Name:        "notify",
-	Errors:      errorTypes(ErrNotifyRejected, ErrUnreachable),
+	Errors:      errorTypes(plan.ErrNotifyRejected, plan.ErrUnreachable),
 	Description: "Post a message to a Slack-compatible incoming webhook, or as plain JSON to any URL.",
 	Inputs: []plan.Field{
 		{Name: "url", Type: plan.StringType, Required: true, Description: "Webhook URL; usually ${{ secrets.NAME }}.", Role: plan.RoleURL},
@@ -37,17 +37,17 @@ type notifyInput struct {
 }
 
 // Notify runs the notify action.
-func (e *Env) Notify(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(NotifySpec, in)
+func (e *Env) Notify(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, NotifySpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var ni notifyInput
 	if err := p.decode(&ni); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	// A notification lands in a chat channel: secrets are masked in it too.
-	ni.Text, ni.Data = in.redact(ni.Text), in.redactValue(ni.Data)
+	ni.Text, ni.Data = redact(ctx, ni.Text), redactValue(ctx, ni.Data)
 	payload := map[string]any{"text": ni.Text}
 	if ni.Format == "json" {
 		payload = map[string]any{"text": ni.Text, "runbook": in.Runbook, "run": in.RunID, "step": in.StepID, "data": ni.Data}
@@ -69,7 +69,7 @@ func (e *Env) Notify(ctx context.Context, in Input) (Output, error) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		msg := fmt.Sprintf("notify: %s answered %s", redactURL(req.URL), resp.Status)
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, ErrNotifyRejected,
+		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrNotifyRejected,
 			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}))
 	}
 	return p.finish(map[string]any{"status": int64(resp.StatusCode)}, nil)

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/opsrunbook/runbook/plan"
 )
 
 // checkMode fails unless path has exactly mode.
@@ -34,7 +36,7 @@ func TestBackupFilesArePrivate(t *testing.T) {
 	src := t.TempDir()
 	writeTree(t, src, map[string]string{"a.txt": "alpha"})
 	dst := filepath.Join(t.TempDir(), "new", "backups")
-	out, err := (&Env{}).Handlers()[BackupFilesSpec.Name](context.Background(), Input{Inputs: map[string]any{"source": src, "destination": dst}})
+	out, err := (&Env{}).Handlers()[BackupFilesSpec.Name](context.Background(), plan.ActionInput{Inputs: map[string]any{"source": src, "destination": dst}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +50,7 @@ func TestBackupPostgresIsPrivate(t *testing.T) {
 	db := pgDatabase(t, "perm")
 	openUmask(t)
 	dst := filepath.Join(t.TempDir(), "dumps")
-	out, err := (&Env{}).Handlers()[BackupPostgresSpec.Name](context.Background(), Input{Inputs: map[string]any{"dsn": pgDSN(db), "destination": dst}})
+	out, err := (&Env{}).Handlers()[BackupPostgresSpec.Name](context.Background(), plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN(db), "destination": dst}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
 )
@@ -120,7 +122,7 @@ func (t *pgTool) run(ctx context.Context, name string, args ...string) (string, 
 	}
 	msg := fmt.Sprintf("%s: %s: %s", t.action, name, lastLines(stderr.String(), 3))
 	if pgUnreachable(stderr.String()) {
-		return "", temporal.NewApplicationError(msg, ErrUnreachable)
+		return "", temporal.NewApplicationError(msg, plan.ErrUnreachable)
 	}
 	return "", temporal.NewNonRetryableApplicationError(msg, ErrPgTool, nil)
 }

@@ -11,7 +11,7 @@ import (
 // PostgresExecSpec runs a statement that changes something.
 var PostgresExecSpec = &plan.ActionSpec{
 	Name:        "postgres.exec",
-	Errors:      errorTypes(ErrQuery, ErrUnreachable),
+	Errors:      errorTypes(ErrQuery, plan.ErrUnreachable),
 	Description: "Run a statement that changes the database: maintenance (VACUUM, ANALYZE, REINDEX), DDL, or a data fix. Without args the text may hold several statements separated by semicolons, which Postgres runs as one implicit transaction; VACUUM and CREATE/DROP DATABASE must stand alone. With args the text is one statement and the values are bound, never spliced. Use postgres.query to read.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -26,10 +26,10 @@ var PostgresExecSpec = &plan.ActionSpec{
 }
 
 // PostgresExec runs the postgres.exec action.
-func (e *Env) PostgresExec(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(PostgresExecSpec, in)
+func (e *Env) PostgresExec(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, PostgresExecSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var xi struct {
 		DSN       string `json:"dsn"`
@@ -37,7 +37,7 @@ func (e *Env) PostgresExec(ctx context.Context, in Input) (Output, error) {
 		Args      []any  `json:"args"`
 	}
 	if err := p.decode(&xi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	cfg, err := pgx.ParseConfig(xi.DSN)
 	if err != nil {

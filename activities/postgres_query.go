@@ -21,7 +21,7 @@ const ErrQuery = "QueryError"
 // PostgresQuerySpec runs a read-only query.
 var PostgresQuerySpec = &plan.ActionSpec{
 	Name:        "postgres.query",
-	Errors:      errorTypes(ErrQuery, ErrUnreachable),
+	Errors:      errorTypes(ErrQuery, plan.ErrUnreachable),
 	Description: "Run one query in a read-only transaction and return the rows as JSON: for checks such as replication lag or row counts. Writes are refused by Postgres.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -45,14 +45,14 @@ type postgresQueryInput struct {
 }
 
 // PostgresQuery runs the postgres.query action.
-func (e *Env) PostgresQuery(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(PostgresQuerySpec, in)
+func (e *Env) PostgresQuery(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, PostgresQuerySpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var qi postgresQueryInput
 	if err := p.decode(&qi); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	cfg, err := pgx.ParseConfig(qi.DSN)
 	if err != nil {
@@ -124,5 +124,5 @@ func pgError(ctx context.Context, action string, err error) error {
 	if errors.As(err, &pe) {
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s (SQLSTATE %s)", action, pe.Message, pe.Code), ErrQuery, nil)
 	}
-	return temporal.NewApplicationError(action+": "+err.Error(), ErrUnreachable)
+	return temporal.NewApplicationError(action+": "+err.Error(), plan.ErrUnreachable)
 }

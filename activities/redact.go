@@ -14,6 +14,8 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 )
 
@@ -180,7 +182,7 @@ func (rd *Redactor) Value(v any) any {
 }
 
 // Output masks secrets in an action's outputs.
-func (rd *Redactor) Output(out Output) Output {
+func (rd *Redactor) Output(out plan.ActionOutput) plan.ActionOutput {
 	if out.Outputs != nil {
 		out.Outputs = rd.Value(out.Outputs).(map[string]any)
 	}
@@ -251,12 +253,21 @@ func (c *callSecrets) redactor() *Redactor {
 	return c.rd
 }
 
+// callSecretsKey keys the call's secrets in its context.
+type callSecretsKey struct{}
+
+// secretsOf is what the call in ctx masks; withRedaction sets it.
+func secretsOf(ctx context.Context) *callSecrets {
+	c, _ := ctx.Value(callSecretsKey{}).(*callSecrets)
+	return c
+}
+
 // redact masks secrets in text an action sends or logs before it returns
 // (a log line, a notification).
-func (in Input) redact(s string) string { return in.secrets.redactor().String(s) }
+func redact(ctx context.Context, s string) string { return secretsOf(ctx).redactor().String(s) }
 
 // redactValue is redact for structured values.
-func (in Input) redactValue(v any) any { return in.secrets.redactor().Value(v) }
+func redactValue(ctx context.Context, v any) any { return secretsOf(ctx).redactor().Value(v) }
 
 // currentRedactor is the redactor for every value the worker's secret
 // source holds now; it is rebuilt only when the values change.
@@ -289,18 +300,19 @@ func (e *Env) currentRedactor() (*Redactor, error) {
 // worker whose secrets cannot be listed runs no action, since what the
 // action returned could not be redacted.
 func (e *Env) withRedaction(h Handler) Handler {
-	return func(ctx context.Context, in Input) (out Output, err error) {
+	return func(ctx context.Context, in plan.ActionInput) (out plan.ActionOutput, err error) {
 		rd, err := e.currentRedactor()
 		if err != nil {
-			return Output{}, temporal.NewApplicationError("secrets cannot be listed for redaction, so no action runs: "+err.Error(), ErrSecretSource)
+			return plan.ActionOutput{}, temporal.NewApplicationError("secrets cannot be listed for redaction, so no action runs: "+err.Error(), plan.ErrSecretSource)
 		}
-		in.secrets = &callSecrets{rd: rd}
+		calls := &callSecrets{rd: rd}
+		ctx = context.WithValue(ctx, callSecretsKey{}, calls)
 		defer func() {
 			if p := recover(); p != nil {
-				out, err = Output{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("action panicked: %v", p), ErrPanic,
+				out, err = plan.ActionOutput{}, temporal.NewApplicationErrorWithOptions(fmt.Sprintf("action panicked: %v", p), plan.ErrPanic,
 					temporal.ApplicationErrorOptions{Details: []any{string(debug.Stack())}})
 			}
-			rd := in.secrets.redactor()
+			rd := calls.redactor()
 			out, err = rd.Output(out), rd.Error(err)
 		}()
 		return h(ctx, in)

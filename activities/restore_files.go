@@ -35,10 +35,10 @@ var RestoreFilesSpec = &plan.ActionSpec{
 }
 
 // RestoreFiles runs the restore.files action.
-func (e *Env) RestoreFiles(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(RestoreFilesSpec, in)
+func (e *Env) RestoreFiles(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, RestoreFilesSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var ri struct {
 		Path      string `json:"path"`
@@ -46,23 +46,23 @@ func (e *Env) RestoreFiles(ctx context.Context, in Input) (Output, error) {
 		Overwrite bool   `json:"overwrite"`
 	}
 	if err := p.decode(&ri); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	if _, err := verifyBackup(ctx, ri.Path); err != nil {
 		if ctx.Err() != nil {
-			return Output{}, ctx.Err()
+			return plan.ActionOutput{}, ctx.Err()
 		}
-		return Output{}, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
+		return plan.ActionOutput{}, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
 	}
 	if err := os.MkdirAll(ri.Target, 0o755); err != nil {
-		return Output{}, fmt.Errorf("restore.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("restore.files: %w", err)
 	}
 	if entries, err := os.ReadDir(ri.Target); err == nil && len(entries) > 0 && !ri.Overwrite {
-		return Output{}, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
+		return plan.ActionOutput{}, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
 	}
 	root, err := filepath.Abs(ri.Target)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	files, bytes := 0, int64(0)
 	err = walkArchive(ri.Path, func(hdr *tar.Header, r io.Reader) error {
@@ -91,7 +91,7 @@ func (e *Env) RestoreFiles(ctx context.Context, in Input) (Output, error) {
 		return nil
 	})
 	if err != nil {
-		return Output{}, fmt.Errorf("restore.files: %w", err)
+		return plan.ActionOutput{}, fmt.Errorf("restore.files: %w", err)
 	}
-	return Output{Outputs: map[string]any{"files": int64(files), "bytes": bytes}}, nil
+	return plan.ActionOutput{Outputs: map[string]any{"files": int64(files), "bytes": bytes}}, nil
 }

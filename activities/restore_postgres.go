@@ -16,7 +16,7 @@ import (
 // RestorePostgresSpec restores a database dump.
 var RestorePostgresSpec = &plan.ActionSpec{
 	Name:        "restore.postgres",
-	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, ErrUnreachable),
+	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, plan.ErrUnreachable),
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -42,14 +42,14 @@ type restorePostgresInput struct {
 }
 
 // RestorePostgres runs the restore.postgres action.
-func (e *Env) RestorePostgres(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(RestorePostgresSpec, in)
+func (e *Env) RestorePostgres(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, RestorePostgresSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var ri restorePostgresInput
 	if err := p.decode(&ri); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	return p.finish(restorePostgres(ctx, ri))
 }

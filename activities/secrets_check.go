@@ -4,35 +4,20 @@ import (
 	"context"
 	"slices"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 )
-
-// SecretsCheck is the activity a run calls before its first step with the
-// names of every secret its plan reads.
-const SecretsCheck = "secrets.check"
-
-// SecretsCheckInput names the secrets to look up.
-type SecretsCheckInput struct {
-	Names []string `json:"names"`
-}
-
-// SecretsCheckOutput names those a step could not read: missing from the
-// worker's sources, or set but too short to be redacted. It never holds a
-// value.
-type SecretsCheckOutput struct {
-	Missing  []string `json:"missing,omitempty"`
-	TooShort []string `json:"tooShort,omitempty"`
-}
 
 // CheckSecrets resolves each name as a step would and reports the names
 // that would fail it (SecretNotFound). A worker whose secrets cannot be
 // listed for redaction runs no action, so it fails the check
 // (SecretSourceError).
-func (e *Env) CheckSecrets(ctx context.Context, in SecretsCheckInput) (SecretsCheckOutput, error) {
+func (e *Env) CheckSecrets(ctx context.Context, in plan.SecretsCheckInput) (plan.SecretsCheckOutput, error) {
 	if _, err := e.currentRedactor(); err != nil {
-		return SecretsCheckOutput{}, temporal.NewApplicationError("secrets cannot be listed for redaction, so no action runs: "+err.Error(), ErrSecretSource)
+		return plan.SecretsCheckOutput{}, temporal.NewApplicationError("secrets cannot be listed for redaction, so no action runs: "+err.Error(), plan.ErrSecretSource)
 	}
-	var out SecretsCheckOutput
+	var out plan.SecretsCheckOutput
 	names := slices.Sorted(slices.Values(in.Names))
 	for _, name := range slices.Compact(names) {
 		if e.Secrets == nil {

@@ -64,7 +64,7 @@ func TestShellStepGetsOnlyTheAllowlistedEnvironment(t *testing.T) {
 	leaks := workerEnv(t)
 	// No secret source, so no redaction: what the step prints is what it got.
 	run := (&Env{}).Handlers()[ShellSpec.Name]
-	out, err := run(context.Background(), Input{RunID: "r1", StepID: "dump", Inputs: map[string]any{
+	out, err := run(context.Background(), plan.ActionInput{RunID: "r1", StepID: "dump", Inputs: map[string]any{
 		"command": []any{"env"}, "env": map[string]any{"GREETING": "hi"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -81,7 +81,7 @@ func TestShellStepGetsOnlyTheAllowlistedEnvironment(t *testing.T) {
 		t.Errorf("the process's variables are %v, want %v", got, want)
 	}
 	// The same through a script reading /proc, with the shell's own additions.
-	out, err = run(context.Background(), Input{StepID: "proc", Inputs: map[string]any{"script": "tr '\\0' '\\n' < /proc/self/environ"}})
+	out, err = run(context.Background(), plan.ActionInput{StepID: "proc", Inputs: map[string]any{"script": "tr '\\0' '\\n' < /proc/self/environ"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,14 +216,14 @@ func TestRedactorMasksEncodings(t *testing.T) {
 
 func TestRedactorKeepsErrorsAndTypes(t *testing.T) {
 	rd := NewRedactor([]string{"hunter2hunter2"})
-	err := temporal.NewApplicationErrorWithOptions("failed with hunter2hunter2", ErrShellExit, temporal.ApplicationErrorOptions{
+	err := temporal.NewApplicationErrorWithOptions("failed with hunter2hunter2", plan.ErrShellExit, temporal.ApplicationErrorOptions{
 		NonRetryable: true, Details: []any{map[string]any{"stdout": "HUNTER2HUNTER2", "exitCode": 3}}})
 	app := appErr(t, rd.Error(err))
 	var details map[string]any
 	if err := app.Details(&details); err != nil {
 		t.Fatal(err)
 	}
-	if app.Message() != "failed with ***" || app.Type() != ErrShellExit || !app.NonRetryable() || details["stdout"] != "***" || fmt.Sprint(details["exitCode"]) != "3" {
+	if app.Message() != "failed with ***" || app.Type() != plan.ErrShellExit || !app.NonRetryable() || details["stdout"] != "***" || fmt.Sprint(details["exitCode"]) != "3" {
 		t.Errorf("redacted error: %v %s %v %v", app, app.Type(), app.NonRetryable(), details)
 	}
 	if got := rd.Error(context.Canceled); got != context.Canceled {
@@ -232,7 +232,7 @@ func TestRedactorKeepsErrorsAndTypes(t *testing.T) {
 	if got := rd.Error(errors.New("dial hunter2hunter2")); got.Error() != "dial ***" {
 		t.Errorf("plain error: %v", got)
 	}
-	out := rd.Output(Output{Outputs: map[string]any{"n": int64(1), "list": []string{"x hunter2hunter2"}, "nested": map[string]any{"hunter2hunter2": struct{ V string }{"hunter2hunter2"}}}})
+	out := rd.Output(plan.ActionOutput{Outputs: map[string]any{"n": int64(1), "list": []string{"x hunter2hunter2"}, "nested": map[string]any{"hunter2hunter2": struct{ V string }{"hunter2hunter2"}}}})
 	if out.Outputs["n"] != int64(1) || out.Outputs["list"].([]string)[0] != "x ***" || out.Outputs["nested"].(map[string]any)["***"].(map[string]any)["V"] != "***" {
 		t.Errorf("outputs: %v", out.Outputs)
 	}
@@ -260,7 +260,7 @@ head -c -1 "$f" | xxd -p -u | tr -d '\n'; echo
 tr a-z A-Z < "$f"
 echo "` + url.QueryEscape(secret) + ` ` + url.PathEscape(secret) + `"
 `
-	out, err := run(context.Background(), Input{StepID: "s", Inputs: map[string]any{"script": script, "env": map[string]any{"SECRET_FILE": file}}})
+	out, err := run(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{"script": script, "env": map[string]any{"SECRET_FILE": file}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -273,11 +273,11 @@ echo "` + url.QueryEscape(secret) + ` ` + url.PathEscape(secret) + `"
 	if err := os.WriteFile(filepath.Join(dir, "LATER"), []byte(added), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = run(context.Background(), Input{StepID: "s", Inputs: map[string]any{"script": `echo "using $(cat "$F")" >&2; cat "$F"; exit 4`, "env": map[string]any{"F": filepath.Join(dir, "LATER")}}})
+	_, err = run(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{"script": `echo "using $(cat "$F")" >&2; cat "$F"; exit 4`, "env": map[string]any{"F": filepath.Join(dir, "LATER")}}})
 	app := appErr(t, err)
 	var details map[string]any
 	_ = app.Details(&details)
-	if app.Message() != "exit code 4: using ***" || details["stdout"] != "***" || app.Type() != ErrShellExit {
+	if app.Message() != "exit code 4: using ***" || details["stdout"] != "***" || app.Type() != plan.ErrShellExit {
 		t.Errorf("error %q (%s), details %v", app.Message(), app.Type(), details)
 	}
 }
@@ -296,10 +296,10 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := Input{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit}, Deferred: map[string]*plan.Value{"env": p.Step("a").With["env"]}}
+	in := plan.ActionInput{StepID: "a", Inputs: map[string]any{"script": p.Step("a").With["script"].Lit}, Deferred: map[string]*plan.Value{"env": p.Step("a").With["env"]}}
 	_, err = (&Env{Secrets: EnvSecrets{}}).Handlers()[ShellSpec.Name](context.Background(), in)
 	app := appErr(t, err)
-	if app.Type() != ErrSecret || !app.NonRetryable() || app.Message() != "secret PIN: 4 bytes is too short to be redacted (the minimum is 6); use a longer value" {
+	if app.Type() != plan.ErrSecret || !app.NonRetryable() || app.Message() != "secret PIN: 4 bytes is too short to be redacted (the minimum is 6); use a longer value" {
 		t.Errorf("error %q (%s)", app.Message(), app.Type())
 	}
 }
@@ -307,8 +307,8 @@ spec:
 // A worker whose secrets cannot be listed runs no action.
 func TestUnlistableSecretsStopActions(t *testing.T) {
 	run := (&Env{Secrets: DirSecrets(filepath.Join(t.TempDir(), "missing"))}).Handlers()[ShellSpec.Name]
-	_, err := run(context.Background(), Input{Inputs: map[string]any{"script": "echo ran"}})
-	if app := appErr(t, err); app.Type() != ErrSecretSource || app.NonRetryable() {
+	_, err := run(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo ran"}})
+	if app := appErr(t, err); app.Type() != plan.ErrSecretSource || app.NonRetryable() {
 		t.Errorf("error %v (%s)", app, app.Type())
 	}
 }
@@ -323,11 +323,11 @@ func TestLogAndNotifyTextsAreRedacted(t *testing.T) {
 	}))
 	defer hook.Close()
 	hs := (&Env{Secrets: EnvSecrets{}}).Handlers()
-	out, err := hs[LogSpec.Name](context.Background(), Input{Inputs: map[string]any{"message": "token tok-abcdef-123"}})
+	out, err := hs[LogSpec.Name](context.Background(), plan.ActionInput{Inputs: map[string]any{"message": "token tok-abcdef-123"}})
 	if err != nil || out.Outputs["message"] != "token ***" {
 		t.Errorf("log: %v, %v", out.Outputs, err)
 	}
-	if _, err := hs[NotifySpec.Name](context.Background(), Input{Inputs: map[string]any{"url": hook.URL, "format": "json",
+	if _, err := hs[NotifySpec.Name](context.Background(), plan.ActionInput{Inputs: map[string]any{"url": hook.URL, "format": "json",
 		"text": "leaked " + base64.StdEncoding.EncodeToString([]byte("tok-abcdef-123")), "data": map[string]any{"k": "TOK-ABCDEF-123"}}}); err != nil {
 		t.Fatal(err)
 	}
@@ -349,20 +349,20 @@ func TestCheckSecrets(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		env  *Env
-		want SecretsCheckOutput
+		want plan.SecretsCheckOutput
 	}{
 		{"two sources", &Env{Secrets: Secrets{EnvSecrets{}, DirSecrets(dir)}},
-			SecretsCheckOutput{Missing: []string{"SLACK_URL", "ZED"}, TooShort: []string{"PIN"}}},
-		{"no source", &Env{}, SecretsCheckOutput{Missing: []string{"EMPTY", "PG_DSN", "PIN", "SLACK_URL", "TOKEN", "ZED"}}},
+			plan.SecretsCheckOutput{Missing: []string{"SLACK_URL", "ZED"}, TooShort: []string{"PIN"}}},
+		{"no source", &Env{}, plan.SecretsCheckOutput{Missing: []string{"EMPTY", "PG_DSN", "PIN", "SLACK_URL", "TOKEN", "ZED"}}},
 	} {
-		got, err := tc.env.CheckSecrets(context.Background(), SecretsCheckInput{Names: []string{"ZED", "TOKEN", "PG_DSN", "SLACK_URL", "PIN", "EMPTY", "TOKEN"}})
+		got, err := tc.env.CheckSecrets(context.Background(), plan.SecretsCheckInput{Names: []string{"ZED", "TOKEN", "PG_DSN", "SLACK_URL", "PIN", "EMPTY", "TOKEN"}})
 		if err != nil || !reflect.DeepEqual(got, tc.want) {
 			t.Errorf("%s: %+v, %v; want %+v", tc.name, got, err, tc.want)
 		}
 	}
-	_, err := (&Env{Secrets: DirSecrets(filepath.Join(dir, "missing"))}).CheckSecrets(context.Background(), SecretsCheckInput{Names: []string{"PG_DSN"}})
+	_, err := (&Env{Secrets: DirSecrets(filepath.Join(dir, "missing"))}).CheckSecrets(context.Background(), plan.SecretsCheckInput{Names: []string{"PG_DSN"}})
 	var app *temporal.ApplicationError
-	if !errors.As(err, &app) || app.Type() != ErrSecretSource {
-		t.Errorf("unlistable source: %v, want %s", err, ErrSecretSource)
+	if !errors.As(err, &app) || app.Type() != plan.ErrSecretSource {
+		t.Errorf("unlistable source: %v, want %s", err, plan.ErrSecretSource)
 	}
 }

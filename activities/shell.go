@@ -21,7 +21,7 @@ import (
 // ShellSpec runs a command or a shell script on the worker.
 var ShellSpec = &plan.ActionSpec{
 	Name:        "shell",
-	Errors:      errorTypes(ErrShellExit, ErrBadOutput),
+	Errors:      errorTypes(plan.ErrShellExit, plan.ErrBadOutput),
 	Description: "Run a command (argv list) or a script (run by /bin/sh -eu) on the worker. Template values reach the process as arguments or environment, never spliced into shell text.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -57,24 +57,24 @@ type shellInput struct {
 
 // Shell runs the shell action. The process gets its own process group, so
 // cancelling the activity stops it and everything it started.
-func (e *Env) Shell(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(ShellSpec, in)
+func (e *Env) Shell(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, ShellSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var si shellInput
 	if err := p.decode(&si); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	argv := si.Command
 	if si.Script != "" {
 		argv = []string{"/bin/sh", "-eu", "-c", si.Script, "runbook-" + in.StepID}
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		return Output{}, badInput("shell: empty command")
+		return plan.ActionOutput{}, badInput("shell: empty command")
 	}
 	if err := checkEnvNames("shell", si.Env); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
 	maps.Copy(env, si.Env)
@@ -137,12 +137,12 @@ func commandOutputs(code int, stdout, stderr string, ok []int, parseJSON bool) (
 		if last := lastLine(stderr); last != "" {
 			msg += ": " + last
 		}
-		return nil, temporal.NewApplicationErrorWithOptions(msg, ErrShellExit, temporal.ApplicationErrorOptions{Details: []any{out}})
+		return nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrShellExit, temporal.ApplicationErrorOptions{Details: []any{out}})
 	}
 	if parseJSON {
 		var v any
 		if err := json.Unmarshal([]byte(stdout), &v); err != nil {
-			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("stdout is not JSON: %v", err), ErrBadOutput, nil)
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("stdout is not JSON: %v", err), plan.ErrBadOutput, nil)
 		}
 		out["json"] = v
 	}

@@ -22,7 +22,7 @@ import (
 // SSHSpec runs a command or script on a remote host over SSH.
 var SSHSpec = &plan.ActionSpec{
 	Name:        "ssh",
-	Errors:      errorTypes(ErrShellExit, ErrBadOutput, ErrHostKey, ErrUnreachable),
+	Errors:      errorTypes(plan.ErrShellExit, plan.ErrBadOutput, ErrHostKey, plan.ErrUnreachable),
 	Description: "Run a command or a script on a host over SSH. The host key must match knownHosts: there is no blind trust. Outputs are those of shell.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
@@ -64,21 +64,21 @@ type sshInput struct {
 
 // SSH runs the ssh action. The host key is checked against knownHosts;
 // cancelling the activity closes the session, which ends the remote command.
-func (e *Env) SSH(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(SSHSpec, in)
+func (e *Env) SSH(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, SSHSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var si sshInput
 	if err := p.decode(&si); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	if err := checkEnvNames("ssh", si.Env); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	connectTimeout, err := plan.ParseDuration(si.ConnectTimeout)
 	if err != nil || connectTimeout <= 0 {
-		return Output{}, badInput("ssh: connectTimeout %q: must be a positive duration", si.ConnectTimeout)
+		return plan.ActionOutput{}, badInput("ssh: connectTimeout %q: must be a positive duration", si.ConnectTimeout)
 	}
 	signer, err := ssh.ParsePrivateKey([]byte(si.PrivateKey))
 	if err != nil {
@@ -151,7 +151,7 @@ func knownHostsCallback(lines string) (ssh.HostKeyCallback, error) {
 
 // remoteCommand builds the remote shell text: env exported first, argv
 // quoted, or the script run by sh -eu.
-func remoteCommand(si sshInput, in Input) string {
+func remoteCommand(si sshInput, in plan.ActionInput) string {
 	var b strings.Builder
 	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
 	maps.Copy(env, si.Env)
@@ -188,7 +188,7 @@ func runRemote(ctx context.Context, session *ssh.Session, cmd string) (int, erro
 		case errors.As(err, &exit):
 			return exit.ExitStatus(), nil
 		}
-		return 0, temporal.NewApplicationError(fmt.Sprintf("ssh: %v", err), ErrUnreachable)
+		return 0, temporal.NewApplicationError(fmt.Sprintf("ssh: %v", err), plan.ErrUnreachable)
 	case <-ctx.Done():
 		_ = session.Signal(ssh.SIGKILL)
 		session.Close()

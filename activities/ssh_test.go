@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/knownhosts"
 )
@@ -110,12 +112,12 @@ LogLevel ERROR
 	return &sshd{port: port, user: u.Username, clientKey: string(clientPEM), knownHosts: knownhosts.Line([]string{addr}, hostKey.PublicKey())}
 }
 
-func (s *sshd) input(extra map[string]any) Input {
+func (s *sshd) input(extra map[string]any) plan.ActionInput {
 	in := map[string]any{"host": "127.0.0.1", "port": s.port, "user": s.user, "privateKey": s.clientKey, "knownHosts": s.knownHosts}
 	for k, v := range extra {
 		in[k] = v
 	}
-	return Input{RunID: "r1", StepID: "remote", Inputs: in}
+	return plan.ActionInput{RunID: "r1", StepID: "remote", Inputs: in}
 }
 
 func TestSSHAgainstARealServer(t *testing.T) {
@@ -132,7 +134,7 @@ func TestSSHAgainstARealServer(t *testing.T) {
 		t.Fatalf("script: %v, %v", out, err)
 	}
 	_, err = e.SSH(context.Background(), s.input(map[string]any{"command": []any{"false"}}))
-	if app := appErr(t, err); app.Type() != ErrShellExit {
+	if app := appErr(t, err); app.Type() != plan.ErrShellExit {
 		t.Errorf("exit 1: %v", app)
 	}
 }
@@ -148,7 +150,7 @@ func TestSSHRefusesAnUnknownHostKey(t *testing.T) {
 	}
 	in.Inputs["knownHosts"] = ""
 	_, err = (&Env{}).SSH(context.Background(), in)
-	if app := appErr(t, err); app.Type() != ErrBadInput {
+	if app := appErr(t, err); app.Type() != plan.ErrBadInput {
 		t.Errorf("no known hosts: %v", app)
 	}
 }

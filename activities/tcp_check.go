@@ -36,21 +36,21 @@ type tcpCheckInput struct {
 }
 
 // TCPCheck runs the tcp.check action.
-func (e *Env) TCPCheck(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(TCPCheckSpec, in)
+func (e *Env) TCPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, TCPCheckSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var tc tcpCheckInput
 	if err := p.decode(&tc); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	timeout, err := plan.ParseDuration(tc.Timeout)
 	if err != nil || timeout <= 0 {
-		return Output{}, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
+		return plan.ActionOutput{}, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
 	}
 	if tc.Port < 1 || tc.Port > 65535 || tc.Host == "" {
-		return Output{}, badInput("tcp.check: %s:%d is not a host and port", tc.Host, tc.Port)
+		return plan.ActionOutput{}, badInput("tcp.check: %s:%d is not a host and port", tc.Host, tc.Port)
 	}
 	start := time.Now()
 	d := net.Dialer{Timeout: timeout}

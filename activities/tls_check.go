@@ -44,18 +44,18 @@ type tlsCheckInput struct {
 }
 
 // TLSCheck runs the tls.check action.
-func (e *Env) TLSCheck(ctx context.Context, in Input) (Output, error) {
-	p, err := e.prepare(TLSCheckSpec, in)
+func (e *Env) TLSCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
+	p, err := e.prepare(ctx, TLSCheckSpec, in)
 	if err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	var ti tlsCheckInput
 	if err := p.decode(&ti); err != nil {
-		return Output{}, err
+		return plan.ActionOutput{}, err
 	}
 	timeout, err := plan.ParseDuration(ti.Timeout)
 	if err != nil || timeout <= 0 {
-		return Output{}, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
+		return plan.ActionOutput{}, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
 	}
 	name := ti.ServerName
 	if name == "" {
@@ -66,17 +66,17 @@ func (e *Env) TLSCheck(ctx context.Context, in Input) (Output, error) {
 		roots = x509.NewCertPool()
 	}
 	if ti.CA != "" && !roots.AppendCertsFromPEM([]byte(ti.CA)) {
-		return Output{}, badInput("tls.check: ca holds no PEM certificate")
+		return plan.ActionOutput{}, badInput("tls.check: ca holds no PEM certificate")
 	}
 	out := map[string]any{"reachable": false, "valid": false, "daysLeft": int64(0), "notAfter": nil, "subject": "", "issuer": "", "error": ""}
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: &tls.Config{ServerName: name, InsecureSkipVerify: true}} // verified below, to report a bad chain as an output
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ti.Host, strconv.Itoa(ti.Port)))
 	if err != nil {
 		if ctx.Err() != nil {
-			return Output{}, ctx.Err()
+			return plan.ActionOutput{}, ctx.Err()
 		}
 		out["error"] = err.Error()
-		return Output{Outputs: out}, nil
+		return plan.ActionOutput{Outputs: out}, nil
 	}
 	defer conn.Close()
 	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
@@ -94,5 +94,5 @@ func (e *Env) TLSCheck(ctx context.Context, in Input) (Output, error) {
 	} else {
 		out["valid"] = true
 	}
-	return Output{Outputs: out}, nil
+	return plan.ActionOutput{Outputs: out}, nil
 }

@@ -274,7 +274,7 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	// A nightly backup that cannot archive its files pages too.
 	gone := example(t, "nightly-backup.yaml", pin{"backup_dir", backups}, pin{"files_dir", filepath.Join(files, "gone")})
 	_, errType, st = s.runPlan(t, gone, nil)
-	if errType != activities.ErrBadInput {
+	if errType != plan.ErrBadInput {
 		t.Errorf("backup of a missing directory: %s: %s", errType, st.Error)
 	}
 	if got := h.received(); len(got) != 2 || !strings.Contains(got[1], "nightly backup failed at archive_files: backup.files: source "+files+"/gone is not a directory") {

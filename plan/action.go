@@ -26,6 +26,11 @@ type ActionSpec struct {
 	Errors []string `json:"errors,omitempty"`
 }
 
+// Facts is what a plan records of the action for the interpreter.
+func (s *ActionSpec) Facts() ActionFacts {
+	return ActionFacts{Local: s.Local, Heartbeats: s.Heartbeats}
+}
+
 // Input returns the named input field.
 func (s *ActionSpec) Input(name string) (Field, bool) { return ObjectOf(s.Inputs...).Field(name) }
 

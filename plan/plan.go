@@ -6,9 +6,17 @@ import (
 	"time"
 )
 
-// Version is the version of the Plan layout. The interpreter refuses
-// plans of a version it does not know.
-const Version = 1
+// Version is the version of the Plan layout a compiler writes now;
+// MinVersion is the oldest the interpreter still runs (stored versions and
+// running workflows carry plans of every version since). The interpreter
+// refuses the others.
+//
+//   - 1: the first layout.
+//   - 2: action steps and compensations carry their ActionFacts.
+const (
+	Version    = 2
+	MinVersion = 1
+)
 
 // Plan is a compiled runbook: immutable, JSON-serialisable, and the whole
 // input the interpreter needs. Expressions are kept as checked sources.
@@ -123,7 +131,8 @@ type Step struct {
 	// Outputs is the type of steps.<id>.outputs.
 	Outputs *Type `json:"outputs,omitempty"`
 
-	Action     string            `json:"action,omitempty"`
+	Action string `json:"action,omitempty"`
+	ActionFacts
 	With       map[string]*Value `json:"with,omitempty"`
 	Timeout    Duration          `json:"timeout,omitzero"`
 	Retry      *Retry            `json:"retry,omitempty"`
@@ -185,11 +194,24 @@ type Repeat struct {
 	Timeout Duration `json:"timeout,omitzero"`
 }
 
+// ActionFacts is what the interpreter needs to know of an action step's
+// action. The compiler copies it from the action's spec into the plan (from
+// plan version 2), so a run replays the same whatever a later release's
+// catalog says: a spec that flips Local changes new plans only.
+type ActionFacts struct {
+	// Local runs the action as a Temporal local activity when the run
+	// allows it.
+	Local bool `json:"local,omitempty"`
+	// Heartbeats gives the action a heartbeat timeout.
+	Heartbeats bool `json:"heartbeats,omitempty"`
+}
+
 // Compensate is the undo of an action step: an action, or steps.
 type Compensate struct {
-	Action string            `json:"action,omitempty"`
-	With   map[string]*Value `json:"with,omitempty"`
-	Steps  []*Step           `json:"steps,omitempty"`
+	Action string `json:"action,omitempty"`
+	ActionFacts
+	With  map[string]*Value `json:"with,omitempty"`
+	Steps []*Step           `json:"steps,omitempty"`
 }
 
 // Approval is an approval step.

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"time"
 
+	"fmt"
+
 	"github.com/opsrunbook/runbook/plan"
 )
 
@@ -207,6 +209,7 @@ func (c *Checked) step(s *Step) *plan.Step {
 
 func (c *Checked) action(s *Step, ps *plan.Step) {
 	ps.Action = s.Action.Value
+	ps.ActionFacts = c.facts(ps.Action)
 	ps.With = c.with(&s.With)
 	ps.Timeout = c.durations[&s.Timeout]
 	ps.Retry = &plan.Retry{MaxAttempts: 1, InitialInterval: plan.Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
@@ -227,7 +230,20 @@ func (c *Checked) action(s *Step, ps *plan.Step) {
 	}
 	if cp := s.Compensate; cp != nil {
 		ps.Compensate = &plan.Compensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
+		if cp.Action.Value != "" {
+			ps.Compensate.ActionFacts = c.facts(cp.Action.Value)
+		}
 	}
+}
+
+// facts is what the interpreter needs of an action, taken from the spec the
+// step was checked against and frozen into the plan.
+func (c *Checked) facts(action string) plan.ActionFacts {
+	spec, ok := c.actions.Action(action)
+	if !ok {
+		panic(fmt.Sprintf("compile: action %q passed lint but is not in the catalog", action))
+	}
+	return spec.Facts()
 }
 
 func (c *Checked) approval(a *Approval) *plan.Approval {

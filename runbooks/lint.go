@@ -49,6 +49,7 @@ type Checked struct {
 
 	doc         *Document
 	src         []byte
+	actions     plan.Catalog
 	params      []plan.Param
 	exprs       map[*String]*plan.Expr
 	values      map[*yaml.Node]*plan.Value
@@ -109,7 +110,7 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 		nodes:   map[*Step]*stepNode{},
 		vars:    map[string]*varDecl{},
 		out: &Checked{
-			doc: doc, src: src,
+			doc: doc, src: src, actions: opts.Actions,
 			exprs:       map[*String]*plan.Expr{},
 			values:      map[*yaml.Node]*plan.Value{},
 			durations:   map[*String]plan.Duration{},

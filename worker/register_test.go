@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
@@ -55,7 +57,7 @@ func TestFailedStepShowsItsAttempts(t *testing.T) {
     - {id: fails, action: shell, with: {command: ["false"]}, retry: {maxAttempts: 3, initialInterval: 1s}}
 `)
 	st := s.Steps[0]
-	if s.Status != workflows.RunFailed || st.ErrorType != activities.ErrShellExit || st.Attempts != 3 {
+	if s.Status != workflows.RunFailed || st.ErrorType != plan.ErrShellExit || st.Attempts != 3 {
 		t.Errorf("run %s; step %s: %s (%s), attempts %d; want failed, ShellExitError, 3", s.Status, st.ID, st.Error, st.ErrorType, st.Attempts)
 	}
 }
@@ -72,7 +74,7 @@ func TestRunFailsBeforeItsFirstStepOnAMissingSecret(t *testing.T) {
     - {id: last, action: shell, with: {command: ["true"], env: {A: "${{ secrets.ABSENT_ONE }}"}}}
 `)
 	want := "secrets the run reads cannot be resolved on the worker: missing ABSENT_ONE (checked when the run starts)"
-	if s.Status != workflows.RunFailed || s.ErrorType != activities.ErrSecret || s.Error != want {
+	if s.Status != workflows.RunFailed || s.ErrorType != plan.ErrSecret || s.Error != want {
 		t.Errorf("run %s: %s (%s); want failed: %s", s.Status, s.Error, s.ErrorType, want)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {

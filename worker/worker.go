@@ -5,6 +5,8 @@ package worker
 import (
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -67,5 +69,5 @@ func Register(r sdkworker.Registry, env *activities.Env) {
 	for name, h := range env.Handlers() {
 		r.RegisterActivityWithOptions(activities.WithAttempt(h), activity.RegisterOptions{Name: name})
 	}
-	r.RegisterActivityWithOptions(env.CheckSecrets, activity.RegisterOptions{Name: activities.SecretsCheck})
+	r.RegisterActivityWithOptions(env.CheckSecrets, activity.RegisterOptions{Name: plan.SecretsCheck})
 }

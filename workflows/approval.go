@@ -259,7 +259,7 @@ func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, w *approva
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		for w.decision == plan.DecisionPending {
 			scratch := &StepState{}
-			if _, err := r.runActivity(actx, sc, s, "notify", a.Notify, scratch); err != nil && c.Err() == nil {
+			if _, err := r.runActivity(actx, sc, s, "notify", plan.ActionFacts{}, a.Notify, scratch); err != nil && c.Err() == nil {
 				r.logger(c).Warn("approval notification failed", "step", s.ID, "error", err)
 			}
 			if every <= 0 || workflow.Sleep(c, every) != nil {

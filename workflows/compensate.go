@@ -14,7 +14,7 @@ func (r *run) compensate(ctx workflow.Context) {
 		if s.Compensate.Action != "" {
 			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: DefaultActionTimeout})
 			scratch := &StepState{}
-			_, err = r.runActivity(actx, c.scope, s, s.Compensate.Action, s.Compensate.With, scratch)
+			_, err = r.runActivity(actx, c.scope, s, s.Compensate.Action, s.Compensate.ActionFacts, s.Compensate.With, scratch)
 		} else {
 			err = r.list(ctx, c.scope, s.Compensate.Steps)
 		}

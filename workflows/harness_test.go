@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
@@ -19,14 +21,13 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
 // action is a mocked action: it gets the rendered input and returns
 // outputs or an error.
-type action func(in activities.Input) (map[string]any, error)
+type action func(in plan.ActionInput) (map[string]any, error)
 
 // harness runs plans in the SDK's test environment with mocked actions
 // and records every call.
@@ -41,7 +42,7 @@ type harness struct {
 
 type call struct {
 	action string
-	in     activities.Input
+	in     plan.ActionInput
 }
 
 func newHarness(t *testing.T, actions map[string]action) *harness {
@@ -53,15 +54,15 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 	for _, spec := range activities.Catalog().Actions() {
 		name := spec.Name
 		fn := actions[name]
-		h.env.RegisterActivityWithOptions(activities.WithAttempt(func(ctx context.Context, in activities.Input) (activities.Output, error) {
+		h.env.RegisterActivityWithOptions(activities.WithAttempt(func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
 			h.mu.Lock()
 			h.calls = append(h.calls, call{name, in})
 			h.mu.Unlock()
 			if fn == nil {
-				return activities.Output{Outputs: map[string]any{}}, nil
+				return plan.ActionOutput{Outputs: map[string]any{}}, nil
 			}
 			out, err := fn(in)
-			return activities.Output{Outputs: out}, err
+			return plan.ActionOutput{Outputs: out}, err
 		}), activity.RegisterOptions{Name: name})
 	}
 	// The secrets check is the worker's, on a real secrets directory.
@@ -70,7 +71,7 @@ func newHarness(t *testing.T, actions map[string]action) *harness {
 		h.setSecret(name, "value-of-"+name)
 	}
 	h.env.RegisterActivityWithOptions((&activities.Env{Secrets: activities.DirSecrets(h.secrets)}).CheckSecrets,
-		activity.RegisterOptions{Name: activities.SecretsCheck})
+		activity.RegisterOptions{Name: plan.SecretsCheck})
 	return h
 }
 

@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 
 	"testing"
@@ -61,9 +63,9 @@ func appMessage(err error) string {
 // at 6s and fails at 7s, the second failure; b ends at 8s, and d must not
 // take its slot.
 func TestForEachCountsAFailureWhenTheItemFails(t *testing.T) {
-	h := newHarness(t, map[string]action{"shell": func(in activities.Input) (map[string]any, error) {
+	h := newHarness(t, map[string]action{"shell": func(in plan.ActionInput) (map[string]any, error) {
 		if host := in.Inputs["command"].([]any)[1]; host == "a" || host == "c" {
-			return nil, temporal.NewNonRetryableApplicationError("down", activities.ErrShellExit, nil)
+			return nil, temporal.NewNonRetryableApplicationError("down", plan.ErrShellExit, nil)
 		}
 		return map[string]any{"exitCode": 0}, nil
 	}})
@@ -106,13 +108,13 @@ func TestForEachCountsAFailureWhenTheItemFails(t *testing.T) {
 // succeeded or failed.
 func TestAttemptsCountFailedAttempts(t *testing.T) {
 	tries := map[string]int{}
-	h := newHarness(t, map[string]action{"shell": func(in activities.Input) (map[string]any, error) {
+	h := newHarness(t, map[string]action{"shell": func(in plan.ActionInput) (map[string]any, error) {
 		tries[in.StepID]++
 		switch {
 		case in.StepID == "third" && tries["third"] < 3, in.StepID == "broken":
 			return nil, temporal.NewApplicationError("connection reset", "Transient")
 		case in.StepID == "fatal" && tries["fatal"] == 2:
-			return nil, temporal.NewNonRetryableApplicationError("exit code 2", activities.ErrShellExit, nil, map[string]any{"exitCode": 2})
+			return nil, temporal.NewNonRetryableApplicationError("exit code 2", plan.ErrShellExit, nil, map[string]any{"exitCode": 2})
 		case in.StepID == "fatal":
 			return nil, temporal.NewApplicationError("connection reset", "Transient")
 		case in.StepID == "plain": // no attempt detail: retries ran out, so the policy's maximum
@@ -135,7 +137,7 @@ func TestAttemptsCountFailedAttempts(t *testing.T) {
 			t.Errorf("%s: attempts %d, want %d (%d calls)", id, st.Attempts, want, tries[id])
 		}
 	}
-	if st := stepOf(t, s, "fatal"); st.Error != "exit code 2" || st.ErrorType != activities.ErrShellExit {
+	if st := stepOf(t, s, "fatal"); st.Error != "exit code 2" || st.ErrorType != plan.ErrShellExit {
 		t.Errorf("fatal: error %q, type %q: the attempt must not change the action's error", st.Error, st.ErrorType)
 	}
 }
@@ -157,7 +159,7 @@ func TestMissingSecretsFailTheRunBeforeItsFirstStep(t *testing.T) {
 	h.setSecret("TOKEN", "")
 	h.setSecret("HOOK", "short")
 	h.run(src, nil)
-	if _, et := h.result(); et != activities.ErrSecret {
+	if _, et := h.result(); et != plan.ErrSecret {
 		t.Fatalf("error type = %q", et)
 	}
 	s := h.status()
@@ -204,7 +206,7 @@ func TestSubRunbookSecretsAreCheckedAtTheParentsStart(t *testing.T) {
 	}
 	h := newHarness(t, nil)
 	h.env.ExecuteWorkflow(workflows.WorkflowName, workflows.RunInput{Plan: results[0].Plan, Trigger: "api", TriggeredBy: "ann"})
-	if _, et := h.result(); et != activities.ErrSecret {
+	if _, et := h.result(); et != plan.ErrSecret {
 		t.Fatalf("error type = %q", et)
 	}
 	if s := h.status(); s.Error != "secrets the run reads cannot be resolved on the worker: missing PG_DSN (checked when the run starts)" || len(h.called("")) != 0 {

@@ -6,22 +6,23 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
 func TestRetryPolicyFromThePlan(t *testing.T) {
 	tries := map[string]int{}
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			tries[in.StepID]++
 			switch {
 			case in.StepID == "flaky" && tries["flaky"] < 3:
 				return nil, temporal.NewApplicationError("connection reset", "Transient")
 			case in.StepID == "fatal":
-				return nil, temporal.NewApplicationError("exit code 2", activities.ErrShellExit)
+				return nil, temporal.NewApplicationError("exit code 2", plan.ErrShellExit)
 			}
 			return map[string]any{"exitCode": 0}, nil
 		},
@@ -30,7 +31,7 @@ func TestRetryPolicyFromThePlan(t *testing.T) {
     - {id: flaky, action: shell, with: {command: [x]}, retry: {maxAttempts: 5, initialInterval: 1s}}
     - {id: fatal, action: shell, with: {command: [y]}, retry: {maxAttempts: 5, nonRetryable: [ShellExitError]}}
 `, nil)
-	if _, et := h.result(); et != activities.ErrShellExit {
+	if _, et := h.result(); et != plan.ErrShellExit {
 		t.Fatalf("error type = %q", et)
 	}
 	if tries["flaky"] != 3 || tries["fatal"] != 1 {
@@ -44,7 +45,7 @@ func TestRetryPolicyFromThePlan(t *testing.T) {
 func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
 	var texts []string
 	h := newHarness(t, map[string]action{
-		"notify": func(in activities.Input) (map[string]any, error) {
+		"notify": func(in plan.ActionInput) (map[string]any, error) {
 			if _, ok := in.Deferred["url"]; !ok || in.Inputs["url"] != nil {
 				t.Errorf("the webhook URL reads a secret and must be rendered by the activity: %+v", in)
 			}
@@ -168,7 +169,7 @@ func TestActionRunsAgainWhenItsWorkerIsLost(t *testing.T) {
 		{losses: 99, wantCalls: 1 + workflows.MaxWorkerLosses, wantErr: "Timeout"},
 	} {
 		n := 0
-		h := newHarness(t, map[string]action{"shell": func(activities.Input) (map[string]any, error) {
+		h := newHarness(t, map[string]action{"shell": func(plan.ActionInput) (map[string]any, error) {
 			if n++; n <= tc.losses {
 				return nil, temporal.NewHeartbeatTimeoutError()
 			}

@@ -9,8 +9,6 @@ import (
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/opsrunbook/runbook/activities"
 )
 
 // ErrNoApprovers is the type of an approval failure for want of approvers.
@@ -40,8 +38,8 @@ const SecretsCheckTimeout = time.Minute
 func (r *run) checkSecrets(ctx workflow.Context, names []string) *stepError {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: SecretsCheckTimeout,
 		RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-	var out activities.SecretsCheckOutput
-	if err := workflow.ExecuteActivity(actx, activities.SecretsCheck, activities.SecretsCheckInput{Names: names}).Get(ctx, &out); err != nil {
+	var out plan.SecretsCheckOutput
+	if err := workflow.ExecuteActivity(actx, plan.SecretsCheck, plan.SecretsCheckInput{Names: names}).Get(ctx, &out); err != nil {
 		se := r.asStepError(activityError("", err), false)
 		se.message = "secrets check: " + se.message
 		return se
@@ -56,7 +54,7 @@ func (r *run) checkSecrets(ctx workflow.Context, names []string) *stepError {
 	if len(probs) == 0 {
 		return nil
 	}
-	return &stepError{typ: activities.ErrSecret,
+	return &stepError{typ: plan.ErrSecret,
 		message: "secrets the run reads cannot be resolved on the worker: " + strings.Join(probs, "; ") + " (checked when the run starts)"}
 }
 

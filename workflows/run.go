@@ -41,8 +41,8 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	if p == nil {
 		return nil, fmt.Errorf("no plan")
 	}
-	if p.Version != plan.Version {
-		return nil, fmt.Errorf("plan version %d; this worker runs version %d", p.Version, plan.Version)
+	if p.Version < plan.MinVersion || p.Version > plan.Version {
+		return nil, fmt.Errorf("plan version %d; this worker runs versions %d to %d", p.Version, plan.MinVersion, plan.Version)
 	}
 	ev, err := plan.NewEvaluator(p)
 	if err != nil {

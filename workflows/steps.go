@@ -11,8 +11,6 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
-
-	"github.com/opsrunbook/runbook/activities"
 )
 
 // list runs steps in order; the first failure stops it.
@@ -183,7 +181,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
 	opts := workflow.ActivityOptions{StartToCloseTimeout: timeout, RetryPolicy: policy}
-	if heartbeating[s.Action] {
+	if r.factsOf(s.Action, s.ActionFacts).Heartbeats {
 		opts.HeartbeatTimeout = HeartbeatTimeout
 	}
 	actx := workflow.WithActivityOptions(ctx, opts)
@@ -202,7 +200,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 		}
 	}
 	for {
-		out, err := r.runActivity(actx, sc, s, s.Action, s.With, st)
+		out, err := r.runActivity(actx, sc, s, s.Action, s.ActionFacts, s.With, st)
 		if err != nil {
 			return err
 		}
@@ -234,13 +232,13 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 }
 
 // runActivity renders inputs and executes one action.
-func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action string, with map[string]*plan.Value, st *StepState) (map[string]any, error) {
+func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action string, facts plan.ActionFacts, with map[string]*plan.Value, st *StepState) (map[string]any, error) {
 	in, err := r.actionInput(sc, s.ID, with)
 	if err != nil {
 		return nil, err
 	}
-	var out activities.Output
-	if localActions[action] && r.in.LocalActions {
+	var out plan.ActionOutput
+	if r.factsOf(action, facts).Local && r.in.LocalActions {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
@@ -264,13 +262,13 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action 
 }
 
 // failedAttempts is how many attempts an action that failed made: what
-// the worker reported with the failure (activities.AttemptDetail), else,
+// the worker reported with the failure (plan.AttemptDetail), else,
 // when retries ran out (a timeout, a worker that reports nothing), the
 // policy's maximum; else 1.
 func failedAttempts(ctx workflow.Context, err error) int {
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app.HasDetails() {
-		var d activities.AttemptDetail
+		var d plan.AttemptDetail
 		if app.Details(&d) == nil && d.Attempt > 0 {
 			return d.Attempt
 		}
@@ -293,8 +291,8 @@ func workerLost(err error) bool {
 
 // actionInput renders what the workflow may render and defers to the
 // activity the values that read secrets, with the variables they read.
-func (r *run) actionInput(sc *scope, stepID string, with map[string]*plan.Value) (activities.Input, error) {
-	in := activities.Input{Runbook: r.plan.Name, RunID: r.status.RunID, StepID: stepID, Inputs: map[string]any{}}
+func (r *run) actionInput(sc *scope, stepID string, with map[string]*plan.Value) (plan.ActionInput, error) {
+	in := plan.ActionInput{Runbook: r.plan.Name, RunID: r.status.RunID, StepID: stepID, Inputs: map[string]any{}}
 	vars := r.vars(sc)
 	for _, k := range sortedKeys(with) {
 		v := with[k]
@@ -356,16 +354,6 @@ func activityError(step string, err error) error {
 	}
 	return &stepError{step: step, typ: "ActivityError", message: err.Error()}
 }
-
-// localActions are the actions whose spec marks them local, heartbeating
-// those that heartbeat while they run.
-var localActions, heartbeating = func() (map[string]bool, map[string]bool) {
-	local, beats := map[string]bool{}, map[string]bool{}
-	for _, spec := range activities.Catalog().Actions() {
-		local[spec.Name], beats[spec.Name] = spec.Local, spec.Heartbeats
-	}
-	return local, beats
-}()
 
 // lastProbe is a repeat's last outputs as the timeout's message shows them:
 // JSON, cut at 300 bytes.

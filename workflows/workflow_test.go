@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
+
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/activities"
@@ -16,7 +18,7 @@ import (
 )
 
 func shellOut(stdout string) action {
-	return func(activities.Input) (map[string]any, error) {
+	return func(plan.ActionInput) (map[string]any, error) {
 		return map[string]any{"exitCode": 0, "stdout": stdout, "stderr": "", "json": nil}, nil
 	}
 }
@@ -86,9 +88,9 @@ func TestSecretsStayOutOfTheWorkflow(t *testing.T) {
 
 func TestParallelFailFastCancelsSiblings(t *testing.T) {
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			if in.StepID == "bad" {
-				return nil, temporal.NewNonRetryableApplicationError("exit code 1", activities.ErrShellExit, nil)
+				return nil, temporal.NewNonRetryableApplicationError("exit code 1", plan.ErrShellExit, nil)
 			}
 			return map[string]any{"exitCode": 0}, nil
 		},
@@ -101,7 +103,7 @@ func TestParallelFailFastCancelsSiblings(t *testing.T) {
     - {id: after, sleep: 1s}
 `, nil)
 	_, errType := h.result()
-	if errType != activities.ErrShellExit {
+	if errType != plan.ErrShellExit {
 		t.Fatalf("error type = %q", errType)
 	}
 	s := h.status()
@@ -115,10 +117,10 @@ func TestParallelFailFastCancelsSiblings(t *testing.T) {
 
 func TestForEachBudgetOnErrorAndResults(t *testing.T) {
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			host := in.Inputs["command"].([]any)[1]
 			if host == "b" || host == "d" {
-				return nil, temporal.NewNonRetryableApplicationError("down", activities.ErrShellExit, nil)
+				return nil, temporal.NewNonRetryableApplicationError("down", plan.ErrShellExit, nil)
 			}
 			return map[string]any{"exitCode": 0, "stdout": host}, nil
 		},
@@ -167,10 +169,10 @@ func TestForEachBudgetOnErrorAndResults(t *testing.T) {
 	}
 }
 
-func h2shell(in activities.Input) (map[string]any, error) {
+func h2shell(in plan.ActionInput) (map[string]any, error) {
 	host := in.Inputs["command"].([]any)[1]
 	if host == "b" || host == "d" {
-		return nil, temporal.NewNonRetryableApplicationError("down", activities.ErrShellExit, nil)
+		return nil, temporal.NewNonRetryableApplicationError("down", plan.ErrShellExit, nil)
 	}
 	return map[string]any{"exitCode": 0, "stdout": host}, nil
 }
@@ -291,21 +293,21 @@ const compensationSrc = head + `  timeout: 2h
 func TestCompensationsRunInReverseThenOnFailureThenFinally(t *testing.T) {
 	var order []string
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			cmd := fmt.Sprint(in.Inputs["command"])
 			order = append(order, cmd)
 			if cmd == "[do three]" {
-				return nil, temporal.NewNonRetryableApplicationError("exit code 2: boom", activities.ErrShellExit, nil)
+				return nil, temporal.NewNonRetryableApplicationError("exit code 2: boom", plan.ErrShellExit, nil)
 			}
 			return map[string]any{"exitCode": 0, "stdout": "out-" + in.StepID}, nil
 		},
-		"log": func(in activities.Input) (map[string]any, error) {
+		"log": func(in plan.ActionInput) (map[string]any, error) {
 			order = append(order, in.Inputs["message"].(string))
 			return map[string]any{"message": in.Inputs["message"]}, nil
 		},
 	})
 	h.run(compensationSrc, nil)
-	if _, errType := h.result(); errType != activities.ErrShellExit {
+	if _, errType := h.result(); errType != plan.ErrShellExit {
 		t.Fatalf("error type = %q", errType)
 	}
 	want := []string{"[do one]", "[do two]", "[do three]", "[undo two]", "[undo out-one]",
@@ -318,11 +320,11 @@ func TestCompensationsRunInReverseThenOnFailureThenFinally(t *testing.T) {
 func TestCancelRunsCompensationsAndFinally(t *testing.T) {
 	var order []string
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			order = append(order, fmt.Sprint(in.Inputs["command"]))
 			return map[string]any{"exitCode": 0, "stdout": "x"}, nil
 		},
-		"log": func(in activities.Input) (map[string]any, error) {
+		"log": func(in plan.ActionInput) (map[string]any, error) {
 			order = append(order, in.Inputs["message"].(string))
 			return map[string]any{}, nil
 		},
@@ -345,11 +347,11 @@ func TestCancelRunsCompensationsAndFinally(t *testing.T) {
 func TestRunTimeoutStillCompensatesAndFinishes(t *testing.T) {
 	var undone, finished bool
 	h := newHarness(t, map[string]action{
-		"shell": func(in activities.Input) (map[string]any, error) {
+		"shell": func(in plan.ActionInput) (map[string]any, error) {
 			undone = undone || fmt.Sprint(in.Inputs["command"]) == "[undo x]"
 			return map[string]any{"exitCode": 0, "stdout": "x"}, nil
 		},
-		"log": func(in activities.Input) (map[string]any, error) {
+		"log": func(in plan.ActionInput) (map[string]any, error) {
 			finished = finished || strings.HasPrefix(in.Inputs["message"].(string), "one is")
 			return map[string]any{}, nil
 		},
@@ -367,7 +369,7 @@ func TestRunTimeoutStillCompensatesAndFinishes(t *testing.T) {
 func TestRepeatUntilWithTimers(t *testing.T) {
 	probes := 0
 	h := newHarness(t, map[string]action{
-		"http.check": func(activities.Input) (map[string]any, error) {
+		"http.check": func(plan.ActionInput) (map[string]any, error) {
 			probes++
 			return map[string]any{"healthy": probes >= 3, "status": 200, "latencyMs": 5, "error": ""}, nil
 		},
@@ -384,7 +386,7 @@ func TestRepeatUntilWithTimers(t *testing.T) {
 	if st := stepOf(t, h.status(), "wait_healthy"); probes != 3 || st.Attempts != 3 {
 		t.Errorf("probes %d, attempts %d", probes, st.Attempts)
 	}
-	h = newHarness(t, map[string]action{"http.check": func(activities.Input) (map[string]any, error) {
+	h = newHarness(t, map[string]action{"http.check": func(plan.ActionInput) (map[string]any, error) {
 		return map[string]any{"healthy": false, "status": 503}, nil
 	}})
 	h.run(head+`  params: [{name: max_wait, type: duration, default: 5m}]

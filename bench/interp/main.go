@@ -38,8 +38,8 @@ func handWritten(ctx workflow.Context, n int) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: time.Hour, RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 1}})
 	for i := range n {
-		in := activities.Input{Runbook: "bench", StepID: fmt.Sprintf("s%d", i), Inputs: map[string]any{"message": fmt.Sprintf("step %d", i)}}
-		var out activities.Output
+		in := plan.ActionInput{Runbook: "bench", StepID: fmt.Sprintf("s%d", i), Inputs: map[string]any{"message": fmt.Sprintf("step %d", i)}}
+		var out plan.ActionOutput
 		if err := workflow.ExecuteActivity(ctx, "log", in).Get(ctx, &out); err != nil {
 			return err
 		}
