@@ -11,68 +11,6 @@ import (
 	"github.com/google/cel-go/cel"
 )
 
-// stepKindFields lists, per kind, the fields a step of that kind may set
-// besides the common ones (id, name, description, if, continueOnError).
-var stepKindFields = map[plan.StepKind][]string{
-	plan.StepAction:   {"action", "with", "timeout", "retry", "repeat", "compensate"},
-	plan.StepApproval: {"approval"},
-	plan.StepParallel: {"parallel", "failFast"},
-	plan.StepGroup:    {"steps"},
-	plan.StepForEach:  {"forEach", "as", "maxConcurrency", "maxErrors", "batchSize", "onError", "steps"},
-	plan.StepRunbook:  {"runbook"},
-	plan.StepSleep:    {"sleep"},
-	plan.StepWaitFor:  {"waitFor"},
-	plan.StepAssert:   {"assert"},
-	plan.StepSet:      {"set"},
-	plan.StepExit:     {"exit"},
-}
-
-// stepKinds is the order in which messages list the kinds.
-var stepKinds = []plan.StepKind{plan.StepAction, plan.StepApproval, plan.StepParallel, plan.StepGroup, plan.StepForEach, plan.StepRunbook,
-	plan.StepSleep, plan.StepWaitFor, plan.StepAssert, plan.StepSet, plan.StepExit}
-
-var commonStepFields = []string{"id", "name", "description", "if", "continueOnError"}
-
-// kindsOf lists the kinds a step sets, in the order the format lists them.
-func kindsOf(s *Step) []plan.StepKind {
-	set := map[plan.StepKind]bool{
-		plan.StepAction:   s.Action.Set,
-		plan.StepApproval: s.Approval != nil,
-		plan.StepParallel: s.Parallel.Set,
-		plan.StepGroup:    s.Steps.Set && !s.ForEach.Set,
-		plan.StepForEach:  s.ForEach.Set,
-		plan.StepRunbook:  s.Runbook != nil,
-		plan.StepSleep:    s.Sleep.Set,
-		plan.StepWaitFor:  s.WaitFor != nil,
-		plan.StepAssert:   s.Assert != nil,
-		plan.StepSet:      s.Set.Set,
-		plan.StepExit:     s.Exit != nil,
-	}
-	var kinds []plan.StepKind
-	for _, k := range stepKinds {
-		if set[k] {
-			kinds = append(kinds, k)
-		}
-	}
-	return kinds
-}
-
-// kindField is the YAML field that gives a step kind.
-func kindField(k plan.StepKind) string {
-	if k == plan.StepGroup {
-		return "steps"
-	}
-	return string(k)
-}
-
-func kindNames() string {
-	names := make([]string, len(stepKinds))
-	for i, k := range stepKinds {
-		names[i] = kindField(k)
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
-
 // setFields lists the YAML fields a step sets, with their positions.
 func setFields(s *Step) map[string]plan.Pos {
 	out := map[string]plan.Pos{}
@@ -129,18 +67,19 @@ func (l *linter) indexList(steps []*Step, path, section string, parent, comp *st
 		l.order++
 		l.nodes[s] = n
 		l.indexStep(n)
-		switch n.kind {
-		case plan.StepParallel:
-			l.indexList(s.Parallel.Items, spath+".parallel", section, n, comp)
-		case plan.StepGroup:
-			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
-		case plan.StepForEach:
-			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
-			l.indexList(s.OnError.Items, spath+".onError", section, n, comp)
-		case plan.StepAction:
-			if s.Compensate != nil {
-				l.indexList(s.Compensate.Steps.Items, spath+".compensate.steps", section, n, n)
+		k := kindOf(n.kind)
+		if k == nil {
+			continue
+		}
+		for _, sec := range sections(s) {
+			if !k.allows(sec.field) {
+				continue
 			}
+			undo := comp
+			if sec.runs == plan.RunsOnUndo {
+				undo = n
+			}
+			l.indexList(sec.steps, spath+"."+sec.path, section, n, undo)
 		}
 	}
 }
@@ -167,62 +106,33 @@ func (l *linter) indexStep(n *stepNode) {
 		l.r.errorf(s.Pos, n.path, "step %q does nothing; give it one of %s", s.ID.Value, kindNames())
 		return
 	case 1:
-		n.kind = kinds[0]
+		n.kind = kinds[0].kind
 	default:
 		names := make([]string, len(kinds))
 		for i, k := range kinds {
-			names[i] = kindField(k)
+			names[i] = k.field
 		}
 		l.r.errorf(s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
 		return
 	}
-	allowed := append(slices.Clone(commonStepFields), stepKindFields[n.kind]...)
+	kind := kinds[0]
 	fields := setFields(s)
 	for _, name := range plan.SortedKeys(fields) {
-		if slices.Contains(allowed, name) {
+		if kind.allows(name) {
 			continue
 		}
 		owner := "?"
 		for _, k := range stepKinds {
-			if slices.Contains(stepKindFields[k], name) {
-				owner = string(k)
+			if k.field == name || slices.Contains(k.fields, name) {
+				owner = string(k.kind)
 				break
 			}
 		}
 		l.r.errorf(fields[name], n.path+"."+name, "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
 	n.outputs = plan.NoOutputs
-	switch n.kind {
-	case plan.StepAction:
-		n.outputs = nil // unknown actions leave outputs untyped
-		if spec, ok := l.opts.Actions.Action(s.Action.Value); ok {
-			n.outputs = spec.OutputType()
-		}
-	case plan.StepApproval:
-		var inputs []plan.Field
-		for _, p := range s.Approval.Inputs.Items {
-			if p.Name.Set && p.Type.Set {
-				inputs = append(inputs, plan.Field{Name: p.Name.Value, Type: plan.ParamType(p.Type.Value, p.Items.Value)})
-			}
-		}
-		n.outputs = plan.ApprovalOutputs(inputs)
-	case plan.StepWaitFor:
-		n.outputs = plan.WaitForOutputs
-	case plan.StepForEach:
-		n.outputs = plan.ForEachOutputs
-	case plan.StepRunbook:
-		// Unresolved children leave outputs untyped so that reads of them
-		// do not pile more errors onto the one about the child.
-		n.outputs = nil
-		if child := l.child(s.Runbook, n.path+".runbook"); child != nil {
-			fields := make([]plan.Field, len(child.Outputs))
-			for i, o := range child.Outputs {
-				fields[i] = plan.Field{Name: o.Name, Type: o.Type}
-			}
-			n.outputs = plan.ObjectOf(fields...)
-		}
-	case plan.StepSet:
-		l.declareSetVars(n)
+	if kind.outputs != nil {
+		n.outputs = kind.outputs(l, n)
 	}
 }
 
@@ -360,37 +270,8 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 			}
 		}
 	}
-	switch n.kind {
-	case plan.StepAction:
-		l.lintAction(s, n, path, vis, ctx)
-	case plan.StepApproval:
-		l.lintApproval(s.Approval, path+".approval", ctx.scope(vis, n, "approval"))
-	case plan.StepParallel:
-		l.lintParallel(s, path, vis, ctx)
-	case plan.StepGroup:
-		if len(s.Steps.Items) == 0 {
-			l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
-		}
-		l.lintList(s.Steps.Items, path+".steps", vis, ctx)
-	case plan.StepForEach:
-		l.lintForEach(s, n, path, vis, ctx)
-	case plan.StepRunbook:
-		l.lintSubRunbook(s.Runbook, path+".runbook", ctx.scope(vis, n, "runbook.params"))
-	case plan.StepSleep:
-		l.duration(&s.Sleep, path+".sleep", ctx.scope(vis, n, "sleep"))
-	case plan.StepWaitFor:
-		l.lintWaitFor(s.WaitFor, path+".waitFor", ctx.scope(vis, n, "waitFor"))
-	case plan.StepAssert:
-		l.lintAssert(s.Assert, path+".assert", ctx.scope(vis, n, "assert"))
-	case plan.StepSet:
-		l.lintSet(s, n, path+".set", ctx.scope(vis, n, "set"))
-	case plan.StepExit:
-		l.checkExitPlace(n, path)
-		if m := s.Exit.Message; m.Set() {
-			if v := l.checkValue(m.Node, plan.StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
-				l.out.values[m.Node] = v
-			}
-		}
+	if k := kindOf(n.kind); k != nil {
+		k.lint(l, s, n, path, vis, ctx)
 	}
 	if !s.ID.Set || l.steps[s.ID.Value] != n {
 		return
@@ -402,6 +283,24 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 			if c < maybeSkipped && (id == n.id || n.encloses(l.steps[id])) {
 				vis[id] = maybeSkipped
 			}
+		}
+	}
+}
+
+// lintGroup checks a sequential group.
+func (l *linter) lintGroup(s *Step, path string, vis visibility, ctx *stepCtx) {
+	if len(s.Steps.Items) == 0 {
+		l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
+	}
+	l.lintList(s.Steps.Items, path+".steps", vis, ctx)
+}
+
+// lintExit checks an exit step and its message.
+func (l *linter) lintExit(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+	l.checkExitPlace(n, path)
+	if m := s.Exit.Message; m.Set() {
+		if v := l.checkValue(m.Node, plan.StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
+			l.out.values[m.Node] = v
 		}
 	}
 }
