@@ -25,7 +25,7 @@ type stepKind struct {
 	outputs func(l *linter, n *stepNode) *plan.Type
 	// lint checks the kind's fields with vis as what is readable before the
 	// step, recording in l.out what compile reads.
-	lint func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx)
+	lint func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx)
 	// compile fills the kind's fields of ps from what lint recorded.
 	compile func(c *compiler, s *Step, ps *plan.Step)
 }
@@ -60,14 +60,14 @@ func init() {
 			}
 			return plan.ApprovalOutputs(inputs)
 		},
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.lintApproval(s.Approval, path+".approval", ctx.scope(vis, n, "approval"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.lintApproval(s.Approval, path.Field("approval"), ctx.scope(vis, n, "approval"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) { ps.Approval = c.approval(s.Approval) },
 	}, {
 		kind: plan.StepParallel, field: "parallel", set: func(s *Step) bool { return s.Parallel.Set },
 		fields: []string{"failFast"},
-		lint: func(l *linter, s *Step, _ *stepNode, path string, vis visibility, ctx *stepCtx) {
+		lint: func(l *linter, s *Step, _ *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 			l.lintParallel(s, path, vis, ctx)
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) {
@@ -76,7 +76,7 @@ func init() {
 		},
 	}, {
 		kind: plan.StepGroup, field: "steps", set: func(s *Step) bool { return s.Steps.Set && !s.ForEach.Set },
-		lint: func(l *linter, s *Step, _ *stepNode, path string, vis visibility, ctx *stepCtx) {
+		lint: func(l *linter, s *Step, _ *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 			l.lintGroup(s, path, vis, ctx)
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) { ps.Steps = c.stepList(s.Steps.Items) },
@@ -91,7 +91,7 @@ func init() {
 		outputs: func(l *linter, n *stepNode) *plan.Type {
 			// Unresolved children leave outputs untyped so that reads of them
 			// do not pile more errors onto the one about the child.
-			child := l.child(n.step.Runbook, n.path+".runbook")
+			child := l.child(n.step.Runbook, n.path.Field("runbook"))
 			if child == nil {
 				return nil
 			}
@@ -101,23 +101,23 @@ func init() {
 			}
 			return plan.ObjectOf(fields...)
 		},
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.lintSubRunbook(s.Runbook, path+".runbook", ctx.scope(vis, n, "runbook.params"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.lintSubRunbook(s.Runbook, path.Field("runbook"), ctx.scope(vis, n, "runbook.params"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) {
 			ps.Runbook = &plan.SubRunbook{Name: s.Runbook.Name.Value, Params: c.with(&s.Runbook.Params), Plan: c.child(s.Runbook)}
 		},
 	}, {
 		kind: plan.StepSleep, field: "sleep", set: func(s *Step) bool { return s.Sleep.Set },
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.duration(&s.Sleep, path+".sleep", ctx.scope(vis, n, "sleep"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.duration(&s.Sleep, path.Field("sleep"), ctx.scope(vis, n, "sleep"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) { ps.Sleep = c.duration(&s.Sleep) },
 	}, {
 		kind: plan.StepWaitFor, field: "waitFor", set: func(s *Step) bool { return s.WaitFor != nil },
 		outputs: func(*linter, *stepNode) *plan.Type { return plan.WaitForOutputs },
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.lintWaitFor(s.WaitFor, path+".waitFor", ctx.scope(vis, n, "waitFor"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.lintWaitFor(s.WaitFor, path.Field("waitFor"), ctx.scope(vis, n, "waitFor"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) {
 			w := s.WaitFor
@@ -125,8 +125,8 @@ func init() {
 		},
 	}, {
 		kind: plan.StepAssert, field: "assert", set: func(s *Step) bool { return s.Assert != nil },
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.lintAssert(s.Assert, path+".assert", ctx.scope(vis, n, "assert"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.lintAssert(s.Assert, path.Field("assert"), ctx.scope(vis, n, "assert"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) {
 			ps.Assert = &plan.Assert{That: c.expr(&s.Assert.That), Message: c.value(s.Assert.Message)}
@@ -137,8 +137,8 @@ func init() {
 			l.declareSetVars(n)
 			return plan.NoOutputs
 		},
-		lint: func(l *linter, s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-			l.lintSet(s, n, path+".set", ctx.scope(vis, n, "set"))
+		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+			l.lintSet(s, n, path.Field("set"), ctx.scope(vis, n, "set"))
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) { ps.Set = c.varList(&s.Set) },
 	}, {
@@ -184,8 +184,8 @@ func kindNames() string {
 
 // stepSection is a list of steps nested directly in a step of a document.
 type stepSection struct {
-	field string // the step's field that holds it: parallel, steps, onError or compensate
-	path  string // its path below the step: parallel, steps, onError or compensate.steps
+	field string    // the step's field that holds it: parallel, steps, onError or compensate
+	path  plan.Path // its path below the step: parallel, steps, onError or compensate.steps
 	runs  plan.Runs
 	steps []*Step
 }

@@ -1,7 +1,6 @@
 package runbooks
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -60,9 +59,9 @@ func (l *linter) indexSteps() {
 	l.indexList(spec.Finally.Items, "spec.finally", "spec.finally", nil, nil)
 }
 
-func (l *linter) indexList(steps []*Step, path, section string, parent, comp *stepNode) {
+func (l *linter) indexList(steps []*Step, path plan.Path, section string, parent, comp *stepNode) {
 	for i, s := range steps {
-		spath := fmt.Sprintf("%s[%d]", path, i)
+		spath := path.Index(i)
 		n := &stepNode{step: s, id: s.ID.Value, path: spath, parent: parent, section: section, order: l.order, compOf: comp}
 		l.order++
 		l.nodes[s] = n
@@ -79,7 +78,7 @@ func (l *linter) indexList(steps []*Step, path, section string, parent, comp *st
 			if sec.runs == plan.RunsOnUndo {
 				undo = n
 			}
-			l.indexList(sec.steps, spath+"."+sec.path, section, n, undo)
+			l.indexList(sec.steps, spath.Join(sec.path), section, n, undo)
 		}
 	}
 }
@@ -89,9 +88,9 @@ func (l *linter) indexStep(n *stepNode) {
 	if s.ID.Set && !s.ID.bad {
 		switch prev := l.steps[s.ID.Value]; {
 		case !identRe.MatchString(s.ID.Value):
-			l.r.errorf(s.ID.Pos, n.path+".id", "step id %q must be lowercase letters, digits and underscores, starting with a letter", s.ID.Value)
+			l.r.errorf(CodeInvalidValue, s.ID.Pos, n.path.Field("id"), "step id %q must be lowercase letters, digits and underscores, starting with a letter", s.ID.Value)
 		case prev != nil:
-			l.r.errorf(s.ID.Pos, n.path+".id", "duplicate step id %q (first used at line %d)", s.ID.Value, prev.step.ID.Pos.Line)
+			l.r.errorf(CodeDuplicate, s.ID.Pos, n.path.Field("id"), "duplicate step id %q (first used at line %d)", s.ID.Value, prev.step.ID.Pos.Line)
 		default:
 			l.steps[s.ID.Value] = n
 			l.stepIDs = append(l.stepIDs, s.ID.Value)
@@ -103,7 +102,7 @@ func (l *linter) indexStep(n *stepNode) {
 	kinds := kindsOf(s)
 	switch len(kinds) {
 	case 0:
-		l.r.errorf(s.Pos, n.path, "step %q does nothing; give it one of %s", s.ID.Value, kindNames())
+		l.r.errorf(CodeRequired, s.Pos, n.path, "step %q does nothing; give it one of %s", s.ID.Value, kindNames())
 		return
 	case 1:
 		n.kind = kinds[0].kind
@@ -112,7 +111,7 @@ func (l *linter) indexStep(n *stepNode) {
 		for i, k := range kinds {
 			names[i] = k.field
 		}
-		l.r.errorf(s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
+		l.r.errorf(CodeConflict, s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
 		return
 	}
 	kind := kinds[0]
@@ -128,7 +127,7 @@ func (l *linter) indexStep(n *stepNode) {
 				break
 			}
 		}
-		l.r.errorf(fields[name], n.path+"."+name, "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
+		l.r.errorf(CodeNotAllowed, fields[name], n.path.Field(name), "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
 	n.outputs = plan.NoOutputs
 	if kind.outputs != nil {
@@ -137,13 +136,13 @@ func (l *linter) indexStep(n *stepNode) {
 }
 
 // child resolves a sub-runbook's plan, reporting when it cannot.
-func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
+func (l *linter) child(sr *SubRunbook, path plan.Path) *plan.Plan {
 	if !sr.Name.Set {
 		return nil
 	}
 	name := sr.Name.Value
 	if name == l.doc.Metadata.Name.Value {
-		l.r.errorf(sr.Name.Pos, path+".name", "runbook %q cannot run itself", name)
+		l.r.errorf(CodeCycle, sr.Name.Pos, path.Field("name"), "runbook %q cannot run itself", name)
 		return nil
 	}
 	if p, ok := l.out.children[name]; ok {
@@ -161,7 +160,7 @@ func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
 		switch {
 		case cycle: // reported once, as the cycle
 		case failed:
-			l.r.errorf(sr.Name.Pos, path+".name", "runbook %q has errors; fix them first", name)
+			l.r.errorf(CodeInvalidRunbook, sr.Name.Pos, path.Field("name"), "runbook %q has errors; fix them first", name)
 		default:
 			hint := "register it first, or validate it together with this file"
 			if l.opts.RunbookNames != nil {
@@ -175,7 +174,7 @@ func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
 					hint = h
 				}
 			}
-			l.r.hinted(sr.Name.Pos, path+".name", hint, "unknown runbook %q", name)
+			l.r.hinted(CodeUnknownRunbook, sr.Name.Pos, path.Field("name"), hint, "unknown runbook %q", name)
 		}
 		return nil
 	}
@@ -196,7 +195,7 @@ func (l *linter) lintAllSteps() {
 	main := visibility{}
 	l.lintList(spec.Steps.Items, "spec.steps", main, &stepCtx{env: l.env})
 	if len(spec.Steps.Items) == 0 && spec.Steps.Set && !spec.Steps.bad {
-		l.r.errorf(spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
+		l.r.errorf(CodeRequired, spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
 	}
 	l.afterMain = main
 	later := visibility{}
@@ -213,16 +212,16 @@ func (l *linter) lintAllSteps() {
 }
 
 // lintList checks steps in sequence, adding each to vis once it is done.
-func (l *linter) lintList(steps []*Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintList(steps []*Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	for i, s := range steps {
-		l.lintStep(s, fmt.Sprintf("%s[%d]", path, i), vis, ctx)
+		l.lintStep(s, path.Index(i), vis, ctx)
 	}
 	l.warnUnreachable(steps, path)
 }
 
 // checkExitPlace allows exit among the main steps and in their groups,
 // where "the rest of the run" is clear.
-func (l *linter) checkExitPlace(n *stepNode, path string) {
+func (l *linter) checkExitPlace(n *stepNode, path plan.Path) {
 	where := ""
 	switch {
 	case n.compOf != nil:
@@ -236,7 +235,7 @@ func (l *linter) checkExitPlace(n *stepNode, path string) {
 		}
 	}
 	if where != "" {
-		l.r.hinted(n.step.Exit.Pos, path+".exit", "use if on the steps to skip instead",
+		l.r.hinted(CodeNotAllowed, n.step.Exit.Pos, path.Field("exit"), "use if on the steps to skip instead",
 			"exit ends the whole run; it is not allowed in %s", where)
 	}
 }
@@ -255,10 +254,10 @@ func (ctx *stepCtx) scope(vis visibility, n *stepNode, field string) *exprScope 
 
 // lintStep checks one step with vis as what is readable before it, then
 // records in vis what is readable after it.
-func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintStep(s *Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	n := l.nodeOf(s)
 	if s.If.Set {
-		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), plan.BoolType); e != nil {
+		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path.Field("if"), ctx.scope(vis, n, "if"), plan.BoolType); e != nil {
 			l.out.exprs[&s.If] = e
 			if t := l.tests[e]; len(t.statuses) > 0 || len(t.has) > 0 {
 				inner := *ctx
@@ -288,18 +287,18 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 }
 
 // lintGroup checks a sequential group.
-func (l *linter) lintGroup(s *Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintGroup(s *Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	if len(s.Steps.Items) == 0 {
-		l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
+		l.r.errorf(CodeRequired, s.Steps.Pos, path.Field("steps"), "a group needs at least one step")
 	}
-	l.lintList(s.Steps.Items, path+".steps", vis, ctx)
+	l.lintList(s.Steps.Items, path.Field("steps"), vis, ctx)
 }
 
 // lintExit checks an exit step and its message.
-func (l *linter) lintExit(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintExit(s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 	l.checkExitPlace(n, path)
 	if m := s.Exit.Message; m.Set() {
-		if v := l.checkValue(m.Node, plan.StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
+		if v := l.checkValue(m.Node, plan.StringType, path.Field("exit", "message"), ctx.scope(vis, n, "exit.message")); v != nil {
 			l.out.values[m.Node] = v
 		}
 	}

@@ -44,7 +44,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		name := doc.Metadata.Name.Value
 		if j, dup := byName[name]; dup && name != "" {
 			r := &reporter{file: s.File}
-			r.errorf(doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
+			r.errorf(CodeDuplicate, doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
 			results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 			docs[i] = nil
 			continue
@@ -78,7 +78,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 			if state[j] == 1 {
 				r := &reporter{file: doc.file}
 				cycle := append(append(chain, name), ref.Name.Value)
-				r.errorf(ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
+				r.errorf(CodeCycle, ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
 				results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 				continue
 			}
@@ -107,7 +107,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		if checked != nil && !results[i].Diagnostics.HasErrors() {
 			p, err := Compile(checked)
 			if ie, ok := err.(*InternalError); ok {
-				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: Error, Message: ie.Error()})
+				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: SeverityError, Code: CodeInternal, Message: ie.Error()})
 			} else {
 				results[i].Plan = p
 				compiled[name] = p

@@ -21,7 +21,7 @@ func cycles(file string, doc *runbooks.Document, resolve func(name string) (*pla
 		}
 		if child, ok := resolve(s.Runbook.Name.Value); ok {
 			if chain := reaches(child, name, []string{name, child.Name}); chain != nil {
-				out = append(out, runbooks.Diagnostic{File: file, Pos: s.Runbook.Name.Pos, Severity: runbooks.Error,
+				out = append(out, runbooks.Diagnostic{File: file, Pos: s.Runbook.Name.Pos, Severity: runbooks.SeverityError, Code: runbooks.CodeCycle,
 					Message: "runbooks run each other in a cycle: " + strings.Join(chain, " -> ")})
 			}
 		}
