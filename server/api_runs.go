@@ -114,7 +114,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if err != nil {
 		return nil, 0, err
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // what Postgres keeps, so a retried start sends the same time
 	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
 		Trigger: string(o.trigger), TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
 	if o.key != "" {
