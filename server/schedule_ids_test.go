@@ -222,3 +222,36 @@ func replayLaunch(t *testing.T, c client.Client, runbook, schedule string) {
 		t.Errorf("the launcher does not replay: %v", err)
 	}
 }
+
+// cancel-other and terminate-other reach the run in progress through its
+// launcher: the earlier run ends cancelled, or terminated (its record
+// failed, type Terminated: a bug fix, the record stayed running), and the
+// new fire runs.
+func TestScheduleOverlapReachesTheRun(t *testing.T) {
+	api, st, cl, ann, bob := scheduledAPI(t)
+	for _, tc := range []struct{ overlap, ended, errorType string }{
+		{"cancel-other", workflows.RunCancelled, workflows.ErrCancelled},
+		{"terminate-other", workflows.RunFailed, "Terminated"},
+	} {
+		name := "gated-" + tc.overlap
+		src := "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: " + name + "}\nspec:\n" +
+			"  schedules:\n    - {name: nightly, cron: \"0 2 * * *\", overlap: " + tc.overlap + "}\n" +
+			"  steps:\n    - {id: gate, approval: {approvers: [\"group:ops\"]}}\n"
+		if got := cl.call("POST", "/api/v1/runbooks", ann, src, nil); got != 201 {
+			t.Fatalf("register: %d", got)
+		}
+		waiting := func(id string) bool {
+			var v runView
+			cl.call("GET", "/api/v1/runs/"+id, bob, nil, &v)
+			return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingApproval
+		}
+		first := fire(t, api, st, name, "nightly", 0)
+		waitFor(t, func() bool { return waiting(first.ID) })
+		second := fire(t, api, st, name, "nightly", 1)
+		waitFor(t, func() bool {
+			api.SyncOnce(context.Background())
+			r, err := st.Run(first.ID)
+			return err == nil && r.Status == tc.ended && r.ErrorType == tc.errorType && waiting(second.ID)
+		})
+	}
+}
