@@ -89,6 +89,11 @@ spec:
 	if r.Trigger != "schedule" || r.TriggeredBy != "nightly" || r.StartedBy != SystemSchedule {
 		t.Errorf("record: %+v", r)
 	}
+	var sv struct{ RecentRuns []string }
+	cl.call("GET", "/api/v1/runbooks/scratch-db/schedules/nightly", bob, nil, &sv)
+	if len(sv.RecentRuns) != 1 || sv.RecentRuns[0] != r.ID {
+		t.Errorf("the schedule's recent runs: %v", sv.RecentRuns)
+	}
 	waitFor(t, func() bool {
 		var v runView
 		cl.call("GET", "/api/v1/runs/"+r.ID, bob, nil, &v)
