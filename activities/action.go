@@ -140,11 +140,3 @@ func (p *prepared) decode(dst any) error {
 	}
 	return nil
 }
-
-// finish makes an action's result (the redaction wrapper masks it).
-func (p *prepared) finish(out map[string]any, err error) (plan.ActionOutput, error) {
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	return plan.ActionOutput{Outputs: out}, nil
-}

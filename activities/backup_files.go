@@ -37,6 +37,8 @@ var BackupFilesSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(BackupFilesSpec, runBackupFiles)
+
 // Manifest describes a backup archive; it sits beside it as NAME.manifest.json.
 type Manifest struct {
 	Archive string          `json:"archive"` // base name
@@ -65,21 +67,13 @@ type backupFilesInput struct {
 	Prefix      string `json:"prefix"`
 }
 
-// BackupFiles runs the backup.files action.
-func (e *Env) BackupFiles(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, BackupFilesSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var bi backupFilesInput
-	if err := p.decode(&bi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runBackupFiles runs the backup.files action.
+func runBackupFiles(ctx context.Context, c call, bi backupFilesInput) (map[string]any, error) {
 	if st, err := os.Stat(bi.Source); err != nil || !st.IsDir() {
-		return plan.ActionOutput{}, badInput("backup.files: source %s is not a directory", bi.Source)
+		return nil, badInput("backup.files: source %s is not a directory", bi.Source)
 	}
 	if err := os.MkdirAll(bi.Destination, backupDirMode); err != nil {
-		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
+		return nil, fmt.Errorf("backup.files: %w", err)
 	}
 	now := time.Now().UTC()
 	name := fmt.Sprintf("%s-%s.tar.gz", bi.Prefix, now.Format("20060102T150405Z"))
@@ -88,22 +82,22 @@ func (e *Env) BackupFiles(ctx context.Context, in plan.ActionInput) (plan.Action
 	m := &Manifest{Archive: name, Kind: "files", Source: bi.Source, Created: now}
 	if err := writeArchive(ctx, tmp, bi.Source, m); err != nil {
 		os.Remove(tmp)
-		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
+		return nil, fmt.Errorf("backup.files: %w", err)
 	}
 	sum, size, err := fileSHA256(tmp)
 	if err != nil {
 		os.Remove(tmp)
-		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
+		return nil, fmt.Errorf("backup.files: %w", err)
 	}
 	m.SHA256, m.Bytes = sum, size
 	if err := os.Rename(tmp, final); err != nil {
 		os.Remove(tmp)
-		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
+		return nil, fmt.Errorf("backup.files: %w", err)
 	}
 	if err := writeManifest(m, final); err != nil {
-		return plan.ActionOutput{}, fmt.Errorf("backup.files: %w", err)
+		return nil, fmt.Errorf("backup.files: %w", err)
 	}
-	return plan.ActionOutput{Outputs: map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}}, nil
+	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}, nil
 }
 
 // writeArchive tars and gzips dir into path, filling m's entries.

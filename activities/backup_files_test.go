@@ -29,7 +29,7 @@ func TestBackupVerifyRestoreFiles(t *testing.T) {
 	writeTree(t, src, tree)
 	e := &Env{}
 	ctx := context.Background()
-	out, err := e.BackupFiles(ctx, plan.ActionInput{Inputs: map[string]any{"source": src, "destination": dst, "prefix": "uploads"}})
+	out, err := handlerOf(e, BackupFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"source": src, "destination": dst, "prefix": "uploads"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,11 +43,11 @@ func TestBackupVerifyRestoreFiles(t *testing.T) {
 	if left, _ := filepath.Glob(filepath.Join(dst, ".*partial")); len(left) != 0 {
 		t.Errorf("temporary files left: %v", left)
 	}
-	v, err := e.BackupVerify(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}})
+	v, err := handlerOf(e, BackupVerifySpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}})
 	if err != nil || v.Outputs["ok"] != true || v.Outputs["files"] != int64(3) {
 		t.Fatalf("verify: %v, %v", v.Outputs, err)
 	}
-	r, err := e.RestoreFiles(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target}})
+	r, err := handlerOf(e, RestoreFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target}})
 	if err != nil || r.Outputs["files"] != int64(3) {
 		t.Fatalf("restore: %v, %v", r.Outputs, err)
 	}
@@ -57,11 +57,11 @@ func TestBackupVerifyRestoreFiles(t *testing.T) {
 			t.Errorf("%s restored as %d bytes, %v", name, len(got), err)
 		}
 	}
-	_, err = e.RestoreFiles(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target}})
+	_, err = handlerOf(e, RestoreFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target}})
 	if app := appErr(t, err); app.Type() != plan.ErrBadInput {
 		t.Errorf("restoring into a non-empty target: %v", app)
 	}
-	if _, err := e.RestoreFiles(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target, "overwrite": true}}); err != nil {
+	if _, err := handlerOf(e, RestoreFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": target, "overwrite": true}}); err != nil {
 		t.Errorf("overwrite: %v", err)
 	}
 
@@ -71,15 +71,15 @@ func TestBackupVerifyRestoreFiles(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	v, err = e.BackupVerify(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}})
+	v, err = handlerOf(e, BackupVerifySpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}})
 	if err != nil || v.Outputs["ok"] != false || !strings.Contains(v.Outputs["reason"].(string), "checksum mismatch") {
 		t.Errorf("corrupted verify: %v, %v", v.Outputs, err)
 	}
-	_, err = e.RestoreFiles(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": t.TempDir()}})
+	_, err = handlerOf(e, RestoreFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "target": t.TempDir()}})
 	if app := appErr(t, err); app.Type() != ErrBackupInvalid || !app.NonRetryable() {
 		t.Errorf("restoring a corrupted backup: %v", app)
 	}
-	if _, err := e.BackupFiles(ctx, plan.ActionInput{Inputs: map[string]any{"source": filepath.Join(src, "missing"), "destination": dst}}); err == nil {
+	if _, err := handlerOf(e, BackupFilesSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"source": filepath.Join(src, "missing"), "destination": dst}}); err == nil {
 		t.Error("a missing source was backed up")
 	}
 }

@@ -24,26 +24,22 @@ var BackupListSpec = &plan.ActionSpec{
 	},
 }
 
-// BackupList runs the backup.list action.
-func (e *Env) BackupList(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, BackupListSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var li struct {
-		Destination string `json:"destination"`
-		Prefix      string `json:"prefix"`
-	}
-	if err := p.decode(&li); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(BackupListSpec, runBackupList)
+
+type backupListInput struct {
+	Destination string `json:"destination"`
+	Prefix      string `json:"prefix"`
+}
+
+// runBackupList runs the backup.list action.
+func runBackupList(ctx context.Context, c call, li backupListInput) (map[string]any, error) {
 	archives, err := backupsOf(li.Destination, li.Prefix)
 	if err != nil && !os.IsNotExist(err) {
-		return plan.ActionOutput{}, fmt.Errorf("backup.list: %w", err)
+		return nil, fmt.Errorf("backup.list: %w", err)
 	}
 	latest := ""
 	if len(archives) > 0 {
 		latest = archives[0].path
 	}
-	return plan.ActionOutput{Outputs: map[string]any{"backups": paths(archives), "latest": latest, "count": int64(len(archives))}}, nil
+	return map[string]any{"backups": paths(archives), "latest": latest, "count": int64(len(archives))}, nil
 }

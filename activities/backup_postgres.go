@@ -33,24 +33,17 @@ var BackupPostgresSpec = &plan.ActionSpec{
 	},
 }
 
-// BackupPostgres runs the backup.postgres action.
-func (e *Env) BackupPostgres(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, BackupPostgresSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var bi struct {
-		DSN         string `json:"dsn"`
-		Destination string `json:"destination"`
-		Prefix      string `json:"prefix"`
-	}
-	if err := p.decode(&bi); err != nil {
-		return plan.ActionOutput{}, err
-	}
-	return p.finish(backupPostgres(ctx, bi.DSN, bi.Destination, bi.Prefix))
+var _ = register(BackupPostgresSpec, runBackupPostgres)
+
+type backupPostgresInput struct {
+	DSN         string `json:"dsn"`
+	Destination string `json:"destination"`
+	Prefix      string `json:"prefix"`
 }
 
-func backupPostgres(ctx context.Context, dsn, dir, prefix string) (map[string]any, error) {
+// runBackupPostgres runs the backup.postgres action.
+func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map[string]any, error) {
+	dsn, dir, prefix := bi.DSN, bi.Destination, bi.Prefix
 	pg, err := newPgTool("backup.postgres", dsn)
 	if err != nil {
 		return nil, err

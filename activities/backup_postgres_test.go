@@ -23,7 +23,7 @@ func pgDatabase(t *testing.T, name string) string {
 	db := fmt.Sprintf("rb_act_%s_%d", name, os.Getpid())
 	e := &Env{}
 	drop := "DROP DATABASE IF EXISTS " + db
-	if _, err := e.PostgresExec(context.Background(), plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN("postgres"), "statement": drop}}); err != nil {
+	if _, err := handlerOf(e, PostgresExecSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN("postgres"), "statement": drop}}); err != nil {
 		if appErr(t, err).Type() == plan.ErrUnreachable {
 			t.Skipf("Postgres at 127.0.0.1:5432 is unreachable: %v", err)
 		}
@@ -40,7 +40,7 @@ func pgDSN(db string) string {
 
 func pgExec(t *testing.T, db, stmt string, args ...any) {
 	t.Helper()
-	if _, err := (&Env{}).PostgresExec(context.Background(), plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN(db), "statement": stmt, "args": args}}); err != nil {
+	if _, err := handlerOf(&Env{}, PostgresExecSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN(db), "statement": stmt, "args": args}}); err != nil {
 		t.Fatalf("%s: %v", stmt, err)
 	}
 }
@@ -54,7 +54,7 @@ func TestBackupAndRestorePostgres(t *testing.T) {
 	dir := t.TempDir()
 	e := &Env{}
 	ctx := context.Background()
-	out, err := e.BackupPostgres(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": "postgres://postgres@127.0.0.1:5432/" + src + "?sslmode=disable", "destination": dir}})
+	out, err := handlerOf(e, BackupPostgresSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": "postgres://postgres@127.0.0.1:5432/" + src + "?sslmode=disable", "destination": dir}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,14 +69,14 @@ func TestBackupAndRestorePostgres(t *testing.T) {
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) > 0 {
 		t.Errorf("temporary files left: %v", leftovers)
 	}
-	if v, _ := e.BackupVerify(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}}); v.Outputs["ok"] != true {
+	if v, _ := handlerOf(e, BackupVerifySpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path}}); v.Outputs["ok"] != true {
 		t.Errorf("verify: %v", v.Outputs)
 	}
 
 	target := pgDatabase(t, "dst")
 	pgExec(t, "postgres", "DROP DATABASE "+target) // createDatabase makes it
 	in := map[string]any{"path": path, "dsn": pgDSN(target), "createDatabase": true}
-	out, err = e.RestorePostgres(ctx, plan.ActionInput{Inputs: in})
+	out, err = handlerOf(e, RestorePostgresSpec)(ctx, plan.ActionInput{Inputs: in})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,18 +87,18 @@ func TestBackupAndRestorePostgres(t *testing.T) {
 
 	// The database exists now: creating it again is refused by Postgres,
 	// restoring over its tables needs clean.
-	_, err = e.RestorePostgres(ctx, plan.ActionInput{Inputs: in})
+	_, err = handlerOf(e, RestorePostgresSpec)(ctx, plan.ActionInput{Inputs: in})
 	if app := appErr(t, err); app.Type() != ErrQuery || !strings.Contains(app.Error(), "already exists") {
 		t.Errorf("create an existing database: %v", app)
 	}
 	in["createDatabase"] = false
-	_, err = e.RestorePostgres(ctx, plan.ActionInput{Inputs: in})
+	_, err = handlerOf(e, RestorePostgresSpec)(ctx, plan.ActionInput{Inputs: in})
 	if app := appErr(t, err); app.Type() != plan.ErrBadInput || !strings.Contains(app.Error(), "already holds 2 tables; set clean") {
 		t.Errorf("restore over tables: %v", app)
 	}
 	pgExec(t, target, "DELETE FROM orders WHERE id > $1", 10)
 	in["clean"] = true
-	if out, err = e.RestorePostgres(ctx, plan.ActionInput{Inputs: in}); err != nil || out.Outputs["rows"].(map[string]any)["public.orders"] != int64(250) {
+	if out, err = handlerOf(e, RestorePostgresSpec)(ctx, plan.ActionInput{Inputs: in}); err != nil || out.Outputs["rows"].(map[string]any)["public.orders"] != int64(250) {
 		t.Errorf("clean restore: %v, %v", out.Outputs, err)
 	}
 
@@ -108,7 +108,7 @@ func TestBackupAndRestorePostgres(t *testing.T) {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err = e.RestorePostgres(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "dsn": pgDSN(target + "_never"), "createDatabase": true}})
+	_, err = handlerOf(e, RestorePostgresSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"path": path, "dsn": pgDSN(target + "_never"), "createDatabase": true}})
 	if app := appErr(t, err); app.Type() != ErrBackupInvalid || !app.NonRetryable() {
 		t.Errorf("corrupt dump: %v", app)
 	}
@@ -118,11 +118,11 @@ func TestBackupPostgresFailures(t *testing.T) {
 	e := &Env{}
 	ctx := context.Background()
 	pgDatabase(t, "probe") // skips without Postgres
-	_, err := e.BackupPostgres(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN("rb_no_such_database"), "destination": t.TempDir()}})
+	_, err := handlerOf(e, BackupPostgresSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN("rb_no_such_database"), "destination": t.TempDir()}})
 	if app := appErr(t, err); app.Type() != ErrPgTool || !app.NonRetryable() || !strings.Contains(app.Error(), `database "rb_no_such_database" does not exist`) {
 		t.Errorf("missing database: %v", app)
 	}
-	_, err = e.BackupPostgres(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": "host=127.0.0.1 port=1 user=postgres dbname=x", "destination": t.TempDir()}})
+	_, err = handlerOf(e, BackupPostgresSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": "host=127.0.0.1 port=1 user=postgres dbname=x", "destination": t.TempDir()}})
 	if app := appErr(t, err); app.Type() != plan.ErrUnreachable || app.NonRetryable() {
 		t.Errorf("nothing listening: %v", app)
 	}
@@ -196,7 +196,7 @@ func TestPostgresExec(t *testing.T) {
 	e := &Env{}
 	ctx := context.Background()
 	run := func(stmt string, args ...any) (plan.ActionOutput, error) {
-		return e.PostgresExec(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN(db), "statement": stmt, "args": args}})
+		return handlerOf(e, PostgresExecSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"dsn": pgDSN(db), "statement": stmt, "args": args}})
 	}
 	if _, err := run("CREATE TABLE t (n int); INSERT INTO t SELECT generate_series(1, 20)"); err != nil {
 		t.Fatal(err)

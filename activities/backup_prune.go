@@ -31,6 +31,8 @@ var BackupPruneSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(BackupPruneSpec, runBackupPrune)
+
 type pruneInput struct {
 	Destination string `json:"destination"`
 	Prefix      string `json:"prefix"`
@@ -39,28 +41,22 @@ type pruneInput struct {
 	DryRun      bool   `json:"dryRun"`
 }
 
-// BackupPrune runs the backup.prune action.
-func (e *Env) BackupPrune(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, BackupPruneSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var pi pruneInput
-	if err := p.decode(&pi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runBackupPrune runs the backup.prune action.
+func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any, error) {
 	var maxAge time.Duration
 	if pi.MaxAge != "" {
-		if maxAge, err = plan.ParseDuration(pi.MaxAge); err != nil || maxAge <= 0 {
-			return plan.ActionOutput{}, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
+		d, err := plan.ParseDuration(pi.MaxAge)
+		if err != nil || d <= 0 {
+			return nil, badInput("backup.prune: maxAge %q: must be a positive duration", pi.MaxAge)
 		}
+		maxAge = d
 	}
 	if pi.Keep <= 0 && maxAge == 0 {
-		return plan.ActionOutput{}, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
+		return nil, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
 	}
 	archives, err := backupsOf(pi.Destination, pi.Prefix)
 	if err != nil {
-		return plan.ActionOutput{}, fmt.Errorf("backup.prune: %w", err)
+		return nil, fmt.Errorf("backup.prune: %w", err)
 	}
 	now := time.Now()
 	var keep, remove []backupFile
@@ -83,15 +79,15 @@ func (e *Env) BackupPrune(ctx context.Context, in plan.ActionInput) (plan.Action
 	}
 	out := map[string]any{"removed": paths(remove), "kept": paths(keep)}
 	if pi.DryRun {
-		return plan.ActionOutput{Outputs: out}, nil
+		return out, nil
 	}
 	for _, b := range remove {
 		if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
-			return plan.ActionOutput{}, fmt.Errorf("backup.prune: %w", err)
+			return nil, fmt.Errorf("backup.prune: %w", err)
 		}
 		_ = os.Remove(ManifestPath(b.path))
 	}
-	return plan.ActionOutput{Outputs: out}, nil
+	return out, nil
 }
 
 type backupFile struct {

@@ -20,7 +20,7 @@ func fakeBackups(t *testing.T, dir, prefix string, n int, bad map[int]bool) []st
 	writeTree(t, src, map[string]string{"x": "data"})
 	var out []string
 	for i := range n {
-		o, err := (&Env{}).BackupFiles(context.Background(), plan.ActionInput{Inputs: map[string]any{"source": src, "destination": dir, "prefix": prefix}})
+		o, err := handlerOf(&Env{}, BackupFilesSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"source": src, "destination": dir, "prefix": prefix}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,14 +51,14 @@ func TestBackupPrune(t *testing.T) {
 	b := fakeBackups(t, dir, "db", 5, nil)
 	fakeBackups(t, dir, "files", 2, nil)
 	e := &Env{}
-	out, err := e.BackupPrune(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "keep": 2, "dryRun": true}})
+	out, err := handlerOf(e, BackupPruneSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "keep": 2, "dryRun": true}})
 	if err != nil || !reflect.DeepEqual(out.Outputs["removed"], []any{b[2], b[1], b[0]}) {
 		t.Fatalf("dry run: %v, %v", out.Outputs, err)
 	}
 	if _, err := os.Stat(b[0]); err != nil {
 		t.Fatal("a dry run removed a file")
 	}
-	out, err = e.BackupPrune(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "maxAge": "2d12h"}})
+	out, err = handlerOf(e, BackupPruneSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "maxAge": "2d12h"}})
 	if err != nil || !reflect.DeepEqual(out.Outputs["kept"], []any{b[4], b[3]}) {
 		t.Fatalf("by age: %v, %v", out.Outputs, err)
 	}
@@ -70,11 +70,11 @@ func TestBackupPrune(t *testing.T) {
 	// When the newest backups are corrupt, the newest good one stays.
 	dir = t.TempDir()
 	b = fakeBackups(t, dir, "db", 4, map[int]bool{2: true, 3: true})
-	out, err = e.BackupPrune(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "keep": 2}})
+	out, err = handlerOf(e, BackupPruneSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db", "keep": 2}})
 	if err != nil || !reflect.DeepEqual(out.Outputs["kept"], []any{b[3], b[2], b[1]}) {
 		t.Errorf("corrupt newest: %v, %v", out.Outputs, err)
 	}
-	if _, err := e.BackupPrune(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db"}}); err == nil {
+	if _, err := handlerOf(e, BackupPruneSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dir, "prefix": "db"}}); err == nil {
 		t.Error("pruning without keep or maxAge was accepted")
 	}
 }
@@ -84,12 +84,12 @@ func TestBackupList(t *testing.T) {
 	made := fakeBackups(t, dst, "www", 3, nil)
 	writeTree(t, dst, map[string]string{"www-notes.txt": "no manifest", "other-1.tar.gz": "other prefix"})
 	e := &Env{}
-	out, err := e.BackupList(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dst, "prefix": "www"}})
+	out, err := handlerOf(e, BackupListSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dst, "prefix": "www"}})
 	want := []any{made[2], made[1], made[0]}
 	if err != nil || !reflect.DeepEqual(out.Outputs["backups"], want) || out.Outputs["latest"] != made[2] || out.Outputs["count"] != int64(3) {
 		t.Errorf("list = %v, %v; made %v", out.Outputs, err, made)
 	}
-	out, err = e.BackupList(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": filepath.Join(dst, "missing"), "prefix": "www"}})
+	out, err = handlerOf(e, BackupListSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": filepath.Join(dst, "missing"), "prefix": "www"}})
 	if err != nil || out.Outputs["latest"] != "" || out.Outputs["count"] != int64(0) {
 		t.Errorf("missing directory: %v, %v", out.Outputs, err)
 	}

@@ -31,27 +31,23 @@ var BackupVerifySpec = &plan.ActionSpec{
 	},
 }
 
-// BackupVerify runs the backup.verify action.
-func (e *Env) BackupVerify(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, BackupVerifySpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var vi struct {
-		Path string `json:"path"`
-	}
-	if err := p.decode(&vi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(BackupVerifySpec, runBackupVerify)
+
+type backupVerifyInput struct {
+	Path string `json:"path"`
+}
+
+// runBackupVerify runs the backup.verify action.
+func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[string]any, error) {
 	files, err := verifyBackup(ctx, vi.Path)
 	out := map[string]any{"ok": err == nil, "reason": "", "files": int64(files)}
 	if err != nil {
 		if ctx.Err() != nil {
-			return plan.ActionOutput{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		out["reason"] = err.Error()
 	}
-	return plan.ActionOutput{Outputs: out}, nil
+	return out, nil
 }
 
 // verifyBackup returns the files read back, or why the backup is not whole.

@@ -26,25 +26,21 @@ var CapacityForecastSpec = &plan.ActionSpec{
 	},
 }
 
-// CapacityForecast runs the capacity.forecast action.
-func (e *Env) CapacityForecast(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, CapacityForecastSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var ci struct {
-		Samples   []any   `json:"samples"`
-		Threshold float64 `json:"threshold"`
-	}
-	if err := p.decode(&ci); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(CapacityForecastSpec, runCapacityForecast)
+
+type capacityForecastInput struct {
+	Samples   []any   `json:"samples"`
+	Threshold float64 `json:"threshold"`
+}
+
+// runCapacityForecast runs the capacity.forecast action.
+func runCapacityForecast(ctx context.Context, c call, ci capacityForecastInput) (map[string]any, error) {
 	xs, ys, err := points(ci.Samples)
 	if err != nil {
-		return plan.ActionOutput{}, badInput("capacity.forecast: %v", err)
+		return nil, badInput("capacity.forecast: %v", err)
 	}
 	if len(xs) < 2 {
-		return plan.ActionOutput{}, badInput("capacity.forecast: need at least 2 samples, got %d", len(xs))
+		return nil, badInput("capacity.forecast: need at least 2 samples, got %d", len(xs))
 	}
 	slope, icept, r2 := fitLine(xs, ys)
 	last := xs[len(xs)-1]
@@ -56,7 +52,7 @@ func (e *Env) CapacityForecast(ctx context.Context, in plan.ActionInput) (plan.A
 	case slope > 0:
 		days = (ci.Threshold - current) / slope / 86400
 	}
-	return plan.ActionOutput{Outputs: map[string]any{"slopePerDay": slope * 86400, "current": current, "daysUntil": days, "r2": r2}}, nil
+	return map[string]any{"slopePerDay": slope * 86400, "current": current, "daysUntil": days, "r2": r2}, nil
 }
 
 // points reads samples as seconds and values.

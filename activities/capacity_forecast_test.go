@@ -17,7 +17,7 @@ func TestCapacityForecast(t *testing.T) {
 	for i := range 5 {
 		samples = append(samples, []any{float64(1_700_000_000) + float64(i)*day, 100e9 + float64(i)*10e9})
 	}
-	out, err := e.CapacityForecast(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": samples, "threshold": 500e9}})
+	out, err := handlerOf(e, CapacityForecastSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": samples, "threshold": 500e9}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -25,11 +25,11 @@ func TestCapacityForecast(t *testing.T) {
 		t.Errorf("outputs = %v", out.Outputs)
 	}
 	shrinking := []any{map[string]any{"t": "2026-11-01T00:00:00Z", "v": "9"}, map[string]any{"t": "2026-11-02T00:00:00Z", "v": "8"}}
-	out, err = e.CapacityForecast(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": shrinking, "threshold": 10}})
+	out, err = handlerOf(e, CapacityForecastSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": shrinking, "threshold": 10}})
 	if err != nil || out.Outputs["daysUntil"] != -1.0 {
 		t.Errorf("shrinking: %v, %v", out.Outputs, err)
 	}
-	if _, err := e.CapacityForecast(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": []any{[]any{1, 2}}, "threshold": 3}}); err == nil {
+	if _, err := handlerOf(e, CapacityForecastSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": []any{[]any{1, 2}}, "threshold": 3}}); err == nil {
 		t.Error("one sample was accepted")
 	}
 }

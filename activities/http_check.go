@@ -30,6 +30,8 @@ var HTTPCheckSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(HTTPCheckSpec, runHTTPCheck)
+
 type httpCheckInput struct {
 	URL          string            `json:"url"`
 	Method       string            `json:"method"`
@@ -39,37 +41,29 @@ type httpCheckInput struct {
 	Timeout      string            `json:"timeout"`
 }
 
-// HTTPCheck runs the http.check action: one probe, whose failure is the
+// runHTTPCheck runs the http.check action: one probe, whose failure is the
 // healthy=false output rather than an error.
-func (e *Env) HTTPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, HTTPCheckSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var hc httpCheckInput
-	if err := p.decode(&hc); err != nil {
-		return plan.ActionOutput{}, err
-	}
+func runHTTPCheck(ctx context.Context, c call, hc httpCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(hc.Timeout)
 	if err != nil || timeout <= 0 {
-		return plan.ActionOutput{}, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
+		return nil, badInput("http.check: timeout %q: must be a positive duration", hc.Timeout)
 	}
 	pctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	req, err := newRequest(pctx, hc.Method, hc.URL, hc.Headers)
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
 	start := time.Now()
 	out := map[string]any{"healthy": false, "status": int64(0), "latencyMs": int64(0), "error": ""}
-	resp, err := e.client().Do(req)
+	resp, err := c.client().Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return p.finish(nil, ctx.Err())
+			return nil, ctx.Err()
 		}
 		out["latencyMs"] = time.Since(start).Milliseconds()
 		out["error"] = err.Error()
-		return p.finish(out, nil)
+		return out, nil
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
@@ -83,5 +77,5 @@ func (e *Env) HTTPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOu
 	default:
 		out["healthy"] = true
 	}
-	return p.finish(out, nil)
+	return out, nil
 }

@@ -40,6 +40,8 @@ var HTTPRequestSpec = &plan.ActionSpec{
 	AtMostOne: [][]string{{"json", "body"}},
 }
 
+var _ = register(HTTPRequestSpec, runHTTPRequest)
+
 // MaxBody bounds the response body an HTTP action reads.
 const MaxBody = 1 << 20
 
@@ -52,28 +54,17 @@ type httpRequestInput struct {
 	ExpectStatus []int             `json:"expectStatus"`
 }
 
-// HTTPRequest runs the http.request action. Statuses 5xx and 429 and
+// runHTTPRequest runs the http.request action. Statuses 5xx and 429 and
 // network errors are retryable; other unexpected statuses are not.
-func (e *Env) HTTPRequest(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, HTTPRequestSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var hi httpRequestInput
-	if err := p.decode(&hi); err != nil {
-		return plan.ActionOutput{}, err
-	}
-	if _, has := p.values["json"]; !has {
-		hi.JSON = nil
-	}
+func runHTTPRequest(ctx context.Context, c call, hi httpRequestInput) (map[string]any, error) {
 	req, err := newRequest(ctx, hi.Method, hi.URL, hi.Headers)
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
 	if hi.JSON != nil {
 		b, err := json.Marshal(hi.JSON)
 		if err != nil {
-			return p.finish(nil, badInput("http.request: json: %v", err))
+			return nil, badInput("http.request: json: %v", err)
 		}
 		req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
 		if req.Header.Get("Content-Type") == "" {
@@ -82,14 +73,14 @@ func (e *Env) HTTPRequest(ctx context.Context, in plan.ActionInput) (plan.Action
 	} else if hi.Body != "" {
 		req.Body, req.ContentLength = io.NopCloser(strings.NewReader(hi.Body)), int64(len(hi.Body))
 	}
-	resp, err := e.client().Do(req)
+	resp, err := c.client().Do(req)
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody))
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	out := map[string]any{"status": int64(resp.StatusCode), "body": string(body), "json": nil, "headers": firstValues(resp.Header)}
 	var v any
@@ -100,9 +91,9 @@ func (e *Env) HTTPRequest(ctx context.Context, in plan.ActionInput) (plan.Action
 		msg := fmt.Sprintf("%s %s: status %d", req.Method, redactURL(req.URL), resp.StatusCode)
 		opts := temporal.ApplicationErrorOptions{Details: []any{out},
 			NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus, opts))
+		return nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus, opts)
 	}
-	return p.finish(out, nil)
+	return out, nil
 }
 
 func (e *Env) client() *http.Client {

@@ -41,7 +41,7 @@ func testServer(t *testing.T) (*httptest.Server, *[]map[string]any) {
 func TestHTTPRequest(t *testing.T) {
 	srv, got := testServer(t)
 	e := &Env{}
-	out, err := e.HTTPRequest(context.Background(), plan.ActionInput{Inputs: map[string]any{
+	out, err := handlerOf(e, HTTPRequestSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{
 		"url": srv.URL + "/deploy", "method": "POST", "json": map[string]any{"version": "v2"},
 		"headers": map[string]any{"Authorization": "Bearer x"}}})
 	if err != nil {
@@ -53,19 +53,19 @@ func TestHTTPRequest(t *testing.T) {
 	if r := (*got)[0]; r["method"] != "POST" || r["body"].(map[string]any)["version"] != "v2" || r["auth"] != "Bearer x" {
 		t.Errorf("request = %v", r)
 	}
-	_, err = e.HTTPRequest(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/missing"}})
+	_, err = handlerOf(e, HTTPRequestSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/missing"}})
 	if app := appErr(t, err); app.Type() != plan.ErrHTTPStatus || !app.NonRetryable() {
 		t.Errorf("404: %v", app)
 	}
-	_, err = e.HTTPRequest(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/broken"}})
+	_, err = handlerOf(e, HTTPRequestSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/broken"}})
 	if app := appErr(t, err); app.Type() != plan.ErrHTTPStatus || app.NonRetryable() {
 		t.Errorf("502 must be retryable: %v", app)
 	}
-	_, err = e.HTTPRequest(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": "ftp://x/y"}})
+	_, err = handlerOf(e, HTTPRequestSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": "ftp://x/y"}})
 	if app := appErr(t, err); app.Type() != plan.ErrBadInput {
 		t.Errorf("bad scheme: %v", app)
 	}
-	_, err = e.HTTPRequest(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": "http://127.0.0.1:" + closedPort(t) + "/"}})
+	_, err = handlerOf(e, HTTPRequestSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": "http://127.0.0.1:" + closedPort(t) + "/"}})
 	if app := appErr(t, err); app.Type() != plan.ErrUnreachable || app.NonRetryable() {
 		t.Errorf("connection refused must be retryable: %v", app)
 	}
@@ -95,7 +95,7 @@ func TestHTTPCheck(t *testing.T) {
 		{map[string]any{"url": srv.URL + "/missing", "expectStatus": []any{404}}, true, 404},
 		{map[string]any{"url": "http://127.0.0.1:" + closedPort(t) + "/", "timeout": "1s"}, false, 0},
 	} {
-		out, err := e.HTTPCheck(context.Background(), plan.ActionInput{Inputs: tt.in})
+		out, err := handlerOf(e, HTTPCheckSpec)(context.Background(), plan.ActionInput{Inputs: tt.in})
 		if err != nil {
 			t.Fatalf("%v: %v", tt.in, err)
 		}
@@ -124,12 +124,12 @@ func TestTCPCheck(t *testing.T) {
 		}
 	}()
 	e := &Env{}
-	out, err := e.TCPCheck(context.Background(), plan.ActionInput{Inputs: map[string]any{"host": "127.0.0.1", "port": l.Addr().(*net.TCPAddr).Port}})
+	out, err := handlerOf(e, TCPCheckSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"host": "127.0.0.1", "port": l.Addr().(*net.TCPAddr).Port}})
 	if err != nil || out.Outputs["healthy"] != true || out.Outputs["status"] != "open" {
 		t.Errorf("open: %v, %v", out, err)
 	}
 	port, _ := strconv.Atoi(closedPort(t))
-	out, err = e.TCPCheck(context.Background(), plan.ActionInput{Inputs: map[string]any{"host": "127.0.0.1", "port": port}})
+	out, err = handlerOf(e, TCPCheckSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"host": "127.0.0.1", "port": port}})
 	if err != nil || out.Outputs["healthy"] != false || out.Outputs["status"] != "refused" {
 		t.Errorf("refused: %v, %v", out, err)
 	}
@@ -138,10 +138,10 @@ func TestTCPCheck(t *testing.T) {
 func TestNotifyAndLog(t *testing.T) {
 	srv, got := testServer(t)
 	e := &Env{}
-	if _, err := e.Notify(context.Background(), plan.ActionInput{Runbook: "rb", RunID: "r1", StepID: "n", Inputs: map[string]any{"url": srv.URL + "/hook", "text": "hello"}}); err != nil {
+	if _, err := handlerOf(e, NotifySpec)(context.Background(), plan.ActionInput{Runbook: "rb", RunID: "r1", StepID: "n", Inputs: map[string]any{"url": srv.URL + "/hook", "text": "hello"}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.Notify(context.Background(), plan.ActionInput{Runbook: "rb", RunID: "r1", StepID: "n", Inputs: map[string]any{"url": srv.URL + "/hook", "text": "hi", "format": "json", "data": map[string]any{"k": 1}}}); err != nil {
+	if _, err := handlerOf(e, NotifySpec)(context.Background(), plan.ActionInput{Runbook: "rb", RunID: "r1", StepID: "n", Inputs: map[string]any{"url": srv.URL + "/hook", "text": "hi", "format": "json", "data": map[string]any{"k": 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if b := (*got)[0]["body"].(map[string]any); len(b) != 1 || b["text"] != "hello" {
@@ -150,11 +150,11 @@ func TestNotifyAndLog(t *testing.T) {
 	if b := (*got)[1]["body"].(map[string]any); b["run"] != "r1" || b["runbook"] != "rb" || b["data"].(map[string]any)["k"] != float64(1) {
 		t.Errorf("json payload = %v", b)
 	}
-	_, err := e.Notify(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/broken", "text": "x"}})
+	_, err := handlerOf(e, NotifySpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": srv.URL + "/broken", "text": "x"}})
 	if app := appErr(t, err); app.Type() != plan.ErrNotifyRejected || app.NonRetryable() {
 		t.Errorf("502: %v", app)
 	}
-	out, err := e.Log(context.Background(), plan.ActionInput{Inputs: map[string]any{"message": "done", "level": "warn"}})
+	out, err := handlerOf(e, LogSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"message": "done", "level": "warn"}})
 	if err != nil || out.Outputs["message"] != "done" {
 		t.Errorf("log: %v, %v", out, err)
 	}

@@ -37,29 +37,25 @@ var MetricsQuerySpec = &plan.ActionSpec{
 	},
 }
 
-// MetricsQuery runs the metrics.query action.
-func (e *Env) MetricsQuery(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, MetricsQuerySpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var mi struct {
-		URL     string            `json:"url"`
-		Query   string            `json:"query"`
-		Range   string            `json:"range"`
-		Step    string            `json:"step"`
-		Headers map[string]string `json:"headers"`
-	}
-	if err := p.decode(&mi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(MetricsQuerySpec, runMetricsQuery)
+
+type metricsQueryInput struct {
+	URL     string            `json:"url"`
+	Query   string            `json:"query"`
+	Range   string            `json:"range"`
+	Step    string            `json:"step"`
+	Headers map[string]string `json:"headers"`
+}
+
+// runMetricsQuery runs the metrics.query action.
+func runMetricsQuery(ctx context.Context, c call, mi metricsQueryInput) (map[string]any, error) {
 	q := url.Values{"query": {mi.Query}}
 	endpoint := "/api/v1/query"
 	if mi.Range != "" {
 		r, err := plan.ParseDuration(mi.Range)
 		step, serr := plan.ParseDuration(mi.Step)
 		if err != nil || serr != nil || r <= 0 || step <= 0 {
-			return plan.ActionOutput{}, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
+			return nil, badInput("metrics.query: range %q and step %q must be positive durations", mi.Range, mi.Step)
 		}
 		end := time.Now()
 		endpoint = "/api/v1/query_range"
@@ -69,16 +65,16 @@ func (e *Env) MetricsQuery(ctx context.Context, in plan.ActionInput) (plan.Actio
 	}
 	req, err := newRequest(ctx, http.MethodGet, strings.TrimRight(mi.URL, "/")+endpoint+"?"+q.Encode(), mi.Headers)
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
-	resp, err := e.client().Do(req)
+	resp, err := c.client().Do(req)
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(io.LimitReader(resp.Body, 16*MaxBody))
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	var pr struct {
 		Status string `json:"status"`
@@ -93,8 +89,8 @@ func (e *Env) MetricsQuery(ctx context.Context, in plan.ActionInput) (plan.Actio
 		if pr.Error != "" {
 			msg += ": " + pr.Error
 		}
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus,
-			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode >= 400 && resp.StatusCode < 500}))
+		return nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrHTTPStatus,
+			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode >= 400 && resp.StatusCode < 500})
 	}
 	out := map[string]any{"resultType": pr.Data.ResultType, "series": []any{}, "values": []any{}, "value": 0.0}
 	var series []map[string]any
@@ -121,7 +117,7 @@ func (e *Env) MetricsQuery(ctx context.Context, in plan.ActionInput) (plan.Actio
 			out["value"] = vals[len(vals)-1].([]any)[1]
 		}
 	}
-	return p.finish(out, nil)
+	return out, nil
 }
 
 // numericPoints turns Prometheus' [t, "v"] points into [t, v] numbers.

@@ -28,24 +28,24 @@ func TestMetricsQueryAgainstAPrometheusAPI(t *testing.T) {
 	}))
 	defer prom.Close()
 	e := &Env{}
-	out, err := e.MetricsQuery(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "up"}})
+	out, err := handlerOf(e, MetricsQuerySpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "up"}})
 	if err != nil || out.Outputs["resultType"] != "vector" || out.Outputs["value"] != 0.25 {
 		t.Fatalf("instant: %v, %v", out.Outputs, err)
 	}
-	out, err = e.MetricsQuery(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "disk_used_bytes", "range": "2h"}})
+	out, err = handlerOf(e, MetricsQuerySpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "disk_used_bytes", "range": "2h"}})
 	if err != nil || len(out.Outputs["values"].([]any)) != 3 || out.Outputs["value"] != 120.0 {
 		t.Fatalf("range: %v, %v", out.Outputs, err)
 	}
 	// The points feed capacity.forecast as they are.
-	fc, err := e.CapacityForecast(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": out.Outputs["values"], "threshold": 340}})
+	fc, err := handlerOf(e, CapacityForecastSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"samples": out.Outputs["values"], "threshold": 340}})
 	if err != nil || fc.Outputs["daysUntil"].(float64) < 0.91 || fc.Outputs["daysUntil"].(float64) > 0.92 {
 		t.Errorf("forecast from a range query: %v, %v", fc.Outputs, err)
 	}
-	out, err = e.MetricsQuery(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "scalar(up)"}})
+	out, err = handlerOf(e, MetricsQuerySpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "scalar(up)"}})
 	if err != nil || out.Outputs["resultType"] != "scalar" || out.Outputs["value"] != 3.0 {
 		t.Fatalf("scalar: %v, %v", out.Outputs, err)
 	}
-	_, err = e.MetricsQuery(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "bad("}})
+	_, err = handlerOf(e, MetricsQuerySpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"url": prom.URL, "query": "bad("}})
 	if app := appErr(t, err); !app.NonRetryable() {
 		t.Errorf("a bad query must not be retried: %v", app)
 	}

@@ -29,6 +29,8 @@ var NotifySpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(NotifySpec, runNotify)
+
 type notifyInput struct {
 	URL    string `json:"url"`
 	Text   string `json:"text"`
@@ -36,41 +38,33 @@ type notifyInput struct {
 	Data   any    `json:"data"`
 }
 
-// Notify runs the notify action.
-func (e *Env) Notify(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, NotifySpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var ni notifyInput
-	if err := p.decode(&ni); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runNotify runs the notify action.
+func runNotify(ctx context.Context, c call, ni notifyInput) (map[string]any, error) {
 	// A notification lands in a chat channel: secrets are masked in it too.
 	ni.Text, ni.Data = redact(ctx, ni.Text), redactValue(ctx, ni.Data)
 	payload := map[string]any{"text": ni.Text}
 	if ni.Format == "json" {
-		payload = map[string]any{"text": ni.Text, "runbook": in.Runbook, "run": in.RunID, "step": in.StepID, "data": ni.Data}
+		payload = map[string]any{"text": ni.Text, "runbook": c.Runbook, "run": c.RunID, "step": c.StepID, "data": ni.Data}
 	}
 	b, err := json.Marshal(payload)
 	if err != nil {
-		return p.finish(nil, badInput("notify: %v", err))
+		return nil, badInput("notify: %v", err)
 	}
 	req, err := newRequest(ctx, http.MethodPost, ni.URL, map[string]string{"Content-Type": "application/json"})
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
 	req.Body, req.ContentLength = io.NopCloser(bytes.NewReader(b)), int64(len(b))
-	resp, err := e.client().Do(req)
+	resp, err := c.client().Do(req)
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, MaxBody))
 	if resp.StatusCode < 200 || resp.StatusCode >= 300 {
 		msg := fmt.Sprintf("notify: %s answered %s", redactURL(req.URL), resp.Status)
-		return p.finish(nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrNotifyRejected,
-			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests}))
+		return nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrNotifyRejected,
+			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests})
 	}
-	return p.finish(map[string]any{"status": int64(resp.StatusCode)}, nil)
+	return map[string]any{"status": int64(resp.StatusCode)}, nil
 }

@@ -25,32 +25,28 @@ var PostgresExecSpec = &plan.ActionSpec{
 	},
 }
 
-// PostgresExec runs the postgres.exec action.
-func (e *Env) PostgresExec(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, PostgresExecSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var xi struct {
-		DSN       string `json:"dsn"`
-		Statement string `json:"statement"`
-		Args      []any  `json:"args"`
-	}
-	if err := p.decode(&xi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(PostgresExecSpec, runPostgresExec)
+
+type postgresExecInput struct {
+	DSN       string `json:"dsn"`
+	Statement string `json:"statement"`
+	Args      []any  `json:"args"`
+}
+
+// runPostgresExec runs the postgres.exec action.
+func runPostgresExec(ctx context.Context, c call, xi postgresExecInput) (map[string]any, error) {
 	cfg, err := pgx.ParseConfig(xi.DSN)
 	if err != nil {
-		return p.finish(nil, badInput("postgres.exec: dsn: %v", err))
+		return nil, badInput("postgres.exec: dsn: %v", err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, withConnectTimeout(cfg))
 	if err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.exec", err))
+		return nil, pgError(ctx, "postgres.exec", err)
 	}
 	defer conn.Close(context.Background())
 	tag, err := conn.Exec(ctx, xi.Statement, xi.Args...)
 	if err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.exec", err))
+		return nil, pgError(ctx, "postgres.exec", err)
 	}
-	return p.finish(map[string]any{"command": tag.String(), "rowsAffected": tag.RowsAffected()}, nil)
+	return map[string]any{"command": tag.String(), "rowsAffected": tag.RowsAffected()}, nil
 }

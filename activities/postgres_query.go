@@ -37,6 +37,8 @@ var PostgresQuerySpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(PostgresQuerySpec, runPostgresQuery)
+
 type postgresQueryInput struct {
 	DSN     string `json:"dsn"`
 	Query   string `json:"query"`
@@ -44,33 +46,25 @@ type postgresQueryInput struct {
 	MaxRows int    `json:"maxRows"`
 }
 
-// PostgresQuery runs the postgres.query action.
-func (e *Env) PostgresQuery(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, PostgresQuerySpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var qi postgresQueryInput
-	if err := p.decode(&qi); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runPostgresQuery runs the postgres.query action.
+func runPostgresQuery(ctx context.Context, c call, qi postgresQueryInput) (map[string]any, error) {
 	cfg, err := pgx.ParseConfig(qi.DSN)
 	if err != nil {
-		return p.finish(nil, badInput("postgres.query: dsn: %v", err))
+		return nil, badInput("postgres.query: dsn: %v", err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, withConnectTimeout(cfg))
 	if err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.query", err))
+		return nil, pgError(ctx, "postgres.query", err)
 	}
 	defer conn.Close(context.Background())
 	tx, err := conn.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly})
 	if err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.query", err))
+		return nil, pgError(ctx, "postgres.query", err)
 	}
 	defer tx.Rollback(context.Background())
 	rows, err := tx.Query(ctx, qi.Query, qi.Args...)
 	if err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.query", err))
+		return nil, pgError(ctx, "postgres.query", err)
 	}
 	defer rows.Close()
 	var columns []any
@@ -81,7 +75,7 @@ func (e *Env) PostgresQuery(ctx context.Context, in plan.ActionInput) (plan.Acti
 	for rows.Next() && len(out) < qi.MaxRows {
 		vals, err := rows.Values()
 		if err != nil {
-			return p.finish(nil, pgError(ctx, "postgres.query", err))
+			return nil, pgError(ctx, "postgres.query", err)
 		}
 		row := map[string]any{}
 		for i, v := range vals {
@@ -90,9 +84,9 @@ func (e *Env) PostgresQuery(ctx context.Context, in plan.ActionInput) (plan.Acti
 		out = append(out, row)
 	}
 	if err := rows.Err(); err != nil {
-		return p.finish(nil, pgError(ctx, "postgres.query", err))
+		return nil, pgError(ctx, "postgres.query", err)
 	}
-	return p.finish(map[string]any{"rows": out, "count": int64(len(out)), "columns": columns}, nil)
+	return map[string]any{"rows": out, "count": int64(len(out)), "columns": columns}, nil
 }
 
 // jsonable turns a pgx value into plain JSON data.

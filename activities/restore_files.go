@@ -34,35 +34,31 @@ var RestoreFilesSpec = &plan.ActionSpec{
 	},
 }
 
-// RestoreFiles runs the restore.files action.
-func (e *Env) RestoreFiles(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, RestoreFilesSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var ri struct {
-		Path      string `json:"path"`
-		Target    string `json:"target"`
-		Overwrite bool   `json:"overwrite"`
-	}
-	if err := p.decode(&ri); err != nil {
-		return plan.ActionOutput{}, err
-	}
+var _ = register(RestoreFilesSpec, runRestoreFiles)
+
+type restoreFilesInput struct {
+	Path      string `json:"path"`
+	Target    string `json:"target"`
+	Overwrite bool   `json:"overwrite"`
+}
+
+// runRestoreFiles runs the restore.files action.
+func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[string]any, error) {
 	if _, err := verifyBackup(ctx, ri.Path); err != nil {
 		if ctx.Err() != nil {
-			return plan.ActionOutput{}, ctx.Err()
+			return nil, ctx.Err()
 		}
-		return plan.ActionOutput{}, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
+		return nil, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
 	}
 	if err := os.MkdirAll(ri.Target, 0o755); err != nil {
-		return plan.ActionOutput{}, fmt.Errorf("restore.files: %w", err)
+		return nil, fmt.Errorf("restore.files: %w", err)
 	}
 	if entries, err := os.ReadDir(ri.Target); err == nil && len(entries) > 0 && !ri.Overwrite {
-		return plan.ActionOutput{}, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
+		return nil, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
 	}
 	root, err := filepath.Abs(ri.Target)
 	if err != nil {
-		return plan.ActionOutput{}, err
+		return nil, err
 	}
 	files, bytes := 0, int64(0)
 	err = walkArchive(ri.Path, func(hdr *tar.Header, r io.Reader) error {
@@ -91,7 +87,7 @@ func (e *Env) RestoreFiles(ctx context.Context, in plan.ActionInput) (plan.Actio
 		return nil
 	})
 	if err != nil {
-		return plan.ActionOutput{}, fmt.Errorf("restore.files: %w", err)
+		return nil, fmt.Errorf("restore.files: %w", err)
 	}
-	return plan.ActionOutput{Outputs: map[string]any{"files": int64(files), "bytes": bytes}}, nil
+	return map[string]any{"files": int64(files), "bytes": bytes}, nil
 }

@@ -33,6 +33,8 @@ var RestorePostgresSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(RestorePostgresSpec, runRestorePostgres)
+
 type restorePostgresInput struct {
 	Path           string `json:"path"`
 	DSN            string `json:"dsn"`
@@ -41,20 +43,8 @@ type restorePostgresInput struct {
 	Jobs           int    `json:"jobs"`
 }
 
-// RestorePostgres runs the restore.postgres action.
-func (e *Env) RestorePostgres(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, RestorePostgresSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var ri restorePostgresInput
-	if err := p.decode(&ri); err != nil {
-		return plan.ActionOutput{}, err
-	}
-	return p.finish(restorePostgres(ctx, ri))
-}
-
-func restorePostgres(ctx context.Context, ri restorePostgresInput) (map[string]any, error) {
+// runRestorePostgres runs the restore.postgres action.
+func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (map[string]any, error) {
 	if ri.Jobs < 1 {
 		return nil, badInput("restore.postgres: jobs must be at least 1, not %d", ri.Jobs)
 	}

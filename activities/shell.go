@@ -42,6 +42,8 @@ var ShellSpec = &plan.ActionSpec{
 	ExactlyOne: [][]string{{"command", "script"}},
 }
 
+var _ = register(ShellSpec, runShell)
+
 // killGrace is how long a cancelled process has between SIGTERM and SIGKILL.
 const killGrace = 5 * time.Second
 
@@ -55,28 +57,20 @@ type shellInput struct {
 	ParseJSON   bool              `json:"parseJson"`
 }
 
-// Shell runs the shell action. The process gets its own process group, so
+// runShell runs the shell action. The process gets its own process group, so
 // cancelling the activity stops it and everything it started.
-func (e *Env) Shell(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, ShellSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var si shellInput
-	if err := p.decode(&si); err != nil {
-		return plan.ActionOutput{}, err
-	}
+func runShell(ctx context.Context, c call, si shellInput) (map[string]any, error) {
 	argv := si.Command
 	if si.Script != "" {
-		argv = []string{"/bin/sh", "-eu", "-c", si.Script, "runbook-" + in.StepID}
+		argv = []string{"/bin/sh", "-eu", "-c", si.Script, "runbook-" + c.StepID}
 	}
 	if len(argv) == 0 || argv[0] == "" {
-		return plan.ActionOutput{}, badInput("shell: empty command")
+		return nil, badInput("shell: empty command")
 	}
 	if err := checkEnvNames("shell", si.Env); err != nil {
-		return plan.ActionOutput{}, err
+		return nil, err
 	}
-	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
+	env := map[string]string{"RUNBOOK_RUN_ID": c.RunID, "RUNBOOK_STEP": c.StepID}
 	maps.Copy(env, si.Env)
 	cmd := command(env, argv[0], argv[1:]...)
 	cmd.Dir = si.Dir
@@ -87,9 +81,9 @@ func (e *Env) Shell(ctx context.Context, in plan.ActionInput) (plan.ActionOutput
 	}
 	code, err := runProcess(ctx, cmd)
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
-	return p.finish(commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON))
+	return commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON)
 }
 
 // runProcess starts cmd in its own process group and waits for it; on

@@ -30,11 +30,11 @@ func appErr(t *testing.T, err error) *temporal.ApplicationError {
 
 func TestShellCommandAndScript(t *testing.T) {
 	e := &Env{}
-	out, err := e.Shell(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{"command": []any{"printf", "%s|%s", "a b", "$HOME"}}})
+	out, err := handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{"command": []any{"printf", "%s|%s", "a b", "$HOME"}}})
 	if err != nil || out.Outputs["stdout"] != "a b|$HOME" || out.Outputs["exitCode"] != int64(0) {
 		t.Fatalf("command: %v, %v", out, err)
 	}
-	out, err = e.Shell(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{
+	out, err = handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{StepID: "s", Inputs: map[string]any{
 		"script": `echo "$GREETING from $RUNBOOK_STEP"; cat; echo oops >&2`, "env": map[string]any{"GREETING": "hi; rm -rf /"}, "stdin": "piped\n"}})
 	if err != nil || out.Outputs["stdout"] != "hi; rm -rf / from s\npiped\n" || out.Outputs["stderr"] != "oops\n" {
 		t.Fatalf("script: %v, %v", out, err)
@@ -43,7 +43,7 @@ func TestShellCommandAndScript(t *testing.T) {
 
 func TestShellExitCodes(t *testing.T) {
 	e := &Env{}
-	_, err := e.Shell(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo partial; echo 'disk full' >&2; exit 3"}})
+	_, err := handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo partial; echo 'disk full' >&2; exit 3"}})
 	app := appErr(t, err)
 	if app.Type() != plan.ErrShellExit || app.NonRetryable() || app.Message() != "exit code 3: disk full" {
 		t.Errorf("error = %v (type %s)", app, app.Type())
@@ -52,12 +52,12 @@ func TestShellExitCodes(t *testing.T) {
 	if err := app.Details(&details); err != nil || details["stdout"] != "partial\n" {
 		t.Errorf("details = %v, %v", details, err)
 	}
-	out, err := e.Shell(context.Background(), plan.ActionInput{Inputs: map[string]any{
+	out, err := handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{
 		"script": `echo '{"changed": 1}'; exit 2`, "okExitCodes": []any{0, 2}, "parseJson": true}})
 	if err != nil || out.Outputs["exitCode"] != int64(2) || out.Outputs["json"].(map[string]any)["changed"] != float64(1) {
 		t.Errorf("allowed exit with JSON: %v, %v", out, err)
 	}
-	_, err = e.Shell(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo nope", "parseJson": true}})
+	_, err = handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo nope", "parseJson": true}})
 	if app := appErr(t, err); app.Type() != plan.ErrBadOutput || !app.NonRetryable() {
 		t.Errorf("non-JSON stdout: %v", app)
 	}
@@ -70,7 +70,7 @@ func TestShellBadInputIsPermanent(t *testing.T) {
 		"both":            {"command": []any{"ls"}, "script": "ls", "env": map[string]any{"A": 1}},
 		"unknown input":   {"command": []any{"ls"}, "colour": "red"},
 	} {
-		_, err := e.Shell(context.Background(), plan.ActionInput{Inputs: in})
+		_, err := handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{Inputs: in})
 		if app := appErr(t, err); !app.NonRetryable() {
 			t.Errorf("%s: %v is retryable", name, app)
 		}
@@ -78,7 +78,7 @@ func TestShellBadInputIsPermanent(t *testing.T) {
 }
 
 func TestShellKeepsTheTailOfLargeOutput(t *testing.T) {
-	out, err := (&Env{}).Shell(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "head -c 200000 /dev/zero | tr '\\0' a; echo END"}})
+	out, err := handlerOf(&Env{}, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "head -c 200000 /dev/zero | tr '\\0' a; echo END"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +94,7 @@ func TestShellCancellationKillsTheProcessGroup(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {
-		_, err := (&Env{}).Shell(ctx, plan.ActionInput{Inputs: map[string]any{"script": "sleep 300 & echo $! > " + pidFile + "; wait"}})
+		_, err := handlerOf(&Env{}, ShellSpec)(ctx, plan.ActionInput{Inputs: map[string]any{"script": "sleep 300 & echo $! > " + pidFile + "; wait"}})
 		done <- err
 	}()
 	var pid int

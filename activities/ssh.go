@@ -44,6 +44,8 @@ var SSHSpec = &plan.ActionSpec{
 	AtMostOne:  [][]string{{"script", "stdin"}},
 }
 
+var _ = register(SSHSpec, runSSH)
+
 // ErrHostKey is a host key that does not match knownHosts: never retried.
 const ErrHostKey = "HostKeyMismatch"
 
@@ -62,36 +64,28 @@ type sshInput struct {
 	ConnectTimeout string            `json:"connectTimeout"`
 }
 
-// SSH runs the ssh action. The host key is checked against knownHosts;
+// runSSH runs the ssh action. The host key is checked against knownHosts;
 // cancelling the activity closes the session, which ends the remote command.
-func (e *Env) SSH(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, SSHSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var si sshInput
-	if err := p.decode(&si); err != nil {
-		return plan.ActionOutput{}, err
-	}
+func runSSH(ctx context.Context, c call, si sshInput) (map[string]any, error) {
 	if err := checkEnvNames("ssh", si.Env); err != nil {
-		return plan.ActionOutput{}, err
+		return nil, err
 	}
 	connectTimeout, err := plan.ParseDuration(si.ConnectTimeout)
 	if err != nil || connectTimeout <= 0 {
-		return plan.ActionOutput{}, badInput("ssh: connectTimeout %q: must be a positive duration", si.ConnectTimeout)
+		return nil, badInput("ssh: connectTimeout %q: must be a positive duration", si.ConnectTimeout)
 	}
 	signer, err := ssh.ParsePrivateKey([]byte(si.PrivateKey))
 	if err != nil {
-		return p.finish(nil, badInput("ssh: privateKey: %v", err))
+		return nil, badInput("ssh: privateKey: %v", err)
 	}
 	hostKeys, err := knownHostsCallback(si.KnownHosts)
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
 	addr := net.JoinHostPort(si.Host, strconv.Itoa(si.Port))
 	conn, err := (&net.Dialer{Timeout: connectTimeout}).DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	_ = conn.SetDeadline(time.Now().Add(connectTimeout))
 	cc, chans, reqs, err := ssh.NewClientConn(conn, addr, &ssh.ClientConfig{
@@ -100,19 +94,19 @@ func (e *Env) SSH(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, 
 		conn.Close()
 		var keyErr *knownhosts.KeyError
 		if errors.As(err, &keyErr) {
-			return p.finish(nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("ssh %s: the host key does not match knownHosts", addr), ErrHostKey, nil))
+			return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("ssh %s: the host key does not match knownHosts", addr), ErrHostKey, nil)
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
-			return p.finish(nil, badInput("ssh %s: %v", addr, err))
+			return nil, badInput("ssh %s: %v", addr, err)
 		}
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	_ = conn.SetDeadline(time.Time{})
 	client := ssh.NewClient(cc, chans, reqs)
 	defer client.Close()
 	session, err := client.NewSession()
 	if err != nil {
-		return p.finish(nil, unreachable(ctx, err))
+		return nil, unreachable(ctx, err)
 	}
 	defer session.Close()
 	stdout, stderr := newTail(MaxOutput), newTail(MaxOutput)
@@ -120,11 +114,11 @@ func (e *Env) SSH(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, 
 	if si.Stdin != "" {
 		session.Stdin = strings.NewReader(si.Stdin)
 	}
-	code, err := runRemote(ctx, session, remoteCommand(si, in))
+	code, err := runRemote(ctx, session, remoteCommand(si, c))
 	if err != nil {
-		return p.finish(nil, err)
+		return nil, err
 	}
-	return p.finish(commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON))
+	return commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON)
 }
 
 // knownHostsCallback checks host keys against known_hosts lines.
@@ -151,15 +145,15 @@ func knownHostsCallback(lines string) (ssh.HostKeyCallback, error) {
 
 // remoteCommand builds the remote shell text: env exported first, argv
 // quoted, or the script run by sh -eu.
-func remoteCommand(si sshInput, in plan.ActionInput) string {
+func remoteCommand(si sshInput, c call) string {
 	var b strings.Builder
-	env := map[string]string{"RUNBOOK_RUN_ID": in.RunID, "RUNBOOK_STEP": in.StepID}
+	env := map[string]string{"RUNBOOK_RUN_ID": c.RunID, "RUNBOOK_STEP": c.StepID}
 	maps.Copy(env, si.Env)
 	for _, k := range slices.Sorted(maps.Keys(env)) {
 		fmt.Fprintf(&b, "export %s=%s; ", k, shellQuote(env[k]))
 	}
 	if si.Script != "" {
-		fmt.Fprintf(&b, "exec /bin/sh -eu -c %s runbook-%s", shellQuote(si.Script), in.StepID)
+		fmt.Fprintf(&b, "exec /bin/sh -eu -c %s runbook-%s", shellQuote(si.Script), c.StepID)
 		return b.String()
 	}
 	quoted := make([]string, len(si.Command))

@@ -123,17 +123,17 @@ func (s *sshd) input(extra map[string]any) plan.ActionInput {
 func TestSSHAgainstARealServer(t *testing.T) {
 	s := startSSHD(t)
 	e := &Env{}
-	out, err := e.SSH(context.Background(), s.input(map[string]any{"command": []any{"printf", "%s|%s|%s", "a b", "$HOME", "it's"}}))
+	out, err := handlerOf(e, SSHSpec)(context.Background(), s.input(map[string]any{"command": []any{"printf", "%s|%s|%s", "a b", "$HOME", "it's"}}))
 	if err != nil || out.Outputs["stdout"] != "a b|$HOME|it's" {
 		t.Fatalf("command: %v, %v", out, err)
 	}
-	out, err = e.SSH(context.Background(), s.input(map[string]any{
+	out, err = handlerOf(e, SSHSpec)(context.Background(), s.input(map[string]any{
 		"script": `echo "$GREETING from $RUNBOOK_STEP"; echo '{"ok": true}' >&2; exit 4`, "env": map[string]any{"GREETING": "hi; rm -rf /"},
 		"okExitCodes": []any{4}}))
 	if err != nil || out.Outputs["stdout"] != "hi; rm -rf / from remote\n" || out.Outputs["exitCode"] != int64(4) {
 		t.Fatalf("script: %v, %v", out, err)
 	}
-	_, err = e.SSH(context.Background(), s.input(map[string]any{"command": []any{"false"}}))
+	_, err = handlerOf(e, SSHSpec)(context.Background(), s.input(map[string]any{"command": []any{"false"}}))
 	if app := appErr(t, err); app.Type() != plan.ErrShellExit {
 		t.Errorf("exit 1: %v", app)
 	}
@@ -144,12 +144,12 @@ func TestSSHRefusesAnUnknownHostKey(t *testing.T) {
 	other, _ := newKey(t)
 	in := s.input(map[string]any{"command": []any{"true"}})
 	in.Inputs["knownHosts"] = knownhosts.Line([]string{knownhosts.Normalize(fmt.Sprintf("127.0.0.1:%d", s.port))}, other.PublicKey())
-	_, err := (&Env{}).SSH(context.Background(), in)
+	_, err := handlerOf(&Env{}, SSHSpec)(context.Background(), in)
 	if app := appErr(t, err); app.Type() != ErrHostKey || !app.NonRetryable() {
 		t.Errorf("wrong host key: %v", app)
 	}
 	in.Inputs["knownHosts"] = ""
-	_, err = (&Env{}).SSH(context.Background(), in)
+	_, err = handlerOf(&Env{}, SSHSpec)(context.Background(), in)
 	if app := appErr(t, err); app.Type() != plan.ErrBadInput {
 		t.Errorf("no known hosts: %v", app)
 	}

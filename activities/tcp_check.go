@@ -29,28 +29,22 @@ var TCPCheckSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(TCPCheckSpec, runTCPCheck)
+
 type tcpCheckInput struct {
 	Host    string `json:"host"`
 	Port    int    `json:"port"`
 	Timeout string `json:"timeout"`
 }
 
-// TCPCheck runs the tcp.check action.
-func (e *Env) TCPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, TCPCheckSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var tc tcpCheckInput
-	if err := p.decode(&tc); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runTCPCheck runs the tcp.check action.
+func runTCPCheck(ctx context.Context, c call, tc tcpCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(tc.Timeout)
 	if err != nil || timeout <= 0 {
-		return plan.ActionOutput{}, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
+		return nil, badInput("tcp.check: timeout %q: must be a positive duration", tc.Timeout)
 	}
 	if tc.Port < 1 || tc.Port > 65535 || tc.Host == "" {
-		return plan.ActionOutput{}, badInput("tcp.check: %s:%d is not a host and port", tc.Host, tc.Port)
+		return nil, badInput("tcp.check: %s:%d is not a host and port", tc.Host, tc.Port)
 	}
 	start := time.Now()
 	d := net.Dialer{Timeout: timeout}
@@ -58,13 +52,13 @@ func (e *Env) TCPCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOut
 	out := map[string]any{"healthy": err == nil, "status": "open", "latencyMs": time.Since(start).Milliseconds(), "error": ""}
 	if err != nil {
 		if ctx.Err() != nil {
-			return p.finish(nil, ctx.Err())
+			return nil, ctx.Err()
 		}
 		out["status"], out["error"] = dialStatus(err), err.Error()
 	} else {
 		conn.Close()
 	}
-	return p.finish(out, nil)
+	return out, nil
 }
 
 func dialStatus(err error) string {

@@ -35,6 +35,8 @@ var TLSCheckSpec = &plan.ActionSpec{
 	},
 }
 
+var _ = register(TLSCheckSpec, runTLSCheck)
+
 type tlsCheckInput struct {
 	Host       string `json:"host"`
 	Port       int    `json:"port"`
@@ -43,19 +45,11 @@ type tlsCheckInput struct {
 	Timeout    string `json:"timeout"`
 }
 
-// TLSCheck runs the tls.check action.
-func (e *Env) TLSCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, error) {
-	p, err := e.prepare(ctx, TLSCheckSpec, in)
-	if err != nil {
-		return plan.ActionOutput{}, err
-	}
-	var ti tlsCheckInput
-	if err := p.decode(&ti); err != nil {
-		return plan.ActionOutput{}, err
-	}
+// runTLSCheck runs the tls.check action.
+func runTLSCheck(ctx context.Context, c call, ti tlsCheckInput) (map[string]any, error) {
 	timeout, err := plan.ParseDuration(ti.Timeout)
 	if err != nil || timeout <= 0 {
-		return plan.ActionOutput{}, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
+		return nil, badInput("tls.check: timeout %q: must be a positive duration", ti.Timeout)
 	}
 	name := ti.ServerName
 	if name == "" {
@@ -66,17 +60,17 @@ func (e *Env) TLSCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOut
 		roots = x509.NewCertPool()
 	}
 	if ti.CA != "" && !roots.AppendCertsFromPEM([]byte(ti.CA)) {
-		return plan.ActionOutput{}, badInput("tls.check: ca holds no PEM certificate")
+		return nil, badInput("tls.check: ca holds no PEM certificate")
 	}
 	out := map[string]any{"reachable": false, "valid": false, "daysLeft": int64(0), "notAfter": nil, "subject": "", "issuer": "", "error": ""}
 	d := tls.Dialer{NetDialer: &net.Dialer{Timeout: timeout}, Config: &tls.Config{ServerName: name, InsecureSkipVerify: true}} // verified below, to report a bad chain as an output
 	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(ti.Host, strconv.Itoa(ti.Port)))
 	if err != nil {
 		if ctx.Err() != nil {
-			return plan.ActionOutput{}, ctx.Err()
+			return nil, ctx.Err()
 		}
 		out["error"] = err.Error()
-		return plan.ActionOutput{Outputs: out}, nil
+		return out, nil
 	}
 	defer conn.Close()
 	certs := conn.(*tls.Conn).ConnectionState().PeerCertificates
@@ -94,5 +88,5 @@ func (e *Env) TLSCheck(ctx context.Context, in plan.ActionInput) (plan.ActionOut
 	} else {
 		out["valid"] = true
 	}
-	return plan.ActionOutput{Outputs: out}, nil
+	return out, nil
 }

@@ -124,16 +124,31 @@ func StepType(outputs *Type) *Type {
 	)
 }
 
+// The CEL extension libraries are pinned: left unversioned, each gives the
+// newest functions of whatever cel-go is linked, and a dependency upgrade
+// would change what stored plans and expressions mean (Kubernetes pins its
+// libraries for the same reason). testdata/cel-functions.txt lists every
+// function the environment declares; a test fails when it changes. Raising
+// a version is a change of the format: say so in the changelog.
+const (
+	celOptionalVersion = 2
+	celStringsVersion  = 5
+	celListsVersion    = 3
+	celMathVersion     = 3
+	celEncodersVersion = 1
+	celSetsVersion     = 0
+)
+
 var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 	return cel.NewEnv(
 		cel.DefaultUTCTimeZone(true),
 		cel.CrossTypeNumericComparisons(true),
-		cel.OptionalTypes(),
-		ext.Strings(),
-		ext.Lists(),
-		ext.Math(),
-		ext.Encoders(),
-		ext.Sets(),
+		cel.OptionalTypes(cel.OptionalTypesVersion(celOptionalVersion)),
+		ext.Strings(ext.StringsVersion(celStringsVersion)),
+		ext.Lists(ext.ListsVersion(celListsVersion)),
+		ext.Math(ext.MathVersion(celMathVersion)),
+		ext.Encoders(ext.EncodersVersion(celEncodersVersion)),
+		ext.Sets(ext.SetsVersion(celSetsVersion)),
 		jsonFunction,
 		cel.ParserExpressionSizeLimit(MaxExprLength),
 		cel.ParserRecursionLimit(MaxExprRecursion),
@@ -141,7 +156,7 @@ var baseEnv = sync.OnceValues(func() (*cel.Env, error) {
 	)
 })
 
-// typeRegistry declares a runbook's object types (params, steps, outputs)
+// TypeRegistry declares a runbook's object types (params, steps, outputs)
 // to the CEL checker on top of the base environment's provider. At run time
 // the values are plain maps, which CEL selects fields from the same way.
 type TypeRegistry struct {

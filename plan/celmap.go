@@ -3,7 +3,6 @@ package plan
 import (
 	"errors"
 	"reflect"
-	"slices"
 
 	"github.com/google/cel-go/common/types"
 	"github.com/google/cel-go/common/types/ref"
@@ -52,22 +51,11 @@ func (it *keyIterator) Value() any                  { return nil }
 
 // celInput converts a JSON-like value for CEL, ordering every map.
 func celInput(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		conv := make(map[string]any, len(x))
-		keys := make([]string, 0, len(x))
-		for k, e := range x {
-			conv[k] = celInput(e)
-			keys = append(keys, k)
+	return rebuildPure(v, func(v any) any {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
 		}
-		slices.Sort(keys)
-		return &orderedMap{Mapper: types.NewStringInterfaceMap(types.DefaultTypeAdapter, conv), keys: keys}
-	case []any:
-		conv := make([]any, len(x))
-		for i, e := range x {
-			conv[i] = celInput(e)
-		}
-		return conv
-	}
-	return v
+		return &orderedMap{Mapper: types.NewStringInterfaceMap(types.DefaultTypeAdapter, m), keys: SortedKeys(m)}
+	})
 }

@@ -1,17 +1,50 @@
 package plan
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
-// joinPath appends a key to a field path, quoting keys that are not plain names.
-func JoinPath(path, key string) string {
-	if !isPlainKey(key) {
-		return fmt.Sprintf("%s[%q]", path, key)
+// Path is a field path into a runbook document, as diagnostics print it:
+// spec.steps[2].with.url. It is a string so that it marshals and compares as
+// one; build it with Field, Index and Key, so every path quotes keys alike.
+type Path string
+
+// Field appends schema field names, which are always plain: Field("exit", "message").
+func (p Path) Field(names ...string) Path {
+	for _, n := range names {
+		if p == "" {
+			p = Path(n)
+		} else {
+			p += Path("." + n)
+		}
 	}
-	if path == "" {
-		return key
-	}
-	return path + "." + key
+	return p
 }
+
+// Index appends a list index: spec.steps[2].
+func (p Path) Index(i int) Path { return Path(fmt.Sprintf("%s[%d]", p, i)) }
+
+// Key appends a mapping key the runbook chose, quoting it unless it is a plain name.
+func (p Path) Key(k string) Path {
+	if !isPlainKey(k) {
+		return Path(fmt.Sprintf("%s[%q]", p, k))
+	}
+	return p.Field(k)
+}
+
+// Join appends a path relative to p, such as "[2]" or "a.b".
+func (p Path) Join(sub Path) Path {
+	switch {
+	case sub == "":
+		return p
+	case strings.HasPrefix(string(sub), "["):
+		return p + sub
+	}
+	return p.Field(string(sub))
+}
+
+func (p Path) String() string { return string(p) }
 
 func isPlainKey(k string) bool {
 	if k == "" {

@@ -339,39 +339,3 @@ func (c *Count) UnmarshalJSON(b []byte) error {
 	*c = Count{Expr: e.Expr}
 	return nil
 }
-
-// Walk calls fn for every step of the plan in document order: steps,
-// onFailure, finally, descending into groups, branches, loop bodies,
-// onError and compensation steps.
-// It stops when fn returns false.
-func (p *Plan) Walk(fn func(s *Step) bool) {
-	for _, list := range [][]*Step{p.Steps, p.OnFailure, p.Finally} {
-		if !walkSteps(list, fn) {
-			return
-		}
-	}
-}
-
-func walkSteps(list []*Step, fn func(s *Step) bool) bool {
-	for _, s := range list {
-		if !fn(s) || !walkSteps(s.Steps, fn) || !walkSteps(s.OnError, fn) {
-			return false
-		}
-		if s.Compensate != nil && !walkSteps(s.Compensate.Steps, fn) {
-			return false
-		}
-	}
-	return true
-}
-
-// Step finds a step by id anywhere in the plan.
-func (p *Plan) Step(id string) *Step {
-	var found *Step
-	p.Walk(func(s *Step) bool {
-		if s.ID == id {
-			found = s
-		}
-		return found == nil
-	})
-	return found
-}

@@ -11,12 +11,27 @@ import (
 // int64, float64, string, []any and map[string]any. Durations travel as
 // strings ("15m", "7d") and are parsed where they are used.
 
-// valueProblem is one reason a value does not fit its type, at a sub-path
-// ("" for the value itself, "[2]" or ".key" below it).
+// ValueProblem is one reason a value does not fit its type, at a sub-path
+// ("" for the value itself, "[2]" or "key" below it).
 type ValueProblem struct {
-	Sub string
-	Msg string
+	Sub  Path
+	Msg  string
+	Kind ProblemKind
 }
+
+// ProblemKind classifies a ValueProblem, so lint can give it a diagnostic code.
+type ProblemKind int
+
+const (
+	// ProblemType is a value of the wrong type.
+	ProblemType ProblemKind = iota
+	// ProblemInvalid is a value of the right type that is not acceptable.
+	ProblemInvalid
+	// ProblemUnknownField is a key the object type does not have.
+	ProblemUnknownField
+	// ProblemRequired is a required field left out.
+	ProblemRequired
+)
 
 // Coerce converts v to the canonical form of type t: ints where t is int
 // (from whole floats, as JSON gives them), floats for numbers, normalised
@@ -30,7 +45,7 @@ func Coerce(v any, t *Type) (any, error) {
 	msgs := make([]string, len(probs))
 	for i, p := range probs {
 		if p.Sub != "" {
-			msgs[i] = strings.TrimPrefix(p.Sub, ".") + ": " + p.Msg
+			msgs[i] = strings.TrimPrefix(string(p.Sub), ".") + ": " + p.Msg
 		} else {
 			msgs[i] = p.Msg
 		}
@@ -38,16 +53,16 @@ func Coerce(v any, t *Type) (any, error) {
 	return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
-func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
-	fail := func(format string, args ...any) any {
-		*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf(format, args...)})
+func CoerceProblems(v any, t *Type, sub Path, probs *[]ValueProblem) any {
+	fail := func(kind ProblemKind, format string, args ...any) any {
+		*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf(format, args...), Kind: kind})
 		return nil
 	}
 	if t == nil || t.Kind == KindAny {
 		return v
 	}
 	if v == nil {
-		return fail("expected %s, got null", describeType(t))
+		return fail(ProblemType, "expected %s, got null", describeType(t))
 	}
 	switch t.Kind {
 	case KindString:
@@ -68,7 +83,7 @@ func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 			if n == math.Trunc(n) && math.Abs(n) < 1<<53 {
 				return int64(n)
 			}
-			return fail("expected an integer, got %v", n)
+			return fail(ProblemType, "expected an integer, got %v", n)
 		}
 	case KindNumber:
 		switch n := v.(type) {
@@ -83,7 +98,7 @@ func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 		if s, ok := v.(string); ok {
 			d, err := ParseDuration(s)
 			if err != nil {
-				return fail("%v", err)
+				return fail(ProblemInvalid, "%v", err)
 			}
 			return FormatDuration(d)
 		}
@@ -98,7 +113,7 @@ func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 		}
 		out := make([]any, len(l))
 		for i, e := range l {
-			out[i] = CoerceProblems(e, t.Elem, fmt.Sprintf("%s[%d]", sub, i), probs)
+			out[i] = CoerceProblems(e, t.Elem, sub.Index(i), probs)
 		}
 		return out
 	case KindMap:
@@ -108,7 +123,7 @@ func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 		}
 		out := make(map[string]any, len(m))
 		for _, k := range SortedKeys(m) {
-			out[k] = CoerceProblems(m[k], t.Elem, JoinPath(sub, k), probs)
+			out[k] = CoerceProblems(m[k], t.Elem, sub.Key(k), probs)
 		}
 		return out
 	case KindObject:
@@ -120,19 +135,19 @@ func CoerceProblems(v any, t *Type, sub string, probs *[]ValueProblem) any {
 		for _, k := range SortedKeys(m) {
 			f, known := t.Field(k)
 			if !known {
-				*probs = append(*probs, ValueProblem{Sub: JoinPath(sub, k), Msg: unknownKeyMessage(k, t.FieldNames())})
+				*probs = append(*probs, ValueProblem{Sub: sub.Key(k), Msg: unknownKeyMessage(k, t.FieldNames()), Kind: ProblemUnknownField})
 				continue
 			}
-			out[k] = CoerceProblems(m[k], f.Type, JoinPath(sub, k), probs)
+			out[k] = CoerceProblems(m[k], f.Type, sub.Key(k), probs)
 		}
 		for _, f := range t.Fields {
 			if _, ok := m[f.Name]; !ok && f.Required {
-				*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf("missing required field %q", f.Name)})
+				*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf("missing required field %q", f.Name), Kind: ProblemRequired})
 			}
 		}
 		return out
 	}
-	return fail("expected %s, got %s", describeType(t), describeValue(v))
+	return fail(ProblemType, "expected %s, got %s", describeType(t), describeValue(v))
 }
 
 func unknownKeyMessage(k string, names []string) string {

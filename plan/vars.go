@@ -18,25 +18,18 @@ const (
 func EncodeVars(vars map[string]any) map[string]any {
 	out := make(map[string]any, len(vars))
 	for k, v := range vars {
-		out[k] = encodeValue(v)
+		out[k] = rebuildPure(v, encodeNode)
 	}
 	return out
 }
 
-func encodeValue(v any) any {
+// encodeNode tags a duration or a timestamp.
+func encodeNode(v any) any {
 	switch x := v.(type) {
 	case time.Duration:
 		return map[string]any{tagDuration: FormatDuration(x)}
 	case time.Time:
 		return map[string]any{tagTimestamp: x.UTC().Format(time.RFC3339Nano)}
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = encodeValue(e)
-		}
-		return out
-	case map[string]any:
-		return EncodeVars(x)
 	}
 	return v
 }
@@ -46,7 +39,7 @@ func encodeValue(v any) any {
 func DecodeVars(vars map[string]any) (Vars, error) {
 	out := make(Vars, len(vars))
 	for k, v := range vars {
-		d, err := decodeValue(v)
+		d, err := rebuild(v, decodeNode)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", k, err)
 		}
@@ -55,22 +48,14 @@ func DecodeVars(vars map[string]any) (Vars, error) {
 	return out, nil
 }
 
-func decodeValue(v any) (any, error) {
+// decodeNode reads a tagged duration or timestamp back, and turns a whole
+// float64 back into an int64.
+func decodeNode(v any) (any, error) {
 	switch x := v.(type) {
 	case float64:
 		if x == float64(int64(x)) {
 			return int64(x), nil
 		}
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			d, err := decodeValue(e)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = d
-		}
-		return out, nil
 	case map[string]any:
 		if s, ok := x[tagDuration].(string); ok && len(x) == 1 {
 			return ParseDuration(s)
@@ -78,15 +63,6 @@ func decodeValue(v any) (any, error) {
 		if s, ok := x[tagTimestamp].(string); ok && len(x) == 1 {
 			return time.Parse(time.RFC3339Nano, s)
 		}
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			d, err := decodeValue(e)
-			if err != nil {
-				return nil, err
-			}
-			out[k] = d
-		}
-		return out, nil
 	}
 	return v, nil
 }
@@ -94,23 +70,13 @@ func decodeValue(v any) (any, error) {
 // JSONValue turns an evaluated value into plain JSON: durations become
 // strings such as "15m", timestamps RFC 3339 strings.
 func JSONValue(v any) any {
-	switch x := v.(type) {
-	case time.Duration:
-		return FormatDuration(x)
-	case time.Time:
-		return x.UTC().Format(time.RFC3339Nano)
-	case []any:
-		out := make([]any, len(x))
-		for i, e := range x {
-			out[i] = JSONValue(e)
+	return rebuildPure(v, func(v any) any {
+		switch x := v.(type) {
+		case time.Duration:
+			return FormatDuration(x)
+		case time.Time:
+			return x.UTC().Format(time.RFC3339Nano)
 		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(x))
-		for k, e := range x {
-			out[k] = JSONValue(e)
-		}
-		return out
-	}
-	return v
+		return v
+	})
 }

@@ -3,11 +3,13 @@ package runbooks
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"fmt"
+	"testing"
 	"time"
 
-	"fmt"
-
 	"github.com/opsrunbook/runbook/plan"
+
+	"gopkg.in/yaml.v3"
 )
 
 // Defaults the compiler fills in; docs/runbook-format.md lists them.
@@ -21,8 +23,10 @@ const (
 	DefaultLoopVar        = "item"
 )
 
-// Compile turns a checked document into its immutable plan.
-func Compile(c *Checked) *plan.Plan {
+// Compile turns a checked document into its immutable plan. Its error is
+// an *InternalError: compile found no record of something lint checks.
+func Compile(checked *Checked) (*plan.Plan, error) {
+	c := &compiler{Checked: checked}
 	doc := c.doc
 	sum := sha256.Sum256(c.src)
 	p := &plan.Plan{
@@ -33,7 +37,7 @@ func Compile(c *Checked) *plan.Plan {
 		File:        doc.file,
 		Hash:        hex.EncodeToString(sum[:]),
 		Params:      c.params,
-		Timeout:     c.durations[&doc.Spec.Timeout],
+		Timeout:     c.duration(&doc.Spec.Timeout),
 		Vars:        c.varList(&doc.Spec.Vars),
 	}
 	for _, o := range doc.Metadata.Owners.Items {
@@ -49,25 +53,29 @@ func Compile(c *Checked) *plan.Plan {
 		p.Secrets = append(p.Secrets, s.Value)
 	}
 	if cc := doc.Spec.Concurrency; cc != nil {
-		p.Concurrency = &plan.Concurrency{Key: c.exprs[&cc.Key], OnConflict: or(cc.OnConflict.Value, "reject")}
+		p.Concurrency = &plan.Concurrency{Key: c.expr(&cc.Key), OnConflict: or(cc.OnConflict.Value, "reject")}
 	}
 	for _, s := range doc.Spec.Schedules.Items {
+		params, ok := c.schedules[s]
+		if !ok {
+			c.missing(s.Pos, "schedule params")
+		}
 		p.Schedules = append(p.Schedules, plan.Schedule{
 			Name:          s.Name.Value,
 			Cron:          s.Cron.Value,
 			Timezone:      or(s.Timezone.Value, "UTC"),
-			Params:        c.schedules[s],
+			Params:        params,
 			Overlap:       or(s.Overlap.Value, "skip"),
-			CatchupWindow: c.durations[&s.CatchupWindow],
+			CatchupWindow: c.duration(&s.CatchupWindow),
 			Paused:        s.Paused.Value,
 		})
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "alertmanager", Match: c.exprs[&am.Match], Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "alertmanager", Match: c.expr(&am.Match), Params: c.exprMap(&am.Params)})
 		}
 		if wh := t.Webhook; wh != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "webhook", Name: wh.Name.Value, Match: c.exprs[&wh.Match],
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "webhook", Name: wh.Name.Value, Match: c.expr(&wh.Match),
 				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
 				SignedHeaders: signedHeaders(wh)})
 		}
@@ -77,9 +85,51 @@ func Compile(c *Checked) *plan.Plan {
 	p.Finally = c.stepList(doc.Spec.Finally.Items)
 	for i := range doc.Spec.Outputs.Entries {
 		e := &doc.Spec.Outputs.Entries[i]
-		p.Outputs = append(p.Outputs, plan.Output{Name: e.Key, Expr: c.exprs[&e.Value], Type: c.outputTypes[e.Key]})
+		t := c.outputTypes[e.Key]
+		if t == nil {
+			c.missing(e.Value.Pos, "type of output "+e.Key)
+		}
+		p.Outputs = append(p.Outputs, plan.Output{Name: e.Key, Expr: c.expr(&e.Value), Type: t})
 	}
-	return p
+	if c.err != nil {
+		return nil, c.err
+	}
+	return p, nil
+}
+
+// InternalError is a bug in this package, never in the runbook: compile
+// found no record of something lint checks, and refuses to leave it out of
+// the plan.
+type InternalError struct {
+	File string
+	Pos  plan.Pos
+	What string
+}
+
+func (e *InternalError) Error() string {
+	return fmt.Sprintf("%s:%d:%d: internal error: lint recorded no %s (a bug in package runbooks, not in the runbook)", e.File, e.Pos.Line, e.Pos.Col, e.What)
+}
+
+// strict makes a missing record panic where compile finds it, so that a
+// test shows the bug at once; in production Compile returns it.
+var strict = testing.Testing()
+
+// compiler is the state of one Compile call. Every lookup of what lint
+// recorded goes through its methods, which call missing when a field that
+// is set has no record.
+type compiler struct {
+	*Checked
+	err error // the first *InternalError
+}
+
+func (c *compiler) missing(pos plan.Pos, what string) {
+	err := &InternalError{File: c.doc.file, Pos: pos, What: what}
+	if strict {
+		panic(err)
+	}
+	if c.err == nil {
+		c.err = err
+	}
 }
 
 func or(v, def string) string {
@@ -89,30 +139,87 @@ func or(v, def string) string {
 	return v
 }
 
-// durationOr is a duration field's compiled value, or def when not given.
-func (c *Checked) durationOr(s *String, def time.Duration) plan.Duration {
-	if d, ok := c.durations[s]; ok {
-		return d
+// expr is a CEL field's checked expression, nil when not set.
+func (c *compiler) expr(s *String) *plan.Expr {
+	if !s.Set {
+		return nil
 	}
-	return plan.Fixed(def)
+	e := c.exprs[s]
+	if e == nil {
+		c.missing(s.Pos, "expression")
+	}
+	return e
 }
 
-func (c *Checked) exprMap(m *Map[String]) map[string]*plan.Expr {
+// duration is a duration field's compiled value, zero when not set.
+func (c *compiler) duration(s *String) plan.Duration {
+	if !s.Set {
+		return plan.Duration{}
+	}
+	d, ok := c.durations[s]
+	if !ok {
+		c.missing(s.Pos, "duration")
+	}
+	return d
+}
+
+// durationOr is a duration field's compiled value, or def when not given.
+func (c *compiler) durationOr(s *String, def time.Duration) plan.Duration {
+	if !s.Set {
+		return plan.Fixed(def)
+	}
+	return c.duration(s)
+}
+
+// value is a field's checked value or template, nil when not set.
+func (c *compiler) value(r Raw) *plan.Value {
+	if !r.Set() {
+		return nil
+	}
+	v := c.values[r.Node]
+	if v == nil {
+		c.missing(r.Pos, "value")
+	}
+	return v
+}
+
+// count is a count field's compiled value, or def when not given.
+func (c *compiler) count(r Raw, def plan.Count) plan.Count {
+	if !r.Set() {
+		return def
+	}
+	n, ok := c.counts[r.Node]
+	if !ok {
+		c.missing(r.Pos, "count")
+	}
+	return n
+}
+
+// child is a sub-runbook's resolved plan.
+func (c *compiler) child(sr *SubRunbook) *plan.Plan {
+	p := c.children[sr.Name.Value]
+	if p == nil {
+		c.missing(sr.Name.Pos, "plan of runbook "+sr.Name.Value)
+	}
+	return p
+}
+
+func (c *compiler) exprMap(m *Map[String]) map[string]*plan.Expr {
 	if m.Len() == 0 {
 		return nil
 	}
 	out := make(map[string]*plan.Expr, m.Len())
 	for i := range m.Entries {
-		out[m.Entries[i].Key] = c.exprs[&m.Entries[i].Value]
+		out[m.Entries[i].Key] = c.expr(&m.Entries[i].Value)
 	}
 	return out
 }
 
-func (c *Checked) varList(m *Map[String]) []plan.Var {
+func (c *compiler) varList(m *Map[String]) []plan.Var {
 	var out []plan.Var
 	for i := range m.Entries {
 		e := &m.Entries[i]
-		v := plan.Var{Name: e.Key, Expr: c.exprs[&e.Value], Type: plan.AnyType}
+		v := plan.Var{Name: e.Key, Expr: c.expr(&e.Value), Type: plan.AnyType}
 		if d := c.vars[e.Key]; d != nil && d.typ != nil {
 			v.Type = d.typ
 		}
@@ -121,7 +228,7 @@ func (c *Checked) varList(m *Map[String]) []plan.Var {
 	return out
 }
 
-func (c *Checked) stepList(steps []*Step) []*plan.Step {
+func (c *compiler) stepList(steps []*Step) []*plan.Step {
 	if len(steps) == 0 {
 		return nil
 	}
@@ -132,85 +239,63 @@ func (c *Checked) stepList(steps []*Step) []*plan.Step {
 	return out
 }
 
-func (c *Checked) with(m *Map[Raw]) map[string]*plan.Value {
+func (c *compiler) with(m *Map[Raw]) map[string]*plan.Value {
 	if m.Len() == 0 {
 		return nil
 	}
 	out := make(map[string]*plan.Value, m.Len())
 	for _, e := range m.Entries {
-		out[e.Key] = c.values[e.Value.Node]
+		out[e.Key] = c.value(e.Value)
 	}
 	return out
 }
 
-func (c *Checked) value(r Raw) *plan.Value {
-	if !r.Set() {
-		return nil
-	}
-	return c.values[r.Node]
-}
-
-func (c *Checked) step(s *Step) *plan.Step {
+func (c *compiler) step(s *Step) *plan.Step {
 	n := c.nodes[s]
+	k := (*stepKind)(nil)
+	if n != nil {
+		k = kindOf(n.kind)
+	}
+	if k == nil {
+		c.missing(s.Pos, "kind of step "+s.ID.Value)
+		return &plan.Step{ID: s.ID.Value, Line: s.Pos.Line}
+	}
 	ps := &plan.Step{
 		ID:              s.ID.Value,
 		Kind:            n.kind,
 		Name:            s.Name.Value,
 		Description:     s.Description.Value,
 		Line:            s.Pos.Line,
-		If:              c.exprs[&s.If],
+		If:              c.expr(&s.If),
 		ContinueOnError: s.ContinueOnError.Value,
 	}
 	if n.outputs != nil && len(n.outputs.Fields) > 0 {
 		ps.Outputs = bare(n.outputs)
 	}
-	switch n.kind {
-	case plan.StepAction:
-		c.action(s, ps)
-	case plan.StepApproval:
-		ps.Approval = c.approval(s.Approval)
-	case plan.StepParallel:
-		ps.Steps = c.stepList(s.Parallel.Items)
-		ps.FailFast = !s.FailFast.Set || s.FailFast.Value
-	case plan.StepGroup:
-		ps.Steps = c.stepList(s.Steps.Items)
-	case plan.StepForEach:
-		ps.ForEach = c.exprs[&s.ForEach]
-		ps.As = or(s.As.Value, DefaultLoopVar)
-		ps.MaxConcurrency = plan.Count{N: DefaultMaxConcurrency}
-		if s.MaxConcurrency.Set() {
-			ps.MaxConcurrency = c.counts[s.MaxConcurrency.Node]
-		}
-		if s.MaxErrors.Set() {
-			ps.MaxErrors = c.maxErrors[s.MaxErrors.Node]
-		}
-		if s.BatchSize.Set() {
-			ps.BatchSize = c.counts[s.BatchSize.Node]
-		}
-		ps.Steps = c.stepList(s.Steps.Items)
-		ps.OnError = c.stepList(s.OnError.Items)
-	case plan.StepRunbook:
-		ps.Runbook = &plan.SubRunbook{Name: s.Runbook.Name.Value, Params: c.with(&s.Runbook.Params), Plan: c.children[s.Runbook.Name.Value]}
-	case plan.StepSleep:
-		ps.Sleep = c.durations[&s.Sleep]
-	case plan.StepWaitFor:
-		w := s.WaitFor
-		ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.durations[&w.Timeout], OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
-	case plan.StepAssert:
-		ps.Assert = &plan.Assert{That: c.exprs[&s.Assert.That], Message: c.value(s.Assert.Message)}
-	case plan.StepSet:
-		ps.Set = c.varList(&s.Set)
-	case plan.StepExit:
-		ps.Exit = &plan.Exit{Message: c.value(s.Exit.Message)}
-	}
+	k.compile(c, s, ps)
 	return ps
 }
 
-func (c *Checked) action(s *Step, ps *plan.Step) {
+func (c *compiler) forEach(s *Step, ps *plan.Step) {
+	ps.ForEach = c.expr(&s.ForEach)
+	ps.As = or(s.As.Value, DefaultLoopVar)
+	ps.MaxConcurrency = c.count(s.MaxConcurrency, plan.Count{N: DefaultMaxConcurrency})
+	if s.MaxErrors.Set() {
+		ps.MaxErrors = c.maxErrors[s.MaxErrors.Node]
+		if ps.MaxErrors == nil {
+			c.missing(s.MaxErrors.Pos, "maxErrors")
+		}
+	}
+	ps.BatchSize = c.count(s.BatchSize, plan.Count{})
+	ps.Steps = c.stepList(s.Steps.Items)
+	ps.OnError = c.stepList(s.OnError.Items)
+}
+
+func (c *compiler) action(s *Step, ps *plan.Step) {
 	ps.Action = s.Action.Value
-	ps.ActionFacts = c.facts(ps.Action)
+	ps.ActionFacts = c.facts(&s.Action)
 	ps.With = c.with(&s.With)
-	ps.Timeout = c.durations[&s.Timeout]
+	ps.Timeout = c.duration(&s.Timeout)
 	ps.Retry = &plan.Retry{MaxAttempts: 1, InitialInterval: plan.Fixed(DefaultRetryInitial), Backoff: DefaultRetryBackoff}
 	if r := s.Retry; r != nil {
 		ps.Retry.MaxAttempts = DefaultRetryAttempts
@@ -221,49 +306,58 @@ func (c *Checked) action(s *Step, ps *plan.Step) {
 		if r.Backoff.Set {
 			ps.Retry.Backoff = r.Backoff.Value
 		}
-		ps.Retry.MaxInterval = c.durations[&r.MaxInterval]
+		ps.Retry.MaxInterval = c.duration(&r.MaxInterval)
 		ps.Retry.NonRetryable = values(r.NonRetryable.Items)
 	}
 	if r := s.Repeat; r != nil {
-		ps.Repeat = &plan.Repeat{Until: c.exprs[&r.Until], Every: c.durationOr(&r.Every, DefaultRepeatEvery), Timeout: c.durations[&r.Timeout]}
+		ps.Repeat = &plan.Repeat{Until: c.expr(&r.Until), Every: c.durationOr(&r.Every, DefaultRepeatEvery), Timeout: c.duration(&r.Timeout)}
 	}
 	if cp := s.Compensate; cp != nil {
 		ps.Compensate = &plan.Compensate{Action: cp.Action.Value, With: c.with(&cp.With), Steps: c.stepList(cp.Steps.Items)}
 		if cp.Action.Value != "" {
-			ps.Compensate.ActionFacts = c.facts(cp.Action.Value)
+			ps.Compensate.ActionFacts = c.facts(&cp.Action)
 		}
 	}
 }
 
 // facts is what the interpreter needs of an action, taken from the spec the
 // step was checked against and frozen into the plan.
-func (c *Checked) facts(action string) plan.ActionFacts {
-	spec, ok := c.actions.Action(action)
+func (c *compiler) facts(action *String) plan.ActionFacts {
+	spec, ok := c.actions.Action(action.Value)
 	if !ok {
-		panic(fmt.Sprintf("compile: action %q passed lint but is not in the catalog", action))
+		c.missing(action.Pos, "spec of action "+action.Value)
+		return plan.ActionFacts{}
 	}
 	return spec.Facts()
 }
 
-func (c *Checked) approval(a *Approval) *plan.Approval {
+func (c *compiler) approval(a *Approval) *plan.Approval {
 	pa := &plan.Approval{
 		Message:           c.value(a.Message),
 		MinApprovals:      DefaultMinApprovals,
 		AllowSelfApproval: a.AllowSelfApproval.Value,
-		Timeout:           c.durations[&a.Timeout],
+		Timeout:           c.duration(&a.Timeout),
 		OnTimeout:         or(a.OnTimeout.Value, "reject"),
 		EscalateTo:        values(a.EscalateTo.Items),
-		Inputs:            c.inputs[a],
-		RemindEvery:       c.durations[&a.RemindEvery],
+		RemindEvery:       c.duration(&a.RemindEvery),
+	}
+	if len(a.Inputs.Items) > 0 {
+		if pa.Inputs = c.inputs[a]; pa.Inputs == nil {
+			c.missing(a.Inputs.Pos, "approval inputs")
+		}
 	}
 	if a.MinApprovals.Set {
 		pa.MinApprovals = int(a.MinApprovals.Value)
 	}
-	if v := c.value(a.Approvers); v != nil && v.IsExpr() {
-		pa.ApproversExpr = v.Expr
-	} else if a.Approvers.Set() {
+	switch {
+	case !a.Approvers.Set():
+	case a.Approvers.Node.Kind == yaml.SequenceNode: // a literal list lint checked in place
 		for _, who := range a.Approvers.Node.Content {
 			pa.Approvers = append(pa.Approvers, who.Value)
+		}
+	default:
+		if v := c.value(a.Approvers); v != nil {
+			pa.ApproversExpr = v.Expr
 		}
 	}
 	if nt := a.Notify; nt != nil {
@@ -282,7 +376,7 @@ func values(items []String) []string {
 
 // Build parses, lints and compiles one runbook file. It returns every
 // diagnostic (warnings included) and, when there is an error among them,
-// an *InvalidError and no plan.
+// an *InvalidError and no plan; an *InternalError is a bug in this package.
 func Build(file string, src []byte, opts Options) (*plan.Plan, Diagnostics, error) {
 	doc, diags := Parse(file, src)
 	if doc == nil {
@@ -294,7 +388,11 @@ func Build(file string, src []byte, opts Options) (*plan.Plan, Diagnostics, erro
 	if diags.HasErrors() {
 		return nil, diags, &InvalidError{File: file, Diagnostics: diags}
 	}
-	return Compile(checked), diags, nil
+	p, err := Compile(checked)
+	if err != nil {
+		return nil, diags, err
+	}
+	return p, diags, nil
 }
 
 // bare copies a type without descriptions, defaults and enums: all a plan

@@ -18,8 +18,20 @@ import (
 // Schema generator reads too, so the two never disagree.
 
 type nodeDecoder interface {
-	decodeNode(n *yaml.Node, d *decoder, path string)
+	decodeNode(n *yaml.Node, d *decoder, path plan.Path)
 }
+
+// A node type that drifts from nodeDecoder would be decoded by reflection
+// without a word; these keep the compiler watching.
+var (
+	_ nodeDecoder = (*String)(nil)
+	_ nodeDecoder = (*Int)(nil)
+	_ nodeDecoder = (*Number)(nil)
+	_ nodeDecoder = (*Bool)(nil)
+	_ nodeDecoder = (*Raw)(nil)
+	_ nodeDecoder = (*List[String])(nil)
+	_ nodeDecoder = (*Map[String])(nil)
+)
 
 type decoder struct {
 	r *reporter
@@ -69,7 +81,7 @@ func infoOf(t reflect.Type) *structInfo {
 	return si
 }
 
-func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
+func (d *decoder) decode(n *yaml.Node, v reflect.Value, path plan.Path) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -92,7 +104,7 @@ func (d *decoder) decode(n *yaml.Node, v reflect.Value, path string) {
 	}
 }
 
-func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
+func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path plan.Path) {
 	si := infoOf(v.Type())
 	if si.pos >= 0 {
 		v.Field(si.pos).Set(reflect.ValueOf(posOf(n)))
@@ -103,19 +115,19 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 	}
 	seen := map[string]bool{}
 	d.pairs(n, path, seen, func(key string, k, val *yaml.Node) {
-		fpath := plan.JoinPath(path, key)
+		fpath := path.Key(key)
 		idx, known := si.byName[key]
 		if !known {
 			names := make([]string, len(si.fields))
 			for j, f := range si.fields {
 				names[j] = f.name
 			}
-			d.r.hinted(posOf(k), fpath, plan.Suggest(key, names), "unknown field %q", key)
+			d.r.hinted(CodeUnknownField, posOf(k), fpath, plan.Suggest(key, names), "unknown field %q", key)
 			return
 		}
 		if isNull(val) {
 			if si.fields[idx].required {
-				d.r.errorf(posOf(k), fpath, "%q needs a value", key)
+				d.r.errorf(CodeRequired, posOf(k), fpath, "%q needs a value", key)
 			}
 			return // an explicit null is the same as leaving the field out
 		}
@@ -123,29 +135,29 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 		d.decode(val, fv, fpath)
 		if enum := si.fields[idx].enum; enum != nil {
 			if s, ok := fv.Addr().Interface().(*String); ok && s.Set && !slices.Contains(enum, s.Value) {
-				d.r.hinted(s.Pos, fpath, plan.Suggest(s.Value, enum), "%q is not one of %s", s.Value, strings.Join(enum, ", "))
+				d.r.hinted(CodeInvalidValue, s.Pos, fpath, plan.Suggest(s.Value, enum), "%q is not one of %s", s.Value, strings.Join(enum, ", "))
 			}
 		}
 	})
 	for _, f := range si.fields {
 		if f.required && !seen[f.name] {
-			d.r.errorf(posOf(n), path, "missing required field %q", f.name)
+			d.r.errorf(CodeRequired, posOf(n), path, "missing required field %q", f.name)
 		}
 	}
 }
 
 // key reads a mapping key, reporting non-string, merge and duplicate keys.
-func (d *decoder) key(k *yaml.Node, path string, seen map[string]bool) (string, bool) {
+func (d *decoder) key(k *yaml.Node, path plan.Path, seen map[string]bool) (string, bool) {
 	if k.Kind != yaml.ScalarNode {
-		d.r.errorf(posOf(k), path, "mapping keys must be strings")
+		d.r.errorf(CodeTypeMismatch, posOf(k), path, "mapping keys must be strings")
 		return "", false
 	}
 	if k.Tag == "!!merge" {
-		d.r.errorf(posOf(k), path, "YAML merge keys (<<) are not supported; repeat the fields")
+		d.r.errorf(CodeNotAllowed, posOf(k), path, "YAML merge keys (<<) are not supported; repeat the fields")
 		return "", false
 	}
 	if seen[k.Value] {
-		d.r.errorf(posOf(k), plan.JoinPath(path, k.Value), "duplicate key %q", k.Value)
+		d.r.errorf(CodeDuplicate, posOf(k), path.Key(k.Value), "duplicate key %q", k.Value)
 		return "", false
 	}
 	seen[k.Value] = true
@@ -153,7 +165,7 @@ func (d *decoder) key(k *yaml.Node, path string, seen map[string]bool) (string, 
 }
 
 // scalar checks that n is a scalar with one of the given tags.
-func (d *decoder) scalar(n *yaml.Node, path, want string, tags ...string) bool {
+func (d *decoder) scalar(n *yaml.Node, path plan.Path, want string, tags ...string) bool {
 	if n.Kind == yaml.ScalarNode {
 		for _, t := range tags {
 			if n.Tag == t {
@@ -165,16 +177,16 @@ func (d *decoder) scalar(n *yaml.Node, path, want string, tags ...string) bool {
 	return false
 }
 
-func (d *decoder) mismatch(n *yaml.Node, path, want string) {
+func (d *decoder) mismatch(n *yaml.Node, path plan.Path, want string) {
 	got := describeNode(n)
 	hint := ""
 	if n.Kind == yaml.ScalarNode && want == "a string" {
 		hint = "quote the value to make it a string"
 	}
-	d.r.hinted(posOf(n), path, hint, "expected %s, got %s", want, got)
+	d.r.hinted(CodeTypeMismatch, posOf(n), path, hint, "expected %s, got %s", want, got)
 }
 
-func (l *List[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (l *List[T]) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	l.Pos, l.Set = posOf(n), true
 	if n.Kind != yaml.SequenceNode {
 		l.bad = true
@@ -183,22 +195,22 @@ func (l *List[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
 	}
 	l.Items = make([]T, len(n.Content))
 	for i, c := range n.Content {
-		d.decode(c, reflect.ValueOf(&l.Items[i]).Elem(), fmt.Sprintf("%s[%d]", path, i))
+		d.decode(c, reflect.ValueOf(&l.Items[i]).Elem(), path.Index(i))
 	}
 }
 
-func (m *Map[T]) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (m *Map[T]) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	m.Pos, m.Set = posOf(n), true
 	d.pairs(n, path, map[string]bool{}, func(key string, k, val *yaml.Node) {
 		e := Entry[T]{Key: key, KeyPos: posOf(k)}
-		d.decode(val, reflect.ValueOf(&e.Value).Elem(), plan.JoinPath(path, key))
+		d.decode(val, reflect.ValueOf(&e.Value).Elem(), path.Key(key))
 		m.Entries = append(m.Entries, e)
 	})
 }
 
 // pairs calls fn for each key of a mapping node, reporting a node that is
 // not a mapping and keys that are not plain, merged or repeated.
-func (d *decoder) pairs(n *yaml.Node, path string, seen map[string]bool, fn func(key string, k, val *yaml.Node)) {
+func (d *decoder) pairs(n *yaml.Node, path plan.Path, seen map[string]bool, fn func(key string, k, val *yaml.Node)) {
 	if n.Kind != yaml.MappingNode {
 		d.mismatch(n, path, "a mapping")
 		return

@@ -12,14 +12,14 @@ import (
 type Severity int
 
 const (
-	// Error problems make a runbook invalid.
-	Error Severity = iota
-	// Warning problems are reported but do not stop compilation.
-	Warning
+	// SeverityError problems make a runbook invalid.
+	SeverityError Severity = iota
+	// SeverityWarning problems are reported but do not stop compilation.
+	SeverityWarning
 )
 
 func (s Severity) String() string {
-	if s == Warning {
+	if s == SeverityWarning {
 		return "warning"
 	}
 	return "error"
@@ -32,9 +32,9 @@ func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil
 func (s *Severity) UnmarshalText(b []byte) error {
 	switch string(b) {
 	case "error":
-		*s = Error
+		*s = SeverityError
 	case "warning":
-		*s = Warning
+		*s = SeverityWarning
 	default:
 		return fmt.Errorf("unknown severity %q", b)
 	}
@@ -43,23 +43,24 @@ func (s *Severity) UnmarshalText(b []byte) error {
 
 // Diagnostic is one problem found in a runbook file.
 type Diagnostic struct {
-	File     string   `json:"file"`
-	Pos      plan.Pos `json:"pos"`
-	Path     string   `json:"path,omitempty"` // field path, e.g. spec.steps[2].with.url
-	Message  string   `json:"message"`
-	Hint     string   `json:"hint,omitempty"`
-	Severity Severity `json:"severity"`
+	File     string    `json:"file"`
+	Pos      plan.Pos  `json:"pos"`
+	Path     plan.Path `json:"path,omitempty"` // field path, e.g. spec.steps[2].with.url
+	Message  string    `json:"message"`
+	Hint     string    `json:"hint,omitempty"`
+	Severity Severity  `json:"severity"`
+	Code     Code      `json:"code"`
 }
 
 // String renders the diagnostic as file:line:col: path: message (hint).
 func (d Diagnostic) String() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s:%d:%d: ", d.File, d.Pos.Line, d.Pos.Col)
-	if d.Severity == Warning {
+	if d.Severity == SeverityWarning {
 		b.WriteString("warning: ")
 	}
 	if d.Path != "" {
-		b.WriteString(d.Path)
+		b.WriteString(string(d.Path))
 		b.WriteString(": ")
 	}
 	b.WriteString(d.Message)
@@ -77,7 +78,7 @@ type Diagnostics []Diagnostic
 // HasErrors reports whether any diagnostic is an error.
 func (ds Diagnostics) HasErrors() bool {
 	for _, d := range ds {
-		if d.Severity == Error {
+		if d.Severity == SeverityError {
 			return true
 		}
 	}
@@ -85,10 +86,10 @@ func (ds Diagnostics) HasErrors() bool {
 }
 
 // Errors returns only the error-level diagnostics.
-func (ds Diagnostics) Errors() Diagnostics { return ds.filter(Error) }
+func (ds Diagnostics) Errors() Diagnostics { return ds.filter(SeverityError) }
 
 // Warnings returns only the warning-level diagnostics.
-func (ds Diagnostics) Warnings() Diagnostics { return ds.filter(Warning) }
+func (ds Diagnostics) Warnings() Diagnostics { return ds.filter(SeverityWarning) }
 
 func (ds Diagnostics) filter(s Severity) Diagnostics {
 	var out Diagnostics
@@ -145,19 +146,19 @@ type reporter struct {
 	diags Diagnostics
 }
 
-func (r *reporter) errorf(pos plan.Pos, path, format string, args ...any) {
-	r.add(Error, pos, path, "", fmt.Sprintf(format, args...))
+func (r *reporter) errorf(code Code, pos plan.Pos, path plan.Path, format string, args ...any) {
+	r.add(SeverityError, code, pos, path, "", fmt.Sprintf(format, args...))
 }
 
-func (r *reporter) warnf(pos plan.Pos, path, format string, args ...any) {
-	r.add(Warning, pos, path, "", fmt.Sprintf(format, args...))
+func (r *reporter) warnf(code Code, pos plan.Pos, path plan.Path, format string, args ...any) {
+	r.add(SeverityWarning, code, pos, path, "", fmt.Sprintf(format, args...))
 }
 
 // hinted reports an error with a hint such as "did you mean `timeout`?".
-func (r *reporter) hinted(pos plan.Pos, path, hint, format string, args ...any) {
-	r.add(Error, pos, path, hint, fmt.Sprintf(format, args...))
+func (r *reporter) hinted(code Code, pos plan.Pos, path plan.Path, hint, format string, args ...any) {
+	r.add(SeverityError, code, pos, path, hint, fmt.Sprintf(format, args...))
 }
 
-func (r *reporter) add(s Severity, pos plan.Pos, path, hint, msg string) {
-	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: pos, Path: path, Message: msg, Hint: hint, Severity: s})
+func (r *reporter) add(s Severity, code Code, pos plan.Pos, path plan.Path, hint, msg string) {
+	r.diags = append(r.diags, Diagnostic{File: r.file, Pos: pos, Path: path, Message: msg, Hint: hint, Severity: s, Code: code})
 }

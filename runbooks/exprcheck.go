@@ -250,30 +250,30 @@ func hasGuarded(n celast.NavigableExpr) bool {
 // checkExpr parses, checks references, and type-checks one expression.
 // want is the type the value must have (nil: anything). It reports every
 // problem and returns nil when there was one.
-func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope, want *plan.Type) (*plan.Expr, *cel.Type) {
+func (l *linter) checkExpr(src string, site exprSite, path plan.Path, sc *exprScope, want *plan.Type) (*plan.Expr, *cel.Type) {
 	if site.multi {
 		site.file, site.expr = l.out.src, src
 	}
 	if inner, at, ok := templated(src); ok {
 		// ${{ }} is never CEL; say so once, then check what it holds.
-		field := strings.TrimPrefix(path, "spec.")
-		if i := strings.LastIndex(path, "]."); i >= 0 {
-			field = path[i+2:]
+		field := strings.TrimPrefix(string(path), "spec.")
+		if i := strings.LastIndex(string(path), "]."); i >= 0 {
+			field = string(path[i+2:])
 		}
-		l.r.errorf(site.at(1, 0), path, "`%s` is bare CEL: drop `${{ }}`", field)
+		l.r.errorf(CodeExprSyntax, site.at(1, 0), path, "`%s` is bare CEL: drop `${{ }}`", field)
 		inSite := site
 		inSite.offset += at
 		l.checkExpr(inner, inSite, path, sc, want)
 		return nil, nil
 	}
-	report := func(iss *cel.Issues) {
+	report := func(code Code, iss *cel.Issues) {
 		for _, e := range iss.Errors() {
-			l.r.errorf(site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
+			l.r.errorf(code, site.at(e.Location.Line(), e.Location.Column()), path, "%s", celMessage(e.Message))
 		}
 	}
 	pe := l.parse(src)
 	if pe.iss.Err() != nil {
-		report(pe.iss)
+		report(CodeExprSyntax, pe.iss)
 		return nil, nil
 	}
 	expr := &plan.Expr{Src: src, Pos: site.at(1, 0)}
@@ -303,17 +303,17 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 	}
 	ce := l.check(sc.env, src, pe)
 	if ce.iss.Err() != nil {
-		report(ce.iss)
+		report(CodeExprType, ce.iss)
 		return nil, nil
 	}
 	if ce.cost > plan.MaxEstimatedCost {
-		l.r.hinted(expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", plan.MaxListItems, plan.MaxStringSize, plan.MaxNestedItems),
+		l.r.hinted(CodeExprCost, expr.Pos, path, fmt.Sprintf("lists count as up to %d items and strings as up to %d bytes; JSON values reached through a loop over JSON as up to %d", plan.MaxListItems, plan.MaxStringSize, plan.MaxNestedItems),
 			"expression is too expensive: its worst case costs %d, the limit is %d", ce.cost, plan.MaxEstimatedCost)
 		return nil, nil
 	}
 	out := ce.out
 	if want != nil && !l.types.Assignable(out, want) {
-		l.r.errorf(expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.DescribeCEL(out))
+		l.r.errorf(CodeExprType, expr.Pos, path, "must be %s, but the expression is %s", typeName(want), l.types.DescribeCEL(out))
 		return nil, nil
 	}
 	sort.Strings(expr.Steps)
@@ -322,7 +322,7 @@ func (l *linter) checkExpr(src string, site exprSite, path string, sc *exprScope
 }
 
 // checkRef applies the reference rules to params, steps and secrets.
-func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int64) plan.Pos, expr *plan.Expr) bool {
+func (l *linter) checkRef(r varRef, sc *exprScope, path plan.Path, posOfID func(int64) plan.Pos, expr *plan.Expr) bool {
 	at := func(i int) plan.Pos {
 		p := posOfID(r.ids[min(i, len(r.ids)-1)])
 		if i > 0 {
@@ -337,26 +337,26 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 		}
 		p := l.paramByName(r.path[0])
 		if p == nil {
-			l.r.hinted(at(1), path, plan.Suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
+			l.r.hinted(CodeUnknownParam, at(1), path, plan.Suggest(r.path[0], l.paramNames()), "unknown param %q", r.path[0])
 			return false
 		}
 		if !p.Required && !p.HasDefault && !r.safe[0] && !sc.guards[hasGuard("params."+p.Name)] {
-			l.r.hinted(at(1), path, fmt.Sprintf("give it a default, or read it where has(params.%s) holds, or as params.?%s.orValue(...)", p.Name, p.Name),
+			l.r.hinted(CodeMaybeAbsent, at(1), path, fmt.Sprintf("give it a default, or read it where has(params.%s) holds, or as params.?%s.orValue(...)", p.Name, p.Name),
 				"param %q is optional and has no default, so a run may not have it", p.Name)
 			return false
 		}
 	case plan.VarSecrets:
 		if !sc.secrets {
-			l.r.hinted(at(0), path, "pass the secret to an action input, where it is resolved inside the worker",
+			l.r.hinted(CodeScope, at(0), path, "pass the secret to an action input, where it is resolved inside the worker",
 				"secrets can only be read inside action with templates, not in %s", sc.field)
 			return false
 		}
 		if len(r.path) == 0 {
-			l.r.errorf(at(0), path, "read one secret at a time, as secrets.NAME")
+			l.r.errorf(CodeScope, at(0), path, "read one secret at a time, as secrets.NAME")
 			return false
 		}
 		if !l.secrets[r.path[0]] {
-			l.r.hinted(at(1), path, plan.Suggest(r.path[0], l.secretNames()), "secret %q is not declared in spec.secrets", r.path[0])
+			l.r.hinted(CodeUnknownSecret, at(1), path, plan.Suggest(r.path[0], l.secretNames()), "secret %q is not declared in spec.secrets", r.path[0])
 			return false
 		}
 		expr.Secrets = appendUnique(expr.Secrets, r.path[0])
@@ -364,11 +364,11 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 		return l.checkVarRef(r, sc, path, at, expr)
 	case plan.VarSteps:
 		if sc.vis == nil {
-			l.r.errorf(at(0), path, "%s cannot read steps", sc.field)
+			l.r.errorf(CodeScope, at(0), path, "%s cannot read steps", sc.field)
 			return false
 		}
 		if len(r.path) == 0 {
-			l.r.errorf(at(0), path, "read one step at a time, as steps.ID")
+			l.r.errorf(CodeScope, at(0), path, "read one step at a time, as steps.ID")
 			return false
 		}
 		return l.checkStepRef(r, sc, path, at, expr)
@@ -376,16 +376,16 @@ func (l *linter) checkRef(r varRef, sc *exprScope, path string, posOfID func(int
 	return true
 }
 
-func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int) plan.Pos, expr *plan.Expr) bool {
+func (l *linter) checkStepRef(r varRef, sc *exprScope, path plan.Path, at func(int) plan.Pos, expr *plan.Expr) bool {
 	id := r.path[0]
 	node := l.steps[id]
 	if node == nil {
-		l.r.hinted(at(1), path, plan.Suggest(id, l.stepIDs), "unknown step %q", id)
+		l.r.hinted(CodeUnknownStep, at(1), path, plan.Suggest(id, l.stepIDs), "unknown step %q", id)
 		return false
 	}
 	seen, visible := sc.vis[id]
 	if !visible {
-		l.r.errorf(at(1), path, "%s", whyHidden(sc.from, node))
+		l.r.errorf(CodeScope, at(1), path, "%s", whyHidden(sc.from, node))
 		return false
 	}
 	expr.Steps = appendUnique(expr.Steps, id)
@@ -394,7 +394,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 	}
 	field := r.path[1]
 	if _, ok := plan.StepType(plan.NoOutputs).Field(field); !ok {
-		l.r.hinted(at(2), path, plan.Suggest(field, plan.StepType(plan.NoOutputs).FieldNames()), "steps.%s has no field %q", id, field)
+		l.r.hinted(CodeUnknownOutput, at(2), path, plan.Suggest(field, plan.StepType(plan.NoOutputs).FieldNames()), "steps.%s has no field %q", id, field)
 		return false
 	}
 	if field != "outputs" || len(r.path) < 3 {
@@ -411,7 +411,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			if hint == "" && len(node.outputs.Fields) > 0 {
 				hint = "outputs: " + strings.Join(node.outputs.FieldNames(), ", ")
 			}
-			l.r.hinted(at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
+			l.r.hinted(CodeUnknownOutput, at(3), path, hint, "step %q (%s) has no output %q", id, what, out)
 			return false
 		}
 	}
@@ -422,7 +422,7 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 			}
 			ref := "steps." + id + ".outputs.inputs." + in.Name.Value
 			if !in.Required.Value && !in.Default.Set() && !r.safe[3] && !sc.guards[hasGuard(ref)] {
-				l.r.hinted(at(4), path, fmt.Sprintf("give it a default, or read it where has(%s) holds", ref),
+				l.r.hinted(CodeMaybeAbsent, at(4), path, fmt.Sprintf("give it a default, or read it where has(%s) holds", ref),
 					"approval input %q is optional and has no default, so a vote may not have it", in.Name.Value)
 				return false
 			}
@@ -434,9 +434,9 @@ func (l *linter) checkStepRef(r varRef, sc *exprScope, path string, at func(int)
 	}
 	switch seen {
 	case maybeSkipped:
-		l.r.warnf(at(1), path, "steps.%s may have been skipped or failed, so its outputs may be missing; check steps.%s.status first", id, id)
+		l.r.warnf(CodeMaybeAbsent, at(1), path, "steps.%s may have been skipped or failed, so its outputs may be missing; check steps.%s.status first", id, id)
 	case maybeNotRun:
-		l.r.warnf(at(1), path, "steps.%s may not have run when %s runs; check steps.%s.status first", id, sectionOf(sc.from), id)
+		l.r.warnf(CodeMaybeAbsent, at(1), path, "steps.%s may not have run when %s runs; check steps.%s.status first", id, sectionOf(sc.from), id)
 	}
 	return true
 }
@@ -459,7 +459,7 @@ func celMessage(m string) string {
 // checkValue checks a with-style value against t: literals against the
 // type, ${{ }} templates by type-checking their expressions. It returns the
 // compiled Value, or nil after reporting problems.
-func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
+func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path plan.Path, sc *exprScope) *plan.Value {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -477,7 +477,7 @@ func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path string, sc *exprSco
 		v := &plan.Value{Kind: plan.ValueList, List: make([]*plan.Value, len(n.Content))}
 		ok := true
 		for i, c := range n.Content {
-			if v.List[i] = l.checkValue(c, elem, fmt.Sprintf("%s[%d]", path, i), sc); v.List[i] == nil {
+			if v.List[i] = l.checkValue(c, elem, path.Index(i), sc); v.List[i] == nil {
 				ok = false
 			}
 		}
@@ -485,16 +485,16 @@ func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path string, sc *exprSco
 	case n.Kind == yaml.MappingNode && (t.Kind == plan.KindMap || t.Kind == plan.KindObject || t.Kind == plan.KindAny):
 		return l.checkMapping(n, t, path, sc)
 	}
-	pos := map[string]plan.Pos{}
+	pos := map[plan.Path]plan.Pos{}
 	raw, err := nodeValue(n, "", pos)
 	if err != nil {
-		l.r.errorf(posOf(n), path, "%v", err)
+		l.r.errorf(codeOf(err), posOf(n), path, "%v", err)
 		return nil
 	}
 	var probs []plan.ValueProblem
 	val := plan.CoerceProblems(raw, t, "", &probs)
 	for _, p := range probs {
-		l.r.errorf(pos[p.Sub], subPath(path, p.Sub), "%s", p.Msg)
+		l.r.errorf(problemCode(p), pos[p.Sub], path.Join(p.Sub), "%s", p.Msg)
 	}
 	if len(probs) > 0 {
 		return nil
@@ -502,20 +502,20 @@ func (l *linter) checkValue(n *yaml.Node, t *plan.Type, path string, sc *exprSco
 	return plan.LitValue(val)
 }
 
-func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
+func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path plan.Path, sc *exprScope) *plan.Value {
 	v := &plan.Value{Kind: plan.ValueMap, Map: map[string]*plan.Value{}}
 	ok := true
 	seen := map[string]bool{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
 		if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
-			l.r.errorf(posOf(k), path, "mapping keys must be plain strings")
+			l.r.errorf(CodeTypeMismatch, posOf(k), path, "mapping keys must be plain strings")
 			ok = false
 			continue
 		}
-		kpath := plan.JoinPath(path, k.Value)
+		kpath := path.Key(k.Value)
 		if seen[k.Value] {
-			l.r.errorf(posOf(k), kpath, "duplicate key %q", k.Value)
+			l.r.errorf(CodeDuplicate, posOf(k), kpath, "duplicate key %q", k.Value)
 			ok = false
 			continue
 		}
@@ -527,7 +527,7 @@ func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path string, sc *exprS
 		case plan.KindObject:
 			f, known := t.Field(k.Value)
 			if !known {
-				l.r.hinted(posOf(k), kpath, plan.Suggest(k.Value, t.FieldNames()), "unknown field %q", k.Value)
+				l.r.hinted(CodeUnknownField, posOf(k), kpath, plan.Suggest(k.Value, t.FieldNames()), "unknown field %q", k.Value)
 				ok = false
 				continue
 			}
@@ -540,7 +540,7 @@ func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path string, sc *exprS
 	if t.Kind == plan.KindObject {
 		for _, f := range t.Fields {
 			if f.Required && !seen[f.Name] {
-				l.r.errorf(posOf(n), path, "missing required field %q", f.Name)
+				l.r.errorf(CodeRequired, posOf(n), path, "missing required field %q", f.Name)
 				ok = false
 			}
 		}
@@ -548,11 +548,11 @@ func (l *linter) checkMapping(n *yaml.Node, t *plan.Type, path string, sc *exprS
 	return collapse(v, ok)
 }
 
-func (l *linter) checkTemplate(n *yaml.Node, t *plan.Type, path string, sc *exprScope) *plan.Value {
+func (l *linter) checkTemplate(n *yaml.Node, t *plan.Type, path plan.Path, sc *exprScope) *plan.Value {
 	site := nodeSite(n)
 	parts, err := parseTemplate(n.Value)
 	if err != nil {
-		l.r.errorf(site.pos, path, "%v", err)
+		l.r.errorf(CodeExprSyntax, site.pos, path, "%v", err)
 		return nil
 	}
 	if len(parts) == 1 && parts[0].isExpr {
@@ -564,7 +564,7 @@ func (l *linter) checkTemplate(n *yaml.Node, t *plan.Type, path string, sc *expr
 		return &plan.Value{Kind: plan.ValueExpr, Expr: expr}
 	}
 	if t.Kind != plan.KindString && t.Kind != plan.KindAny {
-		l.r.hinted(site.pos, path, "make the template the whole value to keep its type",
+		l.r.hinted(CodeExprType, site.pos, path, "make the template the whole value to keep its type",
 			"expected %s, but text mixed with ${{ }} is a string", t)
 		return nil
 	}
@@ -582,7 +582,7 @@ func (l *linter) checkTemplate(n *yaml.Node, t *plan.Type, path string, sc *expr
 			continue
 		}
 		if !plan.Interpolatable(out) {
-			l.r.hinted(expr.Pos, path, textHint(out), "cannot put %s into text", l.types.DescribeCEL(out))
+			l.r.hinted(CodeExprType, expr.Pos, path, textHint(out), "cannot put %s into text", l.types.DescribeCEL(out))
 			ok = false
 			continue
 		}
@@ -620,19 +620,6 @@ func collapse(v *plan.Value, ok bool) *plan.Value {
 		return plan.LitValue(lit)
 	}
 	return v
-}
-
-// subPath appends a relative value path ("[2]", "a.b") to a field path.
-func subPath(path, sub string) string {
-	switch {
-	case sub == "":
-		return path
-	case strings.HasPrefix(sub, "["):
-		return path + sub
-	case path == "":
-		return sub
-	}
-	return path + "." + sub
 }
 
 // typeName names a wanted type in messages: "a bool", "a list", "list<string>".

@@ -15,13 +15,12 @@ import (
 // panic or hang, and a plan comes back exactly when there is no error.
 func FuzzBuild(f *testing.F) {
 	seeds, _ := filepath.Glob("../examples/*.yaml")
-	for _, s := range seeds {
+	lintSeeds, _ := filepath.Glob("testdata/lint/*.yaml")
+	setSeeds, _ := filepath.Glob("testdata/lint/*/*.yaml")
+	for _, s := range append(append(seeds, lintSeeds...), setSeeds...) {
 		if b, err := os.ReadFile(s); err == nil {
 			f.Add(b)
 		}
-	}
-	for _, c := range lintCases {
-		f.Add([]byte(c.src))
 	}
 	for _, c := range exprCases {
 		f.Add([]byte(c.src))
@@ -33,8 +32,8 @@ func FuzzBuild(f *testing.F) {
 			t.Fatalf("plan %v, err %v, diags %v", p != nil, err, diags)
 		}
 		for _, d := range diags {
-			if d.Pos.Line < 1 || d.Message == "" {
-				t.Fatalf("diagnostic without a position or message: %+v", d)
+			if d.Pos.Line < 1 || d.Message == "" || d.Code == "" {
+				t.Fatalf("diagnostic without a position, message or code: %+v", d)
 			}
 		}
 		if p != nil {

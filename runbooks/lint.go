@@ -128,7 +128,7 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 	l.declareSpecVars()
 	l.indexSteps()
 	if err := l.buildEnv(); err != nil {
-		l.r.errorf(doc.Pos, "", "building the expression environment: %v", err)
+		l.r.errorf(CodeInternal, doc.Pos, "", "building the expression environment: %v", err)
 		return nil, l.r.diags
 	}
 	l.lintSpecVars()
@@ -152,17 +152,17 @@ func Lint(doc *Document, src []byte, opts Options) (*Checked, Diagnostics) {
 func (l *linter) header() {
 	d := l.doc
 	if d.APIVersion.Set && d.APIVersion.Value != APIVersion {
-		l.r.hinted(d.APIVersion.Pos, "apiVersion", "use "+APIVersion, "unsupported apiVersion %q", d.APIVersion.Value)
+		l.r.hinted(CodeInvalidValue, d.APIVersion.Pos, "apiVersion", "use "+APIVersion, "unsupported apiVersion %q", d.APIVersion.Value)
 	}
 	if d.Kind.Set && d.Kind.Value != "Runbook" {
-		l.r.hinted(d.Kind.Pos, "kind", plan.Suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
+		l.r.hinted(CodeInvalidValue, d.Kind.Pos, "kind", plan.Suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
 	}
 	if n := d.Metadata.Name; n.Set && !runbookNameRe.MatchString(n.Value) {
-		l.r.errorf(n.Pos, "metadata.name", "name %q must be lowercase letters, digits and dashes, start with a letter, at most 63 characters", n.Value)
+		l.r.errorf(CodeInvalidValue, n.Pos, "metadata.name", "name %q must be lowercase letters, digits and dashes, start with a letter, at most 63 characters", n.Value)
 	}
 	for i, o := range d.Metadata.Owners.Items {
 		if o.Set && strings.TrimSpace(o.Value) == "" {
-			l.r.errorf(o.Pos, fmt.Sprintf("metadata.owners[%d]", i), "owner must not be empty")
+			l.r.errorf(CodeRequired, o.Pos, plan.Path("metadata.owners").Index(i), "owner must not be empty")
 		}
 	}
 }
@@ -170,16 +170,16 @@ func (l *linter) header() {
 func (l *linter) lintParams() {
 	seen := map[string]plan.Pos{}
 	for i, p := range l.doc.Spec.Params.Items {
-		path := fmt.Sprintf("spec.params[%d]", i)
+		path := plan.Path("spec.params").Index(i)
 		name := p.Name.Value
 		valid := p.Name.Set && p.Type.Set
 		switch {
 		case !p.Name.Set:
 		case !identRe.MatchString(name):
-			l.r.errorf(p.Name.Pos, path+".name", "param name %q must be lowercase letters, digits and underscores, starting with a letter", name)
+			l.r.errorf(CodeInvalidValue, p.Name.Pos, path.Field("name"), "param name %q must be lowercase letters, digits and underscores, starting with a letter", name)
 			valid = false
 		case seen[name] != plan.Pos{}:
-			l.r.errorf(p.Name.Pos, path+".name", "duplicate param %q (first declared at line %d)", name, seen[name].Line)
+			l.r.errorf(CodeDuplicate, p.Name.Pos, path.Field("name"), "duplicate param %q (first declared at line %d)", name, seen[name].Line)
 			valid = false
 		default:
 			seen[name] = p.Name.Pos
@@ -190,7 +190,7 @@ func (l *linter) lintParams() {
 		if p.Fixed.Value {
 			pp.Fixed = true
 			if !p.Default.Set() {
-				l.r.hinted(p.Fixed.Pos, path+".fixed", "give the value as default", "a fixed param needs a default")
+				l.r.hinted(CodeRequired, p.Fixed.Pos, path.Field("fixed"), "give the value as default", "a fixed param needs a default")
 			}
 		}
 		if valid {
@@ -199,12 +199,12 @@ func (l *linter) lintParams() {
 	}
 }
 
-func (l *linter) lintParam(p *Param, path string) plan.Param {
+func (l *linter) lintParam(p *Param, path plan.Path) plan.Param {
 	pp := plan.Param{Name: p.Name.Value, Description: p.Description.Value, Required: p.Required.Value, Pattern: p.Pattern.Value}
 	ok := true
 	kind := p.Type.Value
 	if p.Items.Set && kind != string(plan.KindList) {
-		l.r.errorf(p.Items.Pos, path+".items", "items is only valid for list params")
+		l.r.errorf(CodeNotAllowed, p.Items.Pos, path.Field("items"), "items is only valid for list params")
 		ok = false
 	}
 	pp.Type = plan.ParamType(kind, p.Items.Value)
@@ -214,13 +214,13 @@ func (l *linter) lintParam(p *Param, path string) plan.Param {
 	}
 	if p.Pattern.Set {
 		if scalar.Kind != plan.KindString {
-			l.r.errorf(p.Pattern.Pos, path+".pattern", "pattern is only valid for string params (or lists of strings)")
+			l.r.errorf(CodeNotAllowed, p.Pattern.Pos, path.Field("pattern"), "pattern is only valid for string params (or lists of strings)")
 			ok = false
 		} else if _, err := regexp.Compile(p.Pattern.Value); err != nil {
-			l.r.errorf(p.Pattern.Pos, path+".pattern", "invalid RE2 pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
+			l.r.errorf(CodeInvalidValue, p.Pattern.Pos, path.Field("pattern"), "invalid RE2 pattern: %v", strings.TrimPrefix(err.Error(), "error parsing regexp: "))
 			ok = false
 		} else if !anchored(p.Pattern.Value) {
-			l.r.add(Warning, p.Pattern.Pos, path+".pattern", fmt.Sprintf("use %q", anchor(p.Pattern.Value)),
+			l.r.add(SeverityWarning, CodeUnanchoredPattern, p.Pattern.Pos, path.Field("pattern"), fmt.Sprintf("use %q", anchor(p.Pattern.Value)),
 				fmt.Sprintf("pattern %q is not anchored: it accepts any value that contains a match", p.Pattern.Value))
 		}
 	}
@@ -233,7 +233,7 @@ func (l *linter) lintParam(p *Param, path string) plan.Param {
 			continue
 		}
 		if scalar.Kind != plan.KindInt && scalar.Kind != plan.KindNumber {
-			l.r.errorf(b.n.Pos, path+"."+b.name, "%s is only valid for int and number params", b.name)
+			l.r.errorf(CodeNotAllowed, b.n.Pos, path.Field(b.name), "%s is only valid for int and number params", b.name)
 			ok = false
 			continue
 		}
@@ -241,16 +241,16 @@ func (l *linter) lintParam(p *Param, path string) plan.Param {
 		*b.dst = &v
 	}
 	if pp.Min != nil && pp.Max != nil && *pp.Min > *pp.Max {
-		l.r.errorf(p.Max.Pos, path+".max", "max %v is less than min %v", *pp.Max, *pp.Min)
+		l.r.errorf(CodeInvalidValue, p.Max.Pos, path.Field("max"), "max %v is less than min %v", *pp.Max, *pp.Min)
 		ok = false
 	}
 	if p.Enum.Set {
 		if len(p.Enum.Items) == 0 {
-			l.r.errorf(p.Enum.Pos, path+".enum", "enum must list at least one value")
+			l.r.errorf(CodeRequired, p.Enum.Pos, path.Field("enum"), "enum must list at least one value")
 			ok = false
 		}
 		for i, e := range p.Enum.Items {
-			v, good := l.literal(e.Node, scalar, fmt.Sprintf("%s.enum[%d]", path, i))
+			v, good := l.literal(e.Node, scalar, path.Field("enum").Index(i))
 			if good {
 				pp.Enum = append(pp.Enum, v)
 			} else {
@@ -259,16 +259,16 @@ func (l *linter) lintParam(p *Param, path string) plan.Param {
 		}
 	}
 	if p.Default.Set() {
-		epath := path + ".default"
+		epath := path.Field("default")
 		v, good := l.literal(p.Default.Node, pp.Type, epath)
 		if good && ok { // constraints are only worth checking when they are valid
 			for _, msg := range plan.CheckConstraints(&pp, v) {
-				l.r.errorf(p.Default.Pos, epath, "default %s", msg)
+				l.r.errorf(CodeInvalidValue, p.Default.Pos, epath, "default %s", msg)
 			}
 		}
 		pp.Default, pp.HasDefault = v, good
 		if p.Required.Value {
-			l.r.warnf(p.Required.Pos, path+".required", "required has no effect when a default is given")
+			l.r.warnf(CodeNoEffect, p.Required.Pos, path.Field("required"), "required has no effect when a default is given")
 		}
 	}
 	return pp
@@ -276,34 +276,34 @@ func (l *linter) lintParam(p *Param, path string) plan.Param {
 
 // literal converts a YAML node to a value of type t, reporting problems
 // at the exact sub-value. Templates are refused: these values are literal.
-func (l *linter) literal(n *yaml.Node, t *plan.Type, path string) (any, bool) {
-	pos := map[string]plan.Pos{}
+func (l *linter) literal(n *yaml.Node, t *plan.Type, path plan.Path) (any, bool) {
+	pos := map[plan.Path]plan.Pos{}
 	raw, err := nodeValue(n, "", pos)
 	if err != nil {
-		l.r.errorf(posOf(n), path, "%v", err)
+		l.r.errorf(codeOf(err), posOf(n), path, "%v", err)
 		return nil, false
 	}
 	if s, isStr := raw.(string); isStr && hasTemplate(s) {
-		l.r.errorf(posOf(n), path, "expressions are not allowed here; give a literal value")
+		l.r.errorf(CodeNotAllowed, posOf(n), path, "expressions are not allowed here; give a literal value")
 		return nil, false
 	}
 	var probs []plan.ValueProblem
 	v := plan.CoerceProblems(raw, t, "", &probs)
 	for _, p := range probs {
-		l.r.errorf(pos[p.Sub], subPath(path, p.Sub), "%s", p.Msg)
+		l.r.errorf(problemCode(p), pos[p.Sub], path.Join(p.Sub), "%s", p.Msg)
 	}
 	return v, len(probs) == 0
 }
 
 func (l *linter) lintSecrets() {
 	for i, s := range l.doc.Spec.Secrets.Items {
-		path := fmt.Sprintf("spec.secrets[%d]", i)
+		path := plan.Path("spec.secrets").Index(i)
 		switch {
 		case !s.Set:
 		case !secretRe.MatchString(s.Value):
-			l.r.errorf(s.Pos, path, "secret name %q must be uppercase letters, digits and underscores, starting with a letter", s.Value)
+			l.r.errorf(CodeInvalidValue, s.Pos, path, "secret name %q must be uppercase letters, digits and underscores, starting with a letter", s.Value)
 		case l.secrets[s.Value]:
-			l.r.errorf(s.Pos, path, "duplicate secret %q", s.Value)
+			l.r.errorf(CodeDuplicate, s.Pos, path, "duplicate secret %q", s.Value)
 		default:
 			l.secrets[s.Value] = true
 		}
@@ -333,18 +333,18 @@ func (l *linter) secretNames() []string { return plan.SortedKeys(l.secrets) }
 // Compile. With a scope, the field may instead be one ${{ }} expression of
 // type duration (or a string such as "15m"), evaluated when the step
 // starts; the returned duration is then 0 and ok false.
-func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration, bool) {
+func (l *linter) duration(s *String, path plan.Path, sc *exprScope) (time.Duration, bool) {
 	if !s.Set || s.bad {
 		return 0, true
 	}
 	if hasTemplate(s.Value) {
 		if sc == nil {
-			l.r.errorf(s.Pos, path, "expressions are not allowed here; give a duration such as 15m")
+			l.r.errorf(CodeNotAllowed, s.Pos, path, "expressions are not allowed here; give a duration such as 15m")
 			return 0, false
 		}
 		parts, err := parseTemplate(s.Value)
 		if err != nil || len(parts) != 1 || !parts[0].isExpr {
-			l.r.hinted(s.Pos, path, `write "${{ expression }}" and nothing else`, "a duration expression must be one whole template")
+			l.r.hinted(CodeExprSyntax, s.Pos, path, `write "${{ expression }}" and nothing else`, "a duration expression must be one whole template")
 			return 0, false
 		}
 		site := stringSite(s)
@@ -354,7 +354,7 @@ func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration,
 			return 0, false
 		}
 		if k := out.Kind(); k != types.DurationKind && k != types.StringKind && k != types.DynKind {
-			l.r.errorf(e.Pos, path, "must be a duration, but the expression is %s", l.types.DescribeCEL(out))
+			l.r.errorf(CodeExprType, e.Pos, path, "must be a duration, but the expression is %s", l.types.DescribeCEL(out))
 			return 0, false
 		}
 		l.out.durations[s] = plan.Duration{Expr: e}
@@ -362,11 +362,11 @@ func (l *linter) duration(s *String, path string, sc *exprScope) (time.Duration,
 	}
 	d, err := plan.ParseDuration(s.Value)
 	if err != nil {
-		l.r.errorf(s.Pos, path, "%v", err)
+		l.r.errorf(CodeInvalidValue, s.Pos, path, "%v", err)
 		return 0, false
 	}
 	if d <= 0 {
-		l.r.errorf(s.Pos, path, "duration must be positive, got %s", s.Value)
+		l.r.errorf(CodeInvalidValue, s.Pos, path, "duration must be positive, got %s", s.Value)
 		return 0, false
 	}
 	l.out.durations[s] = plan.Duration{D: d}
@@ -387,41 +387,41 @@ func (l *linter) lintRunSettings() {
 func (l *linter) lintSchedules() {
 	names := map[string]bool{}
 	for i, s := range l.doc.Spec.Schedules.Items {
-		path := fmt.Sprintf("spec.schedules[%d]", i)
+		path := plan.Path("spec.schedules").Index(i)
 		if s.Name.Set {
 			if !runbookNameRe.MatchString(s.Name.Value) {
-				l.r.errorf(s.Name.Pos, path+".name", "schedule name %q must be lowercase letters, digits and dashes, starting with a letter", s.Name.Value)
+				l.r.errorf(CodeInvalidValue, s.Name.Pos, path.Field("name"), "schedule name %q must be lowercase letters, digits and dashes, starting with a letter", s.Name.Value)
 			} else if names[s.Name.Value] {
-				l.r.errorf(s.Name.Pos, path+".name", "duplicate schedule %q", s.Name.Value)
+				l.r.errorf(CodeDuplicate, s.Name.Pos, path.Field("name"), "duplicate schedule %q", s.Name.Value)
 			}
 			names[s.Name.Value] = true
 		}
 		if s.Cron.Set {
 			if strings.Contains(s.Cron.Value, "TZ=") {
-				l.r.hinted(s.Cron.Pos, path+".cron", "use the timezone field", "time zone prefixes are not allowed in cron")
+				l.r.hinted(CodeInvalidValue, s.Cron.Pos, path.Field("cron"), "use the timezone field", "time zone prefixes are not allowed in cron")
 			} else if _, err := cronParser.Parse(s.Cron.Value); err != nil {
-				l.r.hinted(s.Cron.Pos, path+".cron", `five fields "minute hour day-of-month month day-of-week", or @hourly, @daily, @weekly, @monthly, @every 1h`,
+				l.r.hinted(CodeInvalidValue, s.Cron.Pos, path.Field("cron"), `five fields "minute hour day-of-month month day-of-week", or @hourly, @daily, @weekly, @monthly, @every 1h`,
 					"invalid cron %q: %v", s.Cron.Value, err)
 			}
 		}
 		if s.Timezone.Set {
 			if _, err := time.LoadLocation(s.Timezone.Value); err != nil || s.Timezone.Value == "" || s.Timezone.Value == "Local" {
-				l.r.hinted(s.Timezone.Pos, path+".timezone", "an IANA name such as Europe/Berlin or America/New_York", "unknown time zone %q", s.Timezone.Value)
+				l.r.hinted(CodeInvalidValue, s.Timezone.Pos, path.Field("timezone"), "an IANA name such as Europe/Berlin or America/New_York", "unknown time zone %q", s.Timezone.Value)
 			}
 		}
-		l.duration(&s.CatchupWindow, path+".catchupWindow", nil)
+		l.duration(&s.CatchupWindow, path.Field("catchupWindow"), nil)
 		values := map[string]any{}
 		given := map[string]bool{}
 		for _, e := range s.Params.Entries {
-			epath := plan.JoinPath(path+".params", e.Key)
+			epath := path.Field("params").Key(e.Key)
 			given[e.Key] = true
 			p := l.paramByName(e.Key)
 			if p == nil {
-				l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+				l.r.hinted(CodeUnknownParam, e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
 				continue
 			}
 			if p.Fixed {
-				l.r.errorf(e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
+				l.r.errorf(CodeNotAllowed, e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
 				continue
 			}
 			v, ok := l.literal(e.Value.Node, p.Type, epath)
@@ -429,7 +429,7 @@ func (l *linter) lintSchedules() {
 				continue
 			}
 			for _, msg := range plan.CheckConstraints(p, v) {
-				l.r.errorf(e.Value.Pos, epath, "%s", msg)
+				l.r.errorf(CodeInvalidValue, e.Value.Pos, epath, "%s", msg)
 			}
 			values[e.Key] = v
 		}
@@ -440,13 +440,13 @@ func (l *linter) lintSchedules() {
 
 // requireParams reports required params without a default that a schedule
 // or trigger does not give, since every run it starts would fail.
-func (l *linter) requireParams(given map[string]bool, at, fallback plan.Pos, path, what string) {
+func (l *linter) requireParams(given map[string]bool, at, fallback plan.Pos, path plan.Path, what string) {
 	if at == (plan.Pos{}) {
 		at = fallback
 	}
 	for _, p := range l.params {
 		if _, ok := given[p.Name]; !ok && p.Required && !p.HasDefault {
-			l.r.errorf(at, path, "%s does not give required param %q", what, p.Name)
+			l.r.errorf(CodeRequired, at, path, "%s does not give required param %q", what, p.Name)
 		}
 	}
 }
@@ -459,9 +459,9 @@ func (l *linter) lintOutputs() {
 	sc := &exprScope{env: l.env, vis: l.afterMain, field: "spec.outputs", vars: true}
 	for i := range outs.Entries {
 		e := &outs.Entries[i]
-		path := plan.JoinPath("spec.outputs", e.Key)
+		path := plan.Path("spec.outputs").Key(e.Key)
 		if !identRe.MatchString(e.Key) {
-			l.r.errorf(e.KeyPos, path, "output name %q must be lowercase letters, digits and underscores, starting with a letter", e.Key)
+			l.r.errorf(CodeInvalidValue, e.KeyPos, path, "output name %q must be lowercase letters, digits and underscores, starting with a letter", e.Key)
 			continue
 		}
 		if x, ct := l.checkExpr(e.Value.Value, stringSite(&e.Value), path, sc, nil); x != nil {

@@ -1,47 +1,46 @@
 package runbooks
 
 import (
-	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/opsrunbook/runbook/plan"
 )
 
-func (l *linter) lintAction(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
-	spec, ok := l.action(&s.Action, path+".action")
+func (l *linter) lintAction(s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+	spec, ok := l.action(&s.Action, path.Field("action"))
 	sc := ctx.scope(vis, n, "with")
 	sc.secrets = true
 	if ok {
-		l.lintWith(spec, &s.With, s.Pos, path+".with", sc)
+		l.lintWith(spec, &s.With, s.Pos, path.Field("with"), sc)
 	} else {
-		l.lintUntypedWith(&s.With, path+".with", sc)
+		l.lintUntypedWith(&s.With, path.Field("with"), sc)
 	}
-	l.duration(&s.Timeout, path+".timeout", ctx.scope(vis, n, "timeout"))
+	l.duration(&s.Timeout, path.Field("timeout"), ctx.scope(vis, n, "timeout"))
 	if r := s.Retry; r != nil {
-		l.lintRetry(r, spec, path+".retry", ctx.scope(vis, n, "retry"))
+		l.lintRetry(r, spec, path.Field("retry"), ctx.scope(vis, n, "retry"))
 	}
 	if r := s.Repeat; r != nil {
-		rpath := path + ".repeat"
+		rpath := path.Field("repeat")
 		if r.Until.Set {
 			sc := ctx.scope(vis, n, "repeat.until")
 			if n.outputs != nil {
 				sc.env = l.withVar(ctx.env, plan.VarOutputs, l.types.CelType(n.outputs, "runbook.steps."+n.id+".outputs"))
 			}
-			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath+".until", sc, plan.BoolType); e != nil {
+			if e, _ := l.checkExpr(r.Until.Value, stringSite(&r.Until), rpath.Field("until"), sc, plan.BoolType); e != nil {
 				l.out.exprs[&r.Until] = e
 			}
 		}
-		l.duration(&r.Every, rpath+".every", ctx.scope(vis, n, "repeat.every"))
-		l.duration(&r.Timeout, rpath+".timeout", ctx.scope(vis, n, "repeat.timeout"))
+		l.duration(&r.Every, rpath.Field("every"), ctx.scope(vis, n, "repeat.every"))
+		l.duration(&r.Timeout, rpath.Field("timeout"), ctx.scope(vis, n, "repeat.timeout"))
 	}
 	if c := s.Compensate; c != nil {
-		l.lintCompensate(c, n, path+".compensate", vis, ctx)
+		l.lintCompensate(c, n, path.Field("compensate"), vis, ctx)
 	}
 }
 
 // action resolves an action name, reporting unknown ones with a hint.
-func (l *linter) action(name *String, path string) (*plan.ActionSpec, bool) {
+func (l *linter) action(name *String, path plan.Path) (*plan.ActionSpec, bool) {
 	if !name.Set || name.bad {
 		return nil, false
 	}
@@ -51,7 +50,7 @@ func (l *linter) action(name *String, path string) (*plan.ActionSpec, bool) {
 		if hint == "" {
 			hint = "runbook actions lists them"
 		}
-		l.r.hinted(name.Pos, path, hint, "unknown action %q", name.Value)
+		l.r.hinted(CodeUnknownAction, name.Pos, path, hint, "unknown action %q", name.Value)
 	}
 	return spec, ok
 }
@@ -59,16 +58,16 @@ func (l *linter) action(name *String, path string) (*plan.ActionSpec, bool) {
 // lintCompensate checks the undo of a step: one action, or steps. It runs
 // after the step succeeded, so it may read the step's own outputs; its
 // steps are readable only among themselves.
-func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintCompensate(c *Compensate, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 	switch {
 	case c.Action.Set && c.Steps.Set:
-		l.r.errorf(c.Pos, path, "compensate takes an action or steps, not both")
+		l.r.errorf(CodeConflict, c.Pos, path, "compensate takes an action or steps, not both")
 		return
 	case !c.Action.Set && !c.Steps.Set:
-		l.r.errorf(c.Pos, path, "compensate needs an action or steps")
+		l.r.errorf(CodeRequired, c.Pos, path, "compensate needs an action or steps")
 		return
 	case c.With.Set && !c.Action.Set:
-		l.r.errorf(c.With.Pos, path+".with", "with goes with a compensate action")
+		l.r.errorf(CodeNotAllowed, c.With.Pos, path.Field("with"), "with goes with a compensate action")
 	}
 	if l.steps[n.id] == n {
 		vis[n.id] = finished // lintStep sets it again, with its certainty
@@ -76,17 +75,17 @@ func (l *linter) lintCompensate(c *Compensate, n *stepNode, path string, vis vis
 	if c.Action.Set {
 		sc := ctx.scope(vis, n, "compensate.with")
 		sc.secrets = true
-		if spec, ok := l.action(&c.Action, path+".action"); ok {
-			l.lintWith(spec, &c.With, c.Pos, path+".with", sc)
+		if spec, ok := l.action(&c.Action, path.Field("action")); ok {
+			l.lintWith(spec, &c.With, c.Pos, path.Field("with"), sc)
 		} else {
-			l.lintUntypedWith(&c.With, path+".with", sc)
+			l.lintUntypedWith(&c.With, path.Field("with"), sc)
 		}
 		return
 	}
 	if len(c.Steps.Items) == 0 {
-		l.r.errorf(c.Steps.Pos, path+".steps", "compensate steps needs at least one step")
+		l.r.errorf(CodeRequired, c.Steps.Pos, path.Field("steps"), "compensate steps needs at least one step")
 	}
-	l.lintList(c.Steps.Items, path+".steps", vis, ctx)
+	l.lintList(c.Steps.Items, path.Field("steps"), vis, ctx)
 	for _, s := range c.Steps.Items {
 		vis.take(l.subtree(s))
 	}
@@ -102,27 +101,27 @@ func actionNames(c plan.Catalog) []string {
 
 // lintUntypedWith checks the expressions of the inputs of an unknown
 // action, so that fixing its name does not reveal new problems.
-func (l *linter) lintUntypedWith(with *Map[Raw], path string, sc *exprScope) {
+func (l *linter) lintUntypedWith(with *Map[Raw], path plan.Path, sc *exprScope) {
 	for i := range with.Entries {
 		e := &with.Entries[i]
-		l.checkValue(e.Value.Node, plan.AnyType, plan.JoinPath(path, e.Key), sc)
+		l.checkValue(e.Value.Node, plan.AnyType, path.Key(e.Key), sc)
 	}
 }
 
 // lintWith checks action inputs against the action's spec.
-func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Pos, path string, sc *exprScope) {
+func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Pos, path plan.Path, sc *exprScope) {
 	given := map[string]bool{}
 	values := map[string]*plan.Value{}
 	for i := range with.Entries {
 		e := &with.Entries[i]
-		epath := plan.JoinPath(path, e.Key)
+		epath := path.Key(e.Key)
 		f, ok := spec.Input(e.Key)
 		if !ok {
 			names := make([]string, len(spec.Inputs))
 			for j, in := range spec.Inputs {
 				names[j] = in.Name
 			}
-			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
+			l.r.hinted(CodeUnknownField, e.KeyPos, epath, plan.Suggest(e.Key, names), "action %s has no input %q", spec.Name, e.Key)
 			l.checkValue(e.Value.Node, plan.AnyType, epath, sc) // its expressions are still checked
 			continue
 		}
@@ -132,7 +131,7 @@ func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Po
 			continue
 		}
 		if s, isStr := v.Lit.(string); v.IsLiteral() && isStr && len(f.Enum) > 0 && !slices.Contains(f.Enum, s) {
-			l.r.hinted(e.Value.Pos, epath, plan.Suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
+			l.r.hinted(CodeInvalidValue, e.Value.Pos, epath, plan.Suggest(s, f.Enum), "%q is not one of %s", s, strings.Join(f.Enum, ", "))
 			continue
 		}
 		l.out.values[e.Value.Node] = v
@@ -142,7 +141,7 @@ func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Po
 	// A shell run without -c reads its script from stdin.
 	for _, f := range spec.Inputs {
 		if prog, ok := readsScript(values[f.Name]); ok && f.Role == plan.RoleCommand && values["stdin"] != nil {
-			l.lintCode(values["stdin"], plan.JoinPath(path, "stdin"), sc, prog+" stdin script", "pass it as an argument (sh -s -- VALUE) or through env")
+			l.lintCode(values["stdin"], path.Key("stdin"), sc, prog+" stdin script", "pass it as an argument (sh -s -- VALUE) or through env")
 		}
 	}
 	at := with.Pos
@@ -151,17 +150,21 @@ func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Po
 	}
 	for _, f := range spec.Inputs {
 		if f.Required && !given[f.Name] {
-			l.r.errorf(at, path, "action %s needs input %q", spec.Name, f.Name)
+			l.r.errorf(CodeRequired, at, path, "action %s needs input %q", spec.Name, f.Name)
 		}
 	}
 	for _, group := range spec.ExactlyOne {
 		if n := countGiven(group, given); n != 1 {
-			l.r.errorf(at, path, "action %s needs exactly one of %s, got %d", spec.Name, strings.Join(group, ", "), n)
+			code := CodeConflict
+			if n == 0 {
+				code = CodeRequired
+			}
+			l.r.errorf(code, at, path, "action %s needs exactly one of %s, got %d", spec.Name, strings.Join(group, ", "), n)
 		}
 	}
 	for _, group := range spec.AtMostOne {
 		if n := countGiven(group, given); n > 1 {
-			l.r.errorf(at, path, "action %s takes at most one of %s", spec.Name, strings.Join(group, ", "))
+			l.r.errorf(CodeConflict, at, path, "action %s takes at most one of %s", spec.Name, strings.Join(group, ", "))
 		}
 	}
 }
@@ -177,26 +180,26 @@ func countGiven(group []string, given map[string]bool) int {
 }
 
 // lintRetry checks a retry policy; spec is nil when the action is unknown.
-func (l *linter) lintRetry(r *Retry, spec *plan.ActionSpec, path string, sc *exprScope) {
+func (l *linter) lintRetry(r *Retry, spec *plan.ActionSpec, path plan.Path, sc *exprScope) {
 	if r.MaxAttempts.Set && !r.MaxAttempts.bad && r.MaxAttempts.Value < 1 {
-		l.r.errorf(r.MaxAttempts.Pos, path+".maxAttempts", "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
+		l.r.errorf(CodeInvalidValue, r.MaxAttempts.Pos, path.Field("maxAttempts"), "maxAttempts must be at least 1, got %d", r.MaxAttempts.Value)
 	}
 	if r.Backoff.Set && !r.Backoff.bad && r.Backoff.Value < 1 {
-		l.r.errorf(r.Backoff.Pos, path+".backoff", "backoff must be at least 1, got %v", r.Backoff.Value)
+		l.r.errorf(CodeInvalidValue, r.Backoff.Pos, path.Field("backoff"), "backoff must be at least 1, got %v", r.Backoff.Value)
 	}
-	initial, ok1 := l.duration(&r.InitialInterval, path+".initialInterval", sc)
-	maxInt, ok2 := l.duration(&r.MaxInterval, path+".maxInterval", sc)
+	initial, ok1 := l.duration(&r.InitialInterval, path.Field("initialInterval"), sc)
+	maxInt, ok2 := l.duration(&r.MaxInterval, path.Field("maxInterval"), sc)
 	if ok1 && ok2 && r.InitialInterval.Set && r.MaxInterval.Set && maxInt < initial {
-		l.r.errorf(r.MaxInterval.Pos, path+".maxInterval", "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
+		l.r.errorf(CodeInvalidValue, r.MaxInterval.Pos, path.Field("maxInterval"), "maxInterval %s is less than initialInterval %s", r.MaxInterval.Value, r.InitialInterval.Value)
 	}
 	for i, t := range r.NonRetryable.Items {
-		ipath := fmt.Sprintf("%s.nonRetryable[%d]", path, i)
+		ipath := path.Field("nonRetryable").Index(i)
 		switch {
 		case !t.Set:
 		case strings.TrimSpace(t.Value) == "":
-			l.r.errorf(t.Pos, ipath, "error type must not be empty")
+			l.r.errorf(CodeRequired, t.Pos, ipath, "error type must not be empty")
 		case spec != nil && spec.Errors != nil && !slices.Contains(spec.Errors, t.Value):
-			l.r.hinted(t.Pos, ipath, plan.SuggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
+			l.r.hinted(CodeInvalidValue, t.Pos, ipath, plan.SuggestName(t.Value, spec.Errors), "action %s does not fail with error type %q; it fails with %s", spec.Name, t.Value, strings.Join(spec.Errors, ", "))
 		}
 	}
 }

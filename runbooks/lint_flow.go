@@ -1,7 +1,6 @@
 package runbooks
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -18,18 +17,18 @@ const MaxForEachConcurrency = 100
 
 var percentRe = regexp.MustCompile(`^([0-9]{1,3}(?:\.[0-9]+)?)%$`)
 
-func (l *linter) lintParallel(s *Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintParallel(s *Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	branches := s.Parallel.Items
 	if len(branches) == 0 {
-		l.r.errorf(s.Parallel.Pos, path+".parallel", "parallel needs at least one branch")
+		l.r.errorf(CodeRequired, s.Parallel.Pos, path.Field("parallel"), "parallel needs at least one branch")
 	} else if len(branches) == 1 {
-		l.r.warnf(s.Parallel.Pos, path+".parallel", "parallel with one branch runs nothing in parallel")
+		l.r.warnf(CodeNoEffect, s.Parallel.Pos, path.Field("parallel"), "parallel with one branch runs nothing in parallel")
 	}
 	// Siblings are not readable from a branch: each branch's steps leave
 	// vis before the next branch is checked, and all return afterwards.
 	done := visibility{}
 	for i, b := range branches {
-		l.lintStep(b, fmt.Sprintf("%s.parallel[%d]", path, i), vis, ctx)
+		l.lintStep(b, path.Field("parallel").Index(i), vis, ctx)
 		for id, c := range vis.take(l.subtree(b)) {
 			done[id] = c
 		}
@@ -47,15 +46,15 @@ func (l *linter) subtree(s *Step) []string {
 	return nil
 }
 
-func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintForEach(s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 	fsc := ctx.scope(vis, n, "forEach")
-	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path+".forEach", fsc, plan.ListOf(plan.AnyType))
+	e, out := l.checkExpr(s.ForEach.Value, stringSite(&s.ForEach), path.Field("forEach"), fsc, plan.ListOf(plan.AnyType))
 	if e != nil {
 		l.out.exprs[&s.ForEach] = e
 	}
-	l.count(&s.MaxConcurrency, path+".maxConcurrency", 1, MaxForEachConcurrency, ctx.scope(vis, n, "maxConcurrency"))
-	l.maxErrors(&s.MaxErrors, path+".maxErrors", ctx.scope(vis, n, "maxErrors"))
-	l.count(&s.BatchSize, path+".batchSize", 1, plan.MaxListItems, ctx.scope(vis, n, "batchSize"))
+	l.count(&s.MaxConcurrency, path.Field("maxConcurrency"), 1, MaxForEachConcurrency, ctx.scope(vis, n, "maxConcurrency"))
+	l.maxErrors(&s.MaxErrors, path.Field("maxErrors"), ctx.scope(vis, n, "maxErrors"))
+	l.count(&s.BatchSize, path.Field("batchSize"), 1, plan.MaxListItems, ctx.scope(vis, n, "batchSize"))
 	// A bad loop variable or a missing body is reported, but the body is
 	// still checked, so that all its problems show at once. A variable
 	// that cannot be bound is left out of the body's scope.
@@ -64,10 +63,10 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		as = s.As.Value
 		switch {
 		case !identRe.MatchString(as):
-			l.r.errorf(s.As.Pos, path+".as", "loop variable %q must be lowercase letters, digits and underscores, starting with a letter", as)
+			l.r.errorf(CodeInvalidValue, s.As.Pos, path.Field("as"), "loop variable %q must be lowercase letters, digits and underscores, starting with a letter", as)
 			bind = false
 		case slices.Contains(plan.ReservedNames, as):
-			l.r.errorf(s.As.Pos, path+".as", "loop variable %q shadows the reserved name %s", as, as)
+			l.r.errorf(CodeInvalidValue, s.As.Pos, path.Field("as"), "loop variable %q shadows the reserved name %s", as, as)
 			bind = false
 		}
 	}
@@ -76,14 +75,14 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		if !s.As.Set {
 			at = s.ForEach.Pos
 		}
-		l.r.hinted(at, path+".as", "name it with as", "loop variable %q shadows the enclosing forEach's", as)
+		l.r.hinted(CodeInvalidValue, at, path.Field("as"), "name it with as", "loop variable %q shadows the enclosing forEach's", as)
 	}
 	if len(s.Steps.Items) == 0 {
 		at := s.Steps.Pos
 		if !s.Steps.Set {
 			at = s.Pos
 		}
-		l.r.errorf(at, path+".steps", "forEach needs a steps body")
+		l.r.errorf(CodeRequired, at, path.Field("steps"), "forEach needs a steps body")
 	}
 	elem := cel.DynType
 	if out != nil && len(out.Parameters()) == 1 {
@@ -95,7 +94,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		body.loopVars = append(slices.Clone(ctx.loopVars), as)
 		body.taint = ctx.taint.with(as, l.flowParams(s.ForEach.Value, fsc))
 	}
-	l.lintList(s.Steps.Items, path+".steps", vis, body)
+	l.lintList(s.Steps.Items, path.Field("steps"), vis, body)
 	bodyDone := visibility{}
 	for _, b := range s.Steps.Items {
 		for id := range vis.take(l.subtree(b)) { // the body's steps stay inside the loop
@@ -109,7 +108,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 		for id, c := range bodyDone {
 			vis[id] = c
 		}
-		l.lintList(s.OnError.Items, path+".onError", vis, rescue)
+		l.lintList(s.OnError.Items, path.Field("onError"), vis, rescue)
 		vis.take(bodyDone.keys())
 		for _, b := range s.OnError.Items {
 			vis.take(l.subtree(b))
@@ -118,7 +117,7 @@ func (l *linter) lintForEach(s *Step, n *stepNode, path string, vis visibility, 
 }
 
 // count checks an int field that may be a ${{ }} expression.
-func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
+func (l *linter) count(r *Raw, path plan.Path, lo, hi int, sc *exprScope) {
 	if !r.Set() {
 		return
 	}
@@ -129,7 +128,7 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 			return
 		}
 		if !v.IsExpr() {
-			l.r.hinted(r.Pos, path, `write "${{ expression }}" and nothing else`, "a count expression must be one whole template")
+			l.r.hinted(CodeExprSyntax, r.Pos, path, `write "${{ expression }}" and nothing else`, "a count expression must be one whole template")
 			return
 		}
 		l.out.counts[n] = plan.Count{Expr: v.Expr}
@@ -140,7 +139,7 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 		return
 	}
 	if c := v.(int64); c < int64(lo) || c > int64(hi) {
-		l.r.errorf(r.Pos, path, "must be between %d and %d, got %d", lo, hi, c)
+		l.r.errorf(CodeInvalidValue, r.Pos, path, "must be between %d and %d, got %d", lo, hi, c)
 		return
 	}
 	l.out.counts[n] = plan.Count{N: int(v.(int64))}
@@ -148,7 +147,7 @@ func (l *linter) count(r *Raw, path string, lo, hi int, sc *exprScope) {
 
 // maxErrors checks a failure budget: a count (or a count expression), or
 // a percentage like 10%.
-func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
+func (l *linter) maxErrors(r *Raw, path plan.Path, sc *exprScope) {
 	if !r.Set() {
 		return
 	}
@@ -167,7 +166,7 @@ func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 			p, err = strconv.ParseFloat(m[1], 64)
 		}
 		if m == nil || err != nil || p > 100 {
-			l.r.hinted(r.Pos, path, "a count such as 3, a percentage of the items such as 10%, or a ${{ }} expression", "invalid maxErrors %q", n.Value)
+			l.r.hinted(CodeInvalidValue, r.Pos, path, "a count such as 3, a percentage of the items such as 10%, or a ${{ }} expression", "invalid maxErrors %q", n.Value)
 			return
 		}
 		l.out.maxErrors[n] = &plan.MaxErrors{Percent: p}
@@ -178,13 +177,13 @@ func (l *linter) maxErrors(r *Raw, path string, sc *exprScope) {
 		return
 	}
 	if c := v.(int64); c < 0 {
-		l.r.errorf(r.Pos, path, "maxErrors must be 0 or more, got %d", c)
+		l.r.errorf(CodeInvalidValue, r.Pos, path, "maxErrors must be 0 or more, got %d", c)
 		return
 	}
 	l.out.maxErrors[n] = &plan.MaxErrors{Count: plan.Count{N: int(v.(int64))}}
 }
 
-func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
+func (l *linter) lintSubRunbook(sr *SubRunbook, path plan.Path, sc *exprScope) {
 	child := l.out.children[sr.Name.Value]
 	if child == nil {
 		return
@@ -192,7 +191,7 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 	given := map[string]bool{}
 	for i := range sr.Params.Entries {
 		e := &sr.Params.Entries[i]
-		epath := plan.JoinPath(path+".params", e.Key)
+		epath := path.Field("params").Key(e.Key)
 		var p *plan.Param
 		for j := range child.Params {
 			if child.Params[j].Name == e.Key {
@@ -204,18 +203,18 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 			for j, cp := range child.Params {
 				names[j] = cp.Name
 			}
-			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, names), "runbook %s has no param %q", child.Name, e.Key)
+			l.r.hinted(CodeUnknownParam, e.KeyPos, epath, plan.Suggest(e.Key, names), "runbook %s has no param %q", child.Name, e.Key)
 			continue
 		}
 		given[e.Key] = true
 		if p.Fixed {
-			l.r.errorf(e.KeyPos, epath, "param %q is fixed by runbook %s and cannot be set", e.Key, child.Name)
+			l.r.errorf(CodeNotAllowed, e.KeyPos, epath, "param %q is fixed by runbook %s and cannot be set", e.Key, child.Name)
 			continue
 		}
 		if v := l.checkValue(e.Value.Node, p.Type, epath, sc); v != nil {
 			if v.IsLiteral() {
 				for _, msg := range plan.CheckConstraints(p, v.Lit) {
-					l.r.errorf(e.Value.Pos, epath, "%s", msg)
+					l.r.errorf(CodeInvalidValue, e.Value.Pos, epath, "%s", msg)
 				}
 			}
 			l.out.values[e.Value.Node] = v
@@ -227,7 +226,7 @@ func (l *linter) lintSubRunbook(sr *SubRunbook, path string, sc *exprScope) {
 			if !sr.Params.Set {
 				at = sr.Pos
 			}
-			l.r.errorf(at, path+".params", "runbook %s needs param %q", child.Name, p.Name)
+			l.r.errorf(CodeRequired, at, path.Field("params"), "runbook %s needs param %q", child.Name, p.Name)
 		}
 	}
 }

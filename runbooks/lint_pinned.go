@@ -181,7 +181,7 @@ var wrappers = []string{"env", "sudo", "doas", "su", "runuser", "nohup", "nice",
 var dashC = regexp.MustCompile(`^-[a-zA-Z]*c[a-zA-Z]*$`)
 
 // lintPinned applies the flow rules to one action input.
-func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprScope) {
+func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath plan.Path, sc *exprScope) {
 	switch f.Role {
 	case plan.RoleCommand:
 		l.lintCommand(v, f.Name, epath, sc)
@@ -191,7 +191,7 @@ func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprS
 		l.lintCode(v, epath, sc, "SQL", "pass it in args and write $1, $2... in the SQL")
 	case plan.RolePath:
 		l.report(v, epath, sc, func(fl flow, p string) bool {
-			l.r.hinted(fl.expr.Pos, epath, pinHint, "param %q reaches %s, a path, so a run chooses which files the action touches", p, f.Name)
+			l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, epath, pinHint, "param %q reaches %s, a path, so a run chooses which files the action touches", p, f.Name)
 			return true
 		})
 	case plan.RoleEnv:
@@ -199,7 +199,7 @@ func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprS
 			return // the names are the runbook's; params give values
 		}
 		l.report(v, epath, sc, func(fl flow, p string) bool {
-			l.r.hinted(fl.expr.Pos, epath, "write "+f.Name+" as a YAML map whose names the runbook fixes, and pass values as its values",
+			l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, epath, "write "+f.Name+" as a YAML map whose names the runbook fixes, and pass values as its values",
 				"param %q chooses the environment's names: it reaches the whole %s map (LD_PRELOAD, BASH_ENV and the like run code)", p, f.Name)
 			return true
 		})
@@ -208,7 +208,7 @@ func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprS
 			if !fl.spliced || !inAuthority(fl.prefix) {
 				return false
 			}
-			l.r.add(Warning, fl.expr.Pos, epath, "constrain it with enum or an anchored pattern, or give the whole URL as the param",
+			l.r.add(SeverityWarning, CodeUnpinnedParam, fl.expr.Pos, epath, "constrain it with enum or an anchored pattern, or give the whole URL as the param",
 				fmt.Sprintf("param %q is spliced into the host of %s", p, f.Name))
 			return true
 		})
@@ -217,7 +217,7 @@ func (l *linter) lintPinned(f plan.Field, v *plan.Value, epath string, sc *exprS
 
 // report calls fn for the loose params of each expression of v until fn
 // reports one: each param is reported once per input.
-func (l *linter) report(v *plan.Value, epath string, sc *exprScope, fn func(flow, string) bool) {
+func (l *linter) report(v *plan.Value, epath plan.Path, sc *exprScope, fn func(flow, string) bool) {
 	seen := map[string]bool{}
 	for _, fl := range flows(v) {
 		for _, p := range l.loose(l.flowParams(fl.expr.Src, sc)) {
@@ -230,10 +230,10 @@ func (l *linter) report(v *plan.Value, epath string, sc *exprScope, fn func(flow
 
 // lintCommand refuses loose params that choose the program of an argv:
 // the whole list, or its first item. A shell's -c argument is a script.
-func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
+func (l *linter) lintCommand(v *plan.Value, name string, epath plan.Path, sc *exprScope) {
 	if v.Kind != plan.ValueList {
 		l.report(v, epath, sc, func(fl flow, p string) bool {
-			l.r.hinted(fl.expr.Pos, epath, "write "+name+" as a YAML list whose first item the runbook fixes, and pass values as later items",
+			l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, epath, "write "+name+" as a YAML list whose first item the runbook fixes, and pass values as later items",
 				"param %q chooses the program: it reaches the whole %s list", p, name)
 			return true
 		})
@@ -242,9 +242,9 @@ func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
 	if len(v.List) == 0 {
 		return
 	}
-	first := epath + "[0]"
+	first := epath.Index(0)
 	l.report(v.List[0], first, sc, func(fl flow, p string) bool {
-		l.r.hinted(fl.expr.Pos, first, "fix the program in the runbook and pass values as later items",
+		l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, first, "fix the program in the runbook and pass values as later items",
 			"param %q chooses the program: it reaches %s[0]", p, name)
 		return true
 	})
@@ -255,9 +255,9 @@ func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
 	if slices.Contains(wrappers, path.Base(prog)) {
 		// Any argument may be the program the wrapper runs.
 		for i := 1; i < len(v.List); i++ {
-			at := fmt.Sprintf("%s[%d]", epath, i)
+			at := epath.Index(i)
 			l.report(v.List[i], at, sc, func(fl flow, p string) bool {
-				l.r.hinted(fl.expr.Pos, at, "fix the program in the runbook and pass values to it, not to "+path.Base(prog),
+				l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, at, "fix the program in the runbook and pass values to it, not to "+path.Base(prog),
 					"param %q may choose the program: %s[0] is %s, which runs a program named in its arguments", p, name, path.Base(prog))
 				return true
 			})
@@ -269,7 +269,7 @@ func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
 	}
 	for i := 1; i+1 < len(v.List); i++ {
 		if s, ok := v.List[i].Lit.(string); ok && v.List[i].IsLiteral() && dashC.MatchString(s) {
-			l.lintCode(v.List[i+1], fmt.Sprintf("%s[%d]", epath, i+1), sc, prog+" -c script", "pass it as an argument after the script and read \"$1\"")
+			l.lintCode(v.List[i+1], epath.Index(i+1), sc, prog+" -c script", "pass it as an argument after the script and read \"$1\"")
 			return
 		}
 	}
@@ -277,14 +277,14 @@ func (l *linter) lintCommand(v *plan.Value, name, epath string, sc *exprScope) {
 
 // lintCode refuses a loose param as the whole text of code, and warns
 // when one is spliced into it.
-func (l *linter) lintCode(v *plan.Value, epath string, sc *exprScope, what, bound string) {
+func (l *linter) lintCode(v *plan.Value, epath plan.Path, sc *exprScope, what, bound string) {
 	l.report(v, epath, sc, func(fl flow, p string) bool {
 		if !fl.spliced {
-			l.r.hinted(fl.expr.Pos, epath, "fix the "+what+" in the runbook and "+bound,
+			l.r.hinted(CodeUnpinnedParam, fl.expr.Pos, epath, "fix the "+what+" in the runbook and "+bound,
 				"param %q is the whole %s, so a run chooses the code", p, what)
 			return true
 		}
-		l.r.add(Warning, fl.expr.Pos, epath, bound+", or constrain it with enum or an anchored pattern",
+		l.r.add(SeverityWarning, CodeUnpinnedParam, fl.expr.Pos, epath, bound+", or constrain it with enum or an anchored pattern",
 			fmt.Sprintf("param %q is spliced into the text of the %s", p, what))
 		return true
 	})

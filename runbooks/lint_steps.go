@@ -1,7 +1,6 @@
 package runbooks
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 	"strings"
@@ -10,68 +9,6 @@ import (
 
 	"github.com/google/cel-go/cel"
 )
-
-// stepKindFields lists, per kind, the fields a step of that kind may set
-// besides the common ones (id, name, description, if, continueOnError).
-var stepKindFields = map[plan.StepKind][]string{
-	plan.StepAction:   {"action", "with", "timeout", "retry", "repeat", "compensate"},
-	plan.StepApproval: {"approval"},
-	plan.StepParallel: {"parallel", "failFast"},
-	plan.StepGroup:    {"steps"},
-	plan.StepForEach:  {"forEach", "as", "maxConcurrency", "maxErrors", "batchSize", "onError", "steps"},
-	plan.StepRunbook:  {"runbook"},
-	plan.StepSleep:    {"sleep"},
-	plan.StepWaitFor:  {"waitFor"},
-	plan.StepAssert:   {"assert"},
-	plan.StepSet:      {"set"},
-	plan.StepExit:     {"exit"},
-}
-
-// stepKinds is the order in which messages list the kinds.
-var stepKinds = []plan.StepKind{plan.StepAction, plan.StepApproval, plan.StepParallel, plan.StepGroup, plan.StepForEach, plan.StepRunbook,
-	plan.StepSleep, plan.StepWaitFor, plan.StepAssert, plan.StepSet, plan.StepExit}
-
-var commonStepFields = []string{"id", "name", "description", "if", "continueOnError"}
-
-// kindsOf lists the kinds a step sets, in the order the format lists them.
-func kindsOf(s *Step) []plan.StepKind {
-	set := map[plan.StepKind]bool{
-		plan.StepAction:   s.Action.Set,
-		plan.StepApproval: s.Approval != nil,
-		plan.StepParallel: s.Parallel.Set,
-		plan.StepGroup:    s.Steps.Set && !s.ForEach.Set,
-		plan.StepForEach:  s.ForEach.Set,
-		plan.StepRunbook:  s.Runbook != nil,
-		plan.StepSleep:    s.Sleep.Set,
-		plan.StepWaitFor:  s.WaitFor != nil,
-		plan.StepAssert:   s.Assert != nil,
-		plan.StepSet:      s.Set.Set,
-		plan.StepExit:     s.Exit != nil,
-	}
-	var kinds []plan.StepKind
-	for _, k := range stepKinds {
-		if set[k] {
-			kinds = append(kinds, k)
-		}
-	}
-	return kinds
-}
-
-// kindField is the YAML field that gives a step kind.
-func kindField(k plan.StepKind) string {
-	if k == plan.StepGroup {
-		return "steps"
-	}
-	return string(k)
-}
-
-func kindNames() string {
-	names := make([]string, len(stepKinds))
-	for i, k := range stepKinds {
-		names[i] = kindField(k)
-	}
-	return strings.Join(names[:len(names)-1], ", ") + " or " + names[len(names)-1]
-}
 
 // setFields lists the YAML fields a step sets, with their positions.
 func setFields(s *Step) map[string]plan.Pos {
@@ -122,25 +59,26 @@ func (l *linter) indexSteps() {
 	l.indexList(spec.Finally.Items, "spec.finally", "spec.finally", nil, nil)
 }
 
-func (l *linter) indexList(steps []*Step, path, section string, parent, comp *stepNode) {
+func (l *linter) indexList(steps []*Step, path plan.Path, section string, parent, comp *stepNode) {
 	for i, s := range steps {
-		spath := fmt.Sprintf("%s[%d]", path, i)
+		spath := path.Index(i)
 		n := &stepNode{step: s, id: s.ID.Value, path: spath, parent: parent, section: section, order: l.order, compOf: comp}
 		l.order++
 		l.nodes[s] = n
 		l.indexStep(n)
-		switch n.kind {
-		case plan.StepParallel:
-			l.indexList(s.Parallel.Items, spath+".parallel", section, n, comp)
-		case plan.StepGroup:
-			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
-		case plan.StepForEach:
-			l.indexList(s.Steps.Items, spath+".steps", section, n, comp)
-			l.indexList(s.OnError.Items, spath+".onError", section, n, comp)
-		case plan.StepAction:
-			if s.Compensate != nil {
-				l.indexList(s.Compensate.Steps.Items, spath+".compensate.steps", section, n, n)
+		k := kindOf(n.kind)
+		if k == nil {
+			continue
+		}
+		for _, sec := range sections(s) {
+			if !k.allows(sec.field) {
+				continue
 			}
+			undo := comp
+			if sec.runs == plan.RunsOnUndo {
+				undo = n
+			}
+			l.indexList(sec.steps, spath.Join(sec.path), section, n, undo)
 		}
 	}
 }
@@ -150,9 +88,9 @@ func (l *linter) indexStep(n *stepNode) {
 	if s.ID.Set && !s.ID.bad {
 		switch prev := l.steps[s.ID.Value]; {
 		case !identRe.MatchString(s.ID.Value):
-			l.r.errorf(s.ID.Pos, n.path+".id", "step id %q must be lowercase letters, digits and underscores, starting with a letter", s.ID.Value)
+			l.r.errorf(CodeInvalidValue, s.ID.Pos, n.path.Field("id"), "step id %q must be lowercase letters, digits and underscores, starting with a letter", s.ID.Value)
 		case prev != nil:
-			l.r.errorf(s.ID.Pos, n.path+".id", "duplicate step id %q (first used at line %d)", s.ID.Value, prev.step.ID.Pos.Line)
+			l.r.errorf(CodeDuplicate, s.ID.Pos, n.path.Field("id"), "duplicate step id %q (first used at line %d)", s.ID.Value, prev.step.ID.Pos.Line)
 		default:
 			l.steps[s.ID.Value] = n
 			l.stepIDs = append(l.stepIDs, s.ID.Value)
@@ -164,76 +102,47 @@ func (l *linter) indexStep(n *stepNode) {
 	kinds := kindsOf(s)
 	switch len(kinds) {
 	case 0:
-		l.r.errorf(s.Pos, n.path, "step %q does nothing; give it one of %s", s.ID.Value, kindNames())
+		l.r.errorf(CodeRequired, s.Pos, n.path, "step %q does nothing; give it one of %s", s.ID.Value, kindNames())
 		return
 	case 1:
-		n.kind = kinds[0]
+		n.kind = kinds[0].kind
 	default:
 		names := make([]string, len(kinds))
 		for i, k := range kinds {
-			names[i] = kindField(k)
+			names[i] = k.field
 		}
-		l.r.errorf(s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
+		l.r.errorf(CodeConflict, s.Pos, n.path, "step %q has %s; a step does exactly one thing", s.ID.Value, strings.Join(names, " and "))
 		return
 	}
-	allowed := append(slices.Clone(commonStepFields), stepKindFields[n.kind]...)
+	kind := kinds[0]
 	fields := setFields(s)
 	for _, name := range plan.SortedKeys(fields) {
-		if slices.Contains(allowed, name) {
+		if kind.allows(name) {
 			continue
 		}
 		owner := "?"
 		for _, k := range stepKinds {
-			if slices.Contains(stepKindFields[k], name) {
-				owner = string(k)
+			if k.field == name || slices.Contains(k.fields, name) {
+				owner = string(k.kind)
 				break
 			}
 		}
-		l.r.errorf(fields[name], n.path+"."+name, "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
+		l.r.errorf(CodeNotAllowed, fields[name], n.path.Field(name), "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
 	n.outputs = plan.NoOutputs
-	switch n.kind {
-	case plan.StepAction:
-		n.outputs = nil // unknown actions leave outputs untyped
-		if spec, ok := l.opts.Actions.Action(s.Action.Value); ok {
-			n.outputs = spec.OutputType()
-		}
-	case plan.StepApproval:
-		var inputs []plan.Field
-		for _, p := range s.Approval.Inputs.Items {
-			if p.Name.Set && p.Type.Set {
-				inputs = append(inputs, plan.Field{Name: p.Name.Value, Type: plan.ParamType(p.Type.Value, p.Items.Value)})
-			}
-		}
-		n.outputs = plan.ApprovalOutputs(inputs)
-	case plan.StepWaitFor:
-		n.outputs = plan.WaitForOutputs
-	case plan.StepForEach:
-		n.outputs = plan.ForEachOutputs
-	case plan.StepRunbook:
-		// Unresolved children leave outputs untyped so that reads of them
-		// do not pile more errors onto the one about the child.
-		n.outputs = nil
-		if child := l.child(s.Runbook, n.path+".runbook"); child != nil {
-			fields := make([]plan.Field, len(child.Outputs))
-			for i, o := range child.Outputs {
-				fields[i] = plan.Field{Name: o.Name, Type: o.Type}
-			}
-			n.outputs = plan.ObjectOf(fields...)
-		}
-	case plan.StepSet:
-		l.declareSetVars(n)
+	if kind.outputs != nil {
+		n.outputs = kind.outputs(l, n)
 	}
 }
 
 // child resolves a sub-runbook's plan, reporting when it cannot.
-func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
+func (l *linter) child(sr *SubRunbook, path plan.Path) *plan.Plan {
 	if !sr.Name.Set {
 		return nil
 	}
 	name := sr.Name.Value
 	if name == l.doc.Metadata.Name.Value {
-		l.r.errorf(sr.Name.Pos, path+".name", "runbook %q cannot run itself", name)
+		l.r.errorf(CodeCycle, sr.Name.Pos, path.Field("name"), "runbook %q cannot run itself", name)
 		return nil
 	}
 	if p, ok := l.out.children[name]; ok {
@@ -251,7 +160,7 @@ func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
 		switch {
 		case cycle: // reported once, as the cycle
 		case failed:
-			l.r.errorf(sr.Name.Pos, path+".name", "runbook %q has errors; fix them first", name)
+			l.r.errorf(CodeInvalidRunbook, sr.Name.Pos, path.Field("name"), "runbook %q has errors; fix them first", name)
 		default:
 			hint := "register it first, or validate it together with this file"
 			if l.opts.RunbookNames != nil {
@@ -265,7 +174,7 @@ func (l *linter) child(sr *SubRunbook, path string) *plan.Plan {
 					hint = h
 				}
 			}
-			l.r.hinted(sr.Name.Pos, path+".name", hint, "unknown runbook %q", name)
+			l.r.hinted(CodeUnknownRunbook, sr.Name.Pos, path.Field("name"), hint, "unknown runbook %q", name)
 		}
 		return nil
 	}
@@ -286,7 +195,7 @@ func (l *linter) lintAllSteps() {
 	main := visibility{}
 	l.lintList(spec.Steps.Items, "spec.steps", main, &stepCtx{env: l.env})
 	if len(spec.Steps.Items) == 0 && spec.Steps.Set && !spec.Steps.bad {
-		l.r.errorf(spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
+		l.r.errorf(CodeRequired, spec.Steps.Pos, "spec.steps", "a runbook needs at least one step")
 	}
 	l.afterMain = main
 	later := visibility{}
@@ -303,16 +212,16 @@ func (l *linter) lintAllSteps() {
 }
 
 // lintList checks steps in sequence, adding each to vis once it is done.
-func (l *linter) lintList(steps []*Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintList(steps []*Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	for i, s := range steps {
-		l.lintStep(s, fmt.Sprintf("%s[%d]", path, i), vis, ctx)
+		l.lintStep(s, path.Index(i), vis, ctx)
 	}
 	l.warnUnreachable(steps, path)
 }
 
 // checkExitPlace allows exit among the main steps and in their groups,
 // where "the rest of the run" is clear.
-func (l *linter) checkExitPlace(n *stepNode, path string) {
+func (l *linter) checkExitPlace(n *stepNode, path plan.Path) {
 	where := ""
 	switch {
 	case n.compOf != nil:
@@ -326,7 +235,7 @@ func (l *linter) checkExitPlace(n *stepNode, path string) {
 		}
 	}
 	if where != "" {
-		l.r.hinted(n.step.Exit.Pos, path+".exit", "use if on the steps to skip instead",
+		l.r.hinted(CodeNotAllowed, n.step.Exit.Pos, path.Field("exit"), "use if on the steps to skip instead",
 			"exit ends the whole run; it is not allowed in %s", where)
 	}
 }
@@ -345,10 +254,10 @@ func (ctx *stepCtx) scope(vis visibility, n *stepNode, field string) *exprScope 
 
 // lintStep checks one step with vis as what is readable before it, then
 // records in vis what is readable after it.
-func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
+func (l *linter) lintStep(s *Step, path plan.Path, vis visibility, ctx *stepCtx) {
 	n := l.nodeOf(s)
 	if s.If.Set {
-		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path+".if", ctx.scope(vis, n, "if"), plan.BoolType); e != nil {
+		if e, _ := l.checkExpr(s.If.Value, stringSite(&s.If), path.Field("if"), ctx.scope(vis, n, "if"), plan.BoolType); e != nil {
 			l.out.exprs[&s.If] = e
 			if t := l.tests[e]; len(t.statuses) > 0 || len(t.has) > 0 {
 				inner := *ctx
@@ -360,37 +269,8 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 			}
 		}
 	}
-	switch n.kind {
-	case plan.StepAction:
-		l.lintAction(s, n, path, vis, ctx)
-	case plan.StepApproval:
-		l.lintApproval(s.Approval, path+".approval", ctx.scope(vis, n, "approval"))
-	case plan.StepParallel:
-		l.lintParallel(s, path, vis, ctx)
-	case plan.StepGroup:
-		if len(s.Steps.Items) == 0 {
-			l.r.errorf(s.Steps.Pos, path+".steps", "a group needs at least one step")
-		}
-		l.lintList(s.Steps.Items, path+".steps", vis, ctx)
-	case plan.StepForEach:
-		l.lintForEach(s, n, path, vis, ctx)
-	case plan.StepRunbook:
-		l.lintSubRunbook(s.Runbook, path+".runbook", ctx.scope(vis, n, "runbook.params"))
-	case plan.StepSleep:
-		l.duration(&s.Sleep, path+".sleep", ctx.scope(vis, n, "sleep"))
-	case plan.StepWaitFor:
-		l.lintWaitFor(s.WaitFor, path+".waitFor", ctx.scope(vis, n, "waitFor"))
-	case plan.StepAssert:
-		l.lintAssert(s.Assert, path+".assert", ctx.scope(vis, n, "assert"))
-	case plan.StepSet:
-		l.lintSet(s, n, path+".set", ctx.scope(vis, n, "set"))
-	case plan.StepExit:
-		l.checkExitPlace(n, path)
-		if m := s.Exit.Message; m.Set() {
-			if v := l.checkValue(m.Node, plan.StringType, path+".exit.message", ctx.scope(vis, n, "exit.message")); v != nil {
-				l.out.values[m.Node] = v
-			}
-		}
+	if k := kindOf(n.kind); k != nil {
+		k.lint(l, s, n, path, vis, ctx)
 	}
 	if !s.ID.Set || l.steps[s.ID.Value] != n {
 		return
@@ -402,6 +282,24 @@ func (l *linter) lintStep(s *Step, path string, vis visibility, ctx *stepCtx) {
 			if c < maybeSkipped && (id == n.id || n.encloses(l.steps[id])) {
 				vis[id] = maybeSkipped
 			}
+		}
+	}
+}
+
+// lintGroup checks a sequential group.
+func (l *linter) lintGroup(s *Step, path plan.Path, vis visibility, ctx *stepCtx) {
+	if len(s.Steps.Items) == 0 {
+		l.r.errorf(CodeRequired, s.Steps.Pos, path.Field("steps"), "a group needs at least one step")
+	}
+	l.lintList(s.Steps.Items, path.Field("steps"), vis, ctx)
+}
+
+// lintExit checks an exit step and its message.
+func (l *linter) lintExit(s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
+	l.checkExitPlace(n, path)
+	if m := s.Exit.Message; m.Set() {
+		if v := l.checkValue(m.Node, plan.StringType, path.Field("exit", "message"), ctx.scope(vis, n, "exit.message")); v != nil {
+			l.out.values[m.Node] = v
 		}
 	}
 }

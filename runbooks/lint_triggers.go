@@ -20,57 +20,57 @@ var headerNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]*$`)
 func (l *linter) lintTriggers() {
 	names := map[string]bool{}
 	for i, t := range l.doc.Spec.Triggers.Items {
-		path := fmt.Sprintf("spec.triggers[%d]", i)
+		path := plan.Path("spec.triggers").Index(i)
 		switch {
 		case t.Alertmanager != nil && t.Webhook != nil:
-			l.r.errorf(t.Pos, path, "a trigger is alertmanager or webhook, not both")
+			l.r.errorf(CodeConflict, t.Pos, path, "a trigger is alertmanager or webhook, not both")
 		case t.Alertmanager != nil:
 			am := t.Alertmanager
-			l.lintTriggerExprs(&am.Match, &am.Params, am.Pos, path+".alertmanager", &exprScope{env: l.alertEnv, field: "a trigger"})
+			l.lintTriggerExprs(&am.Match, &am.Params, am.Pos, path.Field("alertmanager"), &exprScope{env: l.alertEnv, field: "a trigger"})
 		case t.Webhook != nil:
 			wh := t.Webhook
-			wpath := path + ".webhook"
+			wpath := path.Field("webhook")
 			if wh.Name.Set {
 				switch {
 				case !runbookNameRe.MatchString(wh.Name.Value):
-					l.r.errorf(wh.Name.Pos, wpath+".name", "webhook name %q must be lowercase letters, digits and dashes, starting with a letter", wh.Name.Value)
+					l.r.errorf(CodeInvalidValue, wh.Name.Pos, wpath.Field("name"), "webhook name %q must be lowercase letters, digits and dashes, starting with a letter", wh.Name.Value)
 				case names[wh.Name.Value]:
-					l.r.errorf(wh.Name.Pos, wpath+".name", "duplicate webhook %q", wh.Name.Value)
+					l.r.errorf(CodeDuplicate, wh.Name.Pos, wpath.Field("name"), "duplicate webhook %q", wh.Name.Value)
 				}
 				names[wh.Name.Value] = true
 			}
 			if wh.Secret.Set && !l.secrets[wh.Secret.Value] {
-				l.r.hinted(wh.Secret.Pos, wpath+".secret", "the key is a secret: declare it in spec.secrets",
+				l.r.hinted(CodeUnknownSecret, wh.Secret.Pos, wpath.Field("secret"), "the key is a secret: declare it in spec.secrets",
 					"secret %q is not declared in spec.secrets", wh.Secret.Value)
 			}
 			signed := l.lintSignedHeaders(wh, wpath)
 			l.lintTriggerExprs(&wh.Match, &wh.Params, wh.Pos, wpath, &exprScope{env: l.webhookEnv, field: "a trigger"})
-			l.lintHeaderReads(&wh.Match, wpath+".match", signed)
+			l.lintHeaderReads(&wh.Match, wpath.Field("match"), signed)
 			for j := range wh.Params.Entries {
 				e := &wh.Params.Entries[j]
-				l.lintHeaderReads(&e.Value, plan.JoinPath(wpath+".params", e.Key), signed)
+				l.lintHeaderReads(&e.Value, wpath.Field("params").Key(e.Key), signed)
 			}
 		default:
-			l.r.errorf(t.Pos, path, "trigger has no kind; set alertmanager or webhook")
+			l.r.errorf(CodeRequired, t.Pos, path, "trigger has no kind; set alertmanager or webhook")
 		}
 	}
 }
 
 // lintSignedHeaders checks the names a webhook's signature covers and
 // returns them lower-cased.
-func (l *linter) lintSignedHeaders(wh *WebhookTrigger, path string) map[string]bool {
+func (l *linter) lintSignedHeaders(wh *WebhookTrigger, path plan.Path) map[string]bool {
 	signed := map[string]bool{}
 	sigHeader := strings.ToLower(or(wh.SignatureHeader.Value, DefaultSignatureHeader))
 	for j, h := range wh.SignedHeaders.Items {
-		hpath := fmt.Sprintf("%s.signedHeaders[%d]", path, j)
+		hpath := path.Field("signedHeaders").Index(j)
 		name := strings.ToLower(h.Value)
 		switch {
 		case !headerNameRe.MatchString(h.Value):
-			l.r.errorf(h.Pos, hpath, "%q is not a header name (letters, digits, dashes and underscores)", h.Value)
+			l.r.errorf(CodeInvalidValue, h.Pos, hpath, "%q is not a header name (letters, digits, dashes and underscores)", h.Value)
 		case name == sigHeader:
-			l.r.errorf(h.Pos, hpath, "the signature header %s cannot be signed", h.Value)
+			l.r.errorf(CodeInvalidValue, h.Pos, hpath, "the signature header %s cannot be signed", h.Value)
 		case signed[name]:
-			l.r.errorf(h.Pos, hpath, "duplicate signed header %q", h.Value)
+			l.r.errorf(CodeDuplicate, h.Pos, hpath, "duplicate signed header %q", h.Value)
 		}
 		signed[name] = true
 	}
@@ -91,7 +91,7 @@ func signedHeaders(wh *WebhookTrigger) []string {
 // signature does not cover: an unsigned header is whatever the sender,
 // or anyone replaying the request, puts there. Each read must name one
 // header literally (headers.NAME, headers['name'], 'name' in headers).
-func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool) {
+func (l *linter) lintHeaderReads(s *String, path plan.Path, signed map[string]bool) {
 	if !s.Set {
 		return
 	}
@@ -112,7 +112,7 @@ func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool)
 		}
 		name, at, ok := headerRead(ident)
 		if !ok {
-			l.r.hinted(pos(ident.ID()), path, "headers.NAME, headers['name'] or 'name' in headers",
+			l.r.hinted(CodeUnsignedHeader, pos(ident.ID()), path, "headers.NAME, headers['name'] or 'name' in headers",
 				"read headers one at a time, by a literal name")
 			continue
 		}
@@ -125,10 +125,10 @@ func (l *linter) lintHeaderReads(s *String, path string, signed map[string]bool)
 		}
 		switch {
 		case name != strings.ToLower(name):
-			l.r.hinted(p, path, fmt.Sprintf("headers['%s']", strings.ToLower(name)),
+			l.r.hinted(CodeInvalidValue, p, path, fmt.Sprintf("headers['%s']", strings.ToLower(name)),
 				"header names are lower-case in headers: %q never matches", name)
 		case !signed[name]:
-			l.r.hinted(p, path, "list it in the trigger's signedHeaders, so the signature covers it",
+			l.r.hinted(CodeUnsignedHeader, p, path, "list it in the trigger's signedHeaders, so the signature covers it",
 				"header %q is not signed: a trigger may read only the headers in signedHeaders", name)
 		}
 	}
@@ -175,24 +175,24 @@ func headerRead(ident celast.NavigableExpr) (string, int64, bool) {
 
 // lintTriggerExprs checks a trigger's match and its params, which must
 // give every required param without a default.
-func (l *linter) lintTriggerExprs(match *String, params *Map[String], at plan.Pos, path string, sc *exprScope) {
+func (l *linter) lintTriggerExprs(match *String, params *Map[String], at plan.Pos, path plan.Path, sc *exprScope) {
 	if match.Set {
-		if e, _ := l.checkExpr(match.Value, stringSite(match), path+".match", sc, plan.BoolType); e != nil {
+		if e, _ := l.checkExpr(match.Value, stringSite(match), path.Field("match"), sc, plan.BoolType); e != nil {
 			l.out.exprs[match] = e
 		}
 	}
 	given := map[string]bool{}
 	for j := range params.Entries {
 		e := &params.Entries[j]
-		epath := plan.JoinPath(path+".params", e.Key)
+		epath := path.Field("params").Key(e.Key)
 		given[e.Key] = true
 		p := l.paramByName(e.Key)
 		if p == nil {
-			l.r.hinted(e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
+			l.r.hinted(CodeUnknownParam, e.KeyPos, epath, plan.Suggest(e.Key, l.paramNames()), "unknown param %q", e.Key)
 			continue
 		}
 		if p.Fixed {
-			l.r.errorf(e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
+			l.r.errorf(CodeNotAllowed, e.KeyPos, epath, "param %q is fixed by the runbook and cannot be set", e.Key)
 			continue
 		}
 		if x, _ := l.checkExpr(e.Value.Value, stringSite(&e.Value), epath, sc, p.Type); x != nil {

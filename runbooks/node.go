@@ -81,7 +81,7 @@ func (m Map[T]) Len() int { return len(m.Entries) }
 
 func posOf(n *yaml.Node) plan.Pos { return plan.Pos{Line: n.Line, Col: n.Column} }
 
-func (s *String) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (s *String) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	s.Pos, s.Set, s.style = posOf(n), true, n.Style
 	if !d.scalar(n, path, "a string", "!!str") {
 		s.bad = true
@@ -91,7 +91,7 @@ func (s *String) decodeNode(n *yaml.Node, d *decoder, path string) {
 	s.multi = n.Style&(yaml.LiteralStyle|yaml.FoldedStyle) != 0
 }
 
-func (i *Int) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (i *Int) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	i.Pos, i.Set = posOf(n), true
 	if !d.scalar(n, path, "an integer", "!!int") {
 		i.bad = true
@@ -99,14 +99,14 @@ func (i *Int) decodeNode(n *yaml.Node, d *decoder, path string) {
 	}
 	v, err := strconv.ParseInt(n.Value, 0, 64)
 	if err != nil {
-		d.r.errorf(i.Pos, path, "integer %s is out of range", n.Value)
+		d.r.errorf(CodeInvalidValue, i.Pos, path, "integer %s is out of range", n.Value)
 		i.bad = true
 		return
 	}
 	i.Value = v
 }
 
-func (f *Number) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (f *Number) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	f.Pos, f.Set = posOf(n), true
 	if !d.scalar(n, path, "a number", "!!int", "!!float") {
 		f.bad = true
@@ -114,12 +114,12 @@ func (f *Number) decodeNode(n *yaml.Node, d *decoder, path string) {
 	}
 	var n2 yaml.Node = *n
 	if err := n2.Decode(&f.Value); err != nil {
-		d.r.errorf(f.Pos, path, "invalid number %s", n.Value)
+		d.r.errorf(CodeInvalidValue, f.Pos, path, "invalid number %s", n.Value)
 		f.bad = true
 	}
 }
 
-func (b *Bool) decodeNode(n *yaml.Node, d *decoder, path string) {
+func (b *Bool) decodeNode(n *yaml.Node, d *decoder, path plan.Path) {
 	b.Pos, b.Set = posOf(n), true
 	if !d.scalar(n, path, "true or false", "!!bool") {
 		return
@@ -127,6 +127,6 @@ func (b *Bool) decodeNode(n *yaml.Node, d *decoder, path string) {
 	b.Value = n.Value == "true" || n.Value == "True" || n.Value == "TRUE"
 }
 
-func (r *Raw) decodeNode(n *yaml.Node, _ *decoder, _ string) {
+func (r *Raw) decodeNode(n *yaml.Node, _ *decoder, _ plan.Path) {
 	r.Node, r.Pos = n, posOf(n)
 }

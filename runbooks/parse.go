@@ -30,32 +30,32 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 func Parse(file string, src []byte) (*Document, Diagnostics) {
 	r := &reporter{file: file}
 	if len(src) > MaxSourceSize {
-		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
+		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
 		return nil, r.diags
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var root yaml.Node
 	if err := dec.Decode(&root); err != nil {
 		if errors.Is(err, io.EOF) {
-			r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is empty")
+			r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "file is empty")
 		} else {
-			r.add(Error, yamlErrorPos(err, src), "", yamlHint(err), yamlErrorMessage(err))
+			r.add(SeverityError, CodeSyntax, yamlErrorPos(err, src), "", yamlHint(err), yamlErrorMessage(err))
 		}
 		return nil, r.diags
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		r.errorf(posOf(&extra), "", "a file holds one runbook; found a second YAML document")
+		r.errorf(CodeSyntax, posOf(&extra), "", "a file holds one runbook; found a second YAML document")
 	} else if !errors.Is(err, io.EOF) {
-		r.errorf(yamlErrorPos(err, src), "", "%s", yamlErrorMessage(err))
+		r.errorf(CodeSyntax, yamlErrorPos(err, src), "", "%s", yamlErrorMessage(err))
 	}
 	doc := &Document{file: file}
 	if len(root.Content) == 0 || isNull(root.Content[0]) {
-		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "file is empty")
+		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "file is empty")
 		return nil, r.diags
 	}
 	if budget := MaxExpandedNodes; !withinBudget(&root, &budget) {
-		r.errorf(plan.Pos{Line: 1, Col: 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
+		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
 		return nil, r.diags
 	}
 	d := &decoder{r: r}

@@ -184,13 +184,18 @@ func (pr *previewer) step(s *plan.Step, section string, depth int, parent *Previ
 		ps.Inputs = pr.inputs(s.Runbook.Params)
 	}
 	pr.out.Steps = append(pr.out.Steps, ps)
-	pr.list(s.Steps, section, depth+1, &ps)
-	if len(s.OnError) > 0 {
-		rescue := ps
-		if rescue.Decision == DecideRun {
-			rescue.Decision, rescue.ID = DecideRunTime, "an item of "+s.ID+" that fails"
+	for _, sec := range s.Children() {
+		switch sec.Runs {
+		case plan.RunsOnUndo: // compensations are not previewed
+		case plan.RunsOnItemError:
+			rescue := ps
+			if rescue.Decision == DecideRun {
+				rescue.Decision, rescue.ID = DecideRunTime, "an item of "+s.ID+" that fails"
+			}
+			pr.list(sec.Steps, section, depth+1, &rescue)
+		default:
+			pr.list(sec.Steps, section, depth+1, &ps)
 		}
-		pr.list(s.OnError, section, depth+1, &rescue)
 	}
 	switch {
 	case section != "steps" || ps.Decision != DecideRun:

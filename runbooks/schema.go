@@ -108,7 +108,7 @@ func (g *schemaGen) stepSchema() map[string]any {
 	}
 	var kinds []any
 	for _, k := range stepKinds {
-		kinds = append(kinds, map[string]any{"required": []string{kindField(k)}})
+		kinds = append(kinds, map[string]any{"required": []string{k.field}})
 	}
 	s["anyOf"] = kinds
 	return s

@@ -12,7 +12,7 @@ type stepNode struct {
 	step    *Step
 	id      string
 	kind    plan.StepKind
-	path    string
+	path    plan.Path
 	parent  *stepNode
 	section string // spec.steps, spec.onFailure or spec.finally
 	order   int

@@ -5,7 +5,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -45,7 +44,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		name := doc.Metadata.Name.Value
 		if j, dup := byName[name]; dup && name != "" {
 			r := &reporter{file: s.File}
-			r.errorf(doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
+			r.errorf(CodeDuplicate, doc.Metadata.Name.Pos, "metadata.name", "runbook %q is also defined in %s", name, srcs[j].File)
 			results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 			docs[i] = nil
 			continue
@@ -79,7 +78,7 @@ func BuildSet(srcs []Source, opts Options) []Result {
 			if state[j] == 1 {
 				r := &reporter{file: doc.file}
 				cycle := append(append(chain, name), ref.Name.Value)
-				r.errorf(ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
+				r.errorf(CodeCycle, ref.Name.Pos, "", "runbooks run each other in a cycle: %s", strings.Join(cycle, " -> "))
 				results[i].Diagnostics = append(results[i].Diagnostics, r.diags...)
 				continue
 			}
@@ -106,8 +105,13 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		results[i].Diagnostics = append(results[i].Diagnostics, diags...)
 		results[i].Diagnostics.Sort()
 		if checked != nil && !results[i].Diagnostics.HasErrors() {
-			results[i].Plan = Compile(checked)
-			compiled[name] = results[i].Plan
+			p, err := Compile(checked)
+			if ie, ok := err.(*InternalError); ok {
+				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: SeverityError, Code: CodeInternal, Message: ie.Error()})
+			} else {
+				results[i].Plan = p
+				compiled[name] = p
+			}
 		}
 		state[i] = 2
 	}
@@ -122,48 +126,11 @@ func BuildSet(srcs []Source, opts Options) []Result {
 // subRunbooks lists the runbook steps of a document, in order, at any depth.
 func subRunbooks(doc *Document) []*SubRunbook {
 	var out []*SubRunbook
-	var walk func([]*Step)
-	walk = func(steps []*Step) {
-		for _, s := range steps {
-			if s == nil {
-				continue
-			}
-			if s.Runbook != nil && s.Runbook.Name.Set {
-				out = append(out, s.Runbook)
-			}
-			for _, list := range nestedSteps(s) {
-				walk(list)
-			}
+	for s := range doc.All() {
+		if s.Runbook != nil && s.Runbook.Name.Set {
+			out = append(out, s.Runbook)
 		}
 	}
-	walk(doc.Spec.Steps.Items)
-	walk(doc.Spec.OnFailure.Items)
-	walk(doc.Spec.Finally.Items)
-	return out
-}
-
-var stepListType = reflect.TypeOf(List[*Step]{})
-
-// nestedSteps returns every step list directly inside s (parallel branches,
-// a group or forEach body, onError, compensate.steps, ...), found by type so
-// that a new kind of nested list cannot be missed.
-func nestedSteps(s *Step) [][]*Step {
-	var out [][]*Step
-	var visit func(v reflect.Value)
-	visit = func(v reflect.Value) {
-		for i := 0; i < v.NumField(); i++ {
-			f := v.Field(i)
-			switch {
-			case f.Type() == stepListType:
-				if items := f.Interface().(List[*Step]).Items; len(items) > 0 {
-					out = append(out, items)
-				}
-			case f.Kind() == reflect.Pointer && f.Type().Elem().Kind() == reflect.Struct && !f.IsNil():
-				visit(f.Elem())
-			}
-		}
-	}
-	visit(reflect.ValueOf(s).Elem())
 	return out
 }
 

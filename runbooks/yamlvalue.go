@@ -10,9 +10,29 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
+// valueError is a problem nodeValue found, with its diagnostic code.
+type valueError struct {
+	code Code
+	msg  string
+}
+
+func (e *valueError) Error() string { return e.msg }
+
+func valueErrorf(code Code, format string, args ...any) error {
+	return &valueError{code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+// codeOf gives the code of an error from nodeValue.
+func codeOf(err error) Code {
+	if ve, ok := err.(*valueError); ok {
+		return ve.code
+	}
+	return CodeInvalidValue
+}
+
 // nodeValue converts a YAML node to a JSON-like Go value and records the
 // position of every sub-value so problems can point at it.
-func nodeValue(n *yaml.Node, sub string, pos map[string]plan.Pos) (any, error) {
+func nodeValue(n *yaml.Node, sub plan.Path, pos map[plan.Path]plan.Pos) (any, error) {
 	if n.Kind == yaml.AliasNode && n.Alias != nil {
 		n = n.Alias
 	}
@@ -29,23 +49,23 @@ func nodeValue(n *yaml.Node, sub string, pos map[string]plan.Pos) (any, error) {
 		case "!!int":
 			i, err := strconv.ParseInt(n.Value, 0, 64)
 			if err != nil {
-				return nil, fmt.Errorf("integer %s is out of range", n.Value)
+				return nil, valueErrorf(CodeInvalidValue, "integer %s is out of range", n.Value)
 			}
 			return i, nil
 		case "!!float":
 			var f float64
 			if err := n.Decode(&f); err != nil {
-				return nil, fmt.Errorf("invalid number %s", n.Value)
+				return nil, valueErrorf(CodeInvalidValue, "invalid number %s", n.Value)
 			}
 			return f, nil
 		case "!!str":
 			return n.Value, nil
 		}
-		return nil, fmt.Errorf("unsupported YAML value of type %s", n.Tag)
+		return nil, valueErrorf(CodeTypeMismatch, "unsupported YAML value of type %s", n.Tag)
 	case yaml.SequenceNode:
 		out := make([]any, len(n.Content))
 		for i, c := range n.Content {
-			v, err := nodeValue(c, fmt.Sprintf("%s[%d]", sub, i), pos)
+			v, err := nodeValue(c, sub.Index(i), pos)
 			if err != nil {
 				return nil, err
 			}
@@ -57,12 +77,12 @@ func nodeValue(n *yaml.Node, sub string, pos map[string]plan.Pos) (any, error) {
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i]
 			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
-				return nil, fmt.Errorf("mapping keys must be plain strings")
+				return nil, valueErrorf(CodeTypeMismatch, "mapping keys must be plain strings")
 			}
 			if _, dup := out[k.Value]; dup {
-				return nil, fmt.Errorf("duplicate key %q", k.Value)
+				return nil, valueErrorf(CodeDuplicate, "duplicate key %q", k.Value)
 			}
-			v, err := nodeValue(n.Content[i+1], plan.JoinPath(sub, k.Value), pos)
+			v, err := nodeValue(n.Content[i+1], sub.Key(k.Value), pos)
 			if err != nil {
 				return nil, err
 			}
@@ -70,5 +90,5 @@ func nodeValue(n *yaml.Node, sub string, pos map[string]plan.Pos) (any, error) {
 		}
 		return out, nil
 	}
-	return nil, fmt.Errorf("unsupported YAML node")
+	return nil, valueErrorf(CodeTypeMismatch, "unsupported YAML node")
 }

@@ -118,7 +118,7 @@ func releaseWithApprovals(t *testing.T, c client.Client, st *store.Store) {
 	if got := cl.call("POST", "/api/v1/runbooks", author, strings.Replace(release, "action: shell", "action: shel", 1), &bad); got != 422 || len(bad.Details) == 0 {
 		t.Fatalf("bad YAML: %d %+v", got, bad)
 	}
-	if d := bad.Details[0].(map[string]any); d["pos"].(map[string]any)["line"] != float64(10) || !strings.Contains(d["message"].(string), "unknown action") {
+	if d := bad.Details[0].(map[string]any); d["pos"].(map[string]any)["line"] != float64(10) || !strings.Contains(d["message"].(string), "unknown action") || d["code"] != "unknown-action" {
 		t.Errorf("problem detail = %v", d)
 	}
 	var reg runbookView

@@ -15,27 +15,17 @@ import (
 func cycles(file string, doc *runbooks.Document, resolve func(name string) (*plan.Plan, bool)) runbooks.Diagnostics {
 	name := doc.Metadata.Name.Value
 	var out runbooks.Diagnostics
-	var walk func(steps []*runbooks.Step)
-	walk = func(steps []*runbooks.Step) {
-		for _, s := range steps {
-			if s == nil {
-				continue
+	for s := range doc.All() {
+		if s.Runbook == nil || !s.Runbook.Name.Set {
+			continue
+		}
+		if child, ok := resolve(s.Runbook.Name.Value); ok {
+			if chain := reaches(child, name, []string{name, child.Name}); chain != nil {
+				out = append(out, runbooks.Diagnostic{File: file, Pos: s.Runbook.Name.Pos, Severity: runbooks.SeverityError, Code: runbooks.CodeCycle,
+					Message: "runbooks run each other in a cycle: " + strings.Join(chain, " -> ")})
 			}
-			if s.Runbook != nil && s.Runbook.Name.Set {
-				if child, ok := resolve(s.Runbook.Name.Value); ok {
-					if chain := reaches(child, name, []string{name, child.Name}); chain != nil {
-						out = append(out, runbooks.Diagnostic{File: file, Pos: s.Runbook.Name.Pos, Severity: runbooks.Error,
-							Message: "runbooks run each other in a cycle: " + strings.Join(chain, " -> ")})
-					}
-				}
-			}
-			walk(s.Parallel.Items)
-			walk(s.Steps.Items)
 		}
 	}
-	walk(doc.Spec.Steps.Items)
-	walk(doc.Spec.OnFailure.Items)
-	walk(doc.Spec.Finally.Items)
 	return out
 }
 

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/opsrunbook/runbook/runbooks"
 )
 
 var pathParam = regexp.MustCompile(`:([a-z]+)`)
@@ -44,10 +46,38 @@ func OpenAPI() map[string]any {
 		"paths":   paths,
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
-			"schemas": map[string]any{"Problem": map[string]any{
-				"type": "object", "required": []string{"error", "details"},
-				"properties": map[string]any{"error": map[string]any{"type": "string"}, "details": map[string]any{"type": "array", "items": map[string]any{}}},
+			"schemas": map[string]any{
+				"Problem": map[string]any{
+					"type": "object", "required": []string{"error", "details"},
+					"properties": map[string]any{"error": map[string]any{"type": "string"}, "details": map[string]any{
+						"type": "array", "items": map[string]any{}, "description": "For an invalid runbook, Diagnostic objects.",
+					}},
+				},
+				"Diagnostic": diagnosticSchema(),
+			},
+		},
+	}
+}
+
+// diagnosticSchema describes runbooks.Diagnostic, with its closed set of codes.
+func diagnosticSchema() map[string]any {
+	str := map[string]any{"type": "string"}
+	codes := make([]string, len(runbooks.Codes))
+	for i, c := range runbooks.Codes {
+		codes[i] = string(c)
+	}
+	return map[string]any{
+		"type": "object", "required": []string{"file", "pos", "message", "severity", "code"},
+		"properties": map[string]any{
+			"file": str,
+			"pos": map[string]any{"type": "object", "properties": map[string]any{
+				"line": map[string]any{"type": "integer"}, "col": map[string]any{"type": "integer"},
 			}},
+			"path":     map[string]any{"type": "string", "description": "The field path, e.g. spec.steps[2].with.url."},
+			"message":  str,
+			"hint":     str,
+			"severity": map[string]any{"type": "string", "enum": []string{"error", "warning"}},
+			"code":     map[string]any{"type": "string", "enum": codes, "description": "The class of problem; docs/diagnostics.md lists them."},
 		},
 	}
 }

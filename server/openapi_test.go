@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 )
 
@@ -43,6 +44,20 @@ func TestOpenAPICoversEveryRouteAndMetricsCount(t *testing.T) {
 	for _, want := range []string{`runbook_http_requests_total{method="GET",route="/openapi.json",status="200"}`, `route="/api/v1/runs",status="401"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
+
+// The document lists the diagnostic codes runbooks reports, no more, no fewer.
+func TestOpenAPIListsDiagnosticCodes(t *testing.T) {
+	d := OpenAPI()["components"].(map[string]any)["schemas"].(map[string]any)["Diagnostic"].(map[string]any)
+	enum := d["properties"].(map[string]any)["code"].(map[string]any)["enum"].([]string)
+	if len(enum) != len(runbooks.Codes) {
+		t.Fatalf("codes %v, want %v", enum, runbooks.Codes)
+	}
+	for i, c := range runbooks.Codes {
+		if enum[i] != string(c) {
+			t.Errorf("code %d is %q, want %q", i, enum[i], c)
 		}
 	}
 }

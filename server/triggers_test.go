@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/store"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/runbooks"
@@ -199,4 +200,50 @@ func TestVerifyWebhookKeyRotation(t *testing.T) {
 			t.Errorf("key %s: %v", key, err)
 		}
 	}
+}
+
+// A trigger sees resolved alerts too, and a resolution is not a duplicate
+// of the firing it ends.
+func TestResolvedAlertsMatch(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: flap}
+spec:
+  params: [{name: state, type: string, default: none}]
+  triggers:
+    - alertmanager: {match: "alert.labels.alertname == 'Flap'", params: {state: alert.status}}
+  steps:
+    - {id: hi, action: log, with: {message: "${{ params.state }}"}}
+`
+		if got := a.call("POST", "/api/v1/runbooks", a.author, src, nil); got != 201 {
+			t.Fatalf("register: %d", got)
+		}
+		post := func(status string) hookResult {
+			alert := map[string]any{"status": status, "alerts": []any{map[string]any{"status": status, "fingerprint": "f1",
+				"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "Flap"}}}}
+			var res struct {
+				Runs []hookResult `json:"runs"`
+			}
+			if got := a.call("POST", "/hooks/alertmanager", a.am, alert, &res); got != 200 || len(res.Runs) != 1 {
+				t.Fatalf("%s alert: %d %+v", status, got, res)
+			}
+			return res.Runs[0]
+		}
+		fired := post("firing")
+		resolved := post("resolved")
+		if resolved.Outcome != "started" || resolved.Run == "" || resolved.Run == fired.Run {
+			t.Fatalf("the resolved alert: %+v (firing: %+v)", resolved, fired)
+		}
+		var v runView
+		a.call("GET", "/api/v1/runs/"+resolved.Run, a.viewer, nil, &v)
+		if v.Params["state"] != "resolved" {
+			t.Errorf("the resolved run's params: %v", v.Params)
+		}
+		if again := post("resolved"); again.Outcome != "duplicate" || again.Run != resolved.Run {
+			t.Errorf("the resolved alert again: %+v", again)
+		}
+	})
 }

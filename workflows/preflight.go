@@ -97,7 +97,8 @@ func planSecrets(p *plan.Plan) []string {
 // expressions read, and what does not change while the run goes on), the
 // approvers of every approval the run reaches unless an earlier step
 // fails: not those under an if that is not true at start, nor those in a
-// forEach (it may have no items), nor in sub-runbooks (they check their own).
+// forEach (it may have no items), nor in onError or compensations (they run
+// on failure), nor in sub-runbooks (they check their own).
 func (r *run) checkApprovers() *stepError {
 	vars := plan.Vars{"params": r.params, "run": r.runVar}
 	var found *stepError
@@ -119,8 +120,10 @@ func (r *run) checkApprovers() *stepError {
 					return
 				}
 			}
-			if s.Kind != plan.StepForEach {
-				walk(s.Steps)
+			for _, sec := range s.Children() {
+				if sec.Runs == plan.RunsInline {
+					walk(sec.Steps)
+				}
 			}
 		}
 	}

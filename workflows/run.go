@@ -90,14 +90,17 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 }
 
 // declare adds pending timeline entries for steps in sc. Loop bodies are
-// declared per item when the item starts; compensation steps when they run.
+// declared per item when the item starts, onError and compensation steps
+// when they run.
 func (r *run) declare(sc *scope, steps []*plan.Step, loop string, item *int) {
 	for _, s := range steps {
 		st := &StepState{ID: s.ID, Kind: string(s.Kind), Status: StatusPending, Loop: loop, Item: item, outType: s.Outputs}
 		sc.states[s.ID] = st
 		r.timeline = append(r.timeline, st)
-		if s.Kind != plan.StepForEach {
-			r.declare(sc, s.Steps, loop, item)
+		for _, sec := range s.Children() {
+			if sec.Runs == plan.RunsInline {
+				r.declare(sc, sec.Steps, loop, item)
+			}
 		}
 	}
 }

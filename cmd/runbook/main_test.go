@@ -55,7 +55,10 @@ func TestValidateReportsEveryProblem(t *testing.T) {
 		Diagnostics runbooks.Diagnostics `json:"diagnostics"`
 	}
 	if err := json.Unmarshal([]byte(out), &results); err != nil || code != 1 || results[0].Valid || len(results[0].Diagnostics) != 2 {
-		t.Errorf("json: exit %d, %v\n%s", code, err, out)
+		t.Fatalf("json: exit %d, %v\n%s", code, err, out)
+	}
+	if ds := results[0].Diagnostics; ds[0].Code != runbooks.CodeUnknownAction || ds[1].Code != runbooks.CodeInvalidValue {
+		t.Errorf("json codes: %s, %s", ds[0].Code, ds[1].Code)
 	}
 }
 

@@ -1,46 +1,17 @@
 package workflows_test
 
 import (
+	"errors"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/opsrunbook/runbook/plan"
-
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/workflows"
 )
-
-func TestRetryPolicyFromThePlan(t *testing.T) {
-	tries := map[string]int{}
-	h := newHarness(t, map[string]action{
-		"shell": func(in plan.ActionInput) (map[string]any, error) {
-			tries[in.StepID]++
-			switch {
-			case in.StepID == "flaky" && tries["flaky"] < 3:
-				return nil, temporal.NewApplicationError("connection reset", "Transient")
-			case in.StepID == "fatal":
-				return nil, temporal.NewApplicationError("exit code 2", plan.ErrShellExit)
-			}
-			return map[string]any{"exitCode": 0}, nil
-		},
-	})
-	h.run(head+`  steps:
-    - {id: flaky, action: shell, with: {command: [x]}, retry: {maxAttempts: 5, initialInterval: 1s}}
-    - {id: fatal, action: shell, with: {command: [y]}, retry: {maxAttempts: 5, nonRetryable: [ShellExitError]}}
-`, nil)
-	if _, et := h.result(); et != plan.ErrShellExit {
-		t.Fatalf("error type = %q", et)
-	}
-	if tries["flaky"] != 3 || tries["fatal"] != 1 {
-		t.Errorf("tries = %v: flaky is retried until it succeeds, fatal not at all", tries)
-	}
-	if st := stepOf(t, h.status(), "flaky"); st.Attempts != 3 {
-		t.Errorf("flaky attempts = %d", st.Attempts)
-	}
-}
 
 func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
 	var texts []string
@@ -157,31 +128,42 @@ func TestEmptyApproversFailAtRunStart(t *testing.T) {
 	}
 }
 
-// A worker lost mid-action (a heartbeat timeout) runs the action again,
-// though the step has no retry policy, at most MaxWorkerLosses times.
-func TestActionRunsAgainWhenItsWorkerIsLost(t *testing.T) {
+// A vote on a step that is not waiting names the steps that are.
+func TestVoteNotWaitingNamesTheWaitingSteps(t *testing.T) {
+	h := newHarness(t, nil)
+	var early, wrong, late error
+	h.vote(time.Second, workflows.VoteRequest{Step: "board", Decision: "approve", User: "carol"}, &early)
+	h.vote(2*time.Minute, workflows.VoteRequest{Step: "deploy", Decision: "approve", User: "carol"}, &wrong)
+	h.vote(3*time.Minute, workflows.VoteRequest{Step: "board", Decision: "approve", User: "carol"}, &late)
+	h.run(head+`  steps:
+    - {id: wait, sleep: 1m}
+    - {id: board, approval: {approvers: [carol]}}
+    - {id: deploy, action: log, with: {message: done}}
+`, nil)
+	if _, et := h.result(); et != "" || late != nil {
+		t.Fatalf("result %q, last vote %v", et, late)
+	}
 	for _, tc := range []struct {
-		losses    int
-		wantCalls int
-		wantErr   string
+		err  error
+		want string
 	}{
-		{losses: 2, wantCalls: 3},
-		{losses: 99, wantCalls: 1 + workflows.MaxWorkerLosses, wantErr: "Timeout"},
+		{early, "step board is not waiting for approval; no step is waiting"},
+		{wrong, "step deploy is not waiting for approval; waiting: board"},
 	} {
-		n := 0
-		h := newHarness(t, map[string]action{"shell": func(plan.ActionInput) (map[string]any, error) {
-			if n++; n <= tc.losses {
-				return nil, temporal.NewHeartbeatTimeoutError()
-			}
-			return map[string]any{"exitCode": 0, "stdout": "", "stderr": ""}, nil
-		}})
-		h.run(head+"  steps:\n    - {id: slow, action: shell, with: {command: [sleep, '60']}}\n", nil)
-		_, errType := h.result()
-		if got := len(h.called("shell")); got != tc.wantCalls || errType != tc.wantErr {
-			t.Errorf("%d losses: %d calls, error %q; want %d, %q", tc.losses, got, errType, tc.wantCalls, tc.wantErr)
-		}
-		if st := stepOf(t, h.status(), "slow"); st.Attempts != tc.wantCalls {
-			t.Errorf("%d losses: attempts %d", tc.losses, st.Attempts)
+		if errType(tc.err) != workflows.VoteNotWaiting || appMessage(tc.err) != tc.want {
+			t.Errorf("vote answered %v, want %s: %q", tc.err, workflows.VoteNotWaiting, tc.want)
 		}
 	}
+}
+
+// appMessage is an ApplicationError's message without the SDK's wrapping.
+func appMessage(err error) string {
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return app.Message()
+	}
+	if err == nil {
+		return ""
+	}
+	return err.Error()
 }
