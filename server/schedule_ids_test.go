@@ -6,7 +6,9 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
+	"time"
 
 	"go.temporal.io/sdk/client"
 	sdkworker "go.temporal.io/sdk/worker"
@@ -88,6 +90,21 @@ spec:
 	}
 	if r.Trigger != "schedule" || r.TriggeredBy != "nightly" || r.StartedBy != SystemSchedule {
 		t.Errorf("record: %+v", r)
+	}
+	// The suffix is ordered by the fire time, the one Temporal names the
+	// launcher by: the first 9 characters are its milliseconds (all but
+	// the last 3 bits).
+	d, err := api.Temporal.ScheduleClient().GetHandle(context.Background(), ScheduleID("scratch-db", "nightly")).Describe(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	launcher := d.Info.RecentActions[0].StartWorkflowResult.WorkflowID
+	fired, err := time.Parse(time.RFC3339, strings.TrimPrefix(launcher, "scratch-db-nightly-"))
+	if err != nil {
+		t.Fatalf("launcher %s: %v", launcher, err)
+	}
+	if want := workflows.RunID("scratch-db", fired, [10]byte{})[:len("scratch-db-")+9]; !strings.HasPrefix(r.ID, want) {
+		t.Errorf("run id %s, fired at %s: want %s…", r.ID, fired, want)
 	}
 	var sv struct{ RecentRuns []string }
 	cl.call("GET", "/api/v1/runbooks/scratch-db/schedules/nightly", bob, nil, &sv)

@@ -2,8 +2,10 @@ package workflows
 
 import (
 	"crypto/sha256"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -16,9 +18,9 @@ const LauncherName = "ScheduleLauncher"
 // choose the id of the workflow it starts (Temporal appends the fire time
 // to a fixed one), so the launcher takes that id and the run gets its own.
 //
-// The id is time-ordered by the launcher's start and its entropy is
-// hashed from the launcher's run id, which Temporal makes at random: both
-// are the same on every replay, and no two fires share them. The
+// The id is time-ordered by the fire's time and its entropy is hashed
+// from the launcher's run id, which Temporal makes unique: both are in
+// the launcher's start event, so the same on every replay. The
 // launcher waits for the run, so the schedule's overlap policy applies to
 // it; cancelling the launcher cancels the run and waits for its cleanup,
 // and terminating the launcher terminates the run.
@@ -28,7 +30,7 @@ func ScheduleLauncher(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	}
 	info := workflow.GetInfo(ctx)
 	sum := sha256.Sum256([]byte(info.WorkflowExecution.RunID))
-	id := RunID(in.Plan.Name, info.WorkflowStartTime, [10]byte(sum[:10]))
+	id := RunID(in.Plan.Name, fireTime(info), [10]byte(sum[:10]))
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          id,
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_TERMINATE,
@@ -39,4 +41,17 @@ func ScheduleLauncher(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		return nil, err
 	}
 	return &res, nil
+}
+
+// fireTime is the time the schedule fired for (Temporal's
+// TemporalScheduledStartTime search attribute on what a schedule starts),
+// or the launcher's start when something else started it.
+func fireTime(info *workflow.Info) time.Time {
+	if p := info.SearchAttributes.GetIndexedFields()["TemporalScheduledStartTime"]; p != nil {
+		var at time.Time
+		if converter.GetDefaultDataConverter().FromPayload(p, &at) == nil && !at.IsZero() {
+			return at
+		}
+	}
+	return info.WorkflowStartTime
 }
