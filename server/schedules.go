@@ -115,10 +115,10 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteK
 	return nil
 }
 
-// launch moves a schedule made before launchers, whose action starts
+// moveToLauncher moves a schedule made before launchers, whose action starts
 // RunbookWorkflow itself, to the launcher with the same input; d is its
 // description. Runs it started keep their ids.
-func launch(ctx context.Context, h client.ScheduleHandle, d *client.ScheduleDescription) error {
+func moveToLauncher(ctx context.Context, h client.ScheduleHandle, d *client.ScheduleDescription) error {
 	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.Workflow != workflows.WorkflowName {
 		return nil
 	}

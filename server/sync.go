@@ -119,7 +119,7 @@ func (a *API) discoverScheduled(ctx context.Context) {
 				_, _ = a.Store.CreateRun(r, params)
 			}
 			if a.Scheduler != nil {
-				_ = launch(ctx, h, d) // fails again next pass
+				_ = moveToLauncher(ctx, h, d) // on an error, the next pass tries again
 			}
 		}
 	}
