@@ -3,8 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -33,16 +31,11 @@ type runView struct {
 	Steps   []workflows.StepState `json:"steps,omitempty"`
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// newRunID is the runbook's name, a dash, and 26 time-ordered characters
-// (48 bits of milliseconds, 80 random bits): lowercase letters, digits and
-// dashes only.
+// newRunID is a run id (workflows.RunID) with random entropy.
 func newRunID(runbook string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return runbook + "-" + idEncoding.EncodeToString(b[:])
+	var entropy [10]byte
+	_, _ = rand.Read(entropy[:])
+	return workflows.RunID(runbook, now, entropy)
 }
 
 type startRequest struct {

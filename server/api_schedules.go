@@ -59,8 +59,11 @@ func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live b
 	}
 	v.Paused = d.Schedule.State.Paused
 	for _, r := range d.Info.RecentActions {
-		if r.StartWorkflowResult != nil {
-			v.Recent = append(v.Recent, r.StartWorkflowResult.WorkflowID)
+		if r.StartWorkflowResult == nil {
+			continue
+		}
+		if id := a.scheduledRun(c.Request().Context(), r.StartWorkflowResult); id != "" {
+			v.Recent = append(v.Recent, id) // the run's id, not its launcher's
 		}
 	}
 	return v
