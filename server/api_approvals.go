@@ -20,10 +20,10 @@ import (
 )
 
 type voteRequest struct {
-	Decision string         `json:"decision"`
-	Comment  string         `json:"comment"`
-	Item     *int           `json:"item"`
-	Inputs   map[string]any `json:"inputs"`
+	Decision plan.VoteDecision `json:"decision"`
+	Comment  string            `json:"comment"`
+	Item     *int              `json:"item"`
+	Inputs   map[string]any    `json:"inputs"`
 }
 
 // voteStatus maps the interpreter's refusals to HTTP.
@@ -67,8 +67,8 @@ func (a *API) vote(c echo.Context) error {
 	if req.Item != nil {
 		item = *req.Item
 	}
-	rec := &store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
-	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": vr.Decision, "comment": vr.Comment, "item": strconv.Itoa(item)})
+	rec := &store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: string(vr.Decision), Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
+	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": string(vr.Decision), "comment": vr.Comment, "item": strconv.Itoa(item)})
 	if err != nil {
 		return err
 	}
@@ -125,16 +125,16 @@ func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, 
 		if s.ID != vr.Step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
 			continue
 		}
-		res := workflows.VoteResult{Step: vr.Step, Decision: workflows.DecisionPending, Needed: s.MinApprovals}
+		res := workflows.VoteResult{Step: vr.Step, Decision: plan.DecisionPending, Needed: s.MinApprovals}
 		mine := false
 		for _, v := range s.Votes {
 			mine = mine || v.User == vr.User && v.Decision == vr.Decision
-			if v.Decision == "approve" {
+			if v.Decision == plan.VoteApprove {
 				res.Approvals++
 			}
 		}
 		if d, ok := s.Outputs["decision"].(string); ok && d != "" {
-			res.Decision = d // set once the approval is decided
+			res.Decision = plan.Decision(d) // set once the approval is decided
 		}
 		return res, mine
 	}

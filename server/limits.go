@@ -46,7 +46,7 @@ func checkPlan(p *plan.Plan) error {
 	var long []any
 	for i, s := range p.Schedules {
 		var tl *store.TooLongError
-		if errors.As(store.CheckSizes(&store.Schedule{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap}), &tl) {
+		if errors.As(store.CheckSizes(&store.Schedule{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: string(s.Overlap)}), &tl) {
 			for _, f := range tl.Fields {
 				long = append(long, fmt.Sprintf("spec.schedules[%d].%s", i, f))
 			}

@@ -43,10 +43,32 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	if err := v.Get(st); err != nil {
 		return nil, 0, err
 	}
+	if info := d.WorkflowExecutionInfo; info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
+		// Terminated (or timed out): the workflow never wrote its end, so
+		// its timeline still says running; Temporal knows how it ended.
+		st.Status = closedStatus(info.Status)
+		st.ErrorType, st.Error = closedType(info.Status)
+		if info.CloseTime != nil {
+			at := info.CloseTime.AsTime().UTC()
+			st.EndedAt = &at
+		}
+	}
 	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
 		a.statuses.Store(id, cachedStatus{length, st})
 	} else {
 		a.statuses.Delete(id)
 	}
 	return st, length, nil
+}
+
+// closedType is the error type and message of a run that Temporal ended
+// without the workflow's own ending.
+func closedType(s enumspb.WorkflowExecutionStatus) (typ, message string) {
+	switch s {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		return "Terminated", "terminated in Temporal"
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		return "TimedOut", "timed out in Temporal"
+	}
+	return "", ""
 }
