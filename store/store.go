@@ -87,6 +87,9 @@ const MaxPostgresConns = 20
 // sqliteDSN turns a path into a modernc DSN with WAL and a busy timeout.
 func sqliteDSN(path string) string {
 	if strings.Contains(path, "?") {
+		if !strings.Contains(path, "_txlock=") {
+			path += "&_txlock=immediate" // see below
+		}
 		return path
 	}
 	// In a file: URI '#' would end the path and '%' start an escape.
