@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -46,7 +47,7 @@ var voteStatus = map[string]int{
 // sealed with the API's key and sent; the run verifies the seal, so only
 // the API can vote. A vote the run refuses is removed again.
 func (a *API) vote(c echo.Context) error {
-	wf, err := a.voteTarget(c.Request().Context(), c.Param("id"))
+	wf, err := a.voteTarget(c.Request().Context(), c.Param("id"), c.Param("step"))
 	if err != nil {
 		return err
 	}
@@ -321,13 +322,23 @@ func (a *API) planOf(plans map[string]*plan.Plan, r *store.Run) *plan.Plan {
 	return p
 }
 
-// voteTarget resolves the run a vote goes to: a run's record, or a running
-// sub-runbook run (<run>.<step>[.<item>]...) whose root is a recorded run;
-// it returns the workflow id to seal and send the vote for.
-func (a *API) voteTarget(ctx context.Context, id string) (string, error) {
-	_, err := a.Store.Run(id)
+// voteTarget resolves the workflow a vote on step goes to, sealed for it:
+// the run id names a run's record, or a running sub-runbook run
+// (<run>.<step>[.<item>]...) whose root is a recorded run. Through a
+// record, an approval step its plan does not have but a sub-runbook's does
+// goes to the running child run that holds it.
+func (a *API) voteTarget(ctx context.Context, id, step string) (string, error) {
+	r, err := a.Store.Run(id)
 	if err == nil {
-		return id, nil
+		v, err := a.Store.Runbook(r.Runbook, r.Version)
+		if err != nil {
+			return "", err
+		}
+		p, err := v.PlanOf()
+		if err != nil {
+			return "", err
+		}
+		return a.holder(ctx, id, p, step, 0)
 	}
 	root, _, child := strings.Cut(id, ".")
 	if !child || !errors.Is(err, store.ErrNotFound) {
@@ -347,6 +358,60 @@ func (a *API) voteTarget(ctx context.Context, id string) (string, error) {
 		return "", problem(http.StatusNotFound, "no run "+id, "not a sub-runbook run of "+root)
 	}
 	return id, nil
+}
+
+// holder is the workflow that holds approval step of run id (plan p): the
+// run when p has the step (or no sub-runbook has it: the run then says it
+// is not waiting), else the one running sub-runbook run whose plan has it.
+func (a *API) holder(ctx context.Context, id string, p *plan.Plan, step string, depth int) (string, error) {
+	if s := p.Step(step); s != nil && s.Approval != nil || depth == MaxSubRunbookDepth {
+		return id, nil
+	}
+	subs := map[string]*plan.Plan{} // runbook step -> the plan it runs, when that has step
+	p.Walk(func(s *plan.Step) bool {
+		if s.Runbook != nil && s.Runbook.Plan != nil && hasApproval(s.Runbook.Plan, step, depth+1) {
+			subs[s.ID] = s.Runbook.Plan
+		}
+		return true
+	})
+	if len(subs) == 0 {
+		return id, nil
+	}
+	st, _, err := a.liveStatus(ctx, id)
+	if err != nil {
+		return id, nil // the Update answers for the run
+	}
+	var running []string
+	var plans []*plan.Plan
+	for _, e := range st.Steps {
+		if cp := subs[e.ID]; cp != nil && e.Status == workflows.StatusRunning {
+			running, plans = append(running, workflows.ChildID(id, e.ID, e.Item)), append(plans, cp)
+		}
+	}
+	switch len(running) {
+	case 0:
+		return id, nil
+	case 1:
+		return a.holder(ctx, running[0], plans[0], step, depth+1)
+	}
+	return "", problem(http.StatusConflict, fmt.Sprintf("%d running sub-runbook runs have approval step %s: vote through one of them", len(running), step),
+		map[string]any{"runs": running})
+}
+
+// hasApproval reports whether p, or a sub-runbook it runs, has approval
+// step.
+func hasApproval(p *plan.Plan, step string, depth int) bool {
+	if s := p.Step(step); s != nil && s.Approval != nil {
+		return true
+	}
+	found := false
+	if depth < MaxSubRunbookDepth {
+		p.Walk(func(s *plan.Step) bool {
+			found = found || s.Runbook != nil && s.Runbook.Plan != nil && hasApproval(s.Runbook.Plan, step, depth+1)
+			return !found
+		})
+	}
+	return found
 }
 
 func eligibleVoter(approvers []string, user string, groups []string) bool {

@@ -34,3 +34,17 @@ func capSize(field string, size, limit int) error {
 	return problem(http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is %d bytes; at most %d", field, size, limit),
 		map[string]any{"field": field, "size": size, "limit": limit})
 }
+
+// routeLimits says, for the OpenAPI document, what each route caps.
+func routeLimits() map[string]string {
+	params := fmt.Sprintf("a run's bound params at most %d bytes of JSON (413; for a hook, the match's error)", MaxParams)
+	return map[string]string{
+		"POST /api/v1/runs/:id/events/:name": fmt.Sprintf("payload at most %d bytes of JSON (413); at most %d events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)",
+			MaxEventPayload, workflows.MaxBufferedEvents),
+		"POST /api/v1/runs/:id/approvals/:step":                   fmt.Sprintf("comment at most %d bytes, inputs at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
+		"POST /api/v1/runbooks/:name/runs":                        params,
+		"POST /api/v1/runbooks/:name/schedules/:schedule/trigger": params,
+		"POST /hooks/alertmanager":                                params,
+		"POST /hooks/webhook/:name":                               params,
+	}
+}

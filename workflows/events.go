@@ -62,13 +62,24 @@ func (r *run) validateEvent(ctx workflow.Context, e Event) error {
 	if !WaitsFor(r.plan, e.Name) {
 		return temporal.NewApplicationError(fmt.Sprintf("no waitFor step of runbook %s waits for event %s", r.plan.Name, e.Name), EventUnknown)
 	}
-	if b, err := json.Marshal(e.Payload); err != nil || len(b) > MaxEventPayload {
-		return temporal.NewApplicationError(fmt.Sprintf("the payload is %d bytes of JSON; at most %d", len(b), MaxEventPayload), VoteInvalid)
+	if n := payloadSize(e.Payload); n > MaxEventPayload {
+		return temporal.NewApplicationError(fmt.Sprintf("the payload is %d bytes of JSON; at most %d", n, MaxEventPayload), VoteInvalid)
 	}
 	if n := r.buffered(e.Name); n >= MaxBufferedEvents {
 		return temporal.NewApplicationError(fmt.Sprintf("the run holds %d %s events no step has taken; at most %d", n, e.Name, MaxBufferedEvents), EventsPending)
 	}
 	return nil
+}
+
+// payloadSize is the length of a payload's JSON (encoding/json sorts map
+// keys, so it is a function of the payload); an unencodable one counts as
+// over any cap.
+func payloadSize(p map[string]any) int {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return MaxEventPayload + 1
+	}
+	return len(b)
 }
 
 // buffered counts the events named name that no step has taken.
