@@ -43,6 +43,7 @@ type API struct {
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	synced     sync.Map // run id -> history length last written to the records
+	launched   sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
 	voteSigner atomic.Pointer[attest.Signer]
 }
 

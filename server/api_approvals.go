@@ -22,10 +22,10 @@ import (
 )
 
 type voteRequest struct {
-	Decision string         `json:"decision"`
-	Comment  string         `json:"comment"`
-	Item     *int           `json:"item"`
-	Inputs   map[string]any `json:"inputs"`
+	Decision plan.VoteDecision `json:"decision"`
+	Comment  string            `json:"comment"`
+	Item     *int              `json:"item"`
+	Inputs   map[string]any    `json:"inputs"`
 }
 
 // voteStatus maps the interpreter's refusals to HTTP.
@@ -77,8 +77,8 @@ func (a *API) vote(c echo.Context) error {
 	if req.Item != nil {
 		item = *req.Item
 	}
-	rec := &store.Vote{RunID: wf, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
-	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": vr.Decision, "comment": vr.Comment, "item": strconv.Itoa(item)})
+	rec := &store.Vote{RunID: wf, StepID: vr.Step, Item: item, User: id.User, Decision: string(vr.Decision), Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
+	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": string(vr.Decision), "comment": vr.Comment, "item": strconv.Itoa(item)})
 	if err != nil {
 		return err
 	}
@@ -135,16 +135,16 @@ func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, 
 		if s.ID != vr.Step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
 			continue
 		}
-		res := workflows.VoteResult{Step: vr.Step, Decision: workflows.DecisionPending, Needed: s.MinApprovals}
+		res := workflows.VoteResult{Step: vr.Step, Decision: plan.DecisionPending, Needed: s.MinApprovals}
 		mine := false
 		for _, v := range s.Votes {
 			mine = mine || v.User == vr.User && v.Decision == vr.Decision
-			if v.Decision == "approve" {
+			if v.Decision == plan.VoteApprove {
 				res.Approvals++
 			}
 		}
 		if d, ok := s.Outputs["decision"].(string); ok && d != "" {
-			res.Decision = d // set once the approval is decided
+			res.Decision = plan.Decision(d) // set once the approval is decided
 		}
 		return res, mine
 	}
@@ -347,15 +347,21 @@ func (a *API) voteTarget(ctx context.Context, id, step string) (string, error) {
 	if _, err = a.Store.Run(root); err != nil {
 		return "", notFoundOr(err, "no run "+id)
 	}
-	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return "", problem(http.StatusNotFound, "no run "+id)
-	case err != nil:
-		return "", err
-	case d.WorkflowExecutionInfo.GetRootExecution().GetWorkflowId() != root:
-		return "", problem(http.StatusNotFound, "no run "+id, "not a sub-runbook run of "+root)
+	// Its parents lead to the recorded run (whose own parent may be a
+	// schedule's launcher).
+	for cur, depth := id, 0; cur != root; depth++ {
+		d, err := a.Temporal.DescribeWorkflowExecution(ctx, cur, "")
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			return "", problem(http.StatusNotFound, "no run "+id)
+		case err != nil:
+			return "", err
+		}
+		cur = d.WorkflowExecutionInfo.GetParentExecution().GetWorkflowId()
+		if !strings.HasPrefix(cur, root) || depth == MaxSubRunbookDepth {
+			return "", problem(http.StatusNotFound, "no run "+id, "not a sub-runbook run of "+root)
+		}
 	}
 	return id, nil
 }

@@ -68,8 +68,8 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 // closedWithout returns the status of a run Temporal terminated or timed
 // out, from its description and close event; nil for any other run.
 func (a *API) closedWithout(ctx context.Context, id string, info *workflowpb.WorkflowExecutionInfo) (*workflows.Status, error) {
-	end := info.GetCloseTime().AsTime()
-	st := &workflows.Status{RunID: id, Status: workflows.RunFailed, StartedAt: info.GetStartTime().AsTime(), EndedAt: &end}
+	end := info.GetCloseTime().AsTime().UTC()
+	st := &workflows.Status{RunID: id, Status: workflows.RunFailed, StartedAt: info.GetStartTime().AsTime().UTC(), EndedAt: &end}
 	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
 		st.ErrorType, st.Error = ErrTerminated, "the run was terminated in Temporal"

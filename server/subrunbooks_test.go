@@ -50,6 +50,22 @@ func TestSubRunbookCycleRegistration(t *testing.T) {
 	})
 }
 
+// An unknown sub-runbook at registration gets the did-you-mean that
+// validate gives among files, from the registered names.
+func TestSubRunbookDidYouMeanAtRegistration(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(subRunbookDoc("nightly-backup", "    - {id: hi, action: log, with: {message: b}}\n"), 201)
+		var p struct{ Details []runbooks.Diagnostic }
+		got := a.call("POST", "/api/v1/runbooks", a.author, subRunbookDoc("parent", "    - {id: sub, runbook: {name: nightly-backpu}}\n"), &p)
+		const want = `runbook.yaml:6:33: spec.steps[0].runbook.name: unknown runbook "nightly-backpu" (did you mean "nightly-backup"?)`
+		if got != 422 || len(p.Details) != 1 || p.Details[0].String() != want || p.Details[0].Code != runbooks.CodeUnknownRunbook {
+			t.Errorf("got %d %+v, want 422 %s", got, p.Details, want)
+		}
+	})
+}
+
 // A parent applied again after its child changed gets a new version that
 // embeds the new child.
 func TestParentFollowsChangedChild(t *testing.T) {

@@ -170,8 +170,8 @@ func (r *run) waitFor(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 			return err
 		}
 		if !ok {
-			st.Outputs = map[string]any{"received": false, "payload": nil, "sender": ""}
-			if w.OnTimeout == "continue" {
+			st.Outputs = plan.WaitForOutputValue(false, nil, "")
+			if w.OnTimeout == plan.WaitTimeoutContinue {
 				return nil
 			}
 			return &stepError{step: s.ID, typ: ErrEventTimeout, message: fmt.Sprintf("no %s event within %s", w.Event, timeout)}
@@ -179,7 +179,7 @@ func (r *run) waitFor(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 	} else if err := workflow.Await(ctx, ready); err != nil {
 		return err
 	}
-	st.Outputs = map[string]any{"received": true, "payload": got.Payload, "sender": got.Sender}
+	st.Outputs = plan.WaitForOutputValue(true, got.Payload, got.Sender)
 	return nil
 }
 
