@@ -359,7 +359,7 @@ func (a *API) voteTarget(ctx context.Context, id, step string) (string, error) {
 			return "", err
 		}
 		cur = d.WorkflowExecutionInfo.GetParentExecution().GetWorkflowId()
-		if !strings.HasPrefix(cur, root) || depth == MaxSubRunbookDepth {
+		if cur != root && !strings.HasPrefix(cur, root+".") || depth == MaxSubRunbookDepth {
 			return "", problem(http.StatusNotFound, "no run "+id, "not a sub-runbook run of "+root)
 		}
 	}
