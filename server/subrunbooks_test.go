@@ -2,6 +2,7 @@ package server
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/opsrunbook/runbook/runbooks"
@@ -159,5 +160,48 @@ func TestSubRunbookApprovals(t *testing.T) {
 		if votes, _ := st.Votes(child); len(votes) != 2 || votes[0].User != "bob" || votes[1].User != "alertmanager" || votes[0].Status != store.VoteCounted {
 			t.Errorf("recorded votes: %+v", votes)
 		}
+	})
+}
+
+// Through the parent, an approval step that several running sub-runbook
+// runs hold (one per forEach item) is ambiguous: 409 names them, and a
+// vote through each child's id counts.
+func TestSubRunbookApprovalsInALoop(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(subRunbookDoc("kidloop", "    - {id: check, approval: {approvers: [\"group:board\"], timeout: 10m}}\n"), 201)
+		a.register(subRunbookDoc("parloop", "    - id: each\n      forEach: \"[1, 2]\"\n      maxConcurrency: 2\n      steps:\n        - {id: sub, runbook: {name: kidloop}}\n"), 201)
+		var run runView
+		if got := a.call("POST", "/api/v1/runbooks/parloop/runs", a.ann, map[string]any{}, &run); got != 201 {
+			t.Fatalf("start: %d", got)
+		}
+		children := []string{run.ID + ".sub.0", run.ID + ".sub.1"}
+		waitFor(t, func() bool {
+			var list struct{ Approvals []pendingApproval }
+			a.call("GET", "/api/v1/approvals", a.bob, nil, &list)
+			n := 0
+			for _, p := range list.Approvals {
+				if p.Parent == run.ID && slices.Contains(children, p.Run) {
+					n++
+				}
+			}
+			return n == 2
+		})
+		var p Problem
+		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/check", a.bob, map[string]any{"decision": "approve"}, &p); got != 409 ||
+			p.Error != "2 running sub-runbook runs have approval step check: vote through one of them" {
+			t.Errorf("through the parent: %d %+v, want 409", got, p)
+		}
+		for _, id := range children {
+			if got := a.call("POST", "/api/v1/runs/"+id+"/approvals/check", a.bob, map[string]any{"decision": "approve"}, &p); got != 200 {
+				t.Errorf("through %s: %d %+v", id, got, p)
+			}
+		}
+		waitFor(t, func() bool {
+			var v runView
+			a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+			return v.Status == workflows.RunSucceeded
+		})
 	})
 }
