@@ -394,6 +394,14 @@ func (a *API) cancelRun(c echo.Context) error {
 		}
 		return err
 	}
+	// The run may have ended between the two calls, and Temporal drops a
+	// cancel for a closed run without a word: look again. A run still
+	// running holds the request in its history; one cancelled took it.
+	if d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil {
+		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(st)})
+		}
+	}
 	if err := a.Store.Audit(identity(c).User, "run.cancel", r.ID, nil); err != nil {
 		return err
 	}

@@ -5,7 +5,6 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -30,7 +29,7 @@ func ScheduleLauncher(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	}
 	info := workflow.GetInfo(ctx)
 	sum := sha256.Sum256([]byte(info.WorkflowExecution.RunID))
-	id := RunID(in.Plan.Name, fireTime(info), [10]byte(sum[:10]))
+	id := RunID(in.Plan.Name, fireTime(ctx, info), [10]byte(sum[:10]))
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          id,
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_TERMINATE,
@@ -46,12 +45,11 @@ func ScheduleLauncher(ctx workflow.Context, in RunInput) (*RunResult, error) {
 // fireTime is the time the schedule fired for (Temporal's
 // TemporalScheduledStartTime search attribute on what a schedule starts),
 // or the launcher's start when something else started it.
-func fireTime(info *workflow.Info) time.Time {
-	if p := info.SearchAttributes.GetIndexedFields()["TemporalScheduledStartTime"]; p != nil {
-		var at time.Time
-		if converter.GetDefaultDataConverter().FromPayload(p, &at) == nil && !at.IsZero() {
-			return at
-		}
+func fireTime(ctx workflow.Context, info *workflow.Info) time.Time {
+	if at, ok := workflow.GetTypedSearchAttributes(ctx).GetTime(scheduledStartTime); ok && !at.IsZero() {
+		return at
 	}
 	return info.WorkflowStartTime
 }
+
+var scheduledStartTime = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")

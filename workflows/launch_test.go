@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/workflows"
@@ -32,7 +33,7 @@ func TestScheduleLauncherStartsAWellFormedRun(t *testing.T) {
 			h.env.RegisterWorkflowWithOptions(workflows.ScheduleLauncher, workflow.RegisterOptions{Name: workflows.LauncherName})
 			h.env.SetStartTime(start)
 			if tc.fired != nil {
-				if err := h.env.SetSearchAttributesOnStart(map[string]any{"TemporalScheduledStartTime": *tc.fired}); err != nil {
+				if err := h.env.SetTypedSearchAttributesOnStart(temporal.NewSearchAttributes(temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime").ValueSet(*tc.fired))); err != nil {
 					t.Fatal(err)
 				}
 			}
