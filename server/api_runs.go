@@ -103,6 +103,9 @@ func apiKey(runbook, user, header string) string {
 // start records and starts a run: 201 for a new run, 200 for the run an
 // idempotency key or an attaching concurrency key already names.
 func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+	if err := capJSON("params", params, MaxParams); err != nil {
+		return nil, 0, err
+	}
 	voteKey, err := a.voteKey()
 	if err != nil {
 		return nil, 0, err
@@ -249,7 +252,11 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 		case err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			return &runs[i], nil
 		case err == nil:
-			_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+			if st, _ := a.closedWithout(c.Request().Context(), runs[i].ID, d.WorkflowExecutionInfo); st != nil {
+				_ = a.Store.FinishRun(runs[i].ID, st.Status, st.ErrorType, st.Error, nil, *st.EndedAt)
+			} else {
+				_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+			}
 		case errors.As(err, &nf) && !a.notStarted(&runs[i]):
 			return &runs[i], nil // recorded, being started
 		}
@@ -304,11 +311,32 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 		return out
 	}
 	out.Steps = st.Steps
+	if st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut {
+		out.Steps = a.recordedSteps(r.ID) // as the syncer last saw them
+	}
 	if st.Status != workflows.RunRunning {
 		out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
 		if r.Status == workflows.RunRunning {
 			_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
 		}
+	}
+	return out
+}
+
+// recordedSteps is a run's timeline as the records hold it.
+func (a *API) recordedSteps(id string) []workflows.StepState {
+	evs, err := a.Store.Steps(id)
+	if err != nil {
+		return nil
+	}
+	out := make([]workflows.StepState, len(evs))
+	for i, e := range evs {
+		out[i] = workflows.StepState{ID: e.StepID, Kind: e.Kind, Status: e.Status, Attempts: e.Attempts, StartedAt: e.StartedAt,
+			EndedAt: e.EndedAt, Error: e.Error, ErrorType: e.ErrorType}
+		if e.Item >= 0 {
+			out[i].Item = &e.Item
+		}
+		_ = json.Unmarshal(e.Outputs, &out[i].Outputs)
 	}
 	return out
 }

@@ -1,59 +1,50 @@
 package server
 
 import (
-	"errors"
+	"encoding/json"
 	"fmt"
 	"net/http"
 
-	"github.com/opsrunbook/runbook/plan"
-	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
 )
 
-// tooLong answers a record the store refused for its sizes: 422, a
-// detail per field.
-func tooLong(e *store.TooLongError) error {
-	details := make([]any, len(e.Fields))
-	for i, f := range e.Fields {
-		details[i] = f
+// Limits on what a caller can put in a run's history: every one of these
+// lands in a Temporal event, and Temporal ends a run at 50 MB of history.
+// Beyond one the API answers 413.
+const (
+	MaxEventPayload = workflows.MaxEventPayload // an event's payload, as JSON
+	MaxComment      = 4 << 10                   // a vote's comment
+	MaxVoteInputs   = 64 << 10                  // an approval's inputs, as JSON
+	MaxParams       = 256 << 10                 // a run's params, as JSON: from the API, an alert, a webhook or a schedule
+)
+
+// capJSON refuses v when its JSON passes limit bytes.
+func capJSON(field string, v any, limit int) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return problem(http.StatusUnprocessableEntity, field+" is not JSON: "+err.Error())
 	}
-	return problem(http.StatusUnprocessableEntity, "values longer than the database holds", details...)
+	return capSize(field, len(b), limit)
 }
 
-// checkAlerts refuses an Alertmanager payload any alert of which would
-// not fit its run's record (the fingerprint is triggeredBy, the alertname
-// label triggerDetail), before any alert starts a run: a 422 tells the
-// sender, where a run that fails to record drops the alert.
-func checkAlerts(alerts []Alert) error {
-	var long []any
-	fingerprint, detail := store.Size(store.Run{}, "TriggeredBy"), store.Size(store.Run{}, "TriggerDetail")
-	for i, a := range alerts {
-		if n := store.Length(a.Fingerprint); n > fingerprint {
-			long = append(long, fmt.Sprintf("alerts[%d].fingerprint: %d characters, at most %d", i, n, fingerprint))
-		}
-		if n := store.Length(a.Labels["alertname"]); n > detail {
-			long = append(long, fmt.Sprintf("alerts[%d].labels.alertname: %d characters, at most %d", i, n, detail))
-		}
+func capSize(field string, size, limit int) error {
+	if size <= limit {
+		return nil
 	}
-	if long != nil {
-		return problem(http.StatusUnprocessableEntity, "values longer than the database holds", long...)
-	}
-	return nil
+	return problem(http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is %d bytes; at most %d", field, size, limit),
+		map[string]any{"field": field, "size": size, "limit": limit})
 }
 
-// checkPlan refuses a runbook whose schedules would not fit their records,
-// before the version is saved or a schedule made in Temporal.
-func checkPlan(p *plan.Plan) error {
-	var long []any
-	for i, s := range p.Schedules {
-		var tl *store.TooLongError
-		if errors.As(store.CheckSizes(&store.Schedule{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: string(s.Overlap)}), &tl) {
-			for _, f := range tl.Fields {
-				long = append(long, fmt.Sprintf("spec.schedules[%d].%s", i, f))
-			}
-		}
+// routeLimits says, for the OpenAPI document, what each route caps.
+func routeLimits() map[string]string {
+	params := fmt.Sprintf("a run's bound params at most %d bytes of JSON (413; for a hook, the match's error)", MaxParams)
+	return map[string]string{
+		"POST /api/v1/runs/:id/events/:name": fmt.Sprintf("payload at most %d bytes of JSON (413); at most %d events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)",
+			MaxEventPayload, workflows.MaxBufferedEvents),
+		"POST /api/v1/runs/:id/approvals/:step":                   fmt.Sprintf("comment at most %d bytes, inputs at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
+		"POST /api/v1/runbooks/:name/runs":                        params,
+		"POST /api/v1/runbooks/:name/schedules/:schedule/trigger": params,
+		"POST /hooks/alertmanager":                                params,
+		"POST /hooks/webhook/:name":                               params,
 	}
-	if long != nil {
-		return problem(http.StatusUnprocessableEntity, "values longer than the database holds", long...)
-	}
-	return nil
 }

@@ -4,8 +4,15 @@ import (
 	"context"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/opsrunbook/runbook/workflows"
+)
+
+// Error types of runs Temporal closed without the run ending itself.
+const (
+	ErrTerminated = "Terminated" // terminated: by an operator, or at Temporal's history limits
+	ErrTimedOut   = "TimedOut"   // past a workflow execution or run timeout
 )
 
 // cachedStatus is a running run's status as of a history length.
@@ -19,13 +26,20 @@ type cachedStatus struct {
 // so the run is described first and asked only when its history grew
 // since it was last asked: a status is a function of the history. It
 // returns the history length the status is of. Only running runs are
-// cached; callers must not modify the status.
+// cached; callers must not modify the status. A run Temporal closed
+// without it (terminated, timed out) is never asked: its workflow never
+// saw its end, so a replay would say running, at the cost of its whole
+// history; it is failed, as its close event says.
 func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, length int64, err error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, 0, err
 	}
 	length = d.WorkflowExecutionInfo.HistoryLength
+	if st, err := a.closedWithout(ctx, id, d.WorkflowExecutionInfo); st != nil || err != nil {
+		a.statuses.Delete(id)
+		return st, length, err
+	}
 	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length {
 		return c.(cachedStatus).status, length, nil
 	}
@@ -43,16 +57,6 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	if err := v.Get(st); err != nil {
 		return nil, 0, err
 	}
-	if info := d.WorkflowExecutionInfo; info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
-		// Terminated (or timed out): the workflow never wrote its end, so
-		// its timeline still says running; Temporal knows how it ended.
-		st.Status = closedStatus(info.Status)
-		st.ErrorType, st.Error = closedType(info.Status)
-		if info.CloseTime != nil {
-			at := info.CloseTime.AsTime().UTC()
-			st.EndedAt = &at
-		}
-	}
 	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
 		a.statuses.Store(id, cachedStatus{length, st})
 	} else {
@@ -61,14 +65,29 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	return st, length, nil
 }
 
-// closedType is the error type and message of a run that Temporal ended
-// without the workflow's own ending.
-func closedType(s enumspb.WorkflowExecutionStatus) (typ, message string) {
-	switch s {
+// closedWithout returns the status of a run Temporal terminated or timed
+// out, from its description and close event; nil for any other run.
+func (a *API) closedWithout(ctx context.Context, id string, info *workflowpb.WorkflowExecutionInfo) (*workflows.Status, error) {
+	end := info.GetCloseTime().AsTime().UTC()
+	st := &workflows.Status{RunID: id, Status: workflows.RunFailed, StartedAt: info.GetStartTime().AsTime().UTC(), EndedAt: &end}
+	switch info.GetStatus() {
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
-		return "Terminated", "terminated in Temporal"
+		st.ErrorType, st.Error = ErrTerminated, "the run was terminated in Temporal"
+		it := a.Temporal.GetWorkflowHistory(ctx, id, info.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		if !it.HasNext() {
+			return st, nil
+		}
+		ev, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if t := ev.GetWorkflowExecutionTerminatedEventAttributes(); t != nil && t.GetReason() != "" {
+			st.Error += ": " + t.GetReason()
+		}
 	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
-		return "TimedOut", "timed out in Temporal"
+		st.ErrorType, st.Error = ErrTimedOut, "the run passed its Temporal execution timeout"
+	default:
+		return nil, nil
 	}
-	return "", ""
+	return st, nil
 }

@@ -189,11 +189,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 	if err != nil {
 		return &stepError{step: s.ID, typ: "BadInput", message: err.Error()}
 	}
-	id := r.status.RunID + "." + s.ID
-	if st.Item != nil {
-		id = fmt.Sprintf("%s.%d", id, *st.Item)
-	}
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: ChildID(r.status.RunID, s.ID, st.Item)})
 	var res RunResult
 	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
 		Plan: child, Params: params, Trigger: plan.RunTriggerParent, TriggeredBy: r.status.RunID, Version: r.in.Version,
