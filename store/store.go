@@ -71,7 +71,8 @@ func Open(dsn string) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
-	if err := s.registerDeadlines(); err == nil {
+	err = s.registerDeadlines()
+	if err == nil {
 		err = db.AutoMigrate(models...)
 	}
 	if err != nil {
