@@ -40,6 +40,9 @@ type API struct {
 	Scheduler *Scheduler
 	// VoteKey seals votes and events; nil: a key kept in the records.
 	VoteKey ed25519.PrivateKey
+	// HistoryBudget is the history length after which a run's long loop
+	// hands over to a new execution (0: workflows.DefaultHistoryBudget).
+	HistoryBudget int
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	synced     sync.Map // run id -> history length last written to the records

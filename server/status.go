@@ -8,45 +8,91 @@ import (
 	"github.com/opsrunbook/runbook/workflows"
 )
 
-// cachedStatus is a running run's status as of a history length.
+// cachedStatus is a running run's status as of one execution's history
+// length (a run that handed over to a new execution starts a new history).
 type cachedStatus struct {
-	length int64
-	status *workflows.Status
+	execution string
+	length    int64
+	status    *workflows.Status
 }
 
-// liveStatus returns a run's status from Temporal. A status query runs
-// the workflow on a worker (often a replay); describing the run does not,
-// so the run is described first and asked only when its history grew
-// since it was last asked: a status is a function of the history. It
-// returns the history length the status is of. Only running runs are
-// cached; callers must not modify the status.
+// liveStatus returns a run's status with its whole timeline from Temporal,
+// read in pages so that no query result nears Temporal's 2 MB payload limit.
+// A status query runs the workflow on a worker (often a replay); describing
+// the run does not, so the run is described first and asked only when its
+// history grew since it was last asked: a status is a function of the
+// history. It returns the history length the status is of. Only running
+// runs are cached; callers must not modify the status.
 func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, length int64, err error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, 0, err
 	}
-	length = d.WorkflowExecutionInfo.HistoryLength
-	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length {
+	info := d.WorkflowExecutionInfo
+	length, execution := info.HistoryLength, info.Execution.GetRunId()
+	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length && c.(cachedStatus).execution == execution {
 		return c.(cachedStatus).status, length, nil
 	}
-	statusQueries.Inc()
-	v, err := a.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
-	if err != nil {
-		if info := d.WorkflowExecutionInfo; info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			// Ended, and cannot be asked (no worker can replay it): how it
-			// ended is known, its timeline is not.
-			return &workflows.Status{RunID: id, Status: closedStatus(info.Status)}, length, nil
+	page := workflows.StatusPage{Limit: workflows.MaxStepsLimit}
+	for {
+		p, err := a.queryStatus(ctx, id, execution, info.Status, page)
+		if err != nil {
+			return nil, 0, err
 		}
-		return nil, 0, err
+		if st == nil {
+			st = p
+		} else {
+			st.Steps = append(st.Steps, p.Steps...)
+		}
+		page.Offset = p.StepsOffset + len(p.Steps)
+		if len(p.Steps) == 0 || page.Offset >= p.StepsTotal {
+			break
+		}
 	}
-	st = &workflows.Status{}
-	if err := v.Get(st); err != nil {
-		return nil, 0, err
-	}
-	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
-		a.statuses.Store(id, cachedStatus{length, st})
+	st.StepsOffset = 0
+	if info.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
+		a.statuses.Store(id, cachedStatus{execution, length, st})
 	} else {
 		a.statuses.Delete(id)
 	}
 	return st, length, nil
+}
+
+// liveStatusPage returns a run's status with one page of its timeline.
+func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.StatusPage) (*workflows.Status, error) {
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
+	info := d.WorkflowExecutionInfo
+	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
+		st := *c.(cachedStatus).status
+		from := min(max(page.Offset, 0), len(st.Steps))
+		limit := page.Limit
+		if limit <= 0 {
+			limit = workflows.DefaultStepsLimit
+		}
+		st.Steps, st.StepsOffset = st.Steps[from:min(from+min(limit, workflows.MaxStepsLimit), len(st.Steps))], from
+		return &st, nil
+	}
+	return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+}
+
+// queryStatus asks the run's current execution for a page of its status.
+func (a *API) queryStatus(ctx context.Context, id, execution string, status enumspb.WorkflowExecutionStatus, page workflows.StatusPage) (*workflows.Status, error) {
+	statusQueries.Inc()
+	v, err := a.Temporal.QueryWorkflow(ctx, id, execution, workflows.QueryStatus, page)
+	if err != nil {
+		if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			// Ended, and cannot be asked (no worker can replay it): how it
+			// ended is known, its timeline is not.
+			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil
+		}
+		return nil, err
+	}
+	st := &workflows.Status{}
+	if err := v.Get(st); err != nil {
+		return nil, err
+	}
+	return st, nil
 }

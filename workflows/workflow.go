@@ -64,6 +64,12 @@ type RunInput struct {
 	// LocalActions runs actions whose spec is Local (log) as local
 	// activities: no task queue round trip, fewer history events.
 	LocalActions bool `json:"localActions,omitempty"`
+	// HistoryBudget is the history length after which a long loop hands
+	// the run over to a new execution (0: DefaultHistoryBudget).
+	HistoryBudget int `json:"historyBudget,omitempty"`
+	// Resume is the state a previous execution of the run handed over
+	// (gzipped JSON); empty when the run starts.
+	Resume []byte `json:"resume,omitempty"`
 }
 
 // RunResult is what a finished run returns.
@@ -99,16 +105,24 @@ type exitRun struct{ message string }
 func (e *exitRun) Error() string { return "exit: " + e.message }
 
 func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
-	if se := r.preflight(ctx); se != nil {
-		return r.refuse(ctx, se)
+	if r.resume == nil {
+		if se := r.preflight(ctx); se != nil {
+			return r.refuse(ctx, se)
+		}
 	}
 	mainCtx, cancelMain := workflow.WithCancel(ctx)
 	timedOut := false
 	if !r.plan.Timeout.IsZero() {
-		d, err := r.ev.Duration(r.plan.Timeout, r.vars(r.root))
-		if err != nil {
-			cancelMain()
-			return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
+		var d time.Duration
+		if r.resume != nil { // the deadline the run started with
+			d = max(r.deadline.Sub(workflow.Now(ctx)), time.Nanosecond)
+		} else {
+			var err error
+			if d, err = r.ev.Duration(r.plan.Timeout, r.vars(r.root)); err != nil {
+				cancelMain()
+				return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
+			}
+			r.deadline = workflow.Now(ctx).Add(d)
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		defer cancelTimer()
@@ -121,6 +135,9 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 	}
 	err := r.list(mainCtx, r.root, r.plan.Steps)
 	cancelMain()
+	if h, ok := err.(*handOver); ok && !timedOut {
+		return r.continueAsNew(ctx, h)
+	}
 	if err != nil && timedOut {
 		err = &stepError{step: r.current, typ: ErrRunTimeout, message: fmt.Sprintf("the run exceeded its timeout of %s", r.plan.Timeout)}
 	}
