@@ -108,10 +108,11 @@ func BuildSet(srcs []Source, opts Options) []Result {
 			p, err := Compile(checked)
 			if ie, ok := err.(*InternalError); ok {
 				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: SeverityError, Code: CodeInternal, Message: ie.Error()})
-			} else {
+			} else if results[i].Diagnostics = append(results[i].Diagnostics, checkLimits(checked, p)...); !results[i].Diagnostics.HasErrors() {
 				results[i].Plan = p
 				compiled[name] = p
 			}
+			results[i].Diagnostics.Sort()
 		}
 		state[i] = 2
 	}

@@ -85,14 +85,19 @@ func TestLongLoopsHandOver(t *testing.T) {
 		a.call("GET", "/api/v1/runs/"+run.ID+query, a.viewer, nil, &v)
 		return v
 	}
-	waitFor(t, func() bool { v := get(""); return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingApproval })
+	waitFor(t, func() bool {
+		v := get("")
+		return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingApproval
+	})
 	if got := a.vote(a.bob, run.ID); got != 200 {
 		t.Fatalf("vote before the hand-overs: %d", got)
 	}
 	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/events/go", a.ann, map[string]any{"payload": map[string]any{"n": "event kept"}}, nil); got != 202 {
 		t.Fatalf("event: %d", got)
 	}
-	waitFor(t, func() bool { return stepOfView(get("?stepsOffset=0&stepsLimit=2000"), "confirm") == workflows.StatusWaitingApproval })
+	waitFor(t, func() bool {
+		return stepOfView(get("?stepsOffset=0&stepsLimit=2000"), "confirm") == workflows.StatusWaitingApproval
+	})
 	if v := get(""); v.Handovers < 3 || v.ID != run.ID {
 		t.Fatalf("at confirm: %d hand-overs, id %s", v.Handovers, v.ID)
 	}

@@ -22,7 +22,7 @@ import (
 
 // DefaultHistoryBudget is the history length after which a long loop hands
 // over to a new execution, when RunInput.HistoryBudget is 0.
-const DefaultHistoryBudget = 10000
+const DefaultHistoryBudget = plan.HistoryBudget
 
 // handoverVersion guards the hand-over: runs recorded before it never
 // hand over, so their histories replay.
