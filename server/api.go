@@ -45,6 +45,7 @@ type API struct {
 	HistoryBudget int
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
+	refreshing sync.Map // run id -> true while its status is read behind a read
 	synced     sync.Map // run id -> history length last written to the records
 	voteSigner atomic.Pointer[attest.Signer]
 }

@@ -159,8 +159,28 @@ func TestLongLoopsHandOver(t *testing.T) {
 	}
 	devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestLongLoopsHandOver-first"),
 		devtest.ExecutionHistoryJSON(t, c, run.ID, executions[0]), run.ID)
-	devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestLongLoopsHandOver-last"),
-		devtest.ExecutionHistoryJSON(t, c, run.ID, executions[len(executions)-1]), run.ID)
+	// The run ended by handing its final state to a last short execution,
+	// which a read of the closed run replays.
+	if n := historyLength(t, c, run.ID, executions[len(executions)-1]); n > 10 {
+		t.Errorf("the last execution has %d events", n)
+	}
+	for i, name := range map[int]string{len(executions) - 2: "end", len(executions) - 1: "closed"} {
+		devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestLongLoopsHandOver-"+name),
+			devtest.ExecutionHistoryJSON(t, c, run.ID, executions[i]), run.ID)
+	}
+}
+
+func historyLength(t *testing.T, c client.Client, id, execution string) int {
+	t.Helper()
+	n := 0
+	it := c.GetWorkflowHistory(context.Background(), id, execution, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		if _, err := it.Next(); err != nil {
+			t.Fatal(err)
+		}
+		n++
+	}
+	return n
 }
 
 func stepOfView(v runView, id string) string {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 
@@ -58,24 +59,72 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	return st, length, nil
 }
 
+// StaleAfter is how long a read of a running run waits for the worker
+// before it answers with the run's last status. A worker answers a query
+// between workflow tasks; a loop of local actions keeps a task open for
+// seconds.
+const StaleAfter = 150 * time.Millisecond
+
 // liveStatusPage returns a run's status with one page of its timeline.
+// When the worker is slow to answer, a running run's last status answers,
+// and is refreshed behind.
 func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.StatusPage) (*workflows.Status, error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, err
 	}
 	info := d.WorkflowExecutionInfo
-	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
-		st := *c.(cachedStatus).status
-		from := min(max(page.Offset, 0), len(st.Steps))
-		limit := page.Limit
-		if limit <= 0 {
-			limit = workflows.DefaultStepsLimit
-		}
-		st.Steps, st.StepsOffset = st.Steps[from:min(from+min(limit, workflows.MaxStepsLimit), len(st.Steps))], from
-		return &st, nil
+	c, cached := a.statuses.Load(id)
+	if cached && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
+		return pageOf(c.(cachedStatus).status, page), nil
 	}
-	return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+	if info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+	}
+	if !cached {
+		a.refresh(ctx, id)
+		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+	}
+	type answer struct {
+		st  *workflows.Status
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		st, err := a.queryStatus(context.WithoutCancel(ctx), id, info.Execution.GetRunId(), info.Status, page)
+		got <- answer{st, err}
+	}()
+	select {
+	case ans := <-got:
+		return ans.st, ans.err
+	case <-time.After(StaleAfter):
+		a.refresh(ctx, id)
+		return pageOf(c.(cachedStatus).status, page), nil
+	}
+}
+
+// refresh reads a running run's whole status behind the request, once at
+// a time, for the reads that follow.
+func (a *API) refresh(ctx context.Context, id string) {
+	if _, busy := a.refreshing.LoadOrStore(id, true); busy {
+		return
+	}
+	go func() {
+		defer a.refreshing.Delete(id)
+		_, _, _ = a.liveStatus(context.WithoutCancel(ctx), id)
+	}()
+}
+
+// pageOf cuts a page from a whole status.
+func pageOf(whole *workflows.Status, page workflows.StatusPage) *workflows.Status {
+	st := *whole
+	from := min(max(page.Offset, 0), len(st.Steps))
+	limit := page.Limit
+	if limit <= 0 {
+		limit = workflows.DefaultStepsLimit
+	}
+	st.Steps, st.StepsOffset = st.Steps[from:min(from+min(limit, workflows.MaxStepsLimit), len(st.Steps))], from
+	return &st
 }
 
 // queryStatus asks the run's current execution for a page of its status.

@@ -10,6 +10,7 @@ import (
 
 	"github.com/opsrunbook/runbook/plan"
 
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
 
@@ -37,18 +38,21 @@ func (h *handOver) Error() string { return "hand over to a new execution at step
 // carried is what one execution hands the next, gzipped JSON in
 // RunInput.Resume.
 type carried struct {
-	StartedAt     time.Time         `json:"startedAt"`
-	Deadline      *time.Time        `json:"deadline,omitempty"` // of spec.timeout
-	Current       string            `json:"current,omitempty"`
-	Handovers     int               `json:"handovers"`
-	Timeline      []StepState       `json:"timeline"`
-	Vars          map[string]any    `json:"vars"` // plan.EncodeVars
-	Scopes        []carriedScope    `json:"scopes"`
-	Compensations []carriedComp     `json:"compensations,omitempty"`
-	Events        []Event           `json:"events,omitempty"` // not yet taken
-	Nonces        []carriedNonce    `json:"nonces,omitempty"`
-	Loop          carriedLoop       `json:"loop"`
-	Waits         []carriedApproval `json:"approvals,omitempty"`
+	StartedAt     time.Time      `json:"startedAt"`
+	Deadline      *time.Time     `json:"deadline,omitempty"` // of spec.timeout
+	Current       string         `json:"current,omitempty"`
+	Handovers     int            `json:"handovers"`
+	Timeline      []StepState    `json:"timeline"`
+	Vars          map[string]any `json:"vars"` // plan.EncodeVars
+	Scopes        []carriedScope `json:"scopes"`
+	Compensations []carriedComp  `json:"compensations,omitempty"`
+	Events        []Event        `json:"events,omitempty"` // not yet taken
+	Nonces        []carriedNonce `json:"nonces,omitempty"`
+	Loop          carriedLoop    `json:"loop"`
+	// Final is the status of a run that has ended, handed to a last short
+	// execution so that reading the closed run replays a few events.
+	Final *Status           `json:"final,omitempty"`
+	Waits []carriedApproval `json:"approvals,omitempty"`
 }
 
 // carriedScope is a scope: states as timeline indexes, vars encoded. Scope
@@ -133,7 +137,7 @@ func (r *run) overBudget(ctx workflow.Context, s *plan.Step) bool {
 	if budget <= 0 {
 		budget = DefaultHistoryBudget
 	}
-	if !r.resumable[s.ID] || workflow.GetInfo(ctx).GetCurrentHistoryLength() < budget {
+	if !r.resumable[s.ID] || r.historyLength(ctx) < budget {
 		return false
 	}
 	if r.handover == 0 {
@@ -143,6 +147,24 @@ func (r *run) overBudget(ctx workflow.Context, s *plan.Step) bool {
 		}
 	}
 	return r.handover == 2
+}
+
+// historyLength is the execution's history length as of the last workflow
+// task, plus a marker for each local action completed since: a workflow
+// task that runs local actions writes their markers only when it
+// completes, so GetCurrentHistoryLength alone misses them (a forEach of
+// local log steps can run thousands in one task).
+func (r *run) historyLength(ctx workflow.Context) int {
+	r.countLocal(ctx, 0)
+	return r.lengthSeen + r.localsSince
+}
+
+// countLocal adds n local actions completed in the current workflow task.
+func (r *run) countLocal(ctx workflow.Context, n int) {
+	if l := workflow.GetInfo(ctx).GetCurrentHistoryLength(); l != r.lengthSeen {
+		r.lengthSeen, r.localsSince = l, 0
+	}
+	r.localsSince += n
 }
 
 // takeLoop returns the progress the previous execution carried for loop
@@ -161,7 +183,7 @@ func (r *run) continueAsNew(ctx workflow.Context, h *handOver) (*RunResult, erro
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return nil, err
 	}
-	state, err := r.carry(h.loop)
+	state, err := r.carry(h.loop, nil)
 	if err != nil {
 		return r.finish(ctx, &stepError{step: h.loop.Step, typ: ErrBadPlan, message: "hand-over: " + err.Error()})
 	}
@@ -170,11 +192,54 @@ func (r *run) continueAsNew(ctx workflow.Context, h *handOver) (*RunResult, erro
 	return nil, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
 }
 
+// A query of a closed run replays its last execution on a worker, at a
+// cost that grows with its history and its loop's concurrency (seconds for
+// a 10,000-event forEach of 100 at a time). A run that ended with a long
+// history hands its final state to a last execution that ends at once.
+
+// closeShort reports whether the run, ended, should hand over its final
+// state: its history passed a twentieth of the budget.
+func (r *run) closeShort(ctx workflow.Context) bool {
+	budget := r.in.HistoryBudget
+	if budget <= 0 {
+		budget = DefaultHistoryBudget
+	}
+	if r.historyLength(ctx) < budget/20 {
+		return false
+	}
+	return workflow.GetVersion(ctx, "final-handover", workflow.DefaultVersion, 1) >= 1 &&
+		workflow.AllHandlersFinished(ctx)
+}
+
+// handOverEnd starts the last execution with the final state; if the state
+// cannot be carried, the run ends here as it would have.
+func (r *run) handOverEnd(ctx workflow.Context, res *RunResult, err error) (*RunResult, error) {
+	final := *r.status
+	state, cerr := r.carry(carriedLoop{}, &final)
+	if cerr != nil {
+		return res, err
+	}
+	next := r.in
+	next.Resume = state
+	return nil, workflow.NewContinueAsNewError(ctx, WorkflowName, next)
+}
+
+// ended is the end of the last, short execution: the result the run had.
+func (r *run) ended() (*RunResult, error) {
+	if r.status.Status == RunSucceeded {
+		return &RunResult{Status: RunSucceeded, Outputs: r.status.Outputs, ExitMessage: r.status.ExitMessage}, nil
+	}
+	return nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status)
+}
+
 // carry encodes the run's state for the next execution.
-func (r *run) carry(loop carriedLoop) ([]byte, error) {
+func (r *run) carry(loop carriedLoop, final *Status) ([]byte, error) {
 	index := make(map[*StepState]int, len(r.timeline))
 	c := carried{StartedAt: r.status.StartedAt, Current: r.current, Handovers: r.status.Handovers + 1,
-		Vars: plan.EncodeVars(r.varsVar), Loop: loop, Timeline: make([]StepState, len(r.timeline))}
+		Vars: plan.EncodeVars(r.varsVar), Loop: loop, Timeline: make([]StepState, len(r.timeline)), Final: final}
+	if final != nil {
+		final.Handovers = c.Handovers
+	}
 	if !r.deadline.IsZero() {
 		d := r.deadline
 		c.Deadline = &d
@@ -325,6 +390,12 @@ func (r *run) restore(state []byte) error {
 	}
 	r.status.StartedAt, r.status.Handovers = c.StartedAt, c.Handovers
 	r.runVar["startedAt"] = c.StartedAt
+	if c.Final != nil {
+		final := *c.Final
+		final.RunID = r.status.RunID
+		r.status, r.final = &final, true
+		return nil
+	}
 	loop := c.Loop
 	r.resume = &loop
 	return nil

@@ -32,6 +32,9 @@ type run struct {
 	handover  int             // 0 not asked, 1 off (an older run), 2 on
 	resume    *carriedLoop    // the loop to resume, until it resumes
 	deadline  time.Time       // of spec.timeout, once known
+	final     bool            // the run has ended; this execution only tells how
+
+	lengthSeen, localsSince int // see historyLength
 }
 
 // compensation is a completed step to undo if the run fails.

@@ -273,6 +273,7 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action 
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
+		r.countLocal(ctx, 1)
 	} else {
 		for lost := 0; ; lost++ {
 			err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)

@@ -87,6 +87,9 @@ func RunbookWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
 	}
+	if r.final {
+		return r.ended()
+	}
 	return r.execute(ctx)
 }
 
@@ -183,15 +186,24 @@ func (r *run) finish(ctx workflow.Context, err error) (*RunResult, error) {
 	case err != nil:
 		r.status.Status = RunFailed
 		r.markUnfinished(StatusCancelled)
-		return nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status)
+		return r.end(ctx, nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status))
 	}
 	outputs, oerr := r.outputs()
 	if oerr != nil {
 		r.status.Status, r.status.Error, r.status.ErrorType = RunFailed, oerr.Error(), ErrExpression
-		return nil, temporal.NewNonRetryableApplicationError(oerr.Error(), ErrExpression, nil, r.status)
+		return r.end(ctx, nil, temporal.NewNonRetryableApplicationError(oerr.Error(), ErrExpression, nil, r.status))
 	}
 	r.status.Status, r.status.Outputs = RunSucceeded, outputs
-	return &RunResult{Status: RunSucceeded, Outputs: outputs, ExitMessage: r.status.ExitMessage}, nil
+	return r.end(ctx, &RunResult{Status: RunSucceeded, Outputs: outputs, ExitMessage: r.status.ExitMessage}, nil)
+}
+
+// end returns the run's result, or after a long history hands it to a
+// last short execution (closeShort).
+func (r *run) end(ctx workflow.Context, res *RunResult, err error) (*RunResult, error) {
+	if r.closeShort(ctx) {
+		return r.handOverEnd(ctx, res, err)
+	}
+	return res, err
 }
 
 // asStepError turns any failure into a typed step error.
