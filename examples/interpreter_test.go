@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/activities"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
@@ -87,13 +88,13 @@ spec:
 	if _, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "bob", Groups: board, Inputs: map[string]any{"size": 0}}); typ != workflows.VoteInvalid {
 		t.Errorf("input below min answered %q", typ)
 	}
-	if res, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "bob", Groups: board, Inputs: map[string]any{"size": 10}}); typ != "" || res.Decision != workflows.DecisionPending {
+	if res, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "bob", Groups: board, Inputs: map[string]any{"size": 10}}); typ != "" || res.Decision != plan.DecisionPending {
 		t.Errorf("first approval: %+v, %q", res, typ)
 	}
 	if _, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "bob", Groups: board, Inputs: map[string]any{"size": 10}}); typ != workflows.VoteAlreadyVoted {
 		t.Errorf("second vote answered %q", typ)
 	}
-	if res, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "cid", Groups: board, Inputs: map[string]any{"size": 20}}); typ != "" || res.Decision != workflows.DecisionApproved {
+	if res, typ := vote(workflows.VoteRequest{Step: "gate", Decision: "approve", User: "cid", Groups: board, Inputs: map[string]any{"size": 20}}); typ != "" || res.Decision != plan.DecisionApproved {
 		t.Errorf("second approval: %+v, %q", res, typ)
 	}
 	waitStatus(t, s, id, "ready", workflows.StatusWaitingEvent)

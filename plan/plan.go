@@ -59,8 +59,8 @@ type Param struct {
 
 // Concurrency limits concurrent runs per key.
 type Concurrency struct {
-	Key        *Expr  `json:"key,omitempty"` // nil: the runbook name
-	OnConflict string `json:"onConflict"`
+	Key        *Expr          `json:"key,omitempty"` // nil: the runbook name
+	OnConflict ConflictPolicy `json:"onConflict"`
 }
 
 // Schedule is a validated schedule.
@@ -69,14 +69,14 @@ type Schedule struct {
 	Cron          string         `json:"cron"`
 	Timezone      string         `json:"timezone"`
 	Params        map[string]any `json:"params,omitempty"`
-	Overlap       string         `json:"overlap"`
+	Overlap       Overlap        `json:"overlap"`
 	CatchupWindow Duration       `json:"catchupWindow,omitempty"`
 	Paused        bool           `json:"paused,omitempty"`
 }
 
-// Trigger is an event trigger: Kind is "alertmanager" or "webhook".
+// Trigger is an event trigger.
 type Trigger struct {
-	Kind   string           `json:"kind"`
+	Kind   TriggerKind      `json:"kind"`
 	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
 	// Webhooks only.
@@ -223,7 +223,7 @@ type Approval struct {
 	MinApprovals      int               `json:"minApprovals"`
 	AllowSelfApproval bool              `json:"allowSelfApproval,omitempty"`
 	Timeout           Duration          `json:"timeout,omitzero"`
-	OnTimeout         string            `json:"onTimeout"`
+	OnTimeout         ApprovalTimeout   `json:"onTimeout"`
 	EscalateTo        []string          `json:"escalateTo,omitempty"`
 	Inputs            []Param           `json:"inputs,omitempty"`
 	Notify            map[string]*Value `json:"notify,omitempty"` // notify action inputs: url, text
@@ -239,10 +239,10 @@ type SubRunbook struct {
 
 // WaitFor waits for an event.
 type WaitFor struct {
-	Event     string   `json:"event"`
-	Timeout   Duration `json:"timeout,omitzero"`
-	OnTimeout string   `json:"onTimeout"`
-	Senders   []string `json:"senders,omitempty"`
+	Event     string      `json:"event"`
+	Timeout   Duration    `json:"timeout,omitzero"`
+	OnTimeout WaitTimeout `json:"onTimeout"`
+	Senders   []string    `json:"senders,omitempty"`
 }
 
 // Expr is a checked CEL expression and where it came from.

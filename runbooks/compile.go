@@ -53,7 +53,7 @@ func Compile(checked *Checked) (*plan.Plan, error) {
 		p.Secrets = append(p.Secrets, s.Value)
 	}
 	if cc := doc.Spec.Concurrency; cc != nil {
-		p.Concurrency = &plan.Concurrency{Key: c.expr(&cc.Key), OnConflict: or(cc.OnConflict.Value, "reject")}
+		p.Concurrency = &plan.Concurrency{Key: c.expr(&cc.Key), OnConflict: or(cc.OnConflict.Value, plan.ConflictReject)}
 	}
 	for _, s := range doc.Spec.Schedules.Items {
 		params, ok := c.schedules[s]
@@ -65,17 +65,17 @@ func Compile(checked *Checked) (*plan.Plan, error) {
 			Cron:          s.Cron.Value,
 			Timezone:      or(s.Timezone.Value, "UTC"),
 			Params:        params,
-			Overlap:       or(s.Overlap.Value, "skip"),
+			Overlap:       or(s.Overlap.Value, plan.OverlapSkip),
 			CatchupWindow: c.duration(&s.CatchupWindow),
 			Paused:        s.Paused.Value,
 		})
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "alertmanager", Match: c.expr(&am.Match), Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.expr(&am.Match), Params: c.exprMap(&am.Params)})
 		}
 		if wh := t.Webhook; wh != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: "webhook", Name: wh.Name.Value, Match: c.expr(&wh.Match),
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerWebhook, Name: wh.Name.Value, Match: c.expr(&wh.Match),
 				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
 				SignedHeaders: signedHeaders(wh)})
 		}
@@ -132,11 +132,12 @@ func (c *compiler) missing(pos plan.Pos, what string) {
 	}
 }
 
-func or(v, def string) string {
+// or is v, or def when v is not given; T is the field's enum type.
+func or[T ~string](v string, def T) T {
 	if v == "" {
 		return def
 	}
-	return v
+	return T(v)
 }
 
 // expr is a CEL field's checked expression, nil when not set.
@@ -337,7 +338,7 @@ func (c *compiler) approval(a *Approval) *plan.Approval {
 		MinApprovals:      DefaultMinApprovals,
 		AllowSelfApproval: a.AllowSelfApproval.Value,
 		Timeout:           c.duration(&a.Timeout),
-		OnTimeout:         or(a.OnTimeout.Value, "reject"),
+		OnTimeout:         or(a.OnTimeout.Value, plan.ApprovalTimeoutReject),
 		EscalateTo:        values(a.EscalateTo.Items),
 		RemindEvery:       c.duration(&a.RemindEvery),
 	}

@@ -121,7 +121,7 @@ func init() {
 		},
 		compile: func(c *compiler, s *Step, ps *plan.Step) {
 			w := s.WaitFor
-			ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.duration(&w.Timeout), OnTimeout: or(w.OnTimeout.Value, "fail"), Senders: values(w.Senders.Items)}
+			ps.WaitFor = &plan.WaitFor{Event: w.Event.Value, Timeout: c.duration(&w.Timeout), OnTimeout: or(w.OnTimeout.Value, plan.WaitTimeoutFail), Senders: values(w.Senders.Items)}
 		},
 	}, {
 		kind: plan.StepAssert, field: "assert", set: func(s *Step) bool { return s.Assert != nil },

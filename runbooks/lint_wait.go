@@ -25,7 +25,7 @@ func (l *linter) lintApproval(a *Approval, path plan.Path, sc *exprScope) {
 	}
 	l.principals(a.EscalateTo.Items, path.Field("escalateTo"))
 	l.duration(&a.Timeout, path.Field("timeout"), sc)
-	if a.OnTimeout.Value == "escalate" {
+	if a.OnTimeout.Value == string(plan.ApprovalTimeoutEscalate) {
 		if len(a.EscalateTo.Items) == 0 {
 			l.r.errorf(CodeRequired, a.OnTimeout.Pos, path.Field("onTimeout"), "onTimeout escalate needs escalateTo")
 		}
@@ -148,7 +148,7 @@ func (l *linter) lintWaitFor(w *WaitFor, path plan.Path, sc *exprScope) {
 		l.r.errorf(CodeInvalidValue, w.Event.Pos, path.Field("event"), "event name %q must be lowercase letters, digits, dashes and underscores, starting with a letter", w.Event.Value)
 	}
 	l.duration(&w.Timeout, path.Field("timeout"), sc)
-	if w.OnTimeout.Value == "continue" && !w.Timeout.Set {
+	if w.OnTimeout.Value == string(plan.WaitTimeoutContinue) && !w.Timeout.Set {
 		l.r.warnf(CodeNoEffect, w.OnTimeout.Pos, path.Field("onTimeout"), "onTimeout has no effect without a timeout")
 	}
 	if w.Senders.Set && len(w.Senders.Items) == 0 {

@@ -90,8 +90,8 @@ func PreviewPlan(p *plan.Plan, given map[string]any, now time.Time, user string)
 	ev.SetClock(func() time.Time { return now })
 	pr := &previewer{ev: ev, out: pv, vars: plan.Vars{
 		plan.VarParams: p.ParamVars(params),
-		plan.VarRun: map[string]any{"id": PreviewRunID(p.Name), "name": p.Name, "version": int64(0),
-			"triggeredBy": user, "startedBy": user, "trigger": "api", "startedAt": now},
+		plan.VarRun: plan.RunVars{ID: PreviewRunID(p.Name), Name: p.Name, Trigger: plan.RunTriggerAPI,
+			TriggeredBy: user, StartedBy: user, StartedAt: now}.Value(),
 	}}
 	vars := map[string]any{}
 	for _, v := range p.Vars {
@@ -345,7 +345,7 @@ func summary(s *plan.Step) string {
 	case plan.StepWaitFor:
 		w := "waitFor event " + s.WaitFor.Event
 		if !s.WaitFor.Timeout.IsZero() {
-			w += " (timeout " + s.WaitFor.Timeout.String() + ", then " + s.WaitFor.OnTimeout + ")"
+			w += " (timeout " + s.WaitFor.Timeout.String() + ", then " + string(s.WaitFor.OnTimeout) + ")"
 		}
 		return w
 	}

@@ -46,8 +46,13 @@ type API struct {
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	refreshing sync.Map // run id -> true while its status is read behind a read
-	synced     sync.Map // run id -> history length last written to the records
-	voteSigner atomic.Pointer[attest.Signer]
+	// closedPages keeps pages of closed runs' timelines (closedPage ->
+	// *workflows.Status), closedCount how many.
+	closedPages sync.Map
+	closedCount atomic.Int64
+	synced      sync.Map // run id -> history length last written to the records
+	launched    sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
+	voteSigner  atomic.Pointer[attest.Signer]
 }
 
 // Problem is every error answer: {error, details[]}.
@@ -102,9 +107,9 @@ func routeTable() []route {
 		{"GET", "/api/v1/runs/:id", "viewer", "Get a run with its step timeline", func(a *API) echo.HandlerFunc { return a.getRun }},
 		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent events of step transitions", func(a *API) echo.HandlerFunc { return a.streamEvents }},
 		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a run", func(a *API) echo.HandlerFunc { return a.cancelRun }},
-		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run; 404 when no waitFor step of the runbook waits for it", func(a *API) echo.HandlerFunc { return a.postEvent }},
-		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run; the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
-		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
+		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run; 404 when no waitFor step of the runbook waits for it, 413 past the payload cap, 429 past the buffered events cap", func(a *API) echo.HandlerFunc { return a.postEvent }},
+		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run that holds it (the run, or the running sub-runbook run id names or, through the parent, the one that has the step); the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
+		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting, those inside running sub-runbooks included (run: the run to vote through; parentRun: its recorded run) (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
 		{"POST", "/api/v1/tokens", "admin", "Create a token ({user, roles, groups, ttl}); 201 carries its secret, once", func(a *API) echo.HandlerFunc { return a.createToken }},
 		{"GET", "/api/v1/tokens", "admin", "List tokens, never their secrets (?user=)", func(a *API) echo.HandlerFunc { return a.listTokens }},
 		{"POST", "/api/v1/tokens/:id/revoke", "admin", "Revoke a token by id or prefix; it stops working at once", func(a *API) echo.HandlerFunc { return a.revokeToken }},

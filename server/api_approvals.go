@@ -1,7 +1,9 @@
 package server
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -20,10 +22,10 @@ import (
 )
 
 type voteRequest struct {
-	Decision string         `json:"decision"`
-	Comment  string         `json:"comment"`
-	Item     *int           `json:"item"`
-	Inputs   map[string]any `json:"inputs"`
+	Decision plan.VoteDecision `json:"decision"`
+	Comment  string            `json:"comment"`
+	Item     *int              `json:"item"`
+	Inputs   map[string]any    `json:"inputs"`
 }
 
 // voteStatus maps the interpreter's refusals to HTTP.
@@ -36,6 +38,8 @@ var voteStatus = map[string]int{
 	workflows.SealMissing:      http.StatusForbidden,
 	workflows.SealForged:       http.StatusForbidden,
 	workflows.SealReplayed:     http.StatusConflict,
+	workflows.EventUnknown:     http.StatusNotFound,
+	workflows.EventsPending:    http.StatusTooManyRequests,
 }
 
 // vote sends an approval vote as the caller: who votes comes from the
@@ -43,12 +47,18 @@ var voteStatus = map[string]int{
 // sealed with the API's key and sent; the run verifies the seal, so only
 // the API can vote. A vote the run refuses is removed again.
 func (a *API) vote(c echo.Context) error {
-	r, err := a.Store.Run(c.Param("id"))
+	wf, err := a.voteTarget(c.Request().Context(), c.Param("id"), c.Param("step"))
 	if err != nil {
-		return notFoundOr(err, "no run "+c.Param("id"))
+		return err
 	}
 	var req voteRequest
 	if err := decodeBody(c, &req, false); err != nil {
+		return err
+	}
+	if err := capSize("comment", len(req.Comment), MaxComment); err != nil {
+		return err
+	}
+	if err := capJSON("inputs", req.Inputs, MaxVoteInputs); err != nil {
 		return err
 	}
 	signer, err := a.signer()
@@ -59,7 +69,7 @@ func (a *API) vote(c echo.Context) error {
 	vr := workflows.VoteRequest{Step: c.Param("step"), Item: req.Item, Decision: req.Decision, Comment: req.Comment,
 		User: id.User, Groups: id.Groups, Inputs: req.Inputs}
 	body := &workflows.SignedVote{VoteRequest: vr}
-	seal, err := signer.Seal(attest.KindVote, r.ID, timeNow(), body)
+	seal, err := signer.Seal(attest.KindVote, wf, timeNow(), body)
 	if err != nil {
 		return err
 	}
@@ -67,13 +77,13 @@ func (a *API) vote(c echo.Context) error {
 	if req.Item != nil {
 		item = *req.Item
 	}
-	rec := &store.Vote{RunID: r.ID, StepID: vr.Step, Item: item, User: id.User, Decision: vr.Decision, Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
-	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": vr.Decision, "comment": vr.Comment, "item": strconv.Itoa(item)})
+	rec := &store.Vote{RunID: wf, StepID: vr.Step, Item: item, User: id.User, Decision: string(vr.Decision), Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
+	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": string(vr.Decision), "comment": vr.Comment, "item": strconv.Itoa(item)})
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
-	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateApprove,
+	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wf, UpdateName: workflows.UpdateApprove,
 		Args: []any{withSeal(vr, seal)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res workflows.VoteResult
 	if err == nil {
@@ -91,7 +101,7 @@ func (a *API) vote(c echo.Context) error {
 	if !refused {
 		// The run may have counted it: the pending record stays, and a retry
 		// finds it.
-		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": r.ID})
+		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": wf})
 	}
 	if derr := a.Store.DropVote(rec.ID, auditID); derr != nil {
 		return derr
@@ -99,8 +109,8 @@ func (a *API) vote(c echo.Context) error {
 	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
 		// A retry of a vote: answer as the first time if the run holds the
 		// same vote by this user (it counted an earlier attempt).
-		if res, ok := a.countedVote(c, r.ID, vr, req.Item); ok {
-			if prev, perr := a.Store.VoteOf(r.ID, vr.Step, item, id.User); perr == nil {
+		if res, ok := a.countedVote(c, wf, vr, req.Item); ok {
+			if prev, perr := a.Store.VoteOf(wf, vr.Step, item, id.User); perr == nil {
 				_ = a.Store.CountVote(prev.ID)
 			}
 			return c.JSON(http.StatusOK, res)
@@ -125,16 +135,16 @@ func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, 
 		if s.ID != vr.Step || (item == nil) != (s.Item == nil) || item != nil && *item != *s.Item {
 			continue
 		}
-		res := workflows.VoteResult{Step: vr.Step, Decision: workflows.DecisionPending, Needed: s.MinApprovals}
+		res := workflows.VoteResult{Step: vr.Step, Decision: plan.DecisionPending, Needed: s.MinApprovals}
 		mine := false
 		for _, v := range s.Votes {
 			mine = mine || v.User == vr.User && v.Decision == vr.Decision
-			if v.Decision == "approve" {
+			if v.Decision == plan.VoteApprove {
 				res.Approvals++
 			}
 		}
 		if d, ok := s.Outputs["decision"].(string); ok && d != "" {
-			res.Decision = d // set once the approval is decided
+			res.Decision = plan.Decision(d) // set once the approval is decided
 		}
 		return res, mine
 	}
@@ -162,16 +172,19 @@ func (a *API) postEvent(c echo.Context) error {
 	}
 	id := identity(c)
 	name := c.Param("name")
-	if !waitsFor(p, name) {
+	if !workflows.WaitsFor(p, name) {
 		// Nothing would take it: refused, so no poster can grow a run's
 		// history with events it will never read.
-		return problem(http.StatusNotFound, "runbook "+p.Name+" has no waitFor step for event "+name)
+		return problem(http.StatusNotFound, "runbook "+p.Name+" has no waitFor step for event "+name, map[string]string{"reason": workflows.EventUnknown})
 	}
 	if !workflows.Senders(p, name, id.User, id.Groups) {
 		return problem(http.StatusForbidden, id.User+" may not post "+name+" to this run")
 	}
 	var req eventRequest
 	if err := decodeBody(c, &req, true); err != nil {
+		return err
+	}
+	if err := capJSON("payload", req.Payload, MaxEventPayload); err != nil {
 		return err
 	}
 	signer, err := a.signer()
@@ -205,9 +218,13 @@ func (a *API) postEvent(c echo.Context) error {
 	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "event": name})
 }
 
-// pendingApproval is an approval step waiting for votes.
+// pendingApproval is an approval step waiting for votes. Run is the
+// workflow that holds it, the one to vote through: the run, or for an
+// approval inside a sub-runbook the child run (<run>.<step>[.<item>]),
+// whose record is Parent's.
 type pendingApproval struct {
 	Run       string   `json:"run"`
+	Parent    string   `json:"parentRun,omitempty"`
 	Runbook   string   `json:"runbook"`
 	Step      string   `json:"step"`
 	Item      *int     `json:"item,omitempty"`
@@ -218,8 +235,13 @@ type pendingApproval struct {
 	Mine      bool     `json:"mine"` // the caller may vote
 }
 
-// listApprovals lists the approvals running runs wait for; with
-// mine=true, only those the caller may vote on.
+// MaxSubRunbookDepth bounds how deep the approvals list looks into
+// sub-runbooks (registration refuses cycles; this bounds the work).
+const MaxSubRunbookDepth = 8
+
+// listApprovals lists the approvals running runs wait for, those of their
+// running sub-runbooks included; with mine=true, only those the caller may
+// vote on.
 func (a *API) listApprovals(c echo.Context) error {
 	id := identity(c)
 	mineOnly := c.QueryParam("mine") == "true"
@@ -230,34 +252,65 @@ func (a *API) listApprovals(c echo.Context) error {
 	out := []pendingApproval{}
 	plans := map[string]*plan.Plan{}
 	for i := range runs {
-		st, _, err := a.liveStatus(c.Request().Context(), runs[i].ID)
-		if err != nil {
+		var p *plan.Plan
+		if p = a.planOf(plans, &runs[i]); p == nil {
 			continue
 		}
-		for _, s := range st.Steps {
-			if s.Status != workflows.StatusWaitingApproval {
-				continue
-			}
+		for _, w := range a.waitingIn(c.Request().Context(), runs[i].ID, p, 0) {
+			s := w.step
 			voted := false
 			for _, vote := range s.Votes {
 				voted = voted || vote.User == id.User
 			}
-			self := id.User == runs[i].Starter() && !a.selfApprovable(plans, &runs[i], s.ID)
+			step := w.plan.Step(s.ID)
+			self := id.User == runs[i].Starter() && !(step != nil && step.Approval != nil && step.Approval.AllowSelfApproval)
 			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && !self
 			if mineOnly && !mine {
 				continue
 			}
-			out = append(out, pendingApproval{Run: runs[i].ID, Runbook: runs[i].Runbook, Step: s.ID, Item: s.Item, Message: s.Message,
-				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine})
+			pa := pendingApproval{Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine}
+			if w.run != runs[i].ID {
+				pa.Parent = runs[i].ID
+			}
+			out = append(out, pa)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"approvals": out})
 }
 
-// selfApprovable says whether the run's plan lets its starter approve
-// step (allowSelfApproval), as the run itself decides a vote; plans caches
-// the plans by runbook version.
-func (a *API) selfApprovable(plans map[string]*plan.Plan, r *store.Run, step string) bool {
+// waitingApproval is a timeline entry waiting for votes, in the workflow
+// run of plan p.
+type waitingApproval struct {
+	run  string
+	plan *plan.Plan
+	step workflows.StepState
+}
+
+// waitingIn lists the approvals workflow id (running plan p) waits for, and
+// those of the sub-runbooks it runs. Closed runs are read from their
+// description (liveStatus), never replayed.
+func (a *API) waitingIn(ctx context.Context, id string, p *plan.Plan, depth int) []waitingApproval {
+	st, _, err := a.liveStatus(ctx, id)
+	if err != nil || st.Status != workflows.RunRunning {
+		return nil
+	}
+	var out []waitingApproval
+	for _, s := range st.Steps {
+		switch {
+		case s.Status == workflows.StatusWaitingApproval:
+			out = append(out, waitingApproval{run: id, plan: p, step: s})
+		case s.Status == workflows.StatusRunning && s.Kind == string(plan.StepRunbook) && depth < MaxSubRunbookDepth:
+			if ps := p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
+				out = append(out, a.waitingIn(ctx, workflows.ChildID(id, s.ID, s.Item), ps.Runbook.Plan, depth+1)...)
+			}
+		}
+	}
+	return out
+}
+
+// planOf is a run's plan; plans caches them by runbook version.
+func (a *API) planOf(plans map[string]*plan.Plan, r *store.Run) *plan.Plan {
 	key := r.Runbook + "@" + strconv.Itoa(r.Version)
 	p, ok := plans[key]
 	if !ok {
@@ -266,11 +319,105 @@ func (a *API) selfApprovable(plans map[string]*plan.Plan, r *store.Run, step str
 		}
 		plans[key] = p
 	}
-	if p == nil {
-		return false
+	return p
+}
+
+// voteTarget resolves the workflow a vote on step goes to, sealed for it:
+// the run id names a run's record, or a running sub-runbook run
+// (<run>.<step>[.<item>]...) whose root is a recorded run. Through a
+// record, an approval step its plan does not have but a sub-runbook's does
+// goes to the running child run that holds it.
+func (a *API) voteTarget(ctx context.Context, id, step string) (string, error) {
+	r, err := a.Store.Run(id)
+	if err == nil {
+		v, err := a.Store.Runbook(r.Runbook, r.Version)
+		if err != nil {
+			return "", err
+		}
+		p, err := v.PlanOf()
+		if err != nil {
+			return "", err
+		}
+		return a.holder(ctx, id, p, step, 0)
 	}
-	s := p.Step(step)
-	return s != nil && s.Approval != nil && s.Approval.AllowSelfApproval
+	root, _, child := strings.Cut(id, ".")
+	if !child || !errors.Is(err, store.ErrNotFound) {
+		return "", notFoundOr(err, "no run "+id)
+	}
+	if _, err = a.Store.Run(root); err != nil {
+		return "", notFoundOr(err, "no run "+id)
+	}
+	// Its parents lead to the recorded run (whose own parent may be a
+	// schedule's launcher).
+	for cur, depth := id, 0; cur != root; depth++ {
+		d, err := a.Temporal.DescribeWorkflowExecution(ctx, cur, "")
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			return "", problem(http.StatusNotFound, "no run "+id)
+		case err != nil:
+			return "", err
+		}
+		cur = d.WorkflowExecutionInfo.GetParentExecution().GetWorkflowId()
+		if cur != root && !strings.HasPrefix(cur, root+".") || depth == MaxSubRunbookDepth {
+			return "", problem(http.StatusNotFound, "no run "+id, "not a sub-runbook run of "+root)
+		}
+	}
+	return id, nil
+}
+
+// holder is the workflow that holds approval step of run id (plan p): the
+// run when p has the step (or no sub-runbook has it: the run then says it
+// is not waiting), else the one running sub-runbook run whose plan has it.
+func (a *API) holder(ctx context.Context, id string, p *plan.Plan, step string, depth int) (string, error) {
+	if s := p.Step(step); s != nil && s.Approval != nil || depth == MaxSubRunbookDepth {
+		return id, nil
+	}
+	subs := map[string]*plan.Plan{} // runbook step -> the plan it runs, when that has step
+	p.Walk(func(s *plan.Step) bool {
+		if s.Runbook != nil && s.Runbook.Plan != nil && hasApproval(s.Runbook.Plan, step, depth+1) {
+			subs[s.ID] = s.Runbook.Plan
+		}
+		return true
+	})
+	if len(subs) == 0 {
+		return id, nil
+	}
+	st, _, err := a.liveStatus(ctx, id)
+	if err != nil {
+		return id, nil // the Update answers for the run
+	}
+	var running []string
+	var plans []*plan.Plan
+	for _, e := range st.Steps {
+		if cp := subs[e.ID]; cp != nil && e.Status == workflows.StatusRunning {
+			running, plans = append(running, workflows.ChildID(id, e.ID, e.Item)), append(plans, cp)
+		}
+	}
+	switch len(running) {
+	case 0:
+		return id, nil
+	case 1:
+		return a.holder(ctx, running[0], plans[0], step, depth+1)
+	}
+	return "", problem(http.StatusConflict, fmt.Sprintf("%d running sub-runbook runs have approval step %s: vote through one of them", len(running), step),
+		map[string]any{"runs": running})
+}
+
+// hasApproval reports whether p, or a sub-runbook it runs, has approval
+// step.
+func hasApproval(p *plan.Plan, step string, depth int) bool {
+	if s := p.Step(step); s != nil && s.Approval != nil {
+		return true
+	}
+	found := false
+	if depth < MaxSubRunbookDepth {
+		p.Walk(func(s *plan.Step) bool {
+			found = found || s.Runbook != nil && s.Runbook.Plan != nil && hasApproval(s.Runbook.Plan, step, depth+1)
+			return !found
+		})
+	}
+	return found
 }
 
 func eligibleVoter(approvers []string, user string, groups []string) bool {
@@ -289,14 +436,4 @@ func storeRunning() store.RunFilter { return store.RunFilter{Status: workflows.R
 func withSeal(vr workflows.VoteRequest, seal *attest.Seal) workflows.VoteRequest {
 	vr.Seal = seal
 	return vr
-}
-
-// waitsFor reports whether a step of p waits for event name.
-func waitsFor(p *plan.Plan, name string) bool {
-	found := false
-	p.Walk(func(s *plan.Step) bool {
-		found = found || s.WaitFor != nil && s.WaitFor.Event == name
-		return !found
-	})
-	return found
 }

@@ -40,7 +40,7 @@ func (a *API) alertmanager(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return problem(http.StatusBadRequest, "not an Alertmanager webhook payload: "+err.Error())
 	}
-	plans, err := a.triggered("alertmanager")
+	plans, err := a.triggered(plan.TriggerAlertmanager)
 	if err != nil {
 		return err
 	}
@@ -68,7 +68,7 @@ func (a *API) alertmanager(c echo.Context) error {
 			// The run's starter is the caller (Alertmanager's token), never
 			// the fingerprint the body claims; its key is the caller's too,
 			// so no other token can claim an alert before Alertmanager posts it.
-			results = append(results, a.startFromHook(c, tp, m, origin{trigger: "alert", triggeredBy: alert.Fingerprint,
+			results = append(results, a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerAlert, triggeredBy: alert.Fingerprint,
 				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy)}))
 		}
 	}
@@ -84,7 +84,7 @@ func (a *API) webhook(c echo.Context) error {
 	if err != nil {
 		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
 	}
-	plans, err := a.triggered("webhook")
+	plans, err := a.triggered(plan.TriggerWebhook)
 	if err != nil {
 		return err
 	}
@@ -127,7 +127,7 @@ func (a *API) webhook(c echo.Context) error {
 		}
 		// The signed delivery id, never an unsigned header, names the run.
 		key := "webhook:" + tp.plan.Name + ":" + d.ID
-		res := a.startFromHook(c, tp, m, origin{trigger: "webhook", triggeredBy: name, detail: name + " delivery " + d.ID,
+		res := a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerWebhook, triggeredBy: name, detail: name + " delivery " + d.ID,
 			startedBy: SystemWebhook, key: key})
 		started = started || res.Run != ""
 		results = append(results, res)
@@ -161,7 +161,7 @@ func deliveryProblem(err error) error {
 
 func hasWebhook(p *plan.Plan, name string) bool {
 	for _, t := range p.Triggers {
-		if t.Kind == "webhook" && t.Name == name {
+		if t.Kind == plan.TriggerWebhook && t.Name == name {
 			return true
 		}
 	}
@@ -175,7 +175,7 @@ type triggeredPlan struct {
 }
 
 // triggered returns the latest versions that have a trigger of kind.
-func (a *API) triggered(kind string) ([]triggeredPlan, error) {
+func (a *API) triggered(kind plan.TriggerKind) ([]triggeredPlan, error) {
 	vs, err := a.Store.Runbooks()
 	if err != nil {
 		return nil, err
@@ -208,7 +208,7 @@ const (
 
 func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, o origin) hookResult {
 	res := hookResult{Runbook: tp.plan.Name}
-	if o.trigger == "alert" {
+	if o.trigger == plan.RunTriggerAlert {
 		res.Fingerprint = o.triggeredBy
 	}
 	run, status, err := a.start(c, tp.plan, tp.version, m.Params, o)

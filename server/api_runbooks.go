@@ -64,6 +64,9 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 		p, err := v.PlanOf()
 		return p, err == nil
+	}, RunbookNames: func() []string {
+		names, _ := a.Store.RunbookNames() // without them, no "did you mean"
+		return names
 	}}
 	plan, diags, err := runbooks.Build("runbook.yaml", yaml, opts)
 	if err == nil {

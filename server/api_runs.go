@@ -3,8 +3,6 @@ package server
 import (
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base32"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -39,16 +37,11 @@ type runView struct {
 	Handovers int `json:"handovers,omitempty"`
 }
 
-var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
-
-// newRunID is the runbook's name, a dash, and 26 time-ordered characters
-// (48 bits of milliseconds, 80 random bits): lowercase letters, digits and
-// dashes only.
+// newRunID is a run id (workflows.RunID) with random entropy.
 func newRunID(runbook string, now time.Time) string {
-	var b [16]byte
-	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
-	_, _ = rand.Read(b[6:])
-	return runbook + "-" + idEncoding.EncodeToString(b[:])
+	var entropy [10]byte
+	_, _ = rand.Read(entropy[:])
+	return workflows.RunID(runbook, now, entropy)
 }
 
 type startRequest struct {
@@ -81,7 +74,7 @@ func (a *API) startRun(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
 	user := identity(c).User
-	run, status, err := a.start(c, p, v.Version, params, origin{trigger: "api", triggeredBy: user, startedBy: user,
+	run, status, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
 		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))})
 	if err != nil {
 		return err
@@ -97,7 +90,8 @@ func (a *API) startRun(c echo.Context) error {
 // origin is where a start comes from: the trigger, what triggered it, the
 // authenticated caller who is its starter, and its scoped idempotency key.
 type origin struct {
-	trigger, triggeredBy, detail, startedBy, key string
+	trigger                             plan.RunTrigger
+	triggeredBy, detail, startedBy, key string
 }
 
 // apiKey scopes an Idempotency-Key header to the runbook and the caller, so
@@ -115,13 +109,16 @@ func apiKey(runbook, user, header string) string {
 // start records and starts a run: 201 for a new run, 200 for the run an
 // idempotency key or an attaching concurrency key already names.
 func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+	if err := capJSON("params", params, MaxParams); err != nil {
+		return nil, 0, err
+	}
 	voteKey, err := a.voteKey()
 	if err != nil {
 		return nil, 0, err
 	}
-	now := time.Now().UTC()
+	now := time.Now().UTC().Truncate(time.Microsecond) // what Postgres keeps, so a retried start sends the same time
 	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
-		Trigger: o.trigger, TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
+		Trigger: string(o.trigger), TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
 	if o.key != "" {
 		run.IdempotencyKey = &o.key
 	}
@@ -164,9 +161,11 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	} else if err != nil {
 		return nil, 0, err
 	}
-	// A retry with the key starts the recorded run as it was recorded.
-	in := workflows.RunInput{Plan: p, Params: params, Trigger: created.Trigger, TriggeredBy: created.TriggeredBy,
-		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, LocalActions: true,
+	// A retry with the key starts the recorded run as it was recorded,
+	// run.startedAt the time its concurrency key was computed with.
+	startedAt := created.CreatedAt.UTC()
+	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
+		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true,
 		HistoryBudget: a.HistoryBudget}
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
@@ -179,7 +178,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, problem(http.StatusServiceUnavailable, "the run is recorded but Temporal did not start it: "+err.Error(), map[string]string{"run": created.ID})
 	}
 	if status == http.StatusCreated {
-		runsStarted.WithLabelValues(p.Name, o.trigger).Inc() // audited with the record
+		runsStarted.WithLabelValues(p.Name, string(o.trigger)).Inc() // audited with the record
 	}
 	return created, status, nil
 }
@@ -198,7 +197,7 @@ func conflict(cc *plan.Concurrency, run, existing *store.Run) *startConflict {
 	if existing == nil || run.IdempotencyKey != nil && existing.IdempotencyKey != nil && *existing.IdempotencyKey == *run.IdempotencyKey {
 		return nil
 	}
-	if cc.OnConflict == "attach" {
+	if cc.OnConflict == plan.ConflictAttach {
 		return &startConflict{run: existing, status: http.StatusOK}
 	}
 	return &startConflict{err: problem(http.StatusConflict, "a run with the same concurrency key is running", map[string]string{"run": existing.ID, "key": run.ConcurrencyKey})}
@@ -231,13 +230,19 @@ func concurrencyKey(p *plan.Plan, params map[string]any, r *store.Run) (string, 
 	if err != nil {
 		return "", err
 	}
-	v, err := ev.Eval(p.Concurrency.Key, plan.Vars{"params": p.ParamVars(params),
-		"run": map[string]any{"id": r.ID, "name": p.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy, "startedBy": r.StartedBy, "trigger": r.Trigger, "startedAt": r.CreatedAt}})
+	v, err := ev.Eval(p.Concurrency.Key, plan.Vars{plan.VarParams: p.ParamVars(params), plan.VarRun: runVars(p, r).Value()})
 	if err != nil {
 		return "", err
 	}
 	s, _ := v.(string)
 	return s, nil
+}
+
+// runVars is run as the run's expressions will read it; the workflow
+// gets CreatedAt as its startedAt.
+func runVars(p *plan.Plan, r *store.Run) plan.RunVars {
+	return plan.RunVars{ID: r.ID, Name: p.Name, Version: r.Version, Trigger: plan.RunTrigger(r.Trigger),
+		TriggeredBy: r.TriggeredBy, StartedBy: r.StartedBy, StartedAt: r.CreatedAt}
 }
 
 // runningWith returns the run holding a concurrency key, checking with
@@ -254,7 +259,11 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 		case err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			return &runs[i], nil
 		case err == nil:
-			_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+			if st, _ := a.closedWithout(c.Request().Context(), runs[i].ID, d.WorkflowExecutionInfo); st != nil {
+				_ = a.Store.FinishRun(runs[i].ID, st.Status, st.ErrorType, st.Error, nil, *st.EndedAt)
+			} else {
+				_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+			}
 		case errors.As(err, &nf) && !a.notStarted(&runs[i]):
 			return &runs[i], nil // recorded, being started
 		}
@@ -310,11 +319,32 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 		return out
 	}
 	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
+	if st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut {
+		out.Steps = a.recordedSteps(r.ID) // as the syncer last saw them
+	}
 	if st.Status != workflows.RunRunning {
 		out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
 		if r.Status == workflows.RunRunning {
 			_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
 		}
+	}
+	return out
+}
+
+// recordedSteps is a run's timeline as the records hold it.
+func (a *API) recordedSteps(id string) []workflows.StepState {
+	evs, err := a.Store.Steps(id)
+	if err != nil {
+		return nil
+	}
+	out := make([]workflows.StepState, len(evs))
+	for i, e := range evs {
+		out[i] = workflows.StepState{ID: e.StepID, Kind: e.Kind, Status: e.Status, Attempts: e.Attempts, StartedAt: e.StartedAt,
+			EndedAt: e.EndedAt, Error: e.Error, ErrorType: e.ErrorType}
+		if e.Item >= 0 {
+			out[i].Item = &e.Item
+		}
+		_ = json.Unmarshal(e.Outputs, &out[i].Outputs)
 	}
 	return out
 }
@@ -374,6 +404,14 @@ func (a *API) cancelRun(c echo.Context) error {
 			return problem(http.StatusConflict, "the run is not running")
 		}
 		return err
+	}
+	// The run may have ended between the two calls, and Temporal drops a
+	// cancel for a closed run without a word: look again. A run still
+	// running holds the request in its history; one cancelled took it.
+	if d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil {
+		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(st)})
+		}
 	}
 	if err := a.Store.Audit(identity(c).User, "run.cancel", r.ID, nil); err != nil {
 		return err

@@ -48,7 +48,7 @@ func (a *API) listSchedules(c echo.Context) error {
 }
 
 func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live bool) scheduleView {
-	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: s.Overlap, Paused: s.Paused}
+	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: string(s.Overlap), Paused: s.Paused}
 	v.Next, _ = runbooks.NextFires(s, time.Now(), 3)
 	if !live {
 		return v
@@ -59,8 +59,11 @@ func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live b
 	}
 	v.Paused = d.Schedule.State.Paused
 	for _, r := range d.Info.RecentActions {
-		if r.StartWorkflowResult != nil {
-			v.Recent = append(v.Recent, r.StartWorkflowResult.WorkflowID)
+		if r.StartWorkflowResult == nil {
+			continue
+		}
+		if id := a.scheduledRun(c.Request().Context(), r.StartWorkflowResult); id != "" {
+			v.Recent = append(v.Recent, id) // the run's id, not its launcher's
 		}
 	}
 	return v
@@ -139,7 +142,7 @@ func (a *API) triggerSchedule(c echo.Context, p *plan.Plan, s plan.Schedule) err
 		return problem(http.StatusUnprocessableEntity, "the schedule's params: "+err.Error())
 	}
 	who := identity(c).User
-	run, _, err := a.start(c, p, v.Version, params, origin{trigger: "schedule", triggeredBy: s.Name, detail: s.Name, startedBy: who})
+	run, _, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerSchedule, triggeredBy: s.Name, detail: s.Name, startedBy: who})
 	if err != nil {
 		return err
 	}

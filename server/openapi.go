@@ -15,6 +15,7 @@ var pathParam = regexp.MustCompile(`:([a-z]+)`)
 // OpenAPI builds the OpenAPI 3 document from the routing table.
 func OpenAPI() map[string]any {
 	paths := map[string]any{}
+	limits := routeLimits()
 	for _, r := range routeTable() {
 		p := pathParam.ReplaceAllString(r.path, "{$1}")
 		op := map[string]any{
@@ -23,6 +24,11 @@ func OpenAPI() map[string]any {
 				"200":     map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{}}},
 				"default": map[string]any{"description": "An error", "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}},
 			},
+		}
+		if l, ok := limits[r.method+" "+r.path]; ok {
+			op["x-limits"] = l
+			op["responses"].(map[string]any)["413"] = map[string]any{"description": "Past a limit: " + l,
+				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {

@@ -61,3 +61,12 @@ func TestOpenAPIListsDiagnosticCodes(t *testing.T) {
 		}
 	}
 }
+
+// The caps on what callers put in a run's history are in the document.
+func TestOpenAPIListsLimits(t *testing.T) {
+	op := OpenAPI()["paths"].(map[string]any)["/api/v1/runs/{id}/events/{name}"].(map[string]any)["post"].(map[string]any)
+	want := "payload at most 65536 bytes of JSON (413); at most 16 events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)"
+	if op["x-limits"] != want || op["responses"].(map[string]any)["413"] == nil {
+		t.Errorf("the event route's limits: %v", op["x-limits"])
+	}
+}

@@ -11,18 +11,19 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/opsrunbook/runbook/workflows"
 )
 
 // Overlap policies by the format's names.
-var overlapPolicies = map[string]enumspb.ScheduleOverlapPolicy{
-	"skip":            enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
-	"buffer-one":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
-	"buffer-all":      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
-	"cancel-other":    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
-	"terminate-other": enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
-	"allow-all":       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
+var overlapPolicies = map[plan.Overlap]enumspb.ScheduleOverlapPolicy{
+	plan.OverlapSkip:           enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+	plan.OverlapBufferOne:      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ONE,
+	plan.OverlapBufferAll:      enumspb.SCHEDULE_OVERLAP_POLICY_BUFFER_ALL,
+	plan.OverlapCancelOther:    enumspb.SCHEDULE_OVERLAP_POLICY_CANCEL_OTHER,
+	plan.OverlapTerminateOther: enumspb.SCHEDULE_OVERLAP_POLICY_TERMINATE_OTHER,
+	plan.OverlapAllowAll:       enumspb.SCHEDULE_OVERLAP_POLICY_ALLOW_ALL,
 }
 
 // ScheduleID is the Temporal schedule id of one of a runbook's schedules.
@@ -30,7 +31,9 @@ func ScheduleID(runbook, schedule string) string { return "runbook:" + runbook +
 
 // Scheduler keeps Temporal Schedules in step with runbooks' spec.schedules.
 // Firing is then Temporal's job: durable, and never doubled by several API
-// replicas.
+// replicas. Each fire starts workflows.ScheduleLauncher, which starts the
+// run under a run id of the API's form (Temporal names the workflow a
+// schedule starts itself).
 type Scheduler struct {
 	Client    client.Client
 	TaskQueue string
@@ -75,9 +78,9 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteK
 	spec := client.ScheduleSpec{CronExpressions: []string{sc.Cron}, TimeZoneName: sc.Timezone}
 	action := &client.ScheduleWorkflowAction{
 		ID:        p.Name + "-" + sc.Name,
-		Workflow:  workflows.WorkflowName,
+		Workflow:  workflows.LauncherName,
 		TaskQueue: s.TaskQueue,
-		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: "schedule", TriggeredBy: sc.Name,
+		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTriggerSchedule, TriggeredBy: sc.Name,
 			StartedBy: SystemSchedule, VoteKey: voteKey, Version: version, LocalActions: true}},
 	}
 	h := s.Client.ScheduleClient().GetHandle(ctx, id)
@@ -110,4 +113,22 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteK
 		return h.Unpause(ctx, client.ScheduleUnpauseOptions{Note: "unpaused in the runbook"})
 	}
 	return nil
+}
+
+// moveToLauncher moves a schedule made before launchers, whose action starts
+// RunbookWorkflow itself, to the launcher with the same input; d is its
+// description. Runs it started keep their ids.
+func moveToLauncher(ctx context.Context, h client.ScheduleHandle, d *client.ScheduleDescription) error {
+	if a, ok := d.Schedule.Action.(*client.ScheduleWorkflowAction); !ok || a.Workflow != workflows.WorkflowName {
+		return nil
+	}
+	return h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(in client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+		sched := in.Description.Schedule
+		a, ok := sched.Action.(*client.ScheduleWorkflowAction)
+		if !ok || a.Workflow != workflows.WorkflowName {
+			return nil, temporal.ErrSkipScheduleUpdate
+		}
+		a.Workflow = workflows.LauncherName
+		return &client.ScheduleUpdate{Schedule: &sched}, nil
+	}})
 }

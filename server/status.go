@@ -5,8 +5,15 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	workflowpb "go.temporal.io/api/workflow/v1"
 
 	"github.com/opsrunbook/runbook/workflows"
+)
+
+// Error types of runs Temporal closed without the run ending itself.
+const (
+	ErrTerminated = "Terminated" // terminated: by an operator, or at Temporal's history limits
+	ErrTimedOut   = "TimedOut"   // past a workflow execution or run timeout
 )
 
 // cachedStatus is a running run's status as of one execution's history
@@ -24,6 +31,9 @@ type cachedStatus struct {
 // history grew since it was last asked: a status is a function of the
 // history. It returns the history length the status is of. Only running
 // runs are cached; callers must not modify the status.
+// A run Temporal closed without it (terminated, timed out) is never
+// asked: its workflow never saw its end, so a replay would say running,
+// at the cost of its whole history; it is failed, as its close event says.
 func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, length int64, err error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
@@ -31,6 +41,10 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	}
 	info := d.WorkflowExecutionInfo
 	length, execution := info.HistoryLength, info.Execution.GetRunId()
+	if st, err := a.closedWithout(ctx, id, info); st != nil || err != nil {
+		a.statuses.Delete(id)
+		return st, length, err
+	}
 	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length && c.(cachedStatus).execution == execution {
 		return c.(cachedStatus).status, length, nil
 	}
@@ -79,7 +93,23 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 		return pageOf(c.(cachedStatus).status, page), nil
 	}
 	if info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+		if st, err := a.closedWithout(ctx, id, info); st != nil || err != nil {
+			return st, err
+		}
+		// A closed run's status never changes: its pages are kept.
+		key := closedPage{info.Execution.GetRunId(), page}
+		if st, ok := a.closedPages.Load(key); ok {
+			return st.(*workflows.Status), nil
+		}
+		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+		if err == nil && st.Status != workflows.RunRunning {
+			if a.closedCount.Add(1) > MaxClosedPages { // forget them all, rarely
+				a.closedPages.Clear()
+				a.closedCount.Store(1)
+			}
+			a.closedPages.Store(key, st)
+		}
+		return st, err
 	}
 	if !cached {
 		a.refresh(ctx, id)
@@ -115,6 +145,16 @@ func (a *API) refresh(ctx context.Context, id string) {
 	}()
 }
 
+// MaxClosedPages bounds the pages of closed runs' timelines kept in memory
+// (each at most workflows.MaxStepsLimit entries).
+const MaxClosedPages = 256
+
+// closedPage is a page of a closed execution's timeline.
+type closedPage struct {
+	execution string
+	page      workflows.StatusPage
+}
+
 // pageOf cuts a page from a whole status.
 func pageOf(whole *workflows.Status, page workflows.StatusPage) *workflows.Status {
 	st := *whole
@@ -142,6 +182,33 @@ func (a *API) queryStatus(ctx context.Context, id, execution string, status enum
 	st := &workflows.Status{}
 	if err := v.Get(st); err != nil {
 		return nil, err
+	}
+	return st, nil
+}
+
+// closedWithout returns the status of a run Temporal terminated or timed
+// out, from its description and close event; nil for any other run.
+func (a *API) closedWithout(ctx context.Context, id string, info *workflowpb.WorkflowExecutionInfo) (*workflows.Status, error) {
+	end := info.GetCloseTime().AsTime().UTC()
+	st := &workflows.Status{RunID: id, Status: workflows.RunFailed, StartedAt: info.GetStartTime().AsTime().UTC(), EndedAt: &end}
+	switch info.GetStatus() {
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TERMINATED:
+		st.ErrorType, st.Error = ErrTerminated, "the run was terminated in Temporal"
+		it := a.Temporal.GetWorkflowHistory(ctx, id, info.GetExecution().GetRunId(), false, enumspb.HISTORY_EVENT_FILTER_TYPE_CLOSE_EVENT)
+		if !it.HasNext() {
+			return st, nil
+		}
+		ev, err := it.Next()
+		if err != nil {
+			return nil, err
+		}
+		if t := ev.GetWorkflowExecutionTerminatedEventAttributes(); t != nil && t.GetReason() != "" {
+			st.Error += ": " + t.GetReason()
+		}
+	case enumspb.WORKFLOW_EXECUTION_STATUS_TIMED_OUT:
+		st.ErrorType, st.Error = ErrTimedOut, "the run passed its Temporal execution timeout"
+	default:
+		return nil, nil
 	}
 	return st, nil
 }

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
 )
 
 func subRunbookDoc(name, body string) string {
@@ -48,6 +51,22 @@ func TestSubRunbookCycleRegistration(t *testing.T) {
 	})
 }
 
+// An unknown sub-runbook at registration gets the did-you-mean that
+// validate gives among files, from the registered names.
+func TestSubRunbookDidYouMeanAtRegistration(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(subRunbookDoc("nightly-backup", "    - {id: hi, action: log, with: {message: b}}\n"), 201)
+		var p struct{ Details []runbooks.Diagnostic }
+		got := a.call("POST", "/api/v1/runbooks", a.author, subRunbookDoc("parent", "    - {id: sub, runbook: {name: nightly-backpu}}\n"), &p)
+		const want = `runbook.yaml:6:33: spec.steps[0].runbook.name: unknown runbook "nightly-backpu" (did you mean "nightly-backup"?)`
+		if got != 422 || len(p.Details) != 1 || p.Details[0].String() != want || p.Details[0].Code != runbooks.CodeUnknownRunbook {
+			t.Errorf("got %d %+v, want 422 %s", got, p.Details, want)
+		}
+	})
+}
+
 // A parent applied again after its child changed gets a new version that
 // embeds the new child.
 func TestParentFollowsChangedChild(t *testing.T) {
@@ -71,5 +90,118 @@ func TestParentFollowsChangedChild(t *testing.T) {
 		if again := register(parent, 200); again.Version != p2.Version {
 			t.Errorf("the unchanged parent applied again: v%d", again.Version)
 		}
+	})
+}
+
+// An approval inside a sub-runbook is listed, with the child run to vote
+// through, and takes votes through the child's id or the parent's, with
+// the run's rules: the parent's starter may not approve, N of M count.
+func TestSubRunbookApprovals(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(subRunbookDoc("kidgate", "    - {id: check, approval: {approvers: [\"group:board\"], minApprovals: 2, timeout: 10m}}\n"), 201)
+		a.register(subRunbookDoc("pargate", "    - {id: sub, runbook: {name: kidgate}}\n    - {id: after, action: log, with: {message: done}}\n"), 201)
+		var run runView
+		if got := a.call("POST", "/api/v1/runbooks/pargate/runs", a.ann, map[string]any{}, &run); got != 201 {
+			t.Fatalf("start: %d", got)
+		}
+		child := run.ID + ".sub"
+		var listed pendingApproval
+		waitFor(t, func() bool {
+			var list struct{ Approvals []pendingApproval }
+			a.call("GET", "/api/v1/approvals?mine=true", a.bob, nil, &list)
+			for _, p := range list.Approvals {
+				if p.Parent == run.ID {
+					listed = p
+					return true
+				}
+			}
+			return false
+		})
+		if want := (pendingApproval{Run: child, Parent: run.ID, Runbook: "kidgate", Step: "check", Approvers: []string{"group:board"}, Needed: 2, Mine: true}); !reflect.DeepEqual(listed, want) {
+			t.Errorf("listed %+v, want %+v", listed, want)
+		}
+		var mine struct{ Approvals []pendingApproval }
+		a.call("GET", "/api/v1/approvals?mine=true", a.ann, nil, &mine)
+		for _, p := range mine.Approvals {
+			if p.Run == child {
+				t.Errorf("the starter's mine=true list has the sub-runbook's approval: %+v", p)
+			}
+		}
+		vote := func(who, via string) (int, Problem) {
+			var p Problem
+			got := a.call("POST", "/api/v1/runs/"+via+"/approvals/check", who, map[string]any{"decision": "approve"}, &p)
+			return got, p
+		}
+		if got, p := vote(a.ann, run.ID); got != 403 || p.Details[0].(map[string]any)["reason"] != workflows.VoteSelf {
+			t.Errorf("the starter through the parent: %d %+v, want 403 SelfApproval", got, p)
+		}
+		if got, p := vote(a.bob, run.ID+".nope"); got != 404 {
+			t.Errorf("a child run that does not exist: %d %+v, want 404", got, p)
+		}
+		if got, p := vote(a.bob, run.ID); got != 200 {
+			t.Errorf("bob through the parent: %d %+v", got, p)
+		}
+		if got, p := vote(a.bob, child); got != 200 {
+			t.Errorf("bob again, through the child: %d %+v, want 200 (the same vote)", got, p)
+		}
+		if got, p := vote(a.am, child); got != 200 {
+			t.Errorf("am through the child: %d %+v", got, p)
+		}
+		var v runView
+		waitFor(t, func() bool {
+			a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+			return v.Status != workflows.RunRunning
+		})
+		if v.Status != workflows.RunSucceeded {
+			t.Errorf("the parent: %s %s", v.Status, v.Error)
+		}
+		if votes, _ := st.Votes(child); len(votes) != 2 || votes[0].User != "bob" || votes[1].User != "alertmanager" || votes[0].Status != store.VoteCounted {
+			t.Errorf("recorded votes: %+v", votes)
+		}
+	})
+}
+
+// Through the parent, an approval step that several running sub-runbook
+// runs hold (one per forEach item) is ambiguous: 409 names them, and a
+// vote through each child's id counts.
+func TestSubRunbookApprovalsInALoop(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(subRunbookDoc("kidloop", "    - {id: check, approval: {approvers: [\"group:board\"], timeout: 10m}}\n"), 201)
+		a.register(subRunbookDoc("parloop", "    - id: each\n      forEach: \"[1, 2]\"\n      maxConcurrency: 2\n      steps:\n        - {id: sub, runbook: {name: kidloop}}\n"), 201)
+		var run runView
+		if got := a.call("POST", "/api/v1/runbooks/parloop/runs", a.ann, map[string]any{}, &run); got != 201 {
+			t.Fatalf("start: %d", got)
+		}
+		children := []string{run.ID + ".sub.0", run.ID + ".sub.1"}
+		waitFor(t, func() bool {
+			var list struct{ Approvals []pendingApproval }
+			a.call("GET", "/api/v1/approvals", a.bob, nil, &list)
+			n := 0
+			for _, p := range list.Approvals {
+				if p.Parent == run.ID && slices.Contains(children, p.Run) {
+					n++
+				}
+			}
+			return n == 2
+		})
+		var p Problem
+		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/check", a.bob, map[string]any{"decision": "approve"}, &p); got != 409 ||
+			p.Error != "2 running sub-runbook runs have approval step check: vote through one of them" {
+			t.Errorf("through the parent: %d %+v, want 409", got, p)
+		}
+		for _, id := range children {
+			if got := a.call("POST", "/api/v1/runs/"+id+"/approvals/check", a.bob, map[string]any{"decision": "approve"}, &p); got != 200 {
+				t.Errorf("through %s: %d %+v", id, got, p)
+			}
+		}
+		waitFor(t, func() bool {
+			var v runView
+			a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+			return v.Status == workflows.RunSucceeded
+		})
 	})
 }

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"time"
 
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -79,19 +82,22 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 	a.synced.Store(r.ID, length)
 }
 
-// discoverScheduled records runs that Temporal schedules started.
+// discoverScheduled records runs that Temporal schedules started, and
+// moves schedules made before launchers to them.
 func (a *API) discoverScheduled(ctx context.Context) {
 	vs, err := a.Store.Runbooks()
 	if err != nil {
 		return
 	}
+	seen := map[string]bool{}
 	for i := range vs {
 		p, err := vs[i].PlanOf()
 		if err != nil {
 			continue
 		}
 		for _, s := range p.Schedules {
-			d, err := a.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, s.Name)).Describe(ctx)
+			h := a.Temporal.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, s.Name))
+			d, err := h.Describe(ctx)
 			if err != nil {
 				continue
 			}
@@ -100,16 +106,59 @@ func (a *API) discoverScheduled(ctx context.Context) {
 				if res == nil {
 					continue
 				}
-				if _, err := a.Store.Run(res.WorkflowID); err == nil {
+				seen[res.FirstExecutionRunID] = true
+				id := a.scheduledRun(ctx, res)
+				if id == "" {
 					continue
 				}
-				r := &store.Run{ID: res.WorkflowID, Runbook: p.Name, Version: vs[i].Version, Status: workflows.RunRunning,
-					Trigger: "schedule", TriggerDetail: s.Name, TriggeredBy: s.Name, StartedBy: SystemSchedule, CreatedAt: act.ActualTime.UTC()}
+				if _, err := a.Store.Run(id); err == nil {
+					continue
+				}
+				r := &store.Run{ID: id, Runbook: p.Name, Version: vs[i].Version, Status: workflows.RunRunning,
+					Trigger: string(plan.RunTriggerSchedule), TriggerDetail: s.Name, TriggeredBy: s.Name, StartedBy: SystemSchedule, CreatedAt: act.ActualTime.UTC()}
 				params, _ := p.BindParams(s.Params)
 				_, _ = a.Store.CreateRun(r, params)
 			}
+			if a.Scheduler != nil {
+				_ = moveToLauncher(ctx, h, d) // on an error, the next pass tries again
+			}
 		}
 	}
+	a.launched.Range(func(k, _ any) bool {
+		if !seen[k.(string)] {
+			a.launched.Delete(k) // no longer among the schedules' recent fires
+		}
+		return true
+	})
+}
+
+// scheduledRun is the id of the run a schedule's fire started: the
+// launcher's child once it started ("" before), or the fire's workflow
+// itself for a schedule made before launchers. Each fire's history is read
+// once; a.launched remembers the answer.
+func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExecution) string {
+	if id, ok := a.launched.Load(fire.FirstExecutionRunID); ok {
+		return id.(string)
+	}
+	it := a.Temporal.GetWorkflowHistory(ctx, fire.WorkflowID, fire.FirstExecutionRunID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return ""
+		}
+		id := ""
+		if st := e.GetWorkflowExecutionStartedEventAttributes(); st != nil && st.GetWorkflowType().GetName() != workflows.LauncherName {
+			id = fire.WorkflowID
+		}
+		if cs := e.GetChildWorkflowExecutionStartedEventAttributes(); cs != nil {
+			id = cs.GetWorkflowExecution().GetWorkflowId()
+		}
+		if id != "" {
+			a.launched.Store(fire.FirstExecutionRunID, id)
+			return id
+		}
+	}
+	return ""
 }
 
 // observeRun counts a finished run and its steps.

@@ -30,17 +30,15 @@ type Match struct {
 // MatchAlert evaluates a plan's alertmanager triggers against one alert
 // and returns the first that matches, or nil.
 func MatchAlert(p *plan.Plan, ev *plan.Evaluator, a Alert) (*Match, error) {
-	vars := plan.Vars{"alert": map[string]any{
-		"status": a.Status, "labels": stringMap(a.Labels), "annotations": stringMap(a.Annotations),
-		"startsAt": a.StartsAt, "fingerprint": a.Fingerprint,
-	}}
-	return match(p, ev, "alertmanager", "", vars)
+	vars := plan.Vars{plan.VarAlert: plan.AlertVars{Status: a.Status, Labels: a.Labels, Annotations: a.Annotations,
+		StartsAt: a.StartsAt, Fingerprint: a.Fingerprint}.Value()}
+	return match(p, ev, plan.TriggerAlertmanager, "", vars)
 }
 
 // WebhookTrigger returns p's webhook trigger named name, or nil.
 func WebhookTrigger(p *plan.Plan, name string) *plan.Trigger {
 	for i := range p.Triggers {
-		if p.Triggers[i].Kind == "webhook" && p.Triggers[i].Name == name {
+		if p.Triggers[i].Kind == plan.TriggerWebhook && p.Triggers[i].Name == name {
 			return &p.Triggers[i]
 		}
 	}
@@ -57,10 +55,10 @@ func MatchWebhook(p *plan.Plan, ev *plan.Evaluator, d *Delivery) (*Match, error)
 	if err := json.Unmarshal(d.Body, &payload); err != nil {
 		return nil, fmt.Errorf("webhook %s: the body is not JSON: %w", d.Hook, err)
 	}
-	return match(p, ev, "webhook", d.Hook, plan.Vars{"body": payload, "headers": d.Headers})
+	return match(p, ev, plan.TriggerWebhook, d.Hook, plan.Vars{"body": payload, "headers": d.Headers})
 }
 
-func match(p *plan.Plan, ev *plan.Evaluator, kind, name string, vars plan.Vars) (*Match, error) {
+func match(p *plan.Plan, ev *plan.Evaluator, kind plan.TriggerKind, name string, vars plan.Vars) (*Match, error) {
 	for i := range p.Triggers {
 		t := &p.Triggers[i]
 		if t.Kind != kind || (name != "" && t.Name != name) {
@@ -90,12 +88,4 @@ func match(p *plan.Plan, ev *plan.Evaluator, kind, name string, vars plan.Vars) 
 		return &Match{Trigger: t, Params: params}, nil
 	}
 	return nil, nil
-}
-
-func stringMap(m map[string]string) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver/devtest"
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
@@ -333,13 +334,13 @@ spec:
 		res = workflows.VoteResult{}
 		return a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", who, map[string]any{"decision": decision}, &res)
 	}
-	if got := vote(a.ann, "approve"); got != 200 || res.Decision != workflows.DecisionPending {
+	if got := vote(a.ann, "approve"); got != 200 || res.Decision != plan.DecisionPending {
 		t.Fatalf("ann: %d %+v", got, res)
 	}
-	if got := vote(a.bob, "reject"); got != 200 || res.Decision != workflows.DecisionRejected {
+	if got := vote(a.bob, "reject"); got != 200 || res.Decision != plan.DecisionRejected {
 		t.Fatalf("bob: %d %+v", got, res)
 	}
-	if got := vote(a.ann, "approve"); got != 200 || res.Decision != workflows.DecisionRejected || res.Approvals != 1 {
+	if got := vote(a.ann, "approve"); got != 200 || res.Decision != plan.DecisionRejected || res.Approvals != 1 {
 		t.Errorf("ann's retry after bob's veto: %d %+v, want 200 rejected", got, res)
 	}
 	if got := vote(a.am, "approve"); got != 409 {

@@ -106,6 +106,13 @@ func (s *Store) Runbooks() ([]RunbookVersion, error) {
 	return out, err
 }
 
+// RunbookNames lists the names of the registered runbooks, sorted.
+func (s *Store) RunbookNames() ([]string, error) {
+	var out []string
+	err := s.db.Model(&RunbookVersion{}).Distinct("name").Order("name").Pluck("name", &out).Error
+	return out, err
+}
+
 // Versions lists every version of a runbook, newest first.
 func (s *Store) Versions(name string) ([]RunbookVersion, error) {
 	var out []RunbookVersion

@@ -61,11 +61,12 @@ func New(c client.Client, opts Options) sdkworker.Worker {
 	return w
 }
 
-// Register registers the workflow, the actions and the secrets check
-// runs make before their first step on any registry (a worker, or a test
-// environment).
+// Register registers the workflow, the launcher schedules start it with,
+// the actions and the secrets check runs make before their first step on
+// any registry (a worker, or a test environment).
 func Register(r sdkworker.Registry, env *activities.Env) {
 	r.RegisterWorkflowWithOptions(workflows.RunbookWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
+	r.RegisterWorkflowWithOptions(workflows.ScheduleLauncher, workflow.RegisterOptions{Name: workflows.LauncherName})
 	for name, h := range env.Handlers() {
 		r.RegisterActivityWithOptions(activities.WithAttempt(h), activity.RegisterOptions{Name: name})
 	}

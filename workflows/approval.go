@@ -19,22 +19,22 @@ import (
 // sends only Seal: a SignedVote it signed, which the run verifies; a run
 // started with a VoteKey refuses anything else.
 type VoteRequest struct {
-	Step     string         `json:"step"`
-	Item     *int           `json:"item,omitempty"` // for approvals inside a forEach
-	Decision string         `json:"decision"`       // approve or reject
-	Comment  string         `json:"comment,omitempty"`
-	User     string         `json:"user"`
-	Groups   []string       `json:"groups,omitempty"`
-	Inputs   map[string]any `json:"inputs,omitempty"`
-	Seal     *attest.Seal   `json:"seal,omitempty"`
+	Step     string            `json:"step"`
+	Item     *int              `json:"item,omitempty"` // for approvals inside a forEach
+	Decision plan.VoteDecision `json:"decision"`
+	Comment  string            `json:"comment,omitempty"`
+	User     string            `json:"user"`
+	Groups   []string          `json:"groups,omitempty"`
+	Inputs   map[string]any    `json:"inputs,omitempty"`
+	Seal     *attest.Seal      `json:"seal,omitempty"`
 }
 
 // VoteResult is what the approve Update returns.
 type VoteResult struct {
-	Step      string `json:"step"`
-	Decision  string `json:"decision"` // pending, approved or rejected
-	Approvals int    `json:"approvals"`
-	Needed    int    `json:"needed"`
+	Step      string        `json:"step"`
+	Decision  plan.Decision `json:"decision"`
+	Approvals int           `json:"approvals"`
+	Needed    int           `json:"needed"`
 }
 
 // Reasons a vote is refused, as ApplicationError types; the API maps them
@@ -47,13 +47,6 @@ const (
 	VoteInvalid      = "InvalidVote"  // 400
 )
 
-// Decisions of an approval.
-const (
-	DecisionPending  = "pending"
-	DecisionApproved = "approved"
-	DecisionRejected = "rejected"
-)
-
 // approvalWait is an approval step waiting for votes.
 type approvalWait struct {
 	step      *plan.Step
@@ -61,7 +54,7 @@ type approvalWait struct {
 	approvers []string
 	escalated bool
 	votes     []Vote
-	decision  string
+	decision  plan.Decision
 	inputs    map[string]any
 }
 
@@ -83,18 +76,18 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 	switch {
 	case req.User == "":
 		return temporal.NewApplicationError("the vote has no user", VoteInvalid)
-	case req.Decision != "approve" && req.Decision != "reject":
+	case req.Decision != plan.VoteApprove && req.Decision != plan.VoteReject:
 		return temporal.NewApplicationError(fmt.Sprintf("decision %q: want approve or reject", req.Decision), VoteInvalid)
-	case w == nil || w.decision != DecisionPending:
+	case w == nil || w.decision != plan.DecisionPending:
 		return temporal.NewApplicationError(fmt.Sprintf("step %s is not waiting for approval; %s", approvalKey(req.Step, req.Item), r.waiting()), VoteNotWaiting)
 	case !eligible(w.approvers, req.User, req.Groups):
 		return temporal.NewApplicationError(fmt.Sprintf("%s is not an approver of step %s", req.User, req.Step), VoteNotApprover)
-	case req.Decision == "approve" && req.User == r.startedBy() && !w.step.Approval.AllowSelfApproval:
+	case req.Decision == plan.VoteApprove && req.User == r.startedBy() && !w.step.Approval.AllowSelfApproval:
 		return temporal.NewApplicationError(fmt.Sprintf("%s started this run and may not approve it", req.User), VoteSelf)
 	case slices.ContainsFunc(w.votes, func(v Vote) bool { return v.User == req.User }):
 		return temporal.NewApplicationError(fmt.Sprintf("%s has already voted on step %s", req.User, req.Step), VoteAlreadyVoted)
 	}
-	if req.Decision == "approve" {
+	if req.Decision == plan.VoteApprove {
 		if _, err := bindInputs(w.step.Approval.Inputs, req.Inputs); err != nil {
 			return temporal.NewApplicationError(err.Error(), VoteInvalid)
 		}
@@ -106,7 +99,7 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 func (r *run) waiting() string {
 	var keys []string
 	for _, k := range sortedKeys(r.approvals) {
-		if r.approvals[k].decision == DecisionPending {
+		if r.approvals[k].decision == plan.DecisionPending {
 			keys = append(keys, k)
 		}
 	}
@@ -147,7 +140,7 @@ func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
 	req = r.acceptVote(ctx, req)
 	w := r.approvals[approvalKey(req.Step, req.Item)]
 	v := Vote{User: req.User, Decision: req.Decision, Comment: req.Comment, At: workflow.Now(ctx)}
-	if req.Decision == "approve" {
+	if req.Decision == plan.VoteApprove {
 		inputs, _ := bindInputs(w.step.Approval.Inputs, req.Inputs)
 		v.Inputs = inputs
 		w.inputs = inputs
@@ -156,15 +149,15 @@ func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
 	w.state.Votes = append(w.state.Votes, v)
 	approvals := 0
 	for _, x := range w.votes {
-		if x.Decision == "approve" {
+		if x.Decision == plan.VoteApprove {
 			approvals++
 		}
 	}
 	switch {
-	case req.Decision == "reject":
-		w.decision = DecisionRejected
+	case req.Decision == plan.VoteReject:
+		w.decision = plan.DecisionRejected
 	case approvals >= w.step.Approval.MinApprovals:
-		w.decision = DecisionApproved
+		w.decision = plan.DecisionApproved
 	}
 	return VoteResult{Step: req.Step, Decision: w.decision, Approvals: approvals, Needed: w.step.Approval.MinApprovals}, nil
 }
@@ -193,26 +186,26 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 	if err != nil {
 		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
-	w := &approvalWait{step: s, state: st, approvers: approvers, decision: DecisionPending}
+	w := &approvalWait{step: s, state: st, approvers: approvers, decision: plan.DecisionPending}
 	key := approvalKey(s.ID, st.Item)
 	r.approvals[key] = w
 	st.Status, st.Approvers, st.MinApprovals = StatusWaitingApproval, approvers, a.MinApprovals
 	stopReminders := r.announce(ctx, sc, s, w)
 	defer stopReminders()
-	decided := func() bool { return w.decision != DecisionPending }
+	decided := func() bool { return w.decision != plan.DecisionPending }
 	for {
 		var err error
 		if timeout > 0 {
 			var ok bool
 			ok, err = workflow.AwaitWithTimeout(ctx, timeout, decided)
 			if err == nil && !ok {
-				if a.OnTimeout == "escalate" && !w.escalated {
+				if a.OnTimeout == plan.ApprovalTimeoutEscalate && !w.escalated {
 					w.escalated = true
 					w.approvers = append(slices.Clone(w.approvers), a.EscalateTo...)
 					st.Approvers = w.approvers
 					continue
 				}
-				w.decision = DecisionRejected
+				w.decision = plan.DecisionRejected
 				st.Outputs = approvalOutputs(w)
 				return &stepError{step: s.ID, typ: ErrApprovalTimeout, message: fmt.Sprintf("no decision within %s", time.Duration(timeout))}
 			}
@@ -220,37 +213,29 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 			err = workflow.Await(ctx, decided)
 		}
 		if err != nil {
-			w.decision = DecisionRejected
+			w.decision = plan.DecisionRejected
 			return err
 		}
 		break
 	}
 	st.Outputs = approvalOutputs(w)
-	if w.decision == DecisionRejected {
+	if w.decision == plan.DecisionRejected {
 		return &stepError{step: s.ID, typ: ErrApprovalReject, message: "rejected by " + lastRejecter(w)}
 	}
 	return nil
 }
 
 func approvalOutputs(w *approvalWait) map[string]any {
-	approvedBy := []any{}
-	votes := []any{}
+	res := plan.ApprovalResult{Decision: w.decision, Inputs: w.inputs}
 	for _, v := range w.votes {
-		if v.Decision == "approve" {
-			approvedBy = append(approvedBy, v.User)
-		}
-		votes = append(votes, map[string]any{"user": v.User, "decision": v.Decision, "comment": v.Comment, "at": v.At.UTC().Format(time.RFC3339Nano)})
+		res.Votes = append(res.Votes, plan.ApprovalVote{User: v.User, Decision: v.Decision, Comment: v.Comment, At: v.At})
 	}
-	inputs := w.inputs
-	if inputs == nil {
-		inputs = map[string]any{}
-	}
-	return map[string]any{"decision": w.decision, "approvedBy": approvedBy, "votes": votes, "inputs": plan.JSONValue(inputs)}
+	return res.Outputs()
 }
 
 func lastRejecter(w *approvalWait) string {
 	for i := len(w.votes) - 1; i >= 0; i-- {
-		if w.votes[i].Decision == "reject" {
+		if w.votes[i].Decision == plan.VoteReject {
 			return w.votes[i].User
 		}
 	}
@@ -272,7 +257,7 @@ func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, w *approva
 	workflow.Go(nctx, func(c workflow.Context) {
 		actx := workflow.WithActivityOptions(c, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-		for w.decision == DecisionPending {
+		for w.decision == plan.DecisionPending {
 			scratch := &StepState{}
 			if _, err := r.runActivity(actx, sc, s, "notify", plan.ActionFacts{}, a.Notify, scratch); err != nil && c.Err() == nil {
 				r.logger(c).Warn("approval notification failed", "step", s.ID, "error", err)

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -32,7 +33,24 @@ type EventResult struct {
 	Buffered int    `json:"buffered"` // events of that name not yet taken by a waitFor step
 }
 
-// validateEvent refuses an event that is not sealed for this run.
+// Limits on what posters can put in a run's history; the API refuses
+// beyond them first, the run refuses whatever reaches it past the API.
+const (
+	MaxEventPayload   = 64 << 10 // bytes of an event's payload, as JSON
+	MaxBufferedEvents = 16       // events of one name held for steps not yet waiting
+)
+
+// Reasons an event is refused, as ApplicationError types, besides the
+// seal's and VoteInvalid.
+const (
+	EventUnknown  = "UnknownEvent"  // 404: no step of the run waits for the name
+	EventsPending = "TooManyEvents" // 429: MaxBufferedEvents of the name are held
+)
+
+// validateEvent refuses an event that is not sealed for this run, that no
+// step of the run waits for, that is too large, or that would be held
+// beyond MaxBufferedEvents. Validators do not replay, so these refusals
+// leave no trace in the history and change no recorded run.
 func (r *run) validateEvent(ctx workflow.Context, e Event) error {
 	e, err := r.checkEvent(ctx, e)
 	if err != nil {
@@ -41,7 +59,49 @@ func (r *run) validateEvent(ctx workflow.Context, e Event) error {
 	if e.Name == "" || e.Sender == "" {
 		return temporal.NewApplicationError("the event has no name or sender", VoteInvalid)
 	}
+	if !WaitsFor(r.plan, e.Name) {
+		return temporal.NewApplicationError(fmt.Sprintf("no waitFor step of runbook %s waits for event %s", r.plan.Name, e.Name), EventUnknown)
+	}
+	if n := payloadSize(e.Payload); n > MaxEventPayload {
+		return temporal.NewApplicationError(fmt.Sprintf("the payload is %d bytes of JSON; at most %d", n, MaxEventPayload), VoteInvalid)
+	}
+	if n := r.buffered(e.Name); n >= MaxBufferedEvents {
+		return temporal.NewApplicationError(fmt.Sprintf("the run holds %d %s events no step has taken; at most %d", n, e.Name, MaxBufferedEvents), EventsPending)
+	}
 	return nil
+}
+
+// payloadSize is the length of a payload's JSON (encoding/json sorts map
+// keys, so it is a function of the payload); an unencodable one counts as
+// over any cap.
+func payloadSize(p map[string]any) int {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return MaxEventPayload + 1
+	}
+	return len(b)
+}
+
+// buffered counts the events named name that no step has taken.
+func (r *run) buffered(name string) int {
+	n := 0
+	for i := range r.events {
+		if !r.events[i].used && r.events[i].Name == name {
+			n++
+		}
+	}
+	return n
+}
+
+// WaitsFor reports whether a waitFor step of p (not of its sub-runbooks,
+// which are runs of their own) waits for event name.
+func WaitsFor(p *plan.Plan, name string) bool {
+	found := false
+	p.Walk(func(s *plan.Step) bool {
+		found = found || s.WaitFor != nil && s.WaitFor.Event == name
+		return !found
+	})
+	return found
 }
 
 // postEvent buffers an accepted event, so one posted before its waitFor
@@ -50,13 +110,7 @@ func (r *run) postEvent(ctx workflow.Context, e Event) (EventResult, error) {
 	e = r.acceptEvent(ctx, e)
 	e.At, e.Seal = workflow.Now(ctx), nil
 	r.events = append(r.events, e)
-	n := 0
-	for i := range r.events {
-		if !r.events[i].used && r.events[i].Name == e.Name {
-			n++
-		}
-	}
-	return EventResult{Event: e.Name, Buffered: n}, nil
+	return EventResult{Event: e.Name, Buffered: r.buffered(e.Name)}, nil
 }
 
 // listenForEvents buffers events sent as signals, for runs started before
@@ -116,8 +170,8 @@ func (r *run) waitFor(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 			return err
 		}
 		if !ok {
-			st.Outputs = map[string]any{"received": false, "payload": nil, "sender": ""}
-			if w.OnTimeout == "continue" {
+			st.Outputs = plan.WaitForOutputValue(false, nil, "")
+			if w.OnTimeout == plan.WaitTimeoutContinue {
 				return nil
 			}
 			return &stepError{step: s.ID, typ: ErrEventTimeout, message: fmt.Sprintf("no %s event within %s", w.Event, timeout)}
@@ -125,7 +179,7 @@ func (r *run) waitFor(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 	} else if err := workflow.Await(ctx, ready); err != nil {
 		return err
 	}
-	st.Outputs = map[string]any{"received": true, "payload": got.Payload, "sender": got.Sender}
+	st.Outputs = plan.WaitForOutputValue(true, got.Payload, got.Sender)
 	return nil
 }
 

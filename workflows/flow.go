@@ -149,7 +149,7 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	st.Outputs = map[string]any{"succeeded": int64(succeeded), "failed": int64(failed), "results": results}
+	st.Outputs = plan.ForEachOutputValue(succeeded, failed, results)
 	if failed > allowed {
 		se := r.asStepError(firstErr, false)
 		return &stepError{step: s.ID, typ: ErrForEachBudget,
@@ -215,7 +215,7 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *plan.Step, i int, item an
 	if len(s.OnError) > 0 && ctx.Err() == nil {
 		se := r.asStepError(err, false)
 		esc := newScope(isc)
-		esc.vars["error"] = map[string]any{"step": se.step, "message": se.message, "type": se.typ}
+		esc.vars[plan.VarError] = plan.ErrorValue(se.step, se.message, se.typ)
 		r.declare(esc, s.OnError, s.ID, &idx)
 		if oerr := r.list(ctx, esc, s.OnError); oerr != nil {
 			r.logger(ctx).Warn("onError failed", "step", s.ID, "item", i, "error", oerr)
@@ -243,14 +243,10 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 	if err != nil {
 		return &stepError{step: s.ID, typ: "BadInput", message: err.Error()}
 	}
-	id := r.status.RunID + "." + s.ID
-	if st.Item != nil {
-		id = fmt.Sprintf("%s.%d", id, *st.Item)
-	}
-	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: id})
+	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: ChildID(r.status.RunID, s.ID, st.Item)})
 	var res RunResult
 	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
-		Plan: child, Params: params, Trigger: "parent", TriggeredBy: r.status.RunID, Version: r.in.Version,
+		Plan: child, Params: params, Trigger: plan.RunTriggerParent, TriggeredBy: r.status.RunID, Version: r.in.Version,
 		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey, HistoryBudget: r.in.HistoryBudget,
 	}).Get(ctx, &res)
 	if err != nil {

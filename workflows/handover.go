@@ -77,10 +77,10 @@ type carriedNonce struct {
 // carriedApproval is a decided approval, so that a vote on it after the
 // hand-over is refused as before (not waiting).
 type carriedApproval struct {
-	Key      string `json:"key"`
-	Step     string `json:"step"`
-	State    int    `json:"state"`
-	Decision string `json:"decision"`
+	Key      string        `json:"key"`
+	Step     string        `json:"step"`
+	State    int           `json:"state"`
+	Decision plan.Decision `json:"decision"`
 }
 
 // carriedLoop is the loop that handed over and where it stopped.
@@ -278,7 +278,7 @@ func (r *run) carry(loop carriedLoop, final *Status) ([]byte, error) {
 	}
 	for _, k := range sortedKeys(r.approvals) {
 		w := r.approvals[k]
-		if i, ok := index[w.state]; ok && w.decision != DecisionPending {
+		if i, ok := index[w.state]; ok && w.decision != plan.DecisionPending {
 			c.Waits = append(c.Waits, carriedApproval{Key: k, Step: w.step.ID, State: i, Decision: w.decision})
 		}
 	}

@@ -58,19 +58,21 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	}
 	ev.SetClock(func() time.Time { return workflow.Now(ctx) })
 	info := workflow.GetInfo(ctx)
+	startedAt := info.WorkflowStartTime
+	if in.StartedAt != nil {
+		startedAt = *in.StartedAt
+	}
 	r := &run{
 		plan:   p,
 		in:     in,
 		ev:     ev,
 		params: p.ParamVars(in.Params),
-		runVar: map[string]any{
-			"id": info.WorkflowExecution.ID, "name": p.Name, "version": int64(in.Version),
-			"triggeredBy": in.TriggeredBy, "startedBy": in.startedBy(), "trigger": in.Trigger, "startedAt": info.WorkflowStartTime,
-		},
+		runVar: plan.RunVars{ID: info.WorkflowExecution.ID, Name: p.Name, Version: in.Version, Trigger: in.Trigger,
+			TriggeredBy: in.TriggeredBy, StartedBy: in.startedBy(), StartedAt: startedAt}.Value(),
 		varsVar:   map[string]any{},
 		root:      newScope(nil),
 		approvals: map[string]*approvalWait{},
-		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: info.WorkflowStartTime},
+		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: startedAt},
 	}
 	for _, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
 		r.declare(r.root, list, "", nil)
@@ -124,7 +126,7 @@ func (r *run) declare(sc *scope, steps []*plan.Step, loop string, item *int) {
 
 // vars is what expressions evaluated in sc read.
 func (r *run) vars(sc *scope) plan.Vars {
-	v := plan.Vars{"params": r.params, "run": r.runVar, "vars": r.varsVar, "steps": sc.stepsVar()}
+	v := plan.Vars{plan.VarParams: r.params, plan.VarRun: r.runVar, plan.VarVars: r.varsVar, plan.VarSteps: sc.stepsVar()}
 	for s := sc; s != nil; s = s.parent {
 		for k, x := range s.vars { // building a map: order does not matter
 			if _, inner := v[k]; !inner {

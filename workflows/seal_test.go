@@ -2,6 +2,7 @@ package workflows_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -152,5 +153,52 @@ func TestEventsMustBeSealedByTheAPI(t *testing.T) {
 	}
 	if msg := h.calls[0].in.Inputs["message"]; msg != "60 from nat" {
 		t.Errorf("message = %v, want the sealed event's", msg)
+	}
+}
+
+// The run refuses, in the event Update's validator, an event no step
+// waits for, a payload over MaxEventPayload and events of a name beyond
+// MaxBufferedEvents held for steps not yet waiting; an event of another
+// name still gets through, and the run ends with its finally.
+func TestEventsAreCapped(t *testing.T) {
+	h := newHarness(t, nil)
+	api := signer(t)
+	sealed := func(name string, payload map[string]any) func() any {
+		return func() any {
+			e := workflows.Event{Name: name, Sender: "nat", Payload: payload}
+			e.Seal, _ = api.Seal(attest.KindEvent, "run-1", h.env.Now(), &workflows.SignedEvent{Event: e})
+			return workflows.Event{Name: name, Seal: e.Seal} // the API sends only the seal's copy of the payload
+		}
+	}
+	var unknown, big, goErr error
+	later := make([]error, workflows.MaxBufferedEvents+1)
+	h.update(time.Minute, workflows.UpdateEvent, sealed("anything", nil), &unknown)
+	h.update(2*time.Minute, workflows.UpdateEvent, sealed("later", map[string]any{"x": strings.Repeat("x", workflows.MaxEventPayload)}), &big)
+	for i := range later {
+		h.update(3*time.Minute+time.Duration(i)*time.Second, workflows.UpdateEvent, sealed("later", map[string]any{"n": i}), &later[i])
+	}
+	h.update(5*time.Minute, workflows.UpdateEvent, sealed("go", nil), &goErr)
+	h.startSigned(head+`  steps:
+    - {id: first, waitFor: {event: go, timeout: 1h}}
+    - {id: second, waitFor: {event: later, timeout: 1h}}
+  finally:
+    - {id: bye, action: log, with: {message: "${{ string(steps.second.outputs.payload.n) }}"}}
+`, api)
+	if _, failed := h.result(); failed != "" {
+		t.Fatal(failed)
+	}
+	if errType(unknown) != workflows.EventUnknown || errType(big) != workflows.VoteInvalid || goErr != nil {
+		t.Errorf("unknown name: %v; big payload: %v; go: %v", unknown, big, goErr)
+	}
+	for i, err := range later[:workflows.MaxBufferedEvents] {
+		if err != nil {
+			t.Errorf("later #%d: %v", i, err)
+		}
+	}
+	if err := later[workflows.MaxBufferedEvents]; errType(err) != workflows.EventsPending {
+		t.Errorf("later #%d, past the cap: %v, want %s", workflows.MaxBufferedEvents, err, workflows.EventsPending)
+	}
+	if msg := h.calls[0].in.Inputs["message"]; msg != "0" {
+		t.Errorf("finally logged %v, want the first buffered event", msg)
 	}
 }

@@ -54,11 +54,11 @@ type StepState struct {
 
 // Vote is one approver's decision.
 type Vote struct {
-	User     string         `json:"user"`
-	Decision string         `json:"decision"` // approve or reject
-	Comment  string         `json:"comment,omitempty"`
-	At       time.Time      `json:"at"`
-	Inputs   map[string]any `json:"inputs,omitempty"`
+	User     string            `json:"user"`
+	Decision plan.VoteDecision `json:"decision"`
+	Comment  string            `json:"comment,omitempty"`
+	At       time.Time         `json:"at"`
+	Inputs   map[string]any    `json:"inputs,omitempty"`
 }
 
 // Status is what the status query returns: the run and its timeline.

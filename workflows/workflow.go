@@ -49,10 +49,10 @@ const (
 
 // RunInput starts a run. Params must already be bound (Plan.BindParams).
 type RunInput struct {
-	Plan        *plan.Plan     `json:"plan"`
-	Params      map[string]any `json:"params"`
-	Trigger     string         `json:"trigger"`     // api, schedule, alert, webhook, parent
-	TriggeredBy string         `json:"triggeredBy"` // what triggered it: a user, alert fingerprint, schedule, hook or parent run
+	Plan        *plan.Plan      `json:"plan"`
+	Params      map[string]any  `json:"params"`
+	Trigger     plan.RunTrigger `json:"trigger"`
+	TriggeredBy string          `json:"triggeredBy"` // what triggered it: a user, alert fingerprint, schedule, hook or parent run
 	// StartedBy is the authenticated caller who started the run (a user,
 	// or system:schedule / system:webhook); children inherit it. Votes are
 	// compared with it: the starter may not approve.
@@ -61,6 +61,10 @@ type RunInput struct {
 	// votes and events the API sealed with it.
 	VoteKey string `json:"voteKey,omitempty"`
 	Version int    `json:"version"`
+	// StartedAt is run.startedAt: when the API recorded the run, the time
+	// its concurrency key saw. Unset (schedules, sub-runbooks, runs started
+	// before it was sent): the workflow's start time.
+	StartedAt *time.Time `json:"startedAt,omitempty"`
 	// LocalActions runs actions whose spec is Local (log) as local
 	// activities: no task queue round trip, fewer history events.
 	LocalActions bool `json:"localActions,omitempty"`
@@ -165,7 +169,7 @@ func (r *run) finish(ctx workflow.Context, err error) (*RunResult, error) {
 		r.compensate(cleanup)
 		if !cancelled {
 			errScope := newScope(r.root)
-			errScope.vars["error"] = map[string]any{"step": se.step, "message": se.message, "type": se.typ}
+			errScope.vars[plan.VarError] = plan.ErrorValue(se.step, se.message, se.typ)
 			if ferr := r.list(cleanup, errScope, r.plan.OnFailure); ferr != nil {
 				r.logger(ctx).Error("onFailure failed", "error", ferr)
 			}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"encoding/base32"
+	"encoding/binary"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -241,8 +244,8 @@ spec:
 			t.Errorf("run %s ran twice", id)
 		}
 		seen[id] = true
-		// Scheduled runs are named <schedule action>-<nominal time>.
-		at, err := time.Parse(time.RFC3339, id[strings.LastIndex(id, "-often-")+len("-often-"):])
+		// A scheduled run's id starts with its fire time's milliseconds.
+		at, err := runIDTime(strings.TrimPrefix(id, "ticker-"))
 		if err != nil {
 			t.Fatalf("run id %s: %v", id, err)
 		}
@@ -255,6 +258,16 @@ spec:
 		}
 	}
 	t.Logf("%d runs: %v", len(ids), ids)
+}
+
+// runIDTime is the time in a run id's 26-character suffix: its first 48
+// bits are milliseconds since the epoch.
+func runIDTime(suffix string) (time.Time, error) {
+	b, err := base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding).DecodeString(suffix)
+	if err != nil || len(b) != 16 {
+		return time.Time{}, fmt.Errorf("not a run id suffix: %q", suffix)
+	}
+	return time.UnixMilli(int64(binary.BigEndian.Uint64(b[:8]) >> 16)), nil
 }
 
 // recordHistory saves a finished run's history for the replay test when

@@ -195,9 +195,9 @@ func runApprove(args []string, out, errOut io.Writer) error {
 			return err
 		}
 	}
-	decision := "approve"
+	decision := plan.VoteApprove
 	if *reject {
-		decision = "reject"
+		decision = plan.VoteReject
 	}
 	var res struct {
 		Decision  string `json:"decision"`
