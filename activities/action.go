@@ -114,7 +114,7 @@ func (e *Env) renderDeferred(ctx context.Context, in plan.ActionInput, p *prepar
 	if err != nil {
 		return badInput("variables: %v", err)
 	}
-	vars["secrets"] = secrets
+	vars[plan.VarSecrets] = secrets
 	ev, err := plan.NewEvaluatorFor(slices.Sorted(maps.Keys(vars)))
 	if err != nil {
 		return err

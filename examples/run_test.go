@@ -124,7 +124,7 @@ func TestStoreLinksBesideTheServer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Ping(); err != nil {
+	if err := s.Ping(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -71,13 +71,3 @@ func (c SpecCatalog) Actions() []*ActionSpec {
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
 }
-
-// Names lists the catalog's action names, sorted.
-func (c SpecCatalog) Names() []string {
-	names := make([]string, 0, len(c))
-	for n := range c {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
-}

@@ -9,7 +9,7 @@ type ActionInput struct {
 	StepID  string         `json:"stepId"`
 	Inputs  map[string]any `json:"inputs,omitempty"`
 	// Deferred inputs read secrets: their templates, and the variables
-	// those templates read (encoded with runbooks.EncodeVars).
+	// those templates read (encoded with EncodeVars).
 	Deferred map[string]*Value `json:"deferred,omitempty"`
 	Vars     map[string]any    `json:"vars,omitempty"`
 }

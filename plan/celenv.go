@@ -46,7 +46,7 @@ const (
 	VarHeaders = "headers" // webhook triggers
 )
 
-// reservedNames may not be used as a forEach loop variable.
+// ReservedNames may not be used as a forEach loop variable.
 var ReservedNames = []string{VarParams, VarSteps, VarRun, VarSecrets, VarOutputs, VarError, VarAlert,
 	VarVars, VarBody, VarHeaders, "now", "true", "false", "null", "in", "as", "break", "const", "continue", "else", "for",
 	"function", "if", "import", "let", "loop", "package", "namespace", "return", "var", "void", "while"}
@@ -98,13 +98,13 @@ var (
 	NoOutputs = ObjectOf()
 )
 
-// approvalOutputs is the outputs type of an approval with the given inputs.
+// ApprovalOutputs is the outputs type of an approval with the given inputs.
 func ApprovalOutputs(inputs []Field) *Type {
 	return ObjectOf(append(append([]Field(nil), approvalFields...),
 		Field{Name: "inputs", Type: ObjectOf(inputs...), Description: "The values the deciding approver supplied."})...)
 }
 
-// nowFunction declares now(), the run's deterministic clock. The linter
+// NowFunction declares now(), the run's deterministic clock. The linter
 // declares it without an implementation; the Evaluator binds its clock.
 func NowFunction(clock func() time.Time) cel.EnvOption {
 	if clock == nil {
@@ -114,7 +114,7 @@ func NowFunction(clock func() time.Time) cel.EnvOption {
 		cel.FunctionBinding(func(...ref.Val) ref.Val { return types.Timestamp{Time: clock()} })))
 }
 
-// stepType is the type of steps.<id>, given the type of its outputs.
+// StepType is the type of steps.<id>, given the type of its outputs.
 func StepType(outputs *Type) *Type {
 	return ObjectOf(
 		Field{Name: "status", Type: StringType, Description: "pending, running, succeeded, failed, skipped, compensated or cancelled."},
@@ -164,6 +164,7 @@ type TypeRegistry struct {
 	objects map[string]*Type
 }
 
+// NewTypeRegistry is a registry over base, declaring no object types yet.
 func NewTypeRegistry(base types.Provider) *TypeRegistry {
 	return &TypeRegistry{Provider: base, objects: map[string]*Type{}}
 }
@@ -196,7 +197,7 @@ func (r *TypeRegistry) FindStructFieldType(name, field string) (*types.FieldType
 	return r.Provider.FindStructFieldType(name, field)
 }
 
-// celType maps a Type to a CEL type, declaring objects under name.
+// CELType maps a Type to a CEL type, declaring objects under name.
 func (r *TypeRegistry) CelType(t *Type, name string) *cel.Type {
 	if t == nil {
 		return cel.DynType
@@ -227,7 +228,7 @@ func (r *TypeRegistry) CelType(t *Type, name string) *cel.Type {
 	return cel.DynType
 }
 
-// typeOf maps a checked CEL type back to a Type.
+// TypeOf maps a checked CEL type back to a Type.
 func (r *TypeRegistry) TypeOf(ct *cel.Type) *Type {
 	switch ct.Kind() {
 	case types.StringKind:
@@ -254,7 +255,7 @@ func (r *TypeRegistry) TypeOf(ct *cel.Type) *Type {
 	return AnyType
 }
 
-// describeCEL renders a CEL type in the format's own words.
+// DescribeCEL renders a CEL type in the format's own words.
 func (r *TypeRegistry) DescribeCEL(ct *cel.Type) string {
 	switch ct.Kind() {
 	case types.DynKind, types.AnyKind:
@@ -271,7 +272,7 @@ func (r *TypeRegistry) DescribeCEL(ct *cel.Type) string {
 	return r.TypeOf(ct).String()
 }
 
-// assignable reports whether a value of CEL type ct may flow where t is
+// Assignable reports whether a value of CEL type ct may flow where t is
 // wanted. dyn is always accepted and checked when the run evaluates it.
 func (r *TypeRegistry) Assignable(ct *cel.Type, t *Type) bool {
 	k := ct.Kind()
@@ -304,7 +305,7 @@ func (r *TypeRegistry) Assignable(ct *cel.Type, t *Type) bool {
 	return false
 }
 
-// interpolatable reports whether a value of CEL type ct can be rendered
+// Interpolatable reports whether a value of CEL type ct can be rendered
 // into text inside a template.
 func Interpolatable(ct *cel.Type) bool {
 	switch ct.Kind() {
@@ -315,7 +316,7 @@ func Interpolatable(ct *cel.Type) bool {
 	return false
 }
 
-// paramsType is the object type of params.
+// ParamsType is the object type of params.
 func ParamsType(params []Param) *Type {
 	fields := make([]Field, len(params))
 	for i, p := range params {
@@ -324,18 +325,20 @@ func ParamsType(params []Param) *Type {
 	return ObjectOf(fields...)
 }
 
+// MustBaseEnv is the pinned base environment every runbook extends.
 func MustBaseEnv() *cel.Env {
 	env, err := baseEnv()
 	if err != nil {
-		panic(fmt.Sprintf("runbooks: CEL environment: %v", err))
+		panic(fmt.Sprintf("plan: CEL environment: %v", err))
 	}
 	return env
 }
 
-// sizeBounds tells the cost estimator how large unknown lists, maps and
+// SizeBounds tells the cost estimator how large unknown lists, maps and
 // strings may be.
 type SizeBounds struct{}
 
+// EstimateSize implements checker.CostEstimator.
 func (SizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	if n.ComputedSize() != nil {
 		return nil
@@ -363,6 +366,7 @@ func (SizeBounds) EstimateSize(n checker.AstNode) *checker.SizeEstimate {
 	return nil
 }
 
+// EstimateCallCost implements checker.CostEstimator: the default costs.
 func (SizeBounds) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
 	return nil
 }

@@ -118,7 +118,7 @@ func (t *Type) String() string {
 	return string(t.Kind)
 }
 
-// paramType turns a param's declared type and items into a Type.
+// ParamType turns a param's declared type and items into a Type.
 func ParamType(kind, items string) *Type {
 	switch Kind(kind) {
 	case KindList:

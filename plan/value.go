@@ -141,19 +141,10 @@ func (v *Value) UnmarshalJSON(b []byte) error {
 // normalizeJSON turns whole float64s that JSON decoding produced back into
 // int64, so a literal 3 stays an int after a round trip.
 func normalizeJSON(v any) any {
-	switch v := v.(type) {
-	case float64:
-		if v == float64(int64(v)) {
-			return int64(v)
+	return rebuildPure(v, func(v any) any {
+		if f, ok := v.(float64); ok && f == float64(int64(f)) {
+			return int64(f)
 		}
-	case []any:
-		for i := range v {
-			v[i] = normalizeJSON(v[i])
-		}
-	case map[string]any:
-		for k := range v {
-			v[k] = normalizeJSON(v[k])
-		}
-	}
-	return v
+		return v
+	})
 }

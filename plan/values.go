@@ -53,6 +53,8 @@ func Coerce(v any, t *Type) (any, error) {
 	return nil, fmt.Errorf("%s", strings.Join(msgs, "; "))
 }
 
+// CoerceProblems is Coerce for a value at sub below where its problems are
+// reported: it appends each to probs, so lint can place every one.
 func CoerceProblems(v any, t *Type, sub Path, probs *[]ValueProblem) any {
 	fail := func(kind ProblemKind, format string, args ...any) any {
 		*probs = append(*probs, ValueProblem{Sub: sub, Msg: fmt.Sprintf(format, args...), Kind: kind})

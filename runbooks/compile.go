@@ -107,7 +107,12 @@ type InternalError struct {
 }
 
 func (e *InternalError) Error() string {
-	return fmt.Sprintf("%s:%d:%d: internal error: lint recorded no %s (a bug in package runbooks, not in the runbook)", e.File, e.Pos.Line, e.Pos.Col, e.What)
+	return fmt.Sprintf("%s:%d:%d: %s", e.File, e.Pos.Line, e.Pos.Col, e.Message())
+}
+
+// Message is the error without its position, as a diagnostic shows it.
+func (e *InternalError) Message() string {
+	return "internal error: lint recorded no " + e.What + " (a bug in package runbooks, not in the runbook)"
 }
 
 // strict makes a missing record panic where compile finds it, so that a

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"os"
@@ -106,9 +107,16 @@ func BuildSet(srcs []Source, opts Options) []Result {
 		results[i].Diagnostics.Sort()
 		if checked != nil && !results[i].Diagnostics.HasErrors() {
 			p, err := Compile(checked)
-			if ie, ok := err.(*InternalError); ok {
-				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: SeverityError, Code: CodeInternal, Message: ie.Error()})
-			} else if results[i].Diagnostics = append(results[i].Diagnostics, checkLimits(checked, p)...); !results[i].Diagnostics.HasErrors() {
+			var ie *InternalError
+			switch {
+			case errors.As(err, &ie):
+				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: ie.File, Pos: ie.Pos, Severity: SeverityError, Code: CodeInternal, Message: ie.Message()})
+			case err != nil:
+				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: srcs[i].File, Severity: SeverityError, Code: CodeInternal, Message: err.Error()})
+			default:
+				if results[i].Diagnostics = append(results[i].Diagnostics, checkLimits(checked, p)...); results[i].Diagnostics.HasErrors() {
+					break
+				}
 				results[i].Plan = p
 				compiled[name] = p
 			}

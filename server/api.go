@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding/json"
 	"errors"
@@ -28,6 +29,9 @@ import (
 const (
 	MaxBody        = runbooks.MaxSourceSize
 	RequestTimeout = 30 * time.Second
+	// DefaultWebhookReadTimeout is how long the unauthenticated webhook
+	// route waits for a body.
+	DefaultWebhookReadTimeout = 10 * time.Second
 )
 
 // API is the engine's HTTP API under /api/v1.
@@ -40,6 +44,11 @@ type API struct {
 	Scheduler *Scheduler
 	// VoteKey seals votes and events; nil: a key kept in the records.
 	VoteKey ed25519.PrivateKey
+	// Streams bounds event streams; zero: the defaults.
+	Streams StreamLimits
+	// WebhookReadTimeout bounds reading a webhook's body; zero:
+	// DefaultWebhookReadTimeout.
+	WebhookReadTimeout time.Duration
 	// HistoryBudget is the history length after which a run's long loop
 	// hands over to a new execution (0: workflows.DefaultHistoryBudget).
 	HistoryBudget int
@@ -53,6 +62,8 @@ type API struct {
 	synced      sync.Map // run id -> history length last written to the records
 	launched    sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
 	voteSigner  atomic.Pointer[attest.Signer]
+	streams     streamSlots
+	plans       planCache
 }
 
 // Problem is every error answer: {error, details[]}.
@@ -124,8 +135,9 @@ func (a *API) Handler() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
 	e.Use(a.measure, middleware.BodyLimit("1M"), middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{
-		Timeout: RequestTimeout,
-		Skipper: func(c echo.Context) bool { return c.Request().Header.Get("Accept") == "text/event-stream" },
+		Timeout:      RequestTimeout,
+		Skipper:      func(c echo.Context) bool { return c.Request().Header.Get("Accept") == "text/event-stream" },
+		ErrorHandler: timeoutError,
 	}))
 	for _, r := range routeTable() {
 		var mw []echo.MiddlewareFunc
@@ -137,6 +149,16 @@ func (a *API) Handler() *echo.Echo {
 	return e
 }
 
+// timeoutError answers a request that ran out of RequestTimeout with 503,
+// keeping the database's own answer when it is the cause.
+func timeoutError(err error, c echo.Context) error {
+	var ue *store.UnavailableError
+	if !errors.As(err, &ue) && errors.Is(err, context.DeadlineExceeded) {
+		return problem(http.StatusServiceUnavailable, "the request took longer than "+RequestTimeout.String(), "retry later")
+	}
+	return err
+}
+
 func health(c echo.Context) error { return c.JSON(http.StatusOK, map[string]string{"status": "ok"}) }
 
 // errorHandler answers every error as JSON {error, details[]}.
@@ -146,10 +168,19 @@ func errorHandler(err error, c echo.Context) {
 	}
 	status, p := http.StatusInternalServerError, Problem{Error: "internal error", Details: []any{}}
 	var ae *apiError
+	var ue *store.UnavailableError
+	var tl *store.TooLongError
 	var he *echo.HTTPError
+	if errors.As(err, &tl) {
+		err = tooLong(tl)
+	}
 	switch {
 	case errors.As(err, &ae):
 		status, p = ae.status, Problem{Error: ae.message, Details: ae.details}
+	case errors.As(err, &ue):
+		// The cause is logged; the answer names no DSN or user.
+		c.Logger().Error(err)
+		status, p = http.StatusServiceUnavailable, Problem{Error: ue.Error(), Details: []any{"retry later; GET /readyz answers 200 when the database answers again"}}
 	case errors.As(err, &he):
 		status = he.Code
 		p.Error = strings.ToLower(http.StatusText(he.Code))
@@ -177,7 +208,7 @@ func (a *API) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		if !ok || strings.TrimSpace(secret) == "" {
 			return problem(http.StatusUnauthorized, "missing bearer token", "send Authorization: Bearer <token>")
 		}
-		id, err := a.Store.Authenticate(strings.TrimSpace(secret))
+		id, err := a.Store.WithContext(c.Request().Context()).Authenticate(strings.TrimSpace(secret))
 		if errors.Is(err, store.ErrBadToken) { // invalid token, token expired or token revoked
 			return problem(http.StatusUnauthorized, err.Error())
 		}
@@ -209,13 +240,43 @@ func identity(c echo.Context) *store.Identity {
 	return id
 }
 
+// ReadyTimeout bounds /readyz: the database and Temporal are asked at once,
+// each within it.
+const ReadyTimeout = 3 * time.Second
+
+// ready answers 200 when the database and Temporal both answer within
+// ReadyTimeout, else 503 naming what failed: never a DSN or a user name.
 func (a *API) ready(c echo.Context) error {
+	ctx, cancel := context.WithTimeout(c.Request().Context(), ReadyTimeout)
+	defer cancel()
+	var db, temporal error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, temporal = a.Temporal.CheckHealth(ctx, &client.CheckHealthRequest{})
+	}()
+	db = a.Store.Ping(ctx)
+	wg.Wait()
 	var failed []any
-	if err := a.Store.Ping(); err != nil {
-		failed = append(failed, "database: "+err.Error())
+	if db != nil {
+		var ue *store.UnavailableError
+		msg := "database: does not answer"
+		switch {
+		case ctx.Err() != nil:
+			msg = "database: did not answer within " + ReadyTimeout.String()
+		case errors.As(db, &ue):
+			msg = "database: " + ue.Reason
+		}
+		c.Logger().Error(db)
+		failed = append(failed, msg)
 	}
-	if _, err := a.Temporal.CheckHealth(c.Request().Context(), &client.CheckHealthRequest{}); err != nil {
-		failed = append(failed, "temporal: "+err.Error())
+	if temporal != nil {
+		msg := "temporal: " + temporal.Error()
+		if ctx.Err() != nil {
+			msg = "temporal: did not answer within " + ReadyTimeout.String()
+		}
+		failed = append(failed, msg)
 	}
 	if len(failed) > 0 {
 		return problem(http.StatusServiceUnavailable, "not ready", failed...)

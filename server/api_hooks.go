@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -40,7 +42,13 @@ func (a *API) alertmanager(c echo.Context) error {
 	if err := json.NewDecoder(c.Request().Body).Decode(&body); err != nil {
 		return problem(http.StatusBadRequest, "not an Alertmanager webhook payload: "+err.Error())
 	}
+	if err := checkAlerts(body.Alerts); err != nil {
+		return err
+	}
 	plans, err := a.triggered(plan.TriggerAlertmanager)
+	if err == nil {
+		err = withEvaluators(plans)
+	}
 	if err != nil {
 		return err
 	}
@@ -78,17 +86,23 @@ func (a *API) alertmanager(c echo.Context) error {
 // webhook verifies a signed JSON webhook and starts the runbooks whose
 // trigger of that name matches it. Every runbook with the hook must
 // verify the delivery before any run starts; the delivery is then claimed
-// in the database, so a replay is refused on every API replica.
+// in the database, so a replay is refused on every API replica. The route
+// takes no token, so refusing is cheap: the body must arrive within the
+// read timeout, and the signature is checked (one small query, plans
+// decoded once per version, an HMAC) before any JSON of the request is
+// read or any expression prepared.
 func (a *API) webhook(c echo.Context) error {
-	body, err := io.ReadAll(c.Request().Body)
-	if err != nil {
-		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
+	timeout := a.WebhookReadTimeout
+	if timeout <= 0 {
+		timeout = DefaultWebhookReadTimeout
 	}
+	// http.ErrNotSupported (a test's recorder): the server's own timeouts hold.
+	_ = http.NewResponseController(c.Response()).SetReadDeadline(time.Now().Add(timeout))
+	name := c.Param("name")
 	plans, err := a.triggered(plan.TriggerWebhook)
 	if err != nil {
 		return err
 	}
-	name := c.Param("name")
 	var targets []triggeredPlan
 	for _, tp := range plans {
 		if hasWebhook(tp.plan, name) {
@@ -98,12 +112,23 @@ func (a *API) webhook(c echo.Context) error {
 	if len(targets) == 0 {
 		return problem(http.StatusNotFound, "no runbook has a webhook trigger named "+name)
 	}
+	body, err := io.ReadAll(c.Request().Body)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return problem(http.StatusRequestTimeout, fmt.Sprintf("the body did not arrive within %s", timeout), "send the whole request at once")
+	case err != nil:
+		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
+	}
 	now := webhookNow()
 	var d *Delivery
 	for _, tp := range targets {
 		if d, err = VerifyWebhook(WebhookTrigger(tp.plan, name), body, c.Request().Header, a.Secrets, now); err != nil {
 			return deliveryProblem(err)
 		}
+	}
+	if err := withEvaluators(targets); err != nil {
+		return err
 	}
 	claim := &store.Delivery{Hook: name, Digest: d.Digest, DeliveryID: d.ID, SignedAt: d.SignedAt,
 		ExpiresAt: d.SignedAt.Add(2 * SignatureWindow)}
@@ -171,33 +196,46 @@ func hasWebhook(p *plan.Plan, name string) bool {
 type triggeredPlan struct {
 	plan    *plan.Plan
 	version int
-	ev      *plan.Evaluator
+	ev      *plan.Evaluator // set by withEvaluators
 }
 
-// triggered returns the latest versions that have a trigger of kind.
+// triggered returns the latest versions that have a trigger of kind, by
+// runbook name, their plans decoded once per version.
 func (a *API) triggered(kind plan.TriggerKind) ([]triggeredPlan, error) {
-	vs, err := a.Store.Runbooks()
+	versions, err := a.Store.LatestVersions()
+	if err != nil {
+		return nil, err
+	}
+	plans, err := a.plans.latest(versions, func(name string, version int) (*plan.Plan, error) {
+		v, err := a.Store.Runbook(name, version)
+		if err != nil {
+			return nil, err
+		}
+		return v.PlanOf()
+	})
 	if err != nil {
 		return nil, err
 	}
 	var out []triggeredPlan
-	for i := range vs {
-		p, err := vs[i].PlanOf()
-		if err != nil {
-			return nil, err
-		}
-		for _, t := range p.Triggers {
-			if t.Kind == kind {
-				ev, err := plan.NewEvaluator(p)
-				if err != nil {
-					return nil, err
-				}
-				out = append(out, triggeredPlan{plan: p, version: vs[i].Version, ev: ev})
-				break
-			}
+	for _, name := range plan.SortedKeys(plans) {
+		cp := plans[name]
+		if slices.ContainsFunc(cp.plan.Triggers, func(t plan.Trigger) bool { return t.Kind == kind }) {
+			out = append(out, triggeredPlan{plan: cp.plan, version: cp.version})
 		}
 	}
 	return out, nil
+}
+
+// withEvaluators prepares each plan's expressions.
+func withEvaluators(tps []triggeredPlan) error {
+	for i := range tps {
+		ev, err := plan.NewEvaluator(tps[i].plan)
+		if err != nil {
+			return err
+		}
+		tps[i].ev = ev
+	}
+	return nil
 }
 
 // Starters of runs no person started.

@@ -68,13 +68,17 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		names, _ := a.Store.RunbookNames() // without them, no "did you mean"
 		return names
 	}}
-	plan, diags, err := runbooks.Build("runbook.yaml", yaml, opts)
+	p, diags, err := runbooks.Build("runbook.yaml", yaml, opts)
 	if err == nil {
 		doc, _ := runbooks.Parse("runbook.yaml", yaml)
 		if cyc := cycles("runbook.yaml", doc, opts.Runbooks); len(cyc) > 0 {
 			diags, err = append(diags, cyc...), errCycle
 			diags.Sort()
 		}
+	}
+	var internal *runbooks.InternalError
+	if errors.As(err, &internal) {
+		return nil, false, diags, err // our bug, not the runbook's: a 500
 	}
 	if err != nil {
 		details := make([]any, 0, len(diags))
@@ -83,29 +87,32 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 		return nil, false, diags, problem(http.StatusUnprocessableEntity, "the runbook is invalid", details...)
 	}
+	if err := checkPlan(p); err != nil {
+		return nil, false, diags, err
+	}
 	var previous []string
-	if prev, err := a.Store.Runbook(plan.Name, 0); err == nil {
+	if prev, err := a.Store.Runbook(p.Name, 0); err == nil {
 		if pp, err := prev.PlanOf(); err == nil {
 			for _, s := range pp.Schedules {
 				previous = append(previous, s.Name)
 			}
 		}
 	}
-	v, created, err := a.Store.SaveRunbook(string(yaml), plan, author)
+	v, created, err := a.Store.SaveRunbook(string(yaml), p, author)
 	if err != nil {
 		return nil, false, diags, err
 	}
 	if created && a.Scheduler != nil {
 		key, err := a.voteKey()
 		if err == nil {
-			err = a.Scheduler.Reconcile(ctx, plan, v.Version, key, previous)
+			err = a.Scheduler.Reconcile(ctx, p, v.Version, key, previous)
 		}
 		if err != nil {
 			return nil, false, diags, problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())
 		}
 	}
 	if created {
-		if err := a.Store.Audit(author, "runbook.register", plan.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": v.Hash}); err != nil {
+		if err := a.Store.Audit(author, "runbook.register", p.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": v.Hash}); err != nil {
 			return nil, false, diags, err
 		}
 	}

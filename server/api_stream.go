@@ -16,12 +16,21 @@ const StreamEvery = 500 * time.Millisecond
 
 // streamEvents sends a run's step transitions as server-sent events:
 // "step" events with the step's state, then one "run" event when it ends.
+// Streams are bounded per token and in total (429), and a reader that
+// does not take an event within the write timeout is dropped.
 func (a *API) streamEvents(c echo.Context) error {
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
 		return notFoundOr(err, "no run "+c.Param("id"))
 	}
+	limits := a.Streams.withDefaults()
+	release, err := a.streams.acquire(limits, identity(c).TokenID)
+	if err != nil {
+		return err
+	}
+	defer release()
 	w := c.Response()
+	rc := http.NewResponseController(w)
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
@@ -32,11 +41,15 @@ func (a *API) streamEvents(c echo.Context) error {
 		if err != nil {
 			return err
 		}
+		// A write the reader does not take in time fails, and the
+		// stream ends: the server buffers no more than the socket does.
+		if err := rc.SetWriteDeadline(time.Now().Add(limits.WriteTimeout)); err != nil {
+			return err
+		}
 		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
 			return err
 		}
-		w.Flush()
-		return nil
+		return rc.Flush()
 	}
 	for {
 		st, _, err := a.liveStatus(ctx, r.ID)

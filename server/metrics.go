@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -34,15 +36,36 @@ func (a *API) measure(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			c.Error(err)
 		}
-		route := c.Path()
-		if route == "" {
-			route = "unmatched"
-		}
-		httpRequests.WithLabelValues(c.Request().Method, route, strconv.Itoa(c.Response().Status)).Inc()
-		httpDuration.WithLabelValues(c.Request().Method, route).Observe(time.Since(start).Seconds())
+		method, route := metricLabels(c.Request().Method, c.Path())
+		httpRequests.WithLabelValues(method, route, strconv.Itoa(c.Response().Status)).Inc()
+		httpDuration.WithLabelValues(method, route).Observe(time.Since(start).Seconds())
 		return nil
 	}
 }
+
+// knownRoutes is every method and route pattern of the route table.
+var knownRoutes = func() map[[2]string]bool {
+	m := map[[2]string]bool{}
+	for _, r := range routeTable() {
+		m[[2]string{r.method, r.path}] = true
+	}
+	return m
+}()
+
+// metricLabels folds what a caller chooses into bounded labels: a method
+// and route pair the route table does not have is "OTHER" "unmatched", so
+// requests with random methods or paths add no series.
+func metricLabels(method, route string) (string, string) {
+	if knownRoutes[[2]string{method, route}] {
+		return method, route
+	}
+	if !slices.Contains(knownMethods, method) {
+		method = "OTHER"
+	}
+	return method, "unmatched"
+}
+
+var knownMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete, http.MethodOptions}
 
 func (a *API) metricsHandler(c echo.Context) error {
 	promhttp.HandlerFor(registry, promhttp.HandlerOpts{}).ServeHTTP(c.Response(), c.Request())

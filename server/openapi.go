@@ -30,6 +30,9 @@ func OpenAPI() map[string]any {
 			op["responses"].(map[string]any)["413"] = map[string]any{"description": "Past a limit: " + l,
 				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
 		}
+		for code, resp := range limitResponses(r) {
+			op["responses"].(map[string]any)[code] = resp
+		}
 		var params []any
 		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
@@ -50,9 +53,10 @@ func OpenAPI() map[string]any {
 		paths[p].(map[string]any)[strings.ToLower(r.method)] = op
 	}
 	return map[string]any{
-		"openapi": "3.0.3",
-		"info":    map[string]any{"title": "Runbook Engine API", "version": "1"},
-		"paths":   paths,
+		"openapi":  "3.0.3",
+		"info":     map[string]any{"title": "Runbook Engine API", "version": "1"},
+		"paths":    paths,
+		"x-limits": limitsDoc(),
 		"components": map[string]any{
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer"}},
 			"schemas": map[string]any{

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 
@@ -157,8 +158,25 @@ func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExe
 			a.launched.Store(fire.FirstExecutionRunID, id)
 			return id
 		}
+		if closesWorkflow(e) {
+			// A launcher that ended without a child never will have one:
+			// remember that too, so its history is read once.
+			a.launched.Store(fire.FirstExecutionRunID, "")
+			return ""
+		}
 	}
 	return ""
+}
+
+// closesWorkflow reports whether e is the last event of an execution.
+func closesWorkflow(e *historypb.HistoryEvent) bool {
+	switch e.GetEventType() {
+	case enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TIMED_OUT, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED,
+		enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED, enumspb.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+		return true
+	}
+	return false
 }
 
 // observeRun counts a finished run and its steps.

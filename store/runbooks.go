@@ -21,7 +21,7 @@ func (s *Store) SaveRunbook(yaml string, p *plan.Plan, author string) (v *Runboo
 		return nil, false, fmt.Errorf("store: plan: %w", err)
 	}
 	hash := VersionHash(p)
-	err = s.db.Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(func(tx *gorm.DB) error {
 		var same RunbookVersion
 		if err := tx.Where("name = ? AND hash = ?", p.Name, hash).Order("version DESC").First(&same).Error; err == nil {
 			v = &same

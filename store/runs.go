@@ -40,7 +40,7 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		r.Holds = &h
 	}
 	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger, "triggeredBy": r.TriggeredBy, "triggerDetail": r.TriggerDetail})
-	err = s.db.Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}

@@ -7,6 +7,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -25,7 +26,8 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the engine's database.
 type Store struct {
-	db *gorm.DB
+	db     *gorm.DB
+	shared *shared
 }
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
@@ -40,7 +42,8 @@ func Open(dsn string) (*Store, error) {
 	default:
 		dial = sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}
 	}
-	db, err := gorm.Open(dial, &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }})
+	config := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	db, err := gorm.Open(dial, config)
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -48,8 +51,18 @@ func Open(dsn string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	s := &Store{db: db, shared: &shared{}}
+	s.SetQueryTimeout(DefaultQueryTimeout)
+	side := db
 	if dial.Name() == "sqlite" {
 		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
+		if side, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}, config); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+		if sideDB, err := side.DB(); err == nil {
+			sideDB.SetMaxOpenConns(1)
+		}
 	} else {
 		// A burst of requests queues for a connection instead of opening
 		// one each until Postgres refuses more ("too many clients").
@@ -57,10 +70,15 @@ func Open(dsn string) (*Store, error) {
 		sqlDB.SetMaxIdleConns(MaxPostgresConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
-	if err := db.AutoMigrate(models...); err != nil {
+	s.shared.lastUse = newLastUse(side, s.shared.timeout)
+	if err := s.registerDeadlines(); err == nil {
+		err = db.AutoMigrate(models...)
+	}
+	if err != nil {
+		s.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	return &Store{db: db}, nil
+	return s, nil
 }
 
 // MaxPostgresConns bounds the connections one process opens to Postgres.
@@ -69,24 +87,39 @@ const MaxPostgresConns = 20
 // sqliteDSN turns a path into a modernc DSN with WAL and a busy timeout.
 func sqliteDSN(path string) string {
 	if strings.Contains(path, "?") {
+		if !strings.Contains(path, "_txlock=") {
+			path += "&_txlock=immediate" // see below
+		}
 		return path
 	}
 	// In a file: URI '#' would end the path and '%' start an escape.
 	path = strings.NewReplacer("%", "%25", "#", "%23").Replace(path)
-	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)"
+	// Transactions begin IMMEDIATE: the token-use writer has a connection
+	// of its own, and a deferred transaction that read before it wrote
+	// would fail at once (SQLITE_BUSY_SNAPSHOT) instead of waiting.
+	return "file:" + path + "?_pragma=journal_mode(WAL)&_pragma=busy_timeout(5000)&_pragma=foreign_keys(1)&_txlock=immediate"
 }
 
-// Ping checks the database answers.
-func (s *Store) Ping() error {
+// Ping checks the database answers within the query timeout (and
+// ctx): an *UnavailableError when it does not.
+func (s *Store) Ping(ctx context.Context) error {
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
 	}
-	return sqlDB.Ping()
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.unavailable(sqlDB.PingContext(ctx))
 }
 
-// Close closes the database.
+// Close waits for the last-use writer and closes the database.
 func (s *Store) Close() error {
+	s.shared.lastUse.wait()
+	if side := s.shared.lastUse.db; side != s.db {
+		if sideDB, err := side.DB(); err == nil {
+			sideDB.Close()
+		}
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err

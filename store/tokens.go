@@ -103,8 +103,8 @@ func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 	switch {
 	case strings.TrimSpace(spec.User) == "":
 		p = append(p, "user: must not be empty")
-	case len(spec.User) > 200:
-		p = append(p, "user: longer than 200 characters")
+	case Length(spec.User) > Size(Token{}, "User"):
+		p = append(p, fmt.Sprintf("user: longer than %d characters", Size(Token{}, "User")))
 	}
 	if len(spec.Roles) == 0 {
 		p = append(p, "roles: name at least one of "+strings.Join(Roles, ", "))
@@ -119,8 +119,8 @@ func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 			p = append(p, fmt.Sprintf("groups[%d]: %q: a group is a non-empty name without commas", i, g))
 		}
 	}
-	if n := len(strings.Join(spec.Groups, ",")); n > 1000 {
-		p = append(p, fmt.Sprintf("groups: %d characters together, at most 1000", n))
+	if n, most := Length(strings.Join(spec.Groups, ",")), Size(Token{}, "Groups"); n > most {
+		p = append(p, fmt.Sprintf("groups: %d characters together, at most %d", n, most))
 	}
 	var expires *time.Time
 	if spec.TTL != "" {
@@ -167,7 +167,7 @@ func (s *Store) issue(actor string, spec TokenSpec) (string, *Token, error) {
 	secret := "rbk_" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(raw))
 	t := &Token{Hash: hashToken(secret), Prefix: secret[:12], User: spec.User, Roles: strings.Join(spec.Roles, ","),
 		Groups: strings.Join(spec.Groups, ","), CreatedAt: now, ExpiresAt: expires}
-	err = s.db.Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(t).Error; err != nil {
 			return err
 		}
@@ -195,8 +195,9 @@ func auditToken(tx *gorm.DB, actor, action string, t *Token) error {
 	return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: strconv.FormatUint(uint64(t.ID), 10), Detail: string(b)}).Error
 }
 
-// Authenticate resolves a token's secret to its identity and records its
-// use (to LastUseResolution). An expired or revoked token is refused at
+// Authenticate resolves a token's secret to its identity and notes its
+// use (to LastUseResolution), written in the background: authenticating
+// reads and never writes. An expired or revoked token is refused at
 // once, with ErrTokenExpired or ErrTokenRevoked.
 func (s *Store) Authenticate(secret string) (*Identity, error) {
 	var t Token
@@ -213,11 +214,7 @@ func (s *Store) Authenticate(secret string) (*Identity, error) {
 	case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
 		return nil, ErrTokenExpired
 	}
-	if t.LastUsedAt == nil || now.Sub(*t.LastUsedAt) >= LastUseResolution {
-		if err := s.db.Model(&t).Update("last_used_at", now).Error; err != nil {
-			return nil, err
-		}
-	}
+	s.shared.lastUse.note(t.ID, t.LastUsedAt, now)
 	return &Identity{TokenID: t.ID, User: t.User, Roles: t.RoleList(), Groups: t.GroupList()}, nil
 }
 
@@ -230,6 +227,7 @@ func (s *Store) Tokens(user string) ([]Token, error) {
 	}
 	var out []Token
 	err := q.Find(&out).Error
+	s.shared.lastUse.overlay(out)
 	return out, err
 }
 
@@ -241,7 +239,9 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 		if err := s.db.First(&t, uint(id)).Error; err != nil {
 			return nil, notFound(err)
 		}
-		return &t, nil
+		one := []Token{t}
+		s.shared.lastUse.overlay(one)
+		return &one[0], nil
 	}
 	var ts []Token
 	if err := s.db.Where("prefix = ?", ref).Limit(2).Find(&ts).Error; err != nil {
@@ -251,6 +251,7 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 	case 0:
 		return nil, ErrNotFound
 	case 1:
+		s.shared.lastUse.overlay(ts)
 		return &ts[0], nil
 	}
 	return nil, ErrAmbiguousPrefix
@@ -261,7 +262,7 @@ func (s *Store) FindToken(ref string) (*Token, error) {
 // revoked before (the token is returned too).
 func (s *Store) RevokeToken(actor string, id uint) (*Token, error) {
 	var t Token
-	err := s.db.Transaction(func(tx *gorm.DB) error {
+	err := s.transaction(func(tx *gorm.DB) error {
 		res := tx.Model(&Token{}).Where("id = ? AND revoked_at IS NULL", id).Update("revoked_at", time.Now().UTC())
 		if res.Error != nil {
 			return res.Error

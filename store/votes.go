@@ -27,7 +27,7 @@ func (s *Store) PrepareVote(v *Vote, detail any) (uint, error) {
 	}
 	v.Status = VotePending
 	entry := &AuditEntry{At: time.Now().UTC(), Actor: v.User, Action: "approval.vote", Target: v.RunID + "/" + v.StepID, Detail: string(d)}
-	err = s.db.Transaction(func(tx *gorm.DB) error {
+	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(v).Error; err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (s *Store) CountVote(id uint) error {
 // DropVote removes a prepared vote the run refused, and its audit entry: a
 // refused vote changes nothing.
 func (s *Store) DropVote(id, auditID uint) error {
-	return s.db.Transaction(func(tx *gorm.DB) error {
+	return s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Delete(&Vote{}, id).Error; err != nil {
 			return err
 		}

@@ -100,7 +100,7 @@ func planSecrets(p *plan.Plan) []string {
 // forEach (it may have no items), nor in onError or compensations (they run
 // on failure), nor in sub-runbooks (they check their own).
 func (r *run) checkApprovers() *stepError {
-	vars := plan.Vars{"params": r.params, "run": r.runVar}
+	vars := plan.Vars{plan.VarParams: r.params, plan.VarRun: r.runVar}
 	var found *stepError
 	var walk func(steps []*plan.Step)
 	walk = func(steps []*plan.Step) {

@@ -172,13 +172,18 @@ func (r *run) fail(ctx workflow.Context, st *StepState, s *plan.Step, err error)
 	return se
 }
 
-// skip marks a step and everything inside it skipped.
+// skip marks a step and the steps inline in it (a group's, a parallel's)
+// skipped; a loop's body, an item's error handler and an undo are left as
+// they are.
 func (r *run) skip(sc *scope, s *plan.Step) {
 	if st := sc.lookup(s.ID); st != nil {
 		st.Status = StatusSkipped
 	}
-	if s.Kind != plan.StepForEach {
-		for _, c := range s.Steps {
+	for _, sec := range s.Children() {
+		if sec.Runs != plan.RunsInline {
+			continue
+		}
+		for _, c := range sec.Steps {
 			r.skip(sc, c)
 		}
 	}
@@ -237,7 +242,7 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 			break
 		}
 		v := r.vars(sc)
-		v["outputs"] = typedOutputs(out, s.Outputs)
+		v[plan.VarOutputs] = typedOutputs(out, s.Outputs)
 		done, err := r.ev.EvalBool(s.Repeat.Until, v)
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
@@ -333,7 +338,7 @@ func (r *run) actionInput(sc *scope, stepID string, with map[string]*plan.Value)
 		if secret {
 			if in.Deferred == nil {
 				in.Deferred, in.Vars = map[string]*plan.Value{}, plan.EncodeVars(vars)
-				delete(in.Vars, "secrets")
+				delete(in.Vars, plan.VarSecrets)
 			}
 			in.Deferred[k] = v
 			continue
