@@ -71,6 +71,12 @@ const (
 	// CodeNoEffect: a field or a step that changes nothing, such as a step
 	// after an unconditional exit.
 	CodeNoEffect Code = "no-effect"
+	// CodeHistorySize: a loop whose history events pass one execution's
+	// budget (a warning: the run hands over to a new execution) or Temporal's
+	// limit where it cannot hand over.
+	CodeHistorySize Code = "history-size"
+	// CodePayloadSize: a compiled plan too large for a run's input.
+	CodePayloadSize Code = "payload-size"
 	// CodeInternal: the linter itself failed; report it as a bug.
 	CodeInternal Code = "internal"
 )
@@ -81,7 +87,7 @@ var Codes = []Code{
 	CodeConflict, CodeNotAllowed, CodeUnknownAction, CodeUnknownRunbook, CodeInvalidRunbook, CodeCycle,
 	CodeUnknownStep, CodeUnknownParam, CodeUnknownVar, CodeUnknownSecret, CodeUnknownOutput, CodeScope,
 	CodeMaybeAbsent, CodeExprSyntax, CodeExprType, CodeExprCost, CodeUnpinnedParam, CodeUnsignedHeader,
-	CodeUnanchoredPattern, CodeNoEffect, CodeInternal,
+	CodeUnanchoredPattern, CodeNoEffect, CodeHistorySize, CodePayloadSize, CodeInternal,
 }
 
 // problemCode gives the code of a value's problem.

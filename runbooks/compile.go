@@ -398,6 +398,11 @@ func Build(file string, src []byte, opts Options) (*plan.Plan, Diagnostics, erro
 	if err != nil {
 		return nil, diags, err
 	}
+	diags = append(diags, checkLimits(checked, p)...)
+	diags.Sort()
+	if diags.HasErrors() {
+		return nil, diags, &InvalidError{File: file, Diagnostics: diags}
+	}
 	return p, diags, nil
 }
 

@@ -114,9 +114,13 @@ func BuildSet(srcs []Source, opts Options) []Result {
 			case err != nil:
 				results[i].Diagnostics = append(results[i].Diagnostics, Diagnostic{File: srcs[i].File, Severity: SeverityError, Code: CodeInternal, Message: err.Error()})
 			default:
+				if results[i].Diagnostics = append(results[i].Diagnostics, checkLimits(checked, p)...); results[i].Diagnostics.HasErrors() {
+					break
+				}
 				results[i].Plan = p
 				compiled[name] = p
 			}
+			results[i].Diagnostics.Sort()
 		}
 		state[i] = 2
 	}

@@ -49,13 +49,21 @@ type API struct {
 	// WebhookReadTimeout bounds reading a webhook's body; zero:
 	// DefaultWebhookReadTimeout.
 	WebhookReadTimeout time.Duration
+	// HistoryBudget is the history length after which a run's long loop
+	// hands over to a new execution (0: workflows.DefaultHistoryBudget).
+	HistoryBudget int
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
-	synced     sync.Map // run id -> history length last written to the records
-	launched   sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
-	voteSigner atomic.Pointer[attest.Signer]
-	streams    streamSlots
-	plans      planCache
+	refreshing sync.Map // run id -> true while its status is read behind a read
+	// closedPages keeps pages of closed runs' timelines (closedPage ->
+	// *workflows.Status), closedCount how many.
+	closedPages sync.Map
+	closedCount atomic.Int64
+	synced      sync.Map // run id -> history length last written to the records
+	launched    sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
+	voteSigner  atomic.Pointer[attest.Signer]
+	streams     streamSlots
+	plans       planCache
 }
 
 // Problem is every error answer: {error, details[]}.

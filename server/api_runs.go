@@ -29,6 +29,12 @@ type runView struct {
 	Params  map[string]any        `json:"params"`
 	Outputs map[string]any        `json:"outputs,omitempty"`
 	Steps   []workflows.StepState `json:"steps,omitempty"`
+	// StepsTotal is the length of the whole timeline; Steps is the page
+	// from StepsOffset (query parameters stepsOffset and stepsLimit).
+	StepsTotal  int `json:"stepsTotal"`
+	StepsOffset int `json:"stepsOffset"`
+	// Handovers is how many times the run continued as a new execution.
+	Handovers int `json:"handovers,omitempty"`
 }
 
 // newRunID is a run id (workflows.RunID) with random entropy.
@@ -159,7 +165,8 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	// run.startedAt the time its concurrency key was computed with.
 	startedAt := created.CreatedAt.UTC()
 	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
-		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true}
+		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true,
+		HistoryBudget: a.HistoryBudget}
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}
@@ -306,11 +313,12 @@ func recordView(r *store.Run) runView {
 // runView joins a run's record with its live timeline from Temporal.
 func (a *API) runView(c echo.Context, r *store.Run) runView {
 	out := recordView(r)
-	st, _, err := a.liveStatus(c.Request().Context(), r.ID)
+	page, _ := stepsPage(c)
+	st, err := a.liveStatusPage(c.Request().Context(), r.ID, page)
 	if err != nil {
 		return out
 	}
-	out.Steps = st.Steps
+	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
 	if st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut {
 		out.Steps = a.recordedSteps(r.ID) // as the syncer last saw them
 	}
@@ -342,6 +350,9 @@ func (a *API) recordedSteps(id string) []workflows.StepState {
 }
 
 func (a *API) getRun(c echo.Context) error {
+	if _, err := stepsPage(c); err != nil {
+		return err
+	}
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
 		return notFoundOr(err, "no run "+c.Param("id"))

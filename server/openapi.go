@@ -37,6 +37,9 @@ func OpenAPI() map[string]any {
 		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
+		if r.method == "GET" && r.path == "/api/v1/runs/:id" {
+			params = append(params, stepsQuery...)
+		}
 		if params != nil {
 			op["parameters"] = params
 		}

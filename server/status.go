@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
@@ -15,54 +16,174 @@ const (
 	ErrTimedOut   = "TimedOut"   // past a workflow execution or run timeout
 )
 
-// cachedStatus is a running run's status as of a history length.
+// cachedStatus is a running run's status as of one execution's history
+// length (a run that handed over to a new execution starts a new history).
 type cachedStatus struct {
-	length int64
-	status *workflows.Status
+	execution string
+	length    int64
+	status    *workflows.Status
 }
 
-// liveStatus returns a run's status from Temporal. A status query runs
-// the workflow on a worker (often a replay); describing the run does not,
-// so the run is described first and asked only when its history grew
-// since it was last asked: a status is a function of the history. It
-// returns the history length the status is of. Only running runs are
-// cached; callers must not modify the status. A run Temporal closed
-// without it (terminated, timed out) is never asked: its workflow never
-// saw its end, so a replay would say running, at the cost of its whole
-// history; it is failed, as its close event says.
+// liveStatus returns a run's status with its whole timeline from Temporal,
+// read in pages so that no query result nears Temporal's 2 MB payload limit.
+// A status query runs the workflow on a worker (often a replay); describing
+// the run does not, so the run is described first and asked only when its
+// history grew since it was last asked: a status is a function of the
+// history. It returns the history length the status is of. Only running
+// runs are cached; callers must not modify the status.
+// A run Temporal closed without it (terminated, timed out) is never
+// asked: its workflow never saw its end, so a replay would say running,
+// at the cost of its whole history; it is failed, as its close event says.
 func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, length int64, err error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		return nil, 0, err
 	}
-	length = d.WorkflowExecutionInfo.HistoryLength
-	if st, err := a.closedWithout(ctx, id, d.WorkflowExecutionInfo); st != nil || err != nil {
+	info := d.WorkflowExecutionInfo
+	length, execution := info.HistoryLength, info.Execution.GetRunId()
+	if st, err := a.closedWithout(ctx, id, info); st != nil || err != nil {
 		a.statuses.Delete(id)
 		return st, length, err
 	}
-	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length {
+	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == length && c.(cachedStatus).execution == execution {
 		return c.(cachedStatus).status, length, nil
 	}
-	statusQueries.Inc()
-	v, err := a.Temporal.QueryWorkflow(ctx, id, "", workflows.QueryStatus)
-	if err != nil {
-		if info := d.WorkflowExecutionInfo; info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			// Ended, and cannot be asked (no worker can replay it): how it
-			// ended is known, its timeline is not.
-			return &workflows.Status{RunID: id, Status: closedStatus(info.Status)}, length, nil
+	page := workflows.StatusPage{Limit: workflows.MaxStepsLimit}
+	for {
+		p, err := a.queryStatus(ctx, id, execution, info.Status, page)
+		if err != nil {
+			return nil, 0, err
 		}
-		return nil, 0, err
+		if st == nil {
+			st = p
+		} else {
+			st.Steps = append(st.Steps, p.Steps...)
+		}
+		page.Offset = p.StepsOffset + len(p.Steps)
+		if len(p.Steps) == 0 || page.Offset >= p.StepsTotal {
+			break
+		}
 	}
-	st = &workflows.Status{}
-	if err := v.Get(st); err != nil {
-		return nil, 0, err
-	}
-	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
-		a.statuses.Store(id, cachedStatus{length, st})
+	st.StepsOffset = 0
+	if info.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
+		a.statuses.Store(id, cachedStatus{execution, length, st})
 	} else {
 		a.statuses.Delete(id)
 	}
 	return st, length, nil
+}
+
+// StaleAfter is how long a read of a running run waits for the worker
+// before it answers with the run's last status. A worker answers a query
+// between workflow tasks; a loop of local actions keeps a task open for
+// seconds.
+const StaleAfter = 150 * time.Millisecond
+
+// liveStatusPage returns a run's status with one page of its timeline.
+// When the worker is slow to answer, a running run's last status answers,
+// and is refreshed behind.
+func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.StatusPage) (*workflows.Status, error) {
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, err
+	}
+	info := d.WorkflowExecutionInfo
+	c, cached := a.statuses.Load(id)
+	if cached && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
+		return pageOf(c.(cachedStatus).status, page), nil
+	}
+	if info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		if st, err := a.closedWithout(ctx, id, info); st != nil || err != nil {
+			return st, err
+		}
+		// A closed run's status never changes: its pages are kept.
+		key := closedPage{info.Execution.GetRunId(), page}
+		if st, ok := a.closedPages.Load(key); ok {
+			return st.(*workflows.Status), nil
+		}
+		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+		if err == nil && st.Status != workflows.RunRunning {
+			if a.closedCount.Add(1) > MaxClosedPages { // forget them all, rarely
+				a.closedPages.Clear()
+				a.closedCount.Store(1)
+			}
+			a.closedPages.Store(key, st)
+		}
+		return st, err
+	}
+	if !cached {
+		a.refresh(ctx, id)
+		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+	}
+	type answer struct {
+		st  *workflows.Status
+		err error
+	}
+	got := make(chan answer, 1)
+	go func() {
+		st, err := a.queryStatus(context.WithoutCancel(ctx), id, info.Execution.GetRunId(), info.Status, page)
+		got <- answer{st, err}
+	}()
+	select {
+	case ans := <-got:
+		return ans.st, ans.err
+	case <-time.After(StaleAfter):
+		a.refresh(ctx, id)
+		return pageOf(c.(cachedStatus).status, page), nil
+	}
+}
+
+// refresh reads a running run's whole status behind the request, once at
+// a time, for the reads that follow.
+func (a *API) refresh(ctx context.Context, id string) {
+	if _, busy := a.refreshing.LoadOrStore(id, true); busy {
+		return
+	}
+	go func() {
+		defer a.refreshing.Delete(id)
+		_, _, _ = a.liveStatus(context.WithoutCancel(ctx), id)
+	}()
+}
+
+// MaxClosedPages bounds the pages of closed runs' timelines kept in memory
+// (each at most workflows.MaxStepsLimit entries).
+const MaxClosedPages = 256
+
+// closedPage is a page of a closed execution's timeline.
+type closedPage struct {
+	execution string
+	page      workflows.StatusPage
+}
+
+// pageOf cuts a page from a whole status.
+func pageOf(whole *workflows.Status, page workflows.StatusPage) *workflows.Status {
+	st := *whole
+	from := min(max(page.Offset, 0), len(st.Steps))
+	limit := page.Limit
+	if limit <= 0 {
+		limit = workflows.DefaultStepsLimit
+	}
+	st.Steps, st.StepsOffset = st.Steps[from:min(from+min(limit, workflows.MaxStepsLimit), len(st.Steps))], from
+	return &st
+}
+
+// queryStatus asks the run's current execution for a page of its status.
+func (a *API) queryStatus(ctx context.Context, id, execution string, status enumspb.WorkflowExecutionStatus, page workflows.StatusPage) (*workflows.Status, error) {
+	statusQueries.Inc()
+	v, err := a.Temporal.QueryWorkflow(ctx, id, execution, workflows.QueryStatus, page)
+	if err != nil {
+		if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			// Ended, and cannot be asked (no worker can replay it): how it
+			// ended is known, its timeline is not.
+			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil
+		}
+		return nil, err
+	}
+	st := &workflows.Status{}
+	if err := v.Get(st); err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // closedWithout returns the status of a run Temporal terminated or timed

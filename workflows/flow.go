@@ -46,29 +46,28 @@ func (r *run) parallel(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	return first
 }
 
-// forEach runs the body once per item: maxConcurrency at a time, batch by
-// batch, until failures exceed maxErrors.
-func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
+// forEachPlan evaluates a forEach's items and settings.
+func (r *run) forEachPlan(sc *scope, s *plan.Step) (*forEachProgress, error) {
 	vars := r.vars(sc)
 	x, err := r.ev.Eval(s.ForEach, vars)
 	if err != nil {
-		return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
+		return nil, &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 	}
 	items, ok := x.([]any)
 	if !ok {
-		return &stepError{step: s.ID, typ: ErrExpression, message: "forEach did not give a list"}
+		return nil, &stepError{step: s.ID, typ: ErrExpression, message: "forEach did not give a list"}
 	}
 	if len(items) > MaxForEachItems {
-		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("forEach has %d items; the limit is %d", len(items), MaxForEachItems)}
+		return nil, &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("forEach has %d items; the limit is %d", len(items), MaxForEachItems)}
 	}
 	width, err := r.ev.Count(s.MaxConcurrency, vars)
 	if err != nil || width < 1 {
-		return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("maxConcurrency: %v (must be at least 1)", errOr(err, width))}
+		return nil, &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("maxConcurrency: %v (must be at least 1)", errOr(err, width))}
 	}
 	batch := len(items)
 	if !s.BatchSize.IsZero() {
 		if batch, err = r.ev.Count(s.BatchSize, vars); err != nil || batch < 1 {
-			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("batchSize: %v (must be at least 1)", errOr(err, batch))}
+			return nil, &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("batchSize: %v (must be at least 1)", errOr(err, batch))}
 		}
 	}
 	allowed := 0
@@ -76,12 +75,26 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 		if me.Percent > 0 {
 			allowed = int(math.Floor(me.Percent * float64(len(items)) / 100))
 		} else if allowed, err = r.ev.Count(me.Count, vars); err != nil {
-			return &stepError{step: s.ID, typ: ErrExpression, message: "maxErrors: " + err.Error()}
+			return nil, &stepError{step: s.ID, typ: ErrExpression, message: "maxErrors: " + err.Error()}
 		}
 	}
-	results := make([]any, len(items))
-	succeeded, failed, running := 0, 0, 0
+	return &forEachProgress{Items: items, Width: width, Batch: batch, Allowed: allowed, Results: make([]any, len(items))}, nil
+}
+
+// forEach runs the body once per item: maxConcurrency at a time, batch by
+// batch, until failures exceed maxErrors. Past the history budget it stops
+// starting items, lets those running finish, and hands over.
+func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
+	p, err := r.loopProgress(sc, s)
+	if err != nil {
+		return err
+	}
+	items, width, batch, allowed, results := p.Items, p.Width, p.Batch, p.Allowed, p.Results
+	succeeded, failed, running, started := p.Succeeded, p.Failed, 0, 0
 	var firstErr error
+	if p.FirstErr != nil {
+		firstErr = &stepError{step: p.FirstErr.Step, typ: p.FirstErr.Type, message: p.FirstErr.Message}
+	}
 	countFailure := func(err error) {
 		failed++
 		if firstErr == nil {
@@ -92,8 +105,17 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 	// had finished, so items kept starting while onError ran.
 	atFailure := workflow.GetVersion(ctx, "foreach-count-at-failure", workflow.DefaultVersion, 1) >= 1
 	wg := workflow.NewWaitGroup(ctx)
-	for start := 0; start < len(items) && failed <= allowed; start += batch {
-		for i := start; i < min(start+batch, len(items)); i++ {
+	for start := p.Next - p.Next%batch; start < len(items) && failed <= allowed; start += batch {
+		for i := max(start, p.Next); i < min(start+batch, len(items)); i++ {
+			if started > 0 && r.overBudget(ctx, s) {
+				wg.Wait(ctx)
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if failed <= allowed {
+					return r.forEachHandOver(s, p, i, succeeded, failed, firstErr)
+				}
+			}
 			if err := workflow.Await(ctx, func() bool { return running < width || failed > allowed }); err != nil {
 				return err
 			}
@@ -101,6 +123,7 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 				break
 			}
 			running++
+			started++
 			wg.Add(1)
 			workflow.Go(ctx, func(c workflow.Context) {
 				defer wg.Done()
@@ -133,6 +156,37 @@ func (r *run) forEach(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSta
 			message: fmt.Sprintf("%d of %d items failed, more than maxErrors (%d); first: %s: %s", failed, len(items), allowed, se.step, se.message)}
 	}
 	return nil
+}
+
+// loopProgress is where a forEach starts: where the previous execution
+// stopped it, or its first item.
+func (r *run) loopProgress(sc *scope, s *plan.Step) (*forEachProgress, error) {
+	l := r.takeLoop(s.ID)
+	if l == nil || l.ForEach == nil {
+		return r.forEachPlan(sc, s)
+	}
+	p := *l.ForEach
+	items, err := restoredItems(p.Items)
+	if err != nil {
+		return nil, &stepError{step: s.ID, typ: ErrBadPlan, message: "hand-over: " + err.Error()}
+	}
+	p.Items = items
+	if len(p.Results) != len(items) {
+		return nil, &stepError{step: s.ID, typ: ErrBadPlan, message: "hand-over: results do not match items"}
+	}
+	return &p, nil
+}
+
+// forEachHandOver stops a forEach before item next, every item before it
+// finished.
+func (r *run) forEachHandOver(s *plan.Step, p *forEachProgress, next, succeeded, failed int, firstErr error) error {
+	q := *p
+	q.Items, q.Next, q.Succeeded, q.Failed = carriedItems(p.Items), next, succeeded, failed
+	if firstErr != nil {
+		se := r.asStepError(firstErr, false)
+		q.FirstErr = &carriedError{Step: se.step, Type: se.typ, Message: se.message}
+	}
+	return &handOver{loop: carriedLoop{Step: s.ID, ForEach: &q}}
 }
 
 func errOr(err error, n int) any {
@@ -193,7 +247,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 	var res RunResult
 	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
 		Plan: child, Params: params, Trigger: plan.RunTriggerParent, TriggeredBy: r.status.RunID, Version: r.in.Version,
-		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey,
+		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey, HistoryBudget: r.in.HistoryBudget,
 	}).Get(ctx, &res)
 	if err != nil {
 		return activityError(s.ID, err)

@@ -27,6 +27,14 @@ type run struct {
 	approvals     map[string]*approvalWait // by approvalKey
 	events        []Event
 	nonces        []seen // of accepted seals
+
+	resumable map[string]bool // steps a hand-over can resume inside
+	handover  int             // 0 not asked, 1 off (an older run), 2 on
+	resume    *carriedLoop    // the loop to resume, until it resumes
+	deadline  time.Time       // of spec.timeout, once known
+	final     bool            // the run has ended; this execution only tells how
+
+	lengthSeen, localsSince int // see historyLength
 }
 
 // compensation is a completed step to undo if the run fails.
@@ -69,6 +77,12 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	for _, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
 		r.declare(r.root, list, "", nil)
 	}
+	r.resumable = resumableSteps(p.Steps, map[string]bool{})
+	if len(in.Resume) > 0 {
+		if err := r.restore(in.Resume); err != nil {
+			return nil, fmt.Errorf("resume: %w", err)
+		}
+	}
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, r.query); err != nil {
 		return nil, err
 	}
@@ -81,6 +95,9 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		return nil, err
 	}
 	r.listenForEvents(ctx)
+	if r.resume != nil { // vars came with the state
+		return r, nil
+	}
 	for _, v := range p.Vars {
 		x, err := ev.Eval(v.Expr, r.vars(r.root))
 		if err != nil {
@@ -118,16 +135,6 @@ func (r *run) vars(sc *scope) plan.Vars {
 		}
 	}
 	return v
-}
-
-// query returns a copy of the run's status and timeline.
-func (r *run) query() (*Status, error) {
-	s := *r.status
-	s.Steps = make([]StepState, len(r.timeline))
-	for i, st := range r.timeline {
-		s.Steps[i] = *st
-	}
-	return &s, nil
 }
 
 func (r *run) logger(ctx workflow.Context) log.Logger { return workflow.GetLogger(ctx) }

@@ -63,17 +63,23 @@ type Vote struct {
 
 // Status is what the status query returns: the run and its timeline.
 type Status struct {
-	RunID       string         `json:"runId"`
-	Runbook     string         `json:"runbook"`
-	Status      string         `json:"status"`
-	StartedAt   time.Time      `json:"startedAt"`
-	EndedAt     *time.Time     `json:"endedAt,omitempty"`
-	Steps       []StepState    `json:"steps"`
+	RunID     string      `json:"runId"`
+	Runbook   string      `json:"runbook"`
+	Status    string      `json:"status"`
+	StartedAt time.Time   `json:"startedAt"`
+	EndedAt   *time.Time  `json:"endedAt,omitempty"`
+	Steps     []StepState `json:"steps"`
+	// StepsTotal is the length of the whole timeline; Steps is the page
+	// of it from StepsOffset the query asked for.
+	StepsTotal  int            `json:"stepsTotal"`
+	StepsOffset int            `json:"stepsOffset,omitempty"`
 	Outputs     map[string]any `json:"outputs,omitempty"`
 	Error       string         `json:"error,omitempty"`
 	ErrorType   string         `json:"errorType,omitempty"`
 	FailedStep  string         `json:"failedStep,omitempty"`
 	ExitMessage string         `json:"exitMessage,omitempty"`
+	// Handovers is how many times the run continued as a new execution.
+	Handovers int `json:"handovers,omitempty"`
 }
 
 // scope is where steps record their state: the run, or one forEach item.

@@ -34,6 +34,9 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
+	if r.resume != nil { // after a hand-over: on to the loop that handed over
+		return r.resumeStep(ctx, sc, s, st)
+	}
 	if s.If != nil {
 		ok, err := r.ev.EvalBool(s.If, r.vars(sc))
 		if err != nil {
@@ -47,7 +50,24 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	r.current = s.ID
 	now := workflow.Now(ctx)
 	st.Status, st.StartedAt = StatusRunning, &now
-	err := r.dispatch(ctx, sc, s, st)
+	return r.finishStep(ctx, sc, s, st, r.dispatch(ctx, sc, s, st))
+}
+
+// resumeStep passes a step the previous execution finished, and re-enters
+// the one it was inside (the loop, or a group around it).
+func (r *run) resumeStep(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
+	if st.Status != StatusRunning {
+		return nil
+	}
+	r.current = s.ID
+	return r.finishStep(ctx, sc, s, st, r.dispatch(ctx, sc, s, st))
+}
+
+// finishStep records how a step that ran ended.
+func (r *run) finishStep(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState, err error) error {
+	if _, ok := err.(*handOver); ok { // still running, in the next execution
+		return err
+	}
 	var exit *exitRun
 	if errors.As(err, &exit) {
 		r.succeed(ctx, st)
@@ -192,11 +212,19 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 	actx := workflow.WithActivityOptions(ctx, opts)
 	var deadline time.Time
 	var every, limit time.Duration
+	resumed := r.takeLoop(s.ID)
 	if rp := s.Repeat; rp != nil {
 		if every, err = r.ev.Duration(rp.Every, vars); err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
 		}
-		if !rp.Timeout.IsZero() {
+		if resumed != nil && resumed.Repeat != nil {
+			deadline, limit = resumed.Repeat.Deadline, resumed.Repeat.Limit
+			if d := resumed.Repeat.NextAt.Sub(workflow.Now(ctx)); d > 0 {
+				if err := workflow.Sleep(ctx, d); err != nil {
+					return err
+				}
+			}
+		} else if !rp.Timeout.IsZero() {
 			d, err := r.ev.Duration(rp.Timeout, vars)
 			if err != nil {
 				return &stepError{step: s.ID, typ: ErrExpression, message: err.Error()}
@@ -226,6 +254,9 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: fmt.Sprintf("repeat.until %s still false after %s; last outputs: %s",
 				s.Repeat.Until.Src, limit, lastProbe(out))}
 		}
+		if r.overBudget(ctx, s) {
+			return &handOver{loop: carriedLoop{Step: s.ID, Repeat: &repeatProgress{Deadline: deadline, Limit: limit, NextAt: workflow.Now(ctx).Add(every)}}}
+		}
 		if err := workflow.Sleep(ctx, every); err != nil {
 			return err
 		}
@@ -247,6 +278,7 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action 
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		err = workflow.ExecuteLocalActivity(lctx, action, in).Get(ctx, &out)
+		r.countLocal(ctx, 1)
 	} else {
 		for lost := 0; ; lost++ {
 			err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)

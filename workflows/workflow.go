@@ -68,6 +68,12 @@ type RunInput struct {
 	// LocalActions runs actions whose spec is Local (log) as local
 	// activities: no task queue round trip, fewer history events.
 	LocalActions bool `json:"localActions,omitempty"`
+	// HistoryBudget is the history length after which a long loop hands
+	// the run over to a new execution (0: DefaultHistoryBudget).
+	HistoryBudget int `json:"historyBudget,omitempty"`
+	// Resume is the state a previous execution of the run handed over
+	// (gzipped JSON); empty when the run starts.
+	Resume []byte `json:"resume,omitempty"`
 }
 
 // RunResult is what a finished run returns.
@@ -84,6 +90,9 @@ func RunbookWorkflow(ctx workflow.Context, in RunInput) (*RunResult, error) {
 	r, err := newRun(ctx, in)
 	if err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), ErrBadPlan, nil)
+	}
+	if r.final {
+		return r.ended()
 	}
 	return r.execute(ctx)
 }
@@ -103,16 +112,24 @@ type exitRun struct{ message string }
 func (e *exitRun) Error() string { return "exit: " + e.message }
 
 func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
-	if se := r.preflight(ctx); se != nil {
-		return r.refuse(ctx, se)
+	if r.resume == nil {
+		if se := r.preflight(ctx); se != nil {
+			return r.refuse(ctx, se)
+		}
 	}
 	mainCtx, cancelMain := workflow.WithCancel(ctx)
 	timedOut := false
 	if !r.plan.Timeout.IsZero() {
-		d, err := r.ev.Duration(r.plan.Timeout, r.vars(r.root))
-		if err != nil {
-			cancelMain()
-			return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
+		var d time.Duration
+		if r.resume != nil { // the deadline the run started with
+			d = max(r.deadline.Sub(workflow.Now(ctx)), time.Nanosecond)
+		} else {
+			var err error
+			if d, err = r.ev.Duration(r.plan.Timeout, r.vars(r.root)); err != nil {
+				cancelMain()
+				return r.finish(ctx, &stepError{step: "", typ: ErrExpression, message: "spec.timeout: " + err.Error()})
+			}
+			r.deadline = workflow.Now(ctx).Add(d)
 		}
 		timerCtx, cancelTimer := workflow.WithCancel(ctx)
 		defer cancelTimer()
@@ -125,6 +142,9 @@ func (r *run) execute(ctx workflow.Context) (*RunResult, error) {
 	}
 	err := r.list(mainCtx, r.root, r.plan.Steps)
 	cancelMain()
+	if h, ok := err.(*handOver); ok && !timedOut {
+		return r.continueAsNew(ctx, h)
+	}
 	if err != nil && timedOut {
 		err = &stepError{step: r.current, typ: ErrRunTimeout, message: fmt.Sprintf("the run exceeded its timeout of %s", r.plan.Timeout)}
 	}
@@ -170,15 +190,24 @@ func (r *run) finish(ctx workflow.Context, err error) (*RunResult, error) {
 	case err != nil:
 		r.status.Status = RunFailed
 		r.markUnfinished(StatusCancelled)
-		return nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status)
+		return r.end(ctx, nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status))
 	}
 	outputs, oerr := r.outputs()
 	if oerr != nil {
 		r.status.Status, r.status.Error, r.status.ErrorType = RunFailed, oerr.Error(), ErrExpression
-		return nil, temporal.NewNonRetryableApplicationError(oerr.Error(), ErrExpression, nil, r.status)
+		return r.end(ctx, nil, temporal.NewNonRetryableApplicationError(oerr.Error(), ErrExpression, nil, r.status))
 	}
 	r.status.Status, r.status.Outputs = RunSucceeded, outputs
-	return &RunResult{Status: RunSucceeded, Outputs: outputs, ExitMessage: r.status.ExitMessage}, nil
+	return r.end(ctx, &RunResult{Status: RunSucceeded, Outputs: outputs, ExitMessage: r.status.ExitMessage}, nil)
+}
+
+// end returns the run's result, or after a long history hands it to a
+// last short execution (closeShort).
+func (r *run) end(ctx workflow.Context, res *RunResult, err error) (*RunResult, error) {
+	if r.closeShort(ctx) {
+		return r.handOverEnd(ctx, res, err)
+	}
+	return res, err
 }
 
 // asStepError turns any failure into a typed step error.

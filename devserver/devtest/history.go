@@ -17,8 +17,15 @@ import (
 // client.HistoryFromJSON reads back.
 func HistoryJSON(t *testing.T, c client.Client, id string) []byte {
 	t.Helper()
+	return ExecutionHistoryJSON(t, c, id, "")
+}
+
+// ExecutionHistoryJSON is HistoryJSON for one execution of a run that
+// continued as new ("" for the latest).
+func ExecutionHistoryJSON(t *testing.T, c client.Client, id, execution string) []byte {
+	t.Helper()
 	var events []*historypb.HistoryEvent
-	it := c.GetWorkflowHistory(context.Background(), id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	it := c.GetWorkflowHistory(context.Background(), id, execution, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
 	for it.HasNext() {
 		e, err := it.Next()
 		if err != nil {
