@@ -44,7 +44,7 @@ spec:
 			fmt.Fprintf(&b, "    - id: s%d\n      action: shell\n      if: \"steps.s%d.outputs.exitCode == 0 && params.replicas > %d\"\n      with:\n        command: [deploy, \"${{ params.service%s }}-${{ steps.s%d.outputs.stdout.trim() }}\"]\n        env: {TOKEN: \"${{ secrets.TOKEN%s }}\"}\n      compensate: {action: shell, with: {command: [undo, \"${{ steps.s%d.outputs.stdout }}\"]}}\n", i, i-1, map[bool]int{false: 1, true: i}[unique], tag(i), i-1, tag(i), i)
 			i++
 		case 2:
-			fmt.Fprintf(&b, "    - id: s%d\n      parallel:\n        - {id: s%d, action: http.check, with: {url: \"http://127.0.0.1/${{ params.service%s }}\"}, repeat: {until: outputs.healthy, every: 5s}}\n        - {id: s%d, action: tcp.check, with: {host: \"${{ params.service }}\", port: 5432}}\n", i, i+1, tag(i), i+2)
+			fmt.Fprintf(&b, "    - id: s%d\n      parallel:\n        - {id: s%d, action: http.check, with: {url: \"http://127.0.0.1/${{ params.service%s }}\"}, repeat: {until: outputs.healthy, every: 5s, timeout: 10m}}\n        - {id: s%d, action: tcp.check, with: {host: \"${{ params.service }}\", port: 5432}}\n", i, i+1, tag(i), i+2)
 			i += 3
 		case 0:
 			fmt.Fprintf(&b, "    - id: s%d\n      forEach: params.hosts\n      steps:\n        - {id: s%d, action: log, with: {message: \"${{ item + ' ' + string(params.replicas)%s }}\"}}\n", i, i+1, tag(i))
