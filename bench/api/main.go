@@ -25,7 +25,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/bench/benchenv"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
@@ -58,21 +58,12 @@ type contender struct {
 
 func run(n, steps, rounds int, dsn string) error {
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Config{})
+	env, err := benchenv.Start(ctx, worker.Options{MaxConcurrentActions: 200, MaxConcurrentRuns: 200}, nil)
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	c, err := srv.Client()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, worker.Options{MaxConcurrentActions: 200, MaxConcurrentRuns: 200})
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer env.Stop()
+	c := env.Client
 
 	records := "SQLite file"
 	if dsn == "" {

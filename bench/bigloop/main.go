@@ -26,7 +26,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/devserver"
+	"github.com/opsrunbook/runbook/bench/benchenv"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
@@ -64,21 +64,12 @@ func main() {
 
 func run(items int) error {
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Config{})
+	env, err := benchenv.Start(ctx, worker.Options{Actions: &activities.Env{Secrets: activities.EnvSecrets{}}}, nil)
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	c, err := srv.Client()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: activities.EnvSecrets{}}})
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer env.Stop()
+	c := env.Client
 	dir, err := os.MkdirTemp("", "bigloop")
 	if err != nil {
 		return err

@@ -18,6 +18,9 @@ import (
 	"sync"
 	"time"
 
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/opsrunbook/runbook/bench/benchenv"
 	"github.com/opsrunbook/runbook/plan"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -26,7 +29,6 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/devserver"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
@@ -80,22 +82,14 @@ func main() {
 
 func run(steps, runs, concurrent int) error {
 	ctx := context.Background()
-	srv, err := devserver.Start(ctx, devserver.Config{})
+	env, err := benchenv.Start(ctx, worker.Options{MaxConcurrentActions: 200, MaxConcurrentRuns: 200}, func(w sdkworker.Worker) {
+		w.RegisterWorkflowWithOptions(handWritten, workflow.RegisterOptions{Name: "HandWritten"})
+	})
 	if err != nil {
 		return err
 	}
-	defer srv.Stop()
-	c, err := srv.Client()
-	if err != nil {
-		return err
-	}
-	defer c.Close()
-	w := worker.New(c, worker.Options{MaxConcurrentActions: 200, MaxConcurrentRuns: 200})
-	w.RegisterWorkflowWithOptions(handWritten, workflow.RegisterOptions{Name: "HandWritten"})
-	if err := w.Start(); err != nil {
-		return err
-	}
-	defer w.Stop()
+	defer env.Stop()
+	c := env.Client
 
 	plan, err := benchPlan(steps)
 	if err != nil {
