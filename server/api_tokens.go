@@ -11,6 +11,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 )
 
@@ -42,7 +43,7 @@ func (a *API) createToken(c echo.Context) error {
 	decode("roles", &spec.Roles, "a list of strings")
 	decode("groups", &spec.Groups, "a list of strings")
 	decode("ttl", &spec.TTL, `a duration string such as "720h" or "30d"`)
-	for _, k := range sortedKeys(body) {
+	for _, k := range plan.SortedKeys(body) {
 		if !slices.Contains(tokenFields, k) {
 			problems = append(problems, fmt.Sprintf("%s: unknown field (fields: %s)", k, strings.Join(tokenFields, ", ")))
 		}
@@ -99,13 +100,4 @@ func (a *API) revokeToken(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, t.Info(timeNow()))
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

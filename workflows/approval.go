@@ -98,7 +98,7 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 // waiting says which approvals are waiting for votes, in key order.
 func (r *run) waiting() string {
 	var keys []string
-	for _, k := range sortedKeys(r.approvals) {
+	for _, k := range plan.SortedKeys(r.approvals) {
 		if r.approvals[k].decision == plan.DecisionPending {
 			keys = append(keys, k)
 		}

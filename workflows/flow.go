@@ -232,7 +232,7 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 	}
 	vars := r.vars(sc)
 	given := map[string]any{}
-	for _, k := range sortedKeys(s.Runbook.Params) {
+	for _, k := range plan.SortedKeys(s.Runbook.Params) {
 		x, err := r.ev.Render(s.Runbook.Params[k], vars)
 		if err != nil {
 			return &stepError{step: s.ID, typ: ErrExpression, message: fmt.Sprintf("param %s: %v", k, err)}

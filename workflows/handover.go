@@ -259,7 +259,7 @@ func (r *run) carry(loop carriedLoop, final *Status) ([]byte, error) {
 		}
 		parent := addScope(sc.parent)
 		cs := carriedScope{Parent: parent, Vars: plan.EncodeVars(sc.vars), States: map[string]int{}}
-		for _, id := range sortedKeys(sc.states) {
+		for _, id := range plan.SortedKeys(sc.states) {
 			if i, ok := index[sc.states[id]]; ok {
 				cs.States[id] = i
 			}
@@ -276,7 +276,7 @@ func (r *run) carry(loop carriedLoop, final *Status) ([]byte, error) {
 		}
 		c.Compensations = append(c.Compensations, carriedComp{Step: cp.step.ID, Scope: addScope(cp.scope), State: i})
 	}
-	for _, k := range sortedKeys(r.approvals) {
+	for _, k := range plan.SortedKeys(r.approvals) {
 		w := r.approvals[k]
 		if i, ok := index[w.state]; ok && w.decision != plan.DecisionPending {
 			c.Waits = append(c.Waits, carriedApproval{Key: k, Step: w.step.ID, State: i, Decision: w.decision})
@@ -351,7 +351,7 @@ func (r *run) restore(state []byte) error {
 			return err
 		}
 		sc.vars = vars
-		for _, id := range sortedKeys(cs.States) {
+		for _, id := range plan.SortedKeys(cs.States) {
 			if sc.states[id], err = at(cs.States[id]); err != nil {
 				return err
 			}

@@ -63,7 +63,7 @@ func (r *run) checkSecrets(ctx workflow.Context, names []string) *stepError {
 func planSecrets(p *plan.Plan) []string {
 	seen := map[string]bool{}
 	add := func(with map[string]*plan.Value) {
-		for _, k := range sortedKeys(with) {
+		for _, k := range plan.SortedKeys(with) {
 			if v := with[k]; v != nil {
 				v.Exprs(func(x *plan.Expr) {
 					for _, n := range x.Secrets {
@@ -90,7 +90,7 @@ func planSecrets(p *plan.Plan) []string {
 		})
 	}
 	visit(p)
-	return sortedKeys(seen)
+	return plan.SortedKeys(seen)
 }
 
 // checkApprovers evaluates, with params and run only (what approvers

@@ -331,7 +331,7 @@ func workerLost(err error) bool {
 func (r *run) actionInput(sc *scope, stepID string, with map[string]*plan.Value) (plan.ActionInput, error) {
 	in := plan.ActionInput{Runbook: r.plan.Name, RunID: r.status.RunID, StepID: stepID, Inputs: map[string]any{}}
 	vars := r.vars(sc)
-	for _, k := range sortedKeys(with) {
+	for _, k := range plan.SortedKeys(with) {
 		v := with[k]
 		secret := false
 		v.Exprs(func(x *plan.Expr) { secret = secret || len(x.Secrets) > 0 })
