@@ -5,7 +5,7 @@ import (
 	"strings"
 )
 
-// suggest returns a "did you mean" hint for the candidate closest to s,
+// Suggest returns a "did you mean" hint for the candidate closest to s,
 // or "" when none is close enough.
 func Suggest(s string, candidates []string) string {
 	best, bestDist := "", -1
@@ -28,15 +28,17 @@ func Suggest(s string, candidates []string) string {
 	return fmt.Sprintf("did you mean %q?", best)
 }
 
-// editDistance is the Levenshtein distance between a and b.
+// editDistance is the optimal-string-alignment distance between a and b:
+// Levenshtein's, with a swap of two adjacent letters counted as one edit
+// (the commonest typo: "lgo" for "log").
 func editDistance(a, b string) int {
 	ra, rb := []rune(a), []rune(b)
-	prev := make([]int, len(rb)+1)
-	cur := make([]int, len(rb)+1)
-	for j := range prev {
-		prev[j] = j
+	rows := [3][]int{make([]int, len(rb)+1), make([]int, len(rb)+1), make([]int, len(rb)+1)}
+	for j := range rows[1] {
+		rows[1][j] = j
 	}
 	for i := 1; i <= len(ra); i++ {
+		pp, prev, cur := rows[0], rows[1], rows[2]
 		cur[0] = i
 		for j := 1; j <= len(rb); j++ {
 			cost := 1
@@ -44,13 +46,16 @@ func editDistance(a, b string) int {
 				cost = 0
 			}
 			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], pp[j-2]+1)
+			}
 		}
-		prev, cur = cur, prev
+		rows[0], rows[1], rows[2] = prev, cur, pp
 	}
-	return prev[len(rb)]
+	return rows[1][len(rb)]
 }
 
-// suggestName is suggest that also offers the one candidate that s is part
+// SuggestName is Suggest that also offers the one candidate that s is part
 // of or holds (case-insensitively), for names such as ShellExit (for
 // ShellExitError) that are too far off for the edit distance.
 func SuggestName(s string, candidates []string) string {
