@@ -108,6 +108,7 @@ func routeTable() []route {
 		{"GET", "/api/v1/runbooks", "viewer", "List runbooks (latest versions)", func(a *API) echo.HandlerFunc { return a.listRunbooks }},
 		{"GET", "/api/v1/runbooks/:name", "viewer", "Get a runbook with its plan (?version=N)", func(a *API) echo.HandlerFunc { return a.getRunbook }},
 		{"GET", "/api/v1/runbooks/:name/versions", "viewer", "List a runbook's versions", func(a *API) echo.HandlerFunc { return a.runbookVersions }},
+		{"GET", "/api/v1/runbooks/:name/diff", "viewer", "Compare two versions (?from=V1&to=V2; default: the version before the latest, and the latest): {runbook, from, to, fromHash, toHash, unified (the YAML sources as a unified diff with 3 lines of context; \"\" when equal), changes: {steps and params: {added, removed, changed: [{name, fields}]}, fields: the plan's other changed fields}}; 404 for a version that does not exist", func(a *API) echo.HandlerFunc { return a.runbookDiff }},
 		{"POST", "/api/v1/runbooks/:name/runs", "operator", "Start a run ({params}; Idempotency-Key header, scoped to the runbook and the caller: the same key with other params is 422)", func(a *API) echo.HandlerFunc { return a.startRun }},
 		{"GET", "/api/v1/runbooks/:name/schedules/:schedule", "viewer", "Get a schedule with its next fire times", func(a *API) echo.HandlerFunc { return a.getSchedule }},
 		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/pause", "operator", "Pause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("pause") }},

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/opsrunbook/runbook/diff"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 )
@@ -175,4 +177,59 @@ func notFoundOr(err error, message string) error {
 		return problem(http.StatusNotFound, message)
 	}
 	return err
+}
+
+// runbookDiff compares two versions of a runbook: ?from=V1&to=V2, by
+// default the latest and the version before it.
+func (a *API) runbookDiff(c echo.Context) error {
+	name := c.Param("name")
+	latest, err := a.Store.Runbook(name, 0)
+	if err != nil {
+		return notFoundOr(err, "no runbook "+name)
+	}
+	versions := map[string]int{"to": latest.Version}
+	for _, q := range []string{"to", "from"} {
+		if s := c.QueryParam(q); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				return problem(http.StatusBadRequest, q+" must be a version number, 1 or more", "got "+strconv.Quote(s))
+			}
+			versions[q] = n
+		} else if q == "from" {
+			versions[q] = versions["to"] - 1
+		}
+	}
+	if versions["from"] < 1 {
+		return problem(http.StatusNotFound, fmt.Sprintf("runbook %s has no version before v%d to compare it with", name, versions["to"]))
+	}
+	var vs [2]*store.RunbookVersion
+	var ps [2]*plan.Plan
+	for i, q := range []string{"from", "to"} {
+		v, err := a.Store.Runbook(name, versions[q])
+		if err != nil {
+			return notFoundOr(err, fmt.Sprintf("runbook %s has no version %d (the latest is v%d)", name, versions[q], latest.Version))
+		}
+		if ps[i], err = v.PlanOf(); err != nil {
+			return err
+		}
+		vs[i] = v
+	}
+	changes, err := diff.Plans(ps[0], ps[1])
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, diffView{Runbook: name, From: vs[0].Version, To: vs[1].Version, FromHash: vs[0].Hash, ToHash: vs[1].Hash,
+		Unified: diff.Unified(fmt.Sprintf("%s v%d", name, vs[0].Version), fmt.Sprintf("%s v%d", name, vs[1].Version), vs[0].YAML, vs[1].YAML),
+		Changes: changes})
+}
+
+// diffView is what GET /api/v1/runbooks/:name/diff answers.
+type diffView struct {
+	Runbook  string       `json:"runbook"`
+	From     int          `json:"from"`
+	To       int          `json:"to"`
+	FromHash string       `json:"fromHash"`
+	ToHash   string       `json:"toHash"`
+	Unified  string       `json:"unified"` // "" when the sources are equal
+	Changes  diff.Changes `json:"changes"`
 }

@@ -180,6 +180,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			ID        string     `json:"id"`
 			Item      *int       `json:"item"`
 			Status    string     `json:"status"`
+			At        *time.Time `json:"at"`
 			StartedAt *time.Time `json:"startedAt"`
 			EndedAt   *time.Time `json:"endedAt"`
 			Error     string     `json:"error"`
@@ -192,7 +193,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			if v.Item != nil {
 				name = fmt.Sprintf("%s[%d]", v.ID, *v.Item)
 			}
-			line := fmt.Sprintf("%s  %-24s %s", time.Now().Format("15:04:05"), name, v.Status)
+			line := fmt.Sprintf("%s  %-24s %s", clock(v.At, v.EndedAt, v.StartedAt), name, v.Status)
 			if v.StartedAt != nil && v.EndedAt != nil {
 				line += fmt.Sprintf(" (%s)", v.EndedAt.Sub(*v.StartedAt).Round(time.Millisecond))
 			}
@@ -203,7 +204,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			}
 			fmt.Fprintln(out, line)
 		case "run":
-			fmt.Fprintf(out, "run %s %s", runID, v.Status)
+			fmt.Fprintf(out, "%s  run %s %s", clock(v.At, v.EndedAt), runID, v.Status)
 			if v.Error != "" {
 				fmt.Fprintf(out, ": %s", v.Error)
 			}
@@ -214,4 +215,16 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("the event stream of %s ended early", runID)
+}
+
+// clock is when an event happened, as the first known of times says, in
+// UTC (15:04:05Z), never the local clock of whoever watches; blank when
+// the server says no time (a step not started yet).
+func clock(times ...*time.Time) string {
+	for _, t := range times {
+		if t != nil && !t.IsZero() {
+			return t.UTC().Format("15:04:05Z")
+		}
+	}
+	return "         "
 }

@@ -17,8 +17,15 @@ type command struct {
 	name    string
 	usage   string
 	summary string
-	run     func(args []string, out, errOut io.Writer) error
+	// more are further forms of the command line, each a usage of its own.
+	more []string
+	// hidden commands are for the shell completion scripts, not for help.
+	hidden bool
+	run    func(args []string, out, errOut io.Writer) error
 }
+
+// forms are every usage line of the command.
+func (c *command) forms() []string { return append([]string{c.usage}, c.more...) }
 
 // usageError is a command line the command cannot take: unknown flags,
 // missing or extra arguments. It exits 2 with the command's usage.
@@ -44,14 +51,20 @@ func commands() []*command {
 		{name: "server", usage: "server [--listen addr] [--db DSN] [--temporal host:port]", summary: "serve the API against an existing Temporal and database", run: runServer},
 		{name: "dev", usage: "dev [--dir .runbook] [--listen 127.0.0.1:8080]", summary: "run everything locally: Temporal, worker, API, records; register examples/", run: runDev},
 		{name: "apply", usage: "apply FILE|DIR...", summary: "register runbooks with the API", run: runApply},
+		{name: "runbooks", usage: "runbooks [--json]", summary: "list the registered runbooks with their latest versions", run: runRunbooks},
+		{name: "versions", usage: "versions NAME [--json]", summary: "list a runbook's versions", run: runVersions},
+		{name: "diff", usage: "diff NAME [V1] [V2] [--json]", summary: "what changed between two versions (default: the previous and the latest)", run: runDiff},
 		{name: "run", usage: "run NAME [-p name=value]... [--follow] [-q]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
 		{name: "follow", usage: "follow RUN", summary: "print a run's steps until it ends; exit 1 unless it succeeds", run: runFollow},
-		{name: "runs", usage: "runs [--runbook NAME] [--status S]", summary: "list runs", run: runRuns},
-		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--wait 1m]", summary: "vote on an approval", run: runApprove},
+		{name: "show", usage: "show RUN [--json]", summary: "what a run did: params, steps, errors, approvals, outputs", run: runShow},
+		{name: "runs", usage: "runs [--runbook NAME] [--status S] [--since T] [--until T] [--limit N] [--json]", summary: "list runs, newest first", run: runRuns},
+		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--input name=value]... [--wait 1m]", summary: "vote on an approval", run: runApprove},
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
-		{name: "schedules", usage: "schedules", summary: "list schedules with their next fire time", run: runSchedules},
-		{name: "cancel", usage: "cancel RUN", summary: "cancel a run", run: runCancel},
+		{name: "schedules", usage: "schedules [list]", more: []string{"schedules pause|unpause|trigger RUNBOOK SCHEDULE"}, summary: "list schedules with their next fire time; pause, unpause or fire one", run: runSchedules},
+		{name: "cancel", usage: "cancel RUN [--reason text]", summary: "cancel a run; exit 1 if it has already ended", run: runCancel},
 		{name: "token", usage: "token create|list|revoke [--db DSN]", summary: "create (--ttl), list and revoke API tokens; --db or the admin API", run: runToken},
+		{name: "completion", usage: "completion bash|zsh", summary: "print a shell completion script", run: runCompletion},
+		{name: "__complete", usage: "__complete KIND PREFIX [RUN]", hidden: true, summary: "list completions for the shell scripts", run: runComplete},
 	}
 }
 
@@ -83,7 +96,10 @@ func run(args []string, out, errOut io.Writer) int {
 		case errors.Is(err, flag.ErrHelp):
 			return 0
 		case errors.As(err, &ue):
-			fmt.Fprintf(errOut, "runbook %s: %v\nusage: runbook %s\n", c.name, err, c.usage)
+			fmt.Fprintf(errOut, "runbook %s: %v\n", c.name, err)
+			for i, f := range c.forms() {
+				fmt.Fprintf(errOut, "%s runbook %s\n", map[bool]string{true: "usage:", false: "      "}[i == 0], f)
+			}
 			return 2
 		}
 		fmt.Fprintf(errOut, "runbook %s: %v\n", c.name, err)
@@ -100,8 +116,26 @@ func usage(w io.Writer) {
 	cs := commands()
 	sort.Slice(cs, func(i, j int) bool { return cs[i].name < cs[j].name })
 	for _, c := range cs {
-		fmt.Fprintf(w, "  runbook %-52s %s\n", c.usage, c.summary)
+		if c.hidden {
+			continue
+		}
+		for i, f := range c.forms() {
+			summary := c.summary
+			if i > 0 {
+				summary = ""
+			}
+			if len(f) > 52 && summary != "" {
+				fmt.Fprintf(w, "  runbook %s\n  %-60s %s\n", f, "", summary)
+				continue
+			}
+			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  runbook %-52s %s", f, summary), " "))
+		}
 	}
+	fmt.Fprintln(w, "\nCommands against the API take --addr (RUNBOOK_ADDR) and --token (RUNBOOK_TOKEN).")
+	fmt.Fprintln(w, "\nExit status:")
+	fmt.Fprintln(w, "  0  done; for run --follow and follow, the run succeeded")
+	fmt.Fprintln(w, "  1  failed: an error, a refusal of the API, a run that did not succeed, invalid runbooks")
+	fmt.Fprintln(w, "  2  the command line is wrong: an unknown command, flag or argument, a missing argument")
 }
 
 // flags returns a FlagSet that reports to errOut and stops on --help.

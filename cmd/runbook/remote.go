@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
-	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -145,101 +144,6 @@ func runFollow(args []string, out, errOut io.Writer) error {
 	return nil
 }
 
-func runRuns(args []string, out, errOut io.Writer) error {
-	fs := flags("runs", errOut)
-	connect := clientFlags(fs)
-	rb := fs.String("runbook", "", "only runs of this runbook")
-	status := fs.String("status", "", "only runs with this status")
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	q := url.Values{}
-	if *rb != "" {
-		q.Set("runbook", *rb)
-	}
-	if *status != "" {
-		q.Set("status", *status)
-	}
-	var list struct {
-		Runs []struct {
-			ID, Runbook, Status, Trigger, StartedBy, CreatedAt string
-		} `json:"runs"`
-	}
-	if _, err := connect().do("GET", "/api/v1/runs?"+q.Encode(), nil, &list); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tTRIGGER\tBY\tSTARTED")
-	for _, r := range list.Runs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Trigger, r.StartedBy, r.CreatedAt)
-	}
-	return tw.Flush()
-}
-
-func runApprove(args []string, out, errOut io.Writer) error {
-	fs := flags("approve", errOut)
-	connect := clientFlags(fs)
-	reject := fs.Bool("reject", false, "vote to reject")
-	comment := fs.String("m", "", "comment")
-	wait := fs.Duration("wait", 0, "wait this long for the run to reach the step (0: vote now)")
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 2 {
-		return usagef("name a run and a step")
-	}
-	c := connect()
-	if *wait > 0 {
-		if err := c.awaitApproval(pos[0], pos[1], *wait); err != nil {
-			return err
-		}
-	}
-	decision := plan.VoteApprove
-	if *reject {
-		decision = plan.VoteReject
-	}
-	var res struct {
-		Decision  string `json:"decision"`
-		Approvals int    `json:"approvals"`
-		Needed    int    `json:"needed"`
-	}
-	if _, err := c.do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/approvals/"+url.PathEscape(pos[1]), map[string]any{"decision": decision, "comment": *comment}, &res); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "%s: %s (%d of %d approvals)\n", pos[1], res.Decision, res.Approvals, res.Needed)
-	return nil
-}
-
-// awaitApproval polls a run until step waits for approval.
-func (c *apiClient) awaitApproval(runID, step string, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		var run struct {
-			Status string `json:"status"`
-			Steps  []struct {
-				ID     string `json:"id"`
-				Status string `json:"status"`
-			} `json:"steps"`
-		}
-		if _, err := c.do("GET", "/api/v1/runs/"+url.PathEscape(runID), nil, &run); err != nil {
-			return err
-		}
-		for _, s := range run.Steps {
-			if s.ID == step && s.Status == workflows.StatusWaitingApproval {
-				return nil
-			}
-		}
-		if run.Status != workflows.RunRunning {
-			return fmt.Errorf("run %s %s before %s waited for approval", runID, run.Status, step)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%s of run %s did not wait for approval within %s", step, runID, timeout)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-}
-
 // runApprovals lists the approvals that runs wait for.
 func runApprovals(args []string, out, errOut io.Writer) error {
 	fs := flags("approvals", errOut)
@@ -270,57 +174,11 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	return tw.Flush()
 }
 
-// runSchedules lists the schedules of the registered runbooks.
-func runSchedules(args []string, out, errOut io.Writer) error {
-	fs := flags("schedules", errOut)
-	connect := clientFlags(fs)
-	if err := noArgs(fs, args); err != nil {
-		return err
-	}
-	var list struct {
-		Schedules []struct {
-			Runbook, Name, Cron, Timezone, Overlap string
-			Paused                                 bool
-			Next                                   []time.Time
-		} `json:"schedules"`
-	}
-	if _, err := connect().do("GET", "/api/v1/schedules", nil, &list); err != nil {
-		return err
-	}
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUNBOOK\tSCHEDULE\tCRON\tTIMEZONE\tPAUSED\tNEXT")
-	for _, s := range list.Schedules {
-		next := "-"
-		if len(s.Next) > 0 {
-			next = s.Next[0].Format(time.RFC3339)
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%v\t%s\n", s.Runbook, s.Name, s.Cron, or(s.Timezone, "UTC"), s.Paused, next)
-	}
-	return tw.Flush()
-}
-
 func or(s, def string) string {
 	if s == "" {
 		return def
 	}
 	return s
-}
-
-func runCancel(args []string, out, errOut io.Writer) error {
-	fs := flags("cancel", errOut)
-	connect := clientFlags(fs)
-	pos, err := interleaved(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("name exactly one run")
-	}
-	if _, err := connect().do("POST", "/api/v1/runs/"+url.PathEscape(pos[0])+"/cancel", nil, nil); err != nil {
-		return err
-	}
-	fmt.Fprintf(out, "run %s cancelling\n", pos[0])
-	return nil
 }
 
 // parseParams reads -p name=value pairs by the plan's declared types, one

@@ -1,0 +1,428 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// shownRun is a run as GET /api/v1/runs/:id answers it.
+type shownRun struct {
+	ID            string         `json:"id"`
+	Runbook       string         `json:"runbook"`
+	Version       int            `json:"version"`
+	VersionHash   string         `json:"versionHash"`
+	Status        string         `json:"status"`
+	Trigger       string         `json:"trigger"`
+	TriggerDetail string         `json:"triggerDetail"`
+	TriggeredBy   string         `json:"triggeredBy"`
+	StartedBy     string         `json:"startedBy"`
+	Params        map[string]any `json:"params"`
+	Outputs       map[string]any `json:"outputs"`
+	Error         string         `json:"error"`
+	ErrorType     string         `json:"errorType"`
+	FailedStep    string         `json:"failedStep"`
+	ExitMessage   string         `json:"exitMessage"`
+	CreatedAt     time.Time      `json:"createdAt"`
+	EndedAt       *time.Time     `json:"endedAt"`
+	Steps         []shownStep    `json:"steps"`
+	StepsTotal    int            `json:"stepsTotal"`
+	Handovers     int            `json:"handovers"`
+}
+
+// shownStep is one entry of a run's timeline.
+type shownStep struct {
+	ID                    string           `json:"id"`
+	Kind                  string           `json:"kind"`
+	Item                  *int             `json:"item"`
+	Phase                 string           `json:"phase"`
+	Compensates           string           `json:"compensates"`
+	Status                string           `json:"status"`
+	Attempts              int              `json:"attempts"`
+	StartedAt             *time.Time       `json:"startedAt"`
+	EndedAt               *time.Time       `json:"endedAt"`
+	Outputs               map[string]any   `json:"outputs"`
+	Error                 string           `json:"error"`
+	ErrorType             string           `json:"errorType"`
+	Message               string           `json:"message"`
+	Approvers             []string         `json:"approvers"`
+	MinApprovals          int              `json:"minApprovals"`
+	Votes                 []workflows.Vote `json:"votes"`
+	CompensationStartedAt *time.Time       `json:"compensationStartedAt"`
+	CompensationEndedAt   *time.Time       `json:"compensationEndedAt"`
+	CompensationError     string           `json:"compensationError"`
+}
+
+func (s *shownStep) name() string {
+	if s.Item != nil {
+		return fmt.Sprintf("%s[%d]", s.ID, *s.Item)
+	}
+	return s.ID
+}
+
+// logLine is a line of a step's log, as the logs route answers it.
+type logLine struct {
+	At     time.Time `json:"at"`
+	Stream string    `json:"stream"`
+	Text   string    `json:"text"`
+}
+
+// showTail is how many log lines show prints of a failed step.
+const showTail = 10
+
+// showValueWidth bounds each param and output value show prints; --json
+// prints them whole.
+const showValueWidth = 200
+
+// runShow prints what a run did, for the person who has to understand it.
+func runShow(args []string, out, errOut io.Writer) error {
+	fs := flags("show", errOut)
+	connect := clientFlags(fs)
+	asJSON := fs.Bool("json", false, "print the run as GET /api/v1/runs/RUN answers it, every step included")
+	pos, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("name exactly one run")
+	}
+	c := connect()
+	raw, err := c.wholeRun(pos[0])
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return printJSON(out, raw)
+	}
+	b, _ := json.Marshal(raw)
+	var r shownRun
+	if err := json.Unmarshal(b, &r); err != nil {
+		return fmt.Errorf("decoding the answer: %w", err)
+	}
+	var p *plan.Plan
+	var rb struct {
+		Hash string     `json:"hash"`
+		Plan *plan.Plan `json:"plan"`
+	}
+	// Without the plan the run still shows; only which section a handler
+	// step is in, and the hash, come from it when the run does not say.
+	if _, err := c.do("GET", "/api/v1/runbooks/"+url.PathEscape(r.Runbook)+"?version="+strconv.Itoa(r.Version), nil, &rb); err == nil {
+		p = rb.Plan
+		if r.VersionHash == "" {
+			r.VersionHash = rb.Hash
+		}
+	}
+	logs := map[string][]logLine{}
+	for _, s := range r.Steps {
+		if s.Status == workflows.StatusFailed {
+			logs[s.name()] = c.tail(r.ID, s)
+		}
+	}
+	printRun(out, &r, p, logs)
+	return nil
+}
+
+// wholeRun gets a run with every entry of its timeline, page by page.
+func (c *apiClient) wholeRun(id string) (map[string]any, error) {
+	base := "/api/v1/runs/" + url.PathEscape(id) + "?stepsLimit=" + strconv.Itoa(workflows.MaxStepsLimit)
+	var run map[string]any
+	if _, err := c.do("GET", base, nil, &run); err != nil {
+		return nil, err
+	}
+	steps, _ := run["steps"].([]any)
+	total, _ := run["stepsTotal"].(float64)
+	for len(steps) < int(total) {
+		var page map[string]any
+		if _, err := c.do("GET", base+"&stepsOffset="+strconv.Itoa(len(steps)), nil, &page); err != nil {
+			return nil, err
+		}
+		more, _ := page["steps"].([]any)
+		if len(more) == 0 {
+			break
+		}
+		steps = append(steps, more...)
+	}
+	if steps != nil {
+		run["steps"], run["stepsOffset"] = steps, 0
+	}
+	return run, nil
+}
+
+// tail is the last log lines of a step; none where the API keeps no logs.
+func (c *apiClient) tail(run string, s shownStep) []logLine {
+	q := url.Values{"tail": {strconv.Itoa(showTail)}}
+	if s.Item != nil {
+		q.Set("item", strconv.Itoa(*s.Item))
+	}
+	var res struct {
+		Lines []logLine `json:"lines"`
+	}
+	_, err := c.do("GET", "/api/v1/runs/"+url.PathEscape(run)+"/steps/"+url.PathEscape(s.ID)+"/logs?"+q.Encode(), nil, &res)
+	var ae *apiError
+	if errors.As(err, &ae) && ae.Status == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		return []logLine{{Stream: "error", Text: "the logs are not available: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
+	}
+	return res.Lines
+}
+
+// phases finds, for the steps of handler sections, which section each is
+// in (and for compensate.steps, the step it undoes), for a server that
+// does not say so itself.
+func phases(p *plan.Plan) map[string][2]string {
+	out := map[string][2]string{}
+	if p == nil {
+		return out
+	}
+	var walk func(steps []*plan.Step, phase, undoes string)
+	walk = func(steps []*plan.Step, phase, undoes string) {
+		for _, s := range steps {
+			if phase != "" {
+				out[s.ID] = [2]string{phase, undoes}
+			}
+			for _, sec := range s.Children() {
+				switch sec.Field {
+				case "compensate.steps":
+					walk(sec.Steps, "compensate", s.ID)
+				case "onError":
+					walk(sec.Steps, phase, undoes) // a forEach's own handler shows with its items
+				default:
+					walk(sec.Steps, phase, undoes)
+				}
+			}
+		}
+	}
+	walk(p.Steps, "", "")
+	walk(p.OnFailure, "onFailure", "")
+	walk(p.Finally, "finally", "")
+	return out
+}
+
+// printRun writes the human layout of show.
+func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]logLine) {
+	field := func(name, format string, a ...any) { fmt.Fprintf(out, "%-10s%s\n", name, fmt.Sprintf(format, a...)) }
+	field("Run", "%s", r.ID)
+	rb := fmt.Sprintf("%s v%d", r.Runbook, r.Version)
+	if r.VersionHash != "" {
+		rb += ", sha256 " + r.VersionHash
+	}
+	field("Runbook", "%s", rb)
+	field("Status", "%s", r.Status)
+	if r.Error != "" {
+		e := r.Error
+		if r.ErrorType != "" {
+			e += " (" + r.ErrorType + ")"
+		}
+		field("Error", "%s", e)
+	}
+	if r.FailedStep != "" {
+		field("Failed at", "%s", r.FailedStep)
+	}
+	if r.ExitMessage != "" {
+		field("Exit", "%s", r.ExitMessage)
+	}
+	trigger := r.Trigger
+	if r.TriggeredBy != "" {
+		trigger += " " + r.TriggeredBy
+	}
+	if r.TriggerDetail != "" && r.TriggerDetail != r.TriggeredBy {
+		trigger += " (" + r.TriggerDetail + ")"
+	}
+	field("Trigger", "%s", trigger)
+	field("Starter", "%s", or(r.StartedBy, "-"))
+	field("Started", "%s", when(&r.CreatedAt))
+	if r.EndedAt != nil {
+		field("Ended", "%s, after %s", when(r.EndedAt), span(r.EndedAt.Sub(r.CreatedAt)))
+	} else {
+		field("Ended", "- (running for %s)", span(time.Since(r.CreatedAt).Round(time.Second)))
+	}
+	if r.Handovers > 0 {
+		field("Handovers", "%d (the run continued as a new execution)", r.Handovers)
+	}
+	if len(r.Params) == 0 {
+		field("Params", "none")
+	}
+	for i, k := range plan.SortedKeys(r.Params) {
+		field(map[bool]string{true: "Params"}[i == 0], "%s = %s", k, valueText(r.Params[k]))
+	}
+
+	where := phases(p)
+	var main, handlers []shownStep
+	for _, s := range r.Steps {
+		if s.Phase == "" {
+			s.Phase, s.Compensates = where[s.ID][0], where[s.ID][1]
+		}
+		if s.Phase == "" || s.Phase == "onError" {
+			main = append(main, s)
+		} else {
+			handlers = append(handlers, s)
+		}
+	}
+	day := r.CreatedAt.UTC().Format(time.DateOnly)
+	width := 4
+	for _, s := range r.Steps {
+		width = max(width, len(s.name()))
+	}
+	fmt.Fprintln(out, "\nSteps")
+	for _, s := range main {
+		printStep(out, s, width, day, logs)
+	}
+	if len(main) == 0 {
+		fmt.Fprintln(out, "  none yet")
+	}
+
+	var approvals []shownStep
+	for _, s := range r.Steps {
+		if s.Kind == string(plan.StepApproval) && (len(s.Votes) > 0 || s.Status == workflows.StatusWaitingApproval) {
+			approvals = append(approvals, s)
+		}
+	}
+	if len(approvals) > 0 {
+		fmt.Fprintln(out, "\nApprovals")
+		for _, s := range approvals {
+			fmt.Fprintf(out, "  %s: %s", s.name(), s.Status)
+			if s.MinApprovals > 0 {
+				fmt.Fprintf(out, ", %d of %s", s.MinApprovals, or(strings.Join(s.Approvers, ", "), "-"))
+			}
+			if s.Message != "" {
+				fmt.Fprintf(out, ": %q", s.Message)
+			}
+			fmt.Fprintln(out)
+			vw := 4
+			for _, v := range s.Votes {
+				vw = max(vw, len(v.User))
+			}
+			for _, v := range s.Votes {
+				line := fmt.Sprintf("    %-*s  %-8s %s", vw, v.User, v.Decision, stampIn(&v.At, day))
+				if v.Comment != "" {
+					line += "  " + strconv.Quote(v.Comment)
+				}
+				for _, k := range plan.SortedKeys(v.Inputs) {
+					line += fmt.Sprintf("  %s=%s", k, valueText(v.Inputs[k]))
+				}
+				fmt.Fprintln(out, line)
+			}
+			if len(s.Votes) == 0 {
+				fmt.Fprintln(out, "    no votes yet")
+			}
+		}
+	}
+
+	// An action's own compensate (no compensate.steps of its own) has no
+	// entry: its undo shows as one.
+	undone := map[string]bool{}
+	for _, s := range handlers {
+		undone[s.Compensates] = true
+	}
+	for _, s := range r.Steps {
+		if s.CompensationStartedAt != nil && !undone[s.ID] {
+			u := shownStep{ID: s.ID, Phase: "compensate", Compensates: s.ID, StartedAt: s.CompensationStartedAt, EndedAt: s.CompensationEndedAt,
+				Status: workflows.StatusSucceeded, Error: s.CompensationError}
+			if s.CompensationError != "" {
+				u.Status = workflows.StatusFailed
+			}
+			handlers = append(handlers, u)
+		}
+	}
+	if len(handlers) > 0 {
+		// In the order they ran; those that did not run last, in plan order.
+		sort.SliceStable(handlers, func(i, j int) bool {
+			a, b := handlers[i].StartedAt, handlers[j].StartedAt
+			return a != nil && (b == nil || a.Before(*b))
+		})
+		fmt.Fprintln(out, "\nCompensations, onFailure and finally, in the order they ran")
+		for _, s := range handlers {
+			printStep(out, s, width, day, logs)
+		}
+	}
+
+	fmt.Fprintln(out, "\nOutputs")
+	if len(r.Outputs) == 0 {
+		fmt.Fprintln(out, "  none")
+	}
+	for _, k := range plan.SortedKeys(r.Outputs) {
+		fmt.Fprintf(out, "  %s = %s\n", k, valueText(r.Outputs[k]))
+	}
+}
+
+// printStep writes one timeline entry and what it produced or why it failed.
+func printStep(out io.Writer, s shownStep, width int, day string, logs map[string][]logLine) {
+	took := ""
+	if s.StartedAt != nil && s.EndedAt != nil {
+		took = span(s.EndedAt.Sub(*s.StartedAt))
+	}
+	line := fmt.Sprintf("  %-*s  %-16s %-9s  %-8s", width, s.name(), s.Status, stampIn(s.StartedAt, day), took)
+	var notes []string
+	if s.Attempts > 1 {
+		notes = append(notes, fmt.Sprintf("%d attempts", s.Attempts))
+	}
+	switch s.Phase {
+	case "compensate":
+		notes = append(notes, "compensate, undoes "+s.Compensates)
+	case "onFailure", "finally":
+		notes = append(notes, s.Phase)
+	}
+	if s.CompensationStartedAt != nil {
+		notes = append(notes, "undone at "+stampIn(s.CompensationStartedAt, day))
+	}
+	if len(notes) > 0 {
+		line += "  " + strings.Join(notes, "; ")
+	}
+	fmt.Fprintln(out, strings.TrimRight(line, " "))
+	if s.Error != "" {
+		kind := ""
+		if s.ErrorType != "" {
+			kind = " (" + s.ErrorType + ")"
+		}
+		fmt.Fprintf(out, "      error%s: %s\n", kind, s.Error)
+	}
+	if s.CompensationError != "" && s.Phase != "compensate" {
+		fmt.Fprintf(out, "      undo failed: %s\n", s.CompensationError)
+	}
+	if s.Kind != string(plan.StepApproval) && s.Message != "" {
+		fmt.Fprintf(out, "      message: %s\n", s.Message)
+	}
+	for _, k := range plan.SortedKeys(s.Outputs) {
+		fmt.Fprintf(out, "      %s = %s\n", k, valueText(s.Outputs[k]))
+	}
+	if lines := logs[s.name()]; len(lines) > 0 && s.Status == workflows.StatusFailed {
+		fmt.Fprintf(out, "      last %d log lines:\n", len(lines))
+		for _, l := range lines {
+			fmt.Fprintf(out, "        %s %-6s %s\n", stampIn(&l.At, day), l.Stream, l.Text)
+		}
+	}
+}
+
+// stampIn is a time as 15:04:05Z on the run's day, with the date on others.
+func stampIn(t *time.Time, day string) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	if t.UTC().Format(time.DateOnly) == day {
+		return t.UTC().Format("15:04:05Z")
+	}
+	return when(t)
+}
+
+// valueText is a value as JSON, shortened past showValueWidth.
+func valueText(v any) string {
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Sprint(v)
+	}
+	return truncate(strings.TrimSuffix(b.String(), "\n"), showValueWidth)
+}

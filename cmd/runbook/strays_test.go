@@ -1,0 +1,83 @@
+package main
+
+import (
+	"strings"
+	"testing"
+)
+
+// argsOf is a command line that a usage form takes with every positional
+// it can hold filled ("1" for NAME, RUN, ...; the first of a|b|c), and
+// whether its last positional repeats (FILE...), so that one more
+// argument is still taken.
+func argsOf(form string) (args []string, variadic bool) {
+	words := strings.Fields(form)[1:]
+	for i := 0; i < len(words); i++ {
+		w := words[i]
+		if strings.HasPrefix(w, "[") {
+			group := w
+			for !strings.Contains(words[i], "]") {
+				i++
+				group += " " + words[i]
+			}
+			inner := strings.TrimSuffix(strings.TrimSuffix(strings.TrimPrefix(group, "["), "..."), "]")
+			if strings.HasPrefix(inner, "-") {
+				continue // an optional flag
+			}
+			w = inner
+		}
+		if strings.HasSuffix(w, "...") {
+			variadic = true
+		}
+		w, _, _ = strings.Cut(strings.TrimSuffix(w, "..."), "|")
+		if w == strings.ToUpper(w) {
+			w = "1"
+		}
+		args = append(args, w)
+	}
+	return args, variadic
+}
+
+func TestArgsOf(t *testing.T) {
+	for form, want := range map[string]string{
+		"plan [--json] [--lib DIR] FILE [-p name=value]...": "1",
+		"diff NAME [V1] [V2] [--json]":                      "1 1 1",
+		"schedules pause|unpause|trigger RUNBOOK SCHEDULE":  "pause 1 1",
+		"schedules [list]":                                  "list",
+		"validate [--json] [--lib DIR] FILE|DIR...":         "1 ...",
+		"actions [--json|--markdown]":                       "",
+		"approve RUN STEP [--reject] [-m text] [--wait 1m]": "1 1",
+		"token create|list|revoke [--db DSN]":               "create",
+	} {
+		args, variadic := argsOf(form)
+		got := strings.Join(args, " ")
+		if variadic {
+			got += " ..."
+		}
+		if got != want {
+			t.Errorf("%s: %q, want %q", form, got, want)
+		}
+	}
+}
+
+// Every command, and every form of it, refuses a stray argument and a
+// stray flag with exit 2 and its usage, before it does anything: the
+// table is the commands themselves, so a new command is covered.
+func TestEveryCommandRefusesStrays(t *testing.T) {
+	t.Setenv("RUNBOOK_ADDR", "http://127.0.0.1:1") // nothing listens: a command that went on fails with 1
+	t.Setenv("RUNBOOK_TOKEN", "")
+	for _, c := range commands() {
+		for _, form := range c.forms() {
+			args, variadic := argsOf(form)
+			lines := [][]string{append(append([]string{c.name}, args...), "--no-such-flag")}
+			if !variadic {
+				lines = append(lines, append(append([]string{c.name}, args...), "stray"))
+			}
+			for _, line := range lines {
+				code, out, errOut := runCLI(t, line...)
+				if code != 2 || !strings.Contains(errOut, "usage: runbook "+c.name) || out != "" {
+					t.Errorf("runbook %s: exit %d, stdout %q, stderr %q; want exit 2 with the usage", strings.Join(line, " "), code, out, errOut)
+				}
+			}
+		}
+	}
+}
