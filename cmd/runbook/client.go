@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/opsrunbook/runbook/workflows"
 )
 
 // apiClient talks to the API as the token's user.
@@ -177,14 +179,17 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			continue
 		}
 		var v struct {
-			ID        string     `json:"id"`
-			Item      *int       `json:"item"`
-			Status    string     `json:"status"`
-			At        *time.Time `json:"at"`
-			StartedAt *time.Time `json:"startedAt"`
-			EndedAt   *time.Time `json:"endedAt"`
-			Error     string     `json:"error"`
-			Message   string     `json:"message"`
+			ID     string     `json:"id"`
+			Item   *int       `json:"item"`
+			Status string     `json:"status"`
+			At     *time.Time `json:"at"`
+			// An undo happens after the step ended: its time is the undo's.
+			CompensationStartedAt *time.Time `json:"compensationStartedAt"`
+			CompensationEndedAt   *time.Time `json:"compensationEndedAt"`
+			StartedAt             *time.Time `json:"startedAt"`
+			EndedAt               *time.Time `json:"endedAt"`
+			Error                 string     `json:"error"`
+			Message               string     `json:"message"`
 		}
 		_ = json.Unmarshal([]byte(data), &v)
 		switch event {
@@ -193,7 +198,11 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			if v.Item != nil {
 				name = fmt.Sprintf("%s[%d]", v.ID, *v.Item)
 			}
-			line := fmt.Sprintf("%s  %-24s %s", clock(v.At, v.EndedAt, v.StartedAt), name, v.Status)
+			stamp := clock(v.At, v.EndedAt, v.StartedAt)
+			if v.Status == workflows.StatusCompensated {
+				stamp = clock(v.At, v.CompensationEndedAt, v.CompensationStartedAt, v.EndedAt)
+			}
+			line := fmt.Sprintf("%s  %-24s %s", stamp, name, v.Status)
 			if v.StartedAt != nil && v.EndedAt != nil {
 				line += fmt.Sprintf(" (%s)", v.EndedAt.Sub(*v.StartedAt).Round(time.Millisecond))
 			}

@@ -235,7 +235,7 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]logLin
 	}
 	trigger := r.Trigger
 	if r.TriggeredBy != "" {
-		trigger += " " + r.TriggeredBy
+		trigger += ": " + r.TriggeredBy
 	}
 	if r.TriggerDetail != "" && r.TriggerDetail != r.TriggeredBy {
 		trigger += " (" + r.TriggerDetail + ")"
@@ -243,10 +243,15 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]logLin
 	field("Trigger", "%s", trigger)
 	field("Starter", "%s", or(r.StartedBy, "-"))
 	field("Started", "%s", when(&r.CreatedAt))
-	if r.EndedAt != nil {
+	switch last := lastEnd(r.Steps); {
+	case r.EndedAt != nil:
 		field("Ended", "%s, after %s", when(r.EndedAt), span(r.EndedAt.Sub(r.CreatedAt)))
-	} else {
+	case r.Status == workflows.RunRunning:
 		field("Ended", "- (running for %s)", span(time.Since(r.CreatedAt).Round(time.Second)))
+	case last != nil:
+		field("Ended", "not recorded yet; its last step ended %s, %s after the start", when(last), span(last.Sub(r.CreatedAt)))
+	default:
+		field("Ended", "not recorded yet")
 	}
 	if r.Handovers > 0 {
 		field("Handovers", "%d (the run continued as a new execution)", r.Handovers)
@@ -395,6 +400,9 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 		fmt.Fprintf(out, "      message: %s\n", s.Message)
 	}
 	for _, k := range plan.SortedKeys(s.Outputs) {
+		if s.Kind == string(plan.StepApproval) && (k == "votes" || k == "approvedBy" || k == "inputs" && isEmpty(s.Outputs[k])) {
+			continue // under Approvals
+		}
 		fmt.Fprintf(out, "      %s = %s\n", k, valueText(s.Outputs[k]))
 	}
 	if lines := logs[s.name()]; len(lines) > 0 && s.Status == workflows.StatusFailed {
@@ -403,6 +411,19 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 			fmt.Fprintf(out, "        %s %-6s %s\n", stampIn(&l.At, day), l.Stream, l.Text)
 		}
 	}
+}
+
+// lastEnd is when the last of the steps ended.
+func lastEnd(steps []shownStep) *time.Time {
+	var last *time.Time
+	for _, s := range steps {
+		for _, t := range []*time.Time{s.EndedAt, s.CompensationEndedAt} {
+			if t != nil && (last == nil || t.After(*last)) {
+				last = t
+			}
+		}
+	}
+	return last
 }
 
 // stampIn is a time as 15:04:05Z on the run's day, with the date on others.
@@ -414,6 +435,11 @@ func stampIn(t *time.Time, day string) string {
 		return t.UTC().Format("15:04:05Z")
 	}
 	return when(t)
+}
+
+func isEmpty(v any) bool {
+	m, ok := v.(map[string]any)
+	return v == nil || ok && len(m) == 0
 }
 
 // valueText is a value as JSON, shortened past showValueWidth.
