@@ -148,8 +148,8 @@ spec:
 	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "run", "gate", "-p", "n=abc"); code != 1 || o != `runbook run: param "n": "abc" is not an integer`+"\n" {
 		t.Errorf("an int param given text: %d %q", code, o)
 	}
-	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "cancel", runID); code != 1 ||
-		o != "runbook cancel: the run is not running (HTTP 409)\n  status: succeeded\n" {
+	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "cancel", runID, "--reason", "too late"); code != 1 ||
+		o != "runbook cancel: run "+runID+" has already ended: succeeded\n" {
 		t.Errorf("cancelling an ended run: %d %q", code, o)
 	}
 	stop()

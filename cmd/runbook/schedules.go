@@ -64,6 +64,14 @@ func listSchedules(c *apiClient, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUNBOOK\tSCHEDULE\tCRON\tTIMEZONE\tPAUSED\tNEXT")
 	for _, s := range list.Schedules {
+		// The list says what the runbook declares; whether the schedule
+		// is paused now (schedules pause) only its own answer says.
+		var live struct {
+			Paused bool `json:"paused"`
+		}
+		if _, err := c.do("GET", "/api/v1/runbooks/"+url.PathEscape(s.Runbook)+"/schedules/"+url.PathEscape(s.Name), nil, &live); err == nil {
+			s.Paused = live.Paused
+		}
 		next := "-"
 		if len(s.Next) > 0 {
 			next = s.Next[0].Format(time.RFC3339)
