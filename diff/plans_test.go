@@ -31,10 +31,10 @@ func TestPlans(t *testing.T) {
 	// default changed, the promote step and the finally step replaced.
 	v2 := "# v2\n" + v1
 	for old, new := range map[string]string{
-		"      timeout: 10m\n":    "      timeout: 15m\n",
+		"      timeout: 10m\n":     "      timeout: 15m\n",
 		"      default: staging\n": "      default: production\n",
 		"  secrets: [SLACK_URL]\n": "    - {name: ticket, type: string, default: none}\n  secrets: [SLACK_URL]\n",
-		"    - id: promote\n":       "    - id: promote_stable\n",
+		"    - id: promote\n":      "    - id: promote_stable\n",
 		"  timeout: 2h\n":          "  timeout: 3h\n",
 	} {
 		if !strings.Contains(v2, old) {

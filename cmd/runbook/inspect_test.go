@@ -138,7 +138,7 @@ func TestInspectionCommands(t *testing.T) {
 
 	// runs: the columns, --limit, --json.
 	if code, o := cli(op, "runs", "--runbook", "insp"); code != 0 ||
-		!regexp.MustCompile(`\n` + regexp.QuoteMeta(id) + ` +insp +succeeded +v2 +schedule +dev-operator +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +\S+ +- +-\n$`).MatchString(o) {
+		!regexp.MustCompile(`\n`+regexp.QuoteMeta(id)+` +insp +succeeded +v2 +schedule +dev-operator +\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ +\S+ +- +-\n$`).MatchString(o) {
 		t.Errorf("runs: %d\n%s", code, o)
 	}
 	var list struct {
