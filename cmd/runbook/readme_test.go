@@ -75,15 +75,17 @@ func TestREADMECommands(t *testing.T) {
 		"sign_off  1 of 2  group:change-board  greet sre again?", // approvals --mine
 		"sign_off: approved (2 of 2 approvals)",                  // second approver
 		"succeeded",                                              // run --follow
-		`"stdout":"hello sre\n"`,                                 // the run's record
-		"Europe/Berlin",                                          // schedules
-		`"outcome":"started"`, `"outcome":"duplicate"`,           // the alert, twice
+		"    dev-approver-1  approve  ", `  "fine by me"`,        // show: the votes
+		"Runbook   hello v1, sha256 ",                  // show: the version
+		`"stdout":"hello sre\n"`,                       // the run's record
+		"Europe/Berlin",                                // schedules
+		`"outcome":"started"`, `"outcome":"duplicate"`, // the alert, twice
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
 		}
 	}
-	if runs := regexp.MustCompile(`(?m)^hello-\S+\s+hello\s+(\w+)\s+(\w+)`).FindAllStringSubmatch(string(out), -1); len(runs) != 2 {
+	if runs := regexp.MustCompile(`(?m)^hello-\S+\s+hello\s+(\w+)\s+v1\s+(\w+)`).FindAllStringSubmatch(string(out), -1); len(runs) != 2 {
 		t.Errorf("runs of hello: %v\n%s", runs, out)
 	}
 }
