@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"os"
 	"sort"
 	"strings"
@@ -40,7 +41,10 @@ type apiError struct {
 
 func (e *apiError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s (HTTP %d)", e.Message, e.Status)
+	b.WriteString(e.Message)
+	if e.Status != 0 { // 0: an error event of a stream, not an answer
+		fmt.Fprintf(&b, " (HTTP %d)", e.Status)
+	}
 	for _, d := range e.Details {
 		b.WriteString("\n  ")
 		b.WriteString(detailText(d))
@@ -100,6 +104,15 @@ func scalarText(v any) string {
 	return string(j)
 }
 
+// problemOf reads an error answer: {error, details[]}, or its text.
+func problemOf(status int, raw []byte) *apiError {
+	e := &apiError{Status: status}
+	if json.Unmarshal(raw, e) != nil || e.Message == "" {
+		e.Message = strings.TrimSpace(string(raw))
+	}
+	return e
+}
+
 // do sends a request and decodes a JSON answer into out.
 func (c *apiClient) do(method, path string, body any, out any, header ...string) (int, error) {
 	var r io.Reader
@@ -134,11 +147,7 @@ func (c *apiClient) do(method, path string, body any, out any, header ...string)
 		return resp.StatusCode, err
 	}
 	if resp.StatusCode >= 400 {
-		e := &apiError{Status: resp.StatusCode}
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = strings.TrimSpace(string(raw))
-		}
-		return resp.StatusCode, e
+		return resp.StatusCode, problemOf(resp.StatusCode, raw)
 	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
@@ -151,7 +160,7 @@ func (c *apiClient) do(method, path string, body any, out any, header ...string)
 // follow prints a run's step transitions from its event stream and
 // returns the run's final status.
 func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
-	req, err := http.NewRequest("GET", c.addr+"/api/v1/runs/"+runID+"/events", nil)
+	req, err := http.NewRequest("GET", c.addr+"/api/v1/runs/"+url.PathEscape(runID)+"/events", nil)
 	if err != nil {
 		return "", err
 	}
@@ -163,7 +172,8 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("following %s: HTTP %d", runID, resp.StatusCode)
+		raw, _ := io.ReadAll(resp.Body)
+		return "", problemOf(resp.StatusCode, raw)
 	}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
@@ -220,7 +230,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			fmt.Fprintln(out)
 			return v.Status, nil
 		case "error":
-			return "", fmt.Errorf("following %s: %s", runID, data)
+			return "", fmt.Errorf("following %s: %s", runID, problemOf(0, []byte(data)))
 		}
 	}
 	return "", fmt.Errorf("the event stream of %s ended early", runID)

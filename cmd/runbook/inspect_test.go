@@ -86,6 +86,7 @@ func TestInspectionCommands(t *testing.T) {
 		{op, []string{"schedules", "unpause", "insp", "nightly"}, 0, `^schedule nightly of insp unpaused\n$`},
 		{op, []string{"schedules", "list"}, 0, `(?m)^insp +nightly +0 2 \* \* \* +UTC +false +\S+$`},
 		{op, []string{"schedules", "pause", "insp", "weekly"}, 1, `^runbook schedules: .*weekly.* \(HTTP 404\)\n$`},
+		{op, []string{"follow", "insp-nope"}, 1, `^runbook follow: no run insp-nope \(HTTP 404\)\n$`},
 		{op, []string{"runs", "--since", "yesterday"}, 2, `^runbook runs: --since: "yesterday" is neither an RFC 3339 time \(2026-12-01T09:00:00Z\) nor a duration ago \(24h, 7d\)\nusage: runbook runs `},
 		{op, []string{"runs", "--until", "2000-01-01T00:00:00Z"}, 0, `^RUN +RUNBOOK +STATUS +VERSION +TRIGGER +BY +STARTED +DURATION +FAILED STEP +ERROR\n$`},
 		{ap, []string{"approve", "x", "size", "--input", "size_gb"}, 2, `^runbook approve: --input "size_gb": want name=value\nusage: runbook approve `},
