@@ -78,8 +78,7 @@ func run(args []string, out, errOut io.Writer) int {
 		return 2
 	}
 	if args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(out)
-		return 0
+		return help(args[1:], out, errOut)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
@@ -110,6 +109,25 @@ func run(args []string, out, errOut io.Writer) int {
 	return 2
 }
 
+// help prints every command, or one command's usage and summary.
+func help(args []string, out, errOut io.Writer) int {
+	if len(args) == 0 {
+		usage(out)
+		return 0
+	}
+	for _, c := range commands() {
+		if len(args) == 1 && c.name == args[0] && !c.hidden {
+			for i, f := range c.forms() {
+				fmt.Fprintf(out, "%s runbook %s\n", map[bool]string{true: "usage:", false: "      "}[i == 0], f)
+			}
+			fmt.Fprintf(out, "\n%s. runbook %s -h lists its flags.\n", c.summary, c.name)
+			return 0
+		}
+	}
+	fmt.Fprintf(errOut, "runbook help: name one command, not %q\nusage: runbook help [COMMAND]\n", strings.Join(args, " "))
+	return 2
+}
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "runbook: declarative runbooks, checked before they run.")
 	fmt.Fprintln(w, "\nUsage:")
@@ -131,7 +149,8 @@ func usage(w io.Writer) {
 			fmt.Fprintln(w, strings.TrimRight(fmt.Sprintf("  runbook %-52s %s", f, summary), " "))
 		}
 	}
-	fmt.Fprintln(w, "\nCommands against the API take --addr (RUNBOOK_ADDR) and --token (RUNBOOK_TOKEN).")
+	fmt.Fprintln(w, "\nrunbook help COMMAND prints a command's usage, runbook COMMAND -h its flags.")
+	fmt.Fprintln(w, "Commands against the API take --addr (RUNBOOK_ADDR) and --token (RUNBOOK_TOKEN).")
 	fmt.Fprintln(w, "\nExit status:")
 	fmt.Fprintln(w, "  0  done; for run --follow and follow, the run succeeded")
 	fmt.Fprintln(w, "  1  failed: an error, a refusal of the API, a run that did not succeed, invalid runbooks")

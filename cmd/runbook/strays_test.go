@@ -81,3 +81,29 @@ func TestEveryCommandRefusesStrays(t *testing.T) {
 		}
 	}
 }
+
+func TestHelp(t *testing.T) {
+	for _, tc := range []struct {
+		args      []string
+		code      int
+		out, errs string
+	}{
+		{[]string{"help", "schedules"}, 0, "usage: runbook schedules [list]\n       runbook schedules pause|unpause|trigger RUNBOOK SCHEDULE\n\n" +
+			"list schedules with their next fire time; pause, unpause or fire one. runbook schedules -h lists its flags.\n", ""},
+		{[]string{"help", "deploy"}, 2, "", "runbook help: name one command, not \"deploy\"\nusage: runbook help [COMMAND]\n"},
+		{[]string{"help", "show", "extra"}, 2, "", "runbook help: name one command, not \"show extra\"\nusage: runbook help [COMMAND]\n"},
+	} {
+		if code, out, errs := runCLI(t, tc.args...); code != tc.code || out != tc.out || errs != tc.errs {
+			t.Errorf("%v: exit %d\n%q\n%q", tc.args, code, out, errs)
+		}
+	}
+	code, out, _ := runCLI(t, "help")
+	for _, want := range []string{"\nExit status:\n  0  done;", "\n  2  the command line is wrong", "  runbook show RUN [--json]"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("help lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "__complete") {
+		t.Errorf("help lists the hidden __complete")
+	}
+}
