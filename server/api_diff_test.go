@@ -75,5 +75,9 @@ func TestRunbookDiff(t *testing.T) {
 		if got := cl.call("GET", "/api/v1/runbooks/d/diff", "", nil, nil); got != 401 {
 			t.Errorf("no token: %d", got)
 		}
+		op := OpenAPI()["paths"].(map[string]any)["/api/v1/runbooks/{name}/diff"].(map[string]any)["get"].(map[string]any)
+		if ps := op["parameters"].([]any); len(ps) != 3 || op["description"] != "Needs the viewer role." {
+			t.Errorf("the OpenAPI document of the diff: %v", op)
+		}
 	})
 }

@@ -223,6 +223,14 @@ func (a *API) runbookDiff(c echo.Context) error {
 		Changes: changes})
 }
 
+// diffQuery documents the diff route's query parameters.
+var diffQuery = []any{
+	map[string]any{"name": "from", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1},
+		"description": "The version to compare from (default: the one before to)."},
+	map[string]any{"name": "to", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1},
+		"description": "The version to compare to (default: the latest)."},
+}
+
 // diffView is what GET /api/v1/runbooks/:name/diff answers.
 type diffView struct {
 	Runbook  string       `json:"runbook"`
