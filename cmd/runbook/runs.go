@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -17,8 +18,13 @@ import (
 // runStatuses are the statuses a run takes, as --status accepts them.
 var runStatuses = []string{workflows.RunRunning, workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled}
 
-// runsPage is how many runs the API answers at most per request.
-const runsPage = 50
+// runsPage is how many runs runs lists by default; maxRunsPage the most
+// the API answers in one page (?limit=), past which runs follows the
+// cursor.
+const (
+	runsPage    = 50
+	maxRunsPage = 500
+)
 
 // runRow is a run as the list shows it.
 type runRow struct {
@@ -80,6 +86,7 @@ func runRuns(args []string, out, errOut io.Writer) error {
 			Runs []json.RawMessage `json:"runs"`
 			Next string            `json:"next"`
 		}
+		q.Set("limit", strconv.Itoa(min(*limit-len(raw), maxRunsPage)))
 		if _, err := c.do("GET", "/api/v1/runs?"+q.Encode(), nil, &page); err != nil {
 			return err
 		}
