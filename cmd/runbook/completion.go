@@ -67,7 +67,7 @@ _runbook() {
   esac
   local kind="" extra=""
   case "$cmd:$n" in
-    show:0|follow:0|logs:0|cancel:0|approve:0|audit:0) kind=runs ;;
+    show:0|follow:0|logs:0|cancel:0|approve:0) kind=runs ;;
     approve:1|logs:1) kind=steps; extra="${args[0]}" ;;
     run:0|versions:0|diff:0) kind=runbooks ;;
     schedules:0) COMPREPLY=($(compgen -W "list pause unpause trigger" -- "$cur")); return ;;
