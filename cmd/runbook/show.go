@@ -70,8 +70,8 @@ func (s *shownStep) name() string {
 	return s.ID
 }
 
-// logLine is a line of a step's log, as the logs route answers it.
-type logLine struct {
+// tailLine is a line of a step's log, as the logs route answers it.
+type tailLine struct {
 	At     time.Time `json:"at"`
 	Stream string    `json:"stream"`
 	Text   string    `json:"text"`
@@ -122,7 +122,7 @@ func runShow(args []string, out, errOut io.Writer) error {
 			r.VersionHash = rb.Hash
 		}
 	}
-	logs := map[string][]logLine{}
+	logs := map[string][]tailLine{}
 	for _, s := range r.Steps {
 		if s.Status == workflows.StatusFailed {
 			logs[s.name()] = c.tail(r.ID, s)
@@ -159,13 +159,13 @@ func (c *apiClient) wholeRun(id string) (map[string]any, error) {
 }
 
 // tail is the last log lines of a step; none where the API keeps no logs.
-func (c *apiClient) tail(run string, s shownStep) []logLine {
+func (c *apiClient) tail(run string, s shownStep) []tailLine {
 	q := url.Values{"tail": {strconv.Itoa(showTail)}}
 	if s.Item != nil {
 		q.Set("item", strconv.Itoa(*s.Item))
 	}
 	var res struct {
-		Lines []logLine `json:"lines"`
+		Lines []tailLine `json:"lines"`
 	}
 	_, err := c.do("GET", "/api/v1/runs/"+url.PathEscape(run)+"/steps/"+url.PathEscape(s.ID)+"/logs?"+q.Encode(), nil, &res)
 	var ae *apiError
@@ -173,7 +173,7 @@ func (c *apiClient) tail(run string, s shownStep) []logLine {
 		return nil
 	}
 	if err != nil {
-		return []logLine{{Stream: "error", Text: "the logs are not available: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
+		return []tailLine{{Stream: "error", Text: "the logs are not available: " + strings.ReplaceAll(err.Error(), "\n", "; ")}}
 	}
 	return res.Lines
 }
@@ -211,7 +211,7 @@ func phases(p *plan.Plan) map[string][2]string {
 }
 
 // printRun writes the human layout of show.
-func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]logLine) {
+func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLine) {
 	field := func(name, format string, a ...any) { fmt.Fprintf(out, "%-10s%s\n", name, fmt.Sprintf(format, a...)) }
 	field("Run", "%s", r.ID)
 	rb := fmt.Sprintf("%s v%d", r.Runbook, r.Version)
@@ -363,7 +363,7 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]logLin
 }
 
 // printStep writes one timeline entry and what it produced or why it failed.
-func printStep(out io.Writer, s shownStep, width int, day string, logs map[string][]logLine) {
+func printStep(out io.Writer, s shownStep, width int, day string, logs map[string][]tailLine) {
 	took := ""
 	if s.StartedAt != nil && s.EndedAt != nil {
 		took = span(s.EndedAt.Sub(*s.StartedAt))

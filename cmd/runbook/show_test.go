@@ -53,7 +53,7 @@ func TestShowLayout(t *testing.T) {
 		},
 		Outputs: map[string]any{"latency_ms": 12},
 	}
-	logs := map[string][]logLine{"canary_health": {{At: *at("2026-12-02T03:02:41Z"), Stream: "stderr", Text: "ERROR: deadlock detected"}}}
+	logs := map[string][]tailLine{"canary_health": {{At: *at("2026-12-02T03:02:41Z"), Stream: "stderr", Text: "ERROR: deadlock detected"}}}
 	var b bytes.Buffer
 	printRun(&b, r, nil, logs)
 	want := `Run       release-20261202-abc
