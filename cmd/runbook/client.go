@@ -217,7 +217,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 				line += fmt.Sprintf(" (%s)", v.EndedAt.Sub(*v.StartedAt).Round(time.Millisecond))
 			}
 			if v.Error != "" {
-				line += ": " + v.Error
+				line += ": " + indent(v.Error, followIndent)
 			} else if v.Status == "waiting-approval" && v.Message != "" {
 				line += ": " + v.Message
 			}
@@ -225,7 +225,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 		case "run":
 			fmt.Fprintf(out, "%s  run %s %s", clock(v.At, v.EndedAt), runID, v.Status)
 			if v.Error != "" {
-				fmt.Fprintf(out, ": %s", v.Error)
+				fmt.Fprintf(out, ": %s", indent(v.Error, followIndent))
 			}
 			fmt.Fprintln(out)
 			return v.Status, nil
@@ -235,6 +235,10 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 	}
 	return "", fmt.Errorf("the event stream of %s ended early", runID)
 }
+
+// followIndent starts the further lines of a multi-line error under the
+// step's name, past the time.
+const followIndent = "           "
 
 // clock is when an event happened, as the first known of times says, in
 // UTC (15:04:05Z), never the local clock of whoever watches; blank when

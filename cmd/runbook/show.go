@@ -212,7 +212,9 @@ func phases(p *plan.Plan) map[string][2]string {
 
 // printRun writes the human layout of show.
 func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLine) {
-	field := func(name, format string, a ...any) { fmt.Fprintf(out, "%-10s%s\n", name, fmt.Sprintf(format, a...)) }
+	field := func(name, format string, a ...any) {
+		fmt.Fprintf(out, "%-10s%s\n", name, indent(fmt.Sprintf(format, a...), "          "))
+	}
 	field("Run", "%s", r.ID)
 	rb := fmt.Sprintf("%s v%d", r.Runbook, r.Version)
 	if r.VersionHash != "" {
@@ -391,13 +393,13 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 		if s.ErrorType != "" {
 			kind = " (" + s.ErrorType + ")"
 		}
-		fmt.Fprintf(out, "      error%s: %s\n", kind, s.Error)
+		fmt.Fprintf(out, "      error%s: %s\n", kind, indent(s.Error, "        "))
 	}
 	if s.CompensationError != "" && s.Phase != "compensate" {
-		fmt.Fprintf(out, "      undo failed: %s\n", s.CompensationError)
+		fmt.Fprintf(out, "      undo failed: %s\n", indent(s.CompensationError, "        "))
 	}
 	if s.Kind != string(plan.StepApproval) && s.Message != "" {
-		fmt.Fprintf(out, "      message: %s\n", s.Message)
+		fmt.Fprintf(out, "      message: %s\n", indent(s.Message, "        "))
 	}
 	for _, k := range plan.SortedKeys(s.Outputs) {
 		if s.Kind == string(plan.StepApproval) && (k == "votes" || k == "approvedBy" || k == "inputs" && isEmpty(s.Outputs[k])) {
@@ -411,6 +413,12 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 			fmt.Fprintf(out, "        %s %-6s %s\n", stampIn(&l.At, day), l.Stream, l.Text)
 		}
 	}
+}
+
+// indent puts prefix before every line of s but the first, so that a
+// multi-line error stays under the entry it belongs to.
+func indent(s, prefix string) string {
+	return strings.ReplaceAll(strings.TrimRight(s, "\n"), "\n", "\n"+prefix)
 }
 
 // lastEnd is when the last of the steps ended.

@@ -32,7 +32,7 @@ func at(s string) *time.Time {
 func TestShowLayout(t *testing.T) {
 	one := 1
 	r := &shownRun{ID: "release-20261202-abc", Runbook: "release", Version: 3, VersionHash: "9f86d081884c7d65",
-		Status: "failed", Error: "canary_health: the check did not pass within 2m", ErrorType: "RepeatTimeout", FailedStep: "canary_health",
+		Status: "failed", Error: "canary_health: the check did not pass within 2m\nsee the step", ErrorType: "RepeatTimeout", FailedStep: "canary_health",
 		Trigger: "api", TriggeredBy: "ann", StartedBy: "ann",
 		Params:    map[string]any{"version": "v1.2.3", "environment": "production", "replicas": 3},
 		CreatedAt: *at("2026-12-02T03:00:00Z"), EndedAt: at("2026-12-02T03:02:31Z"),
@@ -45,7 +45,7 @@ func TestShowLayout(t *testing.T) {
 				Outputs: map[string]any{"stdout": "deployed <api>\n"}},
 			{ID: "hosts", Kind: "action", Item: &one, Status: "succeeded", Attempts: 1, StartedAt: at("2026-12-02T03:00:42Z"), EndedAt: at("2026-12-02T03:00:42.012Z")},
 			{ID: "canary_health", Kind: "action", Status: "failed", Attempts: 1, StartedAt: at("2026-12-02T03:00:42Z"), EndedAt: at("2026-12-02T03:02:42Z"),
-				Error: "the check did not pass within 2m", ErrorType: "RepeatTimeout"},
+				Error: "the check did not pass within 2m\nlast 2 lines of output:\nok\nstill not\n", ErrorType: "RepeatTimeout"},
 			{ID: "promote", Kind: "action", Status: "not-reached"},
 			{ID: "record", Kind: "action", Phase: "finally", Status: "succeeded", StartedAt: at("2026-12-02T03:02:50Z"), EndedAt: at("2026-12-02T03:02:51Z")},
 			{ID: "undo_deploy", Kind: "action", Phase: "compensate", Compensates: "deploy", Status: "succeeded", StartedAt: at("2026-12-02T03:02:43Z"), EndedAt: at("2026-12-02T03:02:44Z")},
@@ -59,7 +59,8 @@ func TestShowLayout(t *testing.T) {
 	want := `Run       release-20261202-abc
 Runbook   release v3, sha256 9f86d081884c7d65
 Status    failed
-Error     canary_health: the check did not pass within 2m (RepeatTimeout)
+Error     canary_health: the check did not pass within 2m
+          see the step (RepeatTimeout)
 Failed at canary_health
 Trigger   api: ann
 Starter   ann
@@ -76,6 +77,9 @@ Steps
   hosts[1]       succeeded        03:00:42Z  12ms
   canary_health  failed           03:00:42Z  2m
       error (RepeatTimeout): the check did not pass within 2m
+        last 2 lines of output:
+        ok
+        still not
       last 1 log lines:
         03:02:41Z stderr ERROR: deadlock detected
   promote        not-reached      -
