@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -80,6 +81,10 @@ type tailLine struct {
 // showTail is how many log lines show prints of a failed step.
 const showTail = 10
 
+// showLogsOf is how many failed entries (loop items) show reads the logs
+// of, so that a loop of a thousand failed items is not a thousand requests.
+const showLogsOf = 10
+
 // showValueWidth bounds each param and output value show prints; --json
 // prints them whole.
 const showValueWidth = 200
@@ -124,7 +129,7 @@ func runShow(args []string, out, errOut io.Writer) error {
 	}
 	logs := map[string][]tailLine{}
 	for _, s := range r.Steps {
-		if s.Status == workflows.StatusFailed {
+		if s.Status == workflows.StatusFailed && len(logs) < showLogsOf {
 			logs[s.name()] = c.tail(r.ID, s)
 		}
 	}
@@ -135,15 +140,16 @@ func runShow(args []string, out, errOut io.Writer) error {
 // wholeRun gets a run with every entry of its timeline, page by page.
 func (c *apiClient) wholeRun(id string) (map[string]any, error) {
 	base := "/api/v1/runs/" + url.PathEscape(id) + "?stepsLimit=" + strconv.Itoa(workflows.MaxStepsLimit)
-	var run map[string]any
-	if _, err := c.do("GET", base, nil, &run); err != nil {
+	run, err := c.object(base)
+	if err != nil {
 		return nil, err
 	}
 	steps, _ := run["steps"].([]any)
-	total, _ := run["stepsTotal"].(float64)
+	n, _ := run["stepsTotal"].(json.Number) // absent: one page
+	total, _ := n.Int64()
 	for len(steps) < int(total) {
-		var page map[string]any
-		if _, err := c.do("GET", base+"&stepsOffset="+strconv.Itoa(len(steps)), nil, &page); err != nil {
+		page, err := c.object(base + "&stepsOffset=" + strconv.Itoa(len(steps)))
+		if err != nil {
 			return nil, err
 		}
 		more, _ := page["steps"].([]any)
@@ -156,6 +162,21 @@ func (c *apiClient) wholeRun(id string) (map[string]any, error) {
 		run["steps"], run["stepsOffset"] = steps, 0
 	}
 	return run, nil
+}
+
+// object gets a JSON object, its numbers kept as written.
+func (c *apiClient) object(path string) (map[string]any, error) {
+	var raw json.RawMessage
+	if _, err := c.do("GET", path, nil, &raw); err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v map[string]any
+	if err := dec.Decode(&v); err != nil {
+		return nil, fmt.Errorf("decoding the answer: %w", err)
+	}
+	return v, nil
 }
 
 // tail is the last log lines of a step; none where the API keeps no logs.
