@@ -5,11 +5,15 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode/utf8"
+
+	"golang.org/x/term"
 
 	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/workflows"
@@ -114,21 +118,52 @@ func runRuns(args []string, out, errOut io.Writer) error {
 	return printRuns(out, rows)
 }
 
-// errorWidth is how much of a run's error the list shows.
+// errorWidth is how much of a run's error the list shows when it does
+// not know the terminal's width (COLUMNS, or the terminal's own).
 const errorWidth = 60
 
 func printRuns(out io.Writer, rows []runRow) error {
-	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tRUNBOOK\tSTATUS\tVERSION\tTRIGGER\tBY\tSTARTED\tDURATION\tFAILED STEP\tERROR")
+	header := []string{"RUN", "RUNBOOK", "STATUS", "VERSION", "TRIGGER", "BY", "STARTED", "DURATION", "FAILED STEP"}
+	cells := [][]string{header}
 	for _, r := range rows {
 		took := "-"
 		if r.EndedAt != nil {
 			took = span(r.EndedAt.Sub(r.CreatedAt))
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\tv%d\t%s\t%s\t%s\t%s\t%s\t%s\n", r.ID, r.Runbook, r.Status, r.Version, r.Trigger, or(r.StartedBy, "-"),
-			when(&r.CreatedAt), took, or(r.FailedStep, "-"), or(truncate(oneLine(r.Error), errorWidth), "-"))
+		cells = append(cells, []string{r.ID, r.Runbook, r.Status, "v" + strconv.Itoa(r.Version), r.Trigger, or(r.StartedBy, "-"),
+			when(&r.CreatedAt), took, or(r.FailedStep, "-")})
+	}
+	used := 0
+	for col := range header {
+		w := 0
+		for _, row := range cells {
+			w = max(w, utf8.RuneCountInString(row[col]))
+		}
+		used += w + 2
+	}
+	width := errorWidth
+	if cols := terminalWidth(out); cols > 0 {
+		width = max(20, cols-used)
+	}
+	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, strings.Join(header, "\t")+"\tERROR")
+	for i, r := range rows {
+		fmt.Fprintln(tw, strings.Join(cells[i+1], "\t")+"\t"+or(truncate(oneLine(r.Error), width), "-"))
 	}
 	return tw.Flush()
+}
+
+// terminalWidth is COLUMNS, else the width of the terminal out is, else 0.
+func terminalWidth(out io.Writer) int {
+	if n, err := strconv.Atoi(os.Getenv("COLUMNS")); err == nil && n > 0 {
+		return n
+	}
+	if f, ok := out.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		if w, _, err := term.GetSize(int(f.Fd())); err == nil {
+			return w
+		}
+	}
+	return 0
 }
 
 // pointInTime reads an RFC 3339 time, or a duration (24h, 7d) before now.

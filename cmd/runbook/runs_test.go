@@ -74,6 +74,12 @@ func TestRunsPagesAndFilters(t *testing.T) {
 	if len(rows) != 11 || !strings.HasPrefix(rows[1], "p-019 ") || !strings.HasPrefix(rows[10], "p-010 ") {
 		t.Errorf("since/until: %q", rows)
 	}
+	t.Setenv("COLUMNS", "140")
+	// The error fills the line to 140 columns.
+	if got := list("--limit", "1"); got[1] != "p-119  p        failed  v2       api      ann  2026-12-01 01:59:00Z  2s        -            exit code 3: HINT: retry the transaction, which…" {
+		t.Errorf("COLUMNS=140:\n%s", strings.Join(got, "\n"))
+	}
+	t.Setenv("COLUMNS", "")
 	if rows := list("--status", "failed"); len(rows) != 2 || !regexp.MustCompile(`^p-119 +p +failed `).MatchString(rows[1]) {
 		t.Errorf("--status failed: %q", rows)
 	}
