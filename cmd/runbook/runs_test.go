@@ -18,6 +18,7 @@ import (
 // and filters by time; the list reads the records only, so the API runs
 // here without Temporal.
 func TestRunsPagesAndFilters(t *testing.T) {
+	t.Setenv("COLUMNS", "") // the width of the output is not a terminal's
 	st, err := store.Open(filepath.Join(t.TempDir(), "runs.db"))
 	if err != nil {
 		t.Fatal(err)
