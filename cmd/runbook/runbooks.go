@@ -100,21 +100,17 @@ func runDiff(args []string, out, errOut io.Writer) error {
 	if len(pos) < 1 || len(pos) > 3 {
 		return usagef("name a runbook and at most two versions")
 	}
-	q := url.Values{}
-	switch len(pos) {
-	case 2:
-		q.Set("from", pos[1]) // against the latest
-	case 3:
-		q.Set("from", pos[1])
-		q.Set("to", pos[2])
-	}
+	var versions []string
 	for _, v := range pos[1:] {
-		if n, err := strconv.Atoi(strings.TrimPrefix(v, "v")); err != nil || n < 1 {
+		n, err := strconv.Atoi(strings.TrimPrefix(v, "v"))
+		if err != nil || n < 1 {
 			return usagef("%q is not a version number (1, 2, ... or v1, v2, ...)", v)
 		}
+		versions = append(versions, strconv.Itoa(n))
 	}
-	for k, v := range q {
-		q.Set(k, strings.TrimPrefix(v[0], "v"))
+	q := url.Values{}
+	for i, v := range versions { // one version: it against the latest
+		q.Set([]string{"from", "to"}[i], v)
 	}
 	path := "/api/v1/runbooks/" + url.PathEscape(pos[0]) + "/diff?" + q.Encode()
 	c := connect()
