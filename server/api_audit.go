@@ -193,11 +193,7 @@ func refusal(err error) (string, int, bool) {
 	}
 	parts := []string{ae.message}
 	for _, d := range ae.details {
-		if s, ok := d.(string); ok {
-			parts = append(parts, s)
-		} else if b, err := json.Marshal(d); err == nil {
-			parts = append(parts, string(b))
-		}
+		parts = append(parts, detailText(d))
 	}
 	return strings.Join(parts, "; "), ae.status, true
 }
@@ -228,4 +224,25 @@ func (a *API) auditScope(wf string) (run, runbook string) {
 		runbook = r.Runbook
 	}
 	return run, runbook
+}
+
+// detailText is a problem's detail in words: an object as "key: value"
+// pairs in key order.
+func detailText(d any) string {
+	if s, ok := d.(string); ok {
+		return s
+	}
+	b, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Sprint(d)
+	}
+	var m map[string]any
+	if json.Unmarshal(b, &m) != nil {
+		return string(b)
+	}
+	pairs := make([]string, 0, len(m))
+	for _, k := range plan.SortedKeys(m) {
+		pairs = append(pairs, fmt.Sprintf("%s: %v", k, m[k]))
+	}
+	return strings.Join(pairs, ", ")
 }
