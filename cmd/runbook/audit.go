@@ -75,9 +75,9 @@ func runAudit(args []string, out, errOut io.Writer) error {
 	}
 	var page struct {
 		Entries []struct {
-			At                                             time.Time
+			At                                          time.Time
 			Actor, Action, Target, Outcome, Reason, Run string
-			Detail                                         map[string]any
+			Detail                                      map[string]any
 		}
 		Next string
 	}
