@@ -146,6 +146,50 @@ spec:
 			t.Errorf("refused starts:\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
 		}
 
+		// An alert whose params the runbook refuses: a refused start by the
+		// token that posted it.
+		a.register(`apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: alerted}
+spec:
+  params: [{name: host, type: string, pattern: "^web[0-9]+$"}]
+  triggers:
+    - alertmanager: {match: "alert.labels.alertname == 'AuditedDown'", params: {host: "alert.labels.host"}}
+  steps:
+    - {id: hi, action: log, with: {message: hi}}
+`, 201)
+		alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "f1",
+			"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "AuditedDown", "host": "db1"}}}}
+		if got := a.call("POST", "/hooks/alertmanager", a.am, alert, nil); got != 200 {
+			t.Fatalf("alert: %d", got)
+		}
+		got = a.audit(a.viewer, "runbook=alerted&action=run.start")
+		if len(got.Entries) != 1 || got.Entries[0].Actor != "alertmanager" || got.Entries[0].Outcome != "refused" ||
+			!strings.Contains(got.Entries[0].Reason, `param "host"`) || string(got.Entries[0].Detail) != `{"version":1,"trigger":"alert","triggeredBy":"f1","triggerDetail":"AuditedDown","status":422}` {
+			t.Errorf("the refused alert: %+v", got.Entries)
+		}
+
+		// Schedules: who paused, unpaused and triggered them.
+		for _, action := range []string{"unpause", "pause", "trigger"} {
+			if got := a.call("POST", "/api/v1/runbooks/gated/schedules/nightly/"+action, a.bob, nil, nil); got != 202 {
+				t.Fatalf("%s: %d", action, got)
+			}
+		}
+		got = a.audit(a.viewer, "runbook=gated&actor=bob")
+		lines = nil
+		for _, e := range got.Entries {
+			lines = append(lines, summary(e)+" "+e.Target+" "+string(e.Detail))
+		}
+		if len(got.Entries) != 4 || got.Entries[0].Run == "" || got.Entries[0].Run != got.Entries[1].Run ||
+			!reflect.DeepEqual(lines, []string{
+				`bob schedule.trigger ok gated/nightly {"schedule":"nightly"}`,
+				`bob run.start ok ` + got.Entries[0].Run + ` {"version":1,"trigger":"schedule","triggeredBy":"nightly","triggerDetail":"nightly"}`,
+				`bob schedule.pause ok gated/nightly {"schedule":"nightly"}`,
+				`bob schedule.unpause ok gated/nightly {"schedule":"nightly"}`,
+			}) {
+			t.Errorf("schedules:\n%s", strings.Join(lines, "\n"))
+		}
+
 		// Pages of 2 give every entry once, newest first.
 		all := a.audit(a.viewer, "limit=1000")
 		var paged []uint
@@ -166,7 +210,8 @@ spec:
 		if len(ids) < 10 || !reflect.DeepEqual(paged, ids) || all.Next != "" {
 			t.Errorf("paged %v, all %v (next %q)", paged, ids, all.Next)
 		}
-		if got := a.audit(a.viewer, "actor=alice&action=runbook.register"); len(got.Entries) != 2 || got.Entries[0].Target != "audited v1" || got.Entries[0].Runbook != "audited" {
+		if got := a.audit(a.viewer, "actor=alice&action=runbook.register"); len(got.Entries) != 3 || got.Entries[1].Target != "audited v1" || got.Entries[1].Runbook != "audited" ||
+			string(got.Entries[1].Detail) != `{"version":1,"hash":"`+a.runbookHash("audited")+`"}` {
 			t.Errorf("registrations: %+v", got.Entries)
 		}
 
@@ -228,4 +273,13 @@ func serve(t *testing.T, api *API) string {
 	srv := httptest.NewServer(api.Handler())
 	t.Cleanup(srv.Close)
 	return srv.URL
+}
+
+// runbookHash is a registered runbook's latest hash.
+func (a *trustAPI) runbookHash(name string) string {
+	v, err := a.st.Runbook(name, 0)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	return v.Hash
 }
