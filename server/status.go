@@ -175,7 +175,7 @@ func (a *API) queryStatus(ctx context.Context, id, execution string, status enum
 		if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			// Ended, and cannot be asked (no worker can replay it): how it
 			// ended is known, its timeline is not.
-			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil
+			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil // no StepsTotal: see hasTimeline
 		}
 		return nil, err
 	}
@@ -183,6 +183,7 @@ func (a *API) queryStatus(ctx context.Context, id, execution string, status enum
 	if err := v.Get(st); err != nil {
 		return nil, err
 	}
+	settle(st)
 	return st, nil
 }
 
