@@ -52,6 +52,8 @@ type API struct {
 	// HistoryBudget is the history length after which a run's long loop
 	// hands over to a new execution (0: workflows.DefaultHistoryBudget).
 	HistoryBudget int
+	// QueryTimeout bounds each status query (0: DefaultQueryTimeout).
+	QueryTimeout time.Duration
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	refreshing sync.Map // run id -> true while its status is read behind a read

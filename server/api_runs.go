@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
@@ -342,53 +343,59 @@ func (a *API) withHashes(views []runView) {
 }
 
 // runView is a run with a page of its timeline: from the records once the
-// run ended and they hold its final timeline, else from Temporal (and an
-// ended run's timeline is then recorded, so that later views read the
-// records).
+// run ended and they hold its final timeline, else from Temporal (an ended
+// run's timeline is then recorded, so that later views read the records).
 func (a *API) runView(c echo.Context, r *store.Run) runView {
 	page, _ := stepsPage(c)
 	ctx := c.Request().Context()
-	if r.Status != workflows.RunRunning && r.Recorded == 0 {
+	switch {
+	case r.Status != workflows.RunRunning && r.Recorded > 0:
+		return a.recordedView(r, page)
+	case r.Status != workflows.RunRunning:
 		// Ended before its timeline was recorded (by an older server, or
-		// a view that came before the syncer): record it once.
-		if st, _, err := a.liveStatus(ctx, r.ID); err == nil && st.Status != workflows.RunRunning && a.recordEnd(r, st) == nil {
+		// when no worker could answer for it).
+		return a.endedView(ctx, r, page)
+	}
+	out := recordView(r)
+	st, err := a.liveStatusPage(ctx, r.ID, page)
+	if err != nil {
+		return out
+	}
+	if st.Status != workflows.RunRunning { // ended since the records said running
+		return a.endedView(ctx, r, page)
+	}
+	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
+	return out
+}
+
+// endedView records an ended run's end and its whole timeline, once, and
+// shows them from the records. When Temporal cannot tell the timeline (a
+// closed run no worker answers a query for in time, one Temporal
+// terminated or no longer has) the view shows the records as the syncer
+// last wrote them, and the next view asks again.
+func (a *API) endedView(ctx context.Context, r *store.Run, page workflows.StatusPage) runView {
+	st, _, err := a.liveStatus(ctx, r.ID)
+	if err == nil && st.Status != workflows.RunRunning {
+		if a.recordEnd(r, st) == nil {
 			if rec, err := a.Store.Run(r.ID); err == nil {
 				r = rec
 			}
 		}
 	}
-	if r.Status != workflows.RunRunning && r.Recorded > 0 {
+	if r.Recorded > 0 {
 		return a.recordedView(r, page)
 	}
 	out := recordView(r)
-	st, err := a.liveStatusPage(ctx, r.ID, page)
-	if err != nil {
-		if r.Status != workflows.RunRunning { // Temporal no longer has it
-			out.Steps = a.recordedSteps(r.ID)
-			settleSteps(out.Steps)
-			out.StepsTotal = len(out.Steps)
-		}
-		return out
-	}
-	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
-	if st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut {
-		out.Steps = a.recordedSteps(r.ID) // as the syncer last saw them
-		settleSteps(out.Steps)
-		out.StepsTotal, out.StepsOffset = len(out.Steps), 0
-	}
-	if st.Status != workflows.RunRunning {
-		out.Status, out.Outputs, out.Error, out.ErrorType, out.FailedStep = st.Status, st.Outputs, st.Error, st.ErrorType, st.FailedStep
+	if err == nil && st.Status != workflows.RunRunning {
+		out.Status, out.Outputs, out.Error, out.ErrorType, out.FailedStep, out.Handovers = st.Status, st.Outputs, st.Error, st.ErrorType, st.FailedStep, st.Handovers
 		if st.EndedAt != nil {
 			out.EndedAt = st.EndedAt
 		}
-		if r.Status == workflows.RunRunning {
-			// Ended since the records said running: record its end and
-			// its whole timeline now, for the views that follow.
-			if whole, _, err := a.liveStatus(ctx, r.ID); err == nil && whole.Status != workflows.RunRunning {
-				_ = a.recordEnd(r, whole)
-			}
-		}
 	}
+	seen := a.recordedSteps(r.ID)
+	settleSteps(seen)
+	part := pageOf(&workflows.Status{Steps: seen}, page)
+	out.Steps, out.StepsTotal, out.StepsOffset = part.Steps, len(seen), part.StepsOffset
 	return out
 }
 
