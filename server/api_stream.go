@@ -26,7 +26,8 @@ type stepEvent struct {
 
 // transitions are the entries of st that changed since seen (by key:
 // step[item]; by status and compensation), in the order they happened:
-// by At, then in timeline order. seen is updated.
+// by At (not-reached entries last at the same time), then in timeline
+// order. seen is updated.
 func transitions(st *workflows.Status, seen map[string]string) []stepEvent {
 	var out []stepEvent
 	for _, s := range st.Steps {
@@ -49,7 +50,14 @@ func transitions(st *workflows.Status, seen map[string]string) []stepEvent {
 	}
 	sort.SliceStable(out, func(i, j int) bool {
 		a, b := out[i].At, out[j].At
-		return a != nil && (b == nil || a.Before(*b))
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case !a.Equal(*b):
+			return a.Before(*b)
+		}
+		// At the same time, what the run's end left not-reached comes last.
+		return out[i].Status != workflows.StatusNotReached && out[j].Status == workflows.StatusNotReached
 	})
 	return out
 }

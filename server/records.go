@@ -48,8 +48,12 @@ type stepDetail struct {
 	CompensationError     string           `json:"compensationError,omitempty"`
 }
 
-// stepRecord is a timeline entry as its record.
+// stepRecord is a timeline entry as its record, its times to the
+// microsecond (what Postgres keeps), so that every time of it reads back
+// the same.
 func stepRecord(runID string, s workflows.StepState) store.StepEvent {
+	s.StartedAt, s.EndedAt = micro(s.StartedAt), micro(s.EndedAt)
+	s.CompensationStartedAt, s.CompensationEndedAt = micro(s.CompensationStartedAt), micro(s.CompensationEndedAt)
 	item := -1
 	if s.Item != nil {
 		item = *s.Item
@@ -82,6 +86,14 @@ func stepState(e store.StepEvent) workflows.StepState {
 	return s
 }
 
+func micro(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u
+}
+
 // utc gives a time read back from the records the zone it was written in.
 func utc(t *time.Time) *time.Time {
 	if t == nil {
@@ -104,7 +116,7 @@ func stepRecords(runID string, steps []workflows.StepState) []store.StepEvent {
 func runEnd(st *workflows.Status) store.RunEnd {
 	at := time.Now().UTC()
 	if st.EndedAt != nil {
-		at = st.EndedAt.UTC()
+		at = st.EndedAt.UTC().Truncate(time.Microsecond)
 	}
 	return store.RunEnd{Status: st.Status, ErrorType: st.ErrorType, Error: st.Error, FailedStep: st.FailedStep,
 		Outputs: st.Outputs, At: at, Handovers: st.Handovers}
