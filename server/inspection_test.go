@@ -140,7 +140,18 @@ func TestRunInspection(t *testing.T) {
 			t.Errorf("last event: %+v", events)
 		}
 
-		// The list.
+		// The list, as /openapi.json says it.
+		op := OpenAPI()["paths"].(map[string]any)["/api/v1/runs"].(map[string]any)["get"].(map[string]any)
+		params := map[string]map[string]any{}
+		for _, p := range op["parameters"].([]any) {
+			params[p.(map[string]any)["name"].(string)] = p.(map[string]any)["schema"].(map[string]any)
+		}
+		if s := params["limit"]; s["maximum"] != MaxRunsLimit || s["default"] != DefaultRunsLimit || !strings.Contains(op["summary"].(string), "limit: 1 to 500, default 50") {
+			t.Errorf("openapi limit: %v; %s", s, op["summary"])
+		}
+		if s := params["status"]; strings.Join(s["enum"].([]string), ",") != "running,succeeded,failed,cancelled" || params["since"]["format"] != "date-time" {
+			t.Errorf("openapi status, since: %v %v", s, params["since"])
+		}
 		var list struct {
 			Runs []map[string]any `json:"runs"`
 			Next string           `json:"next"`

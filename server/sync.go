@@ -208,7 +208,7 @@ func observeRun(runbook string, st *workflows.Status, at time.Time) {
 	runsFinished.WithLabelValues(runbook, st.Status).Inc()
 	runDuration.WithLabelValues(runbook).Observe(at.Sub(st.StartedAt).Seconds())
 	for _, s := range st.Steps {
-		if s.Status == workflows.StatusPending {
+		if s.Status == workflows.StatusPending || s.Status == workflows.StatusNotReached {
 			continue
 		}
 		stepsDone.WithLabelValues(runbook, s.Kind, s.Status).Inc()
