@@ -460,7 +460,7 @@ func (a *API) listRuns(c echo.Context) error {
 		for i, s := range runStatuses {
 			details[i] = s
 		}
-		return problem(http.StatusBadRequest, fmt.Sprintf("status %q is not a run status: it must be one of %s", f.Status, strings.Join(runStatuses, ", ")), details...)
+		return problem(http.StatusBadRequest, "status must be one of "+strings.Join(runStatuses, ", "), details...)
 	}
 	if s := c.QueryParam("limit"); s != "" {
 		n, err := strconv.Atoi(s)

@@ -170,7 +170,7 @@ func TestRunInspection(t *testing.T) {
 			t.Errorf("list item: %v", item)
 		}
 		for query, want := range map[string]string{
-			"status=done":                `status "done" is not a run status: it must be one of running, succeeded, failed, cancelled`,
+			"status=done":                "status must be one of running, succeeded, failed, cancelled",
 			"limit=0":                    "limit must be a whole number from 1 to 500",
 			"limit=501":                  "limit must be a whole number from 1 to 500",
 			"limit=ten":                  "limit must be a whole number from 1 to 500",

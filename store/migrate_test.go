@@ -117,6 +117,12 @@ func TestRunIDColumnsMigrateKeepingData(t *testing.T) {
 				}
 			}
 		}
+		if err := s.SaveStep(&StepEvent{RunID: "deploy-old", StepID: "each", Item: 0, Status: "running"}); err != nil {
+			t.Fatal(err)
+		}
+		if steps, _ := s.Steps("deploy-old"); len(steps) != 2 || steps[1].Item != 0 {
+			t.Errorf("item 0 after the migration: %+v", steps)
+		}
 		child := "deploy-" + strings.Repeat("x", 26) + strings.Repeat(".gate_step_with_a_long_name.9999", 20)
 		if err := s.AddVote(&Vote{RunID: child, StepID: "gate", Item: -1, User: "ann", Decision: "approve", At: time.Now()}); err != nil {
 			t.Errorf("a vote on a %d-character sub-runbook run id: %v", len(child), err)

@@ -60,10 +60,12 @@ type Run struct {
 // StepEvent is a step's current state in a run's timeline (one row per
 // step, and per item inside loops), kept current while the run goes.
 type StepEvent struct {
-	ID        uint       `gorm:"primaryKey" json:"-"`
-	RunID     string     `gorm:"size:1000;not null;uniqueIndex:step_run_step_item" json:"runId"`
-	StepID    string     `gorm:"size:63;not null;uniqueIndex:step_run_step_item" json:"step"`
-	Item      int        `gorm:"not null;default:-1;uniqueIndex:step_run_step_item" json:"item"` // -1 outside loops
+	ID     uint   `gorm:"primaryKey" json:"-"`
+	RunID  string `gorm:"size:1000;not null;uniqueIndex:step_run_step_item" json:"runId"`
+	StepID string `gorm:"size:63;not null;uniqueIndex:step_run_step_item" json:"step"`
+	// Item is -1 outside loops. No column default: GORM writes a column's
+	// default for a zero value, and item 0 would be recorded as -1.
+	Item      int        `gorm:"not null;uniqueIndex:step_run_step_item" json:"item"`
 	Loop      string     `gorm:"size:63;not null;default:''" json:"loop,omitempty"`
 	Phase     string     `gorm:"size:20;not null;default:''" json:"phase,omitempty"`
 	Kind      string     `gorm:"size:20" json:"kind"`
@@ -85,7 +87,7 @@ type Vote struct {
 	ID       uint   `gorm:"primaryKey" json:"-"`
 	RunID    string `gorm:"size:1000;not null;index" json:"runId"`
 	StepID   string `gorm:"size:63;not null" json:"step"`
-	Item     int    `gorm:"not null;default:-1" json:"item"`
+	Item     int    `gorm:"not null" json:"item"` // -1 outside loops; no default (see StepEvent.Item)
 	User     string `gorm:"size:200;not null" json:"user"`
 	Decision string `gorm:"size:10;not null" json:"decision"`
 	Comment  string `gorm:"type:text" json:"comment,omitempty"`

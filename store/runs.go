@@ -250,10 +250,7 @@ func (s *Store) Runs(f RunFilter) ([]Run, string, error) {
 
 // SaveStep upserts a step's state in a run's timeline.
 func (s *Store) SaveStep(e *StepEvent) error {
-	return s.db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
-		DoUpdates: clause.AssignmentColumns(stepColumns),
-	}).Create(e).Error
+	return s.RecordTimeline(e.RunID, []StepEvent{*e}, nil)
 }
 
 // Steps returns a run's timeline in order of start.
