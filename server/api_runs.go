@@ -75,22 +75,28 @@ func (a *API) startRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	user := identity(c).User
+	o := origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
+		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))}
 	var req startRequest
-	if err := decodeBody(c, &req, true); err != nil {
-		return err
+	err = decodeBody(c, &req, true)
+	var params map[string]any
+	if err == nil {
+		params, err = p.BindParams(req.Params)
 	}
-	params, err := p.BindParams(req.Params)
 	var pe *plan.ParamError
 	if errors.As(err, &pe) {
 		details := make([]any, len(pe.Problems))
 		for i, d := range pe.Problems {
 			details[i] = d
 		}
-		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
+		err = problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
-	user := identity(c).User
-	run, status, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
-		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))})
+	if err != nil {
+		a.refusedStart(c, p.Name, v.Version, o, err)
+		return err
+	}
+	run, status, err := a.start(c, p, v.Version, params, o)
 	if err != nil {
 		return err
 	}
@@ -124,8 +130,14 @@ func apiKey(runbook, user, header string) string {
 }
 
 // start records and starts a run: 201 for a new run, 200 for the run an
-// idempotency key or an attaching concurrency key already names.
-func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+// idempotency key or an attaching concurrency key already names. A start
+// it refuses (4xx) is audited as refused.
+func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (_ *store.Run, _ int, err error) {
+	defer func() {
+		if err != nil {
+			a.refusedStart(c, p.Name, version, o, err)
+		}
+	}()
 	if err := capJSON("params", params, MaxParams); err != nil {
 		return nil, 0, err
 	}
@@ -496,42 +508,4 @@ func (a *API) listRuns(c echo.Context) error {
 		items[i] = runItem{Run: v.Run, Params: v.Params, Outputs: v.Outputs, Handovers: v.Handovers, VersionHash: v.VersionHash}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"runs": items, "next": next})
-}
-
-func (a *API) cancelRun(c echo.Context) error {
-	r, err := a.Store.Run(c.Param("id"))
-	if err != nil {
-		return notFoundOr(err, "no run "+c.Param("id"))
-	}
-	// Temporal accepts a cancel request for a closed workflow and drops it:
-	// ask first, so a run that ended answers 409 and nothing is audited.
-	ctx := c.Request().Context()
-	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return problem(http.StatusConflict, "the run is not running")
-	case err != nil:
-		return err
-	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(d.WorkflowExecutionInfo.Status)})
-	}
-	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
-		if errors.As(err, &nf) {
-			return problem(http.StatusConflict, "the run is not running")
-		}
-		return err
-	}
-	// The run may have ended between the two calls, and Temporal drops a
-	// cancel for a closed run without a word: look again. A run still
-	// running holds the request in its history; one cancelled took it.
-	if d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil {
-		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
-			return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(st)})
-		}
-	}
-	if err := a.Store.Audit(identity(c).User, "run.cancel", r.ID, nil); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
 }

@@ -125,12 +125,21 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"` // nil: does not expire
 }
 
-// AuditEntry records a write: who did what to what, when.
+// AuditEntry records a write or a refused attempt at one: who did what to
+// what, when, and whether it was done. Entries are append-only: the store
+// has no path that changes or removes one, and the database refuses it
+// (see audit.go).
 type AuditEntry struct {
 	ID     uint      `gorm:"primaryKey" json:"id"`
 	At     time.Time `gorm:"index" json:"at"`
-	Actor  string    `gorm:"size:200;not null" json:"actor"`
-	Action string    `gorm:"size:60;not null" json:"action"` // e.g. runbook.register, run.start, approval.vote
+	Actor  string    `gorm:"size:200;not null;index" json:"actor"`
+	Action string    `gorm:"size:60;not null;index" json:"action"` // one of AuditActions
 	Target string    `gorm:"size:300" json:"target"`
-	Detail string    `gorm:"type:text" json:"detail,omitempty"` // JSON, never secrets
+	// Run and Runbook are what the entry is about, for filtering: the
+	// recorded run (the root run for a sub-runbook's vote) and its runbook.
+	Run     string `gorm:"size:120;not null;default:'';index" json:"run,omitempty"`
+	Runbook string `gorm:"size:63;not null;default:'';index" json:"runbook,omitempty"`
+	Outcome string `gorm:"size:10;not null;default:ok" json:"outcome"` // ok or refused
+	Reason  string `gorm:"type:text" json:"reason,omitempty"`          // why it was refused
+	Detail  string `gorm:"type:text" json:"detail,omitempty"`          // JSON, never secrets
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -40,12 +39,13 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		h := r.Runbook + "/" + r.ConcurrencyKey
 		r.Holds = &h
 	}
-	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger, "triggeredBy": r.TriggeredBy, "triggerDetail": r.TriggerDetail})
+	entry := AuditRecord{Actor: r.Starter(), Action: ActionRunStart, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
+		Detail: RunStartDetail{Version: r.Version, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy, TriggerDetail: r.TriggerDetail}}
 	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
-		return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: r.Starter(), Action: "run.start", Target: r.ID, Detail: string(detail)}).Error
+		return appendAudit(tx, entry)
 	})
 	if err != nil {
 		if r.IdempotencyKey != nil {
@@ -257,31 +257,6 @@ func (s *Store) SaveStep(e *StepEvent) error {
 func (s *Store) Steps(runID string) ([]StepEvent, error) {
 	var out []StepEvent
 	err := s.db.Where("run_id = ?", runID).Order("id").Find(&out).Error
-	return out, err
-}
-
-// Audit records a write.
-func (s *Store) Audit(actor, action, target string, detail any) error {
-	d := ""
-	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return err
-		}
-		d = string(b)
-	}
-	return s.db.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: d}).Error
-}
-
-// AuditLog lists audit entries, newest first, optionally for actions
-// starting with prefix.
-func (s *Store) AuditLog(prefix string, limit int) ([]AuditEntry, error) {
-	q := s.db.Order("id DESC").Limit(max(limit, 1))
-	if prefix != "" {
-		q = q.Where("action LIKE ?", strings.ReplaceAll(prefix, "%", "")+"%")
-	}
-	var out []AuditEntry
-	err := q.Find(&out).Error
 	return out, err
 }
 

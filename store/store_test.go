@@ -187,11 +187,11 @@ func TestTimelineVotesAndAudit(t *testing.T) {
 		if vs, _ := s.Votes("r1"); len(vs) != 2 || vs[1].User != "ann" || vs[1].Status != VoteCounted {
 			t.Errorf("votes: %+v", vs)
 		}
-		if err := s.Audit("ann", "approval.vote", "r1/gate", map[string]string{"decision": "approve"}); err != nil {
+		if err := s.Append(AuditRecord{Actor: "ann", Action: ActionApprovalVote, Target: "r1/gate", Run: "r1", Detail: VoteDetail{Step: "gate", Decision: "approve"}}); err != nil {
 			t.Fatal(err)
 		}
 		log, err := s.AuditLog("approval.", 10)
-		if err != nil || len(log) != 1 || log[0].Detail != `{"decision":"approve"}` {
+		if err != nil || len(log) != 1 || log[0].Detail != `{"step":"gate","decision":"approve"}` || log[0].Outcome != AuditOK || log[0].Run != "r1" {
 			t.Errorf("audit: %+v, %v", log, err)
 		}
 	})
