@@ -40,6 +40,9 @@ func OpenAPI() map[string]any {
 		if r.method == "GET" && r.path == "/api/v1/runs/:id" {
 			params = append(params, stepsQuery...)
 		}
+		if r.method == "GET" && r.path == "/api/v1/runs" {
+			params = append(params, runsQuery()...)
+		}
 		if r.method == "GET" && r.path == "/api/v1/audit" {
 			params = append(params, auditQuery...)
 		}

@@ -76,6 +76,9 @@ func Open(dsn string) (*Store, error) {
 		err = db.AutoMigrate(models...)
 	}
 	if err == nil {
+		err = widenRunIDs(db)
+	}
+	if err == nil {
 		err = s.migrateAudit()
 	}
 	if err != nil {

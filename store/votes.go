@@ -12,8 +12,13 @@ const (
 	VoteCounted = "counted"
 )
 
-// AddVote records an approval vote as it is.
-func (s *Store) AddVote(v *Vote) error { return s.db.Create(v).Error }
+// AddVote records an approval vote as it is (counted, without a status).
+func (s *Store) AddVote(v *Vote) error {
+	if v.Status == "" {
+		v.Status = VoteCounted
+	}
+	return s.db.Create(v).Error
+}
 
 // PrepareVote records a vote as pending, before the run is asked to count
 // it, so a vote never counts unrecorded. Its audit entry is appended with
