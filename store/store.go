@@ -75,6 +75,12 @@ func Open(dsn string) (*Store, error) {
 	if err == nil {
 		err = db.AutoMigrate(models...)
 	}
+	if err == nil {
+		err = widenRunIDs(db)
+	}
+	if err == nil {
+		err = s.migrateAudit()
+	}
 	if err != nil {
 		s.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)

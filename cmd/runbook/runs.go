@@ -20,7 +20,7 @@ import (
 )
 
 // runStatuses are the statuses a run takes, as --status accepts them.
-var runStatuses = []string{workflows.RunRunning, workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled}
+var runStatuses = workflows.RunStatuses
 
 // runsPage is how many runs runs lists by default; maxRunsPage the most
 // the API answers in one page (?limit=), past which runs follows the
@@ -193,9 +193,6 @@ func span(d time.Duration) string {
 	}
 	return plan.FormatDuration(d.Round(time.Second))
 }
-
-// oneLine joins a multi-line text into one line.
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
 // truncate shortens s to n runes, ending with … when it cut.
 func truncate(s string, n int) string {
