@@ -194,11 +194,12 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 		`(?m)^          environment = "production"$`,
 		`(?m)^  canary_health +failed +\d\d:\d\d:\d\dZ  \S+ .*\n      error \(RepeatTimeout\): `,
 		`(?m)^  deploy_canary +compensated +\d\d:\d\d:\d\dZ`,
-		`(?m)^  promote +(pending|not-reached) +-$`,
+		`(?m)^  promote +not-reached +-$`,
+		`(?m)^Failed at canary_health$`,
 		`(?m)^  change_board: succeeded, 2 of group:change-board: "Release api v9.9.9 to production\?"\n` +
 			`    dev-approver-1  approve  \d\d:\d\d:\d\dZ  "canary first"\n` +
 			`    dev-approver-2  approve  \d\d:\d\d:\d\dZ  "ok, watch the graphs"\n`,
-		`(?m)^Ended     (2026|not recorded yet; its last step ended)`,
+		`(?m)^Ended     2026-\d\d-\d\d \d\d:\d\d:\d\dZ, after \S+$`,
 		`(?m)^  change_board +succeeded +\d\d:\d\d:\d\dZ +\S+\n      decision = "approved"\n  deploy_canary`,
 		`(?m)^Outputs\n  none\n$`,
 	} {
@@ -206,6 +207,32 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 			t.Errorf("show lacks %s:\n%s", re, shown)
 		}
 	}
+	// A rejection: the comment is the run's error, and the vote is shown.
+	code, o = cli(op, "run", "change-release", "-p", "service=api", "-p", "version=v9.9.8", "-p", "environment=production",
+		"-p", "health_url="+health.URL, "-q")
+	rejected := strings.TrimSpace(o)
+	if code != 0 {
+		t.Fatalf("run: %d %s", code, o)
+	}
+	if code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approve", rejected, "change_board", "--wait", "1m", "--reject", "-m", "freeze week"); code != 0 {
+		t.Fatalf("reject: %d %s", code, o)
+	}
+	if code, o := cli(op, "follow", rejected); code != 1 {
+		t.Fatalf("follow of the rejected run: %d %s", code, o)
+	}
+	code, o = cli(op, "show", rejected)
+	for _, re := range []string{
+		`(?m)^Status    failed$`,
+		`(?m)^Error     approval "change_board" rejected by dev-approver-1: freeze week \(\w+\)$`,
+		`(?m)^    dev-approver-1  reject   \d\d:\d\d:\d\dZ  "freeze week"$`,
+		`(?m)^  deploy_canary +not-reached +-$`,
+		`(?m)^  record +succeeded +\d\d:\d\d:\d\dZ +\S+ +finally$`,
+	} {
+		if code != 0 || !regexp.MustCompile(re).MatchString(o) {
+			t.Errorf("show of the rejected run: exit %d, lacks %s:\n%s", code, re, o)
+		}
+	}
+
 	// The rollback, then the notice, then finally: in the order they ran.
 	_, handlers, ok := strings.Cut(shown, "Compensations, onFailure and finally, in the order they ran\n")
 	var order []string
