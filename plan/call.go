@@ -7,6 +7,11 @@ type ActionInput struct {
 	Runbook string         `json:"runbook"`
 	RunID   string         `json:"runId"`
 	StepID  string         `json:"stepId"`
+	// Item is the forEach item the step runs for (nil outside one), and
+	// Attempts how many attempts the step made before this call: the
+	// worker files the lines the call prints under them.
+	Item     *int `json:"item,omitempty"`
+	Attempts int  `json:"attempts,omitempty"`
 	Inputs  map[string]any `json:"inputs,omitempty"`
 	// Deferred inputs read secrets: their templates, and the variables
 	// those templates read (encoded with EncodeVars).
