@@ -40,6 +40,9 @@ func OpenAPI() map[string]any {
 		if r.method == "GET" && r.path == "/api/v1/runs/:id" {
 			params = append(params, stepsQuery...)
 		}
+		if r.method == "GET" && strings.HasSuffix(r.path, "/logs") {
+			params = append(params, logsQuery...)
+		}
 		if params != nil {
 			op["parameters"] = params
 		}

@@ -329,3 +329,11 @@ func (c LogChunk) lines(since int64) ([]LogLine, error) {
 	}
 	return out, nil
 }
+
+// HasLogs reports whether a run has sent lines (a sub-runbook's run has
+// no record of its own, only lines).
+func (s *Store) HasLogs(ctx context.Context, runID string) (bool, error) {
+	var n int64
+	err := s.WithContext(ctx).db.Model(&LogRun{}).Where("run_id = ?", runID).Count(&n).Error
+	return n > 0, s.unavailable(err)
+}

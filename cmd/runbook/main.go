@@ -46,6 +46,7 @@ func commands() []*command {
 		{name: "apply", usage: "apply FILE|DIR...", summary: "register runbooks with the API", run: runApply},
 		{name: "run", usage: "run NAME [-p name=value]... [--follow] [-q]", summary: "start a run; --follow prints its steps until it ends", run: runRun},
 		{name: "follow", usage: "follow RUN", summary: "print a run's steps until it ends; exit 1 unless it succeeds", run: runFollow},
+		{name: "logs", usage: "logs RUN [STEP|STEP[ITEM]] [-f] [--since SEQ] [--tail N]", summary: "print the lines steps printed, with times; -f follows until the run ends (exit 1 unless it succeeds)", run: runLogs},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S]", summary: "list runs", run: runRuns},
 		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--wait 1m]", summary: "vote on an approval", run: runApprove},
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
