@@ -39,14 +39,11 @@ func (c call) stepLog(ctx context.Context) *steplog.Buffer {
 		}
 	}
 	var sink steplog.Sink
-	if c.Env != nil {
+	if c.Env != nil && c.RunID != "" { // not a run's step: a direct call
 		sink = c.Logs
 		if sink == nil && c.logWarned.CompareAndSwap(false, true) {
 			warn(errNoLogSink)
 		}
-	}
-	if c.RunID == "" {
-		sink = nil // not a run's step (a test, a direct call)
 	}
 	return steplog.NewBuffer(key, sink, warn)
 }

@@ -31,7 +31,7 @@ type LogStream struct {
 	ID          uint   `gorm:"primaryKey"`
 	RunID       string `gorm:"size:120;not null;uniqueIndex:log_stream_key"`
 	Step        string `gorm:"size:63;not null;uniqueIndex:log_stream_key"`
-	Item        int    `gorm:"not null;default:-1;uniqueIndex:log_stream_key"`
+	Item        int    `gorm:"not null;uniqueIndex:log_stream_key"` // -1 outside loops (no default: 0 is an item)
 	Attempt     int    `gorm:"not null;uniqueIndex:log_stream_key"`
 	Lines       int64  `gorm:"not null"`
 	Bytes       int64  `gorm:"not null"`
@@ -48,7 +48,7 @@ type LogChunk struct {
 	RunID    string `gorm:"size:120;not null;uniqueIndex:log_chunk_seq"`
 	FirstSeq int64  `gorm:"not null;uniqueIndex:log_chunk_seq"`
 	Step     string `gorm:"size:63;not null"`
-	Item     int    `gorm:"not null;default:-1"`
+	Item     int    `gorm:"not null"`
 	Attempt  int    `gorm:"not null"`
 	Lines    int    `gorm:"not null"`
 	Bytes    int    `gorm:"not null"`
@@ -75,7 +75,8 @@ func (k LogSink) AppendLog(ctx context.Context, key steplog.Key, lines []steplog
 // run's last line. Past caps.StepBytes of the attempt, or caps.RunBytes of
 // the run, the oldest chunks after the head (the first half of the cap)
 // are deleted and counted as elided, so the head and the latest lines
-// stay.
+// stay (the chunk just kept always does, so there is a tail however far
+// the head overshot its half).
 func (s *Store) AppendLog(ctx context.Context, key steplog.Key, lines []steplog.Line, caps steplog.Caps) error {
 	if len(lines) == 0 {
 		return nil
@@ -124,13 +125,13 @@ func (s *Store) AppendLog(ctx context.Context, key steplog.Key, lines []steplog.
 		}
 		streams := map[streamKey]*LogStream{{key.Step, key.Item, key.Attempt}: &ls}
 		if ls.Bytes-ls.ElidedBytes > caps.StepBytes {
-			q := tx.Where("run_id = ? AND step = ? AND item = ? AND attempt = ? AND head = ?", key.RunID, key.Step, key.Item, key.Attempt, false)
+			q := tx.Where("run_id = ? AND step = ? AND item = ? AND attempt = ? AND head = ? AND id <> ?", key.RunID, key.Step, key.Item, key.Attempt, false, c.ID)
 			if err := elide(tx, q, ls.Bytes-ls.ElidedBytes-caps.StepBytes, &run, streams); err != nil {
 				return err
 			}
 		}
 		if run.Bytes > caps.RunBytes {
-			q := tx.Where("run_id = ? AND run_head = ?", key.RunID, false)
+			q := tx.Where("run_id = ? AND run_head = ? AND id <> ?", key.RunID, false, c.ID)
 			if err := elide(tx, q, run.Bytes-caps.RunBytes, &run, streams); err != nil {
 				return err
 			}
