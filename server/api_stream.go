@@ -83,6 +83,12 @@ func (a *API) openStream(c echo.Context) (send func(event string, v any) error, 
 	w.Header().Set(echo.HeaderContentType, "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
+	// The reader has its answer before the first event, which may be a
+	// while away (a follow of lines waits for the next one).
+	if err := rc.Flush(); err != nil {
+		release()
+		return nil, nil, err
+	}
 	send = func(event string, v any) error {
 		b, err := json.Marshal(v)
 		if err != nil {
