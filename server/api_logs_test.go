@@ -193,7 +193,7 @@ func TestStepLogs(t *testing.T) {
 				t.Fatalf("the first 5000 lines did not arrive while the step ran (next %d, ended %v)", a.Next, a.Ended)
 			}
 			if a.Next != since {
-					}
+			}
 			since = a.Next
 		}
 		resp := openSSE(t, srv.URL+"/api/v1/runs/"+run.ID+"/steps/noisy/logs?follow=true&since="+strconv.FormatInt(since, 10), viewer)
