@@ -15,7 +15,14 @@ import (
 // The step log tables: lines arrive from workers in chunks (LogChunk),
 // numbered in their run by LogRun, and counted per step attempt by
 // LogStream, which also records what was elided past the caps.
-func init() { models = append(models, &LogRun{}, &LogStream{}, &LogChunk{}) }
+func init() { models = append(models, logModels...) }
+
+var logModels = []any{&LogRun{}, &LogStream{}, &LogChunk{}}
+
+// OpenLogs opens dsn for a worker's step logs: it creates or migrates the
+// log tables only, so the worker's database role needs rights on those
+// alone (not on the runs, votes, tokens or the vote-signing key).
+func OpenLogs(dsn string) (*Store, error) { return open(dsn, logModels) }
 
 // LogRun numbers a run's lines and counts the bytes kept of them.
 type LogRun struct {

@@ -3,10 +3,15 @@ package store
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/opsrunbook/runbook/steplog"
 )
@@ -144,4 +149,59 @@ func TestLogsConcurrentWritersShareOneSequence(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A worker's role needs rights on the log tables only.
+func TestOpenLogsNeedsOnlyTheLogTables(t *testing.T) {
+	admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+	if err == nil {
+		err = admin.Exec("SELECT 1").Error
+	}
+	if err != nil {
+		t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+	}
+	id := fmt.Sprintf("%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+	schema, role := "rblogs_"+id, "rblogs_role_"+id
+	for _, q := range []string{"CREATE SCHEMA " + schema, "CREATE ROLE " + role + " LOGIN"} {
+		if err := admin.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Cleanup(func() {
+		admin.Exec("DROP SCHEMA " + schema + " CASCADE")
+		admin.Exec("DROP OWNED BY " + role)
+		admin.Exec("DROP ROLE " + role)
+	})
+	full, err := Open(pgURL + "&search_path=" + schema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer full.Close()
+	for _, q := range []string{
+		"GRANT USAGE ON SCHEMA " + schema + " TO " + role,
+		"GRANT SELECT, INSERT, UPDATE, DELETE ON " + schema + ".log_runs, " + schema + ".log_streams, " + schema + ".log_chunks TO " + role,
+		"GRANT USAGE ON ALL SEQUENCES IN SCHEMA " + schema + " TO " + role,
+	} {
+		if err := admin.Exec(q).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+	dsn := strings.Replace(pgURL, "postgres@", role+"@", 1) + "&search_path=" + schema
+	if _, err := Open(dsn); err == nil {
+		t.Fatal("the log role could open the whole records")
+	}
+	logs, err := OpenLogs(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logs.Close()
+	if err := logs.AppendLog(context.Background(), steplog.Key{RunID: "w", Step: "s", Item: -1, Attempt: 1}, logLines(0, 2, steplog.Stdout), steplog.Caps{}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := full.Logs(context.Background(), LogQuery{RunID: "w", Limit: 10}); err != nil || texts(got) != "1:line 0000,2:line 0001" {
+		t.Errorf("the API reads %s, %v", texts(got), err)
+	}
+	if _, err := logs.Run("w"); err == nil || !strings.Contains(err.Error(), "permission denied") {
+		t.Errorf("the log role read a run: %v", err)
+	}
 }

@@ -32,7 +32,9 @@ type Store struct {
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
 // file path. It creates or migrates the tables.
-func Open(dsn string) (*Store, error) {
+func Open(dsn string) (*Store, error) { return open(dsn, models) }
+
+func open(dsn string, tables []any) (*Store, error) {
 	var dial gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -73,7 +75,7 @@ func Open(dsn string) (*Store, error) {
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
 	err = s.registerDeadlines()
 	if err == nil {
-		err = db.AutoMigrate(models...)
+		err = db.AutoMigrate(tables...)
 	}
 	if err != nil {
 		s.Close()
