@@ -174,6 +174,10 @@ func (a *API) checkLogStep(runID, step string) error {
 func (a *API) runEnded(ctx context.Context, id string) (bool, string, error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
+		// Past Temporal's retention the record says how it ended.
+		if r, rerr := a.Store.Run(id); rerr == nil && r.Status != workflows.RunRunning {
+			return true, r.Status, nil
+		}
 		return false, "", err
 	}
 	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {

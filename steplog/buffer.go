@@ -35,6 +35,7 @@ type Buffer struct {
 	dropped int
 	tail    []Line
 	warned  bool
+	writers []*Splitter
 	kick    chan struct{}
 	done    chan struct{}
 	stopped chan struct{}
@@ -78,9 +79,14 @@ func (b *Buffer) Add(stream, text string, at time.Time) {
 	}
 }
 
-// Writer is a splitter for stream that adds its lines here.
+// Writer is a splitter for stream that adds its lines here, flushed
+// with the buffer.
 func (b *Buffer) Writer(stream string, redact func(string) string) *Splitter {
-	return NewSplitter(stream, redact, b.Add)
+	w := NewSplitter(stream, redact, b.Add)
+	b.mu.Lock()
+	b.writers = append(b.writers, w)
+	b.mu.Unlock()
+	return w
 }
 
 func (b *Buffer) loop() {
@@ -102,6 +108,12 @@ func (b *Buffer) loop() {
 // flush hands the waiting lines to the sink; lines it refuses wait for
 // the next flush.
 func (b *Buffer) flush() {
+	b.mu.Lock()
+	writers := b.writers
+	b.mu.Unlock()
+	for _, w := range writers {
+		w.Flush()
+	}
 	b.mu.Lock()
 	lines, dropped := b.batch, b.dropped
 	b.batch, b.bytes, b.dropped = nil, 0, 0

@@ -13,18 +13,23 @@ import (
 // that length) before the line is cut.
 const redactSlack = 4 << 10
 
-// Splitter cuts one stream's output into lines. The complete lines of
-// each write are redacted together, so a secret printed across lines in
-// one write (a PEM key) is masked; lines longer than MaxLine are cut and
-// marked; a last line without a newline is emitted by Close.
+// maxHeld bounds the complete lines a splitter holds between flushes.
+const maxHeld = 256 << 10
+
+// Splitter cuts one stream's output into lines. It holds complete lines
+// until Flush (the buffer flushes every FlushEvery) and redacts them
+// together, so a secret printed across lines and writes (cat key.pem;
+// echo) between two flushes is masked whole. Lines longer than MaxLine
+// are cut and marked; a last line without a newline is emitted by Close.
 type Splitter struct {
 	stream  string
 	redact  func(string) string
 	emit    func(stream, text string, at time.Time)
 	now     func() time.Time
 	mu      sync.Mutex
-	pending []byte
-	discard bool // dropping the rest of a truncated line
+	raw     []byte      // not yet emitted: complete lines, then a partial one
+	times   []time.Time // when each newline in raw arrived
+	discard bool        // dropping the rest of a truncated line
 }
 
 // NewSplitter returns a splitter for stream that redacts text with
@@ -49,34 +54,59 @@ func (s *Splitter) Write(p []byte) (int, error) {
 		}
 		s.discard, p = false, p[i+1:]
 	}
-	if i := bytes.LastIndexByte(p, '\n'); i >= 0 {
-		var text string
-		if len(s.pending) > 0 {
-			text = string(s.pending) + string(p[:i])
-			s.pending = s.pending[:0]
-		} else {
-			text = string(p[:i])
+	for q := p; ; {
+		i := bytes.IndexByte(q, '\n')
+		if i < 0 {
+			break
 		}
-		for _, line := range strings.Split(s.redact(text), "\n") {
-			s.emit(s.stream, cut(line), at)
-		}
-		p = p[i+1:]
+		s.times = append(s.times, at)
+		q = q[i+1:]
 	}
-	s.pending = append(s.pending, p...)
-	if len(s.pending) > MaxLine+redactSlack {
-		s.emit(s.stream, cut(s.redact(string(s.pending))), at)
-		s.pending, s.discard = s.pending[:0], true
+	s.raw = append(s.raw, p...)
+	if partial := len(s.raw) - (bytes.LastIndexByte(s.raw, '\n') + 1); partial > MaxLine+redactSlack {
+		s.flushLocked()
+		s.emit(s.stream, cut(s.redact(string(s.raw))), at)
+		s.raw, s.discard = s.raw[:0], true
+	} else if len(s.raw) > maxHeld {
+		s.flushLocked()
 	}
 	return n, nil
 }
 
-// Close emits a last line that had no newline.
+// Flush emits the complete lines held.
+func (s *Splitter) Flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.flushLocked()
+}
+
+func (s *Splitter) flushLocked() {
+	i := bytes.LastIndexByte(s.raw, '\n')
+	if i < 0 {
+		return
+	}
+	lines := strings.Split(s.redact(string(s.raw[:i])), "\n")
+	for j, line := range lines {
+		// A secret masked across lines leaves fewer: those lines take
+		// the time of the last.
+		at := s.times[len(s.times)-1]
+		if len(lines) == len(s.times) {
+			at = s.times[j]
+		}
+		s.emit(s.stream, cut(line), at)
+	}
+	s.raw = append(s.raw[:0], s.raw[i+1:]...)
+	s.times = s.times[:0]
+}
+
+// Close emits what is held, a last line without a newline too.
 func (s *Splitter) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.pending) > 0 {
-		s.emit(s.stream, cut(s.redact(string(s.pending))), s.now())
-		s.pending = s.pending[:0]
+	s.flushLocked()
+	if len(s.raw) > 0 {
+		s.emit(s.stream, cut(s.redact(string(s.raw))), s.now())
+		s.raw = s.raw[:0]
 	}
 	s.discard = false
 }

@@ -24,6 +24,7 @@ func TestSplitter(t *testing.T) {
 		{"long partial line cut once", []string{long, strings.Repeat("y", 2*redactSlack), "z\nafter\n"}, []string{long[:MaxLine] + TruncatedMark, "after"}},
 		{"utf-8 kept whole", []string{strings.Repeat("a", MaxLine-1) + "é\n"}, []string{strings.Repeat("a", MaxLine-1) + TruncatedMark}},
 		{"secret across lines of one write", []string{"key:\nBEGIN\nSECRET\nEND\ndone\n"}, []string{"key:", "***", "done"}},
+		{"secret across writes", []string{"key:\nBEGIN\nSEC", "RET\nEND", "\n", "done\n"}, []string{"key:", "***", "done"}},
 		{"nothing", nil, nil},
 	}
 	for _, c := range cases {
