@@ -2,6 +2,7 @@ package steplog
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -78,5 +79,41 @@ func TestBufferTail(t *testing.T) {
 	}
 	if got := big.Tail(); len(got) != 4 {
 		t.Errorf("tail of 1000-byte lines: %d lines, want 4 (TailBytes)", len(got))
+	}
+}
+
+// flakySink refuses its first calls, as a database that is down would.
+type flakySink struct {
+	memSink
+	refuse int
+}
+
+func (f *flakySink) AppendLog(ctx context.Context, k Key, lines []Line) error {
+	if f.refuse > 0 {
+		f.refuse--
+		return errors.New("the database did not answer")
+	}
+	return f.memSink.AppendLog(ctx, k, lines)
+}
+
+// Lines the sink refused are sent again with the next flush, in order,
+// and the first failure is reported once.
+func TestBufferRetriesRefusedLines(t *testing.T) {
+	sink := &flakySink{refuse: 2}
+	var warned []string
+	b := NewBuffer(Key{RunID: "r", Step: "s", Item: -1, Attempt: 1}, sink, func(err error) { warned = append(warned, err.Error()) })
+	b.Add(Stdout, "first", time.Now())
+	time.Sleep(3 * FlushEvery)
+	b.Add(Stdout, "second", time.Now())
+	b.Close()
+	var got []string
+	for _, l := range sink.lines {
+		got = append(got, l.Text)
+	}
+	if strings.Join(got, ",") != "first,second" {
+		t.Errorf("sink got %q", got)
+	}
+	if len(warned) != 1 || warned[0] != "step log r/s#1: the database did not answer" {
+		t.Errorf("warned %q", warned)
 	}
 }
