@@ -164,7 +164,7 @@ func TestStepLogs(t *testing.T) {
 	t.Setenv("RUNBOOK_SECRET_LOGS_TOKEN", logSecret)
 	eachStore(t, func(t *testing.T, st *store.Store) {
 		c := temporalStack(t)
-		api := &API{Store: st, Temporal: c, TaskQueue: logsWorker(t, st, steplog.Caps{}), Catalog: activities.Catalog()}
+		api := &API{Store: st, Temporal: c, TaskQueue: logsWorker(t, st, steplog.Caps{}), Catalog: activities.Catalog(), Streams: StreamLimits{PerToken: 1}}
 		srv := httptest.NewServer(api.Handler())
 		defer srv.Close()
 		cl := apiClient{t, srv.URL}
@@ -198,6 +198,11 @@ func TestStepLogs(t *testing.T) {
 		}
 		resp := openSSE(t, srv.URL+"/api/v1/runs/"+run.ID+"/steps/noisy/logs?follow=true&since="+strconv.FormatInt(since, 10), viewer)
 		defer resp.Body.Close()
+		// A follow is a stream: it counts against the token's streams.
+		var p Problem
+		if got := cl.call("GET", "/api/v1/runs/"+run.ID+"/logs?follow=true", viewer, nil, &p, "Accept", "text/event-stream"); got != 429 || p.Error != "this token has 1 event streams open, the most it may" {
+			t.Errorf("a second follow: %d %+v", got, p)
+		}
 		if err := os.WriteFile(gate, nil, 0o600); err != nil {
 			t.Fatal(err)
 		}
