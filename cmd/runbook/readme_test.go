@@ -72,12 +72,13 @@ func TestREADMECommands(t *testing.T) {
 		"sign_off",                             // plan
 		"hello v1 registered",                  // apply
 		"sign_off: pending (1 of 2 approvals)", // first approver
-		"sign_off  1 of 2  group:change-board  greet sre again?", // approvals --mine
-		"sign_off: approved (2 of 2 approvals)",                  // second approver
-		"succeeded",                                              // run --follow
-		`"stdout":"hello sre\n"`,                                 // the run's record
-		"Europe/Berlin",                                          // schedules
-		`"outcome":"started"`, `"outcome":"duplicate"`,           // the alert, twice
+		"sign_off  1 of 2  group:change-board  greet sre again?",       // approvals --mine
+		"sign_off: approved (2 of 2 approvals)",                        // second approver
+		"succeeded",                                                    // run --follow
+		`"stdout":"hello sre\n"`,                                       // the run's record
+		" greet stdout: hello sre\n", " again log: again: hello sre\n", // logs
+		"Europe/Berlin",                                // schedules
+		`"outcome":"started"`, `"outcome":"duplicate"`, // the alert, twice
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the output lacks %q:\n%s", want, out)
