@@ -99,7 +99,7 @@ spec:
 		t.Fatalf("logs -f: exit %d, %d lines, stderr %q", f.code, len(lines), f.err)
 	}
 	stamp := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z `
-	if !regexp.MustCompile(`^` + stamp + `noisy stdout: out 5001 token=\*\*\*$`).MatchString(lines[0]) ||
+	if !regexp.MustCompile(`^`+stamp+`noisy stdout: out 5001 token=\*\*\*$`).MatchString(lines[0]) ||
 		!regexp.MustCompile(`^`+stamp+`noisy stderr: ERROR: deadlock detected$`).MatchString(lines[5000]) {
 		t.Errorf("followed lines: %q ... %q", lines[0], lines[5000])
 	}

@@ -40,7 +40,7 @@ func commands() []*command {
 		{name: "graph", usage: "graph [--lib DIR] FILE", summary: "print the runbook as a Mermaid flowchart", run: runGraph},
 		{name: "schema", usage: "schema", summary: "print the JSON Schema of the runbook format", run: runSchema},
 		{name: "actions", usage: "actions [--json|--markdown]", summary: "list the actions with their inputs and outputs", run: runActions},
-		{name: "worker", usage: "worker [--temporal host:port] [--namespace ns]", summary: "run runbooks' workflows and actions for a Temporal cluster", run: runWorker},
+		{name: "worker", usage: "worker [--temporal host:port] [--namespace ns] [--db DSN]", summary: "run runbooks' workflows and actions for a Temporal cluster", run: runWorker},
 		{name: "server", usage: "server [--listen addr] [--db DSN] [--temporal host:port]", summary: "serve the API against an existing Temporal and database", run: runServer},
 		{name: "dev", usage: "dev [--dir .runbook] [--listen 127.0.0.1:8080]", summary: "run everything locally: Temporal, worker, API, records; register examples/", run: runDev},
 		{name: "apply", usage: "apply FILE|DIR...", summary: "register runbooks with the API", run: runApply},
