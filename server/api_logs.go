@@ -260,13 +260,19 @@ func (a *API) followLogs(c echo.Context, q store.LogQuery) error {
 	}
 }
 
+// errStreamEnded ends a stream that sent its "error" event.
+var errStreamEnded = errors.New("the stream ended with an error event")
+
 // sendLines sends every line after q.Since as a "line" event, moving
-// q.Since on; it returns the elisions the last read saw.
+// q.Since on; it returns the elisions the last read saw, or an error once
+// the stream must end (the reader went away, or the records failed and
+// an "error" event said so).
 func (a *API) sendLines(ctx context.Context, send func(string, any) error, q *store.LogQuery) ([]store.Elision, error) {
 	for {
 		lines, elided, err := a.Store.Logs(ctx, *q)
 		if err != nil {
-			return nil, send("error", Problem{Error: "the lines are not available: " + err.Error(), Details: []any{}})
+			_ = send("error", Problem{Error: "the lines are not available: " + err.Error(), Details: []any{}})
+			return nil, errStreamEnded
 		}
 		for _, l := range lines {
 			if err := send("line", lineView(l)); err != nil {
