@@ -61,6 +61,10 @@ spec:
       as: host
       steps:
         - {id: push, action: shell, with: {command: [echo, "pushing ${{ host }}"]}}
+    - id: flaky
+      action: shell
+      retry: {maxAttempts: 2, initialInterval: 1s}
+      with: {script: "echo try; exit 1"}
 `
 
 const cappedRunbook = `apiVersion: runbook/v1
@@ -314,6 +318,12 @@ func TestStepLogs(t *testing.T) {
 		cl.call("GET", "/api/v1/runs/"+items.ID+"/steps/push/logs", viewer, nil, &all)
 		if len(all.Lines) != 4 {
 			t.Errorf("every item: %+v", all.Lines)
+		}
+		// A retry's lines come under its attempt.
+		var retried logsAnswer
+		cl.call("GET", "/api/v1/runs/"+items.ID+"/steps/flaky/logs", viewer, nil, &retried)
+		if len(retried.Lines) != 2 || retried.Lines[0].Attempt != 1 || retried.Lines[1].Attempt != 2 || retried.Lines[1].Text != "try" {
+			t.Errorf("retried: %+v", retried.Lines)
 		}
 
 		// Bad requests.
