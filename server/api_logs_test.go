@@ -174,7 +174,8 @@ func TestStepLogs(t *testing.T) {
 		cl := apiClient{t, srv.URL}
 		admin, _, _ := st.CreateToken("root", []string{"admin"}, nil)
 		viewer, _, _ := st.CreateToken("val", []string{"viewer"}, nil)
-		for _, src := range []string{noisyRunbook, itemsRunbook} {
+		for _, src := range []string{noisyRunbook, itemsRunbook, subRunbookDoc("kid", "    - {id: say, action: log, with: {message: from the child}}\n"),
+			subRunbookDoc("parent", "    - {id: sub, runbook: {name: kid}}\n")} {
 			if got := cl.call("POST", "/api/v1/runbooks", admin, src, nil); got != 201 {
 				t.Fatalf("register: %d", got)
 			}
@@ -318,6 +319,17 @@ func TestStepLogs(t *testing.T) {
 		cl.call("GET", "/api/v1/runs/"+items.ID+"/steps/push/logs", viewer, nil, &all)
 		if len(all.Lines) != 4 {
 			t.Errorf("every item: %+v", all.Lines)
+		}
+		// A sub-runbook's steps log under the child's run id.
+		var parent runView
+		cl.call("POST", "/api/v1/runbooks/parent/runs", admin, map[string]any{}, &parent)
+		if r := waitRun(t, cl, viewer, parent.ID); r.Status != "succeeded" {
+			t.Fatalf("parent: %+v", r)
+		}
+		var child logsAnswer
+		if got := cl.call("GET", "/api/v1/runs/"+parent.ID+".sub/logs", viewer, nil, &child); got != 200 || len(child.Lines) != 1 ||
+			child.Lines[0].Step != "say" || child.Lines[0].Text != "from the child" || !child.Ended {
+			t.Errorf("child's lines: %d %+v", got, child)
 		}
 		// A retry's lines come under its attempt.
 		var retried logsAnswer
