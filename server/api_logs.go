@@ -168,10 +168,10 @@ func (a *API) checkLogStep(runID, step string) error {
 	return nil
 }
 
-// runEnded reports whether a run's workflow has closed, and its status
-// when it has: every line of it is then in the records, since an action
-// flushes its lines before it returns.
-func (a *API) runEnded(ctx context.Context, id string) (bool, string, error) {
+// runEnded reports whether a run's workflow has closed, and (withStatus)
+// its status when it has: every line of it is then in the records, since
+// an action flushes its lines before it returns.
+func (a *API) runEnded(ctx context.Context, id string, withStatus bool) (bool, string, error) {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		// Past Temporal's retention the record says how it ended.
@@ -182,6 +182,9 @@ func (a *API) runEnded(ctx context.Context, id string) (bool, string, error) {
 	}
 	if d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		return false, workflows.RunRunning, nil
+	}
+	if !withStatus {
+		return true, "", nil
 	}
 	st, _, err := a.liveStatus(ctx, id)
 	if err != nil {
@@ -201,7 +204,7 @@ func (a *API) getLogs(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	// Whether it ended is read first: lines read after are then all there are.
-	ended, _, err := a.runEnded(ctx, q.RunID)
+	ended, _, err := a.runEnded(ctx, q.RunID, false)
 	if err != nil {
 		ended = false
 	}
@@ -241,7 +244,7 @@ func (a *API) followLogs(c echo.Context, q store.LogQuery) error {
 	}
 	q.Limit = MaxLogLimit
 	for {
-		ended, status, err := a.runEnded(ctx, q.RunID)
+		ended, status, err := a.runEnded(ctx, q.RunID, true)
 		if err != nil {
 			return send("error", Problem{Error: "the run's status is not available: " + err.Error(), Details: []any{}})
 		}
