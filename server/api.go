@@ -52,6 +52,8 @@ type API struct {
 	// HistoryBudget is the history length after which a run's long loop
 	// hands over to a new execution (0: workflows.DefaultHistoryBudget).
 	HistoryBudget int
+	// QueryTimeout bounds each status query (0: DefaultQueryTimeout).
+	QueryTimeout time.Duration
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	refreshing sync.Map // run id -> true while its status is read behind a read
@@ -114,15 +116,16 @@ func routeTable() []route {
 		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/unpause", "operator", "Unpause a schedule", func(a *API) echo.HandlerFunc { return a.scheduleAction("unpause") }},
 		{"POST", "/api/v1/runbooks/:name/schedules/:schedule/trigger", "operator", "Start a run with the schedule's params now, as the caller (202 {schedule, action, run}; the runbook's concurrency applies)", func(a *API) echo.HandlerFunc { return a.scheduleAction("trigger") }},
 		{"GET", "/api/v1/schedules", "viewer", "List every schedule", func(a *API) echo.HandlerFunc { return a.listSchedules }},
-		{"GET", "/api/v1/runs", "viewer", "List runs (runbook, status, trigger, since, until, cursor)", func(a *API) echo.HandlerFunc { return a.listRuns }},
-		{"GET", "/api/v1/runs/:id", "viewer", "Get a run with its step timeline", func(a *API) echo.HandlerFunc { return a.getRun }},
-		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent events of step transitions (event: step), the lines steps print (event: line, as the logs routes show them) and the run's end (event: run)", func(a *API) echo.HandlerFunc { return a.streamEvents }},
+		{"GET", "/api/v1/runs", "viewer", "List runs, newest first: records with params, outputs, error, errorType, failedStep and versionHash, no timeline (runbook; status: running, succeeded, failed or cancelled, else 400 with the valid statuses as details; trigger; since and until: RFC 3339 times the run started at or after and before, else 400; limit: 1 to 500, default 50, else 400; cursor: the previous page's next)", func(a *API) echo.HandlerFunc { return a.listRuns }},
+		{"GET", "/api/v1/runs/:id", "viewer", "Get a run (params, trigger, triggeredBy, startedBy, versionHash, outputs, error, errorType, failedStep) with a page of its step timeline; an ended run is read from the records", func(a *API) echo.HandlerFunc { return a.getRun }},
+		{"GET", "/api/v1/runs/:id/events", "viewer", "Follow a run: server-sent step events (the timeline entry, and at: when the transition happened, the workflow's time) in the order they happened, the lines steps print (event: line, as the logs routes show them), then one run event when it ends", func(a *API) echo.HandlerFunc { return a.streamEvents }},
 		{"GET", "/api/v1/runs/:id/logs", "viewer", "The lines every step of the run printed (stdout, stderr, log steps), secrets masked, in seq order: {runId, lines[{seq, at, step, item, attempt, stream, text}], next, ended, elided[{step, item, attempt, lines, bytes}]} (since, limit, tail, follow=true for server-sent events); 404 for an unknown run", func(a *API) echo.HandlerFunc { return a.getLogs }},
 		{"GET", "/api/v1/runs/:id/steps/:step/logs", "viewer", "The lines one step printed, as GET /api/v1/runs/:id/logs answers them; :step is an id or id[item] for one forEach item (or ?item=N); 404 for a step the run's runbook version does not have", func(a *API) echo.HandlerFunc { return a.getLogs }},
-		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a run", func(a *API) echo.HandlerFunc { return a.cancelRun }},
+		{"POST", "/api/v1/runs/:id/cancel", "operator", "Cancel a running run ({reason}, optional, at most 1024 bytes: 422 past it), audited with the reason; a run that has ended is 409 (run RUN has already ended: STATUS), audited as refused", func(a *API) echo.HandlerFunc { return a.cancelRun }},
 		{"POST", "/api/v1/runs/:id/events/:name", "operator", "Post an event to a run's waitFor steps ({payload}), sealed for the run; 404 when no waitFor step of the runbook waits for it, 413 past the payload cap, 429 past the buffered events cap", func(a *API) echo.HandlerFunc { return a.postEvent }},
 		{"POST", "/api/v1/runs/:id/approvals/:step", "approver", "Vote on an approval ({decision: approve|reject, comment, item, inputs}); recorded, then sealed for the run that holds it (the run, or the running sub-runbook run id names or, through the parent, the one that has the step); the same vote again answers 200", func(a *API) echo.HandlerFunc { return a.vote }},
 		{"GET", "/api/v1/approvals", "viewer", "Approvals waiting, those inside running sub-runbooks included (run: the run to vote through; parentRun: its recorded run) (?mine=true: those the caller may vote on)", func(a *API) echo.HandlerFunc { return a.listApprovals }},
+		{"GET", "/api/v1/audit", "viewer", "The audit trail, newest first: who registered, started, cancelled, voted, posted events, paused or triggered schedules, made or revoked tokens, and the refused starts, votes and cancels with the reason (run, runbook, actor, action, outcome, since, until, limit (default 100, at most 1000), cursor); {entries: [{id, at, actor, action, target, run, runbook, outcome: ok|refused, reason, detail}], next}; token entries need the admin role; a bad filter is 400", func(a *API) echo.HandlerFunc { return a.listAudit }},
 		{"POST", "/api/v1/tokens", "admin", "Create a token ({user, roles, groups, ttl}); 201 carries its secret, once", func(a *API) echo.HandlerFunc { return a.createToken }},
 		{"GET", "/api/v1/tokens", "admin", "List tokens, never their secrets (?user=)", func(a *API) echo.HandlerFunc { return a.listTokens }},
 		{"POST", "/api/v1/tokens/:id/revoke", "admin", "Revoke a token by id or prefix; it stops working at once", func(a *API) echo.HandlerFunc { return a.revokeToken }},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -43,22 +44,34 @@ var voteStatus = map[string]int{
 }
 
 // vote sends an approval vote as the caller: who votes comes from the
-// token, never from the body. The vote is recorded and audited first, then
+// token, never from the body. The vote is recorded first (pending), then
 // sealed with the API's key and sent; the run verifies the seal, so only
-// the API can vote. A vote the run refuses is removed again.
+// the API can vote. The run's answer is audited: a counted vote as done, a
+// refused one (removed again) as refused with the reason.
 func (a *API) vote(c echo.Context) error {
 	wf, err := a.voteTarget(c.Request().Context(), c.Param("id"), c.Param("step"))
 	if err != nil {
 		return err
 	}
+	run, runbook := a.auditScope(wf)
 	var req voteRequest
-	if err := decodeBody(c, &req, false); err != nil {
+	rec := &store.Vote{RunID: wf, StepID: c.Param("step"), Item: -1, User: identity(c).User}
+	err = decodeBody(c, &req, false)
+	if err == nil {
+		err = capSize("comment", len(req.Comment), MaxComment)
+	}
+	if err == nil {
+		err = capJSON("inputs", req.Inputs, MaxVoteInputs)
+	}
+	if reason, status, ok := refusal(err); ok {
+		rec.Decision = string(req.Decision)
+		if req.Item != nil {
+			rec.Item = *req.Item
+		}
+		a.appendRefusal(c, store.VoteAudit(rec, run, runbook, reason, "", status))
 		return err
 	}
-	if err := capSize("comment", len(req.Comment), MaxComment); err != nil {
-		return err
-	}
-	if err := capJSON("inputs", req.Inputs, MaxVoteInputs); err != nil {
+	if err != nil {
 		return err
 	}
 	signer, err := a.signer()
@@ -77,9 +90,8 @@ func (a *API) vote(c echo.Context) error {
 	if req.Item != nil {
 		item = *req.Item
 	}
-	rec := &store.Vote{RunID: wf, StepID: vr.Step, Item: item, User: id.User, Decision: string(vr.Decision), Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
-	auditID, err := a.Store.PrepareVote(rec, map[string]string{"decision": string(vr.Decision), "comment": vr.Comment, "item": strconv.Itoa(item)})
-	if err != nil {
+	rec = &store.Vote{RunID: wf, StepID: vr.Step, Item: item, User: id.User, Decision: string(vr.Decision), Comment: vr.Comment, Nonce: body.Nonce, At: body.At}
+	if err := a.Store.PrepareVote(rec); err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
@@ -90,7 +102,7 @@ func (a *API) vote(c echo.Context) error {
 		err = h.Get(ctx, &res)
 	}
 	if err == nil {
-		if err := a.Store.CountVote(rec.ID); err != nil {
+		if err := a.Store.CountVote(rec.ID, run, runbook); err != nil {
 			c.Logger().Warnf("vote %d counted by the run, still pending in the records: %v", rec.ID, err)
 		}
 		return c.JSON(http.StatusOK, res)
@@ -100,28 +112,37 @@ func (a *API) vote(c echo.Context) error {
 	refused := errors.As(err, &app) || errors.As(err, &nf)
 	if !refused {
 		// The run may have counted it: the pending record stays, and a retry
-		// finds it.
+		// finds it (and audits it then).
 		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": wf})
-	}
-	if derr := a.Store.DropVote(rec.ID, auditID); derr != nil {
-		return derr
 	}
 	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
 		// A retry of a vote: answer as the first time if the run holds the
-		// same vote by this user (it counted an earlier attempt).
+		// same vote by this user (it counted an earlier attempt, audited
+		// when it was counted, or now if its answer was lost).
 		if res, ok := a.countedVote(c, wf, vr, req.Item); ok {
+			if derr := a.Store.DropVote(rec.ID); derr != nil {
+				return derr
+			}
 			if prev, perr := a.Store.VoteOf(wf, vr.Step, item, id.User); perr == nil {
-				_ = a.Store.CountVote(prev.ID)
+				_ = a.Store.CountVote(prev.ID, run, runbook)
 			}
 			return c.JSON(http.StatusOK, res)
 		}
 	}
+	answer, code := problem(http.StatusConflict, "the run does not take votes: "+err.Error()), ""
 	if app != nil {
 		if status, ok := voteStatus[app.Type()]; ok {
-			return problem(status, app.Message(), map[string]string{"reason": app.Type()})
+			answer, code = problem(status, app.Message(), map[string]string{"reason": app.Type()}), app.Type()
 		}
 	}
-	return problem(http.StatusConflict, "the run does not take votes: "+err.Error())
+	reason, status, _ := refusal(answer)
+	if code != "" {
+		reason = app.Message() // the code is the detail's
+	}
+	if derr := a.Store.RefuseVote(rec.ID, store.VoteAudit(rec, run, runbook, reason, code, status)); derr != nil {
+		return derr
+	}
+	return answer
 }
 
 // countedVote looks in the run's timeline for vr's user's vote on its step
@@ -212,7 +233,9 @@ func (a *API) postEvent(c echo.Context) error {
 		}
 		return problem(http.StatusConflict, "the run is not running")
 	}
-	if err := a.Store.Audit(id.User, "run.event", r.ID+"/"+name, nil); err != nil {
+	size, _ := json.Marshal(req.Payload)
+	if err := a.Store.Append(store.AuditRecord{Actor: id.User, Action: store.ActionRunEvent, Target: r.ID + "/" + name, Run: r.ID, Runbook: r.Runbook,
+		Detail: store.EventDetail{Event: name, Size: len(size)}}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "event": name})

@@ -57,6 +57,7 @@ func (a *API) alertmanager(c echo.Context) error {
 		for _, tp := range plans {
 			m, err := MatchAlert(tp.plan, tp.ev, alert)
 			if err != nil {
+				a.refusedMatch(c, tp, origin{trigger: plan.RunTriggerAlert, triggeredBy: alert.Fingerprint, detail: alert.Labels["alertname"], startedBy: identity(c).User}, err)
 				results = append(results, hookResult{Runbook: tp.plan.Name, Fingerprint: alert.Fingerprint, Error: err.Error()})
 				continue
 			}
@@ -144,6 +145,7 @@ func (a *API) webhook(c echo.Context) error {
 	for _, tp := range targets {
 		m, err := MatchWebhook(tp.plan, tp.ev, d)
 		if err != nil {
+			a.refusedMatch(c, tp, origin{trigger: plan.RunTriggerWebhook, triggeredBy: name, detail: name + " delivery " + d.ID, startedBy: SystemWebhook}, err)
 			results = append(results, hookResult{Runbook: tp.plan.Name, Error: err.Error()})
 			continue
 		}
@@ -262,6 +264,16 @@ func (a *API) startFromHook(c echo.Context, tp triggeredPlan, m *Match, o origin
 		}
 	}
 	return res
+}
+
+// refusedMatch audits a trigger that matched but whose params the runbook
+// refuses, as a refused start (a match that cannot be evaluated is no
+// start and is only answered).
+func (a *API) refusedMatch(c echo.Context, tp triggeredPlan, o origin, err error) {
+	var pe *plan.ParamError
+	if errors.As(err, &pe) {
+		a.refusedStart(c, tp.plan.Name, tp.version, o, problem(http.StatusUnprocessableEntity, err.Error()))
+	}
 }
 
 // alertKey scopes an alert's dedup key to the token that posted it.

@@ -112,7 +112,8 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		}
 	}
 	if created {
-		if err := a.Store.Audit(author, "runbook.register", p.Name+" v"+strconv.Itoa(v.Version), map[string]string{"hash": v.Hash}); err != nil {
+		if err := a.Store.Append(store.AuditRecord{Actor: author, Action: store.ActionRunbookRegister, Target: p.Name + " v" + strconv.Itoa(v.Version),
+			Runbook: p.Name, Detail: store.RegisterDetail{Version: v.Version, Hash: v.Hash}}); err != nil {
 			return nil, false, diags, err
 		}
 	}

@@ -1,14 +1,17 @@
 package server
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +38,18 @@ type runView struct {
 	StepsOffset int `json:"stepsOffset"`
 	// Handovers is how many times the run continued as a new execution.
 	Handovers int `json:"handovers,omitempty"`
+	// VersionHash is the hash of the runbook version the run is of.
+	VersionHash string `json:"versionHash"`
+}
+
+// runItem is a run as GET /api/v1/runs lists it: its record, without
+// the timeline.
+type runItem struct {
+	store.Run
+	Params      map[string]any `json:"params"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	Handovers   int            `json:"handovers,omitempty"`
+	VersionHash string         `json:"versionHash"`
 }
 
 // newRunID is a run id (workflows.RunID) with random entropy.
@@ -60,31 +75,39 @@ func (a *API) startRun(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	user := identity(c).User
+	o := origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
+		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))}
 	var req startRequest
-	if err := decodeBody(c, &req, true); err != nil {
-		return err
+	err = decodeBody(c, &req, true)
+	var params map[string]any
+	if err == nil {
+		params, err = p.BindParams(req.Params)
 	}
-	params, err := p.BindParams(req.Params)
 	var pe *plan.ParamError
 	if errors.As(err, &pe) {
 		details := make([]any, len(pe.Problems))
 		for i, d := range pe.Problems {
 			details[i] = d
 		}
-		return problem(http.StatusUnprocessableEntity, "invalid params", details...)
+		err = problem(http.StatusUnprocessableEntity, "invalid params", details...)
 	}
-	user := identity(c).User
-	run, status, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user,
-		key: apiKey(p.Name, user, c.Request().Header.Get("Idempotency-Key"))})
+	if err != nil {
+		a.refusedStart(c, p.Name, v.Version, o, err)
+		return err
+	}
+	run, status, err := a.start(c, p, v.Version, params, o)
 	if err != nil {
 		return err
 	}
-	if status == http.StatusCreated {
-		// Just started: nothing has happened that a query would show, and
+	view := []runView{recordView(run)}
+	if status != http.StatusCreated {
+		// Just started, nothing has happened that a query would show, and
 		// asking the run costs a workflow task (most of a start's time).
-		return c.JSON(status, recordView(run))
+		view[0] = a.runView(c, run)
 	}
-	return c.JSON(status, a.runView(c, run))
+	a.withHashes(view)
+	return c.JSON(status, view[0])
 }
 
 // origin is where a start comes from: the trigger, what triggered it, the
@@ -107,8 +130,14 @@ func apiKey(runbook, user, header string) string {
 }
 
 // start records and starts a run: 201 for a new run, 200 for the run an
-// idempotency key or an attaching concurrency key already names.
-func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (*store.Run, int, error) {
+// idempotency key or an attaching concurrency key already names. A start
+// it refuses (4xx) is audited as refused.
+func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string]any, o origin) (_ *store.Run, _ int, err error) {
+	defer func() {
+		if err != nil {
+			a.refusedStart(c, p.Name, version, o, err)
+		}
+	}()
 	if err := capJSON("params", params, MaxParams); err != nil {
 		return nil, 0, err
 	}
@@ -260,7 +289,7 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 			return &runs[i], nil
 		case err == nil:
 			if st, _ := a.closedWithout(c.Request().Context(), runs[i].ID, d.WorkflowExecutionInfo); st != nil {
-				_ = a.Store.FinishRun(runs[i].ID, st.Status, st.ErrorType, st.Error, nil, *st.EndedAt)
+				_ = a.recordEnd(&runs[i], st)
 			} else {
 				_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
 			}
@@ -300,34 +329,106 @@ func closedStatus(s enumspb.WorkflowExecutionStatus) string {
 }
 
 // runStatuses are the statuses a run record takes.
-var runStatuses = []string{workflows.RunRunning, workflows.RunSucceeded, workflows.RunFailed, workflows.RunCancelled}
+var runStatuses = workflows.RunStatuses
 
 // recordView is a run as its record has it.
 func recordView(r *store.Run) runView {
-	out := runView{Run: *r}
+	out := runView{Run: *r, Handovers: r.Handovers}
 	_ = json.Unmarshal(r.Params, &out.Params)
 	_ = json.Unmarshal(r.Outputs, &out.Outputs)
 	return out
 }
 
-// runView joins a run's record with its live timeline from Temporal.
+// withHashes fills the views' versionHash from the runbook versions.
+func (a *API) withHashes(views []runView) {
+	runs := make([]store.Run, len(views))
+	for i := range views {
+		runs[i] = views[i].Run
+	}
+	hashes, err := a.Store.VersionHashes(runs)
+	if err != nil {
+		return
+	}
+	for i := range views {
+		views[i].VersionHash = hashes[fmt.Sprintf("%s@%d", views[i].Runbook, views[i].Version)]
+	}
+}
+
+// runView is a run with a page of its timeline: from the records once the
+// run ended and they hold its final timeline, else from Temporal (an ended
+// run's timeline is then recorded, so that later views read the records).
 func (a *API) runView(c echo.Context, r *store.Run) runView {
-	out := recordView(r)
 	page, _ := stepsPage(c)
-	st, err := a.liveStatusPage(c.Request().Context(), r.ID, page)
+	ctx := c.Request().Context()
+	switch {
+	case r.Status != workflows.RunRunning && r.Recorded > 0:
+		return a.recordedView(r, page)
+	case r.Status != workflows.RunRunning:
+		// Ended before its timeline was recorded (by an older server, or
+		// when no worker could answer for it).
+		return a.endedView(ctx, r, page)
+	}
+	out := recordView(r)
+	st, err := a.liveStatusPage(ctx, r.ID, page)
 	if err != nil {
 		return out
 	}
-	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
-	if st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut {
-		out.Steps = a.recordedSteps(r.ID) // as the syncer last saw them
+	if st.Status != workflows.RunRunning { // ended since the records said running
+		return a.endedView(ctx, r, page)
 	}
-	if st.Status != workflows.RunRunning {
-		out.Status, out.Outputs, out.Error, out.ErrorType = st.Status, st.Outputs, st.Error, st.ErrorType
-		if r.Status == workflows.RunRunning {
-			_ = a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, time.Now().UTC())
+	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
+	return out
+}
+
+// endedView records an ended run's end and its whole timeline, once, and
+// shows them from the records. When Temporal cannot tell the timeline (a
+// closed run no worker answers a query for in time, one Temporal
+// terminated or no longer has) the view shows the records as the syncer
+// last wrote them, and the next view asks again.
+func (a *API) endedView(ctx context.Context, r *store.Run, page workflows.StatusPage) runView {
+	st, _, err := a.liveStatus(ctx, r.ID)
+	if err == nil && st.Status != workflows.RunRunning {
+		if a.recordEnd(r, st) == nil {
+			if rec, err := a.Store.Run(r.ID); err == nil {
+				r = rec
+			}
 		}
 	}
+	if r.Recorded > 0 {
+		return a.recordedView(r, page)
+	}
+	out := recordView(r)
+	if err == nil && st.Status != workflows.RunRunning {
+		out.Status, out.Outputs, out.Error, out.ErrorType, out.FailedStep, out.Handovers = st.Status, st.Outputs, st.Error, st.ErrorType, st.FailedStep, st.Handovers
+		if st.EndedAt != nil {
+			out.EndedAt = st.EndedAt
+		}
+	}
+	seen := a.recordedSteps(r.ID)
+	settleSteps(seen)
+	part := pageOf(&workflows.Status{Steps: seen}, page)
+	out.Steps, out.StepsTotal, out.StepsOffset = part.Steps, len(seen), part.StepsOffset
+	return out
+}
+
+// recordedView is an ended run with a page of its timeline, all from the
+// records.
+func (a *API) recordedView(r *store.Run, page workflows.StatusPage) runView {
+	out := recordView(r)
+	limit := page.Limit
+	if limit <= 0 {
+		limit = workflows.DefaultStepsLimit
+	}
+	out.StepsTotal, out.StepsOffset = r.Recorded, min(max(page.Offset, 0), r.Recorded)
+	evs, err := a.Store.StepsPage(r.ID, out.StepsOffset, limit)
+	if err != nil {
+		return out
+	}
+	out.Steps = make([]workflows.StepState, len(evs))
+	for i, e := range evs {
+		out.Steps[i] = stepState(e)
+	}
+	settleSteps(out.Steps)
 	return out
 }
 
@@ -339,12 +440,7 @@ func (a *API) recordedSteps(id string) []workflows.StepState {
 	}
 	out := make([]workflows.StepState, len(evs))
 	for i, e := range evs {
-		out[i] = workflows.StepState{ID: e.StepID, Kind: e.Kind, Status: e.Status, Attempts: e.Attempts, StartedAt: e.StartedAt,
-			EndedAt: e.EndedAt, Error: e.Error, ErrorType: e.ErrorType}
-		if e.Item >= 0 {
-			out[i].Item = &e.Item
-		}
-		_ = json.Unmarshal(e.Outputs, &out[i].Outputs)
+		out[i] = stepState(e)
 	}
 	return out
 }
@@ -357,64 +453,59 @@ func (a *API) getRun(c echo.Context) error {
 	if err != nil {
 		return notFoundOr(err, "no run "+c.Param("id"))
 	}
-	return c.JSON(http.StatusOK, a.runView(c, r))
+	views := []runView{a.runView(c, r)}
+	a.withHashes(views)
+	return c.JSON(http.StatusOK, views[0])
 }
 
+// Limits of a page of GET /api/v1/runs.
+const (
+	DefaultRunsLimit = 50
+	MaxRunsLimit     = 500
+)
+
 func (a *API) listRuns(c echo.Context) error {
-	f := store.RunFilter{Runbook: c.QueryParam("runbook"), Status: c.QueryParam("status"), Trigger: c.QueryParam("trigger"), Cursor: c.QueryParam("cursor")}
+	f := store.RunFilter{Runbook: c.QueryParam("runbook"), Status: c.QueryParam("status"), Trigger: c.QueryParam("trigger"),
+		Cursor: c.QueryParam("cursor"), Limit: DefaultRunsLimit}
 	if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
-		return problem(http.StatusBadRequest, "status must be one of "+strings.Join(runStatuses, ", "))
+		details := make([]any, len(runStatuses))
+		for i, s := range runStatuses {
+			details[i] = s
+		}
+		return problem(http.StatusBadRequest, "status must be one of "+strings.Join(runStatuses, ", "), details...)
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+	if s := c.QueryParam("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxRunsLimit {
+			return problem(http.StatusBadRequest, fmt.Sprintf("limit must be a whole number from 1 to %d", MaxRunsLimit), "limit: "+s)
+		}
+		f.Limit = n
+	}
+	for _, name := range []string{"since", "until"} {
+		dst := map[string]*time.Time{"since": &f.Since, "until": &f.Until}[name]
 		if s := c.QueryParam(name); s != "" {
 			t, err := time.Parse(time.RFC3339, s)
 			if err != nil {
-				return problem(http.StatusBadRequest, name+" must be an RFC 3339 time")
+				return problem(http.StatusBadRequest, name+" must be an RFC 3339 time, such as 2026-12-01T09:00:00Z", name+": "+s)
 			}
 			*dst = t
 		}
+	}
+	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
+		return problem(http.StatusBadRequest, "since must be before until", "since: "+c.QueryParam("since"), "until: "+c.QueryParam("until"))
 	}
 	runs, next, err := a.Store.Runs(f)
 	if err != nil {
 		return problem(http.StatusBadRequest, err.Error())
 	}
-	return c.JSON(http.StatusOK, map[string]any{"runs": runs, "next": next})
-}
-
-func (a *API) cancelRun(c echo.Context) error {
-	r, err := a.Store.Run(c.Param("id"))
-	if err != nil {
-		return notFoundOr(err, "no run "+c.Param("id"))
+	views := make([]runView, len(runs))
+	for i := range runs {
+		views[i] = recordView(&runs[i])
 	}
-	// Temporal accepts a cancel request for a closed workflow and drops it:
-	// ask first, so a run that ended answers 409 and nothing is audited.
-	ctx := c.Request().Context()
-	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
-	var nf *serviceerror.NotFound
-	switch {
-	case errors.As(err, &nf):
-		return problem(http.StatusConflict, "the run is not running")
-	case err != nil:
-		return err
-	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
-		return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(d.WorkflowExecutionInfo.Status)})
+	a.withHashes(views)
+	items := make([]runItem, len(views))
+	for i, v := range views {
+		items[i] = runItem{Run: v.Run, Params: v.Params, Outputs: v.Outputs, Handovers: v.Handovers, VersionHash: v.VersionHash}
 	}
-	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
-		if errors.As(err, &nf) {
-			return problem(http.StatusConflict, "the run is not running")
-		}
-		return err
-	}
-	// The run may have ended between the two calls, and Temporal drops a
-	// cancel for a closed run without a word: look again. A run still
-	// running holds the request in its history; one cancelled took it.
-	if d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil {
-		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
-			return problem(http.StatusConflict, "the run is not running", map[string]string{"status": closedStatus(st)})
-		}
-	}
-	if err := a.Store.Audit(identity(c).User, "run.cancel", r.ID, nil); err != nil {
-		return err
-	}
-	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
+	return c.JSON(http.StatusOK, map[string]any{"runs": items, "next": next})
 }

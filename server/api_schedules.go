@@ -12,6 +12,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/store"
 )
 
 // scheduleView is a schedule as the runbook declares it and as Temporal
@@ -121,7 +122,8 @@ func (a *API) scheduleAction(action string) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
-		if err := a.Store.Audit(who, "schedule."+action, p.Name+"/"+s.Name, nil); err != nil {
+		if err := a.Store.Append(store.AuditRecord{Actor: who, Action: "schedule." + action, Target: p.Name + "/" + s.Name, Runbook: p.Name,
+			Detail: store.ScheduleDetail{Schedule: s.Name}}); err != nil {
 			return err
 		}
 		return c.JSON(http.StatusAccepted, map[string]string{"schedule": s.Name, "action": action})
@@ -137,16 +139,20 @@ func (a *API) triggerSchedule(c echo.Context, p *plan.Plan, s plan.Schedule) err
 	if err != nil {
 		return err
 	}
+	who := identity(c).User
+	o := origin{trigger: plan.RunTriggerSchedule, triggeredBy: s.Name, detail: s.Name, startedBy: who}
 	params, err := p.BindParams(s.Params)
 	if err != nil {
-		return problem(http.StatusUnprocessableEntity, "the schedule's params: "+err.Error())
+		err = problem(http.StatusUnprocessableEntity, "the schedule's params: "+err.Error())
+		a.refusedStart(c, p.Name, v.Version, o, err)
+		return err
 	}
-	who := identity(c).User
-	run, _, err := a.start(c, p, v.Version, params, origin{trigger: plan.RunTriggerSchedule, triggeredBy: s.Name, detail: s.Name, startedBy: who})
+	run, _, err := a.start(c, p, v.Version, params, o)
 	if err != nil {
 		return err
 	}
-	if err := a.Store.Audit(who, "schedule.trigger", p.Name+"/"+s.Name, map[string]string{"run": run.ID}); err != nil {
+	if err := a.Store.Append(store.AuditRecord{Actor: who, Action: store.ActionScheduleTrigger, Target: p.Name + "/" + s.Name, Run: run.ID, Runbook: p.Name,
+		Detail: store.ScheduleDetail{Schedule: s.Name}}); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusAccepted, map[string]string{"schedule": s.Name, "action": "trigger", "run": run.ID})

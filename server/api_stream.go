@@ -1,9 +1,11 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"sort"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -14,6 +16,107 @@ import (
 
 // StreamEvery is how often the event stream looks for step transitions.
 const StreamEvery = 500 * time.Millisecond
+
+// stepEvent is a "step" event: the entry as it is, and when it took the
+// state the event tells (At).
+type stepEvent struct {
+	workflows.StepState
+	At *time.Time `json:"at,omitempty"`
+}
+
+// transitions are the entries of st that changed since seen (by key:
+// step[item]; by status and compensation), in the order they happened:
+// by At (not-reached entries last at the same time), then in timeline
+// order. seen is updated.
+func transitions(st *workflows.Status, seen map[string]string) []stepEvent {
+	var out []stepEvent
+	for _, s := range st.Steps {
+		key := s.ID
+		if s.Item != nil {
+			key = fmt.Sprintf("%s[%d]", s.ID, *s.Item)
+		}
+		state := s.Status
+		switch {
+		case s.CompensationEndedAt != nil:
+			state += "/compensated"
+		case s.CompensationStartedAt != nil:
+			state += "/compensating"
+		}
+		if seen[key] == state {
+			continue
+		}
+		seen[key] = state
+		out = append(out, stepEvent{StepState: s, At: transitionAt(st, s)})
+	}
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i].At, out[j].At
+		switch {
+		case a == nil || b == nil:
+			return a != nil && b == nil
+		case !a.Equal(*b):
+			return a.Before(*b)
+		}
+		// At the same time, what the run's end left not-reached comes last.
+		return out[i].Status != workflows.StatusNotReached && out[j].Status == workflows.StatusNotReached
+	})
+	return out
+}
+
+// transitionAt is when entry s took its state, from the workflow's times:
+// a compensation's when it started or ended; a running or waiting
+// entry's, its start; an ended one's, its end (a step ended by the run's
+// end without one, the run's end); pending, the run's start;
+// not-reached, the run's end.
+func transitionAt(st *workflows.Status, s workflows.StepState) *time.Time {
+	runStart := st.StartedAt
+	switch {
+	case s.CompensationEndedAt != nil:
+		return s.CompensationEndedAt
+	case s.CompensationStartedAt != nil:
+		return s.CompensationStartedAt
+	case s.Status == workflows.StatusCompensated && st.EndedAt != nil: // a run from before compensation times
+		return st.EndedAt
+	}
+	switch s.Status {
+	case workflows.StatusPending:
+		if s.StartedAt != nil {
+			return s.StartedAt
+		}
+		return &runStart
+	case workflows.StatusRunning, workflows.StatusWaitingApproval, workflows.StatusWaitingEvent:
+		if s.StartedAt != nil {
+			return s.StartedAt
+		}
+		return &runStart
+	case workflows.StatusNotReached:
+		if st.EndedAt != nil {
+			return st.EndedAt
+		}
+	}
+	if s.EndedAt != nil {
+		return s.EndedAt
+	}
+	if st.EndedAt != nil {
+		return st.EndedAt
+	}
+	return s.StartedAt
+}
+
+// streamStatus is the run's whole status: from the records when the run
+// ended and they hold its final timeline, else from Temporal.
+func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status, error) {
+	if rec, err := a.Store.Run(r.ID); err == nil && rec.Status != workflows.RunRunning && rec.Recorded > 0 {
+		steps := a.recordedSteps(rec.ID)
+		settleSteps(steps)
+		var outputs map[string]any
+		_ = json.Unmarshal(rec.Outputs, &outputs)
+		return &workflows.Status{RunID: rec.ID, Runbook: rec.Runbook, Status: rec.Status, StartedAt: rec.CreatedAt.UTC(), EndedAt: utc(rec.EndedAt),
+			Steps: steps, StepsTotal: len(steps), Outputs: outputs, Error: rec.Error, ErrorType: rec.ErrorType, FailedStep: rec.FailedStep,
+			Handovers: rec.Handovers}, nil
+	}
+	st, _, err := a.liveStatus(ctx, r.ID)
+	return st, err
+}
 
 // streamEvents sends a run's step transitions as server-sent events:
 // "line" events with the lines steps print (as GET .../logs has them),
@@ -34,7 +137,7 @@ func (a *API) streamEvents(c echo.Context) error {
 	seen := map[string]string{}
 	lines := store.LogQuery{RunID: r.ID, Limit: MaxLogLimit}
 	for {
-		st, _, err := a.liveStatus(ctx, r.ID)
+		st, err := a.streamStatus(ctx, r)
 		if err != nil {
 			return send("error", Problem{Error: "the run's status is not available: " + err.Error(), Details: []any{}})
 		}
@@ -43,16 +146,8 @@ func (a *API) streamEvents(c echo.Context) error {
 		if _, err := a.sendLines(ctx, send, &lines); err != nil {
 			return nil
 		}
-		for _, s := range st.Steps {
-			key := s.ID
-			if s.Item != nil {
-				key = fmt.Sprintf("%s[%d]", s.ID, *s.Item)
-			}
-			if seen[key] == s.Status {
-				continue
-			}
-			seen[key] = s.Status
-			if err := send("step", s); err != nil {
+		for _, ev := range transitions(st, seen) {
+			if err := send("step", ev); err != nil {
 				return nil // the client went away
 			}
 		}

@@ -3,11 +3,13 @@ package server
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/store"
@@ -69,7 +71,22 @@ func TestEventStreamAndRecordsSync(t *testing.T) {
 	api.SyncOnce(context.Background())
 	steps, _ := st.Steps(run.ID)
 	rec, _ := st.Run(run.ID)
-	if len(steps) != 3 || steps[2].Status != workflows.StatusSucceeded || rec.Status != workflows.RunSucceeded || rec.EndedAt == nil {
-		t.Errorf("records: %+v, run %+v", steps, rec)
+	if len(steps) != 3 || steps[2].Status != workflows.StatusSucceeded || rec.Status != workflows.RunSucceeded || rec.EndedAt == nil || rec.Recorded != 3 {
+		t.Fatalf("records: %+v, run %+v", steps, rec)
+	}
+	// The records' times are the workflow's, as the stream sent them.
+	var pause stepEvent
+	for _, e := range events {
+		if data, ok := strings.CutPrefix(e, `step data: `); ok && strings.Contains(data, `"id":"pause","kind":"sleep","status":"succeeded"`) {
+			if err := json.Unmarshal([]byte(data), &pause); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if pause.StartedAt == nil || pause.EndedAt == nil || pause.At == nil || !pause.At.Equal(*pause.EndedAt) {
+		t.Fatalf("pause's step event: %+v", pause)
+	}
+	if got, want := steps[1].EndedAt.UTC(), pause.EndedAt.Truncate(time.Microsecond); !got.Equal(want) || steps[1].EndedAt.Sub(*steps[1].StartedAt) < time.Second {
+		t.Errorf("pause's record ended %v (started %v), the workflow says %v", got, steps[1].StartedAt, want)
 	}
 }

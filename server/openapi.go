@@ -43,6 +43,12 @@ func OpenAPI() map[string]any {
 		if r.method == "GET" && strings.HasSuffix(r.path, "/logs") {
 			params = append(params, logsQuery...)
 		}
+		if r.method == "GET" && r.path == "/api/v1/runs" {
+			params = append(params, runsQuery()...)
+		}
+		if r.method == "GET" && r.path == "/api/v1/audit" {
+			params = append(params, auditQuery...)
+		}
 		if params != nil {
 			op["parameters"] = params
 		}

@@ -35,3 +35,20 @@ func stepsPage(c echo.Context) (workflows.StatusPage, error) {
 	}
 	return page, nil
 }
+
+// runsQuery documents the query parameters of GET /api/v1/runs.
+func runsQuery() []any {
+	str := map[string]any{"type": "string"}
+	at := map[string]any{"type": "string", "format": "date-time"}
+	return []any{
+		map[string]any{"name": "runbook", "in": "query", "schema": str, "description": "Runs of this runbook."},
+		map[string]any{"name": "status", "in": "query", "schema": map[string]any{"type": "string", "enum": workflows.RunStatuses},
+			"description": "Runs with this status; another value is 400 with the valid statuses as details."},
+		map[string]any{"name": "trigger", "in": "query", "schema": str, "description": "Runs started by this trigger (api, schedule, alert, webhook, parent)."},
+		map[string]any{"name": "since", "in": "query", "schema": at, "description": "Runs started at or after this RFC 3339 time; not one is 400."},
+		map[string]any{"name": "until", "in": "query", "schema": at, "description": "Runs started before this RFC 3339 time; not one, or not after since, is 400."},
+		map[string]any{"name": "limit", "in": "query", "schema": map[string]any{"type": "integer", "minimum": 1, "maximum": MaxRunsLimit, "default": DefaultRunsLimit},
+			"description": fmt.Sprintf("Runs a page holds (default %d, at most %d; another value is 400).", DefaultRunsLimit, MaxRunsLimit)},
+		map[string]any{"name": "cursor", "in": "query", "schema": str, "description": "The next of the previous page."},
+	}
+}

@@ -73,6 +73,13 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	return st, length, nil
 }
 
+// DefaultQueryTimeout bounds a status query when API.QueryTimeout is 0: the
+// SDK's own bound of a call. A query of a closed run replays its last
+// execution on a worker; one that takes longer, or that no worker takes,
+// fails, and the run's timeline is then not known (never recorded, or
+// kept, as if it were empty).
+const DefaultQueryTimeout = 10 * time.Second
+
 // StaleAfter is how long a read of a running run waits for the worker
 // before it answers with the run's last status. A worker answers a query
 // between workflow tasks; a loop of local actions keeps a task open for
@@ -102,7 +109,9 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 			return st.(*workflows.Status), nil
 		}
 		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
-		if err == nil && st.Status != workflows.RunRunning {
+		// Only a page the run told is kept: a closed run no worker
+		// answered for in time is asked again by the next read.
+		if err == nil && st.Status != workflows.RunRunning && st.StepsTotal > 0 {
 			if a.closedCount.Add(1) > MaxClosedPages { // forget them all, rarely
 				a.closedPages.Clear()
 				a.closedCount.Store(1)
@@ -168,14 +177,21 @@ func pageOf(whole *workflows.Status, page workflows.StatusPage) *workflows.Statu
 }
 
 // queryStatus asks the run's current execution for a page of its status.
+// Each query is bounded by QueryTimeout.
 func (a *API) queryStatus(ctx context.Context, id, execution string, status enumspb.WorkflowExecutionStatus, page workflows.StatusPage) (*workflows.Status, error) {
 	statusQueries.Inc()
+	timeout := a.QueryTimeout
+	if timeout <= 0 {
+		timeout = DefaultQueryTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
 	v, err := a.Temporal.QueryWorkflow(ctx, id, execution, workflows.QueryStatus, page)
 	if err != nil {
 		if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 			// Ended, and cannot be asked (no worker can replay it): how it
 			// ended is known, its timeline is not.
-			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil
+			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil // no StepsTotal: see hasTimeline
 		}
 		return nil, err
 	}
@@ -183,6 +199,7 @@ func (a *API) queryStatus(ctx context.Context, id, execution string, status enum
 	if err := v.Get(st); err != nil {
 		return nil, err
 	}
+	settle(st)
 	return st, nil
 }
 

@@ -160,6 +160,16 @@ func TestSubRunbookApprovals(t *testing.T) {
 		if votes, _ := st.Votes(child); len(votes) != 2 || votes[0].User != "bob" || votes[1].User != "alertmanager" || votes[0].Status != store.VoteCounted {
 			t.Errorf("recorded votes: %+v", votes)
 		}
+		// The votes are in the audit trail under the recorded run, targets
+		// the child that holds the step; bob's retry adds nothing.
+		trail, _, _ := st.AuditEntries(store.AuditFilter{Run: run.ID, Action: store.ActionApprovalVote})
+		var got []string
+		for _, e := range trail {
+			got = append(got, e.Actor+" "+e.Outcome+" "+e.Target+" "+e.Runbook)
+		}
+		if want := []string{"alertmanager ok " + child + "/check pargate", "bob ok " + child + "/check pargate", "ann refused " + child + "/check pargate"}; !reflect.DeepEqual(got, want) {
+			t.Errorf("audited votes: %q, want %q", got, want)
+		}
 	})
 }
 

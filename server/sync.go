@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"hash/fnv"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -47,6 +48,15 @@ func (a *API) SyncOnce(ctx context.Context) {
 	}
 }
 
+// syncState is what the syncer last wrote of a running run: the history
+// length it read and a fingerprint of each timeline entry (a timeline only
+// grows, and keeps its order across hand-overs), so that a pass writes
+// only the entries that changed.
+type syncState struct {
+	length int64
+	prints []uint64
+}
+
 func (a *API) syncRun(ctx context.Context, r *store.Run) {
 	st, length, err := a.liveStatus(ctx, r.ID)
 	var nf *serviceerror.NotFound
@@ -57,30 +67,44 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 	case err != nil:
 		return // unreachable now; the next pass tries again
 	}
-	if last, ok := a.synced.Load(r.ID); ok && last.(int64) == length {
-		return // nothing new since the last pass
-	}
-	for _, s := range st.Steps {
-		item := -1
-		if s.Item != nil {
-			item = *s.Item
-		}
-		out, _ := json.Marshal(s.Outputs)
-		_ = a.Store.SaveStep(&store.StepEvent{RunID: r.ID, StepID: s.ID, Item: item, Kind: s.Kind, Status: s.Status, Attempts: s.Attempts,
-			StartedAt: s.StartedAt, EndedAt: s.EndedAt, Outputs: out, Error: s.Error, ErrorType: s.ErrorType})
-	}
 	if st.Status != workflows.RunRunning {
-		at := time.Now().UTC()
-		if st.EndedAt != nil {
-			at = *st.EndedAt
+		// The whole final timeline and the end, in the run's order; the
+		// record then answers every view.
+		if a.recordEnd(r, st) == nil {
+			observeRun(r.Runbook, st, runEnd(st).At)
+			a.synced.Delete(r.ID)
 		}
-		if a.Store.FinishRun(r.ID, st.Status, st.ErrorType, st.Error, st.Outputs, at) == nil {
-			observeRun(r.Runbook, st, at)
-		}
-		a.synced.Delete(r.ID)
 		return
 	}
-	a.synced.Store(r.ID, length)
+	var last syncState
+	if v, ok := a.synced.Load(r.ID); ok {
+		last = v.(syncState)
+		if last.length == length {
+			return // nothing new since the last pass
+		}
+	}
+	prints := make([]uint64, len(st.Steps))
+	var changed []store.StepEvent
+	for i, s := range st.Steps {
+		rec := stepRecord(r.ID, s)
+		prints[i] = fingerprint(rec)
+		if i >= len(last.prints) || last.prints[i] != prints[i] {
+			changed = append(changed, rec)
+		}
+	}
+	if a.Store.RecordTimeline(r.ID, changed, nil) == nil {
+		a.synced.Store(r.ID, syncState{length, prints})
+	}
+}
+
+// fingerprint is a hash of what a step record says.
+func fingerprint(e store.StepEvent) uint64 {
+	h := fnv.New64a()
+	b, _ := json.Marshal(e)
+	h.Write(b)
+	h.Write(e.Outputs)
+	h.Write(e.Detail)
+	return h.Sum64()
 }
 
 // discoverScheduled records runs that Temporal schedules started, and
@@ -184,7 +208,7 @@ func observeRun(runbook string, st *workflows.Status, at time.Time) {
 	runsFinished.WithLabelValues(runbook, st.Status).Inc()
 	runDuration.WithLabelValues(runbook).Observe(at.Sub(st.StartedAt).Seconds())
 	for _, s := range st.Steps {
-		if s.Status == workflows.StatusPending {
+		if s.Status == workflows.StatusPending || s.Status == workflows.StatusNotReached {
 			continue
 		}
 		stepsDone.WithLabelValues(runbook, s.Kind, s.Status).Inc()

@@ -292,7 +292,9 @@ func TestVoteIsRecordedBeforeItCounts(t *testing.T) {
 	var run runView
 	a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{}, &run)
 	a.waiting(run.ID)
-	db, err := sql.Open("sqlite", path)
+	// The API writes too (a token's last use): wait for its lock, as it
+	// waits for ours.
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,21 +22,21 @@ var logModels = []any{&LogRun{}, &LogStream{}, &LogChunk{}}
 // OpenLogs opens dsn for a worker's step logs: it creates or migrates the
 // log tables only, so the worker's database role needs rights on those
 // alone (not on the runs, votes, tokens or the vote-signing key).
-func OpenLogs(dsn string) (*Store, error) { return open(dsn, logModels) }
+func OpenLogs(dsn string) (*Store, error) { return open(dsn, logModels, false) }
 
 // LogRun numbers a run's lines and counts the bytes kept of them.
 type LogRun struct {
-	RunID     string `gorm:"primaryKey;size:120"`
-	NextSeq   int64  `gorm:"not null"` // the seq of the next line
-	Bytes     int64  `gorm:"not null"` // kept
-	HeadBytes int64  `gorm:"not null"` // of chunks in the run's head, never elided for the run's cap
+	RunID     string `gorm:"primaryKey;size:1000"` // RunIDSize
+	NextSeq   int64  `gorm:"not null"`             // the seq of the next line
+	Bytes     int64  `gorm:"not null"`             // kept
+	HeadBytes int64  `gorm:"not null"`             // of chunks in the run's head, never elided for the run's cap
 }
 
 // LogStream is one step attempt's log: what it sent, what its head holds
 // and what was elided of it.
 type LogStream struct {
 	ID          uint   `gorm:"primaryKey"`
-	RunID       string `gorm:"size:120;not null;uniqueIndex:log_stream_key"`
+	RunID       string `gorm:"size:1000;not null;uniqueIndex:log_stream_key"`
 	Step        string `gorm:"size:63;not null;uniqueIndex:log_stream_key"`
 	Item        int    `gorm:"not null;uniqueIndex:log_stream_key"` // -1 outside loops (no default: 0 is an item)
 	Attempt     int    `gorm:"not null;uniqueIndex:log_stream_key"`
@@ -52,7 +52,7 @@ type LogStream struct {
 // lines without their seq.
 type LogChunk struct {
 	ID       uint   `gorm:"primaryKey"`
-	RunID    string `gorm:"size:120;not null;uniqueIndex:log_chunk_seq"`
+	RunID    string `gorm:"size:1000;not null;uniqueIndex:log_chunk_seq"`
 	FirstSeq int64  `gorm:"not null;uniqueIndex:log_chunk_seq"`
 	Step     string `gorm:"size:63;not null"`
 	Item     int    `gorm:"not null"`

@@ -18,9 +18,16 @@ type RunbookVersion struct {
 	CreatedAt time.Time `json:"createdAt"`
 }
 
+// RunIDSize is what a run id column holds: Temporal's longest workflow
+// id (limit.maxIDLength, 1000 by default). A run's id is at most 90
+// characters (a 63-character name, a dash, 26), but a vote's is the id of
+// the workflow that holds the approval, a sub-runbook run
+// (<run>.<step>.<item>, nested as deep as runbooks call runbooks).
+const RunIDSize = 1000
+
 // Run is one execution of a runbook version.
 type Run struct {
-	ID            string `gorm:"primaryKey;size:120" json:"id"`
+	ID            string `gorm:"primaryKey;size:1000" json:"id"`
 	Runbook       string `gorm:"size:63;not null;index:run_runbook_created" json:"runbook"`
 	Version       int    `gorm:"not null" json:"version"`
 	Status        string `gorm:"size:20;not null;index" json:"status"`
@@ -35,21 +42,32 @@ type Run struct {
 	ConcurrencyKey string  `gorm:"size:300;index" json:"concurrencyKey,omitempty"`
 	// Holds is "runbook/key" while a run with a concurrency key is
 	// running, NULL otherwise: unique, so two starts cannot both hold it.
-	Holds     *string    `gorm:"size:400;uniqueIndex" json:"-"`
-	Error     string     `gorm:"type:text" json:"error,omitempty"`
-	ErrorType string     `gorm:"size:100" json:"errorType,omitempty"`
-	Outputs   []byte     `json:"-"` // JSON
-	CreatedAt time.Time  `gorm:"index:run_runbook_created" json:"createdAt"`
-	EndedAt   *time.Time `json:"endedAt,omitempty"`
+	Holds     *string `gorm:"size:400;uniqueIndex" json:"-"`
+	Error     string  `gorm:"type:text" json:"error,omitempty"`
+	ErrorType string  `gorm:"size:100" json:"errorType,omitempty"`
+	// FailedStep is the step whose failure failed the run.
+	FailedStep string     `gorm:"size:63;not null;default:''" json:"failedStep,omitempty"`
+	Outputs    []byte     `json:"-"` // JSON
+	CreatedAt  time.Time  `gorm:"index:run_runbook_created" json:"createdAt"`
+	EndedAt    *time.Time `json:"endedAt,omitempty"`
+	// Recorded is the length of the final timeline the step records hold,
+	// once the run ended and it was written (0 before): views of the run
+	// then read the records, never Temporal.
+	Recorded  int `gorm:"not null;default:0" json:"-"`
+	Handovers int `gorm:"not null;default:0" json:"-"`
 }
 
 // StepEvent is a step's current state in a run's timeline (one row per
 // step, and per item inside loops), kept current while the run goes.
 type StepEvent struct {
-	ID        uint       `gorm:"primaryKey" json:"-"`
-	RunID     string     `gorm:"size:120;not null;uniqueIndex:step_run_step_item" json:"runId"`
-	StepID    string     `gorm:"size:63;not null;uniqueIndex:step_run_step_item" json:"step"`
-	Item      int        `gorm:"not null;default:-1;uniqueIndex:step_run_step_item" json:"item"` // -1 outside loops
+	ID     uint   `gorm:"primaryKey" json:"-"`
+	RunID  string `gorm:"size:1000;not null;uniqueIndex:step_run_step_item" json:"runId"`
+	StepID string `gorm:"size:63;not null;uniqueIndex:step_run_step_item" json:"step"`
+	// Item is -1 outside loops. No column default: GORM writes a column's
+	// default for a zero value, and item 0 would be recorded as -1.
+	Item      int        `gorm:"not null;uniqueIndex:step_run_step_item" json:"item"`
+	Loop      string     `gorm:"size:63;not null;default:''" json:"loop,omitempty"`
+	Phase     string     `gorm:"size:20;not null;default:''" json:"phase,omitempty"`
 	Kind      string     `gorm:"size:20" json:"kind"`
 	Status    string     `gorm:"size:20;not null" json:"status"`
 	Attempts  int        `json:"attempts"`
@@ -58,15 +76,18 @@ type StepEvent struct {
 	Outputs   []byte     `json:"-"` // JSON
 	Error     string     `gorm:"type:text" json:"error,omitempty"`
 	ErrorType string     `gorm:"size:100" json:"errorType,omitempty"`
-	UpdatedAt time.Time  `json:"updatedAt"`
+	// Detail is the rest of the timeline entry, as JSON: an approval's
+	// message, approvers and votes, a compensation's times and error.
+	Detail    []byte    `json:"-"`
+	UpdatedAt time.Time `json:"updatedAt"`
 }
 
 // Vote is an approval vote, as the audit trail of approvals.
 type Vote struct {
 	ID       uint   `gorm:"primaryKey" json:"-"`
-	RunID    string `gorm:"size:120;not null;index" json:"runId"`
+	RunID    string `gorm:"size:1000;not null;index" json:"runId"`
 	StepID   string `gorm:"size:63;not null" json:"step"`
-	Item     int    `gorm:"not null;default:-1" json:"item"`
+	Item     int    `gorm:"not null" json:"item"` // -1 outside loops; no default (see StepEvent.Item)
 	User     string `gorm:"size:200;not null" json:"user"`
 	Decision string `gorm:"size:10;not null" json:"decision"`
 	Comment  string `gorm:"type:text" json:"comment,omitempty"`
@@ -104,12 +125,21 @@ type Token struct {
 	ExpiresAt  *time.Time `json:"expiresAt,omitempty"` // nil: does not expire
 }
 
-// AuditEntry records a write: who did what to what, when.
+// AuditEntry records a write or a refused attempt at one: who did what to
+// what, when, and whether it was done. Entries are append-only: the store
+// has no path that changes or removes one, and the database refuses it
+// (see audit.go).
 type AuditEntry struct {
 	ID     uint      `gorm:"primaryKey" json:"id"`
 	At     time.Time `gorm:"index" json:"at"`
-	Actor  string    `gorm:"size:200;not null" json:"actor"`
-	Action string    `gorm:"size:60;not null" json:"action"` // e.g. runbook.register, run.start, approval.vote
+	Actor  string    `gorm:"size:200;not null;index" json:"actor"`
+	Action string    `gorm:"size:60;not null;index" json:"action"` // one of AuditActions
 	Target string    `gorm:"size:300" json:"target"`
-	Detail string    `gorm:"type:text" json:"detail,omitempty"` // JSON, never secrets
+	// Run and Runbook are what the entry is about, for filtering: the
+	// recorded run (the root run for a sub-runbook's vote) and its runbook.
+	Run     string `gorm:"size:120;not null;default:'';index" json:"run,omitempty"`
+	Runbook string `gorm:"size:63;not null;default:'';index" json:"runbook,omitempty"`
+	Outcome string `gorm:"size:10;not null;default:ok" json:"outcome"` // ok or refused
+	Reason  string `gorm:"type:text" json:"reason,omitempty"`          // why it was refused
+	Detail  string `gorm:"type:text" json:"detail,omitempty"`          // JSON, never secrets
 }

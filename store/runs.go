@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
+	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -39,12 +39,13 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		h := r.Runbook + "/" + r.ConcurrencyKey
 		r.Holds = &h
 	}
-	detail, _ := json.Marshal(map[string]any{"runbook": r.Runbook, "version": r.Version, "trigger": r.Trigger, "triggeredBy": r.TriggeredBy, "triggerDetail": r.TriggerDetail})
+	entry := AuditRecord{Actor: r.Starter(), Action: ActionRunStart, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
+		Detail: RunStartDetail{Version: r.Version, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy, TriggerDetail: r.TriggerDetail}}
 	err = s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
-		return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: r.Starter(), Action: "run.start", Target: r.ID, Detail: string(detail)}).Error
+		return appendAudit(tx, entry)
 	})
 	if err != nil {
 		if r.IdempotencyKey != nil {
@@ -85,15 +86,116 @@ func (s *Store) Run(id string) (*Run, error) {
 
 // FinishRun records how a run ended.
 func (s *Store) FinishRun(id, status, errType, errMsg string, outputs map[string]any, at time.Time) error {
-	b, err := json.Marshal(outputs)
+	return s.EndRun(id, RunEnd{Status: status, ErrorType: errType, Error: errMsg, Outputs: outputs, At: at})
+}
+
+// RunEnd is how a run ended, as its record keeps it.
+type RunEnd struct {
+	Status, ErrorType, Error, FailedStep string
+	Outputs                              map[string]any
+	At                                   time.Time
+	Handovers                            int
+}
+
+func (e RunEnd) fields() (map[string]any, error) {
+	b, err := json.Marshal(e.Outputs)
+	if err != nil {
+		return nil, err
+	}
+	fields := map[string]any{"status": e.Status, "error_type": e.ErrorType, "error": e.Error, "failed_step": e.FailedStep,
+		"outputs": b, "ended_at": e.At, "handovers": e.Handovers}
+	if e.Status != "running" {
+		fields["holds"] = nil
+	}
+	return fields, nil
+}
+
+// EndRun records how a run ended, its timeline records as they are.
+func (s *Store) EndRun(id string, e RunEnd) error {
+	fields, err := e.fields()
 	if err != nil {
 		return err
 	}
-	fields := map[string]any{"status": status, "error_type": errType, "error": errMsg, "outputs": b, "ended_at": at}
-	if status != "running" {
-		fields["holds"] = nil
-	}
 	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+}
+
+// RecordTimeline writes a run's timeline entries (in its order) and, with
+// end, how the run ended: its record then says its step records hold its
+// final timeline (Run.Recorded), written before. Each statement writes at
+// most 500 entries, within the query timeout. Entries with the same step
+// and item (runs from before compensation steps had their item) keep the
+// last one, in the first one's place.
+func (s *Store) RecordTimeline(id string, steps []StepEvent, end *RunEnd) error {
+	steps = lastOfEach(steps)
+	for from := 0; from < len(steps); from += 500 {
+		err := s.db.Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
+			DoUpdates: clause.AssignmentColumns(stepColumns),
+		}).Create(steps[from:min(from+500, len(steps))]).Error
+		if err != nil {
+			return fmt.Errorf("store: timeline of %s: %w", id, err)
+		}
+	}
+	if end == nil {
+		return nil
+	}
+	fields, err := end.fields()
+	if err != nil {
+		return err
+	}
+	fields["recorded"] = len(steps)
+	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+}
+
+var stepColumns = []string{"loop", "phase", "kind", "status", "attempts", "started_at", "ended_at", "outputs", "error", "error_type", "detail", "updated_at"}
+
+func lastOfEach(steps []StepEvent) []StepEvent {
+	type key struct {
+		step string
+		item int
+	}
+	at := make(map[key]int, len(steps))
+	out := make([]StepEvent, 0, len(steps))
+	for _, e := range steps {
+		k := key{e.StepID, e.Item}
+		if i, ok := at[k]; ok {
+			out[i] = e
+			continue
+		}
+		at[k] = len(out)
+		out = append(out, e)
+	}
+	return out
+}
+
+// StepsPage returns limit entries of a run's timeline from offset, in
+// order.
+func (s *Store) StepsPage(runID string, offset, limit int) ([]StepEvent, error) {
+	var out []StepEvent
+	err := s.db.Where("run_id = ?", runID).Order("id").Offset(offset).Limit(limit).Find(&out).Error
+	return out, err
+}
+
+// VersionHashes maps "name@version" to the hash of each runbook version
+// the runs are of.
+func (s *Store) VersionHashes(runs []Run) (map[string]string, error) {
+	out := map[string]string{}
+	byName := map[string][]int{}
+	for _, r := range runs {
+		if !slices.Contains(byName[r.Runbook], r.Version) {
+			byName[r.Runbook] = append(byName[r.Runbook], r.Version)
+		}
+	}
+	for name, versions := range byName {
+		var vs []RunbookVersion
+		if err := s.db.Select("name", "version", "hash").Where("name = ? AND version IN ?", name, versions).Find(&vs).Error; err != nil {
+			return nil, err
+		}
+		for _, v := range vs {
+			out[fmt.Sprintf("%s@%d", v.Name, v.Version)] = v.Hash
+		}
+	}
+	return out, nil
 }
 
 // RunFilter selects runs; zero fields select all. Cursor is the ID of the
@@ -148,41 +250,13 @@ func (s *Store) Runs(f RunFilter) ([]Run, string, error) {
 
 // SaveStep upserts a step's state in a run's timeline.
 func (s *Store) SaveStep(e *StepEvent) error {
-	return s.db.Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
-		DoUpdates: clause.AssignmentColumns([]string{"kind", "status", "attempts", "started_at", "ended_at", "outputs", "error", "error_type", "updated_at"}),
-	}).Create(e).Error
+	return s.RecordTimeline(e.RunID, []StepEvent{*e}, nil)
 }
 
 // Steps returns a run's timeline in order of start.
 func (s *Store) Steps(runID string) ([]StepEvent, error) {
 	var out []StepEvent
 	err := s.db.Where("run_id = ?", runID).Order("id").Find(&out).Error
-	return out, err
-}
-
-// Audit records a write.
-func (s *Store) Audit(actor, action, target string, detail any) error {
-	d := ""
-	if detail != nil {
-		b, err := json.Marshal(detail)
-		if err != nil {
-			return err
-		}
-		d = string(b)
-	}
-	return s.db.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: d}).Error
-}
-
-// AuditLog lists audit entries, newest first, optionally for actions
-// starting with prefix.
-func (s *Store) AuditLog(prefix string, limit int) ([]AuditEntry, error) {
-	q := s.db.Order("id DESC").Limit(max(limit, 1))
-	if prefix != "" {
-		q = q.Where("action LIKE ?", strings.ReplaceAll(prefix, "%", "")+"%")
-	}
-	var out []AuditEntry
-	err := q.Find(&out).Error
 	return out, err
 }
 

@@ -32,9 +32,11 @@ type Store struct {
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
 // file path. It creates or migrates the tables.
-func Open(dsn string) (*Store, error) { return open(dsn, models) }
+func Open(dsn string) (*Store, error) { return open(dsn, models, true) }
 
-func open(dsn string, tables []any) (*Store, error) {
+// open connects and migrates tables; all adds the migrations of the
+// other tables (run ids, the audit's triggers).
+func open(dsn string, tables []any, all bool) (*Store, error) {
 	var dial gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -76,6 +78,12 @@ func open(dsn string, tables []any) (*Store, error) {
 	err = s.registerDeadlines()
 	if err == nil {
 		err = db.AutoMigrate(tables...)
+	}
+	if err == nil && all {
+		err = widenRunIDs(db)
+	}
+	if err == nil && all {
+		err = s.migrateAudit()
 	}
 	if err != nil {
 		s.Close()

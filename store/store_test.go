@@ -171,20 +171,27 @@ func TestTimelineVotesAndAudit(t *testing.T) {
 			}
 		}
 		steps, err := s.Steps("r1")
-		if err != nil || len(steps) != 2 || steps[0].Status != "succeeded" || steps[0].Attempts != 2 {
+		if err != nil || len(steps) != 2 || steps[0].Status != "succeeded" || steps[0].Attempts != 2 || steps[0].Item != -1 || steps[1].Item != 0 {
 			t.Fatalf("steps: %+v, %v", steps, err)
+		}
+		// Item 0 is item 0, not the column's default (-1).
+		if err := s.AddVote(&Vote{RunID: "r1", StepID: "each_gate", Item: 0, User: "bob", Decision: "approve", Status: VotePending, At: now}); err != nil {
+			t.Fatal(err)
+		}
+		if v, err := s.VoteOf("r1", "each_gate", 0, "bob"); err != nil || v.Item != 0 || v.Status != VotePending {
+			t.Errorf("a vote on item 0: %+v %v", v, err)
 		}
 		if err := s.AddVote(&Vote{RunID: "r1", StepID: "gate", Item: -1, User: "ann", Decision: "approve", At: now}); err != nil {
 			t.Fatal(err)
 		}
-		if vs, _ := s.Votes("r1"); len(vs) != 1 || vs[0].User != "ann" {
+		if vs, _ := s.Votes("r1"); len(vs) != 2 || vs[1].User != "ann" || vs[1].Status != VoteCounted {
 			t.Errorf("votes: %+v", vs)
 		}
-		if err := s.Audit("ann", "approval.vote", "r1/gate", map[string]string{"decision": "approve"}); err != nil {
+		if err := s.Append(AuditRecord{Actor: "ann", Action: ActionApprovalVote, Target: "r1/gate", Run: "r1", Detail: VoteDetail{Step: "gate", Decision: "approve"}}); err != nil {
 			t.Fatal(err)
 		}
 		log, err := s.AuditLog("approval.", 10)
-		if err != nil || len(log) != 1 || log[0].Detail != `{"decision":"approve"}` {
+		if err != nil || len(log) != 1 || log[0].Detail != `{"step":"gate","decision":"approve"}` || log[0].Outcome != AuditOK || log[0].Run != "r1" {
 			t.Errorf("audit: %+v, %v", log, err)
 		}
 	})

@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"encoding/base32"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -184,15 +183,11 @@ func (s *Store) issue(actor string, spec TokenSpec) (string, *Token, error) {
 
 // auditToken records action on t: never the secret or its hash.
 func auditToken(tx *gorm.DB, actor, action string, t *Token) error {
-	detail := map[string]any{"user": t.User, "prefix": t.Prefix, "roles": t.RoleList(), "groups": t.GroupList()}
+	d := TokenDetail{User: t.User, Prefix: t.Prefix, Roles: t.RoleList(), Groups: t.GroupList()}
 	if t.ExpiresAt != nil {
-		detail["expiresAt"] = t.ExpiresAt.Format(time.RFC3339)
+		d.ExpiresAt = t.ExpiresAt.Format(time.RFC3339)
 	}
-	b, err := json.Marshal(detail)
-	if err != nil {
-		return err
-	}
-	return tx.Create(&AuditEntry{At: time.Now().UTC(), Actor: actor, Action: action, Target: strconv.FormatUint(uint64(t.ID), 10), Detail: string(b)}).Error
+	return appendAudit(tx, AuditRecord{Actor: actor, Action: action, Target: strconv.FormatUint(uint64(t.ID), 10), Detail: d})
 }
 
 // Authenticate resolves a token's secret to its identity and notes its

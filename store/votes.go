@@ -1,9 +1,7 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
-	"time"
 
 	"gorm.io/gorm"
 )
@@ -14,45 +12,68 @@ const (
 	VoteCounted = "counted"
 )
 
-// AddVote records an approval vote as it is.
-func (s *Store) AddVote(v *Vote) error { return s.db.Create(v).Error }
-
-// PrepareVote records a vote as pending, with its approval.vote audit entry
-// by the voter, in one transaction: before the run is asked to count it,
-// so a vote never counts unrecorded. It returns the audit entry's id.
-func (s *Store) PrepareVote(v *Vote, detail any) (uint, error) {
-	d, err := json.Marshal(detail)
-	if err != nil {
-		return 0, fmt.Errorf("store: vote detail: %w", err)
+// AddVote records an approval vote as it is (counted, without a status).
+func (s *Store) AddVote(v *Vote) error {
+	if v.Status == "" {
+		v.Status = VoteCounted
 	}
+	return s.db.Create(v).Error
+}
+
+// PrepareVote records a vote as pending, before the run is asked to count
+// it, so a vote never counts unrecorded. Its audit entry is appended with
+// the run's answer (CountVote, RefuseVote): append-only, the trail never
+// holds a vote the run refused as done.
+func (s *Store) PrepareVote(v *Vote) error {
 	v.Status = VotePending
-	entry := &AuditEntry{At: time.Now().UTC(), Actor: v.User, Action: "approval.vote", Target: v.RunID + "/" + v.StepID, Detail: string(d)}
-	err = s.transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(v).Error; err != nil {
+	if err := s.db.Create(v).Error; err != nil {
+		return fmt.Errorf("store: record vote: %w", err)
+	}
+	return nil
+}
+
+// CountVote marks a prepared vote counted and, the first time, appends its
+// approval.vote entry by the voter (about run and runbook) in the same
+// transaction: a retry of a counted vote records nothing more.
+func (s *Store) CountVote(id uint, run, runbook string) error {
+	return s.transaction(func(tx *gorm.DB) error {
+		res := tx.Model(&Vote{}).Where("id = ? AND status = ?", id, VotePending).Update("status", VoteCounted)
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
+		}
+		var v Vote
+		if err := tx.First(&v, id).Error; err != nil {
 			return err
 		}
-		return tx.Create(entry).Error
+		return appendAudit(tx, VoteAudit(&v, run, runbook, "", "", 0))
 	})
-	if err != nil {
-		return 0, fmt.Errorf("store: record vote: %w", err)
-	}
-	return entry.ID, nil
 }
 
-// CountVote marks a prepared vote counted.
-func (s *Store) CountVote(id uint) error {
-	return s.db.Model(&Vote{}).Where("id = ?", id).Update("status", VoteCounted).Error
-}
-
-// DropVote removes a prepared vote the run refused, and its audit entry: a
-// refused vote changes nothing.
-func (s *Store) DropVote(id, auditID uint) error {
+// RefuseVote removes a prepared vote the run or the API refused and
+// appends the refusal, in one transaction: a refused vote counts nothing,
+// and the trail says who tried and why it was refused.
+func (s *Store) RefuseVote(id uint, refusal AuditRecord) error {
 	return s.transaction(func(tx *gorm.DB) error {
 		if err := tx.Delete(&Vote{}, id).Error; err != nil {
 			return err
 		}
-		return tx.Delete(&AuditEntry{}, auditID).Error
+		return appendAudit(tx, refusal)
 	})
+}
+
+// DropVote removes a prepared vote without an audit entry: the retry of a
+// vote the run counted before (whose entry was appended then).
+func (s *Store) DropVote(id uint) error { return s.db.Delete(&Vote{}, id).Error }
+
+// VoteAudit is v's approval.vote entry, refused when reason is set (code
+// the run's reason code, status the HTTP answer).
+func VoteAudit(v *Vote, run, runbook, reason, code string, status int) AuditRecord {
+	d := VoteDetail{Step: v.StepID, Decision: v.Decision, Comment: v.Comment, Code: code, Status: status}
+	if v.Item >= 0 {
+		item := v.Item
+		d.Item = &item
+	}
+	return AuditRecord{Actor: v.User, Action: ActionApprovalVote, Target: v.RunID + "/" + v.StepID, Run: run, Runbook: runbook, Refused: reason, Detail: d}
 }
 
 // VoteOf returns a user's recorded vote on a step (item -1 outside loops),

@@ -220,9 +220,39 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 	}
 	st.Outputs = approvalOutputs(w)
 	if w.decision == plan.DecisionRejected {
-		return &stepError{step: s.ID, typ: ErrApprovalReject, message: "rejected by " + lastRejecter(w)}
+		msg := "rejected by " + lastRejecter(w)
+		if workflow.GetVersion(ctx, rejectionVersion, workflow.DefaultVersion, 1) >= 1 {
+			msg = rejection(key, w)
+		}
+		return &stepError{step: s.ID, typ: ErrApprovalReject, message: msg}
 	}
 	return nil
+}
+
+// rejectionVersion guards the rejection message with its comments: it is
+// error.message to onFailure, so runs recorded before keep the old one.
+const rejectionVersion = "rejection-comment"
+
+// rejection says who rejected approval key and why: `approval "gate"
+// rejected by ann: freeze week`; without a comment `... rejected by ann`;
+// several rejecters (none today: the first reject decides) joined by "; ".
+// A comment is put on one line.
+func rejection(key string, w *approvalWait) string {
+	var by []string
+	for _, v := range w.votes {
+		if v.Decision != plan.VoteReject {
+			continue
+		}
+		who := v.User
+		if c := strings.Join(strings.Fields(v.Comment), " "); c != "" {
+			who += ": " + c
+		}
+		by = append(by, who)
+	}
+	if len(by) == 0 {
+		by = []string{"nobody"}
+	}
+	return fmt.Sprintf("approval %q rejected by %s", key, strings.Join(by, "; "))
 }
 
 func approvalOutputs(w *approvalWait) map[string]any {

@@ -203,7 +203,7 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *plan.Step, i int, item an
 	isc := newScope(sc)
 	isc.vars[s.As] = item
 	idx := i
-	r.declare(isc, s.Steps, s.ID, &idx)
+	r.declare(isc, s.Steps, s.ID, &idx, "")
 	err := r.list(ctx, isc, s.Steps)
 	if err == nil {
 		last := isc.states[s.Steps[len(s.Steps)-1].ID]
@@ -216,7 +216,7 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *plan.Step, i int, item an
 		se := r.asStepError(err, false)
 		esc := newScope(isc)
 		esc.vars[plan.VarError] = plan.ErrorValue(se.step, se.message, se.typ)
-		r.declare(esc, s.OnError, s.ID, &idx)
+		r.declare(esc, s.OnError, s.ID, &idx, PhaseOnError)
 		if oerr := r.list(ctx, esc, s.OnError); oerr != nil {
 			r.logger(ctx).Warn("onError failed", "step", s.ID, "item", i, "error", oerr)
 		}

@@ -74,8 +74,8 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		approvals: map[string]*approvalWait{},
 		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: startedAt},
 	}
-	for _, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
-		r.declare(r.root, list, "", nil)
+	for i, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
+		r.declare(r.root, list, "", nil, []string{"", PhaseOnFailure, PhaseFinally}[i])
 	}
 	r.resumable = resumableSteps(p.Steps, map[string]bool{})
 	if len(in.Resume) > 0 {
@@ -110,18 +110,22 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 
 // declare adds pending timeline entries for steps in sc. Loop bodies are
 // declared per item when the item starts, onError and compensation steps
-// when they run.
-func (r *run) declare(sc *scope, steps []*plan.Step, loop string, item *int) {
+// when they run. Phase only describes the entries: no expression reads
+// it, so runs recorded before it replay the same.
+func (r *run) declare(sc *scope, steps []*plan.Step, loop string, item *int, phase string) []*StepState {
+	var out []*StepState
 	for _, s := range steps {
-		st := &StepState{ID: s.ID, Kind: string(s.Kind), Status: StatusPending, Loop: loop, Item: item, outType: s.Outputs}
+		st := &StepState{ID: s.ID, Kind: string(s.Kind), Status: StatusPending, Loop: loop, Item: item, Phase: phase, outType: s.Outputs}
 		sc.states[s.ID] = st
 		r.timeline = append(r.timeline, st)
+		out = append(out, st)
 		for _, sec := range s.Children() {
 			if sec.Runs == plan.RunsInline {
-				r.declare(sc, sec.Steps, loop, item)
+				out = append(out, r.declare(sc, sec.Steps, loop, item, phase)...)
 			}
 		}
 	}
+	return out
 }
 
 // vars is what expressions evaluated in sc read.

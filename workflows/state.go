@@ -17,6 +17,24 @@ const (
 	StatusSkipped         = "skipped"
 	StatusCompensated     = "compensated"
 	StatusCancelled       = "cancelled"
+	// StatusNotReached is a step, or a loop item's step, that never ran
+	// in a run that has ended: the run failed, was cancelled or exited
+	// before it. The API shows it in place of pending once the run ended
+	// (the workflow keeps pending: see server/status.go, settle).
+	StatusNotReached = "not-reached"
+)
+
+// StepStatuses are every status a timeline entry takes, in docs order.
+var StepStatuses = []string{StatusPending, StatusRunning, StatusWaitingApproval, StatusWaitingEvent, StatusSucceeded,
+	StatusFailed, StatusSkipped, StatusCompensated, StatusCancelled, StatusNotReached}
+
+// Phases of a timeline entry: where in the run its step is. Main steps
+// and forEach bodies have none.
+const (
+	PhaseOnError    = "onError"    // a forEach item's error handler
+	PhaseOnFailure  = "onFailure"  // the run's failure handler
+	PhaseFinally    = "finally"    // the run's finally
+	PhaseCompensate = "compensate" // a compensate.steps entry, undoing Compensates
 )
 
 // Run statuses.
@@ -27,27 +45,39 @@ const (
 	RunCancelled = "cancelled"
 )
 
+// RunStatuses are every status a run takes.
+var RunStatuses = []string{RunRunning, RunSucceeded, RunFailed, RunCancelled}
+
 // StepState is one entry of a run's timeline. Steps inside a forEach body
 // have one entry per item.
 type StepState struct {
-	ID        string         `json:"id"`
-	Kind      string         `json:"kind"`
-	Loop      string         `json:"loop,omitempty"` // the forEach this entry is an item of
-	Item      *int           `json:"item,omitempty"`
-	Status    string         `json:"status"`
-	Attempts  int            `json:"attempts,omitempty"`
-	StartedAt *time.Time     `json:"startedAt,omitempty"`
-	EndedAt   *time.Time     `json:"endedAt,omitempty"`
-	Outputs   map[string]any `json:"outputs,omitempty"`
-	Error     string         `json:"error,omitempty"`
-	ErrorType string         `json:"errorType,omitempty"`
+	ID   string `json:"id"`
+	Kind string `json:"kind"`
+	Loop string `json:"loop,omitempty"` // the forEach this entry is an item of
+	Item *int   `json:"item,omitempty"`
+	// Phase is where the step is (Phase*); Compensates, for a
+	// compensate.steps entry, the step it undoes.
+	Phase       string         `json:"phase,omitempty"`
+	Compensates string         `json:"compensates,omitempty"`
+	Status      string         `json:"status"`
+	Attempts    int            `json:"attempts,omitempty"`
+	StartedAt   *time.Time     `json:"startedAt,omitempty"`
+	EndedAt     *time.Time     `json:"endedAt,omitempty"`
+	Outputs     map[string]any `json:"outputs,omitempty"`
+	Error       string         `json:"error,omitempty"`
+	ErrorType   string         `json:"errorType,omitempty"`
 	// Message is an approval's question, or an exit's or assert's message.
 	Message      string   `json:"message,omitempty"`
 	Approvers    []string `json:"approvers,omitempty"`
 	MinApprovals int      `json:"minApprovals,omitempty"`
 	Votes        []Vote   `json:"votes,omitempty"`
-	// CompensationError says why this step's undo failed, if it did.
-	CompensationError string `json:"compensationError,omitempty"`
+	// CompensationStartedAt and CompensationEndedAt are when this step's
+	// undo ran (its compensate action, or its compensate.steps, which have
+	// entries of their own); CompensationError says why it failed, if it
+	// did (the status then stays succeeded, else it is compensated).
+	CompensationStartedAt *time.Time `json:"compensationStartedAt,omitempty"`
+	CompensationEndedAt   *time.Time `json:"compensationEndedAt,omitempty"`
+	CompensationError     string     `json:"compensationError,omitempty"`
 
 	outType *plan.Type // the declared type of Outputs
 }

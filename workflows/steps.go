@@ -27,8 +27,8 @@ func (r *run) list(ctx workflow.Context, sc *scope, steps []*plan.Step) error {
 // continueOnError is recorded and swallowed.
 func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	st := sc.lookup(s.ID)
-	if st == nil { // compensation steps are declared when they run
-		r.declare(sc, []*plan.Step{s}, "", nil)
+	if st == nil { // compensation steps are declared before they run
+		r.declare(sc, []*plan.Step{s}, "", nil, PhaseCompensate)
 		st = sc.states[s.ID]
 	}
 	if ctx.Err() != nil {
@@ -43,7 +43,7 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 			return r.fail(ctx, st, s, &stepError{step: s.ID, typ: ErrExpression, message: err.Error()})
 		}
 		if !ok {
-			r.skip(sc, s)
+			r.skip(ctx, sc, s)
 			return nil
 		}
 	}
@@ -174,20 +174,29 @@ func (r *run) fail(ctx workflow.Context, st *StepState, s *plan.Step, err error)
 
 // skip marks a step and the steps inline in it (a group's, a parallel's)
 // skipped; a loop's body, an item's error handler and an undo are left as
-// they are.
-func (r *run) skip(sc *scope, s *plan.Step) {
+// they are. Since skipTimeVersion a skipped entry's endedAt says when its
+// if was found false (expressions read steps.<id>.endedAt, so runs
+// recorded before keep none).
+func (r *run) skip(ctx workflow.Context, sc *scope, s *plan.Step) {
 	if st := sc.lookup(s.ID); st != nil {
 		st.Status = StatusSkipped
+		if workflow.GetVersion(ctx, skipTimeVersion, workflow.DefaultVersion, 1) >= 1 {
+			now := workflow.Now(ctx)
+			st.EndedAt = &now
+		}
 	}
 	for _, sec := range s.Children() {
 		if sec.Runs != plan.RunsInline {
 			continue
 		}
 		for _, c := range sec.Steps {
-			r.skip(sc, c)
+			r.skip(ctx, sc, c)
 		}
 	}
 }
+
+// skipTimeVersion guards the endedAt of skipped steps.
+const skipTimeVersion = "skip-time"
 
 // action runs an action step: its inputs rendered (those reading secrets
 // deferred to the activity), retried by policy, repeated until its

@@ -185,11 +185,11 @@ func (r *run) finish(ctx workflow.Context, err error) (*RunResult, error) {
 	switch {
 	case cancelled:
 		r.status.Status = RunCancelled
-		r.markUnfinished(StatusCancelled)
+		r.markUnfinished(StatusCancelled, now)
 		return nil, temporal.NewCanceledError(r.status)
 	case err != nil:
 		r.status.Status = RunFailed
-		r.markUnfinished(StatusCancelled)
+		r.markUnfinished(StatusCancelled, now)
 		return r.end(ctx, nil, temporal.NewNonRetryableApplicationError(r.status.Error, r.status.ErrorType, nil, r.status))
 	}
 	outputs, oerr := r.outputs()
@@ -239,12 +239,16 @@ func (r *run) outputs() (map[string]any, error) {
 	return out, nil
 }
 
-// markUnfinished closes entries left pending or running.
-func (r *run) markUnfinished(status string) {
+// markUnfinished closes entries left running or waiting, as of now. It
+// runs once the run has ended, when no expression reads steps again.
+func (r *run) markUnfinished(status string, now time.Time) {
 	for _, st := range r.timeline {
 		switch st.Status {
 		case StatusRunning, StatusWaitingApproval, StatusWaitingEvent:
 			st.Status = status
+			if st.EndedAt == nil {
+				st.EndedAt = &now
+			}
 		}
 	}
 }

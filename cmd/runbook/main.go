@@ -52,6 +52,7 @@ func commands() []*command {
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
 		{name: "schedules", usage: "schedules", summary: "list schedules with their next fire time", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN", summary: "cancel a run", run: runCancel},
+		{name: "audit", usage: "audit [--run ID] [--runbook NAME] [--actor U] [--action A] [--outcome ok|refused] [--since T] [--until T] [--limit N] [--json]", summary: "who did what, newest first, refusals with the reason (--since 24h or RFC 3339)", run: runAudit},
 		{name: "token", usage: "token create|list|revoke [--db DSN]", summary: "create (--ttl), list and revoke API tokens; --db or the admin API", run: runToken},
 	}
 }

@@ -1,0 +1,102 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// MaxCancelReason bounds a cancel's reason, in bytes.
+const MaxCancelReason = 1024
+
+type cancelRequest struct {
+	Reason string `json:"reason"`
+}
+
+// cancelRun asks a running run to cancel, as the caller, with an optional
+// reason; the cancel is audited with it. A refused cancel (a run that has
+// ended: 409) records nothing but the refusal.
+func (a *API) cancelRun(c echo.Context) error {
+	r, err := a.Store.Run(c.Param("id"))
+	if err != nil {
+		return notFoundOr(err, "no run "+c.Param("id"))
+	}
+	var req cancelRequest
+	err = decodeBody(c, &req, true)
+	if err == nil && len(req.Reason) > MaxCancelReason {
+		err = problem(http.StatusUnprocessableEntity, fmt.Sprintf("reason is %d bytes; at most %d", len(req.Reason), MaxCancelReason),
+			map[string]any{"field": "reason", "size": len(req.Reason), "limit": MaxCancelReason})
+		req.Reason = ""
+	}
+	if err == nil {
+		err = a.cancel(c, r)
+	}
+	entry := store.AuditRecord{Actor: identity(c).User, Action: store.ActionRunCancel, Target: r.ID, Run: r.ID, Runbook: r.Runbook}
+	if reason, status, ok := refusal(err); ok {
+		entry.Refused, entry.Detail = reason, store.CancelDetail{Reason: req.Reason, Status: status}
+		a.appendRefusal(c, entry)
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	entry.Detail = store.CancelDetail{Reason: req.Reason}
+	if err := a.Store.Append(entry); err != nil {
+		return err
+	}
+	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
+}
+
+// cancel sends the cancel request, or answers 409 for a run that is not
+// running. Temporal accepts a cancel request for a closed workflow and
+// drops it: ask first, and look again after.
+func (a *API) cancel(c echo.Context, r *store.Run) error {
+	ctx := c.Request().Context()
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		return notInTemporal(r)
+	case err != nil:
+		return err
+	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
+		return ended(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
+	}
+	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
+		if errors.As(err, &nf) {
+			return notInTemporal(r)
+		}
+		return err
+	}
+	// The run may have ended between the two calls, and Temporal drops a
+	// cancel for a closed run without a word. A run still running holds
+	// the request in its history; one cancelled took it.
+	if d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, ""); err == nil {
+		if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st != enumspb.WORKFLOW_EXECUTION_STATUS_CANCELED {
+			return ended(r.ID, closedStatus(st))
+		}
+	}
+	return nil
+}
+
+// ended is the answer to cancelling a run that has ended.
+func ended(run, status string) error {
+	return problem(http.StatusConflict, fmt.Sprintf("run %s has already ended: %s", run, status))
+}
+
+// notInTemporal answers a cancel of a run Temporal does not know: ended
+// (past Temporal's retention) as its record says, or never started.
+func notInTemporal(r *store.Run) error {
+	if r.Status != workflows.RunRunning {
+		return ended(r.ID, r.Status)
+	}
+	return problem(http.StatusConflict, fmt.Sprintf("run %s is recorded but Temporal does not know it", r.ID),
+		"a run whose start did not reach Temporal is marked failed within a minute")
+}

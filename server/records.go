@@ -1,0 +1,150 @@
+package server
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// A run's timeline is in Temporal while it runs and in the records once it
+// ended: the records syncer (and the first view of an ended run the
+// syncer has not written) writes the final timeline and marks the run
+// recorded (store.Run.Recorded). Every later view reads the records and
+// never asks Temporal: a status query of a closed run replays its last
+// execution on a worker.
+
+// settle is how the API shows a status: once the run has ended, an entry
+// that never ran is not-reached, not pending. The workflow keeps pending
+// (a step's status is steps.<id>.status to finally's expressions, so the
+// workflow could change it only behind a version); doing it here, where
+// every status and every record passes, covers the runs that ended before
+// too.
+func settle(st *workflows.Status) {
+	if st == nil || st.Status == workflows.RunRunning {
+		return
+	}
+	settleSteps(st.Steps)
+}
+
+func settleSteps(steps []workflows.StepState) {
+	for i := range steps {
+		if steps[i].Status == workflows.StatusPending {
+			steps[i].Status = workflows.StatusNotReached
+		}
+	}
+}
+
+// stepDetail is the part of a timeline entry its record keeps as JSON.
+type stepDetail struct {
+	Compensates           string           `json:"compensates,omitempty"`
+	Message               string           `json:"message,omitempty"`
+	Approvers             []string         `json:"approvers,omitempty"`
+	MinApprovals          int              `json:"minApprovals,omitempty"`
+	Votes                 []workflows.Vote `json:"votes,omitempty"`
+	CompensationStartedAt *time.Time       `json:"compensationStartedAt,omitempty"`
+	CompensationEndedAt   *time.Time       `json:"compensationEndedAt,omitempty"`
+	CompensationError     string           `json:"compensationError,omitempty"`
+}
+
+// stepRecord is a timeline entry as its record, its times to the
+// microsecond (what Postgres keeps), so that every time of it reads back
+// the same.
+func stepRecord(runID string, s workflows.StepState) store.StepEvent {
+	s.StartedAt, s.EndedAt = micro(s.StartedAt), micro(s.EndedAt)
+	s.CompensationStartedAt, s.CompensationEndedAt = micro(s.CompensationStartedAt), micro(s.CompensationEndedAt)
+	item := -1
+	if s.Item != nil {
+		item = *s.Item
+	}
+	out, _ := json.Marshal(s.Outputs)
+	var detail []byte
+	d := stepDetail{Compensates: s.Compensates, Message: s.Message, Approvers: s.Approvers, MinApprovals: s.MinApprovals, Votes: s.Votes,
+		CompensationStartedAt: s.CompensationStartedAt, CompensationEndedAt: s.CompensationEndedAt, CompensationError: s.CompensationError}
+	if b, _ := json.Marshal(d); string(b) != "{}" {
+		detail = b
+	}
+	return store.StepEvent{RunID: runID, StepID: s.ID, Item: item, Loop: s.Loop, Phase: s.Phase, Kind: s.Kind, Status: s.Status,
+		Attempts: s.Attempts, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Outputs: out, Error: s.Error, ErrorType: s.ErrorType, Detail: detail}
+}
+
+// stepState is a record as a timeline entry.
+func stepState(e store.StepEvent) workflows.StepState {
+	s := workflows.StepState{ID: e.StepID, Kind: e.Kind, Loop: e.Loop, Phase: e.Phase, Status: e.Status, Attempts: e.Attempts,
+		StartedAt: utc(e.StartedAt), EndedAt: utc(e.EndedAt), Error: e.Error, ErrorType: e.ErrorType}
+	if e.Item >= 0 {
+		item := e.Item
+		s.Item = &item
+	}
+	_ = json.Unmarshal(e.Outputs, &s.Outputs)
+	var d stepDetail
+	if len(e.Detail) > 0 && json.Unmarshal(e.Detail, &d) == nil {
+		s.Compensates, s.Message, s.Approvers, s.MinApprovals, s.Votes = d.Compensates, d.Message, d.Approvers, d.MinApprovals, d.Votes
+		s.CompensationStartedAt, s.CompensationEndedAt, s.CompensationError = d.CompensationStartedAt, d.CompensationEndedAt, d.CompensationError
+	}
+	return s
+}
+
+func micro(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC().Truncate(time.Microsecond)
+	return &u
+}
+
+// utc gives a time read back from the records the zone it was written in.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+func stepRecords(runID string, steps []workflows.StepState) []store.StepEvent {
+	out := make([]store.StepEvent, len(steps))
+	for i, s := range steps {
+		out[i] = stepRecord(runID, s)
+	}
+	return out
+}
+
+// runEnd is how an ended status ends its run's record; a status without
+// an end time (a closed run no worker could be asked about) ends at now.
+func runEnd(st *workflows.Status) store.RunEnd {
+	at := time.Now().UTC()
+	if st.EndedAt != nil {
+		at = st.EndedAt.UTC().Truncate(time.Microsecond)
+	}
+	return store.RunEnd{Status: st.Status, ErrorType: st.ErrorType, Error: st.Error, FailedStep: st.FailedStep,
+		Outputs: st.Outputs, At: at, Handovers: st.Handovers}
+}
+
+// hasTimeline reports whether a status carries the run's timeline: a
+// closed run no worker could be asked about has none (every plan has a
+// step), and must not be recorded as if it had.
+func hasTimeline(st *workflows.Status) bool {
+	return st.StepsTotal > 0 && len(st.Steps) == st.StepsTotal
+}
+
+// recordEnd writes an ended run's whole timeline (st, settled) and its end.
+// A status without its timeline ends the record and leaves it unrecorded,
+// so that a later view asks again.
+// A run Temporal terminated or timed out has no timeline to ask for: its
+// records, as the syncer last saw them, become its final timeline.
+func (a *API) recordEnd(r *store.Run, st *workflows.Status) error {
+	end := runEnd(st)
+	switch {
+	case hasTimeline(st):
+		return a.Store.RecordTimeline(r.ID, stepRecords(r.ID, st.Steps), &end)
+	case st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut:
+		seen, err := a.Store.Steps(r.ID)
+		if err != nil {
+			return err
+		}
+		return a.Store.RecordTimeline(r.ID, seen, &end)
+	}
+	return a.Store.EndRun(r.ID, end)
+}

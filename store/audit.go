@@ -1,0 +1,352 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+)
+
+// Outcomes of an audit entry.
+const (
+	AuditOK      = "ok"
+	AuditRefused = "refused"
+)
+
+// The actions the audit trail records.
+const (
+	ActionRunbookRegister = "runbook.register"
+	ActionRunStart        = "run.start"
+	ActionRunCancel       = "run.cancel"
+	ActionRunEvent        = "run.event"
+	ActionApprovalVote    = "approval.vote"
+	ActionSchedulePause   = "schedule.pause"
+	ActionScheduleUnpause = "schedule.unpause"
+	ActionScheduleTrigger = "schedule.trigger"
+	ActionTokenCreate     = "token.create"
+	ActionTokenRevoke     = "token.revoke"
+)
+
+// RegisterDetail is the detail of runbook.register.
+type RegisterDetail struct {
+	Version int    `json:"version" doc:"the new version"`
+	Hash    string `json:"hash" doc:"the version's content hash"`
+}
+
+// RunStartDetail is the detail of run.start, done or refused.
+type RunStartDetail struct {
+	Version       int    `json:"version" doc:"the runbook version started"`
+	Trigger       string `json:"trigger" doc:"api, schedule, alert or webhook"`
+	TriggeredBy   string `json:"triggeredBy" doc:"the user, schedule name, alert fingerprint or webhook name"`
+	TriggerDetail string `json:"triggerDetail,omitempty" doc:"the alert name, schedule name or webhook delivery"`
+	Status        int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
+// CancelDetail is the detail of run.cancel.
+type CancelDetail struct {
+	Reason string `json:"reason,omitempty" doc:"the reason the caller gave (the body's reason)"`
+	Status int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
+// VoteDetail is the detail of approval.vote: never its inputs' values.
+type VoteDetail struct {
+	Step     string `json:"step" doc:"the approval step"`
+	Item     *int   `json:"item,omitempty" doc:"the forEach item, inside a loop"`
+	Decision string `json:"decision" doc:"approve or reject"`
+	Comment  string `json:"comment,omitempty" doc:"the voter's comment"`
+	Code     string `json:"code,omitempty" doc:"refused: the run's reason code (SelfApproval, NotApprover, AlreadyVoted, NotWaiting, ...)"`
+	Status   int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
+// EventDetail is the detail of run.event: the payload's size, never its
+// content.
+type EventDetail struct {
+	Event string `json:"event" doc:"the event name"`
+	Size  int    `json:"size" doc:"the payload's size in bytes of JSON"`
+}
+
+// ScheduleDetail is the detail of schedule.pause, schedule.unpause and
+// schedule.trigger.
+type ScheduleDetail struct {
+	Schedule string `json:"schedule" doc:"the schedule name"`
+}
+
+// TokenDetail is the detail of token.create and token.revoke: never the
+// secret or its hash.
+type TokenDetail struct {
+	User      string   `json:"user" doc:"the token's user"`
+	Prefix    string   `json:"prefix" doc:"the secret's first 12 characters"`
+	Roles     []string `json:"roles" doc:"its roles"`
+	Groups    []string `json:"groups" doc:"its groups"`
+	ExpiresAt string   `json:"expiresAt,omitempty" doc:"its expiry, RFC 3339"`
+}
+
+// AuditAction is one action of the audit trail: what its target is, the
+// type of its detail, and when it is written. The documentation's table
+// is made from these, and Append refuses any other action or detail.
+type AuditAction struct {
+	Name, Target, When string
+	Detail             any // a zero value of the detail's type
+}
+
+// AuditActions lists every action the audit trail records.
+var AuditActions = []AuditAction{
+	{ActionRunbookRegister, "`NAME vN`", "a new version is registered (`POST /api/v1/runbooks`); the same content again records nothing", RegisterDetail{}},
+	{ActionRunStart, "the run id; refused: the runbook name", "a run is recorded: started through the API, a schedule's `trigger`, an alert, a webhook, or found started by a schedule (actor `system:schedule`); refused: a start of a registered runbook answered 4xx (bad or fixed params 422, a held concurrency key 409, params too large 413, an idempotency key reused otherwise, a schedule's params that do not bind), or an alert's or webhook's match whose params the runbook refuses or whose start is refused", RunStartDetail{}},
+	{ActionRunCancel, "the run id", "a cancel is sent to a running run; refused: the run has already ended (409)", CancelDetail{}},
+	{ActionRunEvent, "`RUN/EVENT`", "the run took an event (`POST /api/v1/runs/RUN/events/EVENT`)", EventDetail{}},
+	{ActionApprovalVote, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run counted the vote; refused: the run refused it (self-approval, not an approver, already voted, not waiting, a bad decision or input, a seal problem) or the API did (a body it cannot read, past a cap)", VoteDetail{}},
+	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},
+	{ActionScheduleUnpause, "`RUNBOOK/SCHEDULE`", "a schedule is unpaused", ScheduleDetail{}},
+	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
+	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
+	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
+}
+
+// TokenActions are the actions only admins see in the audit trail.
+var TokenActions = []string{ActionTokenCreate, ActionTokenRevoke}
+
+// Audit limits: a longer reason is cut, so an entry is never lost to its
+// length.
+const MaxAuditReason = 1000
+
+// AuditRecord is an entry to append. Refused is the reason of a refusal;
+// empty, the entry's outcome is ok.
+type AuditRecord struct {
+	Actor, Action, Target string
+	Run, Runbook          string
+	Refused               string
+	Detail                any // the action's detail type
+}
+
+// Append records an audit entry. It is the only way to write one.
+func (s *Store) Append(r AuditRecord) error { return appendAudit(s.db, r) }
+
+// appendAudit appends r in tx: an unknown action or a detail of another
+// type than the action's is an error (our bug), so the documentation's
+// table stays what the code writes.
+func appendAudit(tx *gorm.DB, r AuditRecord) error {
+	a, ok := auditAction(r.Action)
+	if !ok {
+		return fmt.Errorf("store: audit: unknown action %q", r.Action)
+	}
+	if got, want := reflect.TypeOf(r.Detail), reflect.TypeOf(a.Detail); got != want {
+		return fmt.Errorf("store: audit: action %s takes a %v detail, not %v", r.Action, want, got)
+	}
+	d, err := json.Marshal(r.Detail)
+	if err != nil {
+		return fmt.Errorf("store: audit detail: %w", err)
+	}
+	sized := func(field, v string) string { return cut(v, Size(AuditEntry{}, field)) }
+	e := &AuditEntry{At: time.Now().UTC(), Actor: sized("Actor", r.Actor), Action: r.Action, Target: sized("Target", r.Target),
+		Run: sized("Run", r.Run), Runbook: sized("Runbook", r.Runbook), Outcome: AuditOK, Detail: string(d)}
+	if r.Refused != "" {
+		e.Outcome, e.Reason = AuditRefused, cut(r.Refused, MaxAuditReason)
+	}
+	return tx.Create(e).Error
+}
+
+func auditAction(name string) (AuditAction, bool) {
+	for _, a := range AuditActions {
+		if a.Name == name {
+			return a, true
+		}
+	}
+	return AuditAction{}, false
+}
+
+// cut shortens s to n characters, marking the cut with an ellipsis.
+func cut(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// AuditFilter selects audit entries; zero fields select all. Before is
+// the id of the last entry of the previous page; Hide leaves actions out.
+type AuditFilter struct {
+	Run, Runbook, Actor, Action, Outcome string
+	Since, Until                         time.Time
+	Before                               uint
+	Limit                                int
+	Hide                                 []string
+}
+
+// MaxAuditPage bounds a page of the audit trail.
+const MaxAuditPage = 1000
+
+// AuditEntries lists audit entries newest first (by id, which only
+// grows), a page at a time: it says whether more follow.
+func (s *Store) AuditEntries(f AuditFilter) ([]AuditEntry, bool, error) {
+	if f.Limit <= 0 || f.Limit > MaxAuditPage {
+		f.Limit = 100
+	}
+	q := s.db.Model(&AuditEntry{})
+	for col, v := range map[string]string{"run": f.Run, "runbook": f.Runbook, "actor": f.Actor, "action": f.Action, "outcome": f.Outcome} {
+		if v != "" {
+			q = q.Where(map[string]any{col: v})
+		}
+	}
+	if !f.Since.IsZero() {
+		q = q.Where("at >= ?", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		q = q.Where("at < ?", f.Until.UTC())
+	}
+	if f.Before > 0 {
+		q = q.Where("id < ?", f.Before)
+	}
+	if len(f.Hide) > 0 {
+		q = q.Where("action NOT IN ?", f.Hide)
+	}
+	var out []AuditEntry
+	if err := q.Order("id DESC").Limit(f.Limit + 1).Find(&out).Error; err != nil {
+		return nil, false, err
+	}
+	if len(out) > f.Limit {
+		return out[:f.Limit], true, nil
+	}
+	return out, false, nil
+}
+
+// AuditLog lists audit entries, newest first, optionally for actions
+// starting with prefix.
+func (s *Store) AuditLog(prefix string, limit int) ([]AuditEntry, error) {
+	q := s.db.Order("id DESC").Limit(max(limit, 1))
+	if prefix != "" {
+		q = q.Where("action LIKE ?", strings.ReplaceAll(prefix, "%", "")+"%")
+	}
+	var out []AuditEntry
+	err := q.Find(&out).Error
+	return out, err
+}
+
+// The triggers that make the audit table append-only. SQLite: the table
+// name is fixed by GORM (audit_entries). Postgres: the function and
+// triggers live in the schema the store uses; TRUNCATE is refused too.
+var (
+	sqliteAuditTriggers = []string{
+		`CREATE TRIGGER IF NOT EXISTS audit_entries_no_update BEFORE UPDATE ON audit_entries
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: UPDATE refused'); END`,
+		`CREATE TRIGGER IF NOT EXISTS audit_entries_no_delete BEFORE DELETE ON audit_entries
+BEGIN SELECT RAISE(ABORT, 'audit entries are append-only: DELETE refused'); END`,
+	}
+	postgresAuditTriggers = []string{
+		`DO $$ BEGIN
+	CREATE FUNCTION audit_entries_append_only() RETURNS trigger LANGUAGE plpgsql AS $f$
+	BEGIN RAISE EXCEPTION 'audit entries are append-only: % refused', TG_OP; END $f$;
+EXCEPTION WHEN duplicate_function THEN NULL;
+END $$`,
+		`DO $$ BEGIN
+	CREATE TRIGGER audit_entries_no_change BEFORE UPDATE OR DELETE ON audit_entries
+		FOR EACH ROW EXECUTE FUNCTION audit_entries_append_only();
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$`,
+		`DO $$ BEGIN
+	CREATE TRIGGER audit_entries_no_truncate BEFORE TRUNCATE ON audit_entries
+		FOR EACH STATEMENT EXECUTE FUNCTION audit_entries_append_only();
+EXCEPTION WHEN duplicate_object THEN NULL;
+END $$`,
+	}
+)
+
+// migrateAudit makes the audit table append-only. The first time (no
+// trigger yet), entries written before the run and runbook columns
+// existed get them from their target, so the filters find them too.
+func (s *Store) migrateAudit() error {
+	var n int64
+	var err error
+	sqlite := s.db.Dialector.Name() == "sqlite"
+	if sqlite {
+		err = s.db.Raw(`SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name = 'audit_entries_no_update'`).Scan(&n).Error
+	} else {
+		err = s.db.Raw(`SELECT count(*) FROM pg_trigger WHERE tgname = 'audit_entries_no_change' AND tgrelid = 'audit_entries'::regclass`).Scan(&n).Error
+	}
+	if err != nil {
+		return fmt.Errorf("audit triggers: %w", err)
+	}
+	if n == 0 {
+		if err := s.backfillAudit(); err != nil {
+			return fmt.Errorf("audit backfill: %w", err)
+		}
+	}
+	triggers := postgresAuditTriggers
+	if sqlite {
+		triggers = sqliteAuditTriggers
+	}
+	for _, q := range triggers {
+		if err := s.db.Exec(q).Error; err != nil {
+			return fmt.Errorf("audit triggers: %w", err)
+		}
+	}
+	return nil
+}
+
+// backfillAudit sets the run and runbook of entries that lack them, from
+// their targets and the runs they name.
+func (s *Store) backfillAudit() error {
+	return s.transaction(func(tx *gorm.DB) error {
+		var old []AuditEntry
+		err := tx.Select("id", "action", "target").Where("run = '' AND runbook = ''").FindInBatches(&old, 500, func(*gorm.DB, int) error {
+			for _, e := range old {
+				run, runbook := scopeOf(e.Action, e.Target)
+				if run == "" && runbook == "" {
+					continue
+				}
+				if err := tx.Model(&AuditEntry{}).Where("id = ?", e.ID).Updates(map[string]any{"run": run, "runbook": runbook}).Error; err != nil {
+					return err
+				}
+			}
+			return nil
+		}).Error
+		if err != nil {
+			return err
+		}
+		return tx.Exec(`UPDATE audit_entries SET runbook = (SELECT runs.runbook FROM runs WHERE runs.id = audit_entries.run)
+WHERE runbook = '' AND run <> '' AND EXISTS (SELECT 1 FROM runs WHERE runs.id = audit_entries.run)`).Error
+	})
+}
+
+// scopeOf is the run and runbook an entry written before those columns
+// names in its target.
+func scopeOf(action, target string) (run, runbook string) {
+	switch action {
+	case ActionRunStart, ActionRunCancel:
+		return target, ""
+	case ActionApprovalVote, ActionRunEvent:
+		wf, _, _ := strings.Cut(target, "/")
+		root, _, _ := strings.Cut(wf, ".") // a sub-runbook run's record is its root's
+		return root, ""
+	case ActionSchedulePause, ActionScheduleUnpause, ActionScheduleTrigger:
+		rb, _, _ := strings.Cut(target, "/")
+		return "", rb
+	case ActionRunbookRegister:
+		rb, _, _ := strings.Cut(target, " ")
+		return "", rb
+	}
+	return "", ""
+}
+
+// AuditActionsMarkdown is the table of AuditActions that
+// docs/operations.md holds (a test keeps them equal).
+func AuditActionsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| action | target | detail | written when |\n|---|---|---|---|\n")
+	for _, a := range AuditActions {
+		var fields []string
+		t := reflect.TypeOf(a.Detail)
+		for i := range t.NumField() {
+			f := t.Field(i)
+			name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			fields = append(fields, fmt.Sprintf("`%s`: %s", name, f.Tag.Get("doc")))
+		}
+		fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", a.Name, a.Target, strings.Join(fields, "; "), a.When)
+	}
+	return b.String()
+}
