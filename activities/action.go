@@ -9,8 +9,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/steplog"
 
 	"go.temporal.io/sdk/temporal"
 )
@@ -33,9 +35,13 @@ type Handler func(ctx context.Context, in plan.ActionInput) (plan.ActionOutput, 
 type Env struct {
 	Secrets SecretStore
 	HTTP    *http.Client // nil: http.DefaultClient
+	// Logs keeps the lines steps print (the records database); nil: only
+	// the bounded tail in a failed step's error is kept.
+	Logs steplog.Sink
 
-	mu       sync.Mutex
-	redactor *Redactor // for the values Secrets held last
+	mu        sync.Mutex
+	redactor  *Redactor // for the values Secrets held last
+	logWarned atomic.Bool
 }
 
 // prepared is an action's input after secrets were resolved and defaults

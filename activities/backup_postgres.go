@@ -49,6 +49,7 @@ func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map
 		return nil, err
 	}
 	defer pg.close()
+	defer pg.logTo(ctx, c)()
 	if err := os.MkdirAll(dir, backupDirMode); err != nil {
 		return nil, fmt.Errorf("backup.postgres: %w", err)
 	}

@@ -29,7 +29,12 @@ type logInput struct {
 }
 
 // runLog runs the log action: the line becomes the step's output, which the
-// run's timeline shows, and goes to the worker's log.
+// run's timeline shows, goes to the worker's log and to the step's log
+// lines (stream "log").
 func runLog(ctx context.Context, c call, li logInput) (map[string]any, error) {
-	return map[string]any{"message": c.log(ctx, li.Level, li.Message)}, nil
+	msg := c.log(ctx, li.Level, li.Message)
+	lines := c.stepLog(ctx)
+	logLine(lines, msg)
+	lines.Close()
+	return map[string]any{"message": msg}, nil
 }

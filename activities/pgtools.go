@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/url"
 	"os"
 	"os/exec"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/steplog"
 
 	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/temporal"
@@ -31,6 +33,15 @@ type pgTool struct {
 	cfg    *pgx.ConnConfig
 	env    map[string]string // PG* variables, the process's whole environment beside processEnv's
 	pass   string            // the temporary password file, removed by close
+	lines  *steplog.Buffer   // the step's log lines; nil: none
+	redact func(string) string
+}
+
+// logTo sends what the tools print to the step's log lines; the returned
+// func flushes them.
+func (t *pgTool) logTo(ctx context.Context, c call) (close func()) {
+	t.lines, t.redact = c.stepLog(ctx), func(s string) string { return redact(ctx, s) }
+	return t.lines.Close
 }
 
 // libpqEnv maps the conninfo keys pgconn does not keep to libpq variables.
@@ -111,6 +122,11 @@ func (t *pgTool) run(ctx context.Context, name string, args ...string) (string, 
 	cmd := commandContext(ctx, t.env, name, append([]string{"--no-password"}, args...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if t.lines != nil {
+		so, se := t.lines.Writer(steplog.Stdout, t.redact), t.lines.Writer(steplog.Stderr, t.redact)
+		cmd.Stdout, cmd.Stderr = io.MultiWriter(&stdout, so), io.MultiWriter(&stderr, se)
+		defer func() { so.Close(); se.Close() }()
+	}
 	err := cmd.Run()
 	switch {
 	case err == nil:

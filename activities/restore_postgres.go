@@ -62,6 +62,7 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 		return nil, err
 	}
 	defer pg.close()
+	defer pg.logTo(ctx, c)()
 
 	if ri.CreateDatabase {
 		if err := pgAdmin(ctx, pg.cfg, "CREATE DATABASE "+pgx.Identifier{pg.cfg.Database}.Sanitize()); err != nil {

@@ -75,15 +75,19 @@ func runShell(ctx context.Context, c call, si shellInput) (map[string]any, error
 	cmd := command(env, argv[0], argv[1:]...)
 	cmd.Dir = si.Dir
 	stdout, stderr := newTail(MaxOutput), newTail(MaxOutput)
-	cmd.Stdout, cmd.Stderr = stdout, stderr
+	lines := c.stepLog(ctx)
+	defer lines.Close()
+	var done func()
+	cmd.Stdout, cmd.Stderr, done = output(ctx, lines, stdout, stderr)
 	if si.Stdin != "" {
 		cmd.Stdin = strings.NewReader(si.Stdin)
 	}
 	code, err := runProcess(ctx, cmd)
+	done()
 	if err != nil {
 		return nil, err
 	}
-	return commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON)
+	return commandOutputs(code, stdout.String(), stderr.String(), lines.Tail(), si.OKExitCodes, si.ParseJSON)
 }
 
 // runProcess starts cmd in its own process group and waits for it; on
@@ -119,17 +123,24 @@ func runProcess(ctx context.Context, cmd *exec.Cmd) (int, error) {
 }
 
 // commandOutputs builds shell-style outputs and fails on an exit code that
-// is not allowed. With parseJson, stdout is parsed whenever the exit code
-// is allowed, zero or not.
-func commandOutputs(code int, stdout, stderr string, ok []int, parseJSON bool) (map[string]any, error) {
+// is not allowed: the error says the last line of stderr and, when the
+// process printed more, its last lines (tail: at most steplog.TailLines
+// and steplog.TailBytes, so the error stays small in history). With
+// parseJson, stdout is parsed whenever the exit code is allowed, zero or
+// not.
+func commandOutputs(code int, stdout, stderr string, tail []string, ok []int, parseJSON bool) (map[string]any, error) {
 	out := map[string]any{"exitCode": int64(code), "stdout": stdout, "stderr": stderr, "json": nil}
 	if len(ok) == 0 {
 		ok = []int{0}
 	}
 	if !slices.Contains(ok, code) {
 		msg := fmt.Sprintf("exit code %d", code)
-		if last := lastLine(stderr); last != "" {
+		last := lastLine(stderr)
+		if last != "" {
 			msg += ": " + last
+		}
+		if len(tail) > 1 || len(tail) == 1 && tail[0] != last {
+			msg += fmt.Sprintf("\nlast %d lines of output:\n%s", len(tail), strings.Join(tail, "\n"))
 		}
 		return nil, temporal.NewApplicationErrorWithOptions(msg, plan.ErrShellExit, temporal.ApplicationErrorOptions{Details: []any{out}})
 	}

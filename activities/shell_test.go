@@ -45,7 +45,7 @@ func TestShellExitCodes(t *testing.T) {
 	e := &Env{}
 	_, err := handlerOf(e, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"script": "echo partial; echo 'disk full' >&2; exit 3"}})
 	app := appErr(t, err)
-	if app.Type() != plan.ErrShellExit || app.NonRetryable() || app.Message() != "exit code 3: disk full" {
+	if app.Type() != plan.ErrShellExit || app.NonRetryable() || app.Message() != "exit code 3: disk full\nlast 2 lines of output:\npartial\ndisk full" && app.Message() != "exit code 3: disk full\nlast 2 lines of output:\ndisk full\npartial" {
 		t.Errorf("error = %v (type %s)", app, app.Type())
 	}
 	var details map[string]any

@@ -110,15 +110,19 @@ func runSSH(ctx context.Context, c call, si sshInput) (map[string]any, error) {
 	}
 	defer session.Close()
 	stdout, stderr := newTail(MaxOutput), newTail(MaxOutput)
-	session.Stdout, session.Stderr = stdout, stderr
+	lines := c.stepLog(ctx)
+	defer lines.Close()
+	var done func()
+	session.Stdout, session.Stderr, done = output(ctx, lines, stdout, stderr)
 	if si.Stdin != "" {
 		session.Stdin = strings.NewReader(si.Stdin)
 	}
 	code, err := runRemote(ctx, session, remoteCommand(si, c))
+	done()
 	if err != nil {
 		return nil, err
 	}
-	return commandOutputs(code, stdout.String(), stderr.String(), si.OKExitCodes, si.ParseJSON)
+	return commandOutputs(code, stdout.String(), stderr.String(), lines.Tail(), si.OKExitCodes, si.ParseJSON)
 }
 
 // knownHostsCallback checks host keys against known_hosts lines.

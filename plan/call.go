@@ -4,10 +4,15 @@ package plan
 // in the workflow, and the ones that read secrets, which only the activity
 // renders (so secret values never enter workflow history).
 type ActionInput struct {
-	Runbook string         `json:"runbook"`
-	RunID   string         `json:"runId"`
-	StepID  string         `json:"stepId"`
-	Inputs  map[string]any `json:"inputs,omitempty"`
+	Runbook string `json:"runbook"`
+	RunID   string `json:"runId"`
+	StepID  string `json:"stepId"`
+	// Item is the forEach item the step runs for (nil outside one), and
+	// Attempts how many attempts the step made before this call: the
+	// worker files the lines the call prints under them.
+	Item     *int           `json:"item,omitempty"`
+	Attempts int            `json:"attempts,omitempty"`
+	Inputs   map[string]any `json:"inputs,omitempty"`
 	// Deferred inputs read secrets: their templates, and the variables
 	// those templates read (encoded with EncodeVars).
 	Deferred map[string]*Value `json:"deferred,omitempty"`

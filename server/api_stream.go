@@ -119,6 +119,7 @@ func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status
 }
 
 // streamEvents sends a run's step transitions as server-sent events:
+// "line" events with the lines steps print (as GET .../logs has them),
 // "step" events with the step's state, then one "run" event when it ends.
 // Streams are bounded per token and in total (429), and a reader that
 // does not take an event within the write timeout is dropped.
@@ -127,38 +128,23 @@ func (a *API) streamEvents(c echo.Context) error {
 	if err != nil {
 		return notFoundOr(err, "no run "+c.Param("id"))
 	}
-	limits := a.Streams.withDefaults()
-	release, err := a.streams.acquire(limits, identity(c).TokenID)
+	send, release, err := a.openStream(c)
 	if err != nil {
 		return err
 	}
 	defer release()
-	w := c.Response()
-	rc := http.NewResponseController(w)
-	w.Header().Set(echo.HeaderContentType, "text/event-stream")
-	w.Header().Set("Cache-Control", "no-cache")
-	w.WriteHeader(http.StatusOK)
 	ctx := c.Request().Context()
 	seen := map[string]string{}
-	send := func(event string, v any) error {
-		b, err := json.Marshal(v)
-		if err != nil {
-			return err
-		}
-		// A write the reader does not take in time fails, and the
-		// stream ends: the server buffers no more than the socket does.
-		if err := rc.SetWriteDeadline(time.Now().Add(limits.WriteTimeout)); err != nil {
-			return err
-		}
-		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
-			return err
-		}
-		return rc.Flush()
-	}
+	lines := store.LogQuery{RunID: r.ID, Limit: MaxLogLimit}
 	for {
 		st, err := a.streamStatus(ctx, r)
 		if err != nil {
 			return send("error", Problem{Error: "the run's status is not available: " + err.Error(), Details: []any{}})
+		}
+		// The lines printed so far, then the transitions: a step's lines
+		// come before the event that says it ended.
+		if _, err := a.sendLines(ctx, send, &lines); err != nil {
+			return nil
 		}
 		for _, ev := range transitions(st, seen) {
 			if err := send("step", ev); err != nil {
@@ -176,4 +162,42 @@ func (a *API) streamEvents(c echo.Context) error {
 		case <-time.After(StreamEvery):
 		}
 	}
+}
+
+// openStream starts a server-sent event stream, bounded per token and in
+// total (429 past them): send writes one event, and fails once the reader
+// has not taken it within the write timeout; release frees the slot.
+func (a *API) openStream(c echo.Context) (send func(event string, v any) error, release func(), err error) {
+	limits := a.Streams.withDefaults()
+	release, err = a.streams.acquire(limits, identity(c).TokenID)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := c.Response()
+	rc := http.NewResponseController(w)
+	w.Header().Set(echo.HeaderContentType, "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.WriteHeader(http.StatusOK)
+	// The reader has its answer before the first event, which may be a
+	// while away (a follow of lines waits for the next one).
+	if err := rc.Flush(); err != nil {
+		release()
+		return nil, nil, err
+	}
+	send = func(event string, v any) error {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return err
+		}
+		// A write the reader does not take in time fails, and the
+		// stream ends: the server buffers no more than the socket does.
+		if err := rc.SetWriteDeadline(time.Now().Add(limits.WriteTimeout)); err != nil {
+			return err
+		}
+		if _, err := fmt.Fprintf(w, "event: %s\ndata: %s\n\n", event, b); err != nil {
+			return err
+		}
+		return rc.Flush()
+	}
+	return send, release, nil
 }

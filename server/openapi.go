@@ -43,6 +43,9 @@ func OpenAPI() map[string]any {
 		if r.method == "GET" && r.path == "/api/v1/runbooks/:name/diff" {
 			params = append(params, diffQuery...)
 		}
+		if r.method == "GET" && strings.HasSuffix(r.path, "/logs") {
+			params = append(params, logsQuery...)
+		}
 		if r.method == "GET" && r.path == "/api/v1/runs" {
 			params = append(params, runsQuery()...)
 		}

@@ -32,7 +32,11 @@ type Store struct {
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
 // file path. It creates or migrates the tables.
-func Open(dsn string) (*Store, error) {
+func Open(dsn string) (*Store, error) { return open(dsn, models, true) }
+
+// open connects and migrates tables; all adds the migrations of the
+// other tables (run ids, the audit's triggers).
+func open(dsn string, tables []any, all bool) (*Store, error) {
 	var dial gorm.Dialector
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -73,12 +77,12 @@ func Open(dsn string) (*Store, error) {
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
 	err = s.registerDeadlines()
 	if err == nil {
-		err = db.AutoMigrate(models...)
+		err = db.AutoMigrate(tables...)
 	}
-	if err == nil {
+	if err == nil && all {
 		err = widenRunIDs(db)
 	}
-	if err == nil {
+	if err == nil && all {
 		err = s.migrateAudit()
 	}
 	if err != nil {

@@ -19,7 +19,8 @@ func (r *run) compensate(ctx workflow.Context) {
 		var err error
 		if s.Compensate.Action != "" {
 			actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: DefaultActionTimeout})
-			scratch := &StepState{}
+			// The undo's log lines follow the step's own attempts.
+			scratch := &StepState{Item: c.state.Item, Attempts: c.state.Attempts}
 			_, err = r.runActivity(actx, c.scope, s, s.Compensate.Action, s.Compensate.ActionFacts, s.Compensate.With, scratch)
 		} else {
 			for _, st := range r.declare(c.scope, s.Compensate.Steps, c.state.Loop, c.state.Item, PhaseCompensate) {

@@ -282,6 +282,9 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action 
 	if err != nil {
 		return nil, err
 	}
+	// Which item and attempt the worker files the call's log lines under;
+	// data of the input only, so histories replay as they were.
+	in.Item, in.Attempts = st.Item, st.Attempts
 	var out plan.ActionOutput
 	if r.factsOf(action, facts).Local && r.in.LocalActions {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,
@@ -290,6 +293,7 @@ func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action 
 		r.countLocal(ctx, 1)
 	} else {
 		for lost := 0; ; lost++ {
+			in.Attempts = st.Attempts
 			err = workflow.ExecuteActivity(ctx, action, in).Get(ctx, &out)
 			// A worker that died mid-action is not the action failing:
 			// run it again, whatever the step's retry policy says.

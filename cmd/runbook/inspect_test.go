@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -150,6 +151,36 @@ func TestInspectionCommands(t *testing.T) {
 	}
 	if code, o := cli(op, "cancel", id, "--reason", "done already"); code != 1 || o != "runbook cancel: run "+id+" has already ended: succeeded\n" {
 		t.Errorf("cancel of an ended run: %d %q", code, o)
+	}
+
+	// A failed shell step shows its last 10 log lines; follow keeps its
+	// multi-line error under the step.
+	failing := filepath.Join(dir, "failing.yaml")
+	if err := os.WriteFile(failing, []byte("apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: failing}\nspec:\n  steps:\n"+
+		"    - {id: migrate, action: shell, with: {script: \"for i in $(seq 1 12); do echo step $i/12; done; echo 'ERROR: deadlock detected' >&2; exit 3\"}}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, o := cli(admin, "apply", failing); code != 0 {
+		t.Fatalf("apply: %d %s", code, o)
+	}
+	code, o = cli(op, "run", "failing", "--follow")
+	if code != 1 {
+		t.Fatalf("run --follow: %d %s", code, o)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(o), "\n")[1:] {
+		if !regexp.MustCompile(`^(\d\d:\d\d:\d\dZ| {9})  \S`).MatchString(line) {
+			t.Errorf("follow line out of place: %q", line)
+		}
+	}
+	failed := strings.Fields(o)[1]
+	code, o = cli(op, "show", failed)
+	want := "      last 10 log lines:\n"
+	for i := 4; i <= 12; i++ {
+		want += fmt.Sprintf("        \\d\\d:\\d\\d:\\d\\dZ stdout step %d/12\n", i)
+	}
+	want += "        \\d\\d:\\d\\d:\\d\\dZ stderr ERROR: deadlock detected\n"
+	if code != 0 || !regexp.MustCompile(`(?m)^  migrate +failed .*\n      error \(ShellExitError\): exit code 3`).MatchString(o) || !regexp.MustCompile(want).MatchString(o) {
+		t.Errorf("show of a failed shell step: %d\n%s\nwant\n%s", code, o, want)
 	}
 
 	// Completion: the scripts parse, and __complete lists from the API.

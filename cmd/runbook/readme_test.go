@@ -76,8 +76,9 @@ func TestREADMECommands(t *testing.T) {
 		"sign_off: approved (2 of 2 approvals)",                  // second approver
 		"succeeded",                                              // run --follow
 		"    dev-approver-1  approve  ", `  "fine by me"`,        // show: the votes
-		"Runbook   hello v1, sha256 ",                  // show: the version
-		`"stdout":"hello sre\n"`,                       // the run's record
+		"Runbook   hello v1, sha256 ",                                  // show: the version
+		`"stdout":"hello sre\n"`,                                       // the run's record
+		" greet stdout: hello sre\n", " again log: again: hello sre\n", // logs
 		"Europe/Berlin",                                // schedules
 		`"outcome":"started"`, `"outcome":"duplicate"`, // the alert, twice
 	} {

@@ -176,7 +176,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	defer st.Close()
 	secrets := secretSource(os.Getenv("RUNBOOK_SECRETS_DIR"))
 	if *withWorker {
-		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets}})
+		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets, Logs: store.LogSink{Store: st}}})
 		if err := w.Start(); err != nil {
 			return err
 		}

@@ -1,0 +1,88 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/steplog"
+)
+
+// memLogs is a sink that keeps lines in memory, by key.
+type memLogs struct {
+	mu    sync.Mutex
+	lines map[steplog.Key][]steplog.Line
+}
+
+func (m *memLogs) AppendLog(_ context.Context, k steplog.Key, lines []steplog.Line) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.lines == nil {
+		m.lines = map[steplog.Key][]steplog.Line{}
+	}
+	m.lines[k] = append(m.lines[k], lines...)
+	return nil
+}
+
+func (m *memLogs) texts(k steplog.Key, stream string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []string
+	for _, l := range m.lines[k] {
+		if l.Stream == stream {
+			out = append(out, l.Text)
+		}
+	}
+	return out
+}
+
+// A shell step's lines reach the sink under its run, step, item and
+// attempt, masked, before the call returns; so do a log step's.
+func TestActionLinesReachTheSink(t *testing.T) {
+	dir := t.TempDir()
+	secret := "pem-line-one\npem-line-two"
+	if err := os.WriteFile(filepath.Join(dir, "KEY"), []byte(secret), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logs := &memLogs{}
+	e := &Env{Secrets: DirSecrets(dir), Logs: logs}
+	item := 2
+	in := plan.ActionInput{RunID: "r-1", StepID: "deploy", Item: &item, Attempts: 1, Inputs: map[string]any{
+		"script": `printf 'one\ntwo\n'; cat "$K"; echo; echo "warn" >&2; printf 'no newline'`, "env": map[string]any{"K": filepath.Join(dir, "KEY")}}}
+	if _, err := handlerOf(e, ShellSpec)(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	k := steplog.Key{RunID: "r-1", Step: "deploy", Item: 2, Attempt: 2}
+	if got := logs.texts(k, steplog.Stdout); !slices.Equal(got, []string{"one", "two", "***", "no newline"}) {
+		t.Errorf("stdout lines = %q", got)
+	}
+	if got := logs.texts(k, steplog.Stderr); !slices.Equal(got, []string{"warn"}) {
+		t.Errorf("stderr lines = %q", got)
+	}
+	if _, err := handlerOf(e, LogSpec)(context.Background(), plan.ActionInput{RunID: "r-1", StepID: "say", Inputs: map[string]any{"message": "a\nb"}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := logs.texts(steplog.Key{RunID: "r-1", Step: "say", Item: -1, Attempt: 1}, steplog.Log); !slices.Equal(got, []string{"a", "b"}) {
+		t.Errorf("log lines = %q", got)
+	}
+}
+
+// A failed step's error carries its last lines, bounded.
+func TestShellErrorCarriesTheTail(t *testing.T) {
+	_, err := handlerOf(&Env{}, ShellSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{
+		"script": `i=1; while [ $i -le 50 ]; do echo "step $i"; i=$((i+1)); done; exit 3`}})
+	app := appErr(t, err)
+	var want []string
+	for i := 31; i <= 50; i++ {
+		want = append(want, fmt.Sprintf("step %d", i))
+	}
+	if app.Message() != "exit code 3\nlast 20 lines of output:\n"+strings.Join(want, "\n") {
+		t.Errorf("message = %q", app.Message())
+	}
+}
