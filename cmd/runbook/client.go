@@ -9,7 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -26,7 +25,7 @@ type apiClient struct {
 // clientFlags adds --addr and --token (RUNBOOK_ADDR, RUNBOOK_TOKEN).
 func clientFlags(fs *flag.FlagSet) func() *apiClient {
 	addr := fs.String("addr", envOr("RUNBOOK_ADDR", "http://127.0.0.1:8080"), "API address (RUNBOOK_ADDR)")
-	token := fs.String("token", os.Getenv("RUNBOOK_TOKEN"), "API token (RUNBOOK_TOKEN)")
+	token := secretFlag(fs, "token", "RUNBOOK_TOKEN", "", "API token (RUNBOOK_TOKEN)")
 	return func() *apiClient {
 		return &apiClient{addr: strings.TrimRight(*addr, "/"), token: *token, http: &http.Client{}}
 	}

@@ -36,7 +36,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	defer stop()
 	fs := flags("server", errOut)
 	listen := fs.String("listen", envOr("RUNBOOK_LISTEN", "127.0.0.1:8080"), "address to serve the API on (RUNBOOK_LISTEN)")
-	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
+	dsn := secretFlag(fs, "db", "RUNBOOK_DB", ".runbook/runbook.db", "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
 	tf := addTemporalFlags(fs)
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")

@@ -107,3 +107,22 @@ func TestHelp(t *testing.T) {
 		t.Errorf("help lists the hidden __complete")
 	}
 }
+
+// What the environment holds for secret flags (a token, a DSN with its
+// password) never shows in the help an unknown flag prints.
+func TestHelpShowsNoSecretFromTheEnvironment(t *testing.T) {
+	const token, dsn = "rbk_secret_token_value", "postgres://u:hunter2@127.0.0.1:1/x"
+	t.Setenv("RUNBOOK_ADDR", "http://127.0.0.1:1")
+	t.Setenv("RUNBOOK_TOKEN", token)
+	t.Setenv("RUNBOOK_DB", dsn)
+	for _, c := range commands() {
+		_, out, errOut := runCLI(t, c.name, "--no-such-flag")
+		if strings.Contains(out+errOut, "rbk_secret") || strings.Contains(out+errOut, "hunter2") {
+			t.Errorf("runbook %s --no-such-flag shows a secret from the environment:\n%s", c.name, errOut)
+		}
+	}
+	_, _, errOut := runCLI(t, "server", "--no-such-flag")
+	if !strings.Contains(errOut, "(default .runbook/runbook.db)") {
+		t.Errorf("server's help lost the --db default:\n%s", errOut)
+	}
+}

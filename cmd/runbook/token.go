@@ -49,7 +49,7 @@ func runToken(args []string, out, errOut io.Writer) error {
 		return nil
 	}
 	fs := flags("token "+sub, errOut)
-	dsn := fs.String("db", envOr("RUNBOOK_DB", ".runbook/runbook.db"), "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
+	dsn := secretFlag(fs, "db", "RUNBOOK_DB", ".runbook/runbook.db", "database: a SQLite file or a postgres:// URL (RUNBOOK_DB)")
 	connect := clientFlags(fs)
 	var spec store.TokenSpec
 	var roles, groups string

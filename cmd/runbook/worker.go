@@ -29,7 +29,7 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 	tf := addTemporalFlags(fs)
 	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, one per name (RUNBOOK_SECRETS_DIR); RUNBOOK_SECRET_<NAME> variables are read first")
 	actions := fs.Int("max-actions", envInt("RUNBOOK_MAX_ACTIONS", 100), "actions running at once (RUNBOOK_MAX_ACTIONS)")
-	dsn := fs.String("db", os.Getenv("RUNBOOK_DB"), "the records database step logs go to, a SQLite file or a postgres:// URL (RUNBOOK_DB); the worker touches only the log tables, so a role with rights on those alone will do; without it, step logs keep only the tail a failed step's error carries")
+	dsn := secretFlag(fs, "db", "RUNBOOK_DB", "", "the records database step logs go to, a SQLite file or a postgres:// URL (RUNBOOK_DB); the worker touches only the log tables, so a role with rights on those alone will do; without it, step logs keep only the tail a failed step's error carries")
 	stepBytes := fs.Int64("log-step-bytes", int64(envInt("RUNBOOK_LOG_STEP_BYTES", steplog.DefaultStepBytes)), "bytes of log lines kept per step attempt, the first and last halves (RUNBOOK_LOG_STEP_BYTES)")
 	runBytes := fs.Int64("log-run-bytes", int64(envInt("RUNBOOK_LOG_RUN_BYTES", steplog.DefaultRunBytes)), "bytes of log lines kept per run, the first and last halves (RUNBOOK_LOG_RUN_BYTES)")
 	if err := noArgs(fs, args); err != nil {
