@@ -317,7 +317,8 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 
 	var approvals []shownStep
 	for _, s := range r.Steps {
-		if s.Kind == string(plan.StepApproval) && (len(s.Votes) > 0 || s.Status == workflows.StatusWaitingApproval) {
+		reached := s.Status != workflows.StatusPending && s.Status != workflows.StatusNotReached && s.Status != workflows.StatusSkipped
+		if s.Kind == string(plan.StepApproval) && (len(s.Votes) > 0 || reached) {
 			approvals = append(approvals, s)
 		}
 	}
@@ -346,8 +347,12 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 				}
 				fmt.Fprintln(out, line)
 			}
-			if len(s.Votes) == 0 {
+			switch {
+			case len(s.Votes) > 0:
+			case s.Status == workflows.StatusWaitingApproval:
 				fmt.Fprintln(out, "    no votes yet")
+			default:
+				fmt.Fprintln(out, "    no votes")
 			}
 		}
 	}
