@@ -251,7 +251,11 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 		field("Error", "%s", e)
 	}
 	if r.FailedStep != "" {
-		field("Failed at", "%s", r.FailedStep)
+		label := "Failed at"
+		if r.Status == workflows.RunCancelled {
+			label = "Cancelled at" // the step the cancellation stopped
+		}
+		field(label, "%s", r.FailedStep)
 	}
 	if r.ExitMessage != "" {
 		field("Exit", "%s", r.ExitMessage)
