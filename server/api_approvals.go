@@ -94,7 +94,10 @@ func (a *API) vote(c echo.Context) error {
 	if err := a.Store.PrepareVote(rec); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	// Once sent, the vote is settled whatever the caller does: a client
+	// that hangs up must not leave a counted vote without its entry.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wf, UpdateName: workflows.UpdateApprove,
 		Args: []any{withSeal(vr, seal)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res workflows.VoteResult
@@ -103,7 +106,7 @@ func (a *API) vote(c echo.Context) error {
 	}
 	if err == nil {
 		if err := a.Store.CountVote(rec.ID, run, runbook); err != nil {
-			c.Logger().Warnf("vote %d counted by the run, still pending in the records: %v", rec.ID, err)
+			c.Logger().Warnf("vote %d counted by the run, still pending in the records (the syncer settles it): %v", rec.ID, err)
 		}
 		return c.JSON(http.StatusOK, res)
 	}
@@ -112,8 +115,18 @@ func (a *API) vote(c echo.Context) error {
 	refused := errors.As(err, &app) || errors.As(err, &nf)
 	if !refused {
 		// The run may have counted it: the pending record stays, and a retry
-		// finds it (and audits it then).
+		// or the syncer (settlePendingVotes) finds it and audits it then.
 		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": wf})
+	}
+	if status, over := a.endedRun(ctx, wf); over {
+		// Even a repeat of a vote it counted: the run has ended and takes
+		// no vote (Temporal's own wording stays out of the answer).
+		answer := ended(wf, status)
+		reason, code, _ := refusal(answer)
+		if derr := a.Store.RefuseVote(rec.ID, store.VoteAudit(rec, run, runbook, reason, "", code)); derr != nil {
+			return derr
+		}
+		return answer
 	}
 	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
 		// A retry of a vote: answer as the first time if the run holds the

@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -84,6 +87,31 @@ func (a *API) cancel(c echo.Context, r *store.Run) error {
 		}
 	}
 	return nil
+}
+
+// VoteWait bounds how long the API waits for the run to answer a vote
+// (or an event) it has sent, whether or not the caller still waits.
+const VoteWait = 30 * time.Second
+
+// endedRun reports whether workflow wf has ended, and its status: closed
+// in Temporal, or past its retention with a record that has ended.
+func (a *API) endedRun(ctx context.Context, wf string) (string, bool) {
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, wf, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		root, _, _ := strings.Cut(wf, ".")
+		if r, err := a.Store.Run(root); err == nil && r.Status != workflows.RunRunning {
+			return r.Status, true
+		}
+		return "", false
+	case err != nil:
+		return "", false
+	}
+	if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return closedStatus(st), true
+	}
+	return "", false
 }
 
 // ended is the answer to cancelling a run that has ended.

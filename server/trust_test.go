@@ -36,6 +36,7 @@ spec:
 // trustAPI serves an API on st with tokens for the attacks below.
 type trustAPI struct {
 	apiClient
+	api                  *API
 	c                    client.Client
 	st                   *store.Store
 	author, am, ann, bob string
@@ -53,7 +54,7 @@ func newTrustAPI(t *testing.T, c client.Client, st *store.Store) *trustAPI {
 		}
 		return s
 	}
-	a := &trustAPI{apiClient: apiClient{t, srv.URL}, c: c, st: st,
+	a := &trustAPI{apiClient: apiClient{t, srv.URL}, api: api, c: c, st: st,
 		author:       token("alice", []string{"author"}, nil),
 		am:           token("alertmanager", []string{"operator", "approver"}, []string{"board"}),
 		ann:          token("ann", []string{"operator", "approver", "viewer"}, []string{"board"}),

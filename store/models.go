@@ -93,7 +93,7 @@ type Vote struct {
 	Comment  string `gorm:"type:text" json:"comment,omitempty"`
 	// Status is pending from before the run is asked to count the vote
 	// until it has (counted); a vote the run refuses is removed.
-	Status string    `gorm:"size:10;not null;default:counted" json:"status"`
+	Status string    `gorm:"size:10;not null;default:counted;index" json:"status"`
 	Nonce  string    `gorm:"size:64;index" json:"-"` // of the vote's seal
 	At     time.Time `json:"at"`
 }
