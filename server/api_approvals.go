@@ -230,7 +230,10 @@ func (a *API) postEvent(c echo.Context) error {
 	if ev.Seal, err = signer.Seal(attest.KindEvent, r.ID, timeNow(), body); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	// As a vote: once sent, the run's answer and the entry do not depend
+	// on the caller still waiting.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateEvent,
 		Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res workflows.EventResult

@@ -26,6 +26,12 @@ type cancelRequest struct {
 // cancelRun asks a running run to cancel, as the caller, with an optional
 // reason; the cancel is audited with it. A refused cancel (a run that has
 // ended: 409) records nothing but the refusal.
+//
+// The entry is appended before the cancel is sent, not after: a cancel
+// cannot be taken back, an entry can be followed by another. Recorded
+// first, every cancel the run receives has its entry (a trail that cannot
+// take it means no cancel is sent); if the send then fails, a refused
+// entry follows with why.
 func (a *API) cancelRun(c echo.Context) error {
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
@@ -39,7 +45,7 @@ func (a *API) cancelRun(c echo.Context) error {
 		req.Reason = ""
 	}
 	if err == nil {
-		err = a.cancel(c, r)
+		err = a.cancellable(c.Request().Context(), r)
 	}
 	entry := store.AuditRecord{Actor: identity(c).User, Action: store.ActionRunCancel, Target: r.ID, Run: r.ID, Runbook: r.Runbook}
 	if reason, status, ok := refusal(err); ok {
@@ -54,14 +60,25 @@ func (a *API) cancelRun(c echo.Context) error {
 	if err := a.Store.Append(entry); err != nil {
 		return err
 	}
+	// Sent, the cancel is seen through whatever the caller does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
+	if err := a.sendCancel(ctx, r); err != nil {
+		reason, status, ok := refusal(err)
+		if !ok {
+			reason, status = "the cancel did not reach the run: "+err.Error(), http.StatusServiceUnavailable
+		}
+		entry.Refused, entry.Detail = reason, store.CancelDetail{Reason: req.Reason, Status: status}
+		a.appendRefusal(c, entry)
+		return err
+	}
 	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
 }
 
-// cancel sends the cancel request, or answers 409 for a run that is not
-// running. Temporal accepts a cancel request for a closed workflow and
-// drops it: ask first, and look again after.
-func (a *API) cancel(c echo.Context, r *store.Run) error {
-	ctx := c.Request().Context()
+// cancellable answers 409 for a run that is not running. Temporal accepts
+// a cancel request for a closed workflow and drops it: ask first, and
+// look again after (sendCancel).
+func (a *API) cancellable(ctx context.Context, r *store.Run) error {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
 	var nf *serviceerror.NotFound
 	switch {
@@ -72,6 +89,12 @@ func (a *API) cancel(c echo.Context, r *store.Run) error {
 	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return ended(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
 	}
+	return nil
+}
+
+// sendCancel sends the cancel request to a run found running.
+func (a *API) sendCancel(ctx context.Context, r *store.Run) error {
+	var nf *serviceerror.NotFound
 	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
 		if errors.As(err, &nf) {
 			return notInTemporal(r)

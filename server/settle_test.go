@@ -176,3 +176,80 @@ func TestVoteOnAnEndedRun(t *testing.T) {
 		}
 	})
 }
+
+// A cancel whose entry the trail cannot take is not sent: every cancel
+// the run receives has its entry.
+func TestCancelIsRecordedBeforeItIsSent(t *testing.T) {
+	c := temporalStack(t)
+	path := filepath.Join(t.TempDir(), "api.db")
+	st, err := store.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newTrustAPI(t, c, st)
+	var run runView
+	a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{}, &run)
+	a.waiting(run.ID)
+	db, err := sql.Open("sqlite", "file:"+path+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.Exec("ALTER TABLE audit_entries RENAME TO audit_gone"); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/cancel", a.ann, map[string]any{"reason": "r"}, nil); got != 500 {
+		t.Errorf("cancel with the trail down: %d, want 500", got)
+	}
+	if _, err := db.Exec("ALTER TABLE audit_gone RENAME TO audit_entries"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	d, err := c.DescribeWorkflowExecution(context.Background(), run.ID, "")
+	if err != nil || d.WorkflowExecutionInfo.Status.String() != "Running" {
+		t.Fatalf("the run after a cancel the trail refused: %v %v", d.GetWorkflowExecutionInfo().GetStatus(), err)
+	}
+	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/cancel", a.ann, map[string]any{"reason": "r"}, nil); got != 202 {
+		t.Errorf("the retry: %d", got)
+	}
+	if got := a.audit(a.viewer, "action=run.cancel&run="+run.ID).Entries; len(got) != 1 || summary(got[0]) != "ann run.cancel ok" {
+		t.Errorf("cancel entries: %+v", got)
+	}
+}
+
+// An event whose poster hangs up once the run accepted it is audited.
+func TestEventOfACallerThatLeftIsAudited(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(`apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: waiter}
+spec:
+  steps:
+    - {id: ready, waitFor: {event: go, timeout: 5m, senders: [bob]}}
+`, 201)
+		var run runView
+		a.call("POST", "/api/v1/runbooks/waiter/runs", a.ann, map[string]any{}, &run)
+		waitFor(t, func() bool {
+			var v runView
+			a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+			return len(v.Steps) > 0 && v.Steps[0].Status == workflows.StatusWaitingEvent
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		api := &API{Store: st, Temporal: leavingClient{a.c, cancel}, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog()}
+		req := httptest.NewRequestWithContext(ctx, "POST", "/api/v1/runs/"+run.ID+"/events/go", strings.NewReader(`{"payload":{}}`))
+		req.Header.Set("Authorization", "Bearer "+a.bob)
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		api.Handler().ServeHTTP(rec, req)
+		if rec.Code != http.StatusAccepted {
+			t.Fatalf("the event of a caller that left: %d %s", rec.Code, rec.Body)
+		}
+		if got := a.audit(a.viewer, "action=run.event&run="+run.ID).Entries; len(got) != 1 || summary(got[0]) != "bob run.event ok" {
+			t.Errorf("event entries: %+v", got)
+		}
+	})
+}
