@@ -289,48 +289,43 @@ func (s *Store) migrateAudit() error {
 }
 
 // backfillAudit sets the run and runbook of entries that lack them, from
-// their targets and the runs they name.
+// their targets and the runs they name. It is
+// set-based, a statement per kind of target, so a large old table
+// migrates within the query timeout.
 func (s *Store) backfillAudit() error {
+	pos := "instr" // the position of a substring: SQLite's instr, Postgres's strpos
+	if s.db.Dialector.Name() == "postgres" {
+		pos = "strpos"
+	}
+	// before is s up to the first sep, all of s without one.
+	before := func(s, sep string) string {
+		return fmt.Sprintf("CASE WHEN %[1]s(%[2]s, '%[3]s') > 0 THEN substr(%[2]s, 1, %[1]s(%[2]s, '%[3]s') - 1) ELSE %[2]s END", pos, s, sep)
+	}
+	runs, runbooks := Size(AuditEntry{}, "Run"), Size(AuditEntry{}, "Runbook")
+	sets := []struct {
+		column, value string
+		actions       []string
+	}{
+		{"run", "target", []string{ActionRunStart, ActionRunCancel}},
+		// A sub-runbook run's record is its root's.
+		{"run", before(before("target", "/"), "."), []string{ActionApprovalVote, ActionRunEvent}},
+		{"runbook", before("target", "/"), []string{ActionSchedulePause, ActionScheduleUnpause, ActionScheduleTrigger}},
+		{"runbook", before("target", " "), []string{ActionRunbookRegister}},
+	}
 	return s.transaction(func(tx *gorm.DB) error {
-		var old []AuditEntry
-		err := tx.Select("id", "action", "target").Where("run = '' AND runbook = ''").FindInBatches(&old, 500, func(*gorm.DB, int) error {
-			for _, e := range old {
-				run, runbook := scopeOf(e.Action, e.Target)
-				if run == "" && runbook == "" {
-					continue
-				}
-				if err := tx.Model(&AuditEntry{}).Where("id = ?", e.ID).Updates(map[string]any{"run": run, "runbook": runbook}).Error; err != nil {
-					return err
-				}
+		for _, set := range sets {
+			size := runs
+			if set.column == "runbook" {
+				size = runbooks
 			}
-			return nil
-		}).Error
-		if err != nil {
-			return err
+			q := fmt.Sprintf("UPDATE audit_entries SET %s = substr(%s, 1, %d) WHERE run = '' AND runbook = '' AND target <> '' AND action IN ?", set.column, set.value, size)
+			if err := tx.Exec(q, set.actions).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Exec(`UPDATE audit_entries SET runbook = (SELECT runs.runbook FROM runs WHERE runs.id = audit_entries.run)
 WHERE runbook = '' AND run <> '' AND EXISTS (SELECT 1 FROM runs WHERE runs.id = audit_entries.run)`).Error
 	})
-}
-
-// scopeOf is the run and runbook an entry written before those columns
-// names in its target.
-func scopeOf(action, target string) (run, runbook string) {
-	switch action {
-	case ActionRunStart, ActionRunCancel:
-		return target, ""
-	case ActionApprovalVote, ActionRunEvent:
-		wf, _, _ := strings.Cut(target, "/")
-		root, _, _ := strings.Cut(wf, ".") // a sub-runbook run's record is its root's
-		return root, ""
-	case ActionSchedulePause, ActionScheduleUnpause, ActionScheduleTrigger:
-		rb, _, _ := strings.Cut(target, "/")
-		return "", rb
-	case ActionRunbookRegister:
-		rb, _, _ := strings.Cut(target, " ")
-		return "", rb
-	}
-	return "", ""
 }
 
 // AuditActionsMarkdown is the table of AuditActions that

@@ -223,3 +223,87 @@ func TestAuditActionsAreDocumented(t *testing.T) {
 		t.Errorf("docs/operations.md's audit table is stale; put this in it:\n%s", AuditActionsMarkdown())
 	}
 }
+
+// oldAuditRows fills the old audit table with n entries of each kind of
+// target, in one statement.
+func oldAuditRows(t *testing.T, db *gorm.DB, n int) {
+	t.Helper()
+	q := fmt.Sprintf(`INSERT INTO audit_entries (at, actor, action, target, detail)
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %d)
+SELECT CURRENT_TIMESTAMP, 'ann',
+	CASE i %% 5 WHEN 0 THEN 'run.cancel' WHEN 1 THEN 'approval.vote' WHEN 2 THEN 'schedule.pause' WHEN 3 THEN 'runbook.register' ELSE 'token.create' END,
+	CASE i %% 5 WHEN 0 THEN 'deploy-' || i WHEN 1 THEN 'deploy-' || i || '.child.2/gate' WHEN 2 THEN 'deploy/nightly' WHEN 3 THEN 'deploy v' || i ELSE 'tok' END,
+	'' FROM seq`, n)
+	if err := db.Exec(q).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A large old audit table migrates within the query timeout: each entry
+// gets the run or runbook its target names.
+func TestAuditBackfillOfManyEntries(t *testing.T) {
+	const n = 100000
+	check := func(t *testing.T, open func() (*Store, error)) {
+		start := time.Now()
+		s, err := open()
+		if err != nil {
+			t.Fatalf("open after %v: %v", time.Since(start), err)
+		}
+		defer s.Close()
+		if d := time.Since(start); d > DefaultQueryTimeout {
+			t.Errorf("the migration took %v", d)
+		}
+		var got []struct{ Action, Run, Runbook string }
+		if err := s.db.Raw(`SELECT action, run, runbook FROM audit_entries WHERE id IN (5, 6, 7, 8, 9)  ORDER BY id`).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []struct{ Action, Run, Runbook string }{{"run.cancel", "deploy-5", ""}, {"approval.vote", "deploy-6", ""},
+			{"schedule.pause", "", "deploy"}, {"runbook.register", "", "deploy"}, {"token.create", "", ""}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("entries 5-9: %+v\nwant %+v", got, want)
+		}
+		var blank int64
+		s.db.Raw(`SELECT count(*) FROM audit_entries WHERE run = '' AND runbook = '' AND action <> 'token.create'`).Scan(&blank)
+		if blank != 0 {
+			t.Errorf("%d entries without a run or runbook", blank)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "old.db")
+		db, err := gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(path)}, &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(fmt.Sprintf(oldAuditTable, "integer")).Error; err != nil {
+			t.Fatal(err)
+		}
+		oldAuditRows(t, db, n)
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+		check(t, func() (*Store, error) { return Open(path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+		if err == nil {
+			err = admin.Exec("SELECT 1").Error
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		schema := fmt.Sprintf("rbmany_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Exec(fmt.Sprintf(oldAuditTable, "bigserial")).Error; err != nil {
+			t.Fatal(err)
+		}
+		oldAuditRows(t, old, n)
+		check(t, func() (*Store, error) { return Open(pgURL + "&search_path=" + schema) })
+	})
+}
