@@ -307,3 +307,80 @@ func TestAuditBackfillOfManyEntries(t *testing.T) {
 		check(t, func() (*Store, error) { return Open(pgURL + "&search_path=" + schema) })
 	})
 }
+
+// oldTargetEntry is the audit entry as it was when targets held 300
+// characters.
+type oldTargetEntry struct {
+	ID      uint      `gorm:"primaryKey"`
+	At      time.Time `gorm:"index"`
+	Actor   string    `gorm:"size:200;not null;index"`
+	Action  string    `gorm:"size:60;not null;index"`
+	Target  string    `gorm:"size:300"`
+	Run     string    `gorm:"size:120;not null;default:'';index"`
+	Runbook string    `gorm:"size:63;not null;default:'';index"`
+	Outcome string    `gorm:"size:10;not null;default:ok"`
+	Reason  string    `gorm:"type:text"`
+	Detail  string    `gorm:"type:text"`
+}
+
+func (oldTargetEntry) TableName() string { return "audit_entries" }
+
+// A trail made when targets held 300 characters keeps its entries and its
+// triggers, and then holds a vote's target on the longest run id.
+func TestAuditTargetsWiden(t *testing.T) {
+	if got := Size(AuditEntry{}, "Target"); got != AuditTargetSize {
+		t.Fatalf("Target holds %d, want %d", got, AuditTargetSize)
+	}
+	check := func(t *testing.T, dsn string, length func() int) {
+		old, err := open(dsn, []any{&oldTargetEntry{}, &Run{}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Append(AuditRecord{Actor: "ann", Action: ActionRunCancel, Target: "deploy-01", Run: "deploy-01", Detail: CancelDetail{}}); err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		s, err := Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if length != nil {
+			if n := length(); n != AuditTargetSize {
+				t.Errorf("target holds %d characters, want %d", n, AuditTargetSize)
+			}
+		}
+		target := strings.Repeat("r", RunIDSize) + "/" + strings.Repeat("s", 63)
+		vote := &Vote{RunID: target[:RunIDSize], StepID: target[RunIDSize+1:], Item: -1, User: "bob", Decision: "approve"}
+		if err := s.Append(VoteAudit(vote, "r", "deploy", "", "", 0)); err != nil {
+			t.Fatal(err)
+		}
+		log, err := s.AuditLog("", 10)
+		if err != nil || len(log) != 2 || log[1].Target != "deploy-01" || log[0].Target != target {
+			t.Fatalf("entries: %d %v", len(log), err)
+		}
+		if err := s.db.Exec("UPDATE audit_entries SET actor = 'eve'").Error; err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("an UPDATE after the migration: %v", err)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) { check(t, filepath.Join(t.TempDir(), "old.db"), nil) })
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+		if err == nil {
+			err = admin.Exec("SELECT 1").Error
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		schema := fmt.Sprintf("rbwide_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		check(t, pgURL+"&search_path="+schema, func() int {
+			var n int
+			admin.Raw(`SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = ? AND table_name = 'audit_entries' AND column_name = 'target'`, schema).Scan(&n)
+			return n
+		})
+	})
+}
