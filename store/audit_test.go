@@ -71,7 +71,7 @@ func TestAppendChecksActionAndDetail(t *testing.T) {
 			t.Fatal(err)
 		}
 		log, _ := s.AuditLog("", 1)
-		if got := log[0]; Length(got.Target) != 300 || Length(got.Reason) != MaxAuditReason || !strings.HasSuffix(got.Reason, "…") || got.Outcome != AuditRefused {
+		if got := log[0]; Length(got.Target) != AuditTargetSize || Length(got.Reason) != MaxAuditReason || !strings.HasSuffix(got.Reason, "…") || got.Outcome != AuditRefused {
 			t.Errorf("cut: target %d, reason %d, outcome %s", Length(got.Target), Length(got.Reason), got.Outcome)
 		}
 	})

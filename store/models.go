@@ -138,7 +138,7 @@ type AuditEntry struct {
 	At     time.Time `gorm:"index" json:"at"`
 	Actor  string    `gorm:"size:200;not null;index" json:"actor"`
 	Action string    `gorm:"size:60;not null;index" json:"action"` // one of AuditActions
-	Target string    `gorm:"size:1064" json:"target"` // AuditTargetSize
+	Target string    `gorm:"size:1064" json:"target"`              // AuditTargetSize
 	// Run and Runbook are what the entry is about, for filtering: the
 	// recorded run (the root run for a sub-runbook's vote) and its runbook.
 	Run     string `gorm:"size:120;not null;default:'';index" json:"run,omitempty"`
