@@ -151,6 +151,10 @@ func (a *API) vote(c echo.Context) error {
 	reason, status, _ := refusal(answer)
 	if code != "" {
 		reason = app.Message() // the code is the detail's
+		var without string
+		if code == workflows.VoteInvalid && app.HasDetails() && app.Details(&without) == nil {
+			reason = without // the trail never holds a vote's input values
+		}
 	}
 	if derr := a.Store.RefuseVote(rec.ID, store.VoteAudit(rec, run, runbook, reason, code, status)); derr != nil {
 		return derr

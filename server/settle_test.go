@@ -253,3 +253,35 @@ spec:
 		}
 	})
 }
+
+// A vote refused for its inputs answers with the input names; its entry's
+// reason does not quote the values.
+func TestRefusedInputsAreNotInTheTrail(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.register(`apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: sized}
+spec:
+  steps:
+    - id: board
+      approval:
+        approvers: ["group:board"]
+        inputs: [{name: size_gb, type: int, min: 10}, {name: tier, type: string, enum: [gold, silver]}]
+`, 201)
+		var run runView
+		a.call("POST", "/api/v1/runbooks/sized/runs", a.ann, map[string]any{}, &run)
+		a.waiting(run.ID)
+		var p Problem
+		body := map[string]any{"decision": "approve", "inputs": map[string]any{"size_gb": 7, "tier": "platinum", "szie": 1}}
+		want := `invalid inputs: input "size_gb": 7 is less than min 10; input "tier": "platinum" is not one of "gold", "silver"; unknown input "szie"`
+		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", a.bob, body, &p); got != 422 || p.Error != want {
+			t.Errorf("bad inputs: %d %q\nwant %q", got, p.Error, want)
+		}
+		reason := `invalid inputs: input "size_gb": the value is outside its constraints; input "tier": the value is outside its constraints; unknown input "szie"`
+		if got := a.voteEntries(run.ID); strings.Join(got, "\n") != "bob approval.vote refused: "+reason {
+			t.Errorf("entries: %q", got)
+		}
+	})
+}
