@@ -52,6 +52,7 @@ func NewRedactor(values []string) *Redactor {
 	for _, v := range vs {
 		forms = append(forms, secretForms(v)...)
 	}
+	forms = append(forms, lineForms(forms)...)
 	slices.Sort(forms)
 	forms = slices.Compact(forms)
 	if len(forms) == 0 {
@@ -96,6 +97,27 @@ func secretForms(v string) []string {
 		}
 	}
 	return forms
+}
+
+// lineForms are the lines of the multi-line forms (a PEM key, base64
+// wrapped at 76 columns), without their surrounding blanks, of at least
+// MinSecretLen bytes. A step's log is redacted a flush at a time, and a
+// value printed across a flush is split between two of them: masking each
+// line as a form of its own masks such a value's long lines wherever they
+// appear (its lines shorter than MinSecretLen, not).
+func lineForms(forms []string) []string {
+	var out []string
+	for _, f := range forms {
+		if !strings.Contains(f, "\n") {
+			continue
+		}
+		for _, line := range strings.Split(f, "\n") {
+			if line = strings.TrimSpace(line); len(line) >= MinSecretLen {
+				out = append(out, line)
+			}
+		}
+	}
+	return out
 }
 
 func wrap(s string, n int) string {

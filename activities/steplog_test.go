@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/steplog"
@@ -84,5 +85,35 @@ func TestShellErrorCarriesTheTail(t *testing.T) {
 	}
 	if app.Message() != "exit code 3\nlast 20 lines of output:\n"+strings.Join(want, "\n") {
 		t.Errorf("message = %q", app.Message())
+	}
+}
+
+// A multi-line secret whose printing straddles a flush is redacted line
+// by line: each of its lines is masked in whichever flush carries it.
+func TestMultiLineSecretAcrossAFlushIsMasked(t *testing.T) {
+	key := "-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END KEY-----"
+	rd := NewRedactor([]string{key})
+	var got []string
+	w := steplog.NewSplitter(steplog.Stdout, rd.String, func(_, text string, _ time.Time) { got = append(got, text) })
+	_, _ = w.Write([]byte("-----BEGIN KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n"))
+	w.Flush()
+	_, _ = w.Write([]byte("-----END KEY-----\nafter\n"))
+	w.Close()
+	if want := []string{"***", "***", "***", "after"}; !slices.Equal(got, want) {
+		t.Errorf("lines = %q, want %q", got, want)
+	}
+	// Whole between two flushes, it is masked as one value.
+	got = nil
+	w = steplog.NewSplitter(steplog.Stdout, rd.String, func(_, text string, _ time.Time) { got = append(got, text) })
+	_, _ = w.Write([]byte("k: " + key + " end\n"))
+	w.Close()
+	if want := []string{"k: *** end"}; !slices.Equal(got, want) {
+		t.Errorf("whole: lines = %q, want %q", got, want)
+	}
+	// A line of it is masked wherever it appears, its blanks kept; a
+	// line under MinSecretLen is not masked by itself.
+	rd = NewRedactor([]string{"abc\n  line of a secret  \nxyz"})
+	if got, want := rd.String("x line of a secret y abc xyz"), "x *** y abc xyz"; got != want {
+		t.Errorf("a line alone: %q, want %q", got, want)
 	}
 }

@@ -150,6 +150,7 @@ func (a *API) Handler() *echo.Echo {
 		if r.role != "" {
 			mw = append(mw, a.authenticate, require(r.role))
 		}
+		mw = append(mw, knownQuery(r.method, r.path))
 		e.Add(r.method, r.path, r.handler(a), mw...)
 	}
 	return e

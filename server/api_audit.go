@@ -109,16 +109,7 @@ func auditFilter(c echo.Context) (store.AuditFilter, error) {
 	q := c.QueryParams()
 	f := store.AuditFilter{Run: q.Get("run"), Runbook: q.Get("runbook"), Actor: q.Get("actor"), Action: q.Get("action"),
 		Outcome: q.Get("outcome"), Limit: DefaultAuditPage}
-	var bad []any
-	known := []string{"run", "runbook", "actor", "action", "outcome", "since", "until", "limit", "cursor"}
-	for _, k := range plan.SortedKeys(q) {
-		switch {
-		case !slices.Contains(known, k):
-			bad = append(bad, fmt.Sprintf("%s: unknown parameter (parameters: %s)", k, strings.Join(known, ", ")))
-		case len(q[k]) > 1:
-			bad = append(bad, k+": given more than once")
-		}
-	}
+	bad := queryProblems(q, queryNames(auditQuery))
 	for _, s := range []struct{ name, value, field string }{{"run", f.Run, "Run"}, {"runbook", f.Runbook, "Runbook"}, {"actor", f.Actor, "Actor"}} {
 		if n := store.Size(store.AuditEntry{}, s.field); store.Length(s.value) > n {
 			bad = append(bad, fmt.Sprintf("%s: at most %d characters", s.name, n))

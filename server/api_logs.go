@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -13,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -69,12 +71,15 @@ func lineView(l store.LogLine) logLineView {
 var stepRef = regexp.MustCompile(`^([^\[\]]+)(?:\[([0-9]+)\])?$`)
 
 // logQuery reads what a logs request asks for, checking the run and the
-// step against the run's runbook version.
+// step against the run's runbook version. Every bad parameter is one of
+// the details of a 400, as is a parameter the routes do not know.
 func (a *API) logQuery(c echo.Context) (store.LogQuery, error) {
 	q := store.LogQuery{RunID: c.Param("id"), Limit: DefaultLogLimit}
 	if err := a.logRun(c.Request().Context(), q.RunID); err != nil {
 		return q, err
 	}
+	params := c.QueryParams()
+	bad := queryProblems(params, queryNames(logsQuery))
 	ints := []struct {
 		name     string
 		min, max int64
@@ -83,10 +88,10 @@ func (a *API) logQuery(c echo.Context) (store.LogQuery, error) {
 		{"since", 0, -1, func(n int64) { q.Since = n }},
 		{"limit", 1, MaxLogLimit, func(n int64) { q.Limit = int(n) }},
 		{"tail", 1, MaxLogLimit, func(n int64) { q.Tail = int(n) }},
-		{"item", 0, -1, func(n int64) { i := int(n); q.Item = &i }},
+		{"item", 0, math.MaxInt32, func(n int64) { i := int(n); q.Item = &i }},
 	}
 	for _, p := range ints {
-		s := c.QueryParam(p.name)
+		s := params.Get(p.name)
 		if s == "" {
 			continue
 		}
@@ -96,36 +101,44 @@ func (a *API) logQuery(c echo.Context) (store.LogQuery, error) {
 			if p.max > 0 {
 				rng = fmt.Sprintf("from %d to %d", p.min, p.max)
 			}
-			return q, problem(http.StatusBadRequest, fmt.Sprintf("%s must be a whole number %s, not %q", p.name, rng, s))
+			bad = append(bad, fmt.Sprintf("%s: must be a whole number %s, not %q", p.name, rng, s))
+			continue
 		}
 		p.set(n)
 	}
-	if f := c.QueryParam("follow"); f != "" && f != "true" && f != "false" {
-		return q, problem(http.StatusBadRequest, fmt.Sprintf("follow must be true or false, not %q", f))
+	if f := params.Get("follow"); f != "" && f != "true" && f != "false" {
+		bad = append(bad, fmt.Sprintf("follow: must be true or false, not %q", f))
 	}
 	ref, err := url.PathUnescape(c.Param("step"))
-	if err != nil {
-		return q, problem(http.StatusBadRequest, fmt.Sprintf("step %q is not a step id or step[item]", c.Param("step")))
-	}
-	if ref == "" {
-		if q.Item != nil {
-			return q, problem(http.StatusBadRequest, "item needs a step: GET /api/v1/runs/:id/steps/:step/logs?item=N")
+	m := stepRef.FindStringSubmatch(ref)
+	switch {
+	case err != nil || ref != "" && m == nil:
+		bad = append(bad, fmt.Sprintf("step: %q is not a step id or step[item]", c.Param("step")))
+	case ref == "" && params.Get("item") != "":
+		bad = append(bad, "item: needs a step: GET /api/v1/runs/:id/steps/:step/logs?item=N")
+	case ref != "":
+		q.Step = m[1]
+		if m[2] == "" {
+			break
 		}
+		n, err := strconv.ParseInt(m[2], 10, 64)
+		switch {
+		case err != nil || n > math.MaxInt32:
+			bad = append(bad, fmt.Sprintf("step: item %s of %s must be a whole number from 0 to %d", m[2], ref, math.MaxInt32))
+		case q.Item != nil && int64(*q.Item) != n:
+			bad = append(bad, fmt.Sprintf("step: %s and item=%d name different items", ref, *q.Item))
+		default:
+			i := int(n)
+			q.Item = &i
+		}
+	}
+	if bad != nil {
+		return q, problem(http.StatusBadRequest, "invalid logs query", bad...)
+	}
+	if q.Step == "" {
 		return q, nil
 	}
-	m := stepRef.FindStringSubmatch(ref)
-	if m == nil {
-		return q, problem(http.StatusBadRequest, fmt.Sprintf("step %q is not a step id or step[item]", ref))
-	}
-	q.Step = m[1]
-	if m[2] != "" {
-		n, err := strconv.Atoi(m[2])
-		if err != nil || q.Item != nil && *q.Item != n {
-			return q, problem(http.StatusBadRequest, fmt.Sprintf("step %s and item=%d name different items", ref, *q.Item))
-		}
-		q.Item = &n
-	}
-	return q, a.checkLogStep(q.RunID, q.Step)
+	return q, a.checkLogStep(q.RunID, q.Step, q.Item != nil)
 }
 
 // logRun answers 404 for a run with no record and no lines (a
@@ -145,8 +158,9 @@ func (a *API) logRun(ctx context.Context, id string) error {
 	return err
 }
 
-// checkLogStep answers 404 for a step the run's runbook version lacks.
-func (a *API) checkLogStep(runID, step string) error {
+// checkLogStep answers 404 for a step the run's runbook version lacks,
+// and for an item of a step that has none (is not inside a forEach).
+func (a *API) checkLogStep(runID, step string, item bool) error {
 	r, err := a.Store.Run(runID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil // a sub-runbook's run: its lines say which steps it has
@@ -165,7 +179,36 @@ func (a *API) checkLogStep(runID, step string) error {
 		return problem(http.StatusNotFound, fmt.Sprintf("runbook %s version %d has no step %s", r.Runbook, r.Version, step),
 			"GET /api/v1/runs/"+runID+" lists the run's steps")
 	}
+	if item && !inForEach(p, step) {
+		return problem(http.StatusNotFound, fmt.Sprintf("step %s of runbook %s version %d is not inside a forEach, so it has no items", step, r.Runbook, r.Version),
+			"GET /api/v1/runs/"+runID+"/steps/"+step+"/logs answers its lines")
+	}
 	return nil
+}
+
+// inForEach reports whether step id is inside a forEach's sections, at
+// any depth: only such a step's lines have an item.
+func inForEach(p *plan.Plan, id string) bool {
+	var walk func(steps []*plan.Step, inside bool) (found, in bool)
+	walk = func(steps []*plan.Step, inside bool) (bool, bool) {
+		for _, s := range steps {
+			if s.ID == id {
+				return true, inside
+			}
+			for _, sec := range s.Children() {
+				if found, in := walk(sec.Steps, inside || s.Kind == plan.StepForEach); found {
+					return true, in
+				}
+			}
+		}
+		return false, false
+	}
+	for _, sec := range p.Sections() {
+		if found, in := walk(sec.Steps, false); found {
+			return in
+		}
+	}
+	return false
 }
 
 // runEnded reports whether a run's workflow has closed, and (withStatus)

@@ -342,15 +342,20 @@ func TestStepLogs(t *testing.T) {
 		for path, want := range map[string]string{
 			"/api/v1/runs/nope/logs":                                 "404 no run nope",
 			"/api/v1/runs/" + run.ID + "/steps/nope/logs":            "404 runbook noisy version 1 has no step nope",
-			"/api/v1/runs/" + run.ID + "/logs?since=-1":              `400 since must be a whole number 0 or more, not "-1"`,
-			"/api/v1/runs/" + run.ID + "/logs?limit=10001":           `400 limit must be a whole number from 1 to 10000, not "10001"`,
-			"/api/v1/runs/" + run.ID + "/logs?tail=x":                `400 tail must be a whole number from 1 to 10000, not "x"`,
-			"/api/v1/runs/" + run.ID + "/logs?follow=yes":            `400 follow must be true or false, not "yes"`,
-			"/api/v1/runs/" + run.ID + "/steps/noisy[2]/logs?item=1": "400 step noisy[2] and item=1 name different items",
+			"/api/v1/runs/" + run.ID + "/logs?since=-1":              `400 invalid logs query: since: must be a whole number 0 or more, not "-1"`,
+			"/api/v1/runs/" + run.ID + "/logs?limit=10001":           `400 invalid logs query: limit: must be a whole number from 1 to 10000, not "10001"`,
+			"/api/v1/runs/" + run.ID + "/logs?tail=x":                `400 invalid logs query: tail: must be a whole number from 1 to 10000, not "x"`,
+			"/api/v1/runs/" + run.ID + "/logs?follow=yes":            `400 invalid logs query: follow: must be true or false, not "yes"`,
+			"/api/v1/runs/" + run.ID + "/steps/noisy[2]/logs?item=1": "400 invalid logs query: step: noisy[2] and item=1 name different items",
 		} {
 			var p Problem
-			if got := cl.call("GET", path, viewer, nil, &p); fmt.Sprintf("%d %s", got, p.Error) != want || p.Details == nil {
-				t.Errorf("GET %s: %d %s, want %s", path, got, p.Error, want)
+			got := cl.call("GET", path, viewer, nil, &p)
+			text := fmt.Sprintf("%d %s", got, p.Error)
+			if got == 400 && len(p.Details) == 1 {
+				text += fmt.Sprintf(": %s", p.Details[0])
+			}
+			if text != want || p.Details == nil {
+				t.Errorf("GET %s: %s, want %s", path, text, want)
 			}
 		}
 	})

@@ -488,7 +488,7 @@ func (a *API) listRuns(c echo.Context) error {
 			if err != nil {
 				return problem(http.StatusBadRequest, name+" must be an RFC 3339 time, such as 2026-12-01T09:00:00Z", name+": "+s)
 			}
-			*dst = t
+			*dst = t.UTC() // SQLite compares times as text: stored times are UTC
 		}
 	}
 	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {

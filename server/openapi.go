@@ -37,21 +37,8 @@ func OpenAPI() map[string]any {
 		for _, m := range pathParam.FindAllStringSubmatch(r.path, -1) {
 			params = append(params, map[string]any{"name": m[1], "in": "path", "required": true, "schema": map[string]any{"type": "string"}})
 		}
-		if r.method == "GET" && r.path == "/api/v1/runs/:id" {
-			params = append(params, stepsQuery...)
-		}
-		if r.method == "GET" && r.path == "/api/v1/runbooks/:name/diff" {
-			params = append(params, diffQuery...)
-		}
-		if r.method == "GET" && strings.HasSuffix(r.path, "/logs") {
-			params = append(params, logsQuery...)
-		}
-		if r.method == "GET" && r.path == "/api/v1/runs" {
-			params = append(params, runsQuery()...)
-		}
-		if r.method == "GET" && r.path == "/api/v1/audit" {
-			params = append(params, auditQuery...)
-		}
+		q, _ := routeQuery(r.method, r.path)
+		params = append(params, q...)
 		if params != nil {
 			op["parameters"] = params
 		}

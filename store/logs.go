@@ -50,13 +50,18 @@ type LogStream struct {
 // LogChunk is lines FirstSeq to FirstSeq+Lines-1 of a run, all of one
 // step attempt, as one flush of a worker sent them. Body is JSON of the
 // lines without their seq.
+//
+// LastSeq is FirstSeq+Lines-1, a column of its own so that a read after
+// a seq searches the (run_id, last_seq) index; (run_id, step, item,
+// attempt, first_seq) serves the reads of one step and its elisions.
 type LogChunk struct {
 	ID       uint   `gorm:"primaryKey"`
-	RunID    string `gorm:"size:1000;not null;uniqueIndex:log_chunk_seq"`
-	FirstSeq int64  `gorm:"not null;uniqueIndex:log_chunk_seq"`
-	Step     string `gorm:"size:63;not null"`
-	Item     int    `gorm:"not null"`
-	Attempt  int    `gorm:"not null"`
+	RunID    string `gorm:"size:1000;not null;uniqueIndex:log_chunk_seq;index:log_chunk_last,priority:1;index:log_chunk_step,priority:1"`
+	FirstSeq int64  `gorm:"not null;uniqueIndex:log_chunk_seq;index:log_chunk_step,priority:5"`
+	LastSeq  int64  `gorm:"not null;default:0;index:log_chunk_last,priority:2"`
+	Step     string `gorm:"size:63;not null;index:log_chunk_step,priority:2"`
+	Item     int    `gorm:"not null;index:log_chunk_step,priority:3"`
+	Attempt  int    `gorm:"not null;index:log_chunk_step,priority:4"`
 	Lines    int    `gorm:"not null"`
 	Bytes    int    `gorm:"not null"`
 	// Head marks a chunk of its attempt's first half-cap, RunHead one of
@@ -115,7 +120,7 @@ func (s *Store) AppendLog(ctx context.Context, key steplog.Key, lines []steplog.
 		if err := tx.Clauses(lock).Where("run_id = ? AND step = ? AND item = ? AND attempt = ?", key.RunID, key.Step, key.Item, key.Attempt).First(&ls).Error; err != nil {
 			return err
 		}
-		c := LogChunk{RunID: key.RunID, FirstSeq: run.NextSeq, Step: key.Step, Item: key.Item, Attempt: key.Attempt,
+		c := LogChunk{RunID: key.RunID, FirstSeq: run.NextSeq, LastSeq: run.NextSeq + int64(len(lines)) - 1, Step: key.Step, Item: key.Item, Attempt: key.Attempt,
 			Lines: len(lines), Bytes: size, Head: ls.HeadBytes < caps.StepBytes/2, RunHead: run.HeadBytes < caps.RunBytes/2, Body: string(b)}
 		if err := tx.Create(&c).Error; err != nil {
 			return err
@@ -239,7 +244,7 @@ type Elision struct {
 func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogLine, []Elision, error) {
 	db := s.WithContext(ctx).db
 	where := func() *gorm.DB {
-		w := db.Model(&LogChunk{}).Where("run_id = ? AND first_seq + lines > ?", q.RunID, q.Since+1)
+		w := db.Model(&LogChunk{}).Where("run_id = ?", q.RunID)
 		if q.Step != "" {
 			w = w.Where("step = ?", q.Step)
 		}
@@ -251,14 +256,14 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogLine, []Elision, err
 	var out []LogLine
 	if q.Tail > 0 {
 		var rev []LogLine
-		before := int64(-1) // chunks with first_seq below this; -1: all
+		before := int64(-1) // chunks with last_seq below this; -1: all
 		for len(rev) < q.Tail {
 			var chunks []LogChunk
-			w := where()
+			w := where().Where("last_seq > ?", q.Since)
 			if before >= 0 {
-				w = w.Where("first_seq < ?", before)
+				w = w.Where("last_seq < ?", before)
 			}
-			if err := w.Order("first_seq DESC").Limit(32).Find(&chunks).Error; err != nil {
+			if err := w.Order("last_seq DESC").Limit(32).Find(&chunks).Error; err != nil {
 				return nil, nil, s.unavailable(err)
 			}
 			if len(chunks) == 0 {
@@ -282,7 +287,7 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogLine, []Elision, err
 		after := q.Since
 		for len(out) < q.Limit {
 			var chunks []LogChunk
-			if err := where().Where("first_seq + lines > ?", after+1).Order("first_seq").Limit(32).Find(&chunks).Error; err != nil {
+			if err := where().Where("last_seq > ?", after).Order("last_seq").Limit(32).Find(&chunks).Error; err != nil {
 				return nil, nil, s.unavailable(err)
 			}
 			if len(chunks) == 0 {
@@ -294,7 +299,7 @@ func (s *Store) Logs(ctx context.Context, q LogQuery) ([]LogLine, []Elision, err
 					return nil, nil, err
 				}
 				out = append(out, ls[:min(len(ls), q.Limit-len(out))]...)
-				after = c.FirstSeq + int64(c.Lines) - 1
+				after = c.LastSeq
 			}
 		}
 	}

@@ -32,3 +32,26 @@ func widenRunIDs(db *gorm.DB) error {
 	}
 	return nil
 }
+
+// addLastSeq gives log chunks written before the last_seq column theirs,
+// in one statement, in the transaction that adds the column (so a chunk
+// never keeps the default 0). AutoMigrate then adds its index.
+func addLastSeq(db *gorm.DB) error {
+	m := db.Migrator()
+	if !m.HasTable(&LogChunk{}) || m.HasColumn(&LogChunk{}, "LastSeq") {
+		return nil
+	}
+	err := db.Transaction(func(tx *gorm.DB) error {
+		if err := tx.Migrator().AddColumn(&LogChunk{}, "LastSeq"); err != nil {
+			return err
+		}
+		return tx.Exec("UPDATE log_chunks SET last_seq = first_seq + lines - 1").Error
+	})
+	if err != nil && m.HasColumn(&LogChunk{}, "LastSeq") {
+		return nil // another process added it first
+	}
+	if err != nil {
+		return fmt.Errorf("add log_chunks.last_seq: %w", err)
+	}
+	return nil
+}

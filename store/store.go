@@ -77,6 +77,9 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
 	err = s.registerDeadlines()
 	if err == nil {
+		err = addLastSeq(db)
+	}
+	if err == nil {
 		err = db.AutoMigrate(tables...)
 	}
 	if err == nil && all {

@@ -259,9 +259,15 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 		if done {
 			break
 		}
-		if !deadline.IsZero() && !workflow.Now(ctx).Add(every).Before(deadline) {
-			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: fmt.Sprintf("repeat.until %s still false after %s; last outputs: %s",
-				s.Repeat.Until.Src, limit, lastProbe(out))}
+		if now := workflow.Now(ctx); !deadline.IsZero() && !now.Add(every).Before(deadline) {
+			msg := fmt.Sprintf("repeat.until %s still false after %s; last outputs: %s", s.Repeat.Until.Src, limit, lastProbe(out))
+			// The repeat gives up when the next probe would start past the
+			// timeout, so say how long it really tried.
+			if workflow.GetVersion(ctx, repeatTimeoutVersion, workflow.DefaultVersion, 1) >= 1 {
+				msg = fmt.Sprintf("repeat.until %s still false after %s; the next probe, %s later, would pass the %s timeout; last outputs: %s",
+					s.Repeat.Until.Src, (limit - deadline.Sub(now)).Round(time.Millisecond), every, limit, lastProbe(out))
+			}
+			return &stepError{step: s.ID, typ: ErrRepeatTimeout, message: msg}
 		}
 		if r.overBudget(ctx, s) {
 			return &handOver{loop: carriedLoop{Step: s.ID, Repeat: &repeatProgress{Deadline: deadline, Limit: limit, NextAt: workflow.Now(ctx).Add(every)}}}
@@ -275,6 +281,10 @@ func (r *run) action(ctx workflow.Context, sc *scope, s *plan.Step, st *StepStat
 	}
 	return nil
 }
+
+// repeatTimeoutVersion guards the repeat timeout's message, which
+// error.message shows to onFailure: runs recorded before keep the old one.
+const repeatTimeoutVersion = "repeat-timeout-message"
 
 // runActivity renders inputs and executes one action.
 func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action string, facts plan.ActionFacts, with map[string]*plan.Value, st *StepState) (map[string]any, error) {

@@ -396,8 +396,9 @@ func TestRepeatUntilWithTimers(t *testing.T) {
 	if _, et := h.result(); et != workflows.ErrRepeatTimeout {
 		t.Fatalf("error type = %q", et)
 	}
-	// The message names the timeout's value and what the last probe saw.
-	want := `repeat.until outputs.healthy still false after 5m0s; last outputs: {"healthy":false,"status":503}`
+	// The message says how long the repeat tried, why it stopped and what
+	// the last probe saw.
+	want := `repeat.until outputs.healthy still false after 4m0s; the next probe, 1m0s later, would pass the 5m0s timeout; last outputs: {"healthy":false,"status":503}`
 	if err := h.env.GetWorkflowError(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("error = %v, want %s", err, want)
 	}

@@ -83,6 +83,7 @@ func runLogs(args []string, out, errOut io.Writer) error {
 			return err
 		}
 		if status != workflows.RunSucceeded {
+			fmt.Fprintf(errOut, "run %s ended: %s\n", pos[0], status)
 			return &exitError{code: 1}
 		}
 		return nil

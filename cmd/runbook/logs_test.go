@@ -95,7 +95,7 @@ spec:
 		t.Fatal("logs -f did not end")
 	}
 	lines := strings.Split(strings.TrimSuffix(f.out, "\n"), "\n")
-	if f.code != 1 || len(lines) != 5001 || f.err != "" {
+	if f.code != 1 || len(lines) != 5001 || !regexp.MustCompile(`^run \S+ ended: failed\n$`).MatchString(f.err) {
 		t.Fatalf("logs -f: exit %d, %d lines, stderr %q", f.code, len(lines), f.err)
 	}
 	stamp := `\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z `

@@ -163,6 +163,9 @@ func usage(w io.Writer) {
 func flags(name string, errOut io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet("runbook "+name, flag.ContinueOnError)
 	fs.SetOutput(errOut)
+	// A mistake gets one line and the usage (run prints them); the flags
+	// are listed when asked for with -h.
+	fs.Usage = func() {}
 	return fs
 }
 
@@ -172,6 +175,19 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
+// pairFlag collects a repeated name=value flag; a value without a name
+// is refused while the flags are parsed, so the command exits 2.
+type pairFlag []string
+
+func (m *pairFlag) String() string { return strings.Join(*m, ",") }
+func (m *pairFlag) Set(v string) error {
+	if name, _, ok := strings.Cut(v, "="); !ok || strings.TrimSpace(name) == "" {
+		return errors.New("want name=value")
+	}
+	*m = append(*m, v)
+	return nil
+}
+
 // interleaved parses flags that may come before or after positionals; a
 // flag it does not know is a usage error.
 func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
@@ -179,6 +195,8 @@ func interleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
+				fmt.Fprintf(fs.Output(), "Usage of %s:\n", fs.Name())
+				fs.PrintDefaults()
 				return nil, err
 			}
 			return nil, &usageError{err.Error()}

@@ -93,7 +93,7 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	asJSON := fs.Bool("json", false, "print the preview as JSON")
 	showPlan := fs.Bool("compiled", false, "print the compiled plan as JSON instead of a preview")
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
-	var params multiFlag
+	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
 	p, err := loadArg(fs, args, lib, errOut)
 	if err != nil {

@@ -68,7 +68,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	follow := fs.Bool("follow", false, "print step transitions until the run ends; exit 1 unless it succeeds")
 	key := fs.String("idempotency-key", "", "the same key starts the same run once")
 	quiet := fs.Bool("q", false, "print only the run id")
-	var params multiFlag
+	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
 	names, err := interleaved(fs, args)
 	if err != nil {

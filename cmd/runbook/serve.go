@@ -212,6 +212,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
 	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)
 	fmt.Fprintf(out, "Try it:\n  export RUNBOOK_ADDR=%s RUNBOOK_TOKEN=%s\n  bin/runbook run change-release -p service=api -p version=v1.2.3 -p environment=production --follow\n", base, tokens.operator)
+	if os.Getenv("RUNBOOK_SECRET_SLACK_URL") == "" && os.Getenv("RUNBOOK_SECRETS_DIR") == "" {
+		fmt.Fprintf(out, "  (it posts to Slack: without RUNBOOK_SECRET_SLACK_URL=<webhook URL> in dev's environment it stops at its secrets check)\n")
+	}
 	fmt.Fprintf(out, "and approve it as two members of change-board:\n  bin/runbook approve RUN change_board --token %s\n  bin/runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
 	return serve(ctx, api, l)
 }

@@ -251,7 +251,11 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 		field("Error", "%s", e)
 	}
 	if r.FailedStep != "" {
-		field("Failed at", "%s", r.FailedStep)
+		label := "Failed at"
+		if r.Status == workflows.RunCancelled {
+			label = "Cancelled at" // the step the cancellation stopped
+		}
+		field(label, "%s", r.FailedStep)
 	}
 	if r.ExitMessage != "" {
 		field("Exit", "%s", r.ExitMessage)
@@ -313,7 +317,8 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 
 	var approvals []shownStep
 	for _, s := range r.Steps {
-		if s.Kind == string(plan.StepApproval) && (len(s.Votes) > 0 || s.Status == workflows.StatusWaitingApproval) {
+		reached := s.Status != workflows.StatusPending && s.Status != workflows.StatusNotReached && s.Status != workflows.StatusSkipped
+		if s.Kind == string(plan.StepApproval) && (len(s.Votes) > 0 || reached) {
 			approvals = append(approvals, s)
 		}
 	}
@@ -342,8 +347,12 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 				}
 				fmt.Fprintln(out, line)
 			}
-			if len(s.Votes) == 0 {
+			switch {
+			case len(s.Votes) > 0:
+			case s.Status == workflows.StatusWaitingApproval:
 				fmt.Fprintln(out, "    no votes yet")
+			default:
+				fmt.Fprintln(out, "    no votes")
 			}
 		}
 	}
