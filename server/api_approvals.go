@@ -132,7 +132,7 @@ func (a *API) vote(c echo.Context) error {
 		// A retry of a vote: answer as the first time if the run holds the
 		// same vote by this user (it counted an earlier attempt, audited
 		// when it was counted, or now if its answer was lost).
-		if res, ok := a.countedVote(c, wf, vr, req.Item); ok {
+		if res, ok := a.countedVote(ctx, wf, vr, req.Item); ok {
 			if derr := a.Store.DropVote(rec.ID); derr != nil {
 				return derr
 			}
@@ -164,8 +164,8 @@ func (a *API) vote(c echo.Context) error {
 
 // countedVote looks in the run's timeline for vr's user's vote on its step
 // and returns the approval's state when the run holds the same decision.
-func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, item *int) (workflows.VoteResult, bool) {
-	st, _, err := a.liveStatus(c.Request().Context(), run)
+func (a *API) countedVote(ctx context.Context, run string, vr workflows.VoteRequest, item *int) (workflows.VoteResult, bool) {
+	st, _, err := a.liveStatus(ctx, run)
 	if err != nil {
 		return workflows.VoteResult{}, false
 	}
