@@ -8,21 +8,52 @@ import (
 	"strings"
 )
 
-// ParamError lists every problem with the params given to a run.
+// ParamError lists every problem with the params given to a run (or
+// the inputs given to an approval: Noun "input").
 type ParamError struct {
 	Problems []string
+	// Valueless are the problems as they read without the values given
+	// (Coerce and the constraints quote them), for records that must
+	// not hold them.
+	Valueless []string
+	Noun      string // param (empty) or input
 }
 
-func (e *ParamError) Error() string {
-	return "invalid params: " + strings.Join(e.Problems, "; ")
+func (e *ParamError) Error() string { return e.header() + strings.Join(e.Problems, "; ") }
+
+// WithoutValues is Error without the values given.
+func (e *ParamError) WithoutValues() string { return e.header() + strings.Join(e.Valueless, "; ") }
+
+func (e *ParamError) header() string {
+	if e.Noun == "" {
+		return "invalid params: "
+	}
+	return "invalid " + e.Noun + "s: "
+}
+
+// BindInputs is BindParams for the inputs an approval declares: its
+// problems name inputs.
+func BindInputs(decl []Param, given map[string]any) (map[string]any, error) {
+	p := &Plan{Params: decl}
+	return p.bind(given, "input")
 }
 
 // BindParams checks the params given to a run against the plan: unknown
 // names, missing required params, fixed params given, types and
 // constraints. It returns the params with defaults filled in, or a
 // *ParamError listing every problem.
-func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
-	var probs []string
+func (p *Plan) BindParams(given map[string]any) (map[string]any, error) { return p.bind(given, "") }
+
+func (p *Plan) bind(given map[string]any, noun string) (map[string]any, error) {
+	var probs, valueless []string
+	n := noun
+	if n == "" {
+		n = "param"
+	}
+	// problem adds a problem; bare is its text without the value given.
+	problem := func(msg, bare string) {
+		probs, valueless = append(probs, msg), append(valueless, bare)
+	}
 	out := make(map[string]any, len(p.Params))
 	known := map[string]bool{}
 	for i := range p.Params {
@@ -32,7 +63,8 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 		if pp.Fixed {
 			// The author chose the value: a run may not, not even to repeat it.
 			if ok {
-				probs = append(probs, fmt.Sprintf("param %q is fixed by the runbook and cannot be set", pp.Name))
+				msg := fmt.Sprintf("%s %q is fixed by the runbook and cannot be set", n, pp.Name)
+				problem(msg, msg)
 			}
 			out[pp.Name] = pp.Default
 			continue
@@ -42,17 +74,18 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 			case pp.HasDefault:
 				out[pp.Name] = pp.Default
 			case pp.Required:
-				probs = append(probs, fmt.Sprintf("param %q is required", pp.Name))
+				msg := fmt.Sprintf("%s %q is required", n, pp.Name)
+				problem(msg, msg)
 			}
 			continue
 		}
 		cv, err := Coerce(v, pp.Type)
 		if err != nil {
-			probs = append(probs, fmt.Sprintf("param %q: %v", pp.Name, err))
+			problem(fmt.Sprintf("%s %q: %v", n, pp.Name, err), fmt.Sprintf("%s %q: the value is not of type %s", n, pp.Name, pp.Type))
 			continue
 		}
 		for _, msg := range CheckConstraints(pp, cv) {
-			probs = append(probs, fmt.Sprintf("param %q: %s", pp.Name, msg))
+			problem(fmt.Sprintf("%s %q: %s", n, pp.Name, msg), fmt.Sprintf("%s %q: the value is outside its constraints", n, pp.Name))
 		}
 		out[pp.Name] = cv
 	}
@@ -63,7 +96,7 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 	sort.Strings(names)
 	for _, name := range names {
 		if !known[name] {
-			msg := fmt.Sprintf("unknown param %q", name)
+			msg := fmt.Sprintf("unknown %s %q", n, name)
 			var all []string
 			for _, pp := range p.Params {
 				all = append(all, pp.Name)
@@ -71,11 +104,11 @@ func (p *Plan) BindParams(given map[string]any) (map[string]any, error) {
 			if h := Suggest(name, all); h != "" {
 				msg += " (" + h + ")"
 			}
-			probs = append(probs, msg)
+			problem(msg, msg)
 		}
 	}
 	if len(probs) > 0 {
-		return nil, &ParamError{Problems: probs}
+		return nil, &ParamError{Problems: probs, Valueless: valueless, Noun: noun}
 	}
 	return out, nil
 }

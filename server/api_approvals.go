@@ -94,7 +94,10 @@ func (a *API) vote(c echo.Context) error {
 	if err := a.Store.PrepareVote(rec); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	// Once sent, the vote is settled whatever the caller does: a client
+	// that hangs up must not leave a counted vote without its entry.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: wf, UpdateName: workflows.UpdateApprove,
 		Args: []any{withSeal(vr, seal)}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res workflows.VoteResult
@@ -103,7 +106,7 @@ func (a *API) vote(c echo.Context) error {
 	}
 	if err == nil {
 		if err := a.Store.CountVote(rec.ID, run, runbook); err != nil {
-			c.Logger().Warnf("vote %d counted by the run, still pending in the records: %v", rec.ID, err)
+			c.Logger().Warnf("vote %d counted by the run, still pending in the records (the syncer settles it): %v", rec.ID, err)
 		}
 		return c.JSON(http.StatusOK, res)
 	}
@@ -112,14 +115,24 @@ func (a *API) vote(c echo.Context) error {
 	refused := errors.As(err, &app) || errors.As(err, &nf)
 	if !refused {
 		// The run may have counted it: the pending record stays, and a retry
-		// finds it (and audits it then).
+		// or the syncer (settlePendingVotes) finds it and audits it then.
 		return problem(http.StatusServiceUnavailable, "the vote is recorded but the run did not answer: "+err.Error(), map[string]string{"run": wf})
+	}
+	if status, over := a.endedRun(ctx, wf); over {
+		// Even a repeat of a vote it counted: the run has ended and takes
+		// no vote (Temporal's own wording stays out of the answer).
+		answer := ended(wf, status)
+		reason, code, _ := refusal(answer)
+		if derr := a.Store.RefuseVote(rec.ID, store.VoteAudit(rec, run, runbook, reason, "", code)); derr != nil {
+			return derr
+		}
+		return answer
 	}
 	if app == nil || app.Type() == workflows.VoteAlreadyVoted || app.Type() == workflows.VoteNotWaiting {
 		// A retry of a vote: answer as the first time if the run holds the
 		// same vote by this user (it counted an earlier attempt, audited
 		// when it was counted, or now if its answer was lost).
-		if res, ok := a.countedVote(c, wf, vr, req.Item); ok {
+		if res, ok := a.countedVote(ctx, wf, vr, req.Item); ok {
 			if derr := a.Store.DropVote(rec.ID); derr != nil {
 				return derr
 			}
@@ -138,6 +151,10 @@ func (a *API) vote(c echo.Context) error {
 	reason, status, _ := refusal(answer)
 	if code != "" {
 		reason = app.Message() // the code is the detail's
+		var without string
+		if code == workflows.VoteInvalid && app.HasDetails() && app.Details(&without) == nil {
+			reason = without // the trail never holds a vote's input values
+		}
 	}
 	if derr := a.Store.RefuseVote(rec.ID, store.VoteAudit(rec, run, runbook, reason, code, status)); derr != nil {
 		return derr
@@ -147,8 +164,8 @@ func (a *API) vote(c echo.Context) error {
 
 // countedVote looks in the run's timeline for vr's user's vote on its step
 // and returns the approval's state when the run holds the same decision.
-func (a *API) countedVote(c echo.Context, run string, vr workflows.VoteRequest, item *int) (workflows.VoteResult, bool) {
-	st, _, err := a.liveStatus(c.Request().Context(), run)
+func (a *API) countedVote(ctx context.Context, run string, vr workflows.VoteRequest, item *int) (workflows.VoteResult, bool) {
+	st, _, err := a.liveStatus(ctx, run)
 	if err != nil {
 		return workflows.VoteResult{}, false
 	}
@@ -217,7 +234,10 @@ func (a *API) postEvent(c echo.Context) error {
 	if ev.Seal, err = signer.Seal(attest.KindEvent, r.ID, timeNow(), body); err != nil {
 		return err
 	}
-	ctx := c.Request().Context()
+	// As a vote: once sent, the run's answer and the entry do not depend
+	// on the caller still waiting.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
 	h, err := a.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{WorkflowID: r.ID, UpdateName: workflows.UpdateEvent,
 		Args: []any{ev}, WaitForStage: client.WorkflowUpdateStageCompleted})
 	var res workflows.EventResult

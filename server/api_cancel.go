@@ -1,9 +1,12 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	enumspb "go.temporal.io/api/enums/v1"
@@ -23,6 +26,12 @@ type cancelRequest struct {
 // cancelRun asks a running run to cancel, as the caller, with an optional
 // reason; the cancel is audited with it. A refused cancel (a run that has
 // ended: 409) records nothing but the refusal.
+//
+// The entry is appended before the cancel is sent, not after: a cancel
+// cannot be taken back, an entry can be followed by another. Recorded
+// first, every cancel the run receives has its entry (a trail that cannot
+// take it means no cancel is sent); if the send then fails, a refused
+// entry follows with why.
 func (a *API) cancelRun(c echo.Context) error {
 	r, err := a.Store.Run(c.Param("id"))
 	if err != nil {
@@ -36,7 +45,7 @@ func (a *API) cancelRun(c echo.Context) error {
 		req.Reason = ""
 	}
 	if err == nil {
-		err = a.cancel(c, r)
+		err = a.cancellable(c.Request().Context(), r)
 	}
 	entry := store.AuditRecord{Actor: identity(c).User, Action: store.ActionRunCancel, Target: r.ID, Run: r.ID, Runbook: r.Runbook}
 	if reason, status, ok := refusal(err); ok {
@@ -51,14 +60,25 @@ func (a *API) cancelRun(c echo.Context) error {
 	if err := a.Store.Append(entry); err != nil {
 		return err
 	}
+	// Sent, the cancel is seen through whatever the caller does.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.Request().Context()), VoteWait)
+	defer cancel()
+	if err := a.sendCancel(ctx, r); err != nil {
+		reason, status, ok := refusal(err)
+		if !ok {
+			reason, status = "the cancel did not reach the run: "+err.Error(), http.StatusServiceUnavailable
+		}
+		entry.Refused, entry.Detail = reason, store.CancelDetail{Reason: req.Reason, Status: status}
+		a.appendRefusal(c, entry)
+		return err
+	}
 	return c.JSON(http.StatusAccepted, map[string]string{"run": r.ID, "status": "cancelling"})
 }
 
-// cancel sends the cancel request, or answers 409 for a run that is not
-// running. Temporal accepts a cancel request for a closed workflow and
-// drops it: ask first, and look again after.
-func (a *API) cancel(c echo.Context, r *store.Run) error {
-	ctx := c.Request().Context()
+// cancellable answers 409 for a run that is not running. Temporal accepts
+// a cancel request for a closed workflow and drops it: ask first, and
+// look again after (sendCancel).
+func (a *API) cancellable(ctx context.Context, r *store.Run) error {
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, r.ID, "")
 	var nf *serviceerror.NotFound
 	switch {
@@ -69,6 +89,12 @@ func (a *API) cancel(c echo.Context, r *store.Run) error {
 	case d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 		return ended(r.ID, closedStatus(d.WorkflowExecutionInfo.Status))
 	}
+	return nil
+}
+
+// sendCancel sends the cancel request to a run found running.
+func (a *API) sendCancel(ctx context.Context, r *store.Run) error {
+	var nf *serviceerror.NotFound
 	if err := a.Temporal.CancelWorkflow(ctx, r.ID, ""); err != nil {
 		if errors.As(err, &nf) {
 			return notInTemporal(r)
@@ -84,6 +110,31 @@ func (a *API) cancel(c echo.Context, r *store.Run) error {
 		}
 	}
 	return nil
+}
+
+// VoteWait bounds how long the API waits for the run to answer a vote
+// (or an event) it has sent, whether or not the caller still waits.
+const VoteWait = 30 * time.Second
+
+// endedRun reports whether workflow wf has ended, and its status: closed
+// in Temporal, or past its retention with a record that has ended.
+func (a *API) endedRun(ctx context.Context, wf string) (string, bool) {
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, wf, "")
+	var nf *serviceerror.NotFound
+	switch {
+	case errors.As(err, &nf):
+		root, _, _ := strings.Cut(wf, ".")
+		if r, err := a.Store.Run(root); err == nil && r.Status != workflows.RunRunning {
+			return r.Status, true
+		}
+		return "", false
+	case err != nil:
+		return "", false
+	}
+	if st := d.WorkflowExecutionInfo.Status; st != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		return closedStatus(st), true
+	}
+	return "", false
 }
 
 // ended is the answer to cancelling a run that has ended.

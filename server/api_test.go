@@ -156,7 +156,7 @@ func releaseWithApprovals(t *testing.T, c client.Client, st *store.Store) {
 		want int
 		vote string
 	}{{ann, 403, "approve"}, {eve, 403, "approve"}, {bob, 200, "approve"}, {bob, 200, "approve"}, {bob, 409, "reject"},
-		{viewer, 403, "approve"}, {cid, 200, "approve"}, {cid, 200, "approve"}} {
+		{viewer, 403, "approve"}, {cid, 200, "approve"}} {
 		// The same vote again (a client's retry) is answered as the first
 		// time; another decision by the same voter is refused.
 		if got := cl.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", tt.who, map[string]any{"decision": tt.vote}, nil); got != tt.want {
@@ -171,6 +171,12 @@ func releaseWithApprovals(t *testing.T, c client.Client, st *store.Store) {
 	if done.Status != workflows.RunSucceeded || done.Outputs["shipped"] != "v1.2.3" {
 		t.Fatalf("run: %+v", done)
 	}
+	// Once the run has ended, even the same vote again is refused.
+	var ended Problem
+	if got := cl.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", cid, map[string]any{"decision": "approve"}, &ended); got != 409 ||
+		ended.Error != "run "+run.ID+" has already ended: succeeded" {
+		t.Errorf("cid's retry on the ended run: %d %+v", got, ended)
+	}
 	var list struct {
 		Runs []store.Run `json:"runs"`
 	}
@@ -183,9 +189,10 @@ func releaseWithApprovals(t *testing.T, c client.Client, st *store.Store) {
 	for _, e := range audit {
 		outcomes[e.Outcome]++
 	}
-	// ann's self-approval, eve's (not an approver) and bob's second
-	// decision are refused; the retries of counted votes add nothing.
-	if len(votes) != 2 || outcomes[store.AuditOK] != 2 || outcomes[store.AuditRefused] != 3 {
+	// ann's self-approval, eve's (not an approver), bob's second decision
+	// and cid's retry on the ended run are refused; bob's retry while the
+	// run waits adds nothing.
+	if len(votes) != 2 || outcomes[store.AuditOK] != 2 || outcomes[store.AuditRefused] != 4 {
 		t.Errorf("votes %d, audit %v: every accepted vote is recorded, every refused one audited", len(votes), outcomes)
 	}
 

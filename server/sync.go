@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
+	"net/http"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -39,6 +41,7 @@ func (a *API) Sync(ctx context.Context) {
 // SyncOnce does one pass of Sync.
 func (a *API) SyncOnce(ctx context.Context) {
 	a.discoverScheduled(ctx)
+	a.settlePendingVotes(ctx)
 	runs, _, err := a.Store.Runs(store.RunFilter{Status: workflows.RunRunning, Limit: 500})
 	if err != nil {
 		return
@@ -216,4 +219,71 @@ func observeRun(runbook string, st *workflows.Status, at time.Time) {
 			stepDuration.WithLabelValues(runbook, s.Kind).Observe(s.EndedAt.Sub(*s.StartedAt).Seconds())
 		}
 	}
+}
+
+// VoteSettleAfter is how old a pending vote is before the syncer settles
+// it: past the API's own wait (VoteWait), so it never races a vote whose
+// answer the API still waits for.
+const VoteSettleAfter = 2 * VoteWait
+
+// MaxSettlePerPass bounds the pending votes one pass looks at.
+const MaxSettlePerPass = 50
+
+// settlePendingVotes settles the votes left pending (the API lost the
+// run's answer: the caller left, the wait timed out, the records failed):
+// counted, with its entry, when the run's timeline holds the vote; refused
+// when the run has ended or no longer waits at that approval; otherwise
+// left for a later pass (the vote may still reach the run).
+func (a *API) settlePendingVotes(ctx context.Context) {
+	votes, err := a.Store.PendingVotes(timeNow().Add(-VoteSettleAfter), MaxSettlePerPass)
+	if err != nil {
+		return
+	}
+	for i := range votes {
+		v := &votes[i]
+		run, runbook := a.auditScope(v.RunID)
+		st, _, err := a.liveStatus(ctx, v.RunID)
+		var nf *serviceerror.NotFound
+		switch {
+		case errors.As(err, &nf):
+			if status, over := a.endedRun(ctx, v.RunID); over {
+				a.refusePending(v, run, runbook, ended(v.RunID, status))
+			}
+			continue
+		case err != nil:
+			continue
+		}
+		waits, has := approvalState(st, v)
+		switch {
+		case has:
+			_ = a.Store.CountVote(v.ID, run, runbook)
+		case st.Status != workflows.RunRunning:
+			a.refusePending(v, run, runbook, ended(v.RunID, st.Status))
+		case !waits:
+			a.refusePending(v, run, runbook, problem(http.StatusConflict, fmt.Sprintf("step %s is not waiting for approval", v.StepID),
+				map[string]string{"reason": workflows.VoteNotWaiting}))
+		}
+	}
+}
+
+// refusePending removes a pending vote with the refusal answer as its
+// entry's reason.
+func (a *API) refusePending(v *store.Vote, run, runbook string, answer error) {
+	reason, status, _ := refusal(answer)
+	_ = a.Store.RefuseVote(v.ID, store.VoteAudit(v, run, runbook, reason, "", status))
+}
+
+// approvalState says whether v's approval (step and item) waits for votes
+// in st, and whether its votes hold v's user with v's decision.
+func approvalState(st *workflows.Status, v *store.Vote) (waits, has bool) {
+	for _, s := range st.Steps {
+		if s.ID != v.StepID || (v.Item < 0) != (s.Item == nil) || s.Item != nil && *s.Item != v.Item {
+			continue
+		}
+		waits = waits || s.Status == workflows.StatusWaitingApproval
+		for _, x := range s.Votes {
+			has = has || x.User == v.User && string(x.Decision) == v.Decision
+		}
+	}
+	return waits, has
 }

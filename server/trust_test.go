@@ -36,6 +36,7 @@ spec:
 // trustAPI serves an API on st with tokens for the attacks below.
 type trustAPI struct {
 	apiClient
+	api                  *API
 	c                    client.Client
 	st                   *store.Store
 	author, am, ann, bob string
@@ -53,7 +54,7 @@ func newTrustAPI(t *testing.T, c client.Client, st *store.Store) *trustAPI {
 		}
 		return s
 	}
-	a := &trustAPI{apiClient: apiClient{t, srv.URL}, c: c, st: st,
+	a := &trustAPI{apiClient: apiClient{t, srv.URL}, api: api, c: c, st: st,
 		author:       token("alice", []string{"author"}, nil),
 		am:           token("alertmanager", []string{"operator", "approver"}, []string{"board"}),
 		ann:          token("ann", []string{"operator", "approver", "viewer"}, []string{"board"}),
@@ -164,13 +165,17 @@ func forgedUpdate(t *testing.T, a *trustAPI) {
 	if votes, _ := a.st.Votes(run.ID); len(votes) != 0 {
 		t.Errorf("votes recorded: %+v", votes)
 	}
-	// The API's own vote still counts, and the same vote again is answered
-	// as the first time, not 409.
+	// The API's own vote still counts; the run then ends, and the same
+	// vote again is refused as on any ended run.
 	if got := a.vote(a.bob, run.ID); got != 200 {
 		t.Fatalf("bob through the API: %d", got)
 	}
-	if got := a.vote(a.bob, run.ID); got != 200 {
-		t.Errorf("bob's retry: %d", got)
+	waitFor(t, func() bool {
+		a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+		return v.Status != workflows.RunRunning
+	})
+	if got := a.vote(a.bob, run.ID); got != 409 {
+		t.Errorf("bob's retry on the ended run: %d", got)
 	}
 	votes, _ := a.st.Votes(run.ID)
 	if len(votes) != 1 || votes[0].User != "bob" || votes[0].Status != store.VoteCounted {
@@ -339,11 +344,23 @@ spec:
 	if got := vote(a.ann, "approve"); got != 200 || res.Decision != plan.DecisionPending {
 		t.Fatalf("ann: %d %+v", got, res)
 	}
+	if got := vote(a.ann, "approve"); got != 200 || res.Decision != plan.DecisionPending || res.Approvals != 1 {
+		t.Fatalf("ann's retry: %d %+v", got, res)
+	}
 	if got := vote(a.bob, "reject"); got != 200 || res.Decision != plan.DecisionRejected {
 		t.Fatalf("bob: %d %+v", got, res)
 	}
-	if got := vote(a.ann, "approve"); got != 200 || res.Decision != plan.DecisionRejected || res.Approvals != 1 {
-		t.Errorf("ann's retry after bob's veto: %d %+v, want 200 rejected", got, res)
+	// ann's retry while the step waits is answered as the first time; once
+	// bob's veto has ended the run, as on any ended run.
+	waitFor(t, func() bool {
+		var v runView
+		a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &v)
+		return v.Status == workflows.RunFailed
+	})
+	var p Problem
+	if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/board", a.ann, map[string]any{"decision": "approve"}, &p); got != 409 ||
+		p.Error != "run "+run.ID+" has already ended: failed" {
+		t.Errorf("ann's retry after bob's veto ended the run: %d %+v", got, p)
 	}
 	if got := vote(a.am, "approve"); got != 409 {
 		t.Errorf("a new vote on the decided step: %d, want 409", got)

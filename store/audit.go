@@ -97,9 +97,9 @@ type AuditAction struct {
 var AuditActions = []AuditAction{
 	{ActionRunbookRegister, "`NAME vN`", "a new version is registered (`POST /api/v1/runbooks`); the same content again records nothing", RegisterDetail{}},
 	{ActionRunStart, "the run id; refused: the runbook name", "a run is recorded: started through the API, a schedule's `trigger`, an alert, a webhook, or found started by a schedule (actor `system:schedule`); refused: a start of a registered runbook answered 4xx (bad or fixed params 422, a held concurrency key 409, params too large 413, an idempotency key reused otherwise, a schedule's params that do not bind), or an alert's or webhook's match whose params the runbook refuses or whose start is refused", RunStartDetail{}},
-	{ActionRunCancel, "the run id", "a cancel is sent to a running run; refused: the run has already ended (409)", CancelDetail{}},
+	{ActionRunCancel, "the run id", "a cancel is sent to a running run (appended before it is sent; a send that then fails is followed by a refused entry with why); refused: the run has already ended (409)", CancelDetail{}},
 	{ActionRunEvent, "`RUN/EVENT`", "the run took an event (`POST /api/v1/runs/RUN/events/EVENT`)", EventDetail{}},
-	{ActionApprovalVote, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run counted the vote; refused: the run refused it (self-approval, not an approver, already voted, not waiting, a bad decision or input, a seal problem) or the API did (a body it cannot read, past a cap)", VoteDetail{}},
+	{ActionApprovalVote, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run counted the vote; refused: the run refused it (self-approval, not an approver, already voted, not waiting, a bad decision or input, a seal problem), the run has ended (409, even for a repeat of a counted vote) or the API did (a body it cannot read, past a cap). A vote whose answer the API lost stays pending until the records syncer settles it: counted when the run's timeline holds it, refused when the run has ended or no longer waits at the approval", VoteDetail{}},
 	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},
 	{ActionScheduleUnpause, "`RUNBOOK/SCHEDULE`", "a schedule is unpaused", ScheduleDetail{}},
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
@@ -289,48 +289,43 @@ func (s *Store) migrateAudit() error {
 }
 
 // backfillAudit sets the run and runbook of entries that lack them, from
-// their targets and the runs they name.
+// their targets and the runs they name. It is
+// set-based, a statement per kind of target, so a large old table
+// migrates within the query timeout.
 func (s *Store) backfillAudit() error {
+	pos := "instr" // the position of a substring: SQLite's instr, Postgres's strpos
+	if s.db.Dialector.Name() == "postgres" {
+		pos = "strpos"
+	}
+	// before is s up to the first sep, all of s without one.
+	before := func(s, sep string) string {
+		return fmt.Sprintf("CASE WHEN %[1]s(%[2]s, '%[3]s') > 0 THEN substr(%[2]s, 1, %[1]s(%[2]s, '%[3]s') - 1) ELSE %[2]s END", pos, s, sep)
+	}
+	runs, runbooks := Size(AuditEntry{}, "Run"), Size(AuditEntry{}, "Runbook")
+	sets := []struct {
+		column, value string
+		actions       []string
+	}{
+		{"run", "target", []string{ActionRunStart, ActionRunCancel}},
+		// A sub-runbook run's record is its root's.
+		{"run", before(before("target", "/"), "."), []string{ActionApprovalVote, ActionRunEvent}},
+		{"runbook", before("target", "/"), []string{ActionSchedulePause, ActionScheduleUnpause, ActionScheduleTrigger}},
+		{"runbook", before("target", " "), []string{ActionRunbookRegister}},
+	}
 	return s.transaction(func(tx *gorm.DB) error {
-		var old []AuditEntry
-		err := tx.Select("id", "action", "target").Where("run = '' AND runbook = ''").FindInBatches(&old, 500, func(*gorm.DB, int) error {
-			for _, e := range old {
-				run, runbook := scopeOf(e.Action, e.Target)
-				if run == "" && runbook == "" {
-					continue
-				}
-				if err := tx.Model(&AuditEntry{}).Where("id = ?", e.ID).Updates(map[string]any{"run": run, "runbook": runbook}).Error; err != nil {
-					return err
-				}
+		for _, set := range sets {
+			size := runs
+			if set.column == "runbook" {
+				size = runbooks
 			}
-			return nil
-		}).Error
-		if err != nil {
-			return err
+			q := fmt.Sprintf("UPDATE audit_entries SET %s = substr(%s, 1, %d) WHERE run = '' AND runbook = '' AND target <> '' AND action IN ?", set.column, set.value, size)
+			if err := tx.Exec(q, set.actions).Error; err != nil {
+				return err
+			}
 		}
 		return tx.Exec(`UPDATE audit_entries SET runbook = (SELECT runs.runbook FROM runs WHERE runs.id = audit_entries.run)
 WHERE runbook = '' AND run <> '' AND EXISTS (SELECT 1 FROM runs WHERE runs.id = audit_entries.run)`).Error
 	})
-}
-
-// scopeOf is the run and runbook an entry written before those columns
-// names in its target.
-func scopeOf(action, target string) (run, runbook string) {
-	switch action {
-	case ActionRunStart, ActionRunCancel:
-		return target, ""
-	case ActionApprovalVote, ActionRunEvent:
-		wf, _, _ := strings.Cut(target, "/")
-		root, _, _ := strings.Cut(wf, ".") // a sub-runbook run's record is its root's
-		return root, ""
-	case ActionSchedulePause, ActionScheduleUnpause, ActionScheduleTrigger:
-		rb, _, _ := strings.Cut(target, "/")
-		return "", rb
-	case ActionRunbookRegister:
-		rb, _, _ := strings.Cut(target, " ")
-		return "", rb
-	}
-	return "", ""
 }
 
 // AuditActionsMarkdown is the table of AuditActions that

@@ -71,7 +71,7 @@ func TestAppendChecksActionAndDetail(t *testing.T) {
 			t.Fatal(err)
 		}
 		log, _ := s.AuditLog("", 1)
-		if got := log[0]; Length(got.Target) != 300 || Length(got.Reason) != MaxAuditReason || !strings.HasSuffix(got.Reason, "…") || got.Outcome != AuditRefused {
+		if got := log[0]; Length(got.Target) != AuditTargetSize || Length(got.Reason) != MaxAuditReason || !strings.HasSuffix(got.Reason, "…") || got.Outcome != AuditRefused {
 			t.Errorf("cut: target %d, reason %d, outcome %s", Length(got.Target), Length(got.Reason), got.Outcome)
 		}
 	})
@@ -222,4 +222,165 @@ func TestAuditActionsAreDocumented(t *testing.T) {
 	if !strings.Contains(string(doc), AuditActionsMarkdown()) {
 		t.Errorf("docs/operations.md's audit table is stale; put this in it:\n%s", AuditActionsMarkdown())
 	}
+}
+
+// oldAuditRows fills the old audit table with n entries of each kind of
+// target, in one statement.
+func oldAuditRows(t *testing.T, db *gorm.DB, n int) {
+	t.Helper()
+	q := fmt.Sprintf(`INSERT INTO audit_entries (at, actor, action, target, detail)
+WITH RECURSIVE seq(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM seq WHERE i < %d)
+SELECT CURRENT_TIMESTAMP, 'ann',
+	CASE i %% 5 WHEN 0 THEN 'run.cancel' WHEN 1 THEN 'approval.vote' WHEN 2 THEN 'schedule.pause' WHEN 3 THEN 'runbook.register' ELSE 'token.create' END,
+	CASE i %% 5 WHEN 0 THEN 'deploy-' || i WHEN 1 THEN 'deploy-' || i || '.child.2/gate' WHEN 2 THEN 'deploy/nightly' WHEN 3 THEN 'deploy v' || i ELSE 'tok' END,
+	'' FROM seq`, n)
+	if err := db.Exec(q).Error; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A large old audit table migrates within the query timeout: each entry
+// gets the run or runbook its target names.
+func TestAuditBackfillOfManyEntries(t *testing.T) {
+	const n = 100000
+	check := func(t *testing.T, open func() (*Store, error)) {
+		start := time.Now()
+		s, err := open()
+		if err != nil {
+			t.Fatalf("open after %v: %v", time.Since(start), err)
+		}
+		defer s.Close()
+		if d := time.Since(start); d > DefaultQueryTimeout {
+			t.Errorf("the migration took %v", d)
+		}
+		var got []struct{ Action, Run, Runbook string }
+		if err := s.db.Raw(`SELECT action, run, runbook FROM audit_entries WHERE id IN (5, 6, 7, 8, 9)  ORDER BY id`).Scan(&got).Error; err != nil {
+			t.Fatal(err)
+		}
+		want := []struct{ Action, Run, Runbook string }{{"run.cancel", "deploy-5", ""}, {"approval.vote", "deploy-6", ""},
+			{"schedule.pause", "", "deploy"}, {"runbook.register", "", "deploy"}, {"token.create", "", ""}}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("entries 5-9: %+v\nwant %+v", got, want)
+		}
+		var blank int64
+		s.db.Raw(`SELECT count(*) FROM audit_entries WHERE run = '' AND runbook = '' AND action <> 'token.create'`).Scan(&blank)
+		if blank != 0 {
+			t.Errorf("%d entries without a run or runbook", blank)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "old.db")
+		db, err := gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(path)}, &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := db.Exec(fmt.Sprintf(oldAuditTable, "integer")).Error; err != nil {
+			t.Fatal(err)
+		}
+		oldAuditRows(t, db, n)
+		if sqlDB, err := db.DB(); err == nil {
+			sqlDB.Close()
+		}
+		check(t, func() (*Store, error) { return Open(path) })
+	})
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+		if err == nil {
+			err = admin.Exec("SELECT 1").Error
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		schema := fmt.Sprintf("rbmany_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Exec(fmt.Sprintf(oldAuditTable, "bigserial")).Error; err != nil {
+			t.Fatal(err)
+		}
+		oldAuditRows(t, old, n)
+		check(t, func() (*Store, error) { return Open(pgURL + "&search_path=" + schema) })
+	})
+}
+
+// oldTargetEntry is the audit entry as it was when targets held 300
+// characters.
+type oldTargetEntry struct {
+	ID      uint      `gorm:"primaryKey"`
+	At      time.Time `gorm:"index"`
+	Actor   string    `gorm:"size:200;not null;index"`
+	Action  string    `gorm:"size:60;not null;index"`
+	Target  string    `gorm:"size:300"`
+	Run     string    `gorm:"size:120;not null;default:'';index"`
+	Runbook string    `gorm:"size:63;not null;default:'';index"`
+	Outcome string    `gorm:"size:10;not null;default:ok"`
+	Reason  string    `gorm:"type:text"`
+	Detail  string    `gorm:"type:text"`
+}
+
+func (oldTargetEntry) TableName() string { return "audit_entries" }
+
+// A trail made when targets held 300 characters keeps its entries and its
+// triggers, and then holds a vote's target on the longest run id.
+func TestAuditTargetsWiden(t *testing.T) {
+	if got := Size(AuditEntry{}, "Target"); got != AuditTargetSize {
+		t.Fatalf("Target holds %d, want %d", got, AuditTargetSize)
+	}
+	check := func(t *testing.T, dsn string, length func() int) {
+		old, err := open(dsn, []any{&oldTargetEntry{}, &Run{}}, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := old.Append(AuditRecord{Actor: "ann", Action: ActionRunCancel, Target: "deploy-01", Run: "deploy-01", Detail: CancelDetail{}}); err != nil {
+			t.Fatal(err)
+		}
+		old.Close()
+		s, err := Open(dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		if length != nil {
+			if n := length(); n != AuditTargetSize {
+				t.Errorf("target holds %d characters, want %d", n, AuditTargetSize)
+			}
+		}
+		target := strings.Repeat("r", RunIDSize) + "/" + strings.Repeat("s", 63)
+		vote := &Vote{RunID: target[:RunIDSize], StepID: target[RunIDSize+1:], Item: -1, User: "bob", Decision: "approve"}
+		if err := s.Append(VoteAudit(vote, "r", "deploy", "", "", 0)); err != nil {
+			t.Fatal(err)
+		}
+		log, err := s.AuditLog("", 10)
+		if err != nil || len(log) != 2 || log[1].Target != "deploy-01" || log[0].Target != target {
+			t.Fatalf("entries: %d %v", len(log), err)
+		}
+		if err := s.db.Exec("UPDATE audit_entries SET actor = 'eve'").Error; err == nil || !strings.Contains(err.Error(), "append-only") {
+			t.Errorf("an UPDATE after the migration: %v", err)
+		}
+	}
+	t.Run("sqlite", func(t *testing.T) { check(t, filepath.Join(t.TempDir(), "old.db"), nil) })
+	t.Run("postgres", func(t *testing.T) {
+		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+		if err == nil {
+			err = admin.Exec("SELECT 1").Error
+		}
+		if err != nil {
+			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+		}
+		schema := fmt.Sprintf("rbwide_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
+		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		check(t, pgURL+"&search_path="+schema, func() int {
+			var n int
+			admin.Raw(`SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = ? AND table_name = 'audit_entries' AND column_name = 'target'`, schema).Scan(&n)
+			return n
+		})
+	})
 }

@@ -25,6 +25,10 @@ type RunbookVersion struct {
 // (<run>.<step>.<item>, nested as deep as runbooks call runbooks).
 const RunIDSize = 1000
 
+// AuditTargetSize is what an audit entry's target holds: a vote's is
+// RUN/STEP, RUN a sub-runbook run's id (up to RunIDSize).
+const AuditTargetSize = RunIDSize + 64
+
 // Run is one execution of a runbook version.
 type Run struct {
 	ID            string `gorm:"primaryKey;size:1000" json:"id"`
@@ -93,7 +97,7 @@ type Vote struct {
 	Comment  string `gorm:"type:text" json:"comment,omitempty"`
 	// Status is pending from before the run is asked to count the vote
 	// until it has (counted); a vote the run refuses is removed.
-	Status string    `gorm:"size:10;not null;default:counted" json:"status"`
+	Status string    `gorm:"size:10;not null;default:counted;index" json:"status"`
 	Nonce  string    `gorm:"size:64;index" json:"-"` // of the vote's seal
 	At     time.Time `json:"at"`
 }
@@ -134,7 +138,7 @@ type AuditEntry struct {
 	At     time.Time `gorm:"index" json:"at"`
 	Actor  string    `gorm:"size:200;not null;index" json:"actor"`
 	Action string    `gorm:"size:60;not null;index" json:"action"` // one of AuditActions
-	Target string    `gorm:"size:300" json:"target"`
+	Target string    `gorm:"size:1064" json:"target"`              // AuditTargetSize
 	// Run and Runbook are what the entry is about, for filtering: the
 	// recorded run (the root run for a sub-runbook's vote) and its runbook.
 	Run     string `gorm:"size:120;not null;default:'';index" json:"run,omitempty"`

@@ -2,6 +2,7 @@ package store
 
 import (
 	"fmt"
+	"time"
 
 	"gorm.io/gorm"
 )
@@ -52,13 +53,25 @@ func (s *Store) CountVote(id uint, run, runbook string) error {
 // RefuseVote removes a prepared vote the run or the API refused and
 // appends the refusal, in one transaction: a refused vote counts nothing,
 // and the trail says who tried and why it was refused.
+// A vote already settled (counted, or refused by the syncer) records
+// nothing more.
 func (s *Store) RefuseVote(id uint, refusal AuditRecord) error {
 	return s.transaction(func(tx *gorm.DB) error {
-		if err := tx.Delete(&Vote{}, id).Error; err != nil {
-			return err
+		res := tx.Where("id = ? AND status = ?", id, VotePending).Delete(&Vote{})
+		if res.Error != nil || res.RowsAffected == 0 {
+			return res.Error
 		}
 		return appendAudit(tx, refusal)
 	})
+}
+
+// PendingVotes lists up to limit votes still pending that were sealed
+// before before, oldest first: votes whose answer the API lost, for the
+// syncer to settle.
+func (s *Store) PendingVotes(before time.Time, limit int) ([]Vote, error) {
+	var out []Vote
+	err := s.db.Where("status = ? AND at < ?", VotePending, before.UTC()).Order("id").Limit(limit).Find(&out).Error
+	return out, err
 }
 
 // DropVote removes a prepared vote without an audit entry: the retry of a

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -89,7 +90,15 @@ func (r *run) validateVote(ctx workflow.Context, req VoteRequest) error {
 	}
 	if req.Decision == plan.VoteApprove {
 		if _, err := bindInputs(w.step.Approval.Inputs, req.Inputs); err != nil {
-			return temporal.NewApplicationError(err.Error(), VoteInvalid)
+			// The refusal's detail is its text without the values given,
+			// for the audit trail. A validator's refusal is not in the
+			// history: its wording may change without GetVersion.
+			without := err.Error()
+			var pe *plan.ParamError
+			if errors.As(err, &pe) {
+				without = pe.WithoutValues()
+			}
+			return temporal.NewApplicationError(err.Error(), VoteInvalid, without)
 		}
 	}
 	return nil
@@ -130,8 +139,7 @@ func bindInputs(decl []plan.Param, given map[string]any) (map[string]any, error)
 		}
 		return map[string]any{}, nil
 	}
-	p := &plan.Plan{Params: decl}
-	return p.BindParams(given)
+	return plan.BindInputs(decl, given)
 }
 
 // vote records a validated vote: one reject rejects, minApprovals
