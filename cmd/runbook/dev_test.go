@@ -142,7 +142,7 @@ spec:
 	}
 	// Errors read as sentences, not Go values.
 	if code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approve", runID, "board", "--reject"); code != 1 ||
-		o != "runbook approve: the run does not take votes: workflow execution already completed (HTTP 409)\n" {
+		o != "runbook approve: run "+runID+" has already ended: succeeded (HTTP 409)\n" {
 		t.Errorf("approving an ended run: %d %q", code, o)
 	}
 	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "run", "gate", "-p", "n=abc"); code != 1 || o != `runbook run: param "n": "abc" is not an integer`+"\n" {
