@@ -39,8 +39,8 @@ var logsQuery = []any{
 		"description": "Server-sent events: `event: line` with one line each, live, then `event: end` ({runId, status, next, elided}) once the run has ended and every line was sent. Bounded as the run's event stream is."},
 }
 
-// logLineView is one line as the API shows it.
-type logLineView struct {
+// LogLine is one line as the logs routes show it (the CLI reads it too).
+type LogLine struct {
 	Seq     int64     `json:"seq"`
 	At      time.Time `json:"at"`
 	Step    string    `json:"step"`
@@ -50,17 +50,17 @@ type logLineView struct {
 	Text    string    `json:"text"`
 }
 
-// logsView is the answer of a logs read.
-type logsView struct {
+// Logs is the answer of a logs read.
+type Logs struct {
 	RunID  string          `json:"runId"`
-	Lines  []logLineView   `json:"lines"`
+	Lines  []LogLine       `json:"lines"`
 	Next   int64           `json:"next"`
 	Ended  bool            `json:"ended"`
 	Elided []store.Elision `json:"elided"`
 }
 
-func lineView(l store.LogLine) logLineView {
-	v := logLineView{Seq: l.Seq, At: l.At, Step: l.Step, Attempt: l.Attempt, Stream: l.Stream, Text: l.Text}
+func lineView(l store.LogLine) LogLine {
+	v := LogLine{Seq: l.Seq, At: l.At, Step: l.Step, Attempt: l.Attempt, Stream: l.Stream, Text: l.Text}
 	if l.Item >= 0 {
 		item := l.Item
 		v.Item = &item
@@ -255,7 +255,7 @@ func (a *API) getLogs(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := logsView{RunID: q.RunID, Lines: make([]logLineView, 0, len(lines)), Next: q.Since, Ended: ended, Elided: elided}
+	out := Logs{RunID: q.RunID, Lines: make([]LogLine, 0, len(lines)), Next: q.Since, Ended: ended, Elided: elided}
 	for _, l := range lines {
 		out.Lines = append(out.Lines, lineView(l))
 		out.Next = l.Seq

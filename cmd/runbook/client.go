@@ -1,9 +1,9 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -159,34 +159,7 @@ func (c *apiClient) do(method, path string, body any, out any, header ...string)
 // follow prints a run's step transitions from its event stream and
 // returns the run's final status.
 func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
-	req, err := http.NewRequest("GET", c.addr+"/api/v1/runs/"+url.PathEscape(runID)+"/events", nil)
-	if err != nil {
-		return "", err
-	}
-	req.Header.Set("Authorization", "Bearer "+c.token)
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		raw, _ := io.ReadAll(resp.Body)
-		return "", problemOf(resp.StatusCode, raw)
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if ev, ok := strings.CutPrefix(line, "event: "); ok {
-			event = ev
-			continue
-		}
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok {
-			continue
-		}
+	status, err := c.stream("/api/v1/runs/"+url.PathEscape(runID)+"/events", func(event, data string) (string, bool, error) {
 		var v struct {
 			ID     string     `json:"id"`
 			Item   *int       `json:"item"`
@@ -227,12 +200,16 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 				fmt.Fprintf(out, ": %s", indent(v.Error, followIndent))
 			}
 			fmt.Fprintln(out)
-			return v.Status, nil
+			return v.Status, true, nil
 		case "error":
-			return "", fmt.Errorf("following %s: %s", runID, problemOf(0, []byte(data)))
+			return "", true, fmt.Errorf("following %s: %s", runID, problemOf(0, []byte(data)))
 		}
+		return "", false, nil
+	})
+	if errors.Is(err, errStreamEnded) {
+		err = fmt.Errorf("the event stream of %s ended early", runID)
 	}
-	return "", fmt.Errorf("the event stream of %s ended early", runID)
+	return status, err
 }
 
 // followIndent starts the further lines of a multi-line error under the

@@ -1,44 +1,17 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strconv"
-	"strings"
-	"time"
 
+	"github.com/opsrunbook/runbook/server"
+	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
-
-// logLine is a line as the API answers it.
-type logLine struct {
-	Seq     int64     `json:"seq"`
-	At      time.Time `json:"at"`
-	Step    string    `json:"step"`
-	Item    *int      `json:"item"`
-	Attempt int       `json:"attempt"`
-	Stream  string    `json:"stream"`
-	Text    string    `json:"text"`
-}
-
-type logElision struct {
-	Step    string `json:"step"`
-	Item    *int   `json:"item"`
-	Attempt int    `json:"attempt"`
-	Lines   int64  `json:"lines"`
-	Bytes   int64  `json:"bytes"`
-}
-
-type logsAnswer struct {
-	Lines  []logLine    `json:"lines"`
-	Next   int64        `json:"next"`
-	Ended  bool         `json:"ended"`
-	Elided []logElision `json:"elided"`
-}
 
 // logPage is how many lines one read asks for: the API's most.
 const logPage = 10000
@@ -92,7 +65,7 @@ func runLogs(args []string, out, errOut io.Writer) error {
 		q.Set("limit", strconv.Itoa(logPage))
 	}
 	for {
-		var a logsAnswer
+		var a server.Logs
 		if _, err := c.do("GET", path+"?"+q.Encode(), nil, &a); err != nil {
 			return err
 		}
@@ -108,7 +81,7 @@ func runLogs(args []string, out, errOut io.Writer) error {
 }
 
 // printLogLine prints TIME STEP[item] stream: text.
-func printLogLine(out io.Writer, l logLine) {
+func printLogLine(out io.Writer, l server.LogLine) {
 	name := l.Step
 	if l.Item != nil {
 		name = fmt.Sprintf("%s[%d]", l.Step, *l.Item)
@@ -119,7 +92,7 @@ func printLogLine(out io.Writer, l logLine) {
 	fmt.Fprintf(out, "%s %s %s: %s\n", l.At.UTC().Format("2006-01-02T15:04:05.000Z"), name, l.Stream, l.Text)
 }
 
-func printElided(errOut io.Writer, es []logElision) {
+func printElided(errOut io.Writer, es []store.Elision) {
 	for _, e := range es {
 		name := e.Step
 		if e.Item != nil {
@@ -133,60 +106,31 @@ func printElided(errOut io.Writer, es []logElision) {
 // run's final status.
 func (c *apiClient) followLogs(path string, q url.Values, out, errOut io.Writer) (string, error) {
 	q.Set("follow", "true")
-	req, err := http.NewRequest("GET", c.addr+path+"?"+q.Encode(), nil)
-	if err != nil {
-		return "", err
-	}
-	if c.token != "" {
-		req.Header.Set("Authorization", "Bearer "+c.token)
-	}
-	req.Header.Set("Accept", "text/event-stream")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", c.addr, err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		e := &apiError{Status: resp.StatusCode}
-		raw, _ := io.ReadAll(resp.Body)
-		if json.Unmarshal(raw, e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("HTTP %d", resp.StatusCode)
-		}
-		return "", e
-	}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	event := ""
-	for sc.Scan() {
-		line := sc.Text()
-		if ev, ok := strings.CutPrefix(line, "event: "); ok {
-			event = ev
-			continue
-		}
-		data, ok := strings.CutPrefix(line, "data: ")
-		if !ok {
-			continue
-		}
+	status, err := c.stream(path+"?"+q.Encode(), func(event, data string) (string, bool, error) {
 		switch event {
 		case "line":
-			var l logLine
+			var l server.LogLine
 			if err := json.Unmarshal([]byte(data), &l); err != nil {
-				return "", fmt.Errorf("decoding a line: %w", err)
+				return "", true, fmt.Errorf("decoding a line: %w", err)
 			}
 			printLogLine(out, l)
 		case "end":
 			var end struct {
-				Status string       `json:"status"`
-				Elided []logElision `json:"elided"`
+				Status string          `json:"status"`
+				Elided []store.Elision `json:"elided"`
 			}
 			if err := json.Unmarshal([]byte(data), &end); err != nil {
-				return "", fmt.Errorf("decoding the end: %w", err)
+				return "", true, fmt.Errorf("decoding the end: %w", err)
 			}
 			printElided(errOut, end.Elided)
-			return end.Status, nil
+			return end.Status, true, nil
 		case "error":
-			return "", fmt.Errorf("following the lines: %s", data)
+			return "", true, fmt.Errorf("following the lines: %s", problemOf(0, []byte(data)))
 		}
+		return "", false, nil
+	})
+	if errors.Is(err, errStreamEnded) {
+		err = fmt.Errorf("the line stream ended before the run did")
 	}
-	return "", fmt.Errorf("the line stream ended before the run did")
+	return status, err
 }
