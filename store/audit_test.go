@@ -181,18 +181,7 @@ func TestAuditMigrationKeepsOldEntries(t *testing.T) {
 		check(t, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rbold_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		_, schema := pgSchema(t, "rbold")
 		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
 		if err != nil {
 			t.Fatal(err)
@@ -284,18 +273,7 @@ func TestAuditBackfillOfManyEntries(t *testing.T) {
 		check(t, func() (*Store, error) { return Open(path) })
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rbmany_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		_, schema := pgSchema(t, "rbmany")
 		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
 		if err != nil {
 			t.Fatal(err)
@@ -365,18 +343,7 @@ func TestAuditTargetsWiden(t *testing.T) {
 	}
 	t.Run("sqlite", func(t *testing.T) { check(t, filepath.Join(t.TempDir(), "old.db"), nil) })
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rbwide_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		admin, schema := pgSchema(t, "rbwide")
 		check(t, pgURL+"&search_path="+schema, func() int {
 			var n int
 			admin.Raw(`SELECT character_maximum_length FROM information_schema.columns WHERE table_schema = ? AND table_name = 'audit_entries' AND column_name = 'target'`, schema).Scan(&n)

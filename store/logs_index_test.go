@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -100,18 +99,7 @@ func TestLogChunksMigrateToLastSeq(t *testing.T) {
 		check(t, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rblast_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		_, schema := pgSchema(t, "rblast")
 		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
 		if err != nil {
 			t.Fatal(err)

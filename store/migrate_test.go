@@ -2,8 +2,6 @@ package store
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -150,18 +148,7 @@ func TestRunIDColumnsMigrateKeepingData(t *testing.T) {
 		check(t, s, nil)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rbmig_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		_, schema := pgSchema(t, "rbmig")
 		old, err := gorm.Open(postgres.Open(pgURL+"&search_path="+schema), &gorm.Config{Logger: logger.Discard})
 		if err != nil {
 			t.Fatal(err)

@@ -31,18 +31,7 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *Store)) {
 		fn(t, s)
 	})
 	t.Run("postgres", func(t *testing.T) {
-		admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
-		if err == nil {
-			err = admin.Exec("SELECT 1").Error
-		}
-		if err != nil {
-			t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
-		}
-		schema := fmt.Sprintf("rbtest_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
-		if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+		_, schema := pgSchema(t, "rbtest")
 		s, err := Open(pgURL + "&search_path=" + schema)
 		if err != nil {
 			t.Fatal(err)
@@ -50,6 +39,25 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *Store)) {
 		defer s.Close()
 		fn(t, s)
 	})
+}
+
+// pgSchema makes a fresh schema named after prefix in the test database,
+// dropped when the test ends; without Postgres the test is skipped.
+func pgSchema(t *testing.T, prefix string) (admin *gorm.DB, schema string) {
+	t.Helper()
+	admin, err := gorm.Open(postgres.Open(pgURL), &gorm.Config{Logger: logger.Discard})
+	if err == nil {
+		err = admin.Exec("SELECT 1").Error
+	}
+	if err != nil {
+		t.Skipf("Postgres at 127.0.0.1:5432 (database test) is unreachable: %v", err)
+	}
+	schema = fmt.Sprintf("%s_%d_%d", prefix, os.Getpid(), time.Now().UnixNano()%1e6)
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { admin.Exec("DROP SCHEMA " + schema + " CASCADE") })
+	return admin, schema
 }
 
 func planOf(t *testing.T, src string) *plan.Plan {
