@@ -66,11 +66,13 @@ func TestBigLoopKeepsItsTimeline(t *testing.T) {
 			t.Fatalf("start: %d", got)
 		}
 		ctx := context.Background()
+		var closed time.Time
 		for deadline := time.Now().Add(4 * time.Minute); ; time.Sleep(time.Second) {
 			d, err := c.DescribeWorkflowExecution(ctx, run.ID, "")
 			if err != nil {
 				t.Fatal(err)
 			}
+			closed = d.WorkflowExecutionInfo.GetCloseTime().AsTime()
 			if s := d.WorkflowExecutionInfo.Status; s != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && s != enumspb.WORKFLOW_EXECUTION_STATUS_CONTINUED_AS_NEW {
 				if s != enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED {
 					t.Fatalf("the run closed %s", s)
@@ -96,6 +98,8 @@ func TestBigLoopKeepsItsTimeline(t *testing.T) {
 		}
 		if rec, _ := st.Run(run.ID); rec.Recorded != 0 || rec.Status != workflows.RunSucceeded {
 			t.Fatalf("without a worker the record says %s, recorded %d", rec.Status, rec.Recorded)
+		} else if rec.EndedAt == nil || rec.EndedAt.Sub(closed).Abs() > time.Millisecond {
+			t.Fatalf("without a worker the record ends at %v, not when Temporal closed the run (%v)", rec.EndedAt, closed)
 		}
 
 		defer startWorker().Stop()

@@ -111,8 +111,9 @@ func stepRecords(runID string, steps []workflows.StepState) []store.StepEvent {
 	return out
 }
 
-// runEnd is how an ended status ends its run's record; a status without
-// an end time (a closed run no worker could be asked about) ends at now.
+// runEnd is how an ended status ends its run's record; a closed run no
+// worker could be asked about ends when Temporal closed it, and a status
+// with no end time at all at now.
 func runEnd(st *workflows.Status) store.RunEnd {
 	at := time.Now().UTC()
 	if st.EndedAt != nil {

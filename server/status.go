@@ -50,7 +50,7 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 	}
 	page := workflows.StatusPage{Limit: workflows.MaxStepsLimit}
 	for {
-		p, err := a.queryStatus(ctx, id, execution, info.Status, page)
+		p, err := a.queryStatus(ctx, id, execution, info, page)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -108,7 +108,7 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 		if st, ok := a.closedPages.Load(key); ok {
 			return st.(*workflows.Status), nil
 		}
-		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info, page)
 		// Only a page the run told is kept: a closed run no worker
 		// answered for in time is asked again by the next read.
 		if err == nil && st.Status != workflows.RunRunning && st.StepsTotal > 0 {
@@ -122,7 +122,7 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 	}
 	if !cached {
 		a.refresh(ctx, id)
-		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info.Status, page)
+		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info, page)
 	}
 	type answer struct {
 		st  *workflows.Status
@@ -130,7 +130,7 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 	}
 	got := make(chan answer, 1)
 	go func() {
-		st, err := a.queryStatus(context.WithoutCancel(ctx), id, info.Execution.GetRunId(), info.Status, page)
+		st, err := a.queryStatus(context.WithoutCancel(ctx), id, info.Execution.GetRunId(), info, page)
 		got <- answer{st, err}
 	}()
 	select {
@@ -178,7 +178,8 @@ func pageOf(whole *workflows.Status, page workflows.StatusPage) *workflows.Statu
 
 // queryStatus asks the run's current execution for a page of its status.
 // Each query is bounded by QueryTimeout.
-func (a *API) queryStatus(ctx context.Context, id, execution string, status enumspb.WorkflowExecutionStatus, page workflows.StatusPage) (*workflows.Status, error) {
+func (a *API) queryStatus(ctx context.Context, id, execution string, info *workflowpb.WorkflowExecutionInfo, page workflows.StatusPage) (*workflows.Status, error) {
+	status := info.GetStatus()
 	statusQueries.Inc()
 	timeout := a.QueryTimeout
 	if timeout <= 0 {
@@ -189,9 +190,14 @@ func (a *API) queryStatus(ctx context.Context, id, execution string, status enum
 	v, err := a.Temporal.QueryWorkflow(ctx, id, execution, workflows.QueryStatus, page)
 	if err != nil {
 		if status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
-			// Ended, and cannot be asked (no worker can replay it): how it
-			// ended is known, its timeline is not.
-			return &workflows.Status{RunID: id, Status: closedStatus(status)}, nil // no StepsTotal: see hasTimeline
+			// Ended, and cannot be asked (no worker can replay it): how and
+			// when it ended are known, its timeline is not.
+			st := &workflows.Status{RunID: id, Status: closedStatus(status), StartedAt: info.GetStartTime().AsTime().UTC()}
+			if info.GetCloseTime() != nil {
+				end := info.GetCloseTime().AsTime().UTC()
+				st.EndedAt = &end
+			}
+			return st, nil // no StepsTotal: see hasTimeline
 		}
 		return nil, err
 	}
