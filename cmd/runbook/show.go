@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -41,30 +42,11 @@ type shownRun struct {
 	Handovers     int            `json:"handovers"`
 }
 
-// shownStep is one entry of a run's timeline.
-type shownStep struct {
-	ID                    string           `json:"id"`
-	Kind                  string           `json:"kind"`
-	Item                  *int             `json:"item"`
-	Phase                 string           `json:"phase"`
-	Compensates           string           `json:"compensates"`
-	Status                string           `json:"status"`
-	Attempts              int              `json:"attempts"`
-	StartedAt             *time.Time       `json:"startedAt"`
-	EndedAt               *time.Time       `json:"endedAt"`
-	Outputs               map[string]any   `json:"outputs"`
-	Error                 string           `json:"error"`
-	ErrorType             string           `json:"errorType"`
-	Message               string           `json:"message"`
-	Approvers             []string         `json:"approvers"`
-	MinApprovals          int              `json:"minApprovals"`
-	Votes                 []workflows.Vote `json:"votes"`
-	CompensationStartedAt *time.Time       `json:"compensationStartedAt"`
-	CompensationEndedAt   *time.Time       `json:"compensationEndedAt"`
-	CompensationError     string           `json:"compensationError"`
-}
+// shownStep is one entry of a run's timeline, as the API answers it.
+type shownStep = workflows.StepState
 
-func (s *shownStep) name() string {
+// entryName is an entry's step id, with its item inside a loop.
+func entryName(s *shownStep) string {
 	if s.Item != nil {
 		return fmt.Sprintf("%s[%d]", s.ID, *s.Item)
 	}
@@ -72,11 +54,7 @@ func (s *shownStep) name() string {
 }
 
 // tailLine is a line of a step's log, as the logs route answers it.
-type tailLine struct {
-	At     time.Time `json:"at"`
-	Stream string    `json:"stream"`
-	Text   string    `json:"text"`
-}
+type tailLine = server.LogLine
 
 // showTail is how many log lines show prints of a failed step.
 const showTail = 10
@@ -130,7 +108,7 @@ func runShow(args []string, out, errOut io.Writer) error {
 	logs := map[string][]tailLine{}
 	for _, s := range r.Steps {
 		if s.Status == workflows.StatusFailed && len(logs) < showLogsOf {
-			logs[s.name()] = c.tail(r.ID, s)
+			logs[entryName(&s)] = c.tail(r.ID, s)
 		}
 	}
 	printRun(out, &r, p, logs)
@@ -305,7 +283,7 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	day := r.CreatedAt.UTC().Format(time.DateOnly)
 	width := 4
 	for _, s := range r.Steps {
-		width = max(width, len(s.name()))
+		width = max(width, len(entryName(&s)))
 	}
 	fmt.Fprintln(out, "\nSteps")
 	for _, s := range main {
@@ -325,7 +303,7 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	if len(approvals) > 0 {
 		fmt.Fprintln(out, "\nApprovals")
 		for _, s := range approvals {
-			fmt.Fprintf(out, "  %s: %s", s.name(), s.Status)
+			fmt.Fprintf(out, "  %s: %s", entryName(&s), s.Status)
 			if s.MinApprovals > 0 {
 				fmt.Fprintf(out, ", %d of %s", s.MinApprovals, or(strings.Join(s.Approvers, ", "), "-"))
 			}
@@ -400,7 +378,7 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 	if s.StartedAt != nil && s.EndedAt != nil {
 		took = span(s.EndedAt.Sub(*s.StartedAt))
 	}
-	line := fmt.Sprintf("  %-*s  %-16s %-9s  %-8s", width, s.name(), s.Status, stampIn(s.StartedAt, day), took)
+	line := fmt.Sprintf("  %-*s  %-16s %-9s  %-8s", width, entryName(&s), s.Status, stampIn(s.StartedAt, day), took)
 	var notes []string
 	if s.Attempts > 1 {
 		notes = append(notes, fmt.Sprintf("%d attempts", s.Attempts))
@@ -437,7 +415,7 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 		}
 		fmt.Fprintf(out, "      %s = %s\n", k, valueText(s.Outputs[k]))
 	}
-	if lines := logs[s.name()]; len(lines) > 0 && s.Status == workflows.StatusFailed {
+	if lines := logs[entryName(&s)]; len(lines) > 0 && s.Status == workflows.StatusFailed {
 		fmt.Fprintf(out, "      last %d log lines:\n", len(lines))
 		for _, l := range lines {
 			fmt.Fprintf(out, "        %s %-6s %s\n", stampIn(&l.At, day), l.Stream, l.Text)
