@@ -128,6 +128,9 @@ type Step struct {
 	Line            int      `json:"line"`
 	If              *Expr    `json:"if,omitempty"`
 	ContinueOnError bool     `json:"continueOnError,omitempty"`
+	// NotResumable (resumable: false) makes a rerun resumed past the step
+	// run it again rather than reuse what the earlier run recorded.
+	NotResumable bool `json:"notResumable,omitempty"`
 	// Outputs is the type of steps.<id>.outputs.
 	Outputs *Type `json:"outputs,omitempty"`
 

@@ -274,6 +274,7 @@ func (c *compiler) step(s *Step) *plan.Step {
 		Line:            s.Pos.Line,
 		If:              c.expr(&s.If),
 		ContinueOnError: s.ContinueOnError.Value,
+		NotResumable:    s.Resumable.Set && !s.Resumable.Value,
 	}
 	if n.outputs != nil && len(n.outputs.Fields) > 0 {
 		ps.Outputs = bare(n.outputs)

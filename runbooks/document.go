@@ -109,6 +109,7 @@ type Step struct {
 	Description     String `yaml:"description" doc:"Free text."`
 	If              String `yaml:"if" doc:"CEL bool; when false the step is skipped."`
 	ContinueOnError Bool   `yaml:"continueOnError" doc:"A failure of this step does not fail the run."`
+	Resumable       Bool   `yaml:"resumable" doc:"false: a rerun resumed from a later step runs this step again instead of reusing its recorded outputs (default true)."`
 
 	Action     String      `yaml:"action" doc:"Run an action."`
 	With       Map[Raw]    `yaml:"with" doc:"Action inputs; strings may hold ${{ CEL }} templates."`

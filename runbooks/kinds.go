@@ -31,7 +31,7 @@ type stepKind struct {
 }
 
 // commonStepFields are the fields every kind may set.
-var commonStepFields = []string{"id", "name", "description", "if", "continueOnError"}
+var commonStepFields = []string{"id", "name", "description", "if", "continueOnError", "resumable"}
 
 // stepKinds lists the kinds in the order the format and its messages list
 // them. It is filled in init: its functions lead back to lintStep.

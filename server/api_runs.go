@@ -40,6 +40,8 @@ type runView struct {
 	Handovers int `json:"handovers,omitempty"`
 	// VersionHash is the hash of the runbook version the run is of.
 	VersionHash string `json:"versionHash"`
+	// Reruns are the runs that rerun this one, oldest first.
+	Reruns []string `json:"reruns,omitempty"`
 }
 
 // runItem is a run as GET /api/v1/runs lists it: its record, without
@@ -115,6 +117,7 @@ func (a *API) startRun(c echo.Context) error {
 type origin struct {
 	trigger                             plan.RunTrigger
 	triggeredBy, detail, startedBy, key string
+	rerun                               *workflows.Rerun // a rerun of a recorded run
 }
 
 // apiKey scopes an Idempotency-Key header to the runbook and the caller, so
@@ -150,6 +153,9 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		Trigger: string(o.trigger), TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
 	if o.key != "" {
 		run.IdempotencyKey = &o.key
+	}
+	if o.rerun != nil {
+		run.RerunOf, run.RerunFrom, run.RerunReason = o.rerun.Of, o.rerun.From, o.rerun.Reason
 	}
 	if cc := p.Concurrency; cc != nil {
 		key, err := concurrencyKey(p, params, run)
@@ -195,7 +201,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	startedAt := created.CreatedAt.UTC()
 	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
 		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true,
-		HistoryBudget: a.HistoryBudget}
+		HistoryBudget: a.HistoryBudget, Rerun: o.rerun}
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}
@@ -455,6 +461,7 @@ func (a *API) getRun(c echo.Context) error {
 	}
 	views := []runView{a.runView(c, r)}
 	a.withHashes(views)
+	views[0].Reruns, _ = a.Store.Reruns(r.ID)
 	return c.JSON(http.StatusOK, views[0])
 }
 

@@ -46,6 +46,7 @@ type stepDetail struct {
 	CompensationStartedAt *time.Time       `json:"compensationStartedAt,omitempty"`
 	CompensationEndedAt   *time.Time       `json:"compensationEndedAt,omitempty"`
 	CompensationError     string           `json:"compensationError,omitempty"`
+	ReusedFrom            string           `json:"reusedFrom,omitempty"`
 }
 
 // stepRecord is a timeline entry as its record, its times to the
@@ -61,7 +62,7 @@ func stepRecord(runID string, s workflows.StepState) store.StepEvent {
 	out, _ := json.Marshal(s.Outputs)
 	var detail []byte
 	d := stepDetail{Compensates: s.Compensates, Message: s.Message, Approvers: s.Approvers, MinApprovals: s.MinApprovals, Votes: s.Votes,
-		CompensationStartedAt: s.CompensationStartedAt, CompensationEndedAt: s.CompensationEndedAt, CompensationError: s.CompensationError}
+		CompensationStartedAt: s.CompensationStartedAt, CompensationEndedAt: s.CompensationEndedAt, CompensationError: s.CompensationError, ReusedFrom: s.ReusedFrom}
 	if b, _ := json.Marshal(d); string(b) != "{}" {
 		detail = b
 	}
@@ -82,6 +83,7 @@ func stepState(e store.StepEvent) workflows.StepState {
 	if len(e.Detail) > 0 && json.Unmarshal(e.Detail, &d) == nil {
 		s.Compensates, s.Message, s.Approvers, s.MinApprovals, s.Votes = d.Compensates, d.Message, d.Approvers, d.MinApprovals, d.Votes
 		s.CompensationStartedAt, s.CompensationEndedAt, s.CompensationError = d.CompensationStartedAt, d.CompensationEndedAt, d.CompensationError
+		s.ReusedFrom = d.ReusedFrom
 	}
 	return s
 }

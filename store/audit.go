@@ -22,6 +22,7 @@ const (
 	ActionRunbookRegister = "runbook.register"
 	ActionRunStart        = "run.start"
 	ActionRunCancel       = "run.cancel"
+	ActionRunRerun        = "run.rerun"
 	ActionRunEvent        = "run.event"
 	ActionApprovalVote    = "approval.vote"
 	ActionSchedulePause   = "schedule.pause"
@@ -50,6 +51,15 @@ type RunStartDetail struct {
 type CancelDetail struct {
 	Reason string `json:"reason,omitempty" doc:"the reason the caller gave (the body's reason)"`
 	Status int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
+// RerunDetail is the detail of run.rerun.
+type RerunDetail struct {
+	Of      string `json:"of" doc:"the run rerun"`
+	From    string `json:"from,omitempty" doc:"the step it resumes from (deploy, deploy[3]); none: from the top"`
+	Version int    `json:"version" doc:"the runbook version the new run runs"`
+	Reason  string `json:"reason,omitempty" doc:"the reason the caller gave"`
+	Status  int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
 }
 
 // VoteDetail is the detail of approval.vote: never its inputs' values.
@@ -98,6 +108,7 @@ var AuditActions = []AuditAction{
 	{ActionRunbookRegister, "`NAME vN`", "a new version is registered (`POST /api/v1/runbooks`); the same content again records nothing", RegisterDetail{}},
 	{ActionRunStart, "the run id; refused: the runbook name", "a run is recorded: started through the API, a schedule's `trigger`, an alert, a webhook, or found started by a schedule (actor `system:schedule`); refused: a start of a registered runbook answered 4xx (bad or fixed params 422, a held concurrency key 409, params too large 413, an idempotency key reused otherwise, a schedule's params that do not bind), or an alert's or webhook's match whose params the runbook refuses or whose start is refused", RunStartDetail{}},
 	{ActionRunCancel, "the run id", "a cancel is sent to a running run (appended before it is sent; a send that then fails is followed by a refused entry with why); refused: the run has already ended (409)", CancelDetail{}},
+	{ActionRunRerun, "the new run's id; refused: the run asked to be rerun", "a rerun is recorded (`POST /api/v1/runs/RUN/rerun`), in the same transaction as the new run's `run.start`; refused: the rerun was answered 4xx (the run is still running 409, an unknown step, a step after where the run stopped, reads of steps without a result 422...)", RerunDetail{}},
 	{ActionRunEvent, "`RUN/EVENT`", "the run took an event (`POST /api/v1/runs/RUN/events/EVENT`)", EventDetail{}},
 	{ActionApprovalVote, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run counted the vote; refused: the run refused it (self-approval, not an approver, already voted, not waiting, a bad decision or input, a seal problem), the run has ended (409, even for a repeat of a counted vote) or the API did (a body it cannot read, past a cap). A vote whose answer the API lost stays pending until the records syncer settles it: counted when the run's timeline holds it, refused when the run has ended or no longer waits at the approval", VoteDetail{}},
 	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},

@@ -59,6 +59,12 @@ type Run struct {
 	// then read the records, never Temporal.
 	Recorded  int `gorm:"not null;default:0" json:"-"`
 	Handovers int `gorm:"not null;default:0" json:"-"`
+	// RerunOf is the run this one reruns (POST /api/v1/runs/:id/rerun),
+	// RerunFrom the step it resumed from ("" from the top), RerunReason why
+	// (StartedBy asked).
+	RerunOf     string `gorm:"size:1000;not null;default:'';index" json:"rerunOf,omitempty"`
+	RerunFrom   string `gorm:"size:100;not null;default:''" json:"rerunFrom,omitempty"`
+	RerunReason string `gorm:"type:text" json:"rerunReason,omitempty"`
 }
 
 // StepEvent is a step's current state in a run's timeline (one row per

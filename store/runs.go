@@ -45,6 +45,13 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		if err := tx.Create(r).Error; err != nil {
 			return err
 		}
+		if r.RerunOf != "" {
+			rerun := AuditRecord{Actor: r.Starter(), Action: ActionRunRerun, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
+				Detail: RerunDetail{Of: r.RerunOf, From: r.RerunFrom, Version: r.Version, Reason: r.RerunReason}}
+			if err := appendAudit(tx, rerun); err != nil {
+				return err
+			}
+		}
 		return appendAudit(tx, entry)
 	})
 	if err != nil {
@@ -279,6 +286,13 @@ func (s *Store) SetStatus(id, status string) error {
 // Starter is who started a run, as the audit names it and approvals
 // compare it: the authenticated caller, or, for records made before
 // StartedBy existed, what triggered it.
+// Reruns lists the runs that rerun run id, oldest first.
+func (s *Store) Reruns(id string) ([]string, error) {
+	var ids []string
+	err := s.db.Model(&Run{}).Where("rerun_of = ?", id).Order("created_at, id").Limit(100).Pluck("id", &ids).Error
+	return ids, err
+}
+
 func (r *Run) Starter() string {
 	if r.StartedBy != "" {
 		return r.StartedBy

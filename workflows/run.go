@@ -35,6 +35,8 @@ type run struct {
 	final     bool            // the run has ended; this execution only tells how
 
 	lengthSeen, localsSince int // see historyLength
+
+	reuse map[reuseKey]*Reused // a rerun's recorded entries (reuse.go)
 }
 
 // compensation is a completed step to undo if the run fails.
@@ -78,6 +80,9 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		r.declare(r.root, list, "", nil, []string{"", PhaseOnFailure, PhaseFinally}[i])
 	}
 	r.resumable = resumableSteps(p.Steps, map[string]bool{})
+	if err := r.loadReuse(); err != nil {
+		return nil, err
+	}
 	if len(in.Resume) > 0 {
 		if err := r.restore(in.Resume); err != nil {
 			return nil, fmt.Errorf("resume: %w", err)

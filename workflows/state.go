@@ -22,11 +22,15 @@ const (
 	// before it. The API shows it in place of pending once the run ended
 	// (the workflow keeps pending: see server/status.go, settle).
 	StatusNotReached = "not-reached"
+	// StatusReused is a step a rerun did not run again: it took the
+	// outputs (votes, times) the earlier run recorded for it (reusedFrom).
+	// Expressions see it succeeded.
+	StatusReused = "reused"
 )
 
 // StepStatuses are every status a timeline entry takes, in docs order.
 var StepStatuses = []string{StatusPending, StatusRunning, StatusWaitingApproval, StatusWaitingEvent, StatusSucceeded,
-	StatusFailed, StatusSkipped, StatusCompensated, StatusCancelled, StatusNotReached}
+	StatusFailed, StatusSkipped, StatusCompensated, StatusCancelled, StatusNotReached, StatusReused}
 
 // Phases of a timeline entry: where in the run its step is. Main steps
 // and forEach bodies have none.
@@ -78,6 +82,9 @@ type StepState struct {
 	CompensationStartedAt *time.Time `json:"compensationStartedAt,omitempty"`
 	CompensationEndedAt   *time.Time `json:"compensationEndedAt,omitempty"`
 	CompensationError     string     `json:"compensationError,omitempty"`
+	// ReusedFrom is the run whose recorded result a rerun took for this
+	// entry (status reused, or a replayed skip or failure).
+	ReusedFrom string `json:"reusedFrom,omitempty"`
 
 	outType *plan.Type // the declared type of Outputs
 }
@@ -150,7 +157,11 @@ func (sc *scope) stepsVar() map[string]any {
 }
 
 func (st *StepState) celValue() map[string]any {
-	v := map[string]any{"status": st.Status, "outputs": typedOutputs(st.Outputs, st.outType)}
+	status := st.Status
+	if status == StatusReused { // conditions written for a run from the top hold in a resumed one
+		status = StatusSucceeded
+	}
+	v := map[string]any{"status": status, "outputs": typedOutputs(st.Outputs, st.outType)}
 	if st.Outputs == nil {
 		v["outputs"] = map[string]any{}
 	}

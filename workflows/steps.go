@@ -37,6 +37,9 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	if r.resume != nil { // after a hand-over: on to the loop that handed over
 		return r.resumeStep(ctx, sc, s, st)
 	}
+	if u := r.reused(st); u != nil { // a rerun takes what the earlier run recorded
+		return r.reuseStep(ctx, sc, s, st, u)
+	}
 	if s.If != nil {
 		ok, err := r.ev.EvalBool(s.If, r.vars(sc))
 		if err != nil {

@@ -74,6 +74,9 @@ type RunInput struct {
 	// Resume is the state a previous execution of the run handed over
 	// (gzipped JSON); empty when the run starts.
 	Resume []byte `json:"resume,omitempty"`
+	// Rerun is set when the run reruns a recorded one: what it reruns, and
+	// the entries it reuses instead of running their steps.
+	Rerun *Rerun `json:"rerun,omitempty"`
 }
 
 // RunResult is what a finished run returns.
