@@ -20,7 +20,7 @@ import (
 // errorTypes is a spec's Errors: the types the action itself raises, then
 // those every action can fail with before or around its own code.
 func errorTypes(own ...string) []string {
-	return append(own, plan.ErrBadInput, plan.ErrSecret, plan.ErrSecretSource, plan.ErrPanic)
+	return append(own, plan.ErrBadInput, plan.ErrSecret, plan.ErrSecretSource, plan.ErrPanic, plan.ErrOutputTooLarge)
 }
 
 // badInput is a permanent failure: running again cannot fix the input.

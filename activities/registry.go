@@ -101,12 +101,12 @@ func adapt[In any](e *Env, spec *plan.ActionSpec, run runFunc[In]) Handler {
 }
 
 // handler is a's handler for e, the one path out of an action: it
-// heartbeats if the spec says so, and masks secrets in whatever the
-// action returns.
+// heartbeats if the spec says so, masks secrets in whatever the action
+// returns, and refuses outputs past plan.MaxOutputBytes.
 func (e *Env) handler(a action) Handler {
 	h := a.bind(e)
 	if a.spec.Heartbeats {
 		h = withHeartbeat(h)
 	}
-	return e.withRedaction(h)
+	return withOutputBound(e.withRedaction(h))
 }

@@ -36,6 +36,7 @@ const (
 	ErrBadOutput      = "BadOutput"         // never retried
 	ErrSecretSource   = "SecretSourceError" // the secrets could not be listed
 	ErrPanic          = "Panic"             // the action's code panicked
+	ErrOutputTooLarge = "OutputTooLarge"    // the outputs pass MaxOutputBytes; never retried
 )
 
 // AttemptDetail is the first detail of an action's failure: which attempt

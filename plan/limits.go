@@ -15,4 +15,10 @@ const (
 	// travels in every run's input and every hand-over, beside params and
 	// the carried state, within MaxPayloadBytes.
 	MaxPlanBytes = 1 << 20
+	// MaxOutputBytes is the most a step's outputs may be, as JSON: an
+	// action's result, and an entry of the timeline every status page and
+	// hand-over carries. The worker fails an action past it
+	// (ErrOutputTooLarge), and validate refuses a step whose outputs are
+	// known to pass it.
+	MaxOutputBytes = 1 << 20
 )

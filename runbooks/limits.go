@@ -62,7 +62,28 @@ func checkLimits(c *Checked, p *plan.Plan) Diagnostics {
 	for _, sec := range p.Sections() {
 		l.walk(sec.Steps, plan.Path("spec").Field(sec.Field), sec.Field == "steps")
 	}
+	p.Walk(func(s *plan.Step) bool {
+		l.sizes(s)
+		return true
+	})
 	return r.diags
+}
+
+// sizes refuses a step input whose value, known before the run, passes
+// plan.MaxOutputBytes of JSON: it travels in an activity's input, and a
+// step's outputs (a log's message, a set's values) past it fail the step
+// (OutputTooLarge).
+func (l *limitChecker) sizes(s *plan.Step) {
+	for _, k := range plan.SortedKeys(s.With) {
+		x, err := l.ev.Render(s.With[k], plan.Vars{})
+		if err != nil {
+			continue // known only when the run renders it
+		}
+		if b, err := json.Marshal(plan.JSONValue(x)); err == nil && len(b) > plan.MaxOutputBytes {
+			l.r.hinted(CodePayloadSize, l.pos[s.ID], plan.Path(""), "read large values from a file or a URL the action fetches",
+				"step %s: with.%s is %d bytes of JSON, more than the %d a step's input or outputs may be", s.ID, k, len(b), plan.MaxOutputBytes)
+		}
+	}
 }
 
 // walk reports on the loops among steps; resumable says whether a loop

@@ -56,7 +56,7 @@ type API struct {
 	QueryTimeout time.Duration
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
-	refreshing sync.Map // run id -> true while its status is read behind a read
+	refreshing sync.Map // run id -> *flight while its status is read behind a read
 	// closedPages keeps pages of closed runs' timelines (closedPage ->
 	// *workflows.Status), closedCount how many.
 	closedPages sync.Map

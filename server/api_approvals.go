@@ -299,7 +299,7 @@ func (a *API) listApprovals(c echo.Context) error {
 		if p = a.planOf(plans, &runs[i]); p == nil {
 			continue
 		}
-		for _, w := range a.waitingIn(c.Request().Context(), runs[i].ID, p, 0) {
+		for _, w := range a.waitingIn(c.Request().Context(), runs[i].ID, &runs[i], p, 0) {
 			s := w.step
 			voted := false
 			for _, vote := range s.Votes {
@@ -330,11 +330,17 @@ type waitingApproval struct {
 	step workflows.StepState
 }
 
-// waitingIn lists the approvals workflow id (running plan p) waits for, and
-// those of the sub-runbooks it runs. Closed runs are read from their
-// description (liveStatus), never replayed.
-func (a *API) waitingIn(ctx context.Context, id string, p *plan.Plan, depth int) []waitingApproval {
-	st, _, err := a.liveStatus(ctx, id)
+// waitingIn lists the approvals workflow id (running plan p; rec its
+// record, nil for a sub-runbook run) waits for, and those of the
+// sub-runbooks it runs. Runs Temporal closed without them are read from
+// their description (liveStatus), never replayed; a run whose worker is
+// slow to answer is read behind, as the records or its plan have it
+// (viewStatus); a recorded run found ended is recorded so.
+func (a *API) waitingIn(ctx context.Context, id string, rec *store.Run, p *plan.Plan, depth int) []waitingApproval {
+	st, _, err := a.viewStatus(ctx, id, rec, p)
+	if err == nil && rec != nil && st.Status != workflows.RunRunning {
+		_ = a.recordEnd(rec, st)
+	}
 	if err != nil || st.Status != workflows.RunRunning {
 		return nil
 	}
@@ -345,7 +351,7 @@ func (a *API) waitingIn(ctx context.Context, id string, p *plan.Plan, depth int)
 			out = append(out, waitingApproval{run: id, plan: p, step: s})
 		case s.Status == workflows.StatusRunning && s.Kind == string(plan.StepRunbook) && depth < MaxSubRunbookDepth:
 			if ps := p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
-				out = append(out, a.waitingIn(ctx, workflows.ChildID(id, s.ID, s.Item), ps.Runbook.Plan, depth+1)...)
+				out = append(out, a.waitingIn(ctx, workflows.ChildID(id, s.ID, s.Item), nil, ps.Runbook.Plan, depth+1)...)
 			}
 		}
 	}

@@ -105,9 +105,9 @@ func (a *API) Register(ctx context.Context, yaml []byte, author string) (*store.
 		return nil, false, diags, err
 	}
 	if created && a.Scheduler != nil {
-		key, err := a.voteKey()
+		settings, err := a.runSettings()
 		if err == nil {
-			err = a.Scheduler.Reconcile(ctx, p, v.Version, key, previous)
+			err = a.Scheduler.Reconcile(ctx, p, v.Version, settings, previous)
 		}
 		if err != nil {
 			return nil, false, diags, problem(http.StatusServiceUnavailable, "the runbook is saved but its schedules are not: "+err.Error())

@@ -38,6 +38,9 @@ type runView struct {
 	StepsOffset int `json:"stepsOffset"`
 	// Handovers is how many times the run continued as a new execution.
 	Handovers int `json:"handovers,omitempty"`
+	// Stale says the timeline is not the run's current one: its worker
+	// did not answer within StaleAfter (staleStatus says what it is).
+	Stale bool `json:"stale,omitempty"`
 	// VersionHash is the hash of the runbook version the run is of.
 	VersionHash string `json:"versionHash"`
 	// Reruns are the runs that rerun this one, oldest first.
@@ -144,7 +147,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if err := capJSON("params", params, MaxParams); err != nil {
 		return nil, 0, err
 	}
-	voteKey, err := a.voteKey()
+	settings, err := a.runSettings()
 	if err != nil {
 		return nil, 0, err
 	}
@@ -199,9 +202,11 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	// A retry with the key starts the recorded run as it was recorded,
 	// run.startedAt the time its concurrency key was computed with.
 	startedAt := created.CreatedAt.UTC()
-	in := workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTrigger(created.Trigger), TriggeredBy: created.TriggeredBy,
-		StartedBy: created.StartedBy, VoteKey: voteKey, Version: created.Version, StartedAt: &startedAt, LocalActions: true,
-		HistoryBudget: a.HistoryBudget, Rerun: o.rerun}
+	in, err := settings.Input(p, created.Version, params, plan.RunTrigger(created.Trigger), created.TriggeredBy, created.StartedBy, &startedAt)
+	if err != nil {
+		return nil, 0, err
+	}
+	in.Rerun = o.rerun
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}
@@ -294,10 +299,13 @@ func (a *API) runningWith(c echo.Context, runbook, key string) (*store.Run, erro
 		case err == nil && d.WorkflowExecutionInfo.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING:
 			return &runs[i], nil
 		case err == nil:
-			if st, _ := a.closedWithout(c.Request().Context(), runs[i].ID, d.WorkflowExecutionInfo); st != nil {
+			info := d.WorkflowExecutionInfo
+			if st, _ := a.closedWithout(c.Request().Context(), runs[i].ID, info); st != nil {
 				_ = a.recordEnd(&runs[i], st)
 			} else {
-				_ = a.Store.SetStatus(runs[i].ID, closedStatus(d.WorkflowExecutionInfo.Status))
+				// Ended as Temporal says; a view or the syncer records
+				// the rest (its error, outputs and timeline).
+				_ = a.endRun(&runs[i], nil, store.RunEnd{Status: closedStatus(info.Status), At: info.GetCloseTime().AsTime().UTC().Truncate(time.Microsecond)}, false)
 			}
 		case errors.As(err, &nf) && !a.notStarted(&runs[i]):
 			return &runs[i], nil // recorded, being started
@@ -313,7 +321,7 @@ func (a *API) notStarted(r *store.Run) bool {
 	if time.Since(r.CreatedAt) < StartGrace {
 		return false
 	}
-	_ = a.Store.FinishRun(r.ID, workflows.RunFailed, "NotStarted", "the run was recorded but Temporal never started it", nil, time.Now().UTC())
+	_ = a.endRun(r, nil, store.RunEnd{Status: workflows.RunFailed, ErrorType: "NotStarted", Error: "the run was recorded but Temporal never started it", At: time.Now().UTC()}, false)
 	return true
 }
 
@@ -375,14 +383,14 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 		return a.endedView(ctx, r, page)
 	}
 	out := recordView(r)
-	st, err := a.liveStatusPage(ctx, r.ID, page)
+	st, stale, err := a.liveStatusPage(ctx, r, page)
 	if err != nil {
 		return out
 	}
 	if st.Status != workflows.RunRunning { // ended since the records said running
 		return a.endedView(ctx, r, page)
 	}
-	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers
+	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers, out.Stale = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers, stale
 	return out
 }
 

@@ -103,7 +103,8 @@ func transitionAt(st *workflows.Status, s workflows.StepState) *time.Time {
 }
 
 // streamStatus is the run's whole status: from the records when the run
-// ended and they hold its final timeline, else from Temporal.
+// ended and they hold its final timeline, else from Temporal (stale while
+// its worker is slow to answer: viewStatus).
 func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status, error) {
 	if rec, err := a.Store.Run(r.ID); err == nil && rec.Status != workflows.RunRunning && rec.Recorded > 0 {
 		steps := a.recordedSteps(rec.ID)
@@ -114,7 +115,10 @@ func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status
 			Steps: steps, StepsTotal: len(steps), Outputs: outputs, Error: rec.Error, ErrorType: rec.ErrorType, FailedStep: rec.FailedStep,
 			Handovers: rec.Handovers}, nil
 	}
-	st, _, err := a.liveStatus(ctx, r.ID)
+	st, _, err := a.viewStatus(ctx, r.ID, r, nil)
+	if err == nil && st.Status != workflows.RunRunning {
+		_ = a.recordEnd(r, st) // the first view that finds the run ended records it
+	}
 	return st, err
 }
 

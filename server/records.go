@@ -141,13 +141,34 @@ func (a *API) recordEnd(r *store.Run, st *workflows.Status) error {
 	end := runEnd(st)
 	switch {
 	case hasTimeline(st):
-		return a.Store.RecordTimeline(r.ID, stepRecords(r.ID, st.Steps), &end)
+		return a.endRun(r, stepRecords(r.ID, st.Steps), end, true)
 	case st.ErrorType == ErrTerminated || st.ErrorType == ErrTimedOut:
 		seen, err := a.Store.Steps(r.ID)
 		if err != nil {
 			return err
 		}
-		return a.Store.RecordTimeline(r.ID, seen, &end)
+		return a.endRun(r, seen, end, true)
 	}
-	return a.Store.EndRun(r.ID, end)
+	return a.endRun(r, nil, end, false)
+}
+
+// endRun is the one way a run's record ends: it writes the end (and, when
+// final, steps as the final timeline) and counts, in the metrics, the
+// run's end where the record first says it ended, and its steps where it
+// first holds them: once per run, whether the syncer, a view (a run's
+// page, its event stream, the approvals list), a start that found the run
+// ended, or another API replica wrote it first.
+func (a *API) endRun(r *store.Run, steps []store.StepEvent, end store.RunEnd, final bool) error {
+	got, err := a.Store.End(r.ID, steps, end, final)
+	if err != nil {
+		return err
+	}
+	if got.Ended {
+		runsFinished.WithLabelValues(r.Runbook, end.Status).Inc()
+		runDuration.WithLabelValues(r.Runbook).Observe(end.At.Sub(r.CreatedAt).Seconds())
+	}
+	if got.Recorded {
+		observeSteps(r.Runbook, steps)
+	}
+	return nil
 }

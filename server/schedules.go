@@ -41,14 +41,12 @@ type Scheduler struct {
 
 // Reconcile creates, updates and deletes the Temporal schedules of a
 // runbook version: each of the plan's schedules starts that version with
-// its params, and with voteKey, the API's public key its runs verify votes
-// with; previous names the plan no longer has are deleted.
-func (s *Scheduler) Reconcile(ctx context.Context, p *plan.Plan, version int, voteKey string, previous []string) error {
-	if voteKey == "" {
-		return errors.New("no vote key: the schedule's runs could not verify votes")
-	}
+// its params, and with the API's settings (the vote key its runs verify
+// votes with, the history budget), as every run the API starts; previous
+// names the plan no longer has are deleted.
+func (s *Scheduler) Reconcile(ctx context.Context, p *plan.Plan, version int, settings RunSettings, previous []string) error {
 	for _, sc := range p.Schedules {
-		if err := s.upsert(ctx, p, version, voteKey, sc); err != nil {
+		if err := s.upsert(ctx, p, version, settings, sc); err != nil {
 			return fmt.Errorf("schedule %s of %s: %w", sc.Name, p.Name, err)
 		}
 	}
@@ -65,8 +63,12 @@ func (s *Scheduler) Reconcile(ctx context.Context, p *plan.Plan, version int, vo
 	return nil
 }
 
-func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteKey string, sc plan.Schedule) error {
+func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, settings RunSettings, sc plan.Schedule) error {
 	params, err := p.BindParams(sc.Params)
+	if err != nil {
+		return err
+	}
+	in, err := settings.Input(p, version, params, plan.RunTriggerSchedule, sc.Name, SystemSchedule, nil)
 	if err != nil {
 		return err
 	}
@@ -80,8 +82,7 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, voteK
 		ID:        p.Name + "-" + sc.Name,
 		Workflow:  workflows.LauncherName,
 		TaskQueue: s.TaskQueue,
-		Args: []any{workflows.RunInput{Plan: p, Params: params, Trigger: plan.RunTriggerSchedule, TriggeredBy: sc.Name,
-			StartedBy: SystemSchedule, VoteKey: voteKey, Version: version, LocalActions: true}},
+		Args:      []any{in},
 	}
 	h := s.Client.ScheduleClient().GetHandle(ctx, id)
 	desc, err := h.Describe(ctx)

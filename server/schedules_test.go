@@ -40,7 +40,7 @@ spec:
 	}
 	s := &Scheduler{Client: c, TaskQueue: worker.TaskQueue}
 	key := strings.Repeat("ab", 32)
-	if err := s.Reconcile(ctx, p, 1, key, nil); err != nil {
+	if err := s.Reconcile(ctx, p, 1, RunSettings{VoteKey: key}, nil); err != nil {
 		t.Fatal(err)
 	}
 	nightly := c.ScheduleClient().GetHandle(ctx, ScheduleID("backup", "nightly"))
@@ -94,7 +94,7 @@ spec:
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Reconcile(ctx, p2, 2, key, []string{"nightly", "hourly"}); err != nil {
+	if err := s.Reconcile(ctx, p2, 2, RunSettings{VoteKey: key}, []string{"nightly", "hourly"}); err != nil {
 		t.Fatal(err)
 	}
 	d, _ = nightly.Describe(ctx)

@@ -7,6 +7,8 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	workflowpb "go.temporal.io/api/workflow/v1"
 
+	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -80,33 +82,33 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 // kept, as if it were empty).
 const DefaultQueryTimeout = 10 * time.Second
 
-// StaleAfter is how long a read of a running run waits for the worker
-// before it answers with the run's last status. A worker answers a query
-// between workflow tasks; a loop of local actions keeps a task open for
-// seconds.
+// StaleAfter is how long a view of a running run waits for the worker
+// before it answers with a stale status (staleStatus). A worker answers a
+// query between workflow tasks; a loop of local actions keeps a task open
+// for seconds.
 const StaleAfter = 150 * time.Millisecond
 
 // liveStatusPage returns a run's status with one page of its timeline.
-// When the worker is slow to answer, a running run's last status answers,
-// and is refreshed behind.
-func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.StatusPage) (*workflows.Status, error) {
+// When the worker is slow to answer for a running run, a stale status
+// answers (stale is true), and the run is read behind.
+func (a *API) liveStatusPage(ctx context.Context, r *store.Run, page workflows.StatusPage) (_ *workflows.Status, stale bool, _ error) {
+	id := r.ID
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	info := d.WorkflowExecutionInfo
-	c, cached := a.statuses.Load(id)
-	if cached && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
-		return pageOf(c.(cachedStatus).status, page), nil
+	if c, ok := a.statuses.Load(id); ok && c.(cachedStatus).length == info.HistoryLength && c.(cachedStatus).execution == info.Execution.GetRunId() {
+		return pageOf(c.(cachedStatus).status, page), false, nil
 	}
 	if info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
 		if st, err := a.closedWithout(ctx, id, info); st != nil || err != nil {
-			return st, err
+			return st, false, err
 		}
 		// A closed run's status never changes: its pages are kept.
 		key := closedPage{info.Execution.GetRunId(), page}
 		if st, ok := a.closedPages.Load(key); ok {
-			return st.(*workflows.Status), nil
+			return st.(*workflows.Status), false, nil
 		}
 		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info, page)
 		// Only a page the run told is kept: a closed run no worker
@@ -118,11 +120,7 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 			}
 			a.closedPages.Store(key, st)
 		}
-		return st, err
-	}
-	if !cached {
-		a.refresh(ctx, id)
-		return a.queryStatus(ctx, id, info.Execution.GetRunId(), info, page)
+		return st, false, err
 	}
 	type answer struct {
 		st  *workflows.Status
@@ -135,23 +133,86 @@ func (a *API) liveStatusPage(ctx context.Context, id string, page workflows.Stat
 	}()
 	select {
 	case ans := <-got:
-		return ans.st, ans.err
+		return ans.st, false, ans.err
 	case <-time.After(StaleAfter):
-		a.refresh(ctx, id)
-		return pageOf(c.(cachedStatus).status, page), nil
+		a.readBehind(ctx, id)
+		return pageOf(a.staleStatus(id, info, r, nil), page), true, nil
 	}
 }
 
-// refresh reads a running run's whole status behind the request, once at
-// a time, for the reads that follow.
-func (a *API) refresh(ctx context.Context, id string) {
-	if _, busy := a.refreshing.LoadOrStore(id, true); busy {
-		return
+// viewStatus is a run's whole status for a view (its event stream, the
+// approvals list): Temporal's, or, when the worker does not answer for a
+// running run within StaleAfter, a stale one (stale is true) while the run
+// is read behind. rec is the run's record (nil for a sub-runbook run), p
+// its plan (nil: rec's version's).
+func (a *API) viewStatus(ctx context.Context, id string, rec *store.Run, p *plan.Plan) (_ *workflows.Status, stale bool, _ error) {
+	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
+	if err != nil {
+		return nil, false, err
+	}
+	info := d.WorkflowExecutionInfo
+	if info.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+		st, _, err := a.liveStatus(ctx, id) // never stale: a closed run's end is recorded from it
+		return st, false, err
+	}
+	f := a.readBehind(ctx, id)
+	select {
+	case <-f.done:
+		return f.st, false, f.err
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	case <-time.After(StaleAfter):
+		return a.staleStatus(id, info, rec, p), true, nil
+	}
+}
+
+// staleStatus is what a view shows of a running run whose worker is slow
+// to answer: the status last read, else the timeline the records syncer
+// last wrote, else the timeline the run starts with (every step of its
+// plan pending: workflows.Declared).
+func (a *API) staleStatus(id string, info *workflowpb.WorkflowExecutionInfo, rec *store.Run, p *plan.Plan) *workflows.Status {
+	if c, ok := a.statuses.Load(id); ok {
+		st := *c.(cachedStatus).status
+		return &st
+	}
+	st := &workflows.Status{RunID: id, Status: workflows.RunRunning, StartedAt: info.GetStartTime().AsTime().UTC()}
+	if rec != nil {
+		st.Runbook, st.StartedAt, st.Handovers = rec.Runbook, rec.CreatedAt.UTC(), rec.Handovers
+		st.Steps = a.recordedSteps(id)
+		if p == nil {
+			if v, err := a.Store.Runbook(rec.Runbook, rec.Version); err == nil {
+				p, _ = v.PlanOf()
+			}
+		}
+	}
+	if len(st.Steps) == 0 && p != nil {
+		st.Runbook, st.Steps = p.Name, workflows.Declared(p)
+	}
+	st.StepsTotal = len(st.Steps)
+	return st
+}
+
+// flight is one read of a run's whole status; done closes when it ends.
+type flight struct {
+	done chan struct{}
+	st   *workflows.Status
+	err  error
+}
+
+// readBehind reads a running run's whole status behind the request, one
+// read at a time per run, for the reads that follow; it returns the read
+// under way.
+func (a *API) readBehind(ctx context.Context, id string) *flight {
+	f := &flight{done: make(chan struct{})}
+	if cur, busy := a.refreshing.LoadOrStore(id, f); busy {
+		return cur.(*flight)
 	}
 	go func() {
+		defer close(f.done)
 		defer a.refreshing.Delete(id)
-		_, _, _ = a.liveStatus(context.WithoutCancel(ctx), id)
+		f.st, _, f.err = a.liveStatus(context.WithoutCancel(ctx), id)
 	}()
+	return f
 }
 
 // MaxClosedPages bounds the pages of closed runs' timelines kept in memory

@@ -74,7 +74,6 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 		// The whole final timeline and the end, in the run's order; the
 		// record then answers every view.
 		if a.recordEnd(r, st) == nil {
-			observeRun(r.Runbook, st, runEnd(st).At)
 			a.synced.Delete(r.ID)
 		}
 		return
@@ -206,11 +205,9 @@ func closesWorkflow(e *historypb.HistoryEvent) bool {
 	return false
 }
 
-// observeRun counts a finished run and its steps.
-func observeRun(runbook string, st *workflows.Status, at time.Time) {
-	runsFinished.WithLabelValues(runbook, st.Status).Inc()
-	runDuration.WithLabelValues(runbook).Observe(at.Sub(st.StartedAt).Seconds())
-	for _, s := range st.Steps {
+// observeSteps counts the steps of a run's final timeline.
+func observeSteps(runbook string, steps []store.StepEvent) {
+	for _, s := range steps {
 		if s.Status == workflows.StatusPending || s.Status == workflows.StatusNotReached {
 			continue
 		}

@@ -119,21 +119,76 @@ func (e RunEnd) fields() (map[string]any, error) {
 
 // EndRun records how a run ended, its timeline records as they are.
 func (s *Store) EndRun(id string, e RunEnd) error {
-	fields, err := e.fields()
-	if err != nil {
-		return err
-	}
-	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+	_, err := s.End(id, nil, e, false)
+	return err
 }
 
 // RecordTimeline writes a run's timeline entries (in its order) and, with
 // end, how the run ended: its record then says its step records hold its
-// final timeline (Run.Recorded), written before. Each statement writes at
-// most 500 entries, within the query timeout. Entries with the same step
-// and item (runs from before compensation steps had their item) keep the
-// last one, in the first one's place.
+// final timeline (Run.Recorded), written before.
 func (s *Store) RecordTimeline(id string, steps []StepEvent, end *RunEnd) error {
+	if end == nil {
+		return s.writeSteps(id, lastOfEach(steps))
+	}
+	_, err := s.End(id, steps, *end, true)
+	return err
+}
+
+// Ending says what a write of a run's end changed: Ended, the record said
+// running before it; Recorded, the record holds the run's final timeline
+// and did not before. Each holds for one write of a run only, whichever
+// view, syncer or API replica writes it, so what counts ends (the
+// metrics) counts each once.
+type Ending struct{ Ended, Recorded bool }
+
+// End records how a run ended and, when final, steps as its final
+// timeline (written first; the record then says its step records hold it:
+// Run.Recorded). Each statement writes at most 500 entries, within the
+// query timeout. Entries with the same step and item (runs from before
+// compensation steps had their item) keep the last one, in the first
+// one's place.
+func (s *Store) End(id string, steps []StepEvent, e RunEnd, final bool) (Ending, error) {
 	steps = lastOfEach(steps)
+	if err := s.writeSteps(id, steps); err != nil {
+		return Ending{}, err
+	}
+	fields, err := e.fields()
+	if err != nil {
+		return Ending{}, err
+	}
+	var out Ending
+	err = s.transaction(func(tx *gorm.DB) error {
+		if final {
+			// A conditional update is atomic on SQLite and Postgres: of
+			// writers racing, one sees the row it changes.
+			res := tx.Model(&Run{}).Where("id = ? AND recorded = 0", id).Update("recorded", len(steps))
+			if res.Error != nil {
+				return res.Error
+			}
+			out.Recorded = res.RowsAffected == 1 && len(steps) > 0
+			if res.RowsAffected == 0 {
+				if err := tx.Model(&Run{}).Where("id = ?", id).Update("recorded", len(steps)).Error; err != nil {
+					return err
+				}
+			}
+		}
+		res := tx.Model(&Run{}).Where("id = ? AND status = ?", id, "running").Updates(fields)
+		if res.Error != nil {
+			return res.Error
+		}
+		out.Ended = res.RowsAffected == 1 && e.Status != "running"
+		if res.RowsAffected == 1 {
+			return nil
+		}
+		return tx.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+	})
+	if err != nil {
+		return Ending{}, err
+	}
+	return out, nil
+}
+
+func (s *Store) writeSteps(id string, steps []StepEvent) error {
 	for from := 0; from < len(steps); from += 500 {
 		err := s.db.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
@@ -143,15 +198,7 @@ func (s *Store) RecordTimeline(id string, steps []StepEvent, end *RunEnd) error 
 			return fmt.Errorf("store: timeline of %s: %w", id, err)
 		}
 	}
-	if end == nil {
-		return nil
-	}
-	fields, err := end.fields()
-	if err != nil {
-		return err
-	}
-	fields["recorded"] = len(steps)
-	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
+	return nil
 }
 
 var stepColumns = []string{"loop", "phase", "kind", "status", "attempts", "started_at", "ended_at", "outputs", "error", "error_type", "detail", "updated_at"}

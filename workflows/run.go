@@ -76,9 +76,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		approvals: map[string]*approvalWait{},
 		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: startedAt},
 	}
-	for i, list := range [][]*plan.Step{p.Steps, p.OnFailure, p.Finally} {
-		r.declare(r.root, list, "", nil, []string{"", PhaseOnFailure, PhaseFinally}[i])
-	}
+	r.declarePlan(p)
 	r.resumable = resumableSteps(p.Steps, map[string]bool{})
 	if err := r.loadReuse(); err != nil {
 		return nil, err
