@@ -128,6 +128,8 @@ type Step struct {
 	Line            int      `json:"line"`
 	If              *Expr    `json:"if,omitempty"`
 	ContinueOnError bool     `json:"continueOnError,omitempty"`
+	// OnStepFailure, when set, parks a failure for a human decision.
+	OnStepFailure *OnStepFailure `json:"onStepFailure,omitempty"`
 	// Outputs is the type of steps.<id>.outputs.
 	Outputs *Type `json:"outputs,omitempty"`
 

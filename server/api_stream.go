@@ -105,7 +105,7 @@ func transitionAt(st *workflows.Status, s workflows.StepState) *time.Time {
 // streamStatus is the run's whole status: from the records when the run
 // ended and they hold its final timeline, else from Temporal.
 func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status, error) {
-	if rec, err := a.Store.Run(r.ID); err == nil && rec.Status != workflows.RunRunning && rec.Recorded > 0 {
+	if rec, err := a.Store.Run(r.ID); err == nil && workflows.Ended(rec.Status) && rec.Recorded > 0 {
 		steps := a.recordedSteps(rec.ID)
 		settleSteps(steps)
 		var outputs map[string]any
@@ -151,7 +151,7 @@ func (a *API) streamEvents(c echo.Context) error {
 				return nil // the client went away
 			}
 		}
-		if st.Status != workflows.RunRunning {
+		if workflows.Ended(st.Status) {
 			end := *st
 			end.Steps = nil
 			return send("run", end)
