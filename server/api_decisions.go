@@ -89,7 +89,7 @@ func (a *API) decide(c echo.Context) error {
 		return err
 	}
 	if err := a.checkDecision(ctx, wf, step, req); err != nil {
-		return audit(err, workflows.DecisionInvalid)
+		return audit(err, "")
 	}
 	if status, over := a.endedRun(ctx, wf); over {
 		return audit(ended(wf, status), "")
