@@ -26,6 +26,8 @@ const Window = 5 * time.Minute
 const (
 	KindVote  = "vote"
 	KindEvent = "event"
+	// KindDecision is a decision on a step that failed under onStepFailure.
+	KindDecision = "decision"
 )
 
 // Seal is a signed message: Body is the exact JSON that was signed, so the

@@ -131,6 +131,8 @@ type Step struct {
 	// NotResumable (resumable: false) makes a rerun resumed past the step
 	// run it again rather than reuse what the earlier run recorded.
 	NotResumable bool `json:"notResumable,omitempty"`
+	// OnStepFailure, when set, parks a failure for a human decision.
+	OnStepFailure *OnStepFailure `json:"onStepFailure,omitempty"`
 	// Outputs is the type of steps.<id>.outputs.
 	Outputs *Type `json:"outputs,omitempty"`
 

@@ -280,6 +280,7 @@ func (c *compiler) step(s *Step) *plan.Step {
 		ps.Outputs = bare(n.outputs)
 	}
 	k.compile(c, s, ps)
+	ps.OnStepFailure = c.onStepFailure(s, n)
 	return ps
 }
 

@@ -38,6 +38,8 @@ type Spec struct {
 	OnFailure   List[*Step]     `yaml:"onFailure" doc:"Steps run after compensations when the run failed; error is in scope."`
 	Finally     List[*Step]     `yaml:"finally" doc:"Steps always run last."`
 	Outputs     Map[String]     `yaml:"outputs" doc:"Named CEL expressions evaluated when the run succeeded."`
+	// OnStepFailure is the default of every action, assert and runbook step in steps.
+	OnStepFailure *OnStepFailure `yaml:"onStepFailure" doc:"The default onStepFailure of every action, assert and runbook step in steps: fail or ask."`
 }
 
 // Param is a typed runbook input.
@@ -110,6 +112,8 @@ type Step struct {
 	If              String `yaml:"if" doc:"CEL bool; when false the step is skipped."`
 	ContinueOnError Bool   `yaml:"continueOnError" doc:"A failure of this step does not fail the run."`
 	Resumable       Bool   `yaml:"resumable" doc:"false: a rerun resumed from a later step runs this step again instead of reusing its recorded outputs (default true)."`
+	// OnStepFailure is on action, assert and runbook steps only.
+	OnStepFailure *OnStepFailure `yaml:"onStepFailure" doc:"What a failure of this action, assert or runbook step does, after its retries: fail (default) or ask (the run waits for a decision); overrides spec.onStepFailure."`
 
 	Action     String      `yaml:"action" doc:"Run an action."`
 	With       Map[Raw]    `yaml:"with" doc:"Action inputs; strings may hold ${{ CEL }} templates."`

@@ -23,6 +23,7 @@ func TestEnumTagsAreThePlansValues(t *testing.T) {
 		{runbooks.Schedule{}, "Overlap", texts(plan.Overlaps)},
 		{runbooks.Approval{}, "OnTimeout", texts(plan.ApprovalTimeouts)},
 		{runbooks.WaitFor{}, "OnTimeout", texts(plan.WaitTimeouts)},
+		{runbooks.OnStepFailure{}, "Action", texts(plan.FailureActions)},
 	} {
 		typ := reflect.TypeOf(tt.doc)
 		f, ok := typ.FieldByName(tt.field)

@@ -40,7 +40,7 @@ var stepKinds []*stepKind
 func init() {
 	stepKinds = []*stepKind{{
 		kind: plan.StepAction, field: "action", set: func(s *Step) bool { return s.Action.Set },
-		fields: []string{"with", "timeout", "retry", "repeat", "compensate"},
+		fields: []string{"with", "timeout", "retry", "repeat", "compensate", "onStepFailure"},
 		outputs: func(l *linter, n *stepNode) *plan.Type {
 			if spec, ok := l.opts.Actions.Action(n.step.Action.Value); ok {
 				return spec.OutputType()
@@ -88,6 +88,7 @@ func init() {
 		compile: (*compiler).forEach,
 	}, {
 		kind: plan.StepRunbook, field: "runbook", set: func(s *Step) bool { return s.Runbook != nil },
+		fields: []string{"onStepFailure"},
 		outputs: func(l *linter, n *stepNode) *plan.Type {
 			// Unresolved children leave outputs untyped so that reads of them
 			// do not pile more errors onto the one about the child.
@@ -125,6 +126,7 @@ func init() {
 		},
 	}, {
 		kind: plan.StepAssert, field: "assert", set: func(s *Step) bool { return s.Assert != nil },
+		fields: []string{"onStepFailure"},
 		lint: func(l *linter, s *Step, n *stepNode, path plan.Path, vis visibility, ctx *stepCtx) {
 			l.lintAssert(s.Assert, path.Field("assert"), ctx.scope(vis, n, "assert"))
 		},

@@ -376,6 +376,7 @@ func (l *linter) duration(s *String, path plan.Path, sc *exprScope) (time.Durati
 func (l *linter) lintRunSettings() {
 	spec := &l.doc.Spec
 	l.duration(&spec.Timeout, "spec.timeout", &exprScope{env: l.env, field: "spec.timeout"})
+	l.lintOnStepFailure(spec.OnStepFailure, nil, "spec.onStepFailure", &exprScope{env: l.env, field: "spec.onStepFailure"})
 	if c := spec.Concurrency; c != nil && c.Key.Set {
 		sc := &exprScope{env: l.env, field: "concurrency.key"}
 		if e, _ := l.checkExpr(c.Key.Value, stringSite(&c.Key), "spec.concurrency.key", sc, plan.StringType); e != nil {

@@ -120,12 +120,19 @@ func (l *linter) indexStep(n *stepNode) {
 		if kind.allows(name) {
 			continue
 		}
-		owner := "?"
+		var owners []string
 		for _, k := range stepKinds {
 			if k.field == name || slices.Contains(k.fields, name) {
-				owner = string(k.kind)
-				break
+				owners = append(owners, string(k.kind))
 			}
+		}
+		owner := "?"
+		switch len(owners) {
+		case 0:
+		case 1:
+			owner = owners[0]
+		default:
+			owner = strings.Join(owners[:len(owners)-1], ", ") + " or " + owners[len(owners)-1]
 		}
 		l.r.errorf(CodeNotAllowed, fields[name], n.path.Field(name), "%s is only valid on %s steps, not on a %s step", name, owner, n.kind)
 	}
@@ -271,6 +278,9 @@ func (l *linter) lintStep(s *Step, path plan.Path, vis visibility, ctx *stepCtx)
 	}
 	if k := kindOf(n.kind); k != nil {
 		k.lint(l, s, n, path, vis, ctx)
+		if k.allows("onStepFailure") {
+			l.lintOnStepFailure(s.OnStepFailure, n, path.Field("onStepFailure"), ctx.scope(vis, n, "onStepFailure"))
+		}
 	}
 	if !s.ID.Set || l.steps[s.ID.Value] != n {
 		return

@@ -48,6 +48,8 @@ func (g *schemaGen) of(t reflect.Type) map[string]any {
 		return map[string]any{"type": "boolean"}
 	case reflect.TypeOf(Raw{}):
 		return map[string]any{}
+	case reflect.TypeOf(OnStepFailure{}):
+		return g.onStepFailureSchema()
 	case reflect.TypeOf(Step{}):
 		if _, ok := g.defs["step"]; !ok {
 			g.defs["step"] = true // placeholder against recursion

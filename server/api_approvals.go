@@ -266,6 +266,9 @@ func (a *API) postEvent(c echo.Context) error {
 // approval inside a sub-runbook the child run (<run>.<step>[.<item>]),
 // whose record is Parent's.
 type pendingApproval struct {
+	// Kind is approval, or decision: a step that failed under
+	// onStepFailure: ask (Deciders, Error and ErrorType are then set).
+	Kind      string   `json:"kind"`
 	Run       string   `json:"run"`
 	Parent    string   `json:"parentRun,omitempty"`
 	Runbook   string   `json:"runbook"`
@@ -275,8 +278,17 @@ type pendingApproval struct {
 	Approvers []string `json:"approvers"`
 	Votes     int      `json:"votes"`
 	Needed    int      `json:"needed"`
-	Mine      bool     `json:"mine"` // the caller may vote
+	Mine      bool     `json:"mine"` // the caller may vote (or decide)
+	Deciders  []string `json:"deciders,omitempty"`
+	Error     string   `json:"error,omitempty"`
+	ErrorType string   `json:"errorType,omitempty"`
 }
+
+// The kinds of a waiting entry of GET /api/v1/approvals.
+const (
+	KindApproval = "approval"
+	KindDecision = "decision"
+)
 
 // MaxSubRunbookDepth bounds how deep the approvals list looks into
 // sub-runbooks (registration refuses cycles; this bounds the work).
@@ -301,6 +313,20 @@ func (a *API) listApprovals(c echo.Context) error {
 		}
 		for _, w := range a.waitingIn(c.Request().Context(), runs[i].ID, &runs[i], p, 0) {
 			s := w.step
+			if s.Status == workflows.StatusWaitingDecision {
+				// No deciders: any operator may decide.
+				mine := id.Has("operator") && (len(s.Deciders) == 0 || eligibleVoter(s.Deciders, id.User, id.Groups))
+				if mineOnly && !mine {
+					continue
+				}
+				pd := pendingApproval{Kind: KindDecision, Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+					Approvers: []string{}, Deciders: s.Deciders, Mine: mine, Error: s.Error, ErrorType: s.ErrorType}
+				if w.run != runs[i].ID {
+					pd.Parent = runs[i].ID
+				}
+				out = append(out, pd)
+				continue
+			}
 			voted := false
 			for _, vote := range s.Votes {
 				voted = voted || vote.User == id.User
@@ -311,7 +337,7 @@ func (a *API) listApprovals(c echo.Context) error {
 			if mineOnly && !mine {
 				continue
 			}
-			pa := pendingApproval{Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+			pa := pendingApproval{Kind: KindApproval, Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
 				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine}
 			if w.run != runs[i].ID {
 				pa.Parent = runs[i].ID
@@ -338,16 +364,16 @@ type waitingApproval struct {
 // (viewStatus); a recorded run found ended is recorded so.
 func (a *API) waitingIn(ctx context.Context, id string, rec *store.Run, p *plan.Plan, depth int) []waitingApproval {
 	st, _, err := a.viewStatus(ctx, id, rec, p)
-	if err == nil && rec != nil && st.Status != workflows.RunRunning {
+	if err == nil && rec != nil && workflows.Ended(st.Status) {
 		_ = a.recordEnd(rec, st)
 	}
-	if err != nil || st.Status != workflows.RunRunning {
+	if err != nil || workflows.Ended(st.Status) {
 		return nil
 	}
 	var out []waitingApproval
 	for _, s := range st.Steps {
 		switch {
-		case s.Status == workflows.StatusWaitingApproval:
+		case s.Status == workflows.StatusWaitingApproval, s.Status == workflows.StatusWaitingDecision:
 			out = append(out, waitingApproval{run: id, plan: p, step: s})
 		case s.Status == workflows.StatusRunning && s.Kind == string(plan.StepRunbook) && depth < MaxSubRunbookDepth:
 			if ps := p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {

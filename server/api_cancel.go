@@ -124,7 +124,7 @@ func (a *API) endedRun(ctx context.Context, wf string) (string, bool) {
 	switch {
 	case errors.As(err, &nf):
 		root, _, _ := strings.Cut(wf, ".")
-		if r, err := a.Store.Run(root); err == nil && r.Status != workflows.RunRunning {
+		if r, err := a.Store.Run(root); err == nil && workflows.Ended(r.Status) {
 			return r.Status, true
 		}
 		return "", false
@@ -145,7 +145,7 @@ func ended(run, status string) error {
 // notInTemporal answers a cancel of a run Temporal does not know: ended
 // (past Temporal's retention) as its record says, or never started.
 func notInTemporal(r *store.Run) error {
-	if r.Status != workflows.RunRunning {
+	if workflows.Ended(r.Status) {
 		return ended(r.ID, r.Status)
 	}
 	return problem(http.StatusConflict, fmt.Sprintf("run %s is recorded but Temporal does not know it", r.ID),

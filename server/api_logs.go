@@ -218,7 +218,7 @@ func (a *API) runEnded(ctx context.Context, id string, withStatus bool) (bool, s
 	d, err := a.Temporal.DescribeWorkflowExecution(ctx, id, "")
 	if err != nil {
 		// Past Temporal's retention the record says how it ended.
-		if r, rerr := a.Store.Run(id); rerr == nil && r.Status != workflows.RunRunning {
+		if r, rerr := a.Store.Run(id); rerr == nil && workflows.Ended(r.Status) {
 			return true, r.Status, nil
 		}
 		return false, "", err

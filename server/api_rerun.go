@@ -141,7 +141,7 @@ func checkRerunRequest(req *rerunRequest) error {
 // finalTimeline is the whole timeline of a run that has ended, recorded
 // first if it was not; a run still running is 409.
 func (a *API) finalTimeline(c echo.Context, r *store.Run) ([]workflows.StepState, error) {
-	if r.Status != workflows.RunRunning && r.Recorded > 0 {
+	if workflows.Ended(r.Status) && r.Recorded > 0 {
 		steps := a.recordedSteps(r.ID)
 		settleSteps(steps)
 		return steps, nil
@@ -150,7 +150,7 @@ func (a *API) finalTimeline(c echo.Context, r *store.Run) ([]workflows.StepState
 	if err != nil {
 		return nil, problem(http.StatusServiceUnavailable, "the run's timeline cannot be read: "+err.Error())
 	}
-	if st.Status == workflows.RunRunning {
+	if !workflows.Ended(st.Status) {
 		return nil, problem(http.StatusConflict, fmt.Sprintf("run %s is still running: wait for it to end or cancel it, then rerun it", r.ID))
 	}
 	if err := a.recordEnd(r, st); err != nil {

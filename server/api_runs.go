@@ -375,9 +375,9 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 	page, _ := stepsPage(c)
 	ctx := c.Request().Context()
 	switch {
-	case r.Status != workflows.RunRunning && r.Recorded > 0:
+	case workflows.Ended(r.Status) && r.Recorded > 0:
 		return a.recordedView(r, page)
-	case r.Status != workflows.RunRunning:
+	case workflows.Ended(r.Status):
 		// Ended before its timeline was recorded (by an older server, or
 		// when no worker could answer for it).
 		return a.endedView(ctx, r, page)
@@ -387,9 +387,10 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 	if err != nil {
 		return out
 	}
-	if st.Status != workflows.RunRunning { // ended since the records said running
+	if workflows.Ended(st.Status) { // ended since the records said running
 		return a.endedView(ctx, r, page)
 	}
+	out.Status = st.Status // running or waiting_decision, as the run says now
 	out.Steps, out.StepsTotal, out.StepsOffset, out.Handovers, out.Stale = st.Steps, st.StepsTotal, st.StepsOffset, st.Handovers, stale
 	return out
 }
@@ -401,7 +402,7 @@ func (a *API) runView(c echo.Context, r *store.Run) runView {
 // last wrote them, and the next view asks again.
 func (a *API) endedView(ctx context.Context, r *store.Run, page workflows.StatusPage) runView {
 	st, _, err := a.liveStatus(ctx, r.ID)
-	if err == nil && st.Status != workflows.RunRunning {
+	if err == nil && workflows.Ended(st.Status) {
 		if a.recordEnd(r, st) == nil {
 			if rec, err := a.Store.Run(r.ID); err == nil {
 				r = rec
@@ -412,7 +413,7 @@ func (a *API) endedView(ctx context.Context, r *store.Run, page workflows.Status
 		return a.recordedView(r, page)
 	}
 	out := recordView(r)
-	if err == nil && st.Status != workflows.RunRunning {
+	if err == nil && workflows.Ended(st.Status) {
 		out.Status, out.Outputs, out.Error, out.ErrorType, out.FailedStep, out.Handovers = st.Status, st.Outputs, st.Error, st.ErrorType, st.FailedStep, st.Handovers
 		if st.EndedAt != nil {
 			out.EndedAt = st.EndedAt

@@ -106,7 +106,7 @@ func transitionAt(st *workflows.Status, s workflows.StepState) *time.Time {
 // ended and they hold its final timeline, else from Temporal (stale while
 // its worker is slow to answer: viewStatus).
 func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status, error) {
-	if rec, err := a.Store.Run(r.ID); err == nil && rec.Status != workflows.RunRunning && rec.Recorded > 0 {
+	if rec, err := a.Store.Run(r.ID); err == nil && workflows.Ended(rec.Status) && rec.Recorded > 0 {
 		steps := a.recordedSteps(rec.ID)
 		settleSteps(steps)
 		var outputs map[string]any
@@ -116,7 +116,7 @@ func (a *API) streamStatus(ctx context.Context, r *store.Run) (*workflows.Status
 			Handovers: rec.Handovers}, nil
 	}
 	st, _, err := a.viewStatus(ctx, r.ID, r, nil)
-	if err == nil && st.Status != workflows.RunRunning {
+	if err == nil && workflows.Ended(st.Status) {
 		_ = a.recordEnd(r, st) // the first view that finds the run ended records it
 	}
 	return st, err
@@ -155,7 +155,7 @@ func (a *API) streamEvents(c echo.Context) error {
 				return nil // the client went away
 			}
 		}
-		if st.Status != workflows.RunRunning {
+		if workflows.Ended(st.Status) {
 			end := *st
 			end.Steps = nil
 			return send("run", end)

@@ -154,7 +154,7 @@ func TestRunInspection(t *testing.T) {
 		if s := params["limit"]; s["maximum"] != MaxRunsLimit || s["default"] != DefaultRunsLimit || !strings.Contains(op["summary"].(string), "limit: 1 to 500, default 50") {
 			t.Errorf("openapi limit: %v; %s", s, op["summary"])
 		}
-		if s := params["status"]; strings.Join(s["enum"].([]string), ",") != "running,succeeded,failed,cancelled" || params["since"]["format"] != "date-time" {
+		if s := params["status"]; strings.Join(s["enum"].([]string), ",") != "running,waiting_decision,succeeded,failed,cancelled" || params["since"]["format"] != "date-time" {
 			t.Errorf("openapi status, since: %v %v", s, params["since"])
 		}
 		var list struct {
@@ -170,7 +170,7 @@ func TestRunInspection(t *testing.T) {
 			t.Errorf("list item: %v", item)
 		}
 		for query, want := range map[string]string{
-			"status=done":                "status must be one of running, succeeded, failed, cancelled",
+			"status=done":                "status must be one of running, waiting_decision, succeeded, failed, cancelled",
 			"limit=0":                    "limit must be a whole number from 1 to 500",
 			"limit=501":                  "limit must be a whole number from 1 to 500",
 			"limit=ten":                  "limit must be a whole number from 1 to 500",
@@ -182,7 +182,7 @@ func TestRunInspection(t *testing.T) {
 			if got := a.call("GET", "/api/v1/runs?"+query, a.viewer, nil, &p); got != 400 || p.Error != want {
 				t.Errorf("%s: %d %q, want 400 %q", query, got, p.Error, want)
 			}
-			if query == "status=done" && (len(p.Details) != 4 || p.Details[0] != "running" || p.Details[3] != "cancelled") {
+			if query == "status=done" && (len(p.Details) != 5 || p.Details[0] != "running" || p.Details[1] != "waiting_decision" || p.Details[4] != "cancelled") {
 				t.Errorf("status details: %v", p.Details)
 			}
 		}

@@ -42,6 +42,7 @@ func routeLimits() map[string]string {
 		"POST /api/v1/runs/:id/events/:name": fmt.Sprintf("payload at most %d bytes of JSON (413); at most %d events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)",
 			MaxEventPayload, workflows.MaxBufferedEvents),
 		"POST /api/v1/runs/:id/approvals/:step":                   fmt.Sprintf("comment at most %d bytes, inputs at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
+		"POST /api/v1/runs/:id/steps/:step/decision":              fmt.Sprintf("comment at most %d bytes, outputs and inputs each at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
 		"POST /api/v1/runbooks/:name/runs":                        params,
 		"POST /api/v1/runbooks/:name/schedules/:schedule/trigger": params,
 		"POST /hooks/alertmanager":                                params,

@@ -22,7 +22,7 @@ import (
 // every status and every record passes, covers the runs that ended before
 // too.
 func settle(st *workflows.Status) {
-	if st == nil || st.Status == workflows.RunRunning {
+	if st == nil || !workflows.Ended(st.Status) {
 		return
 	}
 	settleSteps(st.Steps)

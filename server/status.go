@@ -67,7 +67,7 @@ func (a *API) liveStatus(ctx context.Context, id string) (st *workflows.Status, 
 		}
 	}
 	st.StepsOffset = 0
-	if info.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && st.Status == workflows.RunRunning {
+	if info.Status == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING && !workflows.Ended(st.Status) {
 		a.statuses.Store(id, cachedStatus{execution, length, st})
 	} else {
 		a.statuses.Delete(id)
@@ -113,7 +113,7 @@ func (a *API) liveStatusPage(ctx context.Context, r *store.Run, page workflows.S
 		st, err := a.queryStatus(ctx, id, info.Execution.GetRunId(), info, page)
 		// Only a page the run told is kept: a closed run no worker
 		// answered for in time is asked again by the next read.
-		if err == nil && st.Status != workflows.RunRunning && st.StepsTotal > 0 {
+		if err == nil && workflows.Ended(st.Status) && st.StepsTotal > 0 {
 			if a.closedCount.Add(1) > MaxClosedPages { // forget them all, rarely
 				a.closedPages.Clear()
 				a.closedCount.Store(1)

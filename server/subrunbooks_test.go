@@ -119,7 +119,7 @@ func TestSubRunbookApprovals(t *testing.T) {
 			}
 			return false
 		})
-		if want := (pendingApproval{Run: child, Parent: run.ID, Runbook: "kidgate", Step: "check", Approvers: []string{"group:board"}, Needed: 2, Mine: true}); !reflect.DeepEqual(listed, want) {
+		if want := (pendingApproval{Kind: KindApproval, Run: child, Parent: run.ID, Runbook: "kidgate", Step: "check", Approvers: []string{"group:board"}, Needed: 2, Mine: true}); !reflect.DeepEqual(listed, want) {
 			t.Errorf("listed %+v, want %+v", listed, want)
 		}
 		var mine struct{ Approvals []pendingApproval }

@@ -70,13 +70,16 @@ func (a *API) syncRun(ctx context.Context, r *store.Run) {
 	case err != nil:
 		return // unreachable now; the next pass tries again
 	}
-	if st.Status != workflows.RunRunning {
+	if workflows.Ended(st.Status) {
 		// The whole final timeline and the end, in the run's order; the
 		// record then answers every view.
 		if a.recordEnd(r, st) == nil {
 			a.synced.Delete(r.ID)
 		}
 		return
+	}
+	if st.Status != r.Status && a.Store.SetStatus(r.ID, st.Status) == nil {
+		r.Status = st.Status // waiting_decision, or running again
 	}
 	var last syncState
 	if v, ok := a.synced.Load(r.ID); ok {
@@ -254,7 +257,7 @@ func (a *API) settlePendingVotes(ctx context.Context) {
 		switch {
 		case has:
 			_ = a.Store.CountVote(v.ID, run, runbook)
-		case st.Status != workflows.RunRunning:
+		case workflows.Ended(st.Status):
 			a.refusePending(v, run, runbook, ended(v.RunID, st.Status))
 		case !waits:
 			a.refusePending(v, run, runbook, problem(http.StatusConflict, fmt.Sprintf("step %s is not waiting for approval", v.StepID),

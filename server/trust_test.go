@@ -376,7 +376,7 @@ func badInput(t *testing.T, a *trustAPI) {
 	if got := a.call("GET", "/api/v1/runbooks/gated?version=abc", a.viewer, nil, &p); got != 400 || p.Error != "version must be a positive integer" {
 		t.Errorf("version=abc: %d %+v", got, p)
 	}
-	if got := a.call("GET", "/api/v1/runs?status=bogus", a.viewer, nil, &p); got != 400 || p.Error != "status must be one of running, succeeded, failed, cancelled" {
+	if got := a.call("GET", "/api/v1/runs?status=bogus", a.viewer, nil, &p); got != 400 || p.Error != "status must be one of running, waiting_decision, succeeded, failed, cancelled" {
 		t.Errorf("status=bogus: %d %+v", got, p)
 	}
 	if len(before) == 0 {

@@ -25,6 +25,7 @@ const (
 	ActionRunRerun        = "run.rerun"
 	ActionRunEvent        = "run.event"
 	ActionApprovalVote    = "approval.vote"
+	ActionStepDecision    = "step.decision"
 	ActionSchedulePause   = "schedule.pause"
 	ActionScheduleUnpause = "schedule.unpause"
 	ActionScheduleTrigger = "schedule.trigger"
@@ -72,6 +73,17 @@ type VoteDetail struct {
 	Status   int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
 }
 
+// DecisionDetail is the detail of step.decision: never the outputs' or
+// inputs' values.
+type DecisionDetail struct {
+	Step    string `json:"step" doc:"the step that failed under onStepFailure: ask"`
+	Item    *int   `json:"item,omitempty" doc:"the forEach item, inside a loop"`
+	Action  string `json:"action" doc:"retry, skip or fail"`
+	Comment string `json:"comment,omitempty" doc:"the decider's comment"`
+	Code    string `json:"code,omitempty" doc:"refused: the reason code (NotWaiting, NotDecider, InvalidDecision, ...)"`
+	Status  int    `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
 // EventDetail is the detail of run.event: the payload's size, never its
 // content.
 type EventDetail struct {
@@ -111,6 +123,7 @@ var AuditActions = []AuditAction{
 	{ActionRunRerun, "the new run's id; refused: the run asked to be rerun", "a rerun is recorded (`POST /api/v1/runs/RUN/rerun`), in the same transaction as the new run's `run.start`; refused: the rerun was answered 4xx (the run is still running 409, an unknown step, a step after where the run stopped, reads of steps without a result 422...)", RerunDetail{}},
 	{ActionRunEvent, "`RUN/EVENT`", "the run took an event (`POST /api/v1/runs/RUN/events/EVENT`)", EventDetail{}},
 	{ActionApprovalVote, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run counted the vote; refused: the run refused it (self-approval, not an approver, already voted, not waiting, a bad decision or input, a seal problem), the run has ended (409, even for a repeat of a counted vote) or the API did (a body it cannot read, past a cap). A vote whose answer the API lost stays pending until the records syncer settles it: counted when the run's timeline holds it, refused when the run has ended or no longer waits at the approval", VoteDetail{}},
+	{ActionStepDecision, "`RUN/STEP` (RUN the workflow that holds the step: the run, or a sub-runbook run)", "the run took a decision (retry, skip or fail) on a step waiting for one; refused: the API or the run refused it (not waiting 409, not a decider 403, outputs or inputs that do not fit 422, a seal problem) or the run has ended (409)", DecisionDetail{}},
 	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},
 	{ActionScheduleUnpause, "`RUNBOOK/SCHEDULE`", "a schedule is unpaused", ScheduleDetail{}},
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},

@@ -35,7 +35,7 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 		}
 	}
 	r.Holds = nil
-	if r.ConcurrencyKey != "" && r.Status == "running" {
+	if r.ConcurrencyKey != "" && Live(r.Status) {
 		h := r.Runbook + "/" + r.ConcurrencyKey
 		r.Holds = &h
 	}
@@ -111,7 +111,7 @@ func (e RunEnd) fields() (map[string]any, error) {
 	}
 	fields := map[string]any{"status": e.Status, "error_type": e.ErrorType, "error": e.Error, "failed_step": e.FailedStep,
 		"outputs": b, "ended_at": e.At, "handovers": e.Handovers}
-	if e.Status != "running" {
+	if !Live(e.Status) {
 		fields["holds"] = nil
 	}
 	return fields, nil
@@ -271,7 +271,11 @@ func (s *Store) Runs(f RunFilter) ([]Run, string, error) {
 	if f.Runbook != "" {
 		q = q.Where("runbook = ?", f.Runbook)
 	}
-	if f.Status != "" {
+	switch f.Status {
+	case "":
+	case StatusRunning: // a run waiting for a decision is running too
+		q = q.Where("status IN ?", LiveStatuses)
+	default:
 		q = q.Where("status = ?", f.Status)
 	}
 	if f.Trigger != "" {
@@ -317,14 +321,28 @@ func (s *Store) Steps(runID string) ([]StepEvent, error) {
 // Running lists the runs recorded as running with a concurrency key.
 func (s *Store) Running(runbook, key string) ([]Run, error) {
 	var out []Run
-	err := s.db.Where("runbook = ? AND concurrency_key = ? AND status = ?", runbook, key, "running").Order("created_at").Find(&out).Error
+	err := s.db.Where("runbook = ? AND concurrency_key = ? AND status IN ?", runbook, key, LiveStatuses).Order("created_at").Find(&out).Error
 	return out, err
 }
+
+// The statuses of a run that has not ended (workflows.LiveStatuses; the
+// store does not import the interpreter): a run waiting for a decision
+// holds its concurrency key and is listed with the running ones.
+const (
+	StatusRunning         = "running"
+	StatusWaitingDecision = "waiting_decision"
+)
+
+// LiveStatuses are the statuses of runs that have not ended.
+var LiveStatuses = []string{StatusRunning, StatusWaitingDecision}
+
+// Live reports whether a run of status has not ended.
+func Live(status string) bool { return status == StatusRunning || status == StatusWaitingDecision }
 
 // SetStatus updates a run's status.
 func (s *Store) SetStatus(id, status string) error {
 	fields := map[string]any{"status": status}
-	if status != "running" {
+	if !Live(status) {
 		fields["holds"] = nil
 	}
 	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error

@@ -25,6 +25,8 @@ type run struct {
 
 	compensations []compensation
 	approvals     map[string]*approvalWait // by approvalKey
+	decisions     map[string]*decisionWait // by approvalKey: failed steps waiting
+	deciding      int                      // how many steps wait for a decision
 	events        []Event
 	nonces        []seen // of accepted seals
 
@@ -74,6 +76,7 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 		varsVar:   map[string]any{},
 		root:      newScope(nil),
 		approvals: map[string]*approvalWait{},
+		decisions: map[string]*decisionWait{},
 		status:    &Status{RunID: info.WorkflowExecution.ID, Runbook: p.Name, Status: RunRunning, StartedAt: startedAt},
 	}
 	r.declarePlan(p)
@@ -91,6 +94,10 @@ func newRun(ctx workflow.Context, in RunInput) (*run, error) {
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateApprove, r.vote,
 		workflow.UpdateHandlerOptions{Validator: r.validateVote}); err != nil {
+		return nil, err
+	}
+	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateDecide, r.decide,
+		workflow.UpdateHandlerOptions{Validator: r.validateDecision}); err != nil {
 		return nil, err
 	}
 	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateEvent, r.postEvent,

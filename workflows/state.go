@@ -12,6 +12,9 @@ const (
 	StatusRunning         = "running"
 	StatusWaitingApproval = "waiting-approval"
 	StatusWaitingEvent    = "waiting-event"
+	// StatusWaitingDecision is a step that failed under onStepFailure: ask,
+	// waiting for a decider to retry, skip or fail it.
+	StatusWaitingDecision = "waiting-decision"
 	StatusSucceeded       = "succeeded"
 	StatusFailed          = "failed"
 	StatusSkipped         = "skipped"
@@ -29,7 +32,7 @@ const (
 )
 
 // StepStatuses are every status a timeline entry takes, in docs order.
-var StepStatuses = []string{StatusPending, StatusRunning, StatusWaitingApproval, StatusWaitingEvent, StatusSucceeded,
+var StepStatuses = []string{StatusPending, StatusRunning, StatusWaitingApproval, StatusWaitingEvent, StatusWaitingDecision, StatusSucceeded,
 	StatusFailed, StatusSkipped, StatusCompensated, StatusCancelled, StatusNotReached, StatusReused}
 
 // Phases of a timeline entry: where in the run its step is. Main steps
@@ -47,10 +50,22 @@ const (
 	RunSucceeded = "succeeded"
 	RunFailed    = "failed"
 	RunCancelled = "cancelled"
+	// RunWaitingDecision is a running run one of whose steps failed and
+	// waits for a decision; it has not ended.
+	RunWaitingDecision = "waiting_decision"
 )
 
 // RunStatuses are every status a run takes.
-var RunStatuses = []string{RunRunning, RunSucceeded, RunFailed, RunCancelled}
+var RunStatuses = []string{RunRunning, RunWaitingDecision, RunSucceeded, RunFailed, RunCancelled}
+
+// LiveStatuses are the statuses of a run that has not ended.
+var LiveStatuses = []string{RunRunning, RunWaitingDecision}
+
+// Ended reports whether a run of status has ended: anything but running
+// and waiting_decision. Compare with this, never with RunRunning alone.
+func Ended(status string) bool {
+	return status != RunRunning && status != RunWaitingDecision
+}
 
 // StepState is one entry of a run's timeline. Steps inside a forEach body
 // have one entry per item.
@@ -75,6 +90,10 @@ type StepState struct {
 	Approvers    []string `json:"approvers,omitempty"`
 	MinApprovals int      `json:"minApprovals,omitempty"`
 	Votes        []Vote   `json:"votes,omitempty"`
+	// Deciders and Decisions are those of a step that failed under
+	// onStepFailure: ask (no deciders: anyone with the operator role).
+	Deciders  []string   `json:"deciders,omitempty"`
+	Decisions []Decision `json:"decisions,omitempty"`
 	// CompensationStartedAt and CompensationEndedAt are when this step's
 	// undo ran (its compensate action, or its compensate.steps, which have
 	// entries of their own); CompensationError says why it failed, if it

@@ -53,8 +53,25 @@ func (r *run) step(ctx workflow.Context, sc *scope, s *plan.Step) error {
 	r.current = s.ID
 	now := workflow.Now(ctx)
 	st.Status, st.StartedAt = StatusRunning, &now
-	return r.finishStep(ctx, sc, s, st, r.dispatch(ctx, sc, s, st))
+	return r.finishStep(ctx, sc, s, st, r.dispatchAsking(ctx, sc, s, st))
 }
+
+// dispatchAsking runs a step; a failure under onStepFailure: ask waits for
+// a decision (see decision.go). A skipped step is recorded as skipped.
+func (r *run) dispatchAsking(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
+	err := r.dispatch(ctx, sc, s, st)
+	if err == nil || s.OnStepFailure == nil || s.ContinueOnError {
+		return err
+	}
+	err, skipped := r.ask(ctx, sc, s, st, err)
+	if skipped {
+		return errSkipped
+	}
+	return err
+}
+
+// errSkipped tells finishStep that a decision skipped the step.
+var errSkipped = errors.New("skipped by a decision")
 
 // resumeStep passes a step the previous execution finished, and re-enters
 // the one it was inside (the loop, or a group around it).
@@ -63,13 +80,16 @@ func (r *run) resumeStep(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 		return nil
 	}
 	r.current = s.ID
-	return r.finishStep(ctx, sc, s, st, r.dispatch(ctx, sc, s, st))
+	return r.finishStep(ctx, sc, s, st, r.dispatchAsking(ctx, sc, s, st))
 }
 
 // finishStep records how a step that ran ended.
 func (r *run) finishStep(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState, err error) error {
 	if _, ok := err.(*handOver); ok { // still running, in the next execution
 		return err
+	}
+	if err == errSkipped { // recorded by the decision
+		return nil
 	}
 	var exit *exitRun
 	if errors.As(err, &exit) {

@@ -247,7 +247,7 @@ func (r *run) outputs() (map[string]any, error) {
 func (r *run) markUnfinished(status string, now time.Time) {
 	for _, st := range r.timeline {
 		switch st.Status {
-		case StatusRunning, StatusWaitingApproval, StatusWaitingEvent:
+		case StatusRunning, StatusWaitingApproval, StatusWaitingEvent, StatusWaitingDecision:
 			st.Status = status
 			if st.EndedAt == nil {
 				st.EndedAt = &now

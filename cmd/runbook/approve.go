@@ -99,7 +99,7 @@ func (c *apiClient) awaitApproval(runID, step string, timeout time.Duration) err
 				return nil
 			}
 		}
-		if run.Status != workflows.RunRunning {
+		if workflows.Ended(run.Status) {
 			return fmt.Errorf("run %s %s before %s waited for approval", runID, run.Status, step)
 		}
 		if time.Now().After(deadline) {

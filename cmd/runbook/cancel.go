@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+
+	"github.com/opsrunbook/runbook/workflows"
 )
 
 // runCancel asks a running run to cancel; a run that has already ended is
@@ -32,7 +34,7 @@ func runCancel(args []string, out, errOut io.Writer) error {
 		var run struct {
 			Status string `json:"status"`
 		}
-		if _, gerr := c.do("GET", "/api/v1/runs/"+url.PathEscape(pos[0]), nil, &run); gerr == nil && run.Status != "running" {
+		if _, gerr := c.do("GET", "/api/v1/runs/"+url.PathEscape(pos[0]), nil, &run); gerr == nil && workflows.Ended(run.Status) {
 			return fmt.Errorf("run %s has already ended: %s", pos[0], run.Status)
 		}
 	}

@@ -251,7 +251,7 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	switch last := lastEnd(r.Steps); {
 	case r.EndedAt != nil:
 		field("Ended", "%s, after %s", when(r.EndedAt), span(r.EndedAt.Sub(r.CreatedAt)))
-	case r.Status == workflows.RunRunning:
+	case !workflows.Ended(r.Status):
 		field("Ended", "- (running for %s)", span(time.Since(r.CreatedAt).Round(time.Second)))
 	case last != nil:
 		field("Ended", "not recorded yet; its last step ended %s, %s after the start", when(last), span(last.Sub(r.CreatedAt)))
