@@ -172,11 +172,11 @@ func (s *Store) End(id string, steps []StepEvent, e RunEnd, final bool) (Ending,
 				}
 			}
 		}
-		res := tx.Model(&Run{}).Where("id = ? AND status = ?", id, "running").Updates(fields)
+		res := tx.Model(&Run{}).Where("id = ? AND status IN ?", id, LiveStatuses).Updates(fields)
 		if res.Error != nil {
 			return res.Error
 		}
-		out.Ended = res.RowsAffected == 1 && e.Status != "running"
+		out.Ended = res.RowsAffected == 1 && !Live(e.Status)
 		if res.RowsAffected == 1 {
 			return nil
 		}
