@@ -63,6 +63,7 @@ func commands() []*command {
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
 		{name: "schedules", usage: "schedules [list]", more: []string{"schedules pause|unpause|trigger RUNBOOK SCHEDULE"}, summary: "list schedules with their next fire time; pause, unpause or fire one", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN [--reason text]", summary: "cancel a run; exit 1 if it has already ended", run: runCancel},
+		{name: "rerun", usage: "rerun RUN [--from STEP|STEP[ITEM]] [--latest] [-p name=value]... [--reason text] [--follow]", more: []string{"rerun --failed --runbook NAME [--since 2h] [--from STEP] [--max-concurrency N]"}, summary: "rerun an ended run as a new one, resumed --from a step with the results before it reused; --failed reruns a runbook's failed runs, stopping at a new failure", run: runRerun},
 		{name: "audit", usage: "audit [--run ID] [--runbook NAME] [--actor U] [--action A] [--outcome ok|refused] [--since T] [--until T] [--limit N] [--json]", summary: "who did what, newest first, refusals with the reason (--since 24h or RFC 3339)", run: runAudit},
 		{name: "token", usage: "token create|list|revoke [--db DSN]", summary: "create (--ttl), list and revoke API tokens; --db or the admin API", run: runToken},
 		{name: "completion", usage: "completion bash|zsh", summary: "print a shell completion script", run: runCompletion},
