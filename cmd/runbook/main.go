@@ -60,6 +60,7 @@ func commands() []*command {
 		{name: "show", usage: "show RUN [--json]", summary: "what a run did: params, steps, errors, approvals, outputs", run: runShow},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S] [--since T] [--until T] [--limit N] [--json]", summary: "list runs, newest first", run: runRuns},
 		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--input name=value]... [--wait 1m]", summary: "vote on an approval", run: runApprove},
+		{name: "decide", usage: "decide RUN STEP retry|skip|fail [-m text] [--output name=value]... [--input name=value]... [--item N]", summary: "decide on a failed step that waits for a decision (onStepFailure: ask)", run: runDecide},
 		{name: "approvals", usage: "approvals [--mine]", summary: "list the approvals runs wait for", run: runApprovals},
 		{name: "schedules", usage: "schedules [list]", more: []string{"schedules pause|unpause|trigger RUNBOOK SCHEDULE"}, summary: "list schedules with their next fire time; pause, unpause or fire one", run: runSchedules},
 		{name: "cancel", usage: "cancel RUN [--reason text]", summary: "cancel a run; exit 1 if it has already ended", run: runCancel},

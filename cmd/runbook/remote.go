@@ -158,9 +158,9 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	}
 	var list struct {
 		Approvals []struct {
-			Run, Runbook, Step, Message string
-			Approvers                   []string
-			Votes, Needed               int
+			Run, Runbook, Step, Message, Kind, Error string
+			Approvers, Deciders                     []string
+			Votes, Needed                           int
 		} `json:"approvals"`
 	}
 	if _, err := connect().do("GET", path, nil, &list); err != nil {
@@ -169,6 +169,10 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "RUN\tSTEP\tVOTES\tAPPROVERS\tMESSAGE")
 	for _, a := range list.Approvals {
+		if a.Kind == "decision" { // a failed step waiting for retry, skip or fail
+			fmt.Fprintf(tw, "%s\t%s\tdecision\t%s\tfailed: %s\n", a.Run, a.Step, or(strings.Join(a.Deciders, ","), "operators"), a.Error)
+			continue
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, strings.Join(a.Approvers, ","), a.Message)
 	}
 	return tw.Flush()
