@@ -159,8 +159,8 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	var list struct {
 		Approvals []struct {
 			Run, Runbook, Step, Message, Kind, Error string
-			Approvers, Deciders                     []string
-			Votes, Needed                           int
+			Approvers, Deciders                      []string
+			Votes, Needed                            int
 		} `json:"approvals"`
 	}
 	if _, err := connect().do("GET", path, nil, &list); err != nil {
