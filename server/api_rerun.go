@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -190,16 +189,8 @@ func rerunParams(p *plan.Plan, old *store.Run, given map[string]any) (map[string
 		}
 	}
 	params, err := p.BindParams(merged)
-	var pe *plan.ParamError
-	if errors.As(err, &pe) {
-		details := make([]any, len(pe.Problems))
-		for i, d := range pe.Problems {
-			details[i] = d
-		}
-		return nil, false, problem(http.StatusUnprocessableEntity, "invalid params", details...)
-	}
 	if err != nil {
-		return nil, false, err
+		return nil, false, paramProblem(err)
 	}
 	a, _ := json.Marshal(params)
 	b, _ := json.Marshal(was)

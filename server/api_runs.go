@@ -89,14 +89,7 @@ func (a *API) startRun(c echo.Context) error {
 	if err == nil {
 		params, err = p.BindParams(req.Params)
 	}
-	var pe *plan.ParamError
-	if errors.As(err, &pe) {
-		details := make([]any, len(pe.Problems))
-		for i, d := range pe.Problems {
-			details[i] = d
-		}
-		err = problem(http.StatusUnprocessableEntity, "invalid params", details...)
-	}
+	err = paramProblem(err)
 	if err != nil {
 		a.refusedStart(c, p.Name, v.Version, o, err)
 		return err
@@ -113,6 +106,20 @@ func (a *API) startRun(c echo.Context) error {
 	}
 	a.withHashes(view)
 	return c.JSON(status, view[0])
+}
+
+// paramProblem is 422 invalid params, one detail per problem, for a
+// plan.ParamError; other errors as they are.
+func paramProblem(err error) error {
+	var pe *plan.ParamError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	details := make([]any, len(pe.Problems))
+	for i, d := range pe.Problems {
+		details[i] = d
+	}
+	return problem(http.StatusUnprocessableEntity, "invalid params", details...)
 }
 
 // origin is where a start comes from: the trigger, what triggered it, the
