@@ -209,11 +209,16 @@ func TestOpenAPIStatesLimits(t *testing.T) {
 	if op("/healthz", "get")["503"] != nil {
 		t.Errorf("/healthz answers no 503")
 	}
-	limits := doc["x-limits"].(map[string]any)
-	if cols := limits["columns"].(map[string]int); cols["concurrency key"] != 300 || cols["alert alertname (triggerDetail)"] != 500 {
-		t.Errorf("x-limits.columns = %v", cols)
-	}
-	if limits["streamsPerToken"] != DefaultStreamsPerToken || limits["queryTimeout"] != "5s" || limits["webhookReadTimeout"] != "10s" {
-		t.Errorf("x-limits = %v", limits)
+	limits := doc["x-limits"].(map[string]Limit)
+	for name, want := range map[string]Limit{
+		"concurrencyKey":     {Value: 300, Unit: "characters", Status: 422, Description: "a run's concurrency key"},
+		"alertName":          {Value: 500, Unit: "characters", Status: 422, Description: "an alert's alertname (the run's triggerDetail)"},
+		"streamsPerToken":    {Value: DefaultStreamsPerToken, Unit: "count", Status: 429, Description: "open event streams of one token"},
+		"queryTimeout":       {Value: "5s", Unit: "duration", Status: 503, Description: "a database statement or transaction (RUNBOOK_DB_TIMEOUT)"},
+		"webhookReadTimeout": {Value: "10s", Unit: "duration", Status: 408, Description: "a webhook delivery's body"},
+	} {
+		if limits[name] != want {
+			t.Errorf("x-limits[%s] = %+v, want %+v", name, limits[name], want)
+		}
 	}
 }

@@ -35,14 +35,41 @@ func capSize(field string, size, limit int) error {
 		map[string]any{"field": field, "size": size, "limit": limit})
 }
 
+// Limit is one entry of /openapi.json's x-limits, the same shape at the
+// top level (the API's limits) and on each operation (what that route
+// caps): a value in a unit, and the status a request past it gets.
+type Limit struct {
+	Value       any    `json:"value"`            // a number, or a Go duration for unit "duration"
+	Unit        string `json:"unit"`             // bytes, characters, count or duration
+	Status      int    `json:"status,omitempty"` // none for a limit that refuses no request
+	Description string `json:"description"`
+}
+
+func bytesLimit(n, status int, what string) Limit {
+	return Limit{Value: n, Unit: "bytes", Status: status, Description: what}
+}
+
 // routeLimits says, for the OpenAPI document, what each route caps.
-func routeLimits() map[string]string {
-	params := fmt.Sprintf("a run's bound params at most %d bytes of JSON (413; for a hook, the match's error)", MaxParams)
-	return map[string]string{
-		"POST /api/v1/runs/:id/events/:name": fmt.Sprintf("payload at most %d bytes of JSON (413); at most %d events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)",
-			MaxEventPayload, workflows.MaxBufferedEvents),
-		"POST /api/v1/runs/:id/approvals/:step":                   fmt.Sprintf("comment at most %d bytes, inputs at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
-		"POST /api/v1/runs/:id/steps/:step/decision":              fmt.Sprintf("comment at most %d bytes, outputs and inputs each at most %d bytes of JSON (413)", MaxComment, MaxVoteInputs),
+func routeLimits() map[string]map[string]Limit {
+	params := map[string]Limit{"params": bytesLimit(MaxParams, http.StatusRequestEntityTooLarge, "a run's bound params, as JSON (for a hook, the match's error names the refusal)")}
+	return map[string]map[string]Limit{
+		"POST /api/v1/runs/:id/events/:name": {
+			"payload":        bytesLimit(MaxEventPayload, http.StatusRequestEntityTooLarge, "the event's payload, as JSON"),
+			"bufferedEvents": {Value: workflows.MaxBufferedEvents, Unit: "count", Status: http.StatusTooManyRequests, Description: "events of one name held for steps not yet waiting (reason TooManyEvents)"},
+		},
+		"POST /api/v1/runs/:id/approvals/:step": {
+			"comment": bytesLimit(MaxComment, http.StatusRequestEntityTooLarge, "the vote's comment"),
+			"inputs":  bytesLimit(MaxVoteInputs, http.StatusRequestEntityTooLarge, "the vote's inputs, as JSON"),
+		},
+		"POST /api/v1/runs/:id/steps/:step/decision": {
+			"comment": bytesLimit(MaxComment, http.StatusRequestEntityTooLarge, "the decision's comment"),
+			"outputs": bytesLimit(MaxVoteInputs, http.StatusRequestEntityTooLarge, "the outputs of a skip, as JSON"),
+			"inputs":  bytesLimit(MaxVoteInputs, http.StatusRequestEntityTooLarge, "the inputs of a retry, as JSON"),
+		},
+		"POST /api/v1/runs/:id/rerun": {
+			"reason": bytesLimit(MaxRerunReason, http.StatusUnprocessableEntity, "the rerun's reason"),
+			"reuse":  bytesLimit(MaxRerunReuse, http.StatusRequestEntityTooLarge, "the recorded results a resume carries into the new run, gzipped JSON: resume from an earlier step"),
+		},
 		"POST /api/v1/runbooks/:name/runs":                        params,
 		"POST /api/v1/runbooks/:name/schedules/:schedule/trigger": params,
 		"POST /hooks/alertmanager":                                params,

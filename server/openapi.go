@@ -27,8 +27,9 @@ func OpenAPI() map[string]any {
 		}
 		if l, ok := limits[r.method+" "+r.path]; ok {
 			op["x-limits"] = l
-			op["responses"].(map[string]any)["413"] = map[string]any{"description": "Past a limit: " + l,
-				"content": map[string]any{"application/json": map[string]any{"schema": map[string]any{"$ref": "#/components/schemas/Problem"}}}}
+			if past := pastLimits(l, http.StatusRequestEntityTooLarge); past != "" {
+				op["responses"].(map[string]any)["413"] = describe("Past a limit (x-limits): " + past)
+			}
 		}
 		for code, resp := range limitResponses(r) {
 			op["responses"].(map[string]any)[code] = resp
@@ -66,6 +67,7 @@ func OpenAPI() map[string]any {
 					}},
 				},
 				"Diagnostic": diagnosticSchema(),
+				"Limit":      limitSchema(),
 			},
 		},
 	}

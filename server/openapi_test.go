@@ -1,8 +1,10 @@
 package server
 
 import (
+	"encoding/json"
 	"net/http/httptest"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -64,9 +66,44 @@ func TestOpenAPIListsDiagnosticCodes(t *testing.T) {
 
 // The caps on what callers put in a run's history are in the document.
 func TestOpenAPIListsLimits(t *testing.T) {
-	op := OpenAPI()["paths"].(map[string]any)["/api/v1/runs/{id}/events/{name}"].(map[string]any)["post"].(map[string]any)
-	want := "payload at most 65536 bytes of JSON (413); at most 16 events of one name held for steps not yet waiting (429, reason TooManyEvents); a name no waitFor step of the runbook waits for is 404 (reason UnknownEvent)"
-	if op["x-limits"] != want || op["responses"].(map[string]any)["413"] == nil {
-		t.Errorf("the event route's limits: %v", op["x-limits"])
+	// Through JSON, as a client reads it: one shape, the Limit schema's.
+	b, err := json.Marshal(OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Limits map[string]Limit `json:"x-limits"`
+		Paths  map[string]map[string]struct {
+			Limits    map[string]Limit `json:"x-limits"`
+			Responses map[string]struct {
+				Description string `json:"description"`
+			} `json:"responses"`
+		} `json:"paths"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	ev := doc.Paths["/api/v1/runs/{id}/events/{name}"]["post"]
+	want := map[string]Limit{
+		"payload":        {Value: 65536.0, Unit: "bytes", Status: 413, Description: "the event's payload, as JSON"},
+		"bufferedEvents": {Value: 16.0, Unit: "count", Status: 429, Description: "events of one name held for steps not yet waiting (reason TooManyEvents)"},
+	}
+	if !reflect.DeepEqual(ev.Limits, want) {
+		t.Errorf("the event route's limits: %+v", ev.Limits)
+	}
+	if got := ev.Responses["413"].Description; got != "Past a limit (x-limits): payload at most 65536 bytes" {
+		t.Errorf("413: %q", got)
+	}
+	if doc.Limits["maxBody"].Value != float64(MaxBody) || doc.Limits["maxBody"].Unit != "bytes" {
+		t.Errorf("top-level maxBody: %+v", doc.Limits["maxBody"])
+	}
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			for name, l := range op.Limits {
+				if l.Unit == "" || l.Description == "" || l.Value == nil {
+					t.Errorf("%s %s x-limits[%s] = %+v: not a Limit", method, path, name, l)
+				}
+			}
+		}
 	}
 }
