@@ -250,3 +250,58 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 		t.Errorf("follow shows the rollback before the failure:\n%s", followed)
 	}
 }
+
+// show names a rerun's origin and a run's reruns, marks reused steps, and
+// lists decisions: who decided what, and the step still waiting.
+func TestShowRerunAndDecisions(t *testing.T) {
+	r := &shownRun{ID: "release-20261202-new", Runbook: "release", Version: 3, Status: "waiting_decision",
+		Trigger: "api", TriggeredBy: "ann", StartedBy: "ann",
+		RerunOf: "release-20261202-old", RerunFrom: "check", RerunReason: "made it ready",
+		Reruns:    []string{"release-20261202-newer"},
+		CreatedAt: *at("2026-12-02T03:00:00Z"),
+		Steps: []shownStep{
+			{ID: "deploy", Kind: "action", Status: "reused", ReusedFrom: "release-20261202-old", StartedAt: at("2026-12-02T02:00:00Z"), EndedAt: at("2026-12-02T02:00:01Z"),
+				Outputs: map[string]any{"stdout": "deployed\n"}},
+			{ID: "check", Kind: "action", Status: "succeeded", Attempts: 2, StartedAt: at("2026-12-02T03:00:00Z"), EndedAt: at("2026-12-02T03:05:00Z"),
+				Deciders: []string{"group:board"},
+				Decisions: []workflows.Decision{{User: "bob", Action: plan.DecideRetry, Comment: "created it", At: *at("2026-12-02T03:04:00Z"),
+					Inputs: map[string]any{"timeout": "5m"}}}},
+			{ID: "hosts", Kind: "action", Item: new(2), Status: "waiting-decision", Attempts: 1, StartedAt: at("2026-12-02T03:05:00Z"),
+				Error: "exit status 1", ErrorType: "ShellExitError"},
+		},
+	}
+	var b bytes.Buffer
+	printRun(&b, r, nil, nil)
+	got := b.String()
+	got = regexp.MustCompile(`running for [^)]*`).ReplaceAllString(got, "running for T")
+	want := `Run       release-20261202-new
+Runbook   release v3
+Status    waiting_decision
+Trigger   api: ann
+Starter   ann
+Started   2026-12-02 03:00:00Z
+Ended     - (running for T)
+Rerun of  release-20261202-old, from check: "made it ready"
+Reruns    release-20261202-newer
+Params    none
+
+Steps
+  deploy    reused           02:00:00Z  1s        reused from release-20261202-old
+      stdout = "deployed\n"
+  check     succeeded        03:00:00Z  5m        2 attempts
+  hosts[2]  waiting-decision 03:05:00Z
+      error (ShellExitError): exit status 1
+
+Decisions
+  check: succeeded, deciders group:board
+    bob   retry  03:04:00Z  "created it"  inputs.timeout="5m"
+  hosts[2]: waiting-decision, deciders any operator
+    waiting: runbook decide release-20261202-new hosts[2] retry|skip|fail
+
+Outputs
+  none
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
+	}
+}
