@@ -18,9 +18,9 @@ func TestStepRecordKeepsEveryField(t *testing.T) {
 	in := workflows.StepState{ID: "check", Kind: "action", Loop: "hosts", Item: &item, Phase: "compensate", Compensates: "deploy",
 		Status: workflows.StatusSucceeded, Attempts: 2, StartedAt: &at, EndedAt: &later, Outputs: map[string]any{"exitCode": 0.0},
 		Error: "exit status 1", ErrorType: "ShellExitError", Message: "why", Approvers: []string{"group:board"}, MinApprovals: 1,
-		Votes:     []workflows.Vote{{User: "bob", Decision: plan.VoteApprove, At: at, Comment: "ok"}},
-		Deciders:  []string{"group:sre"},
-		Decisions: []workflows.Decision{{User: "bob", Action: plan.DecideRetry, At: later, Comment: "again", Inputs: map[string]any{"n": 1.0}}},
+		Votes:                 []workflows.Vote{{User: "bob", Decision: plan.VoteApprove, At: at, Comment: "ok"}},
+		Deciders:              []string{"group:sre"},
+		Decisions:             []workflows.Decision{{User: "bob", Action: plan.DecideRetry, At: later, Comment: "again", Inputs: map[string]any{"n": 1.0}}},
 		CompensationStartedAt: &later, CompensationEndedAt: &later, CompensationError: "undo failed", ReusedFrom: "release-1"}
 	v := reflect.ValueOf(in)
 	for i := range v.NumField() {
