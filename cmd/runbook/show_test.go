@@ -300,7 +300,7 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 	asked := regexp.MustCompile(`^run (\S+) started`).FindStringSubmatch(o)[1]
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
 		code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals")
-		if code == 0 && regexp.MustCompile(`(?m)^` + asked + `\s+change_board\s`).MatchString(o) {
+		if code == 0 && regexp.MustCompile(`(?m)^`+asked+`\s+change_board\s`).MatchString(o) {
 			break
 		}
 		if time.Now().After(deadline) {
