@@ -233,6 +233,16 @@ type Approval struct {
 	Inputs            []Param           `json:"inputs,omitempty"`
 	Notify            map[string]*Value `json:"notify,omitempty"` // notify action inputs: url, text
 	RemindEvery       Duration          `json:"remindEvery,omitzero"`
+	// Quorum, when set, is how many approvals each group must give
+	// besides MinApprovals in all; its groups are in Approvers too.
+	Quorum []GroupQuorum `json:"quorum,omitempty"`
+}
+
+// GroupQuorum is one group's share of an approval: at least Min of its
+// members approve, each person counted for one group only.
+type GroupQuorum struct {
+	Group string `json:"group"`
+	Min   int    `json:"min"`
 }
 
 // SubRunbook runs a child runbook whose plan is embedded.

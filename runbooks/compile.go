@@ -361,7 +361,24 @@ func (c *compiler) approval(a *Approval) *plan.Approval {
 	case !a.Approvers.Set():
 	case a.Approvers.Node.Kind == yaml.SequenceNode: // a literal list lint checked in place
 		for _, who := range a.Approvers.Node.Content {
-			pa.Approvers = append(pa.Approvers, who.Value)
+			if who.Kind != yaml.MappingNode {
+				pa.Approvers = append(pa.Approvers, who.Value)
+				continue
+			}
+			q := plan.GroupQuorum{Min: 1}
+			for i := 0; i+1 < len(who.Content); i += 2 {
+				switch who.Content[i].Value {
+				case "group":
+					q.Group = who.Content[i+1].Value
+				case "min":
+					fmt.Sscan(who.Content[i+1].Value, &q.Min)
+				}
+			}
+			pa.Approvers = append(pa.Approvers, "group:"+q.Group)
+			pa.Quorum = append(pa.Quorum, q)
+		}
+		if need := quorumNeeds(a); need > 0 && !a.MinApprovals.Set {
+			pa.MinApprovals = need
 		}
 	default:
 		if v := c.value(a.Approvers); v != nil {

@@ -185,7 +185,7 @@ type Exit struct {
 type Approval struct {
 	plan.Pos
 	Message           Raw             `yaml:"message" doc:"What the approvers are asked; may hold ${{ }} templates."`
-	Approvers         Raw             `yaml:"approvers" required:"true" doc:"Users, or group:NAME for every member of a group; or a ${{ }} list expression over params."`
+	Approvers         Raw             `yaml:"approvers" required:"true" doc:"Users, or group:NAME for every member of a group, or {group: NAME, min: N} for a group that must give N of the approvals (a person counts for one group); or a ${{ }} list expression over params."`
 	Inputs            List[*Param]    `yaml:"inputs" doc:"Typed values the approver supplies with the vote, read as steps.ID.outputs.inputs.NAME."`
 	Notify            *ApprovalNotify `yaml:"notify" doc:"Send a notification when the approval starts waiting."`
 	RemindEvery       String          `yaml:"remindEvery" doc:"Repeat the notification this often while waiting."`

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"fmt"
 	"strings"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -21,6 +22,8 @@ func (l *linter) lintApproval(a *Approval, path plan.Path, sc *exprScope) {
 			l.r.errorf(CodeInvalidValue, a.MinApprovals.Pos, path.Field("minApprovals"), "minApprovals must be at least 1, got %d", m)
 		case fixed && groups == 0 && users > 0 && int(m) > users:
 			l.r.errorf(CodeInvalidValue, a.MinApprovals.Pos, path.Field("minApprovals"), "minApprovals is %d but only %d approvers are listed", m, users)
+		case int(m) < quorumNeeds(a):
+			l.r.errorf(CodeInvalidValue, a.MinApprovals.Pos, path.Field("minApprovals"), "minApprovals is %d but the group quorums need %d approvals", m, quorumNeeds(a))
 		}
 	}
 	l.principals(a.EscalateTo.Items, path.Field("escalateTo"))
@@ -69,15 +72,88 @@ func (l *linter) lintApprovers(a *Approval, path plan.Path) (users, groups int, 
 		return 0, 0, true
 	}
 	var items []String
+	quorum := map[string]plan.Pos{}
 	for i, c := range n.Content {
+		if c.Kind == yaml.MappingNode {
+			if g, _, ok := l.groupQuorum(c, path.Index(i)); ok {
+				if first, dup := quorum[g]; dup {
+					l.r.errorf(CodeDuplicate, posOf(c), path.Index(i).Field("group"), "group %q has a quorum already (line %d)", g, first.Line)
+				}
+				quorum[g] = posOf(c)
+				groups++
+			}
+			continue
+		}
 		if c.Kind != yaml.ScalarNode || c.Tag != "!!str" {
-			l.r.errorf(CodeTypeMismatch, posOf(c), path.Index(i), "expected a user or group:NAME, got %s", describeNode(c))
+			l.r.errorf(CodeTypeMismatch, posOf(c), path.Index(i), "expected a user, group:NAME or {group: NAME, min: N}, got %s", describeNode(c))
 			continue
 		}
 		items = append(items, String{Value: c.Value, Pos: posOf(c), Set: true})
+		if g, ok := strings.CutPrefix(strings.TrimSpace(c.Value), "group:"); ok {
+			if first, dup := quorum[g]; dup {
+				l.r.errorf(CodeDuplicate, posOf(c), path.Index(i), "group %q is listed with a quorum too (line %d): list it once", g, first.Line)
+			}
+		}
 	}
-	users, groups = l.principals(items, path)
-	return users, groups, true
+	u, g := l.principals(items, path)
+	return u, groups + g, true
+}
+
+// groupQuorum reads one {group: NAME, min: N} entry of approvers (min
+// defaults to 1).
+func (l *linter) groupQuorum(n *yaml.Node, path plan.Path) (group string, min int, ok bool) {
+	min, ok = 1, true
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		switch k.Value {
+		case "group":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!str" || strings.TrimSpace(v.Value) == "" || strings.HasPrefix(v.Value, "group:") {
+				l.r.errorf(CodeInvalidValue, posOf(v), path.Field("group"), "group must be a group's name (without group:)")
+				ok = false
+				continue
+			}
+			group = v.Value
+		case "min":
+			if v.Kind != yaml.ScalarNode || v.Tag != "!!int" {
+				l.r.errorf(CodeTypeMismatch, posOf(v), path.Field("min"), "min must be a whole number, got %s", describeNode(v))
+				ok = false
+				continue
+			}
+			if _, err := fmt.Sscan(v.Value, &min); err != nil || min < 1 {
+				l.r.errorf(CodeInvalidValue, posOf(v), path.Field("min"), "min must be at least 1, got %s", v.Value)
+				ok = false
+			}
+		default:
+			l.r.hinted(CodeUnknownField, posOf(k), path.Field(k.Value), plan.Suggest(k.Value, []string{"group", "min"}), "unknown field %q", k.Value)
+			ok = false
+		}
+	}
+	if group == "" && ok {
+		l.r.errorf(CodeRequired, posOf(n), path, "a quorum needs group: NAME")
+		ok = false
+	}
+	return group, min, ok
+}
+
+// quorumNeeds is the sum of the group quorums of a literal approvers list.
+func quorumNeeds(a *Approval) int {
+	n := 0
+	if !a.Approvers.Set() || a.Approvers.Node.Kind != yaml.SequenceNode {
+		return 0
+	}
+	for _, c := range a.Approvers.Node.Content {
+		if c.Kind != yaml.MappingNode {
+			continue
+		}
+		min := 1
+		for i := 0; i+1 < len(c.Content); i += 2 {
+			if c.Content[i].Value == "min" {
+				fmt.Sscan(c.Content[i+1].Value, &min)
+			}
+		}
+		n += min
+	}
+	return n
 }
 
 // principals checks users and group:NAME entries, counting each kind.

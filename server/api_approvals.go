@@ -279,9 +279,12 @@ type pendingApproval struct {
 	Votes     int      `json:"votes"`
 	Needed    int      `json:"needed"`
 	Mine      bool     `json:"mine"` // the caller may vote (or decide)
-	Deciders  []string `json:"deciders,omitempty"`
-	Error     string   `json:"error,omitempty"`
-	ErrorType string   `json:"errorType,omitempty"`
+	// Quorum is, for an approval with group quorums, each group's
+	// minimum and the voters filling it.
+	Quorum    []workflows.QuorumState `json:"quorum,omitempty"`
+	Deciders  []string                `json:"deciders,omitempty"`
+	Error     string                  `json:"error,omitempty"`
+	ErrorType string                  `json:"errorType,omitempty"`
 }
 
 // The kinds of a waiting entry of GET /api/v1/approvals.
@@ -338,7 +341,7 @@ func (a *API) listApprovals(c echo.Context) error {
 				continue
 			}
 			pa := pendingApproval{Kind: KindApproval, Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
-				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine}
+				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine, Quorum: s.Quorum}
 			if w.run != runs[i].ID {
 				pa.Parent = runs[i].ID
 			}

@@ -148,6 +148,10 @@ func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
 	req = r.acceptVote(ctx, req)
 	w := r.approvals[approvalKey(req.Step, req.Item)]
 	v := Vote{User: req.User, Decision: req.Decision, Comment: req.Comment, At: workflow.Now(ctx)}
+	quorum := w.step.Approval.Quorum
+	if len(quorum) > 0 {
+		v.Groups = req.Groups
+	}
 	if req.Decision == plan.VoteApprove {
 		inputs, _ := bindInputs(w.step.Approval.Inputs, req.Inputs)
 		v.Inputs = inputs
@@ -161,10 +165,14 @@ func (r *run) vote(ctx workflow.Context, req VoteRequest) (VoteResult, error) {
 			approvals++
 		}
 	}
+	met := true
+	if len(quorum) > 0 {
+		w.state.Quorum, met = quorumOf(quorum, w.votes)
+	}
 	switch {
 	case req.Decision == plan.VoteReject:
 		w.decision = plan.DecisionRejected
-	case approvals >= w.step.Approval.MinApprovals:
+	case approvals >= w.step.Approval.MinApprovals && met:
 		w.decision = plan.DecisionApproved
 	}
 	return VoteResult{Step: req.Step, Decision: w.decision, Approvals: approvals, Needed: w.step.Approval.MinApprovals}, nil
@@ -198,6 +206,9 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 	key := approvalKey(s.ID, st.Item)
 	r.approvals[key] = w
 	st.Status, st.Approvers, st.MinApprovals = StatusWaitingApproval, approvers, a.MinApprovals
+	if len(a.Quorum) > 0 {
+		st.Quorum, _ = quorumOf(a.Quorum, nil)
+	}
 	stopReminders := r.announce(ctx, sc, s, s.Approval.Notify, s.Approval.RemindEvery, "approval", func() bool { return w.decision == plan.DecisionPending })
 	defer stopReminders()
 	decided := func() bool { return w.decision != plan.DecisionPending }

@@ -90,6 +90,9 @@ type StepState struct {
 	Approvers    []string `json:"approvers,omitempty"`
 	MinApprovals int      `json:"minApprovals,omitempty"`
 	Votes        []Vote   `json:"votes,omitempty"`
+	// Quorum is, for an approval with group quorums, what each group has
+	// given and still needs.
+	Quorum []QuorumState `json:"quorum,omitempty"`
 	// Deciders and Decisions are those of a step that failed under
 	// onStepFailure: ask (no deciders: anyone with the operator role).
 	Deciders  []string   `json:"deciders,omitempty"`
@@ -115,6 +118,17 @@ type Vote struct {
 	Comment  string            `json:"comment,omitempty"`
 	At       time.Time         `json:"at"`
 	Inputs   map[string]any    `json:"inputs,omitempty"`
+	// Groups are the voter's groups when the approval has group quorums
+	// (which group a vote fills depends on them).
+	Groups []string `json:"groups,omitempty"`
+}
+
+// QuorumState is one group's share of an approval: Min approvals needed,
+// Voters the approvers whose vote fills it.
+type QuorumState struct {
+	Group  string   `json:"group"`
+	Min    int      `json:"min"`
+	Voters []string `json:"voters"`
 }
 
 // Status is what the status query returns: the run and its timeline.

@@ -161,6 +161,7 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 			Run, Runbook, Step, Message, Kind, Error string
 			Approvers, Deciders                      []string
 			Votes, Needed                            int
+			Quorum                                   []workflows.QuorumState
 		} `json:"approvals"`
 	}
 	if _, err := connect().do("GET", path, nil, &list); err != nil {
@@ -173,9 +174,25 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 			fmt.Fprintf(tw, "%s\t%s\tdecision\t%s\tfailed: %s\n", a.Run, a.Step, or(strings.Join(a.Deciders, ","), "operators"), a.Error)
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, strings.Join(a.Approvers, ","), a.Message)
+		approvers := strings.Join(a.Approvers, ",")
+		if len(a.Quorum) > 0 {
+			approvers = quorumText(a.Quorum)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, approvers, a.Message)
 	}
 	return tw.Flush()
+}
+
+// quorumText says what each group of a quorum has given: sre 1/1 (sue), dba 0/1.
+func quorumText(q []workflows.QuorumState) string {
+	parts := make([]string, len(q))
+	for i, g := range q {
+		parts[i] = fmt.Sprintf("%s %d/%d", g.Group, len(g.Voters), g.Min)
+		if len(g.Voters) > 0 {
+			parts[i] += " (" + strings.Join(g.Voters, ", ") + ")"
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 func or(s, def string) string {

@@ -325,6 +325,9 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 				fmt.Fprintf(out, ": %q", s.Message)
 			}
 			fmt.Fprintln(out)
+			if len(s.Quorum) > 0 {
+				fmt.Fprintf(out, "    quorum: %s\n", quorumText(s.Quorum))
+			}
 			vw := 4
 			for _, v := range s.Votes {
 				vw = max(vw, len(v.User))

@@ -364,3 +364,10 @@ Outputs
 		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
+
+func TestQuorumText(t *testing.T) {
+	got := quorumText([]workflows.QuorumState{{Group: "sre", Min: 1, Voters: []string{"sue"}}, {Group: "dba", Min: 2, Voters: []string{}}})
+	if want := "sre 1/1 (sue), dba 0/2"; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
