@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -35,18 +36,39 @@ func (a *API) listSchedules(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := []scheduleView{}
+	type one struct {
+		p *plan.Plan
+		s plan.Schedule
+	}
+	var all []one
 	for i := range vs {
 		p, err := vs[i].PlanOf()
 		if err != nil {
 			return err
 		}
 		for _, s := range p.Schedules {
-			out = append(out, a.scheduleView(c, p, s, false))
+			all = append(all, one{p, s})
 		}
 	}
+	// Each as Temporal has it now (paused, recent runs), a few described at
+	// once; one Temporal cannot describe shows as declared.
+	out := make([]scheduleView, len(all))
+	sem := make(chan struct{}, scheduleDescribes)
+	var wg sync.WaitGroup
+	for i, o := range all {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			out[i] = a.scheduleView(c, o.p, o.s, true)
+		}()
+	}
+	wg.Wait()
 	return c.JSON(http.StatusOK, map[string]any{"schedules": out})
 }
+
+// scheduleDescribes is how many schedules the list describes at once.
+const scheduleDescribes = 8
 
 func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live bool) scheduleView {
 	v := scheduleView{Runbook: p.Name, Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Overlap: string(s.Overlap), Paused: s.Paused}
