@@ -60,11 +60,11 @@ type NoRolesError struct {
 }
 
 func (e *NoRolesError) Error() string {
-	groups := "no groups"
+	groups := "the IdP sent no groups"
 	if len(e.IdPGroups) > 0 {
-		groups = "groups " + strings.Join(e.IdPGroups, ", ")
+		groups = "no role is mapped from the IdP groups " + strings.Join(e.IdPGroups, ", ")
 	}
-	return fmt.Sprintf("%s: %s (IdP %s): ask an admin to map one of your groups to a role", ErrNoRoles, e.User, groups)
+	return fmt.Sprintf("signed in as %s, but no role is granted: %s, and no default role is set", e.User, groups)
 }
 
 func (e *NoRolesError) Is(target error) bool { return target == ErrNoRoles }

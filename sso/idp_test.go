@@ -60,7 +60,7 @@ func startIdP(t *testing.T, clients ...idpClient) *testIdP {
 	}
 	idp := &testIdP{Issuer: "http://" + ln.Addr().String()}
 	users := userStore{UserStore: storage.NewUserStore(idp.Issuer), users: map[string]*storage.User{}}
-	st := &groupStorage{groups: map[string][]string{}, clients: map[string]idpClient{}}
+	st := &groupStorage{groups: map[string][]string{}, clients: map[string]idpClient{}, users: users}
 	for _, u := range idpUsers {
 		u.Password, u.PreferredLanguage = password, language.English
 		users.users[u.ID] = &u.User
@@ -108,11 +108,20 @@ func (s userStore) GetUserByUsername(name string) *storage.User {
 
 // groupStorage is the example's storage with a groups claim, which the
 // example does not have: in the ID token when the client asks for the
-// groups scope (as Dex and Okta do), and in every userinfo answer.
+// groups scope (as Dex and Okta do), and in every userinfo answer. It also
+// says email_verified: false, which the example leaves out (Google and
+// Keycloak send it).
 type groupStorage struct {
 	*storage.Storage
 	groups  map[string][]string // user ID -> IdP groups
 	clients map[string]idpClient
+	users   userStore
+}
+
+func (s *groupStorage) unverified(info *oidc.UserInfo, subject string) {
+	if u := s.users.GetUserByID(subject); u != nil && info.Email != "" && !u.EmailVerified {
+		info.AppendClaims("email_verified", false)
+	}
 }
 
 func (s *groupStorage) GetClientByClientID(ctx context.Context, id string) (op.Client, error) {
@@ -130,6 +139,7 @@ func (s *groupStorage) SetUserinfoFromRequest(ctx context.Context, info *oidc.Us
 	if slices.Contains(scopes, "groups") && s.groups[req.GetSubject()] != nil {
 		info.AppendClaims("groups", s.groups[req.GetSubject()])
 	}
+	s.unverified(info, req.GetSubject())
 	return nil
 }
 
@@ -140,6 +150,7 @@ func (s *groupStorage) SetUserinfoFromToken(ctx context.Context, info *oidc.User
 	if s.groups[subject] != nil {
 		info.AppendClaims("groups", s.groups[subject])
 	}
+	s.unverified(info, subject)
 	return nil
 }
 
