@@ -185,4 +185,3 @@ func listen(t *testing.T) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
-

@@ -95,7 +95,9 @@ func TestFinishRefusals(t *testing.T) {
 		is     error
 		want   string // the error, or its start when it ends in "…"
 	}{
-		{name: "no cookie", tamper: func(t *testing.T, b *browser, cb *url.URL) { b.jar.SetCookies(cb, []*http.Cookie{{Name: cookieName, Path: "/", MaxAge: -1}}) },
+		{name: "no cookie", tamper: func(t *testing.T, b *browser, cb *url.URL) {
+			b.jar.SetCookies(cb, []*http.Cookie{{Name: cookieName, Path: "/", MaxAge: -1}})
+		},
 			is: ErrNoFlow, want: ErrNoFlow.Error()},
 		{name: "garbage cookie", tamper: func(t *testing.T, b *browser, cb *url.URL) { b.setFlowCookie(t, "not-base64!") },
 			is: ErrNoFlow, want: ErrNoFlow.Error()},
