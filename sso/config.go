@@ -133,7 +133,7 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 	cfg.Roles, err = mapping(envRoles, getenv(envRoles))
 	p = append(p, err...)
 	cfg.DefaultRoles = list(getenv(envDefaultRoles))
-	p = append(cfg.problems(names, " when "+set[0]+" is set"), p...)
+	p = append(p, cfg.problems(names, " when "+set[0]+" is set")...)
 	if p != nil {
 		return nil, &ConfigError{Problems: p}
 	}
