@@ -20,11 +20,13 @@ import (
 const CallbackPath = "/auth/callback"
 
 // Defaults for the settings left empty.
-var (
-	DefaultScopes      = []string{"openid", "profile", "email", "groups"}
+const (
 	DefaultUserClaim   = "email"
 	DefaultGroupsClaim = "groups"
 )
+
+// DefaultScopes are the scopes asked for when Config.Scopes is empty.
+func DefaultScopes() []string { return []string{"openid", "profile", "email", "groups"} }
 
 // Config is how runbook signs people in through an OpenID Connect provider.
 type Config struct {
@@ -248,7 +250,7 @@ func loopback(host string) bool {
 // without it the provider answers no ID token.
 func (c *Config) defaults() {
 	if len(c.Scopes) == 0 {
-		c.Scopes = slices.Clone(DefaultScopes)
+		c.Scopes = DefaultScopes()
 	} else if !slices.Contains(c.Scopes, "openid") {
 		c.Scopes = append([]string{"openid"}, c.Scopes...)
 	}
