@@ -38,7 +38,9 @@ func TestDRDrillReport(t *testing.T) {
 	db := fmt.Sprintf("rb_drill_%d", os.Getpid())
 	psql("postgres", "DROP DATABASE IF EXISTS "+db)
 	psql("postgres", "CREATE DATABASE "+db)
-	t.Cleanup(func() { exec.Command("psql", "-d", admin+" dbname=postgres", "-c", "DROP DATABASE IF EXISTS "+db).Run() })
+	t.Cleanup(func() {
+		exec.Command("psql", "-d", admin+" dbname=postgres", "-c", "DROP DATABASE IF EXISTS "+db).Run()
+	})
 	psql(db, "CREATE TABLE orders (id int); INSERT INTO orders SELECT generate_series(1, 300)")
 
 	// The examples, as the operator pins their fixed params for this machine.
