@@ -18,7 +18,8 @@ func TestStepRecordKeepsEveryField(t *testing.T) {
 	in := workflows.StepState{ID: "check", Kind: "action", Loop: "hosts", Item: &item, Phase: "compensate", Compensates: "deploy",
 		Status: workflows.StatusSucceeded, Attempts: 2, StartedAt: &at, EndedAt: &later, Outputs: map[string]any{"exitCode": 0.0},
 		Error: "exit status 1", ErrorType: "ShellExitError", Message: "why", Approvers: []string{"group:board"}, MinApprovals: 1,
-		Votes:                 []workflows.Vote{{User: "bob", Decision: plan.VoteApprove, At: at, Comment: "ok"}},
+		Votes:                 []workflows.Vote{{User: "bob", Decision: plan.VoteApprove, At: at, Comment: "ok", Groups: []string{"sre"}}},
+		Quorum:                []workflows.QuorumState{{Group: "sre", Min: 1, Voters: []string{"bob"}}},
 		Deciders:              []string{"group:sre"},
 		Decisions:             []workflows.Decision{{User: "bob", Action: plan.DecideRetry, At: later, Comment: "again", Inputs: map[string]any{"n": 1.0}}},
 		CompensationStartedAt: &later, CompensationEndedAt: &later, CompensationError: "undo failed", ReusedFrom: "release-1"}
