@@ -211,8 +211,16 @@ func (s *Server) HostPort() string { return s.hostPort }
 func (s *Server) Namespace() string { return s.namespace }
 
 // Client dials the server.
-func (s *Server) Client() (client.Client, error) {
-	return client.Dial(client.Options{HostPort: s.hostPort, Namespace: s.namespace, Logger: quietLogger{}})
+func (s *Server) Client() (client.Client, error) { return s.ClientWith(client.Options{}) }
+
+// ClientWith dials the server with o (its converters, say), the server's
+// address and namespace filled in.
+func (s *Server) ClientWith(o client.Options) (client.Client, error) {
+	o.HostPort, o.Namespace = s.hostPort, s.namespace
+	if o.Logger == nil {
+		o.Logger = quietLogger{}
+	}
+	return client.Dial(o)
 }
 
 // Stop shuts the server down.

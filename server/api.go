@@ -18,6 +18,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/attest"
@@ -54,6 +55,11 @@ type API struct {
 	HistoryBudget int
 	// QueryTimeout bounds each status query (0: DefaultQueryTimeout).
 	QueryTimeout time.Duration
+	// Codec, when set, serves /codec/encode and /codec/decode (the same
+	// codec the API's Temporal client encrypts with); CodecOrigin is the
+	// Temporal Web UI origin allowed to call them from a browser.
+	Codec       converter.PayloadCodec
+	CodecOrigin string
 
 	statuses   sync.Map // run id -> cachedStatus, for running runs
 	refreshing sync.Map // run id -> *flight while its status is read behind a read
@@ -133,6 +139,8 @@ func routeTable() []route {
 		{"POST", "/api/v1/tokens", "admin", "Create a token ({user, roles, groups, ttl}); 201 carries its secret, once", func(a *API) echo.HandlerFunc { return a.createToken }},
 		{"GET", "/api/v1/tokens", "admin", "List tokens, never their secrets (?user=)", func(a *API) echo.HandlerFunc { return a.listTokens }},
 		{"POST", "/api/v1/tokens/:id/revoke", "admin", "Revoke a token by id or prefix; it stops working at once", func(a *API) echo.HandlerFunc { return a.revokeToken }},
+		{"POST", "/codec/encode", "operator", "Temporal's remote codec: encrypt payloads ({payloads: [{metadata, data}]}, as the Temporal CLI and Web UI send them) with the server's current codec key; 404 when payload encryption is off (no RUNBOOK_CODEC_KEYS). Browsers from RUNBOOK_CODEC_CORS_ORIGIN may call it (CORS)", func(a *API) echo.HandlerFunc { return a.codecHandler }},
+		{"POST", "/codec/decode", "viewer", "Temporal's remote codec: decrypt payloads encrypted with any of the server's codec keys (others pass through), for the Temporal Web UI to show them; 404 when payload encryption is off. Browsers from RUNBOOK_CODEC_CORS_ORIGIN may call it (CORS)", func(a *API) echo.HandlerFunc { return a.codecHandler }},
 		{"POST", "/hooks/alertmanager", "operator", "Alertmanager webhook: start or attach remediation runs", func(a *API) echo.HandlerFunc { return a.alertmanager }},
 		{"POST", "/hooks/webhook/:name", "", "Signed JSON webhook (X-Signature-256: t=UNIX,id=DELIVERY,v1=HMAC-SHA256 over t, id, signedHeaders and body; 5-minute window; a replay is 409): start matching runs", func(a *API) echo.HandlerFunc { return a.webhook }},
 	}
@@ -150,6 +158,10 @@ func (a *API) Handler() *echo.Echo {
 	}))
 	for _, r := range routeTable() {
 		var mw []echo.MiddlewareFunc
+		if isCodecRoute(r.path) {
+			mw = append(mw, a.codecCORS)
+			e.OPTIONS(r.path, func(c echo.Context) error { return nil }, a.codecCORS) // the preflight, without a token
+		}
 		if r.role != "" {
 			mw = append(mw, a.authenticate, require(r.role))
 		}

@@ -51,6 +51,12 @@ func OpenAPI() map[string]any {
 			paths[p] = map[string]any{}
 		}
 		paths[p].(map[string]any)[strings.ToLower(r.method)] = op
+		if isCodecRoute(r.path) {
+			paths[p].(map[string]any)["options"] = map[string]any{
+				"summary":   "CORS preflight: answers the Temporal Web UI origin (RUNBOOK_CODEC_CORS_ORIGIN) with Access-Control-Allow-Origin, -Credentials, -Headers (Authorization, Content-Type, X-Namespace) and -Methods; no token needed",
+				"responses": map[string]any{"204": map[string]any{"description": "No content"}},
+			}
+		}
 	}
 	return map[string]any{
 		"openapi":  "3.0.3",

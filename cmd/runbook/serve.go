@@ -19,6 +19,7 @@ import (
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/attest"
+	"github.com/opsrunbook/runbook/codec"
 	"github.com/opsrunbook/runbook/devserver"
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
@@ -40,6 +41,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	tf := addTemporalFlags(fs)
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
+	codecOrigin := fs.String("codec-cors-origin", os.Getenv("RUNBOOK_CODEC_CORS_ORIGIN"), "the Temporal Web UI origin (https://temporal-ui.example.com) allowed to call /codec/decode from a browser (RUNBOOK_CODEC_CORS_ORIGIN)")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -62,6 +64,10 @@ func runServer(args []string, out, errOut io.Writer) error {
 	defer c.Close()
 	api := newAPI(st, c, webhookKeys(*hookDir))
 	api.VoteKey = key
+	if *tf.codecKeys != "" {
+		keys, _ := codec.ParseKeys(*tf.codecKeys) // dial parsed them
+		api.Codec, api.CodecOrigin = keys.Codec(), *codecOrigin
+	}
 	l, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return err
@@ -153,6 +159,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
 	liveExamples := fs.Bool("live-examples", false, "register the examples with their alert triggers and schedules (default: without, so nothing starts them but you)")
 	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
+	codecKeys := codecKeysFlag(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
@@ -164,7 +171,12 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 		return err
 	}
 	defer srv.Stop()
-	c, err := srv.Client()
+	var o client.Options
+	keys, err := withCodec(&o, *codecKeys)
+	if err != nil {
+		return err
+	}
+	c, err := srv.ClientWith(o)
 	if err != nil {
 		return err
 	}
@@ -184,6 +196,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	// One process, two sources: the worker's secrets are not webhook keys.
 	api := newAPI(st, c, webhookKeys(os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR")))
+	if keys != nil {
+		api.Codec = keys.Codec()
+	}
 	if *examples != "" {
 		if err := registerDir(ctx, api, *examples, !*liveExamples, out); err != nil {
 			return err

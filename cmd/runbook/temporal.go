@@ -9,6 +9,8 @@ import (
 	"os"
 
 	"go.temporal.io/sdk/client"
+
+	"github.com/opsrunbook/runbook/codec"
 )
 
 // temporalFlags are how server and worker reach a Temporal cluster:
@@ -17,6 +19,7 @@ import (
 type temporalFlags struct {
 	addr, namespace, cert, key, ca, serverName *string
 	apiKeyFile                                 *string
+	codecKeys                                  *string
 }
 
 func addTemporalFlags(fs *flag.FlagSet) *temporalFlags {
@@ -28,12 +31,35 @@ func addTemporalFlags(fs *flag.FlagSet) *temporalFlags {
 		ca:         fs.String("temporal-tls-ca", os.Getenv("RUNBOOK_TEMPORAL_TLS_CA"), "CA file to verify the server with; TLS without it uses the system roots (RUNBOOK_TEMPORAL_TLS_CA)"),
 		serverName: fs.String("temporal-tls-server-name", os.Getenv("RUNBOOK_TEMPORAL_TLS_SERVER_NAME"), "server name to verify, if not the host of --temporal (RUNBOOK_TEMPORAL_TLS_SERVER_NAME)"),
 		apiKeyFile: fs.String("temporal-api-key-file", os.Getenv("RUNBOOK_TEMPORAL_API_KEY_FILE"), "file holding an API key; implies TLS (RUNBOOK_TEMPORAL_API_KEY_FILE)"),
+		codecKeys:  codecKeysFlag(fs),
 	}
+}
+
+// codecKeysFlag is where the payload encryption keys are (docs/operations.md,
+// Encrypted history): every client and worker of a cluster needs them.
+func codecKeysFlag(fs *flag.FlagSet) *string {
+	return fs.String("codec-keys", os.Getenv("RUNBOOK_CODEC_KEYS"), "encrypt what runs put in Temporal's history with AES-256-GCM: id=FILE[,id=FILE]..., the first key encrypts, any decrypts (RUNBOOK_CODEC_KEYS); default: off")
+}
+
+// withCodec sets the keys' converters on o; no keys: o unchanged.
+func withCodec(o *client.Options, spec string) (*codec.Keys, error) {
+	if spec == "" {
+		return nil, nil
+	}
+	keys, err := codec.ParseKeys(spec)
+	if err != nil {
+		return nil, err
+	}
+	o.DataConverter, o.FailureConverter = keys.DataConverter(), keys.FailureConverter()
+	return keys, nil
 }
 
 // options turns the flags into client options.
 func (f *temporalFlags) options() (client.Options, error) {
 	o := client.Options{HostPort: *f.addr, Namespace: *f.namespace}
+	if _, err := withCodec(&o, *f.codecKeys); err != nil {
+		return o, err
+	}
 	useTLS := *f.cert != "" || *f.ca != "" || *f.apiKeyFile != ""
 	if !useTLS {
 		return o, nil
