@@ -23,6 +23,7 @@ import (
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/web"
 	"github.com/opsrunbook/runbook/worker"
 )
 
@@ -40,7 +41,11 @@ func runServer(args []string, out, errOut io.Writer) error {
 	tf := addTemporalFlags(fs)
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
+	cf := addConsoleFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	var key ed25519.PrivateKey
@@ -66,8 +71,8 @@ func runServer(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "API on http://%s\n", l.Addr())
-	return serve(ctx, api, l)
+	fmt.Fprintf(out, "API on http://%s (web console at /)\n", l.Addr())
+	return serve(ctx, api, cf.options(st), l)
 }
 
 func newAPI(st *store.Store, c client.Client, secrets activities.SecretSource) *server.API {
@@ -117,9 +122,15 @@ func (webhookEnv) Values() ([]string, error) {
 
 const webhookSecretPrefix = "RUNBOOK_WEBHOOK_SECRET_"
 
-// serve runs the API and its records syncer until ctx ends, then drains.
-func serve(ctx context.Context, api *server.API, l net.Listener) error {
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+// serve runs the API, the web console in front of it, and the records
+// syncer until ctx ends, then drains.
+func serve(ctx context.Context, api *server.API, co web.Options, l net.Listener) error {
+	co.API = api.Handler()
+	console, err := web.New(co)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: console.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go api.Sync(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -153,7 +164,11 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	examples := fs.String("examples", "examples", "directory of runbooks to register at start ('' for none)")
 	liveExamples := fs.Bool("live-examples", false, "register the examples with their alert triggers and schedules (default: without, so nothing starts them but you)")
 	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
+	cf := addConsoleFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	if err := openStateDir(*dir); err != nil {
@@ -208,6 +223,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	case *examples != "":
 		fmt.Fprintf(out, "  Examples  %s, registered without their triggers and schedules (--live-examples keeps them)\n", *examples)
 	}
+	fmt.Fprintf(out, "  Console   %s/   (sign in with a token below)\n", base)
 	fmt.Fprintf(out, "  API       %s/api/v1   (OpenAPI: %s/openapi.json)\n", base, base)
 	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
 	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)
@@ -216,7 +232,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "  (it posts to Slack: without RUNBOOK_SECRET_SLACK_URL=<webhook URL> in dev's environment it stops at its secrets check)\n")
 	}
 	fmt.Fprintf(out, "and approve it as two members of change-board:\n  bin/runbook approve RUN change_board --token %s\n  bin/runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
-	return serve(ctx, api, l)
+	return serve(ctx, api, cf.options(st), l)
 }
 
 // registerDir registers every runbook of a directory, children first;
