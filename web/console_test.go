@@ -308,9 +308,9 @@ func TestPagesEscapeAndCSP(t *testing.T) {
 		t.Errorf("user text not escaped:\n%s", page)
 	}
 	for _, want := range []string{
-		`<select id="f-param.level" name="param.level">`, `<option value="low" selected>low</option>`,
-		`<input type="checkbox" id="f-param.dry" name="param.dry" value="true" checked>`,
-		`<input type="number" id="f-param.n" name="param.n" value="2" min="1" max="5" step="1">`,
+		`<select id="f-param-level" name="param.level">`, `<option value="low" selected>low</option>`,
+		`<input type="checkbox" id="f-param-dry" name="param.dry" value="true" checked>`,
+		`<input type="number" id="f-param-n" name="param.n" value="2" min="1" max="5" step="1">`,
 		`pattern="^[^&#34;]*$"`,
 	} {
 		if !strings.Contains(page, want) {

@@ -35,7 +35,7 @@ func fieldsOf(params []plan.Param, prefix string, r *http.Request) []field {
 		if p.Type != nil {
 			kind = p.Type.Kind
 		}
-		f := field{Name: prefix + p.Name, ID: "f-" + prefix + p.Name, Label: p.Name, Description: p.Description, Kind: kind,
+		f := field{Name: prefix + p.Name, ID: "f-" + strings.ReplaceAll(prefix, ".", "-") + p.Name, Label: p.Name, Description: p.Description, Kind: kind,
 			Required: p.Required && !p.HasDefault, Pattern: p.Pattern, Fixed: p.Fixed, Input: "text"}
 		if p.HasDefault {
 			f.Value = valueString(p.Default)

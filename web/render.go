@@ -169,11 +169,14 @@ func jsonText(v any) string {
 	if s, ok := v.(string); ok {
 		return s
 	}
-	b, err := json.MarshalIndent(v, "", "  ")
-	if err != nil {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false) // the page escapes it; \u003c would hide what was written
+	enc.SetIndent("", "  ")
+	if err := enc.Encode(v); err != nil {
 		return fmt.Sprint(v)
 	}
-	return string(b)
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // valueText is a plan value as the runbook wrote it: literals as JSON,
