@@ -53,6 +53,18 @@ spec:
       with: {message: "released"}
 `
 
+const flakyRunbook = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: flaky}
+spec:
+  steps:
+    - id: boom
+      action: shell
+      onStepFailure: ask
+      with: {command: ["false"]}
+    - {id: after, action: log, with: {message: "after"}}
+`
+
 // stack is the console on an API on the embedded Temporal server, with
 // a worker, on 127.0.0.1.
 type stack struct {
@@ -72,8 +84,10 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { st.Close() })
 	api := &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
 		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
-	if _, _, _, err := api.Register(context.Background(), []byte(releaseRunbook), "alice"); err != nil {
-		t.Fatal(err)
+	for _, src := range []string{releaseRunbook, flakyRunbook} {
+		if _, _, _, err := api.Register(context.Background(), []byte(src), "alice"); err != nil {
+			t.Fatal(err)
+		}
 	}
 	console, err := web.New(web.Options{API: api.Handler(), Store: st})
 	if err != nil {
@@ -417,4 +431,62 @@ func TestBrowser(t *testing.T) {
 	ann.run(chromedp.SendKeys(chromedp.ID("reason"), "enough"), chromedp.Click(chromedp.CSS("#cancel button")),
 		chromedp.WaitVisible(chromedp.ID("done")))
 	vic.until(`document.getElementById("run-status").textContent === "cancelled"`)
+}
+
+// TestBrowserRecovery: a reject with a comment shows in the run's error;
+// a step waiting for a decision has the decision form (fail ends the
+// run); an ended run has the rerun form, which starts a linked run.
+func TestBrowserRecovery(t *testing.T) {
+	s := newStack(t)
+	browser := browsers(t)
+	ann, bob := s.person(browser, "ann"), s.person(browser, "bob")
+
+	ann.open("/runbooks/release", "#start")
+	ann.run(chromedp.SendKeys(chromedp.ID("f-param-who"), "api"), chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("run")))
+	runID := get(ann, chromedp.AttributeValue(chromedp.ID("run"), "data-run")).Value
+	bob.open("/", "#mine")
+	bob.run(chromedp.Click(chromedp.CSS(fmt.Sprintf(`#mine tr[data-run=%q] a.open`, runID))), chromedp.WaitVisible(chromedp.ID("vote")),
+		chromedp.SendKeys(chromedp.ID("f-input-ticket"), "CHG-7"), chromedp.SendKeys(chromedp.ID("comment"), "not during the freeze"),
+		chromedp.Click(chromedp.ID("reject")), chromedp.WaitVisible(chromedp.ID("done")))
+	bob.open("/runs/"+runID, "#timeline")
+	bob.until(`document.getElementById("run-status").textContent === "failed"`)
+	if got := bob.text("#run-error"); got != `approval "board" rejected by bob: not during the freeze (ApprovalRejected)` {
+		t.Errorf("the rejected run's error: %q", got)
+	}
+	if !bob.is(`document.querySelectorAll("#rerun, #cancel, form.decision").length === 0`) {
+		t.Error("an approver without the operator role has run actions")
+	}
+
+	// A decision.
+	ann.open("/runbooks/flaky", "#start")
+	ann.run(chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("run")))
+	flaky := get(ann, chromedp.AttributeValue(chromedp.ID("run"), "data-run")).Value
+	ann.until(`document.querySelector('#timeline tr[data-key="boom"] [data-field=status]').textContent === "waiting-decision"`)
+	ann.run(chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS(`#timeline tr[data-key="boom"] form.decision`)))
+	ann.run(chromedp.SendKeys(chromedp.CSS(`#timeline tr[data-key="boom"] form.decision input[name=comment]`), "give up"),
+		chromedp.Click(chromedp.CSS(`#timeline tr[data-key="boom"] form.decision button[value=fail]`)), chromedp.WaitVisible(chromedp.ID("done")))
+	ann.until(`document.getElementById("run-status").textContent === "failed"`)
+
+	// A rerun of the ended run, from the top.
+	ann.open("/runs/"+flaky, "#rerun")
+	ann.run(chromedp.SetValue(chromedp.ID("rr-from"), ""), chromedp.SendKeys(chromedp.ID("rr-reason"), "once more"),
+		chromedp.Click(chromedp.CSS("#rerun button")), chromedp.WaitVisible(chromedp.ID("done")))
+	if got := ann.text("#done"); got != "Done: rerun." {
+		t.Errorf("after rerun: %q", got)
+	}
+	newID := get(ann, chromedp.AttributeValue(chromedp.ID("run"), "data-run")).Value
+	if newID == flaky || !strings.Contains(ann.text("main"), "Rerun of") {
+		t.Errorf("rerun page: %s %q", newID, ann.text("main"))
+	}
+	var audit struct {
+		Entries []struct{ Actor, Action, Outcome string } `json:"entries"`
+	}
+	s.api("ann", "/api/v1/audit?runbook=flaky", &audit)
+	var trail []string
+	for _, e := range audit.Entries {
+		trail = append(trail, e.Actor+" "+e.Action+" "+e.Outcome)
+	}
+	if got := strings.Join(trail, ", "); got != "ann run.start ok, ann run.rerun ok, ann step.decision ok, ann run.start ok, alice runbook.register ok" {
+		t.Errorf("audit of flaky: %s", got)
+	}
 }
