@@ -18,6 +18,7 @@ import (
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver/devtest"
 	"github.com/opsrunbook/runbook/server"
+	"github.com/opsrunbook/runbook/steplog"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/web"
 	"github.com/opsrunbook/runbook/worker"
@@ -57,6 +58,7 @@ const flakyRunbook = `apiVersion: runbook/v1
 kind: Runbook
 metadata: {name: flaky}
 spec:
+  schedules: [{name: nightly, cron: "0 3 * * *"}]
   steps:
     - id: boom
       action: shell
@@ -431,6 +433,16 @@ func TestBrowser(t *testing.T) {
 	ann.run(chromedp.SendKeys(chromedp.ID("reason"), "enough"), chromedp.Click(chromedp.CSS("#cancel button")),
 		chromedp.WaitVisible(chromedp.ID("done")))
 	vic.until(`document.getElementById("run-status").textContent === "cancelled"`)
+	// The shared test worker keeps no logs; these are the lines a worker
+	// with the records as its log sink writes.
+	if err := s.st.AppendLog(context.Background(), steplog.Key{RunID: runID, Step: "greet", Item: -1, Attempt: 1},
+		[]steplog.Line{{At: time.Now(), Stream: "log", Text: "hello " + payload}}, steplog.Caps{}); err != nil {
+		t.Fatal(err)
+	}
+	vic.open("/runs/"+runID+"/logs?step=greet", "#logs")
+	if got := vic.text("#logs tbody"); !strings.Contains(got, "greet") || !strings.Contains(got, "hello "+payload) {
+		t.Errorf("greet's logs: %q", got)
+	}
 }
 
 // TestBrowserRecovery: a reject with a comment shows in the run's error;
@@ -478,15 +490,37 @@ func TestBrowserRecovery(t *testing.T) {
 	if newID == flaky || !strings.Contains(ann.text("main"), "Rerun of") {
 		t.Errorf("rerun page: %s %q", newID, ann.text("main"))
 	}
+	// A schedule paused and unpaused from the runbook page.
+	ann.open("/runbooks/flaky", "#schedules")
+	ann.run(chromedp.Click(chromedp.CSS(`#schedules form[action$="/pause"] button`)))
+	ann.until(`document.getElementById("done")?.textContent === "Done: pause."`)
+	if got := ann.text("#schedules td:nth-child(4)"); got != "paused" {
+		t.Errorf("schedule after pause: %q", got)
+	}
+	var sched struct{ Paused bool }
+	s.api("ann", "/api/v1/runbooks/flaky/schedules/nightly", &sched)
+	if !sched.Paused {
+		t.Error("the API says the schedule is not paused")
+	}
+	ann.run(chromedp.Click(chromedp.CSS(`#schedules form[action$="/unpause"] button`)))
+	ann.until(`document.getElementById("done")?.textContent === "Done: unpause."`)
+	if got := ann.text("#schedules td:nth-child(4)"); got != "active" {
+		t.Errorf("schedule after unpause: %q", got)
+	}
+
 	var audit struct {
 		Entries []struct{ Actor, Action, Outcome string } `json:"entries"`
 	}
-	s.api("ann", "/api/v1/audit?runbook=flaky", &audit)
+	s.api("ann", "/api/v1/audit?runbook=flaky&action=run.start", &audit)
+	if len(audit.Entries) != 2 {
+		t.Errorf("starts of flaky: %+v", audit.Entries)
+	}
+	s.api("ann", "/api/v1/audit?runbook=flaky&since=2000-01-01T00:00:00Z&limit=7", &audit)
 	var trail []string
 	for _, e := range audit.Entries {
 		trail = append(trail, e.Actor+" "+e.Action+" "+e.Outcome)
 	}
-	if got := strings.Join(trail, ", "); got != "ann run.start ok, ann run.rerun ok, ann step.decision ok, ann run.start ok, alice runbook.register ok" {
+	if got := strings.Join(trail, ", "); got != "ann schedule.unpause ok, ann schedule.pause ok, ann run.start ok, ann run.rerun ok, ann step.decision ok, ann run.start ok, alice runbook.register ok" {
 		t.Errorf("audit of flaky: %s", got)
 	}
 }

@@ -317,7 +317,18 @@ func TestPagesEscapeAndCSP(t *testing.T) {
 			t.Errorf("the start form lacks %s", want)
 		}
 	}
-	for _, path := range []string{"/", "/approvals", "/runs", "/runbooks", "/runbooks/xss", "/login"} {
+	if _, _, _, err := (&server.API{Store: c.st, Catalog: activities.Catalog()}).Register(context.Background(),
+		[]byte(strings.Replace(xssRunbook, "restarts things", "restarts <i>more</i> things", 1)), "alice"); err != nil {
+		t.Fatal(err)
+	}
+	_, page = c.do(cl, "GET", "/runbooks/xss", nil)
+	for _, want := range []string{"<h2>Changes from version 1</h2>", "-  description: &#34;&lt;script&gt;window.__xss = 1&lt;/script&gt; restarts things&#34;",
+		"&#43;  description: &#34;&lt;script&gt;window.__xss = 1&lt;/script&gt; restarts &lt;i&gt;more&lt;/i&gt; things&#34;"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("version 2's page lacks %s\n%s", want, page)
+		}
+	}
+	for _, path := range []string{"/", "/approvals", "/runs", "/runbooks", "/runbooks/xss", "/runbooks/xss?version=1", "/login"} {
 		resp, page := c.do(cl, "GET", path, nil)
 		if got := resp.Header.Get("Content-Security-Policy"); got != web.CSP {
 			t.Errorf("%s: CSP %q", path, got)

@@ -25,6 +25,7 @@ type runbookData struct {
 	Diff      *diffView
 	Fields    []field
 	Refused   *apiProblem
+	Done      string
 }
 
 func (c *Console) runbookPage(w http.ResponseWriter, r *http.Request, u *user) {
@@ -33,6 +34,7 @@ func (c *Console) runbookPage(w http.ResponseWriter, r *http.Request, u *user) {
 		c.fail(w, r, u, 0, "runbook "+r.PathValue("name"), err)
 		return
 	}
+	d.Done = r.URL.Query().Get("done")
 	c.render(w, r, u, http.StatusOK, "runbook", d)
 }
 
