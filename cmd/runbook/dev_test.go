@@ -127,6 +127,16 @@ spec:
 		t.Fatal("the run never showed up in runbook runs")
 	}
 	time.Sleep(time.Second) // let the approval start waiting
+	// Each waiting approval carries the link to its page in the console.
+	if code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals", "--mine"); code != 0 ||
+		!regexp.MustCompile(`(?m)^RUN\s+STEP\s+VOTES\s+APPROVERS\s+MESSAGE\s+LINK$`).MatchString(o) ||
+		!regexp.MustCompile(`(?m)^`+runID+`\s+board\s+0 of 2\s+group:change-board\s+ship v2\?\s+`+regexp.QuoteMeta(addr+"/runs/"+runID+"/approvals/board")+`$`).MatchString(o) {
+		t.Errorf("approvals: %d\n%s", code, o)
+	}
+	t.Setenv("RUNBOOK_PUBLIC_URL", "https://runbooks.example.com/")
+	if _, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals"); !strings.Contains(o, " https://runbooks.example.com/runs/"+runID+"/approvals/board\n") {
+		t.Errorf("approvals with RUNBOOK_PUBLIC_URL:\n%s", o)
+	}
 	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "approve", runID, "board"); code != 1 ||
 		o != "runbook approve: this needs the approver role (HTTP 403)\n" {
 		t.Errorf("operator approving: %d %s", code, o)
