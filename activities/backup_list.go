@@ -15,7 +15,7 @@ var BackupListSpec = &plan.ActionSpec{
 	Description: "List the backups of one prefix in a directory, newest first (by the time in their manifests); files without a manifest are not backups and are left out. A missing directory lists nothing.",
 	Inputs: []plan.Field{
 		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory of the backups.", Role: plan.RolePath},
-		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-<UTC stamp>.<ext> exactly (db never lists db-replica-…), whose manifest has that prefix."},
 	},
 	Outputs: []plan.Field{
 		{Name: "backups", Type: plan.ListOf(plan.StringType), Description: "Archive paths, newest first."},
@@ -33,6 +33,12 @@ type backupListInput struct {
 
 // runBackupList runs the backup.list action.
 func runBackupList(ctx context.Context, c call, li backupListInput) (map[string]any, error) {
+	if err := checkPrefix("backup.list", li.Prefix); err != nil {
+		return nil, err
+	}
+	if err := checkDestination("backup.list", li.Destination); err != nil {
+		return nil, err
+	}
 	archives, err := backupsOf(li.Destination, li.Prefix)
 	if err != nil && !os.IsNotExist(err) {
 		return nil, fmt.Errorf("backup.list: %w", err)

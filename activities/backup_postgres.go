@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -16,13 +17,21 @@ import (
 // BackupPostgresSpec dumps a database.
 var BackupPostgresSpec = &plan.ActionSpec{
 	Name:        "backup.postgres",
-	Errors:      errorTypes(ErrPgTool, plan.ErrUnreachable),
-	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named with a UTC timestamp, with a JSON manifest beside it (bytes, sha256, dump entries). The dump is written under a temporary name, listed back with pg_restore --list and only then renamed. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
+	Errors:      errorTypes(ErrPgTool, ErrBackupEmpty, plan.ErrUnreachable),
+	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named PREFIX-<UTC stamp>.dump, with a JSON manifest beside it (prefix, kind, source, pg_dump options, bytes, sha256, dump entries). The dump is written 0600 under a temporary name, listed back with pg_restore --list and only then renamed; .partial files an earlier crashed backup of the prefix left are removed. What is dumped is chosen by typed inputs (schemas, tables, exclusions, owner and privileges), each passed to pg_dump as its own argument; there is no free argument string. A dump with no entries fails unless allowEmpty. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
 		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
-		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory the dump and manifest are written to (created if missing).", Role: plan.RolePath},
-		{Name: "prefix", Type: plan.StringType, Default: "db", Description: "Name prefix: PREFIX-20261126T020000Z.dump."},
+		{Name: "destination", Type: plan.StringType, Required: true, Description: "Absolute directory the dump and manifest are written to (created if missing).", Role: plan.RolePath},
+		{Name: "prefix", Type: plan.StringType, Default: "db", Description: "Name prefix, one name segment (letters, digits, '_', '-', '.'): PREFIX-20261126T020000Z.dump."},
+		{Name: "schemas", Type: plan.ListOf(plan.StringType), Description: "Dump only these schemas (pg_dump --schema, each a pattern)."},
+		{Name: "excludeSchemas", Type: plan.ListOf(plan.StringType), Description: "Leave out these schemas (--exclude-schema)."},
+		{Name: "tables", Type: plan.ListOf(plan.StringType), Description: "Dump only these tables (--table, each a pattern such as public.orders)."},
+		{Name: "excludeTables", Type: plan.ListOf(plan.StringType), Description: "Leave out these tables (--exclude-table)."},
+		{Name: "excludeTableData", Type: plan.ListOf(plan.StringType), Description: "Dump these tables' definitions without their rows (--exclude-table-data)."},
+		{Name: "noOwner", Type: plan.BoolType, Default: false, Description: "Leave out ownership (--no-owner), to restore as another user."},
+		{Name: "noPrivileges", Type: plan.BoolType, Default: false, Description: "Leave out grants (--no-privileges)."},
+		{Name: "allowEmpty", Type: plan.BoolType, Default: false, Description: "Accept a dump with no entries (else BackupEmpty); recorded in the manifest."},
 	},
 	Outputs: []plan.Field{
 		{Name: "path", Type: plan.StringType, Description: "The dump's path."},
@@ -30,62 +39,123 @@ var BackupPostgresSpec = &plan.ActionSpec{
 		{Name: "sha256", Type: plan.StringType, Description: "The dump's SHA-256, hex."},
 		{Name: "files", Type: plan.IntType, Description: "Entries in the dump's table of contents."},
 		{Name: "manifest", Type: plan.StringType, Description: "The manifest's path."},
+		{Name: "cleaned", Type: plan.ListOf(plan.StringType), Description: ".partial files of earlier backups of the prefix removed."},
 	},
 }
 
 var _ = register(BackupPostgresSpec, runBackupPostgres)
 
 type backupPostgresInput struct {
-	DSN         string `json:"dsn"`
-	Destination string `json:"destination"`
-	Prefix      string `json:"prefix"`
+	DSN              string   `json:"dsn"`
+	Destination      string   `json:"destination"`
+	Prefix           string   `json:"prefix"`
+	Schemas          []string `json:"schemas"`
+	ExcludeSchemas   []string `json:"excludeSchemas"`
+	Tables           []string `json:"tables"`
+	ExcludeTables    []string `json:"excludeTables"`
+	ExcludeTableData []string `json:"excludeTableData"`
+	NoOwner          bool     `json:"noOwner"`
+	NoPrivileges     bool     `json:"noPrivileges"`
+	AllowEmpty       bool     `json:"allowEmpty"`
+}
+
+// dumpOptions are the pg_dump arguments the typed inputs ask for, one
+// argument each (a value is never split or read as another flag).
+func (bi backupPostgresInput) dumpOptions() ([]string, error) {
+	var out []string
+	for _, o := range []struct {
+		field, flag string
+		values      []string
+	}{{"schemas", "--schema", bi.Schemas}, {"excludeSchemas", "--exclude-schema", bi.ExcludeSchemas}, {"tables", "--table", bi.Tables},
+		{"excludeTables", "--exclude-table", bi.ExcludeTables}, {"excludeTableData", "--exclude-table-data", bi.ExcludeTableData}} {
+		for i, v := range o.values {
+			if strings.TrimSpace(v) == "" || strings.ContainsAny(v, "\x00\n") {
+				return nil, badInput("backup.postgres: %s[%d] must be a non-empty name or pattern on one line", o.field, i)
+			}
+			out = append(out, o.flag+"="+v)
+		}
+	}
+	if bi.NoOwner {
+		out = append(out, "--no-owner")
+	}
+	if bi.NoPrivileges {
+		out = append(out, "--no-privileges")
+	}
+	return out, nil
 }
 
 // runBackupPostgres runs the backup.postgres action.
 func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map[string]any, error) {
-	dsn, dir, prefix := bi.DSN, bi.Destination, bi.Prefix
-	pg, err := newPgTool("backup.postgres", dsn)
+	const action = "backup.postgres"
+	dir, prefix := bi.Destination, bi.Prefix
+	if err := checkPrefix(action, prefix); err != nil {
+		return nil, err
+	}
+	if err := checkDestination(action, dir); err != nil {
+		return nil, err
+	}
+	opts, err := bi.dumpOptions()
+	if err != nil {
+		return nil, err
+	}
+	pg, err := newPgTool(action, bi.DSN)
 	if err != nil {
 		return nil, err
 	}
 	defer pg.close()
+	if err := checkSharedPrefix(action, dir, prefix, KindPostgres, pg.source()); err != nil {
+		return nil, err
+	}
 	defer pg.logTo(ctx, c)()
 	if err := os.MkdirAll(dir, backupDirMode); err != nil {
-		return nil, fmt.Errorf("backup.postgres: %w", err)
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	now := time.Now().UTC()
-	name := fmt.Sprintf("%s-%s.dump", prefix, now.Format("20060102T150405Z"))
+	cleaned := cleanPartials(dir, prefix, now)
+	name := backupName(prefix, KindPostgres, now)
 	final := filepath.Join(dir, name)
-	tmp := filepath.Join(dir, "."+name+".partial")
+	if _, err := os.Lstat(final); err == nil {
+		return nil, errBackupExists(action, final)
+	}
+	tmp := filepath.Join(dir, partialName(name))
 	defer os.Remove(tmp) // a no-op once renamed
 	// pg_dump creates its file 0666 less the umask; made first, it is 0600.
 	f, err := createPrivate(tmp)
 	if err != nil {
-		return nil, fmt.Errorf("backup.postgres: %w", err)
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	f.Close()
 
-	if _, err = pg.run(ctx, "pg_dump", "--format=custom", "--file="+tmp); err != nil {
+	if _, err = pg.run(ctx, "pg_dump", append([]string{"--format=custom", "--file=" + tmp}, opts...)...); err != nil {
 		return nil, err
+	}
+	// Whatever pg_dump did to the file, the dump is the worker's only.
+	if err := os.Chmod(tmp, backupFileMode); err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	list, err := pg.run(ctx, "pg_restore", "--list", tmp)
 	var app *temporal.ApplicationError
 	if errors.As(err, &app) && app.Type() == ErrPgTool {
 		// Retryable: a new dump may read back.
-		return nil, temporal.NewApplicationError("backup.postgres: the dump does not read back: "+app.Message(), ErrPgTool)
+		return nil, temporal.NewApplicationError(action+": the dump does not read back: "+app.Message(), ErrPgTool)
 	} else if err != nil {
 		return nil, err
 	}
+	entries := countDumpEntries(list)
+	if entries == 0 && !bi.AllowEmpty {
+		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: the dump of %s has no entries (options %v); set allowEmpty to accept an empty dump", action, pg.source(), opts), ErrBackupEmpty, nil)
+	}
 	sum, size, err := fileSHA256(tmp)
 	if err != nil {
-		return nil, fmt.Errorf("backup.postgres: %w", err)
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
-	m := &Manifest{Archive: name, Kind: "postgres", Source: pg.source(), Created: now, Bytes: size, SHA256: sum, Files: countDumpEntries(list)}
+	m := &Manifest{Archive: name, Prefix: prefix, Kind: KindPostgres, Source: pg.source(), Created: now, Bytes: size, SHA256: sum, Files: entries,
+		AllowEmpty: bi.AllowEmpty, Options: opts}
 	if err := os.Rename(tmp, final); err != nil {
-		return nil, fmt.Errorf("backup.postgres: %w", err)
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	if err := writeManifest(m, final); err != nil {
-		return nil, fmt.Errorf("backup.postgres: %w", err)
+		return nil, fmt.Errorf("%s: %w", action, err)
 	}
-	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final)}, nil
+	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final), "cleaned": cleaned}, nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -20,7 +19,7 @@ var BackupPruneSpec = &plan.ActionSpec{
 	Heartbeats:  true,
 	Inputs: []plan.Field{
 		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory of the backups.", Role: plan.RolePath},
-		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-*."},
+		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-<UTC stamp>.<ext> exactly, whose manifest has that prefix."},
 		{Name: "keep", Type: plan.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
 		{Name: "maxAge", Type: plan.DurationType, Description: "Keep backups newer than this."},
 		{Name: "dryRun", Type: plan.BoolType, Default: false, Description: "Report what would be removed, remove nothing."},
@@ -53,6 +52,12 @@ func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any,
 	}
 	if pi.Keep <= 0 && maxAge == 0 {
 		return nil, badInput("backup.prune: give keep, maxAge or both; pruning everything is not a policy")
+	}
+	if err := checkPrefix("backup.prune", pi.Prefix); err != nil {
+		return nil, err
+	}
+	if err := checkDestination("backup.prune", pi.Destination); err != nil {
+		return nil, err
 	}
 	archives, err := backupsOf(pi.Destination, pi.Prefix)
 	if err != nil {
@@ -95,7 +100,9 @@ type backupFile struct {
 	created time.Time
 }
 
-// backupsOf lists the archives of a prefix that have a manifest, newest first.
+// backupsOf lists the archives of a prefix, newest first: those named
+// PREFIX-<UTC stamp>.<ext> exactly (db never takes db-replica-…) whose
+// manifest says the same prefix and kind.
 func backupsOf(dir, prefix string) ([]backupFile, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -104,13 +111,14 @@ func backupsOf(dir, prefix string) ([]backupFile, error) {
 	var out []backupFile
 	for _, e := range entries {
 		name := e.Name()
-		if e.IsDir() || !strings.HasPrefix(name, prefix+"-") || strings.HasSuffix(name, ".manifest.json") {
+		kind, _, ok := parseBackupName(prefix, name)
+		if e.IsDir() || !ok {
 			continue
 		}
 		path := filepath.Join(dir, name)
 		m, err := readManifest(path)
-		if err != nil {
-			continue // not a backup this action made
+		if err != nil || m.Kind != kind || m.Prefix != "" && m.Prefix != prefix {
+			continue // not a backup of this prefix this action made
 		}
 		out = append(out, backupFile{path: path, created: m.Created})
 	}

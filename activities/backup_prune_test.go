@@ -28,7 +28,7 @@ func fakeBackups(t *testing.T, dir, prefix string, n int, bad map[int]bool) []st
 		// Date the backup i days after the first: rename and rewrite its manifest.
 		m, _ := readManifest(path)
 		m.Created = time.Now().Add(time.Duration(i-n) * 24 * time.Hour)
-		dated := filepath.Join(dir, prefix+"-"+m.Created.Format("20060102")+".tar.gz")
+		dated := filepath.Join(dir, backupName(prefix, KindFiles, m.Created))
 		if err := os.Rename(path, dated); err != nil {
 			t.Fatal(err)
 		}
@@ -83,6 +83,9 @@ func TestBackupList(t *testing.T) {
 	dst := t.TempDir()
 	made := fakeBackups(t, dst, "www", 3, nil)
 	writeTree(t, dst, map[string]string{"www-notes.txt": "no manifest", "other-1.tar.gz": "other prefix"})
+	// A backup of another prefix that starts with this one is not one of
+	// its backups (prefix db never takes db-replica-…).
+	fakeBackups(t, dst, "www-staging", 2, nil)
 	e := &Env{}
 	out, err := handlerOf(e, BackupListSpec)(context.Background(), plan.ActionInput{Inputs: map[string]any{"destination": dst, "prefix": "www"}})
 	want := []any{made[2], made[1], made[0]}

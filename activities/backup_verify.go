@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 
 	"github.com/opsrunbook/runbook/plan"
 )
@@ -19,10 +20,11 @@ import (
 var BackupVerifySpec = &plan.ActionSpec{
 	Name:        "backup.verify",
 	Errors:      errorTypes(),
-	Description: "Check a backup against its manifest: the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A bad backup is the output ok=false with a reason, not a failure.",
+	Description: "Check a backup against its manifest: its name against the manifest's prefix and kind, the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A backup of 0 files (or a dump of no entries) is not whole unless it was made with allowEmpty or verify is given allowEmpty. A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: plan.RolePath},
+		{Name: "allowEmpty", Type: plan.BoolType, Default: false, Description: "Accept a backup of 0 files even if it was not made with allowEmpty."},
 	},
 	Outputs: []plan.Field{
 		{Name: "ok", Type: plan.BoolType, Description: "Whether the backup is whole."},
@@ -34,12 +36,13 @@ var BackupVerifySpec = &plan.ActionSpec{
 var _ = register(BackupVerifySpec, runBackupVerify)
 
 type backupVerifyInput struct {
-	Path string `json:"path"`
+	Path       string `json:"path"`
+	AllowEmpty bool   `json:"allowEmpty"`
 }
 
 // runBackupVerify runs the backup.verify action.
 func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[string]any, error) {
-	files, err := verifyBackup(ctx, vi.Path)
+	files, err := verifyBackupAllowing(ctx, vi.Path, vi.AllowEmpty)
 	out := map[string]any{"ok": err == nil, "reason": "", "files": int64(files)}
 	if err != nil {
 		if ctx.Err() != nil {
@@ -52,10 +55,42 @@ func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[str
 
 // verifyBackup returns the files read back, or why the backup is not whole.
 func verifyBackup(ctx context.Context, path string) (int, error) {
+	return verifyBackupAllowing(ctx, path, false)
+}
+
+func verifyBackupAllowing(ctx context.Context, path string, allowEmpty bool) (int, error) {
 	m, err := readManifest(path)
 	if err != nil {
 		return 0, err
 	}
+	if err := checkIdentity(path, m); err != nil {
+		return 0, err
+	}
+	n, err := readBack(ctx, path, m)
+	if err == nil && n == 0 && !m.AllowEmpty && !allowEmpty {
+		return 0, fmt.Errorf("the backup holds no files (its manifest says %d); it was not made with allowEmpty", m.Files)
+	}
+	return n, err
+}
+
+// checkIdentity refuses an archive whose name is not its manifest's:
+// another prefix, kind or archive name than the one it was made as.
+func checkIdentity(path string, m *Manifest) error {
+	name := filepath.Base(path)
+	if m.Archive != name {
+		return fmt.Errorf("the manifest is of %s, not %s", m.Archive, name)
+	}
+	if m.Prefix == "" { // made before manifests recorded the prefix
+		return nil
+	}
+	if kind, _, ok := parseBackupName(m.Prefix, name); !ok || kind != m.Kind {
+		return fmt.Errorf("%s is not named as a %s backup of prefix %s (%s-<UTC stamp>%s)", name, m.Kind, m.Prefix, m.Prefix, kindExt[m.Kind])
+	}
+	return nil
+}
+
+// readBack reads a backup whole against its manifest.
+func readBack(ctx context.Context, path string, m *Manifest) (int, error) {
 	sum, size, err := fileSHA256(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading the archive: %w", err)
@@ -89,13 +124,15 @@ func readManifest(archive string) (*Manifest, error) {
 }
 
 // readArchive reads every file of a tar.gz and checks it against the
-// manifest's entries.
+// manifest's entries. A name the archive holds twice (a file read again
+// because it changed) is checked by its last copy, the one extraction
+// keeps.
 func readArchive(ctx context.Context, path string, m *Manifest) (int, error) {
 	want := map[string]ManifestEntry{}
 	for _, e := range m.Entries {
 		want[e.Path] = e
 	}
-	n := 0
+	got := map[string]ManifestEntry{}
 	err := walkArchive(path, func(hdr *tar.Header, r io.Reader) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -108,23 +145,24 @@ func readArchive(ctx context.Context, path string, m *Manifest) (int, error) {
 		if err != nil {
 			return err
 		}
-		e, ok := want[hdr.Name]
-		switch {
-		case !ok:
+		if _, ok := want[hdr.Name]; !ok {
 			return fmt.Errorf("%s is in the archive but not in the manifest", hdr.Name)
-		case e.Size != size || e.SHA256 != hex.EncodeToString(h.Sum(nil)):
-			return fmt.Errorf("%s does not match its checksum", hdr.Name)
 		}
-		n++
+		got[hdr.Name] = ManifestEntry{Path: hdr.Name, Size: size, SHA256: hex.EncodeToString(h.Sum(nil))}
 		return nil
 	})
 	if err != nil {
-		return n, err
+		return len(got), err
 	}
-	if n != m.Files {
-		return n, fmt.Errorf("the archive holds %d files, the manifest %d", n, m.Files)
+	for _, e := range m.Entries {
+		if g, ok := got[e.Path]; ok && g != e {
+			return len(got), fmt.Errorf("%s does not match its checksum", e.Path)
+		}
 	}
-	return n, nil
+	if len(got) != m.Files || len(got) != len(want) {
+		return len(got), fmt.Errorf("the archive holds %d files, the manifest %d", len(got), m.Files)
+	}
+	return len(got), nil
 }
 
 // walkArchive calls fn for each entry of a tar.gz.

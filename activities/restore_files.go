@@ -3,11 +3,14 @@ package activities
 import (
 	"archive/tar"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -21,7 +24,7 @@ const ErrBackupInvalid = "BackupInvalid"
 var RestoreFilesSpec = &plan.ActionSpec{
 	Name:        "restore.files",
 	Errors:      errorTypes(ErrBackupInvalid),
-	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused.",
+	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused, and so is any path whose existing part in the target is a symlink: restore never follows one.",
 	Heartbeats:  true,
 	Inputs: []plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive made by backup.files.", Role: plan.RolePath},
@@ -42,8 +45,32 @@ type restoreFilesInput struct {
 	Overwrite bool   `json:"overwrite"`
 }
 
+// noSymlinkOn refuses a path under root any existing part of which is a
+// symlink: restore writes only into what it finds or makes as real
+// directories, never where a link points.
+func noSymlinkOn(root *os.Root, name string) error {
+	parts := strings.Split(name, string(filepath.Separator))
+	for i := range parts {
+		p := filepath.Join(parts[:i+1]...)
+		info, err := root.Lstat(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if info.Mode()&fs.ModeSymlink != 0 {
+			return badInput("restore.files: %s in the target is a symlink; restore never follows one", p)
+		}
+	}
+	return nil
+}
+
 // runRestoreFiles runs the restore.files action.
 func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[string]any, error) {
+	if m, err := readManifest(ri.Path); err == nil && m.Kind != KindFiles {
+		return nil, badInput("restore.files: %s is a %s backup, not a files backup", ri.Path, m.Kind)
+	}
 	if _, err := verifyBackup(ctx, ri.Path); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
@@ -56,24 +83,28 @@ func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[str
 	if entries, err := os.ReadDir(ri.Target); err == nil && len(entries) > 0 && !ri.Overwrite {
 		return nil, badInput("restore.files: target %s is not empty; set overwrite to restore into it", ri.Target)
 	}
-	root, err := filepath.Abs(ri.Target)
+	root, err := os.OpenRoot(ri.Target)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("restore.files: %w", err)
 	}
-	files, bytes := 0, int64(0)
+	defer root.Close()
+	sizes := map[string]int64{} // by name: a file read again while backed up is in the archive twice
 	err = walkArchive(ri.Path, func(hdr *tar.Header, r io.Reader) error {
-		dst := filepath.Join(root, filepath.FromSlash(hdr.Name))
-		if dst != root && !strings.HasPrefix(dst, root+string(filepath.Separator)) {
-			return fmt.Errorf("entry %s would land outside the target", hdr.Name)
+		name := filepath.FromSlash(hdr.Name)
+		if !filepath.IsLocal(name) {
+			return badInput("restore.files: entry %s would land outside the target", hdr.Name)
+		}
+		if err := noSymlinkOn(root, name); err != nil {
+			return err
 		}
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			return os.MkdirAll(dst, 0o755)
+			return root.MkdirAll(name, 0o755)
 		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			if err := root.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 				return err
 			}
-			f, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, os.FileMode(hdr.Mode)&0o777)
+			f, err := root.OpenFile(name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, os.FileMode(hdr.Mode)&0o777)
 			if err != nil {
 				return err
 			}
@@ -81,13 +112,21 @@ func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[str
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
-			files, bytes = files+1, bytes+n
+			sizes[name] = n
 			return err
 		}
 		return nil
 	})
+	var refused *temporal.ApplicationError
+	if errors.As(err, &refused) {
+		return nil, refused
+	}
 	if err != nil {
 		return nil, fmt.Errorf("restore.files: %w", err)
 	}
-	return map[string]any{"files": int64(files), "bytes": bytes}, nil
+	var bytes int64
+	for _, n := range sizes { // a sum: order does not matter
+		bytes += n
+	}
+	return map[string]any{"files": int64(len(sizes)), "bytes": bytes}, nil
 }

@@ -35,4 +35,8 @@ type OnStepFailure struct {
 	// Deciders are users and group:NAME; none: anyone with the operator role.
 	Deciders []string `json:"deciders,omitempty"`
 	Message  *Value   `json:"message,omitempty"`
+	// Notify (the notify action's url and text) is sent when the step
+	// starts waiting, and again every RemindEvery while it waits.
+	Notify      map[string]*Value `json:"notify,omitempty"`
+	RemindEvery Duration          `json:"remindEvery,omitzero"`
 }

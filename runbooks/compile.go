@@ -368,10 +368,16 @@ func (c *compiler) approval(a *Approval) *plan.Approval {
 			pa.ApproversExpr = v.Expr
 		}
 	}
-	if nt := a.Notify; nt != nil {
-		pa.Notify = map[string]*plan.Value{"url": c.value(nt.URL), "text": c.value(nt.Text)}
-	}
+	pa.Notify = c.notify(a.Notify)
 	return pa
+}
+
+// notify compiles a notification to the notify action's inputs.
+func (c *compiler) notify(nt *ApprovalNotify) map[string]*plan.Value {
+	if nt == nil {
+		return nil
+	}
+	return map[string]*plan.Value{"url": c.value(nt.URL), "text": c.value(nt.Text)}
 }
 
 func values(items []String) []string {

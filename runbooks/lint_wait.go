@@ -36,26 +36,7 @@ func (l *linter) lintApproval(a *Approval, path plan.Path, sc *exprScope) {
 		l.r.warnf(CodeNoEffect, a.EscalateTo.Pos, path.Field("escalateTo"), "escalateTo has no effect unless onTimeout is escalate")
 	}
 	l.lintApprovalInputs(a, path.Field("inputs"))
-	if nt := a.Notify; nt != nil {
-		spec, ok := l.opts.Actions.Action("notify")
-		if !ok {
-			l.r.errorf(CodeUnknownAction, nt.Pos, path.Field("notify"), "approval notify needs the notify action, which this worker does not have")
-		} else {
-			nsc := *sc
-			nsc.secrets, nsc.field = true, "approval.notify"
-			with := Map[Raw]{Pos: nt.Pos, Set: true}
-			for _, in := range []Entry[Raw]{{Key: "url", KeyPos: nt.URL.Pos, Value: nt.URL}, {Key: "text", KeyPos: nt.Text.Pos, Value: nt.Text}} {
-				if in.Value.Set() {
-					with.Entries = append(with.Entries, in)
-				}
-			}
-			l.lintWith(spec, &with, nt.Pos, path.Field("notify"), &nsc)
-		}
-	}
-	l.duration(&a.RemindEvery, path.Field("remindEvery"), sc)
-	if a.RemindEvery.Set && a.Notify == nil {
-		l.r.errorf(CodeRequired, a.RemindEvery.Pos, path.Field("remindEvery"), "remindEvery repeats the notification; add notify")
-	}
+	l.lintNotify(a.Notify, &a.RemindEvery, path, sc, "approval.notify")
 }
 
 // lintApprovers checks a fixed list of approvers, or one ${{ }} list
@@ -155,4 +136,29 @@ func (l *linter) lintWaitFor(w *WaitFor, path plan.Path, sc *exprScope) {
 		l.r.errorf(CodeRequired, w.Senders.Pos, path.Field("senders"), "senders must name at least one user or group:NAME; leave it out to allow any operator")
 	}
 	l.principals(w.Senders.Items, path.Field("senders"))
+}
+
+// lintNotify checks a notification (an approval's, or a decision's) and
+// its remindEvery, under path; field names it in secret diagnostics.
+func (l *linter) lintNotify(nt *ApprovalNotify, remind *String, path plan.Path, sc *exprScope, field string) {
+	if nt != nil {
+		spec, ok := l.opts.Actions.Action("notify")
+		if !ok {
+			l.r.errorf(CodeUnknownAction, nt.Pos, path.Field("notify"), "%s needs the notify action, which this worker does not have", strings.ReplaceAll(field, ".", " "))
+		} else {
+			nsc := *sc
+			nsc.secrets, nsc.field = true, field
+			with := Map[Raw]{Pos: nt.Pos, Set: true}
+			for _, in := range []Entry[Raw]{{Key: "url", KeyPos: nt.URL.Pos, Value: nt.URL}, {Key: "text", KeyPos: nt.Text.Pos, Value: nt.Text}} {
+				if in.Value.Set() {
+					with.Entries = append(with.Entries, in)
+				}
+			}
+			l.lintWith(spec, &with, nt.Pos, path.Field("notify"), &nsc)
+		}
+	}
+	l.duration(remind, path.Field("remindEvery"), sc)
+	if remind.Set && nt == nil {
+		l.r.errorf(CodeRequired, remind.Pos, path.Field("remindEvery"), "remindEvery repeats the notification; add notify")
+	}
 }

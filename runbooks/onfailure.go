@@ -15,10 +15,12 @@ import (
 // action alone (onStepFailure: ask).
 type OnStepFailure struct {
 	plan.Pos
-	Action   String       `yaml:"action" required:"true" doc:"ask: the run waits for a decision (retry, skip or fail); fail (default): the failure fails the run." enum:"ask,fail"`
-	Timeout  String       `yaml:"timeout" doc:"How long to wait for a decision; then the step fails as it failed. Default: no limit."`
-	Deciders List[String] `yaml:"deciders" doc:"Users, or group:NAME, who may decide; default anyone with the operator role."`
-	Message  Raw          `yaml:"message" doc:"What the deciders are told; may hold ${{ }} templates."`
+	Action      String          `yaml:"action" required:"true" doc:"ask: the run waits for a decision (retry, skip or fail); fail (default): the failure fails the run." enum:"ask,fail"`
+	Timeout     String          `yaml:"timeout" doc:"How long to wait for a decision; then the step fails as it failed. Default: no limit."`
+	Deciders    List[String]    `yaml:"deciders" doc:"Users, or group:NAME, who may decide; default anyone with the operator role."`
+	Message     Raw             `yaml:"message" doc:"What the deciders are told; may hold ${{ }} templates."`
+	Notify      *ApprovalNotify `yaml:"notify" doc:"Send a notification when the step starts waiting for a decision."`
+	RemindEvery String          `yaml:"remindEvery" doc:"Repeat the notification this often while the step waits."`
 }
 
 var _ nodeDecoder = (*OnStepFailure)(nil)
@@ -72,7 +74,8 @@ func (l *linter) lintOnStepFailure(o *OnStepFailure, n *stepNode, path plan.Path
 		name string
 		set  bool
 		pos  plan.Pos
-	}{{"timeout", o.Timeout.Set, o.Timeout.Pos}, {"deciders", o.Deciders.Set, o.Deciders.Pos}, {"message", o.Message.Set(), o.Message.Pos}} {
+	}{{"timeout", o.Timeout.Set, o.Timeout.Pos}, {"deciders", o.Deciders.Set, o.Deciders.Pos}, {"message", o.Message.Set(), o.Message.Pos},
+		{"notify", o.Notify != nil, notifyPos(o.Notify)}, {"remindEvery", o.RemindEvery.Set, o.RemindEvery.Pos}} {
 		if f.set && !ask && o.Action.Set {
 			l.r.warnf(CodeNoEffect, f.pos, path.Field(f.name), "%s has no effect unless action is ask", f.name)
 		}
@@ -89,6 +92,14 @@ func (l *linter) lintOnStepFailure(o *OnStepFailure, n *stepNode, path plan.Path
 			l.out.values[o.Message.Node] = v
 		}
 	}
+	l.lintNotify(o.Notify, &o.RemindEvery, path, sc, "onStepFailure.notify")
+}
+
+func notifyPos(nt *ApprovalNotify) plan.Pos {
+	if nt == nil {
+		return plan.Pos{}
+	}
+	return nt.Pos
 }
 
 // mainFlow reports whether a step is in spec.steps, outside an onError
@@ -117,5 +128,6 @@ func (c *compiler) onStepFailure(s *Step, n *stepNode) *plan.OnStepFailure {
 	if o == nil || o.Action.Value != string(plan.FailureAsk) || s.ContinueOnError.Value || n == nil || !mainFlow(n) || !slices.Contains(asksKinds, n.kind) {
 		return nil
 	}
-	return &plan.OnStepFailure{Action: plan.FailureAsk, Timeout: c.duration(&o.Timeout), Deciders: values(o.Deciders.Items), Message: c.value(o.Message)}
+	return &plan.OnStepFailure{Action: plan.FailureAsk, Timeout: c.duration(&o.Timeout), Deciders: values(o.Deciders.Items), Message: c.value(o.Message),
+		Notify: c.notify(o.Notify), RemindEvery: c.duration(&o.RemindEvery)}
 }

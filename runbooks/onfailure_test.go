@@ -49,6 +49,22 @@ func TestOnStepFailureLint(t *testing.T) {
 			`rb.yaml:9:63: spec.onFailure[0].onStepFailure: onStepFailure is only valid on steps of spec.steps, not in onFailure, finally, onError or compensate.steps`,
 		},
 	}, {
+		name: "notify and remindEvery",
+		src: header + `    - id: a
+      action: log
+      with: {message: x}
+      onStepFailure: {action: ask, notify: {url: "${{ secrets.NOPE }}"}, remindEvery: 1h}
+    - {id: b, action: log, with: {message: x}, onStepFailure: {action: ask, remindEvery: soon}}
+    - {id: c, action: log, with: {message: x}, onStepFailure: {action: fail, notify: {url: "http://x", text: t}}}
+`,
+		want: []string{
+			`rb.yaml:9:44: spec.steps[0].onStepFailure.notify: action notify needs input "text"`,
+			`rb.yaml:9:63: spec.steps[0].onStepFailure.notify.url: secret "NOPE" is not declared in spec.secrets`,
+			`rb.yaml:10:90: spec.steps[1].onStepFailure.remindEvery: invalid duration "soon" (want e.g. 90s, 15m, 2h, 7d, 1d12h)`,
+			`rb.yaml:10:90: spec.steps[1].onStepFailure.remindEvery: remindEvery repeats the notification; add notify`,
+			`rb.yaml:11:86: warning: spec.steps[2].onStepFailure.notify: notify has no effect unless action is ask`,
+		},
+	}, {
 		name: "fields of ask on fail",
 		src: header + `    - {id: a, action: log, with: {message: x}, onStepFailure: {action: fail, timeout: 1h}}
 `,
@@ -82,7 +98,7 @@ func TestOnStepFailureCompiles(t *testing.T) {
 kind: Runbook
 metadata: {name: t}
 spec:
-  onStepFailure: {action: ask, timeout: 2h, deciders: ["group:sre"]}
+  onStepFailure: {action: ask, timeout: 2h, deciders: ["group:sre"], notify: {url: "http://hooks/sre", text: "a step waits"}, remindEvery: 30m}
   steps:
     - {id: a, action: log, with: {message: x}}
     - {id: b, assert: {that: "true"}, onStepFailure: fail}
@@ -96,7 +112,8 @@ spec:
     - {id: z, action: log, with: {message: x}}
 `)
 	a := p.Step("a").OnStepFailure
-	if a == nil || a.Action != plan.FailureAsk || a.Timeout.D != 2*time.Hour || !slices.Equal(a.Deciders, []string{"group:sre"}) {
+	if a == nil || a.Action != plan.FailureAsk || a.Timeout.D != 2*time.Hour || !slices.Equal(a.Deciders, []string{"group:sre"}) ||
+		a.Notify["text"] == nil || a.Notify["url"] == nil || a.RemindEvery.D != 30*time.Minute {
 		t.Errorf("a = %+v, want spec's", a)
 	}
 	for _, id := range []string{"b", "c", "d", "e", "z"} {

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/devserver/devtest"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -68,6 +69,7 @@ func TestDecisionParksRefusesAndRetries(t *testing.T) {
 		if s := v.Steps[0]; s.Status != workflows.StatusSucceeded || s.Attempts != 2 {
 			t.Errorf("check after retry: %+v", s)
 		}
+		devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestDecisionParksRefusesAndRetries-decided"), devtest.HistoryJSON(t, c, run.ID), run.ID)
 		if got := a.call("POST", path, a.bob, map[string]any{"action": "retry"}, &p); got != 409 || p.Error != "run "+run.ID+" has already ended: succeeded" {
 			t.Errorf("after the end: %d %+v", got, p)
 		}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/devserver/devtest"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -21,7 +22,8 @@ func TestRerunResumesFromTheFailedStep(t *testing.T) {
 		a := newTrustAPI(t, c, st)
 		dir := t.TempDir()
 		ready, deploys := filepath.Join(dir, "ready"), filepath.Join(dir, "deploys")
-		a.register(`apiVersion: runbook/v1
+		release := func(pre, post string) string {
+			return `apiVersion: runbook/v1
 kind: Runbook
 metadata: {name: release}
 spec:
@@ -32,14 +34,16 @@ spec:
       approval: {approvers: ["group:board"]}
     - id: deploy
       action: shell
-      with: {script: 'echo "$V" >> "$F"; echo deployed-$V', env: {V: "${{ params.version }}", F: "`+deploys+`"}}
-    - id: check
+      with: {script: 'echo "$V" >> "$F"; echo deployed-$V', env: {V: "${{ params.version }}", F: "` + deploys + `"}}
+` + pre + `    - id: check
       action: shell
-      with: {command: [test, -f, "`+ready+`"]}
+      with: {command: [test, -f, "` + ready + `"]}
     - id: after
       action: log
       with: {message: "${{ steps.deploy.outputs.stdout }}"}
-`, 201)
+` + post
+		}
+		a.register(release("", ""), 201)
 		var run runView
 		if got := a.call("POST", "/api/v1/runbooks/release/runs", a.ann, map[string]any{}, &run); got != 201 {
 			t.Fatalf("start: %d", got)
@@ -105,6 +109,7 @@ spec:
 		if !slices.Equal(v.Reruns, []string{re.ID}) {
 			t.Errorf("the first run's reruns: %v", v.Reruns)
 		}
+		devtest.RecordHistory(t, filepath.Join("..", "workflows", "testdata", "histories", "TestRerunResumesFromTheFailedStep-rerun"), devtest.HistoryJSON(t, c, re.ID), re.ID)
 		if es := a.audit(a.viewer, "action=run.rerun&run="+re.ID).Entries; len(es) != 1 || es[0].Actor != "ann" || es[0].Outcome != "ok" {
 			t.Errorf("audit: %+v", es)
 		}
@@ -122,5 +127,52 @@ spec:
 			return len(nv.Steps) > 0 && nv.Steps[0].Status == workflows.StatusWaitingApproval
 		})
 		a.call("POST", "/api/v1/runs/"+re2.ID+"/cancel", a.ann, nil, nil)
+
+		// The latest version adds pre before check, and post, which reads
+		// pre, at the end: resumed at check, post would read a step that
+		// never ran; resumed at pre, the new step runs, the changed version
+		// asks the approval again, and deploy is still reused.
+		a.register(release(`    - id: pre
+      action: log
+      with: {message: "pre-${{ params.version }}"}
+`, `    - id: post
+      action: log
+      with: {message: "${{ steps.pre.outputs.message }}"}
+`), 201)
+		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/rerun", a.ann, map[string]any{"from": "check", "version": "latest"}, &p); got != 422 ||
+			len(p.Details) != 1 || !strings.HasPrefix(p.Details[0].(map[string]any)["message"].(string), "post reads steps.pre, which run "+run.ID+" has no result for") {
+			t.Errorf("latest from check: %d %+v", got, p)
+		}
+		var re3 rerunView
+		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/rerun", a.ann, map[string]any{"from": "pre", "version": "latest"}, &re3); got != 201 {
+			t.Fatalf("latest from pre: %d", got)
+		}
+		if strings.Join(re3.RunAgain, ",") != "gate" || strings.Join(re3.Reused, ",") != "deploy" || len(re3.NotRun) != 0 || re3.Version != 2 {
+			t.Errorf("latest from pre: version %d %+v", re3.Version, re3.Result)
+		}
+		waitFor(t, func() bool {
+			a.call("GET", "/api/v1/runs/"+re3.ID, a.viewer, nil, &nv)
+			return len(nv.Steps) > 0 && nv.Steps[0].Status == workflows.StatusWaitingApproval
+		})
+		if got := a.call("POST", "/api/v1/runs/"+re3.ID+"/approvals/gate", a.bob, map[string]any{"decision": "approve"}, nil); got != 200 {
+			t.Fatalf("vote on the latest rerun: %d", got)
+		}
+		waitFor(t, func() bool {
+			a.call("GET", "/api/v1/runs/"+re3.ID, a.viewer, nil, &nv)
+			return workflows.Ended(nv.Status)
+		})
+		statuses = map[string]string{}
+		outputs := map[string]any{}
+		for _, s := range nv.Steps {
+			statuses[s.ID] = s.Status
+			outputs[s.ID] = s.Outputs["message"]
+		}
+		if nv.Status != workflows.RunSucceeded || statuses["deploy"] != workflows.StatusReused || statuses["pre"] != workflows.StatusSucceeded ||
+			outputs["post"] != "pre-v1" {
+			t.Errorf("latest rerun: %s %v %v", nv.Status, statuses, outputs)
+		}
+		if b, _ := os.ReadFile(deploys); string(b) != "v1\n" {
+			t.Errorf("deploys after the latest rerun: %q, want one", b)
+		}
 	})
 }

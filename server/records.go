@@ -36,18 +36,10 @@ func settleSteps(steps []workflows.StepState) {
 	}
 }
 
-// stepDetail is the part of a timeline entry its record keeps as JSON.
-type stepDetail struct {
-	Compensates           string           `json:"compensates,omitempty"`
-	Message               string           `json:"message,omitempty"`
-	Approvers             []string         `json:"approvers,omitempty"`
-	MinApprovals          int              `json:"minApprovals,omitempty"`
-	Votes                 []workflows.Vote `json:"votes,omitempty"`
-	CompensationStartedAt *time.Time       `json:"compensationStartedAt,omitempty"`
-	CompensationEndedAt   *time.Time       `json:"compensationEndedAt,omitempty"`
-	CompensationError     string           `json:"compensationError,omitempty"`
-	ReusedFrom            string           `json:"reusedFrom,omitempty"`
-}
+// A step record keeps in columns what is filtered or sorted on (step,
+// item, loop, phase, kind, status, attempts, times, outputs, error); its
+// Detail holds every other field of the timeline entry as JSON, so a field
+// added to workflows.StepState is kept without a change here.
 
 // stepRecord is a timeline entry as its record, its times to the
 // microsecond (what Postgres keeps), so that every time of it reads back
@@ -60,31 +52,30 @@ func stepRecord(runID string, s workflows.StepState) store.StepEvent {
 		item = *s.Item
 	}
 	out, _ := json.Marshal(s.Outputs)
+	rest := s
+	rest.ID, rest.Kind, rest.Loop, rest.Item, rest.Phase, rest.Status, rest.Attempts = "", "", "", nil, "", "", 0
+	rest.StartedAt, rest.EndedAt, rest.Outputs, rest.Error, rest.ErrorType = nil, nil, nil, "", ""
 	var detail []byte
-	d := stepDetail{Compensates: s.Compensates, Message: s.Message, Approvers: s.Approvers, MinApprovals: s.MinApprovals, Votes: s.Votes,
-		CompensationStartedAt: s.CompensationStartedAt, CompensationEndedAt: s.CompensationEndedAt, CompensationError: s.CompensationError, ReusedFrom: s.ReusedFrom}
-	if b, _ := json.Marshal(d); string(b) != "{}" {
+	if b, _ := json.Marshal(rest); string(b) != `{"id":"","kind":"","status":""}` {
 		detail = b
 	}
 	return store.StepEvent{RunID: runID, StepID: s.ID, Item: item, Loop: s.Loop, Phase: s.Phase, Kind: s.Kind, Status: s.Status,
 		Attempts: s.Attempts, StartedAt: s.StartedAt, EndedAt: s.EndedAt, Outputs: out, Error: s.Error, ErrorType: s.ErrorType, Detail: detail}
 }
 
-// stepState is a record as a timeline entry.
+// stepState is a record as a timeline entry: its detail, then its columns.
 func stepState(e store.StepEvent) workflows.StepState {
-	s := workflows.StepState{ID: e.StepID, Kind: e.Kind, Loop: e.Loop, Phase: e.Phase, Status: e.Status, Attempts: e.Attempts,
-		StartedAt: utc(e.StartedAt), EndedAt: utc(e.EndedAt), Error: e.Error, ErrorType: e.ErrorType}
+	var s workflows.StepState
+	if len(e.Detail) > 0 {
+		_ = json.Unmarshal(e.Detail, &s)
+	}
+	s.ID, s.Kind, s.Loop, s.Phase, s.Status, s.Attempts = e.StepID, e.Kind, e.Loop, e.Phase, e.Status, e.Attempts
+	s.StartedAt, s.EndedAt, s.Error, s.ErrorType, s.Outputs, s.Item = utc(e.StartedAt), utc(e.EndedAt), e.Error, e.ErrorType, nil, nil
 	if e.Item >= 0 {
 		item := e.Item
 		s.Item = &item
 	}
 	_ = json.Unmarshal(e.Outputs, &s.Outputs)
-	var d stepDetail
-	if len(e.Detail) > 0 && json.Unmarshal(e.Detail, &d) == nil {
-		s.Compensates, s.Message, s.Approvers, s.MinApprovals, s.Votes = d.Compensates, d.Message, d.Approvers, d.MinApprovals, d.Votes
-		s.CompensationStartedAt, s.CompensationEndedAt, s.CompensationError = d.CompensationStartedAt, d.CompensationEndedAt, d.CompensationError
-		s.ReusedFrom = d.ReusedFrom
-	}
 	return s
 }
 

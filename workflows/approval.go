@@ -198,7 +198,7 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 	key := approvalKey(s.ID, st.Item)
 	r.approvals[key] = w
 	st.Status, st.Approvers, st.MinApprovals = StatusWaitingApproval, approvers, a.MinApprovals
-	stopReminders := r.announce(ctx, sc, s, w)
+	stopReminders := r.announce(ctx, sc, s, s.Approval.Notify, s.Approval.RemindEvery, "approval", func() bool { return w.decision == plan.DecisionPending })
 	defer stopReminders()
 	decided := func() bool { return w.decision != plan.DecisionPending }
 	for {
@@ -280,25 +280,25 @@ func lastRejecter(w *approvalWait) string {
 	return "nobody"
 }
 
-// announce sends the approval's notification, and reminders every
-// remindEvery until it is decided. It returns a function that stops them.
-func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, w *approvalWait) func() {
-	a := s.Approval
-	if a.Notify == nil {
+// announce sends a wait's notification (an approval's, a decision's), and
+// reminders every remindEvery while waiting says so. It returns a
+// function that stops them.
+func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, notify map[string]*plan.Value, remindEvery plan.Duration, what string, waiting func() bool) func() {
+	if notify == nil {
 		return func() {}
 	}
 	nctx, cancel := workflow.WithCancel(ctx)
-	every, err := r.ev.Duration(a.RemindEvery, r.vars(sc))
+	every, err := r.ev.Duration(remindEvery, r.vars(sc))
 	if err != nil {
 		r.logger(ctx).Warn("remindEvery", "step", s.ID, "error", err)
 	}
 	workflow.Go(nctx, func(c workflow.Context) {
 		actx := workflow.WithActivityOptions(c, workflow.ActivityOptions{StartToCloseTimeout: time.Minute,
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
-		for w.decision == plan.DecisionPending {
+		for waiting() {
 			scratch := &StepState{}
-			if _, err := r.runActivity(actx, sc, s, "notify", plan.ActionFacts{}, a.Notify, scratch); err != nil && c.Err() == nil {
-				r.logger(c).Warn("approval notification failed", "step", s.ID, "error", err)
+			if _, err := r.runActivity(actx, sc, s, "notify", plan.ActionFacts{}, notify, scratch); err != nil && c.Err() == nil {
+				r.logger(c).Warn(what+" notification failed", "step", s.ID, "error", err)
 			}
 			if every <= 0 || workflow.Sleep(c, every) != nil {
 				return

@@ -239,3 +239,43 @@ func TestForEachItemParks(t *testing.T) {
 		t.Errorf("parked: run %s, items %v, want %v", parked.Status, statuses, want)
 	}
 }
+
+// A step that starts waiting for a decision notifies, reminds every
+// remindEvery while it waits, and stops once decided; the URL reads a
+// secret, so the activity renders it.
+func TestDecisionNotifiesAndReminds(t *testing.T) {
+	broken, scripts := true, []string{}
+	var texts []string
+	h := newHarness(t, map[string]action{
+		"shell": shellFails(&broken, &scripts),
+		"notify": func(in plan.ActionInput) (map[string]any, error) {
+			if _, ok := in.Deferred["url"]; !ok || in.Inputs["url"] != nil {
+				t.Errorf("the webhook URL reads a secret and must be rendered by the activity: %+v", in)
+			}
+			texts = append(texts, in.Inputs["text"].(string))
+			return map[string]any{"status": 200}, nil
+		},
+	})
+	h.env.RegisterDelayedCallback(func() { broken = false }, 140*time.Minute)
+	var answer error
+	h.decide(150*time.Minute, workflows.DecisionRequest{Step: "check", Action: plan.DecideRetry, User: "carol"}, &answer)
+	h.run(head+`  secrets: [HOOK]
+  params: [{name: host, type: string, default: db1}]
+  steps:
+    - id: check
+      action: shell
+      with: {script: "test -f /tmp/ready"}
+      onStepFailure:
+        action: ask
+        notify: {url: "${{ secrets.HOOK }}", text: "check on ${{ params.host }} failed: decide"}
+        remindEvery: 1h
+    - {id: after, action: log, with: {message: done}}
+`, nil)
+	if _, et := h.result(); et != "" || answer != nil {
+		t.Fatalf("result %q, decision %v", et, answer)
+	}
+	want := []string{"check on db1 failed: decide", "check on db1 failed: decide", "check on db1 failed: decide"}
+	if !reflect.DeepEqual(texts, want) {
+		t.Errorf("notifications = %v (one when it parks, reminders at 1h and 2h, none after the decision)", texts)
+	}
+}

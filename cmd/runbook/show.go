@@ -40,6 +40,10 @@ type shownRun struct {
 	Steps         []shownStep    `json:"steps"`
 	StepsTotal    int            `json:"stepsTotal"`
 	Handovers     int            `json:"handovers"`
+	RerunOf       string         `json:"rerunOf"`
+	RerunFrom     string         `json:"rerunFrom"`
+	RerunReason   string         `json:"rerunReason"`
+	Reruns        []string       `json:"reruns"`
 }
 
 // shownStep is one entry of a run's timeline, as the API answers it.
@@ -258,6 +262,16 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	default:
 		field("Ended", "not recorded yet")
 	}
+	if r.RerunOf != "" {
+		of := r.RerunOf + ", from " + or(r.RerunFrom, "the top")
+		if r.RerunReason != "" {
+			of += ": " + strconv.Quote(r.RerunReason)
+		}
+		field("Rerun of", "%s", of)
+	}
+	if len(r.Reruns) > 0 {
+		field("Reruns", "%s", strings.Join(r.Reruns, ", "))
+	}
 	if r.Handovers > 0 {
 		field("Handovers", "%d (the run continued as a new execution)", r.Handovers)
 	}
@@ -335,6 +349,8 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 		}
 	}
 
+	printDecisions(out, r.ID, r.Steps, day)
+
 	// An action's own compensate (no compensate.steps of its own) has no
 	// entry: its undo shows as one.
 	undone := map[string]bool{}
@@ -372,6 +388,44 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	}
 }
 
+// printDecisions lists the steps that wait for a decision or had one
+// (onStepFailure: ask), with who decided what.
+func printDecisions(out io.Writer, run string, steps []shownStep, day string) {
+	var asked []shownStep
+	for _, s := range steps {
+		if s.Status == workflows.StatusWaitingDecision || len(s.Decisions) > 0 {
+			asked = append(asked, s)
+		}
+	}
+	if len(asked) == 0 {
+		return
+	}
+	fmt.Fprintln(out, "\nDecisions")
+	for _, s := range asked {
+		fmt.Fprintf(out, "  %s: %s, deciders %s\n", entryName(&s), s.Status, or(strings.Join(s.Deciders, ", "), "any operator"))
+		uw := 4
+		for _, d := range s.Decisions {
+			uw = max(uw, len(d.User))
+		}
+		for _, d := range s.Decisions {
+			line := fmt.Sprintf("    %-*s  %-6s %s", uw, d.User, d.Action, stampIn(&d.At, day))
+			if d.Comment != "" {
+				line += "  " + strconv.Quote(d.Comment)
+			}
+			for _, k := range plan.SortedKeys(d.Inputs) {
+				line += fmt.Sprintf("  inputs.%s=%s", k, valueText(d.Inputs[k]))
+			}
+			for _, k := range plan.SortedKeys(d.Outputs) {
+				line += fmt.Sprintf("  outputs.%s=%s", k, valueText(d.Outputs[k]))
+			}
+			fmt.Fprintln(out, line)
+		}
+		if s.Status == workflows.StatusWaitingDecision {
+			fmt.Fprintf(out, "    waiting: runbook decide %s %s retry|skip|fail\n", run, entryName(&s))
+		}
+	}
+}
+
 // printStep writes one timeline entry and what it produced or why it failed.
 func printStep(out io.Writer, s shownStep, width int, day string, logs map[string][]tailLine) {
 	took := ""
@@ -391,6 +445,9 @@ func printStep(out io.Writer, s shownStep, width int, day string, logs map[strin
 	}
 	if s.CompensationStartedAt != nil {
 		notes = append(notes, "undone at "+stampIn(s.CompensationStartedAt, day))
+	}
+	if s.ReusedFrom != "" {
+		notes = append(notes, "reused from "+s.ReusedFrom)
 	}
 	if len(notes) > 0 {
 		line += "  " + strings.Join(notes, "; ")

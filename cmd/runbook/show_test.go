@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -142,7 +143,14 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 	if out, err := deploy.CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
-	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "ok v1.0.0") }))
+	var fixed atomic.Bool // the canary of v9.9.9 turns healthy
+	health := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if fixed.Load() {
+			fmt.Fprint(w, "ok v9.9.9")
+			return
+		}
+		fmt.Fprint(w, "ok v1.0.0")
+	}))
 	defer health.Close()
 	slack := newHook(t)
 	dev := startProcIn(t, dir, []string{"SERVICE_STATE_DIR=" + state, "RUNBOOK_PASS_ENV=SERVICE_STATE_DIR", "RUNBOOK_SECRET_SLACK_URL=" + slack.URL},
@@ -248,5 +256,111 @@ func TestShowChangeReleaseAfterRollback(t *testing.T) {
 	// Compensation lines of follow come after the failure that caused them.
 	if f, c := strings.Index(followed, "canary_health            failed"), strings.Index(followed, "rollback_canary          succeeded"); f < 0 || c < f {
 		t.Errorf("follow shows the rollback before the failure:\n%s", followed)
+	}
+
+	// Recovery (issue 16's own case): the operator puts v9.9.9 back on the
+	// canary by hand and resumes from canary_health with the same version
+	// and params: the two approvals carry over and deploy_canary's outputs
+	// are reused (with a warning: the first run rolled it back); while the
+	// canary is still bad, the rerun's failure compensates the reused
+	// deploy_canary.
+	redeploy := exec.Command(filepath.Join(examples, "scripts", "deploy.sh"), "api", "v9.9.9", "canary")
+	redeploy.Env = append(os.Environ(), "SERVICE_STATE_DIR="+state)
+	if out, err := redeploy.CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	code, o = cli(op, "rerun", id, "--from", "canary_health", "--reason", "retry the canary", "--follow")
+	if code != 1 || !strings.HasPrefix(o, "run ") || !strings.Contains(o, "\n  reused: announce, change_board, deploy_canary\n") || strings.Contains(o, "run again") ||
+		!strings.Contains(o, "warning: step deploy_canary was compensated in run "+id+": its outputs are reused, what it did is not done again") {
+		t.Fatalf("rerun while the canary is bad: %d\n%s", code, o)
+	}
+	bad := regexp.MustCompile(`^run (\S+) started`).FindStringSubmatch(o)[1]
+	_, shown = cli(op, "show", bad)
+	for _, re := range []string{
+		`(?m)^Rerun of  ` + id + `, from canary_health: "retry the canary"$`,
+		`(?m)^  change_board +reused +\d\d:\d\d:\d\dZ +\S+ +reused from ` + id + `$`,
+		`(?m)^  deploy_canary +compensated +.*reused from ` + id + `$`,
+		`(?m)^  rollback_canary +succeeded +\d\d:\d\d:\d\dZ +\S+ +compensate, undoes deploy_canary$`,
+	} {
+		if !regexp.MustCompile(re).MatchString(shown) {
+			t.Errorf("show of the failed rerun lacks %s:\n%s", re, shown)
+		}
+	}
+	// Fixed: the rerun promotes without asking anyone again.
+	fixed.Store(true)
+	code, o = cli(op, "rerun", id, "--from", "canary_health", "--follow")
+	if code != 0 || !strings.Contains(o, "\n  reused: announce, change_board, deploy_canary\n") || !regexp.MustCompile(`(?m)promote +succeeded`).MatchString(o) {
+		t.Fatalf("rerun once fixed: %d\n%s", code, o)
+	}
+	// With a param changed the approval is asked again.
+	code, o = cli(op, "rerun", id, "--from", "canary_health", "-p", "canary_wait=5s")
+	if code != 0 || !strings.Contains(o, "\n  run again: change_board\n") {
+		t.Fatalf("rerun with -p: %d\n%s", code, o)
+	}
+	asked := regexp.MustCompile(`^run (\S+) started`).FindStringSubmatch(o)[1]
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals")
+		if code == 0 && regexp.MustCompile(`(?m)^`+asked+`\s+change_board\s`).MatchString(o) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the rerun with -p does not wait for approval: %d\n%s", code, o)
+		}
+	}
+	cli(op, "cancel", asked)
+}
+
+// show names a rerun's origin and a run's reruns, marks reused steps, and
+// lists decisions: who decided what, and the step still waiting.
+func TestShowRerunAndDecisions(t *testing.T) {
+	r := &shownRun{ID: "release-20261202-new", Runbook: "release", Version: 3, Status: "waiting_decision",
+		Trigger: "api", TriggeredBy: "ann", StartedBy: "ann",
+		RerunOf: "release-20261202-old", RerunFrom: "check", RerunReason: "made it ready",
+		Reruns:    []string{"release-20261202-newer"},
+		CreatedAt: *at("2026-12-02T03:00:00Z"),
+		Steps: []shownStep{
+			{ID: "deploy", Kind: "action", Status: "reused", ReusedFrom: "release-20261202-old", StartedAt: at("2026-12-02T02:00:00Z"), EndedAt: at("2026-12-02T02:00:01Z"),
+				Outputs: map[string]any{"stdout": "deployed\n"}},
+			{ID: "check", Kind: "action", Status: "succeeded", Attempts: 2, StartedAt: at("2026-12-02T03:00:00Z"), EndedAt: at("2026-12-02T03:05:00Z"),
+				Deciders: []string{"group:board"},
+				Decisions: []workflows.Decision{{User: "bob", Action: plan.DecideRetry, Comment: "created it", At: *at("2026-12-02T03:04:00Z"),
+					Inputs: map[string]any{"timeout": "5m"}}}},
+			{ID: "hosts", Kind: "action", Item: new(2), Status: "waiting-decision", Attempts: 1, StartedAt: at("2026-12-02T03:05:00Z"),
+				Error: "exit status 1", ErrorType: "ShellExitError"},
+		},
+	}
+	var b bytes.Buffer
+	printRun(&b, r, nil, nil)
+	got := b.String()
+	got = regexp.MustCompile(`running for [^)]*`).ReplaceAllString(got, "running for T")
+	want := `Run       release-20261202-new
+Runbook   release v3
+Status    waiting_decision
+Trigger   api: ann
+Starter   ann
+Started   2026-12-02 03:00:00Z
+Ended     - (running for T)
+Rerun of  release-20261202-old, from check: "made it ready"
+Reruns    release-20261202-newer
+Params    none
+
+Steps
+  deploy    reused           02:00:00Z  1s        reused from release-20261202-old
+      stdout = "deployed\n"
+  check     succeeded        03:00:00Z  5m        2 attempts
+  hosts[2]  waiting-decision 03:05:00Z
+      error (ShellExitError): exit status 1
+
+Decisions
+  check: succeeded, deciders group:board
+    bob   retry  03:04:00Z  "created it"  inputs.timeout="5m"
+  hosts[2]: waiting-decision, deciders any operator
+    waiting: runbook decide release-20261202-new hosts[2] retry|skip|fail
+
+Outputs
+  none
+`
+	if got != want {
+		t.Errorf("got\n%s\nwant\n%s", got, want)
 	}
 }
