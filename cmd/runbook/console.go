@@ -33,11 +33,18 @@ func (f *consoleFlags) check() error {
 	if err != nil || d <= 0 {
 		return usagef("--session-ttl %q: want a positive duration such as 12h or 30m", *f.ttl)
 	}
-	if *f.publicURL != "" {
-		u, err := url.Parse(*f.publicURL)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return usagef("--public-url %q: want http://HOST or https://HOST[:PORT][/PATH]", *f.publicURL)
-		}
+	return checkPublicURL(*f.publicURL)
+}
+
+// checkPublicURL refuses a public URL that is not http(s)://HOST: a
+// usage error.
+func checkPublicURL(s string) error {
+	if s == "" {
+		return nil
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return usagef("--public-url %q: want http://HOST or https://HOST[:PORT][/PATH]", s)
 	}
 	return nil
 }

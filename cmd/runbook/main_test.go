@@ -254,6 +254,7 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"server", "--session-ttl", "0s"},
 		{"dev", "--session-ttl", "soon"},
 		{"server", "--public-url", "runbooks.example.com"},
+		{"worker", "--public-url", "ftp://runbooks.example.com"},
 		{"token"},
 	} {
 		var out, errOut strings.Builder

@@ -191,7 +191,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	defer st.Close()
 	secrets := secretSource(os.Getenv("RUNBOOK_SECRETS_DIR"))
 	if *withWorker {
-		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets, Logs: store.LogSink{Store: st}}})
+		// Announcements link to the console: at --public-url, else here.
+		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets, Logs: store.LogSink{Store: st},
+			PublicURL: or(cf.options(st).PublicURL, "http://"+*listen)}})
 		if err := w.Start(); err != nil {
 			return err
 		}
