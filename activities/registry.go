@@ -22,7 +22,7 @@ type call struct {
 	Runbook, RunID, StepID string
 	Link                   string // the console page of an announcement (plan.ActionInput.Link)
 	Item                   int    // -1 outside a forEach
-	Attempt                int // of the step, counting its earlier calls
+	Attempt                int    // of the step, counting its earlier calls
 }
 
 // log writes msg to the worker's log with the run and step, when the

@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/opsrunbook/runbook/activities"
