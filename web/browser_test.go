@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -45,6 +46,7 @@ spec:
       approval:
         approvers: ["group:board"]
         minApprovals: 2
+        timeout: 2h
         message: "release for ${{ params.who }}?"
         inputs:
           - {name: ticket, type: string, pattern: "^CHG-[0-9]+$", required: true}
@@ -233,6 +235,19 @@ func (p *person) open(path string, waitFor string) {
 	p.run(chromedp.Navigate(p.base+path), chromedp.WaitVisible(chromedp.CSS(waitFor)))
 }
 
+// shot saves the page as docs/console-NAME.png when RECORD_SCREENSHOTS
+// is set, so docs/console.md shows the pages as they are.
+func (p *person) shot(name string) {
+	p.t.Helper()
+	if os.Getenv("RECORD_SCREENSHOTS") == "" {
+		return
+	}
+	img := get(p, chromedp.FullScreenshot(100))
+	if err := os.WriteFile(filepath.Join("..", "docs", "console-"+name+".png"), img, 0o644); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
 // post submits a form the page does not offer, as a forger would: to
 // action, with fields (the value "session" takes the page's own CSRF
 // token).
@@ -320,6 +335,9 @@ func TestBrowser(t *testing.T) {
 	for i, name := range []string{"bob", "cy"} {
 		p := s.person(browser, name)
 		p.open("/", "#mine")
+		if name == "bob" {
+			p.shot("inbox")
+		}
 		row := fmt.Sprintf(`#mine tr[data-run=%q]`, runID)
 		if got := p.text(row + " td:nth-child(3)"); got != "release for "+payload+"?" {
 			t.Errorf("%s's inbox row: %q", name, got)
@@ -327,7 +345,16 @@ func TestBrowser(t *testing.T) {
 		if got := p.text(row + " td:nth-child(4)"); got != fmt.Sprintf("%d of 2", i) {
 			t.Errorf("%s's inbox votes: %q", name, got)
 		}
+		if got := p.text(row + " td:nth-child(5)"); !regexp.MustCompile(`^\d+s \(since .+\)$`).MatchString(got) {
+			t.Errorf("%s's inbox waiting: %q", name, got)
+		}
+		if got := p.text(row + " td:nth-child(6)"); !regexp.MustCompile(`^.+ \(in (2h0m0s|1h59m0s)\)$`).MatchString(got) {
+			t.Errorf("%s's inbox deadline: %q", name, got)
+		}
 		p.run(chromedp.Click(chromedp.CSS(row+" a.open")), chromedp.WaitVisible(chromedp.ID("vote")))
+		if name == "cy" {
+			p.shot("approval")
+		}
 		if got := p.text("#params"); !strings.Contains(got, payload) {
 			t.Errorf("params as text: %q", got)
 		}
@@ -394,6 +421,7 @@ func TestBrowser(t *testing.T) {
 
 	// The viewer's page followed without reloading.
 	vic.until(boardStatus + ` === "succeeded" && window.__samePage === true`)
+	vic.shot("run")
 	if !vic.is(`!document.getElementById("live").hidden`) {
 		t.Error("the run page does not say it is live")
 	}
