@@ -29,7 +29,9 @@ var RestorePostgresSpec = &plan.ActionSpec{
 	Outputs: []plan.Field{
 		{Name: "tables", Type: plan.IntType, Description: "Tables in the target database after the restore."},
 		{Name: "rows", Type: plan.MapOf(plan.IntType), Description: "Row count per table, keyed schema.table."},
-		{Name: "seconds", Type: plan.NumberType, Description: "How long pg_restore took (the measured restore time)."},
+		{Name: "seconds", Type: plan.NumberType, Description: "How long pg_restore took (the measured restore time, RTO)."},
+		{Name: "backupCreated", Type: plan.StringType, Description: "When the dump restored was made, from its manifest (RFC 3339, UTC)."},
+		{Name: "backupAgeSeconds", Type: plan.NumberType, Description: "How old the dump was when the restore started, from its manifest: the data a real recovery would lose (RPO)."},
 	},
 }
 
@@ -48,7 +50,8 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 	if ri.Jobs < 1 {
 		return nil, badInput("restore.postgres: jobs must be at least 1, not %d", ri.Jobs)
 	}
-	if m, err := readManifest(ri.Path); err == nil && m.Kind != "postgres" {
+	m, err := readManifest(ri.Path)
+	if err == nil && m.Kind != KindPostgres {
 		return nil, badInput("restore.postgres: %s is a %s backup, not a database dump", ri.Path, m.Kind)
 	}
 	if _, err := verifyBackup(ctx, ri.Path); err != nil {
@@ -88,6 +91,7 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 		args = append(args, "--jobs="+strconv.Itoa(ri.Jobs))
 	}
 	start := time.Now()
+	age := start.Sub(m.Created).Seconds() // m is read: verifyBackup passed
 	_, err = pg.run(ctx, "pg_restore", append(args, ri.Path)...)
 	seconds := time.Since(start).Seconds()
 	if err != nil {
@@ -107,7 +111,8 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 	for k, n := range counts {
 		rows[k] = n
 	}
-	return map[string]any{"tables": int64(len(counts)), "rows": rows, "seconds": seconds}, nil
+	return map[string]any{"tables": int64(len(counts)), "rows": rows, "seconds": seconds,
+		"backupCreated": m.Created.UTC().Format(time.RFC3339), "backupAgeSeconds": age}, nil
 }
 
 // alsoFailed adds a cleanup's failure to err's message, keeping err's

@@ -1,6 +1,7 @@
 package examples_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -8,6 +9,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -111,6 +113,26 @@ func stepStatus(st *workflows.Status, id string) string {
 		}
 	}
 	return "absent"
+}
+
+// stepState is a step's entry in a run's timeline.
+func stepState(st *workflows.Status, id string) *workflows.StepState {
+	for i := range st.Steps {
+		if st.Steps[i].ID == id {
+			return &st.Steps[i]
+		}
+	}
+	return &workflows.StepState{}
+}
+
+// readManifestFile reads the manifest beside a backup.
+func readManifestFile(archive string) (*activities.Manifest, error) {
+	b, err := os.ReadFile(activities.ManifestPath(archive))
+	if err != nil {
+		return nil, err
+	}
+	var m activities.Manifest
+	return &m, json.Unmarshal(b, &m)
 }
 
 // stateDir points the example scripts (run by the worker) at a fresh
@@ -249,6 +271,33 @@ func TestBackupAndRestoreDrillEndToEnd(t *testing.T) {
 	if n := psqlValue(t, "postgres", "SELECT count(*) FROM pg_database WHERE datname = '"+scratch+"'"); n != "0" {
 		t.Errorf("scratch database left behind")
 	}
+	// The evidence: RTO from the restore step's timing, RPO from the
+	// dump's manifest, each beside its target.
+	m, err := readManifestFile(dump)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := stepState(st, "restore")
+	rpo, _ := res.Outputs["rpo_seconds"].(float64)
+	if maxAge := restore.StartedAt.Sub(m.Created).Seconds() + 1; rpo <= 0 || rpo > maxAge ||
+		res.Outputs["backup_created"] != m.Created.UTC().Format(time.RFC3339) || res.Outputs["backup"] != dump ||
+		res.Outputs["rpo_target_seconds"] != float64(26*3600) || res.Outputs["rto_target_seconds"] != float64(30*60) {
+		t.Errorf("evidence: %v (manifest created %s, restore started %s)", res.Outputs, m.Created, restore.StartedAt)
+	}
+	if rto, _ := res.Outputs["rto_seconds"].(float64); rto <= 0 || rto > restore.EndedAt.Sub(*restore.StartedAt).Seconds() {
+		t.Errorf("rto %v for a step of %s", res.Outputs["rto_seconds"], restore.EndedAt.Sub(*restore.StartedAt))
+	}
+	// A backup older than the recovery point objective fails the drill
+	// and pages.
+	_, errType, st = s.runPlan(t, drill, map[string]any{"scratch_db": scratch, "max_backup_age": "1ms"})
+	if errType != workflows.ErrAssertion || st.FailedStep != "within_rpo" {
+		t.Errorf("drill past its RPO: %s at %s: %s", errType, st.FailedStep, st.Error)
+	}
+	if got := h.received(); len(got) != 1 || !strings.Contains(got[0], "DR drill failed at within_rpo: the newest backup was ") ||
+		!strings.Contains(got[0], "s old, over the 1ms recovery point objective") {
+		t.Errorf("pages: %q", got)
+	}
+	h.reset()
 
 	// A flipped byte: the restore refuses the dump, no scratch database
 	// is made, and the drill pages.

@@ -87,6 +87,13 @@ func startHook(t *testing.T) *hook {
 	return h
 }
 
+// reset forgets what was received.
+func (h *hook) reset() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.texts = nil
+}
+
 func (h *hook) received() []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()

@@ -54,6 +54,8 @@ func routeQuery(method, path string) (params []any, checked bool) {
 	switch {
 	case path == "/api/v1/runs/:id":
 		return stepsQuery, false
+	case path == "/api/v1/runs/:id/report":
+		return []any{queryParam("format", "string", "json (default) or markdown")}, false
 	case path == "/api/v1/runbooks/:name/diff":
 		return diffQuery, false
 	case strings.HasSuffix(path, "/logs"):

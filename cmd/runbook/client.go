@@ -148,6 +148,10 @@ func (c *apiClient) do(method, path string, body any, out any, header ...string)
 	if resp.StatusCode >= 400 {
 		return resp.StatusCode, problemOf(resp.StatusCode, raw)
 	}
+	if b, ok := out.(*[]byte); ok { // the body as it is (a Markdown report)
+		*b = raw
+		return resp.StatusCode, nil
+	}
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			return resp.StatusCode, fmt.Errorf("decoding the answer: %w", err)

@@ -58,6 +58,7 @@ func commands() []*command {
 		{name: "follow", usage: "follow RUN", summary: "print a run's steps until it ends; exit 1 unless it succeeds", run: runFollow},
 		{name: "logs", usage: "logs RUN [STEP|STEP[ITEM]] [-f] [--since SEQ] [--tail N]", summary: "print the lines steps printed, with times; -f follows until the run ends (exit 1 unless it succeeds)", run: runLogs},
 		{name: "show", usage: "show RUN [--json]", summary: "what a run did: params, steps, errors, approvals, outputs", run: runShow},
+		{name: "report", usage: "report RUN [--markdown]", summary: "the evidence of an ended run for an auditor (JSON, or Markdown): version and hash, who started and approved, step timings, params, outputs", run: runReport},
 		{name: "runs", usage: "runs [--runbook NAME] [--status S] [--since T] [--until T] [--limit N] [--json]", summary: "list runs, newest first", run: runRuns},
 		{name: "approve", usage: "approve RUN STEP [--reject] [-m text] [--input name=value]... [--wait 1m]", summary: "vote on an approval", run: runApprove},
 		{name: "decide", usage: "decide RUN STEP retry|skip|fail [-m text] [--output name=value]... [--input name=value]... [--item N]", summary: "decide on a failed step that waits for a decision (onStepFailure: ask)", run: runDecide},
