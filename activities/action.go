@@ -38,6 +38,10 @@ type Env struct {
 	// Logs keeps the lines steps print (the records database); nil: only
 	// the bounded tail in a failed step's error is kept.
 	Logs steplog.Sink
+	// PublicURL is where users reach the web console
+	// (RUNBOOK_PUBLIC_URL): an approval's or a decision's notification
+	// ends with the link to its page under it. "": no link.
+	PublicURL string
 
 	mu        sync.Mutex
 	redactor  *Redactor // for the values Secrets held last

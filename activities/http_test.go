@@ -159,3 +159,27 @@ func TestNotifyAndLog(t *testing.T) {
 		t.Errorf("log: %v, %v", out, err)
 	}
 }
+
+// An approval's or a decision's notification ends with the link to its
+// console page under the worker's public URL; a notify step's, and any
+// notification without a public URL, have none.
+func TestNotifyLinksToTheConsole(t *testing.T) {
+	srv, got := testServer(t)
+	for i, tc := range []struct {
+		publicURL, link, want string
+	}{
+		{"https://runbooks.example.com/", "/runs/r1/approvals/board", "waits\nhttps://runbooks.example.com/runs/r1/approvals/board"},
+		{"https://runbooks.example.com", "/runs/r1", "waits\nhttps://runbooks.example.com/runs/r1"},
+		{"", "/runs/r1/approvals/board", "waits"},
+		{"https://runbooks.example.com", "", "waits"},
+	} {
+		e := &Env{PublicURL: tc.publicURL}
+		in := plan.ActionInput{Runbook: "rb", RunID: "r1", StepID: "board", Link: tc.link, Inputs: map[string]any{"url": srv.URL + "/hook", "text": "waits"}}
+		if _, err := handlerOf(e, NotifySpec)(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		if b := (*got)[i]["body"].(map[string]any); b["text"] != tc.want {
+			t.Errorf("%+v: text %q, want %q", tc, b["text"], tc.want)
+		}
+	}
+}

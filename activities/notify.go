@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -42,6 +43,9 @@ type notifyInput struct {
 func runNotify(ctx context.Context, c call, ni notifyInput) (map[string]any, error) {
 	// A notification lands in a chat channel: secrets are masked in it too.
 	ni.Text, ni.Data = redact(ctx, ni.Text), redactValue(ctx, ni.Data)
+	if link := c.pageLink(); link != "" {
+		ni.Text += "\n" + link // where the approver votes (or the decider decides)
+	}
 	payload := map[string]any{"text": ni.Text}
 	if ni.Format == "json" {
 		payload = map[string]any{"text": ni.Text, "runbook": c.Runbook, "run": c.RunID, "step": c.StepID, "data": ni.Data}
@@ -67,4 +71,13 @@ func runNotify(ctx context.Context, c call, ni notifyInput) (map[string]any, err
 			temporal.ApplicationErrorOptions{NonRetryable: resp.StatusCode < 500 && resp.StatusCode != http.StatusTooManyRequests})
 	}
 	return map[string]any{"status": int64(resp.StatusCode)}, nil
+}
+
+// pageLink is the address of the console page an announcement is about,
+// under the worker's PublicURL; "" for other calls or without one.
+func (c call) pageLink() string {
+	if c.Link == "" || c.Env == nil || c.PublicURL == "" {
+		return ""
+	}
+	return strings.TrimRight(c.PublicURL, "/") + c.Link
 }

@@ -20,8 +20,9 @@ type runFunc[In any] func(ctx context.Context, c call, in In) (map[string]any, e
 type call struct {
 	*Env
 	Runbook, RunID, StepID string
-	Item                   int // -1 outside a forEach
-	Attempt                int // of the step, counting its earlier calls
+	Link                   string // the console page of an announcement (plan.ActionInput.Link)
+	Item                   int    // -1 outside a forEach
+	Attempt                int    // of the step, counting its earlier calls
 }
 
 // log writes msg to the worker's log with the run and step, when the
@@ -92,7 +93,7 @@ func adapt[In any](e *Env, spec *plan.ActionSpec, run runFunc[In]) Handler {
 		if err := p.decode(&typed); err != nil {
 			return plan.ActionOutput{}, err
 		}
-		out, err := run(ctx, call{Env: e, Runbook: in.Runbook, RunID: in.RunID, StepID: in.StepID, Item: itemOf(in), Attempt: attemptOf(ctx, in)}, typed)
+		out, err := run(ctx, call{Env: e, Runbook: in.Runbook, RunID: in.RunID, StepID: in.StepID, Link: in.Link, Item: itemOf(in), Attempt: attemptOf(ctx, in)}, typed)
 		if err != nil {
 			return plan.ActionOutput{}, err
 		}

@@ -17,6 +17,10 @@ type ActionInput struct {
 	// those templates read (encoded with EncodeVars).
 	Deferred map[string]*Value `json:"deferred,omitempty"`
 	Vars     map[string]any    `json:"vars,omitempty"`
+	// Link is the path of the web console's page an announcement (an
+	// approval's or a decision's notify) is about; the worker puts it
+	// under its public URL at the end of the text.
+	Link string `json:"link,omitempty"`
 }
 
 // ActionOutput is what an action returns: its outputs, as its spec declares them.

@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}}
+var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}, &Session{}}
 
 // RunbookVersion is one immutable version of a runbook: a new one is made
 // only when the content changes.

@@ -209,7 +209,8 @@ func (r *run) approval(ctx workflow.Context, sc *scope, s *plan.Step, st *StepSt
 	if len(a.Quorum) > 0 {
 		st.Quorum, _ = quorumOf(a.Quorum, nil)
 	}
-	stopReminders := r.announce(ctx, sc, s, s.Approval.Notify, s.Approval.RemindEvery, "approval", func() bool { return w.decision == plan.DecisionPending })
+	stopReminders := r.announce(ctx, sc, s, s.Approval.Notify, s.Approval.RemindEvery, "approval", ApprovalPath(r.status.RunID, s.ID, st.Item),
+		func() bool { return w.decision == plan.DecisionPending })
 	defer stopReminders()
 	decided := func() bool { return w.decision != plan.DecisionPending }
 	for {
@@ -294,9 +295,12 @@ func lastRejecter(w *approvalWait) string {
 // announce sends a wait's notification (an approval's, a decision's), and
 // reminders every remindEvery while waiting says so. It returns a
 // function that stops them.
-func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, notify map[string]*plan.Value, remindEvery plan.Duration, what string, waiting func() bool) func() {
+func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, notify map[string]*plan.Value, remindEvery plan.Duration, what, link string, waiting func() bool) func() {
 	if notify == nil {
 		return func() {}
+	}
+	if workflow.GetVersion(ctx, announceLinkVersion, workflow.DefaultVersion, 1) < 1 {
+		link = "" // runs started before announcements carried their page
 	}
 	nctx, cancel := workflow.WithCancel(ctx)
 	every, err := r.ev.Duration(remindEvery, r.vars(sc))
@@ -308,7 +312,7 @@ func (r *run) announce(ctx workflow.Context, sc *scope, s *plan.Step, notify map
 			RetryPolicy: &temporal.RetryPolicy{MaximumAttempts: 3}})
 		for waiting() {
 			scratch := &StepState{}
-			if _, err := r.runActivity(actx, sc, s, "notify", plan.ActionFacts{}, notify, scratch); err != nil && c.Err() == nil {
+			if _, err := r.runLinked(actx, sc, s, "notify", plan.ActionFacts{}, notify, scratch, link); err != nil && c.Err() == nil {
 				r.logger(c).Warn(what+" notification failed", "step", s.ID, "error", err)
 			}
 			if every <= 0 || workflow.Sleep(c, every) != nil {

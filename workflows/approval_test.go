@@ -14,13 +14,14 @@ import (
 )
 
 func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
-	var texts []string
+	var texts, links []string
 	h := newHarness(t, map[string]action{
 		"notify": func(in plan.ActionInput) (map[string]any, error) {
 			if _, ok := in.Deferred["url"]; !ok || in.Inputs["url"] != nil {
 				t.Errorf("the webhook URL reads a secret and must be rendered by the activity: %+v", in)
 			}
 			texts = append(texts, in.Inputs["text"].(string))
+			links = append(links, in.Link)
 			return map[string]any{"status": 200}, nil
 		},
 	})
@@ -42,6 +43,13 @@ func TestApprovalNotifiesRemindsAndReadsApproversFromParams(t *testing.T) {
 	}
 	if want := []string{"resize waits for group:dba", "resize waits for group:dba", "resize waits for group:dba"}; !reflect.DeepEqual(texts, want) {
 		t.Errorf("notifications = %v (one at start, reminders at 1h and 2h)", texts)
+	}
+	// Each carries the approval's page in the console.
+	for _, l := range links {
+		if l != links[0] || !strings.HasPrefix(l, "/runs/") || !strings.HasSuffix(l, "/approvals/resize") || strings.Count(l, "/") != 4 {
+			t.Errorf("links = %v", links)
+			break
+		}
 	}
 	msg := h.calls[len(h.calls)-1].in.Inputs["message"].(string)
 	if msg != "500GB at 9000s" {

@@ -163,7 +163,7 @@ func (r *run) awaitDecision(ctx workflow.Context, sc *scope, s *plan.Step, st *S
 	}()
 	r.logger(ctx).Warn("step failed; waiting for a decision", "step", key, "errorType", se.typ, "error", se.message, "deciders", pol.Deciders)
 	decided := func() bool { return w.decided != nil }
-	defer r.announce(ctx, sc, s, pol.Notify, pol.RemindEvery, "decision", func() bool { return !decided() })()
+	defer r.announce(ctx, sc, s, pol.Notify, pol.RemindEvery, "decision", RunPath(r.status.RunID), func() bool { return !decided() })()
 	if timeout > 0 {
 		ok, aerr := workflow.AwaitWithTimeout(ctx, timeout, decided)
 		if aerr != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -245,7 +246,7 @@ func TestForEachItemParks(t *testing.T) {
 // secret, so the activity renders it.
 func TestDecisionNotifiesAndReminds(t *testing.T) {
 	broken, scripts := true, []string{}
-	var texts []string
+	var texts, links []string
 	h := newHarness(t, map[string]action{
 		"shell": shellFails(&broken, &scripts),
 		"notify": func(in plan.ActionInput) (map[string]any, error) {
@@ -253,6 +254,7 @@ func TestDecisionNotifiesAndReminds(t *testing.T) {
 				t.Errorf("the webhook URL reads a secret and must be rendered by the activity: %+v", in)
 			}
 			texts = append(texts, in.Inputs["text"].(string))
+			links = append(links, in.Link)
 			return map[string]any{"status": 200}, nil
 		},
 	})
@@ -277,5 +279,11 @@ func TestDecisionNotifiesAndReminds(t *testing.T) {
 	want := []string{"check on db1 failed: decide", "check on db1 failed: decide", "check on db1 failed: decide"}
 	if !reflect.DeepEqual(texts, want) {
 		t.Errorf("notifications = %v (one when it parks, reminders at 1h and 2h, none after the decision)", texts)
+	}
+	for _, l := range links { // the run's page, where its decisions are taken
+		if l != links[0] || !strings.HasPrefix(l, "/runs/") || strings.Count(l, "/") != 2 {
+			t.Errorf("links = %v", links)
+			break
+		}
 	}
 }

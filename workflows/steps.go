@@ -311,13 +311,19 @@ const repeatTimeoutVersion = "repeat-timeout-message"
 
 // runActivity renders inputs and executes one action.
 func (r *run) runActivity(ctx workflow.Context, sc *scope, s *plan.Step, action string, facts plan.ActionFacts, with map[string]*plan.Value, st *StepState) (map[string]any, error) {
+	return r.runLinked(ctx, sc, s, action, facts, with, st, "")
+}
+
+// runLinked is runActivity with the console page the call is about
+// (plan.ActionInput.Link), "" for none.
+func (r *run) runLinked(ctx workflow.Context, sc *scope, s *plan.Step, action string, facts plan.ActionFacts, with map[string]*plan.Value, st *StepState, link string) (map[string]any, error) {
 	in, err := r.actionInput(sc, s.ID, with)
 	if err != nil {
 		return nil, err
 	}
 	// Which item and attempt the worker files the call's log lines under;
 	// data of the input only, so histories replay as they were.
-	in.Item, in.Attempts = st.Item, st.Attempts
+	in.Item, in.Attempts, in.Link = st.Item, st.Attempts, link
 	var out plan.ActionOutput
 	if r.factsOf(action, facts).Local && r.in.LocalActions {
 		lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: time.Minute,

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/opsrunbook/runbook/web"
 )
 
 // syncBuffer is a bytes.Buffer safe for the dev server's goroutine.
@@ -82,6 +85,7 @@ func TestDevEndToEndThroughTheCommandLine(t *testing.T) {
 		t.Fatalf("dev output:\n%s", out)
 	}
 	examplesAreInert(t, out.String(), addr, tokens)
+	consoleIsServed(t, out.String(), addr)
 	file := filepath.Join(t.TempDir(), "gate.yaml")
 	if err := os.WriteFile(file, []byte(`apiVersion: runbook/v1
 kind: Runbook
@@ -123,6 +127,16 @@ spec:
 		t.Fatal("the run never showed up in runbook runs")
 	}
 	time.Sleep(time.Second) // let the approval start waiting
+	// Each waiting approval carries the link to its page in the console.
+	if code, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals", "--mine"); code != 0 ||
+		!regexp.MustCompile(`(?m)^RUN\s+STEP\s+VOTES\s+APPROVERS\s+MESSAGE\s+LINK$`).MatchString(o) ||
+		!regexp.MustCompile(`(?m)^`+runID+`\s+board\s+0 of 2\s+group:change-board\s+ship v2\?\s+`+regexp.QuoteMeta(addr+"/runs/"+runID+"/approvals/board")+`$`).MatchString(o) {
+		t.Errorf("approvals: %d\n%s", code, o)
+	}
+	t.Setenv("RUNBOOK_PUBLIC_URL", "https://runbooks.example.com/")
+	if _, o := cli(tokens["RUNBOOK_APPROVER1_TOKEN"], "approvals"); !strings.Contains(o, " https://runbooks.example.com/runs/"+runID+"/approvals/board\n") {
+		t.Errorf("approvals with RUNBOOK_PUBLIC_URL:\n%s", o)
+	}
 	if code, o := cli(tokens["RUNBOOK_OPERATOR_TOKEN"], "approve", runID, "board"); code != 1 ||
 		o != "runbook approve: this needs the approver role (HTTP 403)\n" {
 		t.Errorf("operator approving: %d %s", code, o)
@@ -184,5 +198,31 @@ func examplesAreInert(t *testing.T, out, addr string, tokens map[string]string) 
 	}
 	if got := call(t, addr, tokens["RUNBOOK_OPERATOR_TOKEN"], "POST", "/hooks/alertmanager", alert, &res); got != 200 || len(res.Runs) != 0 {
 		t.Errorf("a test alert started an example: %d %v", got, res.Runs)
+	}
+}
+
+// consoleIsServed: runbook dev serves the web console at /, next to the
+// API's routes.
+func consoleIsServed(t *testing.T, out, addr string) {
+	t.Helper()
+	if !strings.Contains(out, "  Console   "+addr+"/   (sign in with a token below)") {
+		t.Errorf("dev output does not name the console:\n%s", out)
+	}
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := noRedirect.Get(addr + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != "/login?next=%2F" {
+		t.Errorf("GET /: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	resp, err = noRedirect.Get(addr + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Security-Policy") != web.CSP {
+		t.Errorf("GET /login: %d, CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
 	}
 }

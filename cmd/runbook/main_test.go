@@ -251,6 +251,10 @@ func TestUsageErrorsExit2(t *testing.T) {
 		{"worker", "extra"},
 		{"server", "extra"},
 		{"dev", "extra"},
+		{"server", "--session-ttl", "0s"},
+		{"dev", "--session-ttl", "soon"},
+		{"server", "--public-url", "runbooks.example.com"},
+		{"worker", "--public-url", "ftp://runbooks.example.com"},
 		{"token"},
 	} {
 		var out, errOut strings.Builder

@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"net/url"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 	"github.com/opsrunbook/runbook/plan"
 
 	"github.com/opsrunbook/runbook/runbooks"
+	"github.com/opsrunbook/runbook/web"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -159,26 +161,33 @@ func runApprovals(args []string, out, errOut io.Writer) error {
 	var list struct {
 		Approvals []struct {
 			Run, Runbook, Step, Message, Kind, Error string
+			Parent                                   string `json:"parentRun"`
+			Item                                     *int
 			Approvers, Deciders                      []string
 			Votes, Needed                            int
 			Quorum                                   []workflows.QuorumState
 		} `json:"approvals"`
 	}
-	if _, err := connect().do("GET", path, nil, &list); err != nil {
+	cl := connect()
+	if _, err := cl.do("GET", path, nil, &list); err != nil {
 		return err
 	}
+	// The console's pages: at RUNBOOK_PUBLIC_URL, else where the API is.
+	base := or(strings.TrimRight(os.Getenv("RUNBOOK_PUBLIC_URL"), "/"), cl.addr)
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "RUN\tSTEP\tVOTES\tAPPROVERS\tMESSAGE")
+	fmt.Fprintln(tw, "RUN\tSTEP\tVOTES\tAPPROVERS\tMESSAGE\tLINK")
 	for _, a := range list.Approvals {
 		if a.Kind == "decision" { // a failed step waiting for retry, skip or fail
-			fmt.Fprintf(tw, "%s\t%s\tdecision\t%s\tfailed: %s\n", a.Run, a.Step, or(strings.Join(a.Deciders, ","), "operators"), a.Error)
+			fmt.Fprintf(tw, "%s\t%s\tdecision\t%s\tfailed: %s\t%s\n", a.Run, a.Step, or(strings.Join(a.Deciders, ","), "operators"), a.Error,
+				web.RunLink(base, or(a.Parent, a.Run)))
 			continue
 		}
 		approvers := strings.Join(a.Approvers, ",")
 		if len(a.Quorum) > 0 {
 			approvers = quorumText(a.Quorum)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, approvers, a.Message)
+		fmt.Fprintf(tw, "%s\t%s\t%d of %d\t%s\t%s\t%s\n", a.Run, a.Step, a.Votes, a.Needed, approvers, a.Message,
+			web.ApprovalLink(base, or(a.Parent, a.Run), a.Step, a.Item))
 	}
 	return tw.Flush()
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/web"
 	"github.com/opsrunbook/runbook/worker"
 )
 
@@ -42,7 +43,11 @@ func runServer(args []string, out, errOut io.Writer) error {
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
 	codecOrigin := fs.String("codec-cors-origin", os.Getenv("RUNBOOK_CODEC_CORS_ORIGIN"), "the Temporal Web UI origin (https://temporal-ui.example.com) allowed to call /codec/decode from a browser (RUNBOOK_CODEC_CORS_ORIGIN)")
+	cf := addConsoleFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	var key ed25519.PrivateKey
@@ -72,8 +77,8 @@ func runServer(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "API on http://%s\n", l.Addr())
-	return serve(ctx, api, l)
+	fmt.Fprintf(out, "API on http://%s (web console at /)\n", l.Addr())
+	return serve(ctx, api, cf.options(st), l)
 }
 
 func newAPI(st *store.Store, c client.Client, secrets activities.SecretSource) *server.API {
@@ -123,9 +128,15 @@ func (webhookEnv) Values() ([]string, error) {
 
 const webhookSecretPrefix = "RUNBOOK_WEBHOOK_SECRET_"
 
-// serve runs the API and its records syncer until ctx ends, then drains.
-func serve(ctx context.Context, api *server.API, l net.Listener) error {
-	srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+// serve runs the API, the web console in front of it, and the records
+// syncer until ctx ends, then drains.
+func serve(ctx context.Context, api *server.API, co web.Options, l net.Listener) error {
+	co.API = api.Handler()
+	console, err := web.New(co)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: console.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go api.Sync(ctx)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(l) }()
@@ -160,7 +171,11 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	liveExamples := fs.Bool("live-examples", false, "register the examples with their alert triggers and schedules (default: without, so nothing starts them but you)")
 	withWorker := fs.Bool("worker", true, "run a worker in this process (false: start runbook worker processes against it)")
 	codecKeys := codecKeysFlag(fs)
+	cf := addConsoleFlags(fs)
 	if err := noArgs(fs, args); err != nil {
+		return err
+	}
+	if err := cf.check(); err != nil {
 		return err
 	}
 	if err := openStateDir(*dir); err != nil {
@@ -188,7 +203,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	defer st.Close()
 	secrets := secretSource(os.Getenv("RUNBOOK_SECRETS_DIR"))
 	if *withWorker {
-		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets, Logs: store.LogSink{Store: st}}})
+		// Announcements link to the console: at --public-url, else here.
+		w := worker.New(c, worker.Options{Actions: &activities.Env{Secrets: secrets, Logs: store.LogSink{Store: st},
+			PublicURL: or(cf.options(st).PublicURL, "http://"+*listen)}})
 		if err := w.Start(); err != nil {
 			return err
 		}
@@ -223,6 +240,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	case *examples != "":
 		fmt.Fprintf(out, "  Examples  %s, registered without their triggers and schedules (--live-examples keeps them)\n", *examples)
 	}
+	fmt.Fprintf(out, "  Console   %s/   (sign in with a token below)\n", base)
 	fmt.Fprintf(out, "  API       %s/api/v1   (OpenAPI: %s/openapi.json)\n", base, base)
 	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
 	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)
@@ -231,7 +249,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 		fmt.Fprintf(out, "  (it posts to Slack: without RUNBOOK_SECRET_SLACK_URL=<webhook URL> in dev's environment it stops at its secrets check)\n")
 	}
 	fmt.Fprintf(out, "and approve it as two members of change-board:\n  bin/runbook approve RUN change_board --token %s\n  bin/runbook approve RUN change_board --token %s\n\n", tokens.approvers[0], tokens.approvers[1])
-	return serve(ctx, api, l)
+	return serve(ctx, api, cf.options(st), l)
 }
 
 // registerDir registers every runbook of a directory, children first;

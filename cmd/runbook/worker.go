@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"strings"
 	"syscall"
 
 	"github.com/opsrunbook/runbook/activities"
@@ -32,10 +33,14 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 	dsn := secretFlag(fs, "db", "RUNBOOK_DB", "", "the records database step logs go to, a SQLite file or a postgres:// URL (RUNBOOK_DB); the worker touches only the log tables, so a role with rights on those alone will do; without it, step logs keep only the tail a failed step's error carries")
 	stepBytes := fs.Int64("log-step-bytes", int64(envInt("RUNBOOK_LOG_STEP_BYTES", steplog.DefaultStepBytes)), "bytes of log lines kept per step attempt, the first and last halves (RUNBOOK_LOG_STEP_BYTES)")
 	runBytes := fs.Int64("log-run-bytes", int64(envInt("RUNBOOK_LOG_RUN_BYTES", steplog.DefaultRunBytes)), "bytes of log lines kept per run, the first and last halves (RUNBOOK_LOG_RUN_BYTES)")
+	publicURL := fs.String("public-url", os.Getenv("RUNBOOK_PUBLIC_URL"), "the URL users reach the web console at (RUNBOOK_PUBLIC_URL): approval and decision notifications end with the link to their page")
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
-	env := &activities.Env{Secrets: secretSource(*secretsDir)}
+	if err := checkPublicURL(*publicURL); err != nil {
+		return err
+	}
+	env := &activities.Env{Secrets: secretSource(*secretsDir), PublicURL: strings.TrimRight(*publicURL, "/")}
 	if *dsn != "" {
 		st, err := store.OpenLogs(*dsn)
 		if err != nil {

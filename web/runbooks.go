@@ -1,0 +1,123 @@
+package web
+
+import (
+	"net/http"
+	"net/url"
+	"strconv"
+)
+
+func (c *Console) runbooksPage(w http.ResponseWriter, r *http.Request, u *user) {
+	var list struct {
+		Runbooks []runbookView `json:"runbooks"`
+	}
+	if err := c.call(r, u, "GET", "/api/v1/runbooks", nil, &list); err != nil {
+		c.fail(w, r, u, 0, "the runbooks could not be listed", err)
+		return
+	}
+	c.render(w, r, u, http.StatusOK, "runbooks", list.Runbooks)
+}
+
+// runbookData is the runbook page's.
+type runbookData struct {
+	Runbook   runbookView
+	Versions  []runbookView
+	Schedules []scheduleView
+	Diff      *diffView
+	Fields    []field
+	Refused   *apiProblem
+	Done      string
+}
+
+func (c *Console) runbookPage(w http.ResponseWriter, r *http.Request, u *user) {
+	d, err := c.runbook(r, u)
+	if err != nil {
+		c.fail(w, r, u, 0, "runbook "+r.PathValue("name"), err)
+		return
+	}
+	d.Done = r.URL.Query().Get("done")
+	c.render(w, r, u, http.StatusOK, "runbook", d)
+}
+
+func (c *Console) runbook(r *http.Request, u *user) (*runbookData, error) {
+	name := r.PathValue("name")
+	d := &runbookData{}
+	path := apiPath("runbooks", name)
+	if v := r.URL.Query().Get("version"); v != "" {
+		path += "?version=" + url.QueryEscape(v)
+	}
+	if err := c.call(r, u, "GET", path, nil, &d.Runbook); err != nil {
+		return nil, err
+	}
+	var vs struct {
+		Versions []runbookView `json:"versions"`
+	}
+	_ = c.call(r, u, "GET", apiPath("runbooks", name, "versions"), nil, &vs)
+	d.Versions = vs.Versions
+	if p := d.Runbook.Plan; p != nil {
+		for _, s := range p.Schedules {
+			var sv scheduleView
+			if err := c.call(r, u, "GET", apiPath("runbooks", name, "schedules", s.Name), nil, &sv); err != nil {
+				sv = scheduleView{Name: s.Name, Cron: s.Cron, Timezone: s.Timezone, Paused: s.Paused}
+			}
+			d.Schedules = append(d.Schedules, sv)
+		}
+		d.Fields = fieldsOf(p.Params, "param.", nil)
+	}
+	if d.Runbook.Version > 1 {
+		var diff diffView
+		q := "?from=" + strconv.Itoa(d.Runbook.Version-1) + "&to=" + strconv.Itoa(d.Runbook.Version)
+		if err := c.call(r, u, "GET", apiPath("runbooks", name, "diff")+q, nil, &diff); err == nil {
+			d.Diff = &diff
+		}
+	}
+	return d, nil
+}
+
+// startRun starts a run of the runbook's latest version with the form's
+// params, typed as declared; the API checks them (a refusal shows every
+// problem on the runbook page).
+func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
+	name := r.PathValue("name")
+	r.URL.RawQuery = ""
+	d, err := c.runbook(r, u)
+	if err != nil {
+		c.fail(w, r, u, 0, "runbook "+name, err)
+		return
+	}
+	params := map[string]any{}
+	if d.Runbook.Plan != nil {
+		params = formValues(r, d.Runbook.Plan.Params, "param.")
+	}
+	var run runView
+	if err := c.call(r, u, "POST", apiPath("runbooks", name, "runs"), map[string]any{"params": params}, &run); err != nil {
+		p, ok := err.(*apiProblem)
+		if !ok {
+			c.fail(w, r, u, http.StatusServiceUnavailable, "the run was not started", err)
+			return
+		}
+		d.Refused = p
+		if d.Runbook.Plan != nil {
+			d.Fields = fieldsOf(d.Runbook.Plan.Params, "param.", r)
+		}
+		c.render(w, r, u, p.Status, "runbook", d)
+		return
+	}
+	http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID)+"?done=start", http.StatusSeeOther)
+}
+
+// scheduleAction pauses, unpauses or triggers a schedule through the API.
+func (c *Console) scheduleAction(w http.ResponseWriter, r *http.Request, u *user) {
+	name, sched, action := r.PathValue("name"), r.PathValue("schedule"), r.PathValue("action")
+	switch action {
+	case "pause", "unpause", "trigger":
+	default:
+		c.fail(w, r, u, http.StatusNotFound, "no schedule action "+action, nil)
+		return
+	}
+	var answer map[string]any
+	if err := c.call(r, u, "POST", apiPath("runbooks", name, "schedules", sched, action), map[string]any{}, &answer); err != nil {
+		c.fail(w, r, u, 0, action+" refused", err)
+		return
+	}
+	http.Redirect(w, r, "/runbooks/"+url.PathEscape(name)+"?done="+action, http.StatusSeeOther)
+}
