@@ -73,7 +73,7 @@ func TestFirstReadOfABusyRunIsStale(t *testing.T) {
 		began := time.Now()
 		got := cl.call("GET", "/api/v1/runs/"+run.ID, admin, nil, &v)
 		took := time.Since(began)
-		if took > 2*time.Second { // a guard only; docs/benchmarks.md has the figures
+		if took > 5*time.Second { // a guard only (a loaded machine is slow); v.Stale says the path; docs/benchmarks.md has the figures
 			t.Errorf("the first read took %v", took)
 		}
 		steps := ""
