@@ -168,7 +168,7 @@ func newS3Store(ctx context.Context, action, bucket, keyPrefix string, o s3Optio
 	return &s3Store{client: client, action: action, bucket: bucket, dir: keyPrefix}, nil
 }
 
-func (s *s3Store) key(name string) string   { return s.dir + name }
+func (s *s3Store) key(name string) string  { return s.dir + name }
 func (s *s3Store) path(name string) string { return "s3://" + s.bucket + "/" + s.key(name) }
 
 // failed types an S3 error: a refusal is ErrObjectStore (retried only
