@@ -36,16 +36,16 @@ const (
 // BackupFilesSpec archives a directory.
 var BackupFilesSpec = &plan.ActionSpec{
 	Name:        "backup.files",
-	Errors:      errorTypes(ErrBackupEmpty, ErrFilesChanged),
+	Errors:      errorTypes(ErrBackupEmpty, ErrFilesChanged, ErrObjectStore, plan.ErrUnreachable),
 	Description: "Archive a directory as tar.gz into a destination directory, named PREFIX-<UTC stamp>.tar.gz, with a JSON manifest beside it (prefix, kind, source, files, bytes, sha256 of the archive and of every file). The archive is written under a temporary name and renamed, so a crash never leaves a half backup that looks whole; .partial files an earlier crashed backup of the prefix left are removed. A source that is a symlink is resolved (the manifest records both); a destination inside the source is refused, as is a prefix already used in the destination for another source or kind. Regular files and directories are archived; symlinks, sockets and devices are not. A file that changes while it is read is read again once; if it changes again it is listed in changed (onChange: warn) or fails the backup (onChange: fail). An archive of 0 files fails unless allowEmpty.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "source", Type: plan.StringType, Required: true, Description: "Directory to archive (a symlink to one is resolved).", Role: plan.RolePath},
 		{Name: "destination", Type: plan.StringType, Required: true, Description: "Absolute directory the archive and manifest are written to (created if missing); not inside the source.", Role: plan.RolePath},
 		{Name: "prefix", Type: plan.StringType, Default: "files", Description: "Name prefix, one name segment (letters, digits, '_', '-', '.'): PREFIX-20261126T020000Z.tar.gz."},
 		{Name: "allowEmpty", Type: plan.BoolType, Default: false, Description: "Accept an archive of 0 files (else BackupEmpty); recorded in the manifest, so verify accepts it too."},
 		{Name: "onChange", Type: plan.StringType, Default: "warn", Enum: []string{"warn", "fail"}, Description: "A file that changed while read, twice: warn lists it in changed; fail fails the backup (FilesChanged)."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "path", Type: plan.StringType, Description: "The archive's path."},
 		{Name: "bytes", Type: plan.IntType, Description: "The archive's size."},
@@ -96,6 +96,7 @@ type backupFilesInput struct {
 	Prefix      string `json:"prefix"`
 	AllowEmpty  bool   `json:"allowEmpty"`
 	OnChange    string `json:"onChange"`
+	s3Options
 }
 
 // runBackupFiles runs the backup.files action.
@@ -104,7 +105,8 @@ func runBackupFiles(ctx context.Context, c call, bi backupFilesInput) (map[strin
 	if err := checkPrefix(action, bi.Prefix); err != nil {
 		return nil, err
 	}
-	if err := checkDestination(action, bi.Destination); err != nil {
+	store, err := openDestination(ctx, action, bi.Destination, bi.s3Options)
+	if err != nil {
 		return nil, err
 	}
 	src, err := filepath.EvalSymlinks(bi.Source)
@@ -117,48 +119,46 @@ func runBackupFiles(ctx context.Context, c call, bi backupFilesInput) (map[strin
 	if st, err := os.Stat(src); err != nil || !st.IsDir() {
 		return nil, badInput("%s: source %s is not a directory", action, bi.Source)
 	}
-	if inside(resolvedDir(bi.Destination), src) {
+	if !isS3(bi.Destination) && inside(resolvedDir(bi.Destination), src) {
 		return nil, badInput("%s: destination %s is inside the source %s: each backup would hold the ones before it", action, bi.Destination, bi.Source)
 	}
-	if err := checkSharedPrefix(action, bi.Destination, bi.Prefix, KindFiles, bi.Source); err != nil {
+	if err := checkSharedPrefix(ctx, action, store, bi.Destination, bi.Prefix, KindFiles, bi.Source); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(bi.Destination, backupDirMode); err != nil {
+	if err := store.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	now := time.Now().UTC()
-	cleaned := cleanPartials(bi.Destination, bi.Prefix, now)
+	cleaned := store.clean(ctx, bi.Prefix, now)
 	name := backupName(bi.Prefix, KindFiles, now)
-	final := filepath.Join(bi.Destination, name)
-	if _, err := os.Lstat(final); err == nil {
+	final := store.path(name)
+	if taken, err := store.exists(ctx, name); err != nil {
+		return nil, err
+	} else if taken {
 		return nil, errBackupExists(action, final)
 	}
-	tmp := filepath.Join(bi.Destination, partialName(name))
+	tmp, done, err := store.stage(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	defer done()
 	m := &Manifest{Archive: name, Prefix: bi.Prefix, Kind: KindFiles, Source: bi.Source, Resolved: src, Created: now, AllowEmpty: bi.AllowEmpty}
 	if err := writeArchive(ctx, tmp, src, m); err != nil {
-		os.Remove(tmp)
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	if m.Files == 0 && !bi.AllowEmpty {
-		os.Remove(tmp)
 		return nil, temporal.NewNonRetryableApplicationError(fmt.Sprintf("%s: %s holds no files; set allowEmpty to accept an empty backup", action, bi.Source), ErrBackupEmpty, nil)
 	}
 	if len(m.Changed) > 0 && bi.OnChange == "fail" {
-		os.Remove(tmp)
 		return nil, temporal.NewApplicationError(fmt.Sprintf("%s: %d files changed while read, twice: %s", action, len(m.Changed), strings.Join(m.Changed, ", ")), ErrFilesChanged)
 	}
 	sum, size, err := fileSHA256(tmp)
 	if err != nil {
-		os.Remove(tmp)
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	m.SHA256, m.Bytes = sum, size
-	if err := os.Rename(tmp, final); err != nil {
-		os.Remove(tmp)
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	if err := writeManifest(m, final); err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
+	if err := store.put(ctx, name, tmp, m); err != nil {
+		return nil, storeFailed(action, err)
 	}
 	changed := make([]any, len(m.Changed))
 	for i, f := range m.Changed {

@@ -117,32 +117,6 @@ func cleanPartials(dir, prefix string, now time.Time) []any {
 	return removed
 }
 
-// checkSharedPrefix refuses to add kind's backup of source under prefix
-// to a destination whose backups of that prefix are of another kind or
-// source: list and prune by prefix would mix them up.
-func checkSharedPrefix(action, dir, prefix, kind, source string) error {
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		return nil // a new destination
-	}
-	for _, e := range entries {
-		if _, _, ok := parseBackupName(prefix, e.Name()); !ok {
-			continue
-		}
-		m, err := readManifest(filepath.Join(dir, e.Name()))
-		if err != nil {
-			continue
-		}
-		switch {
-		case m.Kind != kind:
-			return badInput("%s: %s already holds %s backups named %s-…; give this %s backup another prefix", action, dir, m.Kind, prefix, kind)
-		case m.Source != "" && m.Source != source:
-			return badInput("%s: %s already holds backups named %s-… of %s, not %s; give each source its own prefix", action, dir, prefix, m.Source, source)
-		}
-	}
-	return nil
-}
-
 // inside reports whether path is dir or under it.
 func inside(path, dir string) bool {
 	rel, err := filepath.Rel(dir, path)

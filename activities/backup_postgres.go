@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -17,10 +16,10 @@ import (
 // BackupPostgresSpec dumps a database.
 var BackupPostgresSpec = &plan.ActionSpec{
 	Name:        "backup.postgres",
-	Errors:      errorTypes(ErrPgTool, ErrBackupEmpty, plan.ErrUnreachable),
+	Errors:      errorTypes(ErrPgTool, ErrBackupEmpty, plan.ErrUnreachable, ErrObjectStore),
 	Description: "Dump a Postgres database with pg_dump -Fc into a destination directory, named PREFIX-<UTC stamp>.dump, with a JSON manifest beside it (prefix, kind, source, pg_dump options, bytes, sha256, dump entries). The dump is written 0600 under a temporary name, listed back with pg_restore --list and only then renamed; .partial files an earlier crashed backup of the prefix left are removed. What is dumped is chosen by typed inputs (schemas, tables, exclusions, owner and privileges), each passed to pg_dump as its own argument; there is no free argument string. A dump with no entries fails unless allowEmpty. The password reaches pg_dump through a temporary 0600 password file, never its command line.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The database (postgres:// URL or key=value conninfo); use ${{ secrets.NAME }}."},
 		{Name: "destination", Type: plan.StringType, Required: true, Description: "Absolute directory the dump and manifest are written to (created if missing).", Role: plan.RolePath},
 		{Name: "prefix", Type: plan.StringType, Default: "db", Description: "Name prefix, one name segment (letters, digits, '_', '-', '.'): PREFIX-20261126T020000Z.dump."},
@@ -32,7 +31,7 @@ var BackupPostgresSpec = &plan.ActionSpec{
 		{Name: "noOwner", Type: plan.BoolType, Default: false, Description: "Leave out ownership (--no-owner), to restore as another user."},
 		{Name: "noPrivileges", Type: plan.BoolType, Default: false, Description: "Leave out grants (--no-privileges)."},
 		{Name: "allowEmpty", Type: plan.BoolType, Default: false, Description: "Accept a dump with no entries (else BackupEmpty); recorded in the manifest."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "path", Type: plan.StringType, Description: "The dump's path."},
 		{Name: "bytes", Type: plan.IntType, Description: "The dump's size."},
@@ -57,6 +56,7 @@ type backupPostgresInput struct {
 	NoOwner          bool     `json:"noOwner"`
 	NoPrivileges     bool     `json:"noPrivileges"`
 	AllowEmpty       bool     `json:"allowEmpty"`
+	s3Options
 }
 
 // dumpOptions are the pg_dump arguments the typed inputs ask for, one
@@ -87,11 +87,12 @@ func (bi backupPostgresInput) dumpOptions() ([]string, error) {
 // runBackupPostgres runs the backup.postgres action.
 func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map[string]any, error) {
 	const action = "backup.postgres"
-	dir, prefix := bi.Destination, bi.Prefix
+	prefix := bi.Prefix
 	if err := checkPrefix(action, prefix); err != nil {
 		return nil, err
 	}
-	if err := checkDestination(action, dir); err != nil {
+	store, err := openDestination(ctx, action, bi.Destination, bi.s3Options)
+	if err != nil {
 		return nil, err
 	}
 	opts, err := bi.dumpOptions()
@@ -103,22 +104,27 @@ func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map
 		return nil, err
 	}
 	defer pg.close()
-	if err := checkSharedPrefix(action, dir, prefix, KindPostgres, pg.source()); err != nil {
+	if err := checkSharedPrefix(ctx, action, store, bi.Destination, prefix, KindPostgres, pg.source()); err != nil {
 		return nil, err
 	}
 	defer pg.logTo(ctx, c)()
-	if err := os.MkdirAll(dir, backupDirMode); err != nil {
+	if err := store.prepare(ctx); err != nil {
 		return nil, fmt.Errorf("%s: %w", action, err)
 	}
 	now := time.Now().UTC()
-	cleaned := cleanPartials(dir, prefix, now)
+	cleaned := store.clean(ctx, prefix, now)
 	name := backupName(prefix, KindPostgres, now)
-	final := filepath.Join(dir, name)
-	if _, err := os.Lstat(final); err == nil {
+	final := store.path(name)
+	if taken, err := store.exists(ctx, name); err != nil {
+		return nil, err
+	} else if taken {
 		return nil, errBackupExists(action, final)
 	}
-	tmp := filepath.Join(dir, partialName(name))
-	defer os.Remove(tmp) // a no-op once renamed
+	tmp, done, err := store.stage(name)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", action, err)
+	}
+	defer done()
 	// pg_dump creates its file 0666 less the umask; made first, it is 0600.
 	f, err := createPrivate(tmp)
 	if err != nil {
@@ -151,11 +157,8 @@ func runBackupPostgres(ctx context.Context, c call, bi backupPostgresInput) (map
 	}
 	m := &Manifest{Archive: name, Prefix: prefix, Kind: KindPostgres, Source: pg.source(), Created: now, Bytes: size, SHA256: sum, Files: entries,
 		AllowEmpty: bi.AllowEmpty, Options: opts}
-	if err := os.Rename(tmp, final); err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
-	}
-	if err := writeManifest(m, final); err != nil {
-		return nil, fmt.Errorf("%s: %w", action, err)
+	if err := store.put(ctx, name, tmp, m); err != nil {
+		return nil, storeFailed(action, err)
 	}
 	return map[string]any{"path": final, "bytes": size, "sha256": sum, "files": int64(m.Files), "manifest": ManifestPath(final), "cleaned": cleaned}, nil
 }

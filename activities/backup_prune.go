@@ -2,9 +2,6 @@ package activities
 
 import (
 	"context"
-	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"time"
 
@@ -14,16 +11,16 @@ import (
 // BackupPruneSpec removes old backups.
 var BackupPruneSpec = &plan.ActionSpec{
 	Name:        "backup.prune",
-	Errors:      errorTypes(),
+	Errors:      errorTypes(ErrObjectStore, plan.ErrUnreachable),
 	Description: "Remove old backups of one prefix from a directory: keep the newest N and/or those newer than an age. The newest backup that verifies is never removed, so pruning cannot leave no good backup.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "destination", Type: plan.StringType, Required: true, Description: "Directory of the backups.", Role: plan.RolePath},
 		{Name: "prefix", Type: plan.StringType, Required: true, Description: "Only backups named PREFIX-<UTC stamp>.<ext> exactly, whose manifest has that prefix."},
 		{Name: "keep", Type: plan.IntType, Default: int64(0), Description: "Keep the newest N (0: no count rule)."},
 		{Name: "maxAge", Type: plan.DurationType, Description: "Keep backups newer than this."},
 		{Name: "dryRun", Type: plan.BoolType, Default: false, Description: "Report what would be removed, remove nothing."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "removed", Type: plan.ListOf(plan.StringType), Description: "Archives removed (or that would be, with dryRun)."},
 		{Name: "kept", Type: plan.ListOf(plan.StringType), Description: "Archives kept, newest first."},
@@ -38,6 +35,7 @@ type pruneInput struct {
 	Keep        int    `json:"keep"`
 	MaxAge      string `json:"maxAge"`
 	DryRun      bool   `json:"dryRun"`
+	s3Options
 }
 
 // runBackupPrune runs the backup.prune action.
@@ -56,12 +54,13 @@ func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any,
 	if err := checkPrefix("backup.prune", pi.Prefix); err != nil {
 		return nil, err
 	}
-	if err := checkDestination("backup.prune", pi.Destination); err != nil {
+	store, err := openDestination(ctx, "backup.prune", pi.Destination, pi.s3Options)
+	if err != nil {
 		return nil, err
 	}
-	archives, err := backupsOf(pi.Destination, pi.Prefix)
+	archives, err := backupsOf(ctx, store, pi.Prefix)
 	if err != nil {
-		return nil, fmt.Errorf("backup.prune: %w", err)
+		return nil, storeFailed("backup.prune", err)
 	}
 	now := time.Now()
 	var keep, remove []backupFile
@@ -73,9 +72,9 @@ func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any,
 		}
 	}
 	// Never leave no verified backup: keep the newest one that verifies.
-	if !anyVerifies(ctx, keep) {
+	if !anyVerifies(ctx, store, keep) {
 		for i, b := range remove {
-			if _, err := verifyBackup(ctx, b.path); err == nil {
+			if _, err := verifyIn(ctx, store, b.name, false); err == nil {
 				keep = append(keep, b)
 				remove = append(remove[:i], remove[i+1:]...)
 				break
@@ -87,48 +86,43 @@ func runBackupPrune(ctx context.Context, c call, pi pruneInput) (map[string]any,
 		return out, nil
 	}
 	for _, b := range remove {
-		if err := os.Remove(b.path); err != nil && !os.IsNotExist(err) {
-			return nil, fmt.Errorf("backup.prune: %w", err)
+		if err := store.remove(ctx, b.name); err != nil {
+			return nil, storeFailed("backup.prune", err)
 		}
-		_ = os.Remove(ManifestPath(b.path))
 	}
 	return out, nil
 }
 
-type backupFile struct {
-	path    string
-	created time.Time
-}
-
-// backupsOf lists the archives of a prefix, newest first: those named
+// backupsOf lists the backups of a prefix, newest first: those named
 // PREFIX-<UTC stamp>.<ext> exactly (db never takes db-replica-…) whose
 // manifest says the same prefix and kind.
-func backupsOf(dir, prefix string) ([]backupFile, error) {
-	entries, err := os.ReadDir(dir)
+func backupsOf(ctx context.Context, s backupStore, prefix string) ([]backupFile, error) {
+	names, err := s.names(ctx, prefix)
 	if err != nil {
 		return nil, err
 	}
 	var out []backupFile
-	for _, e := range entries {
-		name := e.Name()
+	for _, name := range names {
 		kind, _, ok := parseBackupName(prefix, name)
-		if e.IsDir() || !ok {
+		if !ok {
 			continue
 		}
-		path := filepath.Join(dir, name)
-		m, err := readManifest(path)
+		m, err := s.manifest(ctx, name)
+		if isAppErr(err) {
+			return nil, err
+		}
 		if err != nil || m.Kind != kind || m.Prefix != "" && m.Prefix != prefix {
 			continue // not a backup of this prefix this action made
 		}
-		out = append(out, backupFile{path: path, created: m.Created})
+		out = append(out, backupFile{name: name, path: s.path(name), created: m.Created})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].created.After(out[j].created) })
 	return out, nil
 }
 
-func anyVerifies(ctx context.Context, bs []backupFile) bool {
+func anyVerifies(ctx context.Context, s backupStore, bs []backupFile) bool {
 	for _, b := range bs {
-		if _, err := verifyBackup(ctx, b.path); err == nil {
+		if _, err := verifyIn(ctx, s, b.name, false); err == nil {
 			return true
 		}
 	}

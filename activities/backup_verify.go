@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
 	"github.com/opsrunbook/runbook/plan"
 )
@@ -19,13 +18,13 @@ import (
 // BackupVerifySpec checks a backup against its manifest.
 var BackupVerifySpec = &plan.ActionSpec{
 	Name:        "backup.verify",
-	Errors:      errorTypes(),
+	Errors:      errorTypes(ErrObjectStore, plan.ErrUnreachable),
 	Description: "Check a backup against its manifest: its name against the manifest's prefix and kind, the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A backup of 0 files (or a dump of no entries) is not whole unless it was made with allowEmpty or verify is given allowEmpty. A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: plan.RolePath},
 		{Name: "allowEmpty", Type: plan.BoolType, Default: false, Description: "Accept a backup of 0 files even if it was not made with allowEmpty."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "ok", Type: plan.BoolType, Description: "Whether the backup is whole."},
 		{Name: "reason", Type: plan.StringType, Description: "Why it is not, if it is not."},
@@ -38,45 +37,81 @@ var _ = register(BackupVerifySpec, runBackupVerify)
 type backupVerifyInput struct {
 	Path       string `json:"path"`
 	AllowEmpty bool   `json:"allowEmpty"`
+	s3Options
 }
 
 // runBackupVerify runs the backup.verify action.
 func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[string]any, error) {
-	files, err := verifyBackupAllowing(ctx, vi.Path, vi.AllowEmpty)
+	s, name, err := openBackupPath(ctx, "backup.verify", vi.Path, vi.s3Options)
+	if err != nil {
+		return nil, err
+	}
+	files, err := verifyIn(ctx, s, name, vi.AllowEmpty)
 	out := map[string]any{"ok": err == nil, "reason": "", "files": int64(files)}
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
+		}
+		if isAppErr(err) { // the store did not answer: nothing is known of the backup
+			return nil, err
 		}
 		out["reason"] = err.Error()
 	}
 	return out, nil
 }
 
-// verifyBackup returns the files read back, or why the backup is not whole.
-func verifyBackup(ctx context.Context, path string) (int, error) {
-	return verifyBackupAllowing(ctx, path, false)
+// fetchedBackup is a backup whose manifest was read and whose archive is
+// in a local file, until done.
+type fetchedBackup struct {
+	m    *Manifest
+	file string
+	done func()
 }
 
-func verifyBackupAllowing(ctx context.Context, path string, allowEmpty bool) (int, error) {
-	m, err := readManifest(path)
+// fetchBackup reads name's manifest, checks the name against it and that
+// it is of kind ("" for any: a mismatch is BadInput), then brings the
+// archive to a local file.
+func fetchBackup(ctx context.Context, action string, s backupStore, name, kind string) (*fetchedBackup, error) {
+	m, err := s.manifest(ctx, name)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	if err := checkIdentity(path, m); err != nil {
-		return 0, err
+	if kind != "" && m.Kind != kind {
+		what := map[string]string{KindFiles: "a files backup", KindPostgres: "a database dump"}[kind]
+		return nil, badInput("%s: %s is a %s backup, not %s", action, s.path(name), m.Kind, what)
 	}
-	n, err := readBack(ctx, path, m)
-	if err == nil && n == 0 && !m.AllowEmpty && !allowEmpty {
-		return 0, fmt.Errorf("the backup holds no files (its manifest says %d); it was not made with allowEmpty", m.Files)
+	if err := checkIdentity(name, m); err != nil {
+		return nil, err
+	}
+	file, done, err := s.fetch(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	return &fetchedBackup{m: m, file: file, done: done}, nil
+}
+
+// verify returns the files read back, or why the backup is not whole.
+func (b *fetchedBackup) verify(ctx context.Context, allowEmpty bool) (int, error) {
+	n, err := readBack(ctx, b.file, b.m)
+	if err == nil && n == 0 && !b.m.AllowEmpty && !allowEmpty {
+		return 0, fmt.Errorf("the backup holds no files (its manifest says %d); it was not made with allowEmpty", b.m.Files)
 	}
 	return n, err
 }
 
+// verifyIn verifies name in s.
+func verifyIn(ctx context.Context, s backupStore, name string, allowEmpty bool) (int, error) {
+	b, err := fetchBackup(ctx, "backup.verify", s, name, "")
+	if err != nil {
+		return 0, err
+	}
+	defer b.done()
+	return b.verify(ctx, allowEmpty)
+}
+
 // checkIdentity refuses an archive whose name is not its manifest's:
 // another prefix, kind or archive name than the one it was made as.
-func checkIdentity(path string, m *Manifest) error {
-	name := filepath.Base(path)
+func checkIdentity(name string, m *Manifest) error {
 	if m.Archive != name {
 		return fmt.Errorf("the manifest is of %s, not %s", m.Archive, name)
 	}

@@ -15,16 +15,19 @@ import (
 // the input's type decodes to; a field naming no input is an error too.
 // Without it a misspelt tag would silently decode to a zero value. (Two
 // fields with one tag, which encoding/json would both ignore, are go
-// vet's structtag error.)
+// vet's structtag error.) The fields of an untagged embedded struct count
+// as the struct's own, as encoding/json decodes them.
 func checkInputs(spec *plan.ActionSpec, t reflect.Type) error {
 	if t.Kind() != reflect.Struct {
 		return fmt.Errorf("action %s: inputs decode into %s, which is not a struct", spec.Name, t)
 	}
 	var probs []string
 	seen := map[string]bool{} // input names with a field
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for _, f := range reflect.VisibleFields(t) {
 		tag, ok := f.Tag.Lookup("json")
+		if f.Anonymous && !ok && f.Type.Kind() == reflect.Struct {
+			continue // an embedded struct: encoding/json decodes its fields as the outer's, and so are they checked
+		}
 		if f.Anonymous || !f.IsExported() || !ok || tag == "" || tag == "-" || strings.Contains(tag, ",") {
 			probs = append(probs, fmt.Sprintf("field %s: want an exported field tagged json:\"<input>\", without options", f.Name))
 			continue

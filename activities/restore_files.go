@@ -23,14 +23,14 @@ const ErrBackupInvalid = "BackupInvalid"
 // RestoreFilesSpec restores a files backup.
 var RestoreFilesSpec = &plan.ActionSpec{
 	Name:        "restore.files",
-	Errors:      errorTypes(ErrBackupInvalid),
+	Errors:      errorTypes(ErrBackupInvalid, ErrObjectStore, plan.ErrUnreachable),
 	Description: "Verify a files backup, then restore it into a target directory. A non-empty target is refused unless overwrite is set; entries that would land outside the target are refused, and so is any path whose existing part in the target is a symlink: restore never follows one.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive made by backup.files.", Role: plan.RolePath},
 		{Name: "target", Type: plan.StringType, Required: true, Description: "Directory to restore into (created if missing).", Role: plan.RolePath},
 		{Name: "overwrite", Type: plan.BoolType, Default: false, Description: "Restore into a non-empty directory, replacing files."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "files", Type: plan.IntType, Description: "Files restored."},
 		{Name: "bytes", Type: plan.IntType, Description: "Bytes restored."},
@@ -43,6 +43,31 @@ type restoreFilesInput struct {
 	Path      string `json:"path"`
 	Target    string `json:"target"`
 	Overwrite bool   `json:"overwrite"`
+	s3Options
+}
+
+// fetchVerified brings the backup at path (a file or s3://BUCKET/KEY) to
+// a local file and verifies it there: restore reads what it verified.
+func fetchVerified(ctx context.Context, action, path, kind string, o s3Options) (*fetchedBackup, error) {
+	s, name, err := openBackupPath(ctx, action, path, o)
+	if err != nil {
+		return nil, err
+	}
+	b, err := fetchBackup(ctx, action, s, name, kind)
+	if err == nil {
+		if _, err = b.verify(ctx, false); err != nil {
+			b.done()
+		}
+	}
+	switch {
+	case err == nil:
+		return b, nil
+	case ctx.Err() != nil:
+		return nil, ctx.Err()
+	case isAppErr(err):
+		return nil, err
+	}
+	return nil, temporal.NewNonRetryableApplicationError(action+": the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
 }
 
 // noSymlinkOn refuses a path under root any existing part of which is a
@@ -68,15 +93,11 @@ func noSymlinkOn(root *os.Root, name string) error {
 
 // runRestoreFiles runs the restore.files action.
 func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[string]any, error) {
-	if m, err := readManifest(ri.Path); err == nil && m.Kind != KindFiles {
-		return nil, badInput("restore.files: %s is a %s backup, not a files backup", ri.Path, m.Kind)
+	b, err := fetchVerified(ctx, "restore.files", ri.Path, KindFiles, ri.s3Options)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := verifyBackup(ctx, ri.Path); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, temporal.NewNonRetryableApplicationError("restore.files: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
-	}
+	defer b.done()
 	if err := os.MkdirAll(ri.Target, 0o755); err != nil {
 		return nil, fmt.Errorf("restore.files: %w", err)
 	}
@@ -89,7 +110,7 @@ func runRestoreFiles(ctx context.Context, c call, ri restoreFilesInput) (map[str
 	}
 	defer root.Close()
 	sizes := map[string]int64{} // by name: a file read again while backed up is in the archive twice
-	err = walkArchive(ri.Path, func(hdr *tar.Header, r io.Reader) error {
+	err = walkArchive(b.file, func(hdr *tar.Header, r io.Reader) error {
 		name := filepath.FromSlash(hdr.Name)
 		if !filepath.IsLocal(name) {
 			return badInput("restore.files: entry %s would land outside the target", hdr.Name)

@@ -16,16 +16,16 @@ import (
 // RestorePostgresSpec restores a database dump.
 var RestorePostgresSpec = &plan.ActionSpec{
 	Name:        "restore.postgres",
-	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, plan.ErrUnreachable),
+	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, plan.ErrUnreachable, ErrObjectStore),
 	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
 	Heartbeats:  true,
-	Inputs: []plan.Field{
+	Inputs: withS3([]plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The dump made by backup.postgres.", Role: plan.RolePath},
 		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
 		{Name: "createDatabase", Type: plan.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
 		{Name: "clean", Type: plan.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},
 		{Name: "jobs", Type: plan.IntType, Default: int64(1), Description: "Parallel pg_restore jobs; 1 restores in a single transaction."},
-	},
+	}),
 	Outputs: []plan.Field{
 		{Name: "tables", Type: plan.IntType, Description: "Tables in the target database after the restore."},
 		{Name: "rows", Type: plan.MapOf(plan.IntType), Description: "Row count per table, keyed schema.table."},
@@ -43,6 +43,7 @@ type restorePostgresInput struct {
 	CreateDatabase bool   `json:"createDatabase"`
 	Clean          bool   `json:"clean"`
 	Jobs           int    `json:"jobs"`
+	s3Options
 }
 
 // runRestorePostgres runs the restore.postgres action.
@@ -50,16 +51,11 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 	if ri.Jobs < 1 {
 		return nil, badInput("restore.postgres: jobs must be at least 1, not %d", ri.Jobs)
 	}
-	m, err := readManifest(ri.Path)
-	if err == nil && m.Kind != KindPostgres {
-		return nil, badInput("restore.postgres: %s is a %s backup, not a database dump", ri.Path, m.Kind)
+	b, err := fetchVerified(ctx, "restore.postgres", ri.Path, KindPostgres, ri.s3Options)
+	if err != nil {
+		return nil, err
 	}
-	if _, err := verifyBackup(ctx, ri.Path); err != nil {
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-		return nil, temporal.NewNonRetryableApplicationError("restore.postgres: the backup does not verify: "+err.Error(), ErrBackupInvalid, nil)
-	}
+	defer b.done()
 	pg, err := newPgTool("restore.postgres", ri.DSN)
 	if err != nil {
 		return nil, err
@@ -91,8 +87,8 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 		args = append(args, "--jobs="+strconv.Itoa(ri.Jobs))
 	}
 	start := time.Now()
-	age := start.Sub(m.Created).Seconds() // m is read: verifyBackup passed
-	_, err = pg.run(ctx, "pg_restore", append(args, ri.Path)...)
+	age := start.Sub(b.m.Created).Seconds()
+	_, err = pg.run(ctx, "pg_restore", append(args, b.file)...)
 	seconds := time.Since(start).Seconds()
 	if err != nil {
 		if ri.CreateDatabase {
@@ -112,7 +108,7 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 		rows[k] = n
 	}
 	return map[string]any{"tables": int64(len(counts)), "rows": rows, "seconds": seconds,
-		"backupCreated": m.Created.UTC().Format(time.RFC3339), "backupAgeSeconds": age}, nil
+		"backupCreated": b.m.Created.UTC().Format(time.RFC3339), "backupAgeSeconds": age}, nil
 }
 
 // alsoFailed adds a cleanup's failure to err's message, keeping err's
