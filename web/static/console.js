@@ -26,6 +26,10 @@ function statusClass(s) {
 // The run page follows the run's events: each step event updates its row;
 // a step the page does not show yet, or the run's end, reloads the page.
 function followRun() {
+  // A reload while the user is leaving would cancel their navigation.
+  let leaving = false;
+  window.addEventListener("beforeunload", () => { leaving = true; });
+  const reload = () => { if (!leaving) location.reload(); };
   const run = document.getElementById("run");
   if (!run || run.dataset.ended === "true" || !window.EventSource) return;
   const live = document.getElementById("live");
@@ -35,7 +39,7 @@ function followRun() {
     const s = JSON.parse(e.data);
     const key = s.item === undefined || s.item === null ? s.id : s.id + "[" + s.item + "]";
     const row = Array.from(document.querySelectorAll("#timeline tr[data-key]")).find((r) => r.dataset.key === key);
-    if (!row) { es.close(); location.reload(); return; }
+    if (!row) { es.close(); reload(); return; }
     const st = row.querySelector("[data-field=status]");
     if (st.textContent !== s.status) {
       st.textContent = s.status;
@@ -49,7 +53,7 @@ function followRun() {
       }
     }
   });
-  es.addEventListener("run", () => { es.close(); location.reload(); });
+  es.addEventListener("run", () => { es.close(); reload(); });
   es.addEventListener("error", () => { if (live) live.hidden = true; });
 }
 
