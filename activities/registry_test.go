@@ -124,11 +124,11 @@ func TestCheckInputs(t *testing.T) {
 	}
 	// Tagged, it is one input named by the tag, and its fields are none.
 	type taggedEmbedded struct {
-		Name string            `json:"name"`
-		Port int64             `json:"port"`
-		Tags []string          `json:"tags"`
-		Env  map[string]string `json:"env"`
-		Data any               `json:"data"`
+		Name     string            `json:"name"`
+		Port     int64             `json:"port"`
+		Tags     []string          `json:"tags"`
+		Env      map[string]string `json:"env"`
+		Data     any               `json:"data"`
 		waitPart `json:"more"`
 	}
 	type pointerEmbedded struct {
