@@ -22,9 +22,10 @@ func checkInputs(spec *plan.ActionSpec, t reflect.Type) error {
 		return fmt.Errorf("action %s: inputs decode into %s, which is not a struct", spec.Name, t)
 	}
 	var probs []string
-	seen := map[string]bool{}                    // input names with a field
-	flat := map[string]bool{}                    // the untagged embedded structs, by index path
-	for _, f := range reflect.VisibleFields(t) { // an embedded field comes just before its fields
+	seen := map[string]bool{} // input names with a field
+	flat := map[string]bool{} // the untagged embedded structs, by index path
+	// VisibleFields lists an embedded field just before its fields.
+	for _, f := range reflect.VisibleFields(t) {
 		if len(f.Index) > 1 && !flat[fmt.Sprint(f.Index[:len(f.Index)-1])] {
 			continue // inside a tagged or pointer embedded field, reported itself: encoding/json decodes it under that field's name
 		}
