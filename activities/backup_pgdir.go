@@ -99,13 +99,13 @@ func extractDumpDir(ctx context.Context, path string, m *Manifest) (dir string, 
 	for _, e := range m.Entries {
 		want[e.Path] = e
 	}
-	dir, done, err = tempDir()
+	dir, remove, err := tempDir()
 	if err != nil {
 		return "", nil, err
 	}
 	defer func() {
 		if err != nil {
-			done()
+			remove()
 		}
 	}()
 	root, err := os.OpenRoot(dir)
@@ -139,7 +139,7 @@ func extractDumpDir(ctx context.Context, path string, m *Manifest) (dir string, 
 	if files != len(want) || files != len(m.Entries) {
 		return "", nil, fmt.Errorf("the archive holds %d files, the manifest %d", files, len(m.Entries))
 	}
-	return dir, done, nil
+	return dir, remove, nil
 }
 
 // extractDumpFile writes one tar entry into root: a new regular file
