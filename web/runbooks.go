@@ -26,6 +26,7 @@ type runbookData struct {
 	Fields    []field
 	Refused   *apiProblem
 	Done      string
+	Graph     []graphSection
 	// Preview is what a start with the form's params would do, shown
 	// before the user confirms it.
 	Preview *runPreview
@@ -65,6 +66,7 @@ func (c *Console) runbook(r *http.Request, u *user) (*runbookData, error) {
 			d.Schedules = append(d.Schedules, sv)
 		}
 		d.Fields = fieldsOf(p.Params, "param.", nil)
+		d.Graph = graphOf(p, nil)
 	}
 	if d.Runbook.Version > 1 {
 		var diff diffView
