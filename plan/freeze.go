@@ -164,3 +164,40 @@ func BlackoutAt(bs []Blackout, runbook string, t time.Time) (Blackout, bool) {
 	}
 	return Blackout{}, false
 }
+
+// FreezeException is a break-glass start during a freeze: the run waits
+// at an approval of the freeze's BreakGlass approvers before its first
+// step.
+type FreezeException struct {
+	Freeze       string    `json:"freeze"`
+	Reason       string    `json:"reason"` // the freeze's
+	Until        time.Time `json:"until"`
+	Approvers    []string  `json:"approvers"`
+	MinApprovals int       `json:"minApprovals"`
+	AskedBy      string    `json:"askedBy"`
+	Why          string    `json:"why"` // the starter's reason
+}
+
+// ExceptionStepID is the id of the approval step of an exception: a dash
+// keeps it apart from every step id a runbook can declare.
+func ExceptionStepID(freeze string) string { return "freeze-" + freeze }
+
+// WithExceptions is p with an approval step first for each exception: the
+// plan the run of a break-glass start runs, and the one every reader of
+// that run (votes, the inbox, its timeline) looks steps up in. p itself
+// is not changed.
+func WithExceptions(p *Plan, exceptions []FreezeException) *Plan {
+	if len(exceptions) == 0 || p == nil {
+		return p
+	}
+	out := *p
+	out.Steps = nil
+	for _, e := range exceptions {
+		msg := fmt.Sprintf("Break-glass start of %s during freeze %s (until %s: %s), asked by %s: %s",
+			p.Name, e.Freeze, e.Until.UTC().Format(time.RFC3339), e.Reason, e.AskedBy, e.Why)
+		out.Steps = append(out.Steps, &Step{ID: ExceptionStepID(e.Freeze), Kind: StepApproval, Approval: &Approval{
+			Message: LitValue(msg), Approvers: e.Approvers, MinApprovals: e.MinApprovals, OnTimeout: ApprovalTimeoutReject}})
+	}
+	out.Steps = append(out.Steps, p.Steps...)
+	return &out
+}

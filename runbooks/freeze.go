@@ -271,3 +271,58 @@ func checkSelector(r *reporter, d *SelectorDoc, path plan.Path) plan.Selector {
 func FreezeProblem(runbook string, f *plan.Freeze, until time.Time) string {
 	return fmt.Sprintf("runbook %s is frozen by freeze %s until %s: %s", runbook, f.Name, until.UTC().Format(time.RFC3339), f.Reason)
 }
+
+// PreviewFreeze is a freeze that holds back a runbook now (Active, until
+// To) or in its next window.
+type PreviewFreeze struct {
+	Name   string    `json:"name"`
+	Reason string    `json:"reason"`
+	Active bool      `json:"active"`
+	From   time.Time `json:"from"`
+	To     time.Time `json:"to"`
+	// BreakGlass are who may let a run start during it (none: starts are
+	// refused).
+	BreakGlass []string `json:"breakGlass,omitempty"`
+}
+
+// FreezeLookahead is how far ahead a preview looks for a freeze's next
+// window.
+const FreezeLookahead = 30 * 24 * time.Hour
+
+// FreezesFor are the freezes among fs that hold back p now or within
+// FreezeLookahead, in name order.
+func FreezesFor(p *plan.Plan, fs []*plan.Freeze, now time.Time) []PreviewFreeze {
+	var out []PreviewFreeze
+	for _, f := range fs {
+		if !f.Selects(p.Name, p.Labels) {
+			continue
+		}
+		ivs, err := f.Intervals(now, now.Add(FreezeLookahead))
+		if err != nil || len(ivs) == 0 {
+			continue
+		}
+		pf := PreviewFreeze{Name: f.Name, Reason: f.Reason, From: ivs[0].From, To: ivs[0].To, Active: !ivs[0].From.After(now)}
+		if pf.Active {
+			if iv, ok, err := f.ActiveAt(now); err == nil && ok {
+				pf.To = iv.To // merged with the windows that follow it
+			}
+		}
+		if f.BreakGlass != nil {
+			pf.BreakGlass = f.BreakGlass.Approvers
+		}
+		out = append(out, pf)
+	}
+	slices.SortFunc(out, func(a, b PreviewFreeze) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+func (pf PreviewFreeze) String() string {
+	s := fmt.Sprintf("%s: next window %s to %s: %s", pf.Name, pf.From.UTC().Format(time.RFC3339), pf.To.UTC().Format(time.RFC3339), pf.Reason)
+	if pf.Active {
+		s = fmt.Sprintf("%s: ACTIVE until %s, starts are refused: %s", pf.Name, pf.To.UTC().Format(time.RFC3339), pf.Reason)
+	}
+	if len(pf.BreakGlass) > 0 {
+		s += " (break-glass: approval by " + strings.Join(pf.BreakGlass, ", ") + ")"
+	}
+	return s
+}

@@ -31,6 +31,9 @@ const (
 	ActionScheduleTrigger = "schedule.trigger"
 	ActionTokenCreate     = "token.create"
 	ActionTokenRevoke     = "token.revoke"
+	ActionFreezeRegister  = "freeze.register"
+	ActionFreezeDelete    = "freeze.delete"
+	ActionScheduleSkip    = "schedule.skip"
 )
 
 // RegisterDetail is the detail of runbook.register.
@@ -97,6 +100,20 @@ type ScheduleDetail struct {
 	Schedule string `json:"schedule" doc:"the schedule name"`
 }
 
+// FreezeDetail is the detail of freeze.register and freeze.delete.
+type FreezeDetail struct {
+	Reason  string `json:"reason,omitempty" doc:"the freeze's reason"`
+	Windows int    `json:"windows,omitempty" doc:"how many windows it has"`
+}
+
+// ScheduleSkipDetail is the detail of schedule.skip.
+type ScheduleSkipDetail struct {
+	Schedule string `json:"schedule" doc:"the schedule name"`
+	Freeze   string `json:"freeze" doc:"the freeze that held the runbook back"`
+	Fire     string `json:"fire" doc:"the fire's time, RFC 3339"`
+	Until    string `json:"until" doc:"when the freeze's window ends, RFC 3339"`
+}
+
 // TokenDetail is the detail of token.create and token.revoke: never the
 // secret or its hash.
 type TokenDetail struct {
@@ -127,6 +144,9 @@ var AuditActions = []AuditAction{
 	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},
 	{ActionScheduleUnpause, "`RUNBOOK/SCHEDULE`", "a schedule is unpaused", ScheduleDetail{}},
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
+	{ActionFreezeRegister, "the freeze's name", "a freeze is registered or replaced (`POST /api/v1/freezes`)", FreezeDetail{}},
+	{ActionFreezeDelete, "the freeze's name", "a freeze is lifted (`DELETE /api/v1/freezes/NAME`)", FreezeDetail{}},
+	{ActionScheduleSkip, "`RUNBOOK/SCHEDULE`", "a schedule's fire started no run because a freeze held the runbook back (actor `system:schedule`; the records syncer writes it when it finds the fire)", ScheduleSkipDetail{}},
 	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
 }
