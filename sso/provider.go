@@ -68,6 +68,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
+// Name is what the sign-in button calls the provider: Config.Name, or
+// the issuer's host.
+func (p *Provider) Name() string { return p.cfg.Name }
+
 // Config is the configuration in use, defaults filled.
 func (p *Provider) Config() Config { return p.cfg }
 
