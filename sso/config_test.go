@@ -69,7 +69,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "http on loopback", env: with("RUNBOOK_OIDC_ISSUER", "http://127.0.0.1:9998", "RUNBOOK_OIDC_REDIRECT_URL", "http://localhost:8080/auth/callback"),
 			want: func() *Config {
 				c := defaults(Config{RedirectURL: "http://localhost:8080/auth/callback"})
-				c.Issuer = "http://127.0.0.1:9998"
+				c.Issuer, c.Name = "http://127.0.0.1:9998", "127.0.0.1:9998"
 				return c
 			}()},
 		{name: "issuer alone", env: map[string]string{"RUNBOOK_OIDC_ISSUER": "https://idp.example.com"}, err: []string{
