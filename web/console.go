@@ -118,9 +118,10 @@ func (c *Console) routes() {
 	c.mux = m
 }
 
-// consolePath reports whether the console serves path; the API serves
-// every other one (/api/, /hooks/, /healthz, /readyz, /metrics,
-// /openapi.json), untouched.
+// consolePath reports whether the console serves path (its sign-in
+// routes /login/oidc and sso.CallbackPath included, with single sign-on
+// off too, to say so); the API serves every other one (/api/, /hooks/,
+// /healthz, /readyz, /metrics, /openapi.json), untouched.
 func consolePath(path string) bool {
 	switch path {
 	case "/", "/login", "/login/oidc", sso.CallbackPath, "/logout", "/approvals", "/runs", "/runbooks":
