@@ -78,6 +78,12 @@ type Manifest struct {
 	Entries    []ManifestEntry `json:"entries,omitempty"`
 	// Options are the pg_dump options a database dump was made with.
 	Options []string `json:"options,omitempty"`
+	// Format is a database dump's pg_dump format, custom or directory
+	// ("" in manifests made before it was recorded: custom); Jobs is how
+	// many pg_dump jobs wrote it. The entries of a directory-format dump
+	// are the files of its directory.
+	Format string `json:"format,omitempty"`
+	Jobs   int    `json:"jobs,omitempty"`
 }
 
 // ManifestEntry is one file of a files backup.
@@ -130,7 +136,7 @@ func runBackupFiles(ctx context.Context, c call, bi backupFilesInput) (map[strin
 	}
 	now := time.Now().UTC()
 	cleaned := store.clean(ctx, bi.Prefix, now)
-	name := backupName(bi.Prefix, KindFiles, now)
+	name := backupName(bi.Prefix, filesArchive, now)
 	final := store.path(name)
 	if taken, err := store.exists(ctx, name); err != nil {
 		return nil, err

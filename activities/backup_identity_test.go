@@ -104,7 +104,7 @@ func TestBackupPrefixesMatchExactly(t *testing.T) {
 	}
 	// A manifest of another prefix (a renamed archive) is not this prefix's backup.
 	m, _ := readManifest(replica[0])
-	renamed := filepath.Join(dst, backupName("db", KindFiles, m.Created))
+	renamed := filepath.Join(dst, backupName("db", filesArchive, m.Created))
 	os.Rename(replica[0], renamed)
 	os.Rename(ManifestPath(replica[0]), ManifestPath(renamed))
 	if out, _ := runAction(t, BackupListSpec, map[string]any{"destination": dst, "prefix": "db"}); out["count"] != int64(1) {

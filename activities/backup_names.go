@@ -17,13 +17,51 @@ import (
 // backupStamp is the UTC stamp in a backup's name.
 const backupStamp = "20060102T150405Z"
 
-// Backup kinds and the extension each one's archive has.
+// Backup kinds.
 const (
 	KindFiles    = "files"
 	KindPostgres = "postgres"
 )
 
-var kindExt = map[string]string{KindFiles: ".tar.gz", KindPostgres: ".dump"}
+// The formats of a database dump (backup.postgres's format input).
+const (
+	FormatCustom    = "custom"
+	FormatDirectory = "directory"
+)
+
+// archiveType is what a backup's archive holds, told by its extension:
+// a kind and, for a database dump, pg_dump's format.
+type archiveType struct{ ext, kind, format string }
+
+var (
+	filesArchive = archiveType{".tar.gz", KindFiles, ""}
+	customDump   = archiveType{".dump", KindPostgres, FormatCustom}
+	// A directory-format dump is many files; it is stored as one tar of
+	// them (see backup_pgdir.go).
+	directoryDump = archiveType{".dir.tar", KindPostgres, FormatDirectory}
+	archiveTypes  = []archiveType{filesArchive, customDump, directoryDump}
+)
+
+// archiveOf is the archive type a manifest describes; a dump made before
+// manifests recorded the format is a custom one.
+func archiveOf(m *Manifest) (archiveType, bool) {
+	format := m.Format
+	if m.Kind == KindPostgres && format == "" {
+		format = FormatCustom
+	}
+	for _, a := range archiveTypes {
+		if a.kind == m.Kind && a.format == format {
+			return a, true
+		}
+	}
+	return archiveType{}, false
+}
+
+// describes reports whether m is of archive type a.
+func (a archiveType) describes(m *Manifest) bool {
+	b, ok := archiveOf(m)
+	return ok && a == b
+}
 
 // prefixPattern is what a prefix may be: one path segment, no dots first,
 // so it can never point outside its destination.
@@ -51,28 +89,28 @@ func checkDestination(action, dir string) error {
 	return nil
 }
 
-// backupName is the name of kind's archive of prefix made at t.
-func backupName(prefix, kind string, t time.Time) string {
-	return prefix + "-" + t.UTC().Format(backupStamp) + kindExt[kind]
+// backupName is the name of an archive of type a of prefix made at t.
+func backupName(prefix string, a archiveType, t time.Time) string {
+	return prefix + "-" + t.UTC().Format(backupStamp) + a.ext
 }
 
-// parseBackupName reads a name of prefix's backups: its kind and stamp,
-// or ok false for any other name.
-func parseBackupName(prefix, name string) (kind string, at time.Time, ok bool) {
+// parseBackupName reads a name of prefix's backups: its archive type and
+// stamp, or ok false for any other name.
+func parseBackupName(prefix, name string) (a archiveType, at time.Time, ok bool) {
 	rest, found := strings.CutPrefix(name, prefix+"-")
 	if !found || len(rest) < len(backupStamp) {
-		return "", time.Time{}, false
+		return archiveType{}, time.Time{}, false
 	}
 	at, err := time.Parse(backupStamp, rest[:len(backupStamp)])
 	if err != nil {
-		return "", time.Time{}, false
+		return archiveType{}, time.Time{}, false
 	}
-	for k, ext := range kindExt { // two entries; the first match is the only one
-		if rest[len(backupStamp):] == ext {
-			return k, at, true
+	for _, a := range archiveTypes { // the extension matches whole: at most one does
+		if rest[len(backupStamp):] == a.ext {
+			return a, at, true
 		}
 	}
-	return "", time.Time{}, false
+	return archiveType{}, time.Time{}, false
 }
 
 // partialName is the temporary name an archive is written under.

@@ -63,7 +63,7 @@ func TestBackupAndRestorePostgres(t *testing.T) {
 		t.Errorf("outputs = %v", out.Outputs)
 	}
 	m, err := readManifest(path)
-	if err != nil || m.Kind != "postgres" || m.Source != "postgres://postgres@127.0.0.1:5432/"+src || m.SHA256 != out.Outputs["sha256"] {
+	if err != nil || m.Kind != "postgres" || m.Format != FormatCustom || m.Jobs != 1 || len(m.Entries) != 0 || m.Source != "postgres://postgres@127.0.0.1:5432/"+src || m.SHA256 != out.Outputs["sha256"] {
 		t.Errorf("manifest %+v, %v", m, err)
 	}
 	if leftovers, _ := filepath.Glob(filepath.Join(dir, ".*")); len(leftovers) > 0 {

@@ -103,7 +103,7 @@ func backupsOf(ctx context.Context, s backupStore, prefix string) ([]backupFile,
 	}
 	var out []backupFile
 	for _, name := range names {
-		kind, _, ok := parseBackupName(prefix, name)
+		a, _, ok := parseBackupName(prefix, name)
 		if !ok {
 			continue
 		}
@@ -111,7 +111,7 @@ func backupsOf(ctx context.Context, s backupStore, prefix string) ([]backupFile,
 		if isAppErr(err) {
 			return nil, err
 		}
-		if err != nil || m.Kind != kind || m.Prefix != "" && m.Prefix != prefix {
+		if err != nil || !a.describes(m) || m.Prefix != "" && m.Prefix != prefix {
 			continue // not a backup of this prefix this action made
 		}
 		out = append(out, backupFile{name: name, path: s.path(name), created: m.Created})

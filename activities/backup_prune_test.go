@@ -28,7 +28,7 @@ func fakeBackups(t *testing.T, dir, prefix string, n int, bad map[int]bool) []st
 		// Date the backup i days after the first: rename and rewrite its manifest.
 		m, _ := readManifest(path)
 		m.Created = time.Now().Add(time.Duration(i-n) * 24 * time.Hour)
-		dated := filepath.Join(dir, backupName(prefix, KindFiles, m.Created))
+		dated := filepath.Join(dir, backupName(prefix, filesArchive, m.Created))
 		if err := os.Rename(path, dated); err != nil {
 			t.Fatal(err)
 		}

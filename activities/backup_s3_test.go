@@ -348,8 +348,8 @@ func TestS3BackupAbortsStaleUploads(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	stale := backupName("app", KindFiles, time.Now().Add(-time.Hour))
-	other := backupName("app-replica", KindFiles, time.Now().Add(-time.Hour))
+	stale := backupName("app", filesArchive, time.Now().Add(-time.Hour))
+	other := backupName("app-replica", filesArchive, time.Now().Add(-time.Hour))
 	start(stale)
 	start(other)
 	src := t.TempDir()

@@ -19,7 +19,7 @@ import (
 var BackupVerifySpec = &plan.ActionSpec{
 	Name:        "backup.verify",
 	Errors:      errorTypes(ErrObjectStore, plan.ErrUnreachable),
-	Description: "Check a backup against its manifest: its name against the manifest's prefix and kind, the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump). A backup of 0 files (or a dump of no entries) is not whole unless it was made with allowEmpty or verify is given allowEmpty. A bad backup is the output ok=false with a reason, not a failure.",
+	Description: "Check a backup against its manifest: its name against the manifest's prefix, kind and dump format, the archive's SHA-256, then a full read (every file of a tar.gz against its recorded checksum, or pg_restore --list of a database dump; a directory-format dump's tar is first extracted into a private temporary directory, every file against its recorded checksum, and removed after). A backup of 0 files (or a dump of no entries) is not whole unless it was made with allowEmpty or verify is given allowEmpty. A bad backup is the output ok=false with a reason, not a failure.",
 	Heartbeats:  true,
 	Inputs: withS3([]plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The archive; its manifest is PATH.manifest.json.", Role: plan.RolePath},
@@ -65,7 +65,18 @@ func runBackupVerify(ctx context.Context, c call, vi backupVerifyInput) (map[str
 type fetchedBackup struct {
 	m    *Manifest
 	file string
-	done func()
+	// dump is what pg_restore reads of a database dump once verified: the
+	// file, or the directory a directory-format dump was extracted into.
+	dump    string
+	cleanup []func() // what done removes, last first
+}
+
+// done removes the local copies of the backup.
+func (b *fetchedBackup) done() {
+	for i := len(b.cleanup) - 1; i >= 0; i-- {
+		b.cleanup[i]()
+	}
+	b.cleanup = nil
 }
 
 // fetchBackup reads name's manifest, checks the name against it and that
@@ -87,12 +98,12 @@ func fetchBackup(ctx context.Context, action string, s backupStore, name, kind s
 	if err != nil {
 		return nil, err
 	}
-	return &fetchedBackup{m: m, file: file, done: done}, nil
+	return &fetchedBackup{m: m, file: file, dump: file, cleanup: []func(){done}}, nil
 }
 
 // verify returns the files read back, or why the backup is not whole.
 func (b *fetchedBackup) verify(ctx context.Context, allowEmpty bool) (int, error) {
-	n, err := readBack(ctx, b.file, b.m)
+	n, err := b.readBack(ctx)
 	if err == nil && n == 0 && !b.m.AllowEmpty && !allowEmpty {
 		return 0, fmt.Errorf("the backup holds no files (its manifest says %d); it was not made with allowEmpty", b.m.Files)
 	}
@@ -118,14 +129,20 @@ func checkIdentity(name string, m *Manifest) error {
 	if m.Prefix == "" { // made before manifests recorded the prefix
 		return nil
 	}
-	if kind, _, ok := parseBackupName(m.Prefix, name); !ok || kind != m.Kind {
-		return fmt.Errorf("%s is not named as a %s backup of prefix %s (%s-<UTC stamp>%s)", name, m.Kind, m.Prefix, m.Prefix, kindExt[m.Kind])
+	want, known := archiveOf(m)
+	if !known {
+		return fmt.Errorf("the manifest's kind %q and format %q are not a backup this engine makes", m.Kind, m.Format)
+	}
+	if a, _, ok := parseBackupName(m.Prefix, name); !ok || a != want {
+		return fmt.Errorf("%s is not named as a %s backup of prefix %s (%s-<UTC stamp>%s)", name, m.Kind, m.Prefix, m.Prefix, want.ext)
 	}
 	return nil
 }
 
-// readBack reads a backup whole against its manifest.
-func readBack(ctx context.Context, path string, m *Manifest) (int, error) {
+// readBack reads a backup whole against its manifest. A directory-format
+// dump is extracted for it, into b.dump, which b.done removes.
+func (b *fetchedBackup) readBack(ctx context.Context) (int, error) {
+	path, m := b.file, b.m
 	sum, size, err := fileSHA256(path)
 	if err != nil {
 		return 0, fmt.Errorf("reading the archive: %w", err)
@@ -133,17 +150,29 @@ func readBack(ctx context.Context, path string, m *Manifest) (int, error) {
 	if sum != m.SHA256 || size != m.Bytes {
 		return 0, fmt.Errorf("checksum mismatch: the manifest says %s (%d bytes), the archive is %s (%d bytes)", m.SHA256, m.Bytes, sum, size)
 	}
-	switch m.Kind {
-	case "files":
+	switch a, _ := archiveOf(m); a {
+	case filesArchive:
 		return readArchive(ctx, path, m)
-	case "postgres":
-		out, err := commandContext(ctx, nil, "pg_restore", "--list", path).CombinedOutput()
+	case customDump:
+		return listDump(ctx, path)
+	case directoryDump:
+		dir, removeDir, err := extractDumpDir(ctx, path, m)
 		if err != nil {
-			return 0, fmt.Errorf("pg_restore --list: %v: %s", err, lastLine(string(out)))
+			return 0, err
 		}
-		return countDumpEntries(string(out)), nil
+		b.dump, b.cleanup = dir, append(b.cleanup, removeDir)
+		return listDump(ctx, dir)
 	}
-	return 0, fmt.Errorf("unknown backup kind %q", m.Kind)
+	return 0, fmt.Errorf("unknown backup kind %q (format %q)", m.Kind, m.Format)
+}
+
+// listDump counts the entries of a dump's table of contents.
+func listDump(ctx context.Context, dump string) (int, error) {
+	out, err := commandContext(ctx, nil, "pg_restore", "--list", dump).CombinedOutput()
+	if err != nil {
+		return 0, fmt.Errorf("pg_restore --list: %v: %s", err, lastLine(string(out)))
+	}
+	return countDumpEntries(string(out)), nil
 }
 
 func readManifest(archive string) (*Manifest, error) {

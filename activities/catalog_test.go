@@ -41,6 +41,13 @@ func TestSpecsAreWellFormed(t *testing.T) {
 				t.Errorf("%s.%s: enum on a %s", s.Name, f.Name, f.Type)
 			}
 		}
+		for _, n := range s.Needs {
+			in, ok1 := s.Input(n.Input)
+			other, ok2 := s.Input(n.Other)
+			if !ok1 || !ok2 || in.Default == nil || !slices.Contains(other.Enum, n.Value) {
+				t.Errorf("%s: needs %+v: want an input with a default, and a value of the other's enum", s.Name, n)
+			}
+		}
 		for _, g := range append(slices.Clone(s.ExactlyOne), s.AtMostOne...) {
 			for _, n := range g {
 				if !slices.Contains(names, n) {

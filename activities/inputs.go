@@ -23,10 +23,16 @@ func checkInputs(spec *plan.ActionSpec, t reflect.Type) error {
 	}
 	var probs []string
 	seen := map[string]bool{} // input names with a field
+	flat := map[string]bool{} // the untagged embedded structs, by index path
+	// VisibleFields lists an embedded field just before its fields.
 	for _, f := range reflect.VisibleFields(t) {
+		if len(f.Index) > 1 && !flat[fmt.Sprint(f.Index[:len(f.Index)-1])] {
+			continue // inside a tagged or pointer embedded field, reported itself: encoding/json decodes it under that field's name
+		}
 		tag, ok := f.Tag.Lookup("json")
 		if f.Anonymous && !ok && f.Type.Kind() == reflect.Struct {
-			continue // an embedded struct: encoding/json decodes its fields as the outer's, and so are they checked
+			flat[fmt.Sprint(f.Index)] = true
+			continue // encoding/json decodes its fields as the outer's, and so are they checked
 		}
 		if f.Anonymous || !f.IsExported() || !ok || tag == "" || tag == "-" || strings.Contains(tag, ",") {
 			probs = append(probs, fmt.Sprintf("field %s: want an exported field tagged json:\"<input>\", without options", f.Name))

@@ -105,12 +105,61 @@ func TestCheckInputs(t *testing.T) {
 		Data any               `json:"data"`
 		Wait string
 	}
+	// Inputs declared once for several actions (the s3 ones) are an
+	// untagged embedded struct, whose fields encoding/json decodes as the
+	// outer's; two levels deep too.
+	type waitPart struct {
+		Wait string `json:"wait"`
+	}
+	type sharedPart struct {
+		Data any `json:"data"`
+		waitPart
+	}
+	type embedded struct {
+		Name string            `json:"name"`
+		Port int64             `json:"port"`
+		Tags []string          `json:"tags"`
+		Env  map[string]string `json:"env"`
+		sharedPart
+	}
+	// Tagged, it is one input named by the tag, and its fields are none.
+	type taggedEmbedded struct {
+		Name     string            `json:"name"`
+		Port     int64             `json:"port"`
+		Tags     []string          `json:"tags"`
+		Env      map[string]string `json:"env"`
+		Data     any               `json:"data"`
+		waitPart `json:"more"`
+	}
+	type pointerEmbedded struct {
+		Name string            `json:"name"`
+		Port int64             `json:"port"`
+		Tags []string          `json:"tags"`
+		Env  map[string]string `json:"env"`
+		Data any               `json:"data"`
+		*waitPart
+	}
+	type misspeltWait struct {
+		Wiat string `json:"wiat"`
+	}
+	type misspeltEmbedded struct {
+		Name string            `json:"name"`
+		Port int64             `json:"port"`
+		Tags []string          `json:"tags"`
+		Env  map[string]string `json:"env"`
+		Data any               `json:"data"`
+		misspeltWait
+	}
 	for _, tc := range []struct {
 		name string
 		in   reflect.Type
 		want string
 	}{
 		{"good", reflect.TypeFor[good](), ""},
+		{"embedded", reflect.TypeFor[embedded](), ""},
+		{"tagged embedded", reflect.TypeFor[taggedEmbedded](), `action t: field waitPart: want an exported field tagged json:"<input>", without options; input "wait" has no field`},
+		{"pointer embedded", reflect.TypeFor[pointerEmbedded](), `action t: field waitPart: want an exported field tagged json:"<input>", without options; input "wait" has no field`},
+		{"misspelt in an embedded struct", reflect.TypeFor[misspeltEmbedded](), `action t: field Wiat: no input "wiat"; input "wait" has no field`},
 		{"misspelt", reflect.TypeFor[misspelt](), `action t: field Nmae: no input "nmae"; input "name" has no field`},
 		{"wrong types", reflect.TypeFor[wrongTypes](), `action t: field Port is string, input "port" is int; ` +
 			`field Tags is []interface {}, input "tags" is list<string>; ` +

@@ -17,14 +17,14 @@ import (
 var RestorePostgresSpec = &plan.ActionSpec{
 	Name:        "restore.postgres",
 	Errors:      errorTypes(ErrBackupInvalid, ErrPgTool, ErrQuery, plan.ErrUnreachable, ErrObjectStore),
-	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction.",
+	Description: "Verify a backup.postgres dump, then restore it with pg_restore into a target database and count the rows of every table restored. A target that already holds tables is refused unless clean is set; with createDatabase the target is created first and dropped again if the restore fails. With jobs 1 the restore is one transaction. A directory-format dump (.dir.tar) is extracted for verification into a new private temporary directory, only the regular files with plain names its manifest lists, each checked against its SHA-256 (no path leaves the directory, no link is followed), restored from there and removed after.",
 	Heartbeats:  true,
 	Inputs: withS3([]plan.Field{
 		{Name: "path", Type: plan.StringType, Required: true, Description: "The dump made by backup.postgres.", Role: plan.RolePath},
 		{Name: "dsn", Type: plan.StringType, Required: true, Description: "The target database; use ${{ secrets.NAME }}."},
 		{Name: "createDatabase", Type: plan.BoolType, Default: false, Description: "Create the target database (it must not exist), connecting to the server's postgres database to do so."},
 		{Name: "clean", Type: plan.BoolType, Default: false, Description: "Restore into a database that already holds tables, dropping the dump's objects first."},
-		{Name: "jobs", Type: plan.IntType, Default: int64(1), Description: "Parallel pg_restore jobs; 1 restores in a single transaction."},
+		{Name: "jobs", Type: plan.IntType, Default: int64(1), Description: "Parallel pg_restore jobs (--jobs), for a dump of either format; 1 restores in a single transaction."},
 	}),
 	Outputs: []plan.Field{
 		{Name: "tables", Type: plan.IntType, Description: "Tables in the target database after the restore."},
@@ -88,7 +88,7 @@ func runRestorePostgres(ctx context.Context, c call, ri restorePostgresInput) (m
 	}
 	start := time.Now()
 	age := start.Sub(b.m.Created).Seconds()
-	_, err = pg.run(ctx, "pg_restore", append(args, b.file)...)
+	_, err = pg.run(ctx, "pg_restore", append(args, b.dump)...)
 	seconds := time.Since(start).Seconds()
 	if err != nil {
 		if ri.CreateDatabase {

@@ -14,6 +14,9 @@ type ActionSpec struct {
 	ExactlyOne [][]string `json:"exactlyOne,omitempty"`
 	// AtMostOne lists groups of inputs of which at most one may be given.
 	AtMostOne [][]string `json:"atMostOne,omitempty"`
+	// Needs lists inputs that mean something only with another input's
+	// value.
+	Needs []InputNeeds `json:"needs,omitempty"`
 	// Local marks a cheap action without side effects beyond the worker,
 	// which runs as a Temporal local activity when the run allows it.
 	Local bool `json:"local,omitempty"`
@@ -24,6 +27,14 @@ type ActionSpec struct {
 	// Errors lists every error type the action fails with, which is what
 	// retry.nonRetryable may name. Nil means unknown: any name is accepted.
 	Errors []string `json:"errors,omitempty"`
+}
+
+// InputNeeds says that Input, given other than its default, needs the
+// string input Other to be Value (given so, or by default).
+type InputNeeds struct {
+	Input string `json:"input"`
+	Other string `json:"other"`
+	Value string `json:"value"`
 }
 
 // Facts is what a plan records of the action for the interpreter.

@@ -40,6 +40,9 @@ func ActionsMarkdown(specs []*plan.ActionSpec) string {
 		for _, g := range s.AtMostOne {
 			fmt.Fprintf(&b, "\nAt most one of %s.\n", codeList(g))
 		}
+		for _, n := range s.Needs {
+			fmt.Fprintf(&b, "\n`%s` other than its default needs `%s: %s`.\n", n.Input, n.Other, n.Value)
+		}
 		b.WriteString("\n| output | type | description |\n|---|---|---|\n")
 		for _, f := range s.Outputs {
 			fmt.Fprintf(&b, "| `%s` | %s | %s |\n", f.Name, mdType(f.Type), mdCell(f.Description))

@@ -1,6 +1,7 @@
 package runbooks
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 
@@ -165,6 +166,37 @@ func (l *linter) lintWith(spec *plan.ActionSpec, with *Map[Raw], stepPos plan.Po
 	for _, group := range spec.AtMostOne {
 		if n := countGiven(group, given); n > 1 {
 			l.r.errorf(CodeConflict, at, path, "action %s takes at most one of %s", spec.Name, strings.Join(group, ", "))
+		}
+	}
+	for _, n := range spec.Needs {
+		l.lintNeeds(spec, n, given, values, with, path)
+	}
+}
+
+// lintNeeds checks one of spec.Needs where both inputs are literals (or
+// the other one is left at its default); a value an expression gives is
+// the action's to refuse when it runs.
+func (l *linter) lintNeeds(spec *plan.ActionSpec, n plan.InputNeeds, given map[string]bool, values map[string]*plan.Value, with *Map[Raw], path plan.Path) {
+	in, _ := spec.Input(n.Input)
+	v := values[n.Input]
+	if v == nil || !v.IsLiteral() || fmt.Sprint(v.Lit) == fmt.Sprint(in.Default) {
+		return
+	}
+	other, _ := spec.Input(n.Other)
+	got := fmt.Sprint(other.Default)
+	if given[n.Other] {
+		ov := values[n.Other]
+		if ov == nil || !ov.IsLiteral() {
+			return // reported as it is, or known when the step runs
+		}
+		got = fmt.Sprint(ov.Lit)
+	}
+	if got == n.Value {
+		return
+	}
+	for i := range with.Entries {
+		if e := &with.Entries[i]; e.Key == n.Input {
+			l.r.errorf(CodeConflict, e.Value.Pos, path.Key(e.Key), "action %s: %s %v needs %s %s, not %s", spec.Name, n.Input, v.Lit, n.Other, n.Value, got)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package runbooks
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -34,6 +35,8 @@ const (
 	DecideRun     = "run"
 	DecideSkip    = "skip"
 	DecideRunTime = "decided at run time"
+	// DecideDone is a step of a run that already ended; Reason is its status.
+	DecideDone = "done"
 )
 
 // PreviewStep says whether a step runs and why.
@@ -65,6 +68,13 @@ type PreviewSchedule struct {
 
 // PreviewPlan binds params and dry-runs the plan as of now, for user.
 func PreviewPlan(p *plan.Plan, given map[string]any, now time.Time, user string) (*Preview, error) {
+	return preview(p, given, plan.RunVars{ID: PreviewRunID(p.Name), Name: p.Name, Trigger: plan.RunTriggerAPI,
+		TriggeredBy: user, StartedBy: user, StartedAt: now}, nil, now)
+}
+
+// preview binds given and dry-runs p for run; done holds the steps that
+// already ended, by id (nil for a run not started).
+func preview(p *plan.Plan, given map[string]any, run plan.RunVars, done map[string]StepResult, now time.Time) (*Preview, error) {
 	params, err := p.BindParams(given)
 	if err != nil {
 		return nil, err
@@ -88,10 +98,14 @@ func PreviewPlan(p *plan.Plan, given map[string]any, now time.Time, user string)
 		pv.Params = append(pv.Params, PreviewParam{Name: pp.Name, Value: v, Source: src})
 	}
 	ev.SetClock(func() time.Time { return now })
-	pr := &previewer{ev: ev, out: pv, vars: plan.Vars{
+	steps := map[string]any{}
+	for id, r := range done {
+		steps[id] = r.value()
+	}
+	pr := &previewer{ev: ev, out: pv, done: done, vars: plan.Vars{
 		plan.VarParams: p.ParamVars(params),
-		plan.VarRun: plan.RunVars{ID: PreviewRunID(p.Name), Name: p.Name, Trigger: plan.RunTriggerAPI,
-			TriggeredBy: user, StartedBy: user, StartedAt: now}.Value(),
+		plan.VarRun:    run.Value(),
+		plan.VarSteps:  steps,
 	}}
 	vars := map[string]any{}
 	for _, v := range p.Vars {
@@ -143,7 +157,19 @@ type previewer struct {
 	ev      *plan.Evaluator
 	out     *Preview
 	vars    plan.Vars
-	stopped string // why the main steps surely end early (an exit, a failing assert)
+	done    map[string]StepResult // steps of the run that ended
+	stopped string                // why the main steps surely end early (an exit, a failing assert)
+}
+
+// unknown is the steps of ids whose outputs the preview does not have.
+func (pr *previewer) unknown(ids []string) []string {
+	var out []string
+	for _, id := range ids {
+		if _, ok := pr.done[id]; !ok {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 // list previews steps inside parent (nil at the top).
@@ -155,7 +181,22 @@ func (pr *previewer) list(steps []*plan.Step, section string, depth int, parent 
 
 func (pr *previewer) step(s *plan.Step, section string, depth int, parent *PreviewStep) {
 	ps := PreviewStep{ID: s.ID, Kind: s.Kind, Section: section, Depth: depth, Summary: summary(s), Decision: DecideRun}
+	if r, ok := pr.done[s.ID]; ok {
+		ps.Decision, ps.Reason = DecideDone, r.Status
+		pr.out.Steps = append(pr.out.Steps, ps)
+		if s.Kind != plan.StepForEach { // items have entries of their own
+			for _, sec := range s.Children() {
+				if sec.Runs != plan.RunsOnUndo && sec.Runs != plan.RunsOnItemError {
+					pr.list(sec.Steps, section, depth+1, &ps)
+				}
+			}
+		}
+		pr.setVars(s, ps.Decision)
+		return
+	}
 	switch {
+	case parent != nil && parent.Decision == DecideDone:
+		ps.Decision, ps.Reason = DecideSkip, "not run in "+parent.ID+", which ended"
 	case pr.stopped != "" && section == "steps":
 		ps.Decision, ps.Reason = DecideSkip, pr.stopped
 	case parent != nil && parent.Decision == DecideSkip:
@@ -197,6 +238,7 @@ func (pr *previewer) step(s *plan.Step, section string, depth int, parent *Previ
 			pr.list(sec.Steps, section, depth+1, &ps)
 		}
 	}
+	pr.setVars(s, ps.Decision)
 	switch {
 	case section != "steps" || ps.Decision != DecideRun:
 	case s.Kind == plan.StepExit:
@@ -206,9 +248,32 @@ func (pr *previewer) step(s *plan.Step, section string, depth int, parent *Previ
 	}
 }
 
+// setVars follows a set step: the vars it sets take their new values
+// where the preview can tell them, and are unknown from there on where it
+// cannot (an expression reading them is then shown as decided at run time).
+func (pr *previewer) setVars(s *plan.Step, decision string) {
+	if s.Kind != plan.StepSet || decision == DecideSkip {
+		return
+	}
+	vars := maps.Clone(pr.vars[plan.VarVars].(map[string]any))
+	for _, v := range s.Set {
+		known := decision != DecideRunTime && len(pr.unknown(v.Expr.Steps)) == 0
+		if known {
+			x, err := pr.ev.Eval(v.Expr, pr.vars)
+			if known = err == nil; known {
+				vars[v.Name] = x
+			}
+		}
+		if !known {
+			delete(vars, v.Name)
+		}
+	}
+	pr.vars[plan.VarVars] = vars
+}
+
 func (pr *previewer) decide(x *plan.Expr) (string, string) {
-	if len(x.Steps) > 0 {
-		return DecideRunTime, "if " + x.Src + " depends on " + stepsList(x.Steps)
+	if u := pr.unknown(x.Steps); len(u) > 0 {
+		return DecideRunTime, "if " + x.Src + " depends on " + stepsList(u)
 	}
 	ok, err := pr.ev.EvalBool(x, pr.vars)
 	if err != nil {
@@ -222,8 +287,8 @@ func (pr *previewer) decide(x *plan.Expr) (string, string) {
 
 // assertion says whether an assert that reads only params holds.
 func (pr *previewer) assertion(a *plan.Assert) string {
-	if len(a.That.Steps) > 0 {
-		return "checked at run time, depends on " + stepsList(a.That.Steps)
+	if u := pr.unknown(a.That.Steps); len(u) > 0 {
+		return "checked at run time, depends on " + stepsList(u)
 	}
 	ok, err := pr.ev.EvalBool(a.That, pr.vars)
 	switch {
@@ -238,8 +303,8 @@ func (pr *previewer) assertion(a *plan.Assert) string {
 }
 
 func (pr *previewer) items(x *plan.Expr) (string, bool) {
-	if len(x.Steps) > 0 {
-		return "items depend on " + stepsList(x.Steps), false
+	if u := pr.unknown(x.Steps); len(u) > 0 {
+		return "items depend on " + stepsList(u), false
 	}
 	v, err := pr.ev.Eval(x, pr.vars)
 	if err != nil {
@@ -262,7 +327,7 @@ func (pr *previewer) render(v *plan.Value) string {
 	var secrets, steps []string
 	v.Exprs(func(x *plan.Expr) {
 		secrets = append(secrets, x.Secrets...)
-		steps = append(steps, x.Steps...)
+		steps = append(steps, pr.unknown(x.Steps)...)
 	})
 	slices.Sort(steps)
 	steps = slices.Compact(steps)
@@ -379,7 +444,7 @@ func (pv *Preview) String() string {
 			fmt.Fprintf(&b, "\n%s:\n", map[string]string{"steps": "Steps", "onFailure": "On failure", "finally": "Finally"}[section])
 		}
 		indent := strings.Repeat("  ", s.Depth+1)
-		mark := map[string]string{DecideRun: "RUN ", DecideSkip: "SKIP", DecideRunTime: "LATER"}[s.Decision]
+		mark := map[string]string{DecideRun: "RUN ", DecideSkip: "SKIP", DecideRunTime: "LATER", DecideDone: "DONE"}[s.Decision]
 		fmt.Fprintf(&b, "%s%-5s %s: %s", indent, mark, s.ID, s.Summary)
 		if s.Reason != "" {
 			fmt.Fprintf(&b, "  [%s]", s.Reason)

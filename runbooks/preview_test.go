@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/runbooks"
 )
 
@@ -113,5 +114,54 @@ spec:
 				t.Errorf("n=%d: preview lacks %q:\n%s", tt.n, w, pv)
 			}
 		}
+	}
+}
+
+// TestPreviewRun: what is left of a started run renders with the outputs
+// of the steps that ended, and the vars its set steps gave.
+func TestPreviewRun(t *testing.T) {
+	src := `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: pv}
+spec:
+  params:
+    - {name: env, type: string, default: staging}
+  steps:
+    - {id: check, action: shell, with: {command: [check, "${{ params.env }}"]}}
+    - {id: bump, set: {tries: "steps.check.outputs.exitCode - 2"}}
+    - {id: board, approval: {approvers: [ann, bob]}}
+    - {id: fix, if: "steps.check.outputs.exitCode != 0", action: log, with: {message: "fixing ${{ steps.check.outputs.stdout }} after ${{ string(vars.tries) }} by ${{ run.startedBy }}"}}
+    - {id: after, action: log, with: {message: "${{ steps.fix.status }}"}}
+`
+	p := mustBuild(t, src)
+	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
+	pv, err := runbooks.PreviewRun(p, runbooks.RunState{
+		Run:    plan.RunVars{ID: "pv-1", Name: "pv", Version: 1, Trigger: plan.RunTriggerAPI, TriggeredBy: "cy", StartedBy: "cy", StartedAt: now},
+		Params: map[string]any{"env": "production"},
+		Ended: map[string]runbooks.StepResult{
+			"check": {Status: "succeeded", Outputs: map[string]any{"exitCode": int64(3), "stdout": "disk full", "stderr": ""}},
+			"bump":  {Status: "succeeded"},
+		},
+	}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := pv.String()
+	want := `Runbook pv
+
+Params:
+  env = "production" (given)
+
+Steps:
+  DONE  check: action shell  [succeeded]
+  DONE  bump: set vars.tries  [succeeded]
+  RUN   board: approval by 1 of ann, bob
+  RUN   fix: action log  [if steps.check.outputs.exitCode != 0 is true]
+          message: "fixing disk full after 1 by cy"
+  RUN   after: action log
+          message: (at run time, from steps.fix)
+`
+	if got != want {
+		t.Errorf("preview:\n%s\nwant:\n%s", got, want)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -98,10 +99,13 @@ type approvalData struct {
 	Comment     string
 }
 
-// nextStep is a step the run has not reached yet, with what it will do.
+// nextStep is a step the run has not reached yet, with what it will do:
+// the run's preview (GET /api/v1/runs/:id/plan) renders its inputs with
+// the outputs of the steps that ended.
 type nextStep struct {
-	Key, Kind, Status, Action string
-	With                      []kv
+	Key, Summary, Decision, Reason string
+	Depth                          int
+	Inputs                         []kv
 }
 
 type kv struct{ Key, Value string }
@@ -129,17 +133,12 @@ func (c *Console) approval(r *http.Request, u *user) *approvalData {
 	} else {
 		d.Run = rv
 		p := c.planOf(r, u, rv.Runbook, rv.Version, map[string]*plan.Plan{})
-		after := false
 		for i := range rv.Steps {
-			s := &rv.Steps[i]
-			if s.ID == d.Step && sameItem(s.Item, d.Item) {
-				d.Entry, after = s, true
-				continue
-			}
-			if after && s.Status == workflows.StatusPending {
-				d.Next = append(d.Next, nextOf(p, s))
+			if s := &rv.Steps[i]; s.ID == d.Step && sameItem(s.Item, d.Item) {
+				d.Entry = s
 			}
 		}
+		d.Next = c.next(r, u, d.RunID, d.Step)
 		if p != nil {
 			if ps := p.Step(d.Step); ps != nil && ps.Approval != nil {
 				d.Approval = ps.Approval
@@ -166,18 +165,33 @@ func (c *Console) approval(r *http.Request, u *user) *approvalData {
 	return d
 }
 
-func nextOf(p *plan.Plan, s *workflows.StepState) nextStep {
-	n := nextStep{Key: stepKey(s.ID, s.Item), Kind: s.Kind, Status: s.Status}
-	if p == nil {
-		return n
+// next is what the run's preview says of the steps after step, in the
+// main steps; none once the run has ended.
+func (c *Console) next(r *http.Request, u *user, runID, step string) []nextStep {
+	var pv runPreview
+	if err := c.call(r, u, "GET", apiPath("runs", runID, "plan"), nil, &pv); err != nil {
+		return nil
 	}
-	if ps := p.Step(s.ID); ps != nil {
-		n.Action = ps.Action
-		for _, k := range sortedKeys(ps.With) {
-			n.With = append(n.With, kv{k, valueText(ps.With[k])})
+	var out []nextStep
+	after := false
+	for _, s := range pv.Steps {
+		if s.Section != "steps" {
+			break
 		}
+		if s.ID == step {
+			after = true
+			continue
+		}
+		if !after || s.Decision == runbooks.DecideDone {
+			continue
+		}
+		n := nextStep{Key: s.ID, Summary: s.Summary, Decision: s.Decision, Reason: s.Reason, Depth: s.Depth}
+		for _, in := range s.Inputs {
+			n.Inputs = append(n.Inputs, kv{in.Name, in.Value})
+		}
+		out = append(out, n)
 	}
-	return n
+	return out
 }
 
 // vote sends the form's vote through the API as the user; a refusal is

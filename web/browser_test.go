@@ -69,6 +69,25 @@ spec:
     - {id: after, action: log, with: {message: "after"}}
 `
 
+const fanoutRunbook = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: fanout}
+spec:
+  params:
+    - {name: hosts, type: list, items: string, default: [a]}
+  steps:
+    - id: both
+      parallel:
+        - {id: left, action: log, with: {message: "left"}}
+        - {id: right, action: log, with: {message: "right"}}
+    - id: each
+      forEach: params.hosts
+      steps:
+        - {id: ping, action: log, with: {message: "${{ item }}"}}
+    - {id: gate, approval: {approvers: ["group:board"]}}
+    - {id: apply, action: log, with: {message: "after ${{ steps.left.outputs.message }} on ${{ string(size(params.hosts)) }} hosts"}}
+`
+
 // stack is the console on an API on the embedded Temporal server, with
 // a worker, on 127.0.0.1.
 type stack struct {
@@ -89,7 +108,7 @@ func newStack(t *testing.T) *stack {
 	t.Cleanup(func() { st.Close() })
 	api := &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
 		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
-	for _, src := range []string{releaseRunbook, flakyRunbook} {
+	for _, src := range []string{releaseRunbook, flakyRunbook, fanoutRunbook} {
 		if _, _, _, err := api.Register(context.Background(), []byte(src), "alice"); err != nil {
 			t.Fatal(err)
 		}
@@ -551,5 +570,55 @@ func TestBrowserRecovery(t *testing.T) {
 	}
 	if got := strings.Join(trail, ", "); got != "ann schedule.unpause ok, ann schedule.pause ok, ann run.start ok, ann run.rerun ok, ann step.decision ok, ann run.start ok, alice runbook.register ok" {
 		t.Errorf("audit of flaky: %s", got)
+	}
+}
+
+// TestBrowserPlan: the runbook page draws the graph; a list param is a
+// repeated field that grows; Preview shows what a start would do before
+// Start; the run's graph shows each step's status, and the approval page
+// what runs next with its inputs rendered from the run's outputs.
+func TestBrowserPlan(t *testing.T) {
+	s := newStack(t)
+	browser := browsers(t)
+	ann, bob := s.person(browser, "ann"), s.person(browser, "bob")
+
+	ann.open("/runbooks/fanout", "#graph")
+	if !ann.is(`document.querySelectorAll('#graph .g-node[data-step="both"] .g-branches > .g-branch').length === 2 && document.querySelector('#graph .g-node[data-step="each"] .g-node[data-step="ping"]') !== null`) {
+		t.Errorf("the graph: %s", ann.text("#graph"))
+	}
+	ann.run(chromedp.SendKeys(chromedp.CSS(`#f-param-hosts input:nth-of-type(2)`), "b"),
+		chromedp.Click(chromedp.CSS(`#f-param-hosts button.add`)),
+		chromedp.SendKeys(chromedp.CSS(`#f-param-hosts input:nth-of-type(4)`), "c"),
+		chromedp.Click(chromedp.ID("preview-run")), chromedp.WaitVisible(chromedp.ID("preview")))
+	if got := ann.text(`#preview tr[data-step="each"] [data-field=decision]`); got != `run
+once per item (3): ["a","b","c"]` && got != `runonce per item (3): ["a","b","c"]` {
+		t.Errorf("the preview of each: %q", got)
+	}
+	if got := ann.text(`#preview tr[data-step="apply"] [data-field=input]`); got != "(at run time, from steps.left)" {
+		t.Errorf("the preview of apply: %q", got)
+	}
+	if !ann.is(`Array.from(document.querySelectorAll('#f-param-hosts input')).map(i => i.value).join(",") === "a,b,c,,"`) {
+		t.Error("the previewed form lost its values")
+	}
+	ann.run(chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("run")))
+	runID := get(ann, chromedp.AttributeValue(chromedp.ID("run"), "data-run")).Value
+	var run struct {
+		Params map[string]any `json:"params"`
+	}
+	s.api("ann", "/api/v1/runs/"+runID, &run)
+	if hosts, _ := json.Marshal(run.Params["hosts"]); string(hosts) != `["a","b","c"]` {
+		t.Errorf("the run's hosts: %s", hosts)
+	}
+	ann.until(`document.querySelector('#timeline tr[data-key="gate"] [data-field=status]').textContent === "waiting-approval"`)
+	ann.run(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("graph")))
+	for step, want := range map[string]string{"left": "succeeded", "ping": "3 succeeded", "gate": "waiting-approval", "apply": "pending"} {
+		if got := ann.text(fmt.Sprintf(`#graph .g-node[data-step=%q] > .g-box .g-status`, step)); got != want {
+			t.Errorf("graph status of %s: %q, want %q", step, got, want)
+		}
+	}
+
+	bob.open("/runs/"+runID+"/approvals/gate", "#next")
+	if got := bob.text(`#next tr[data-step="apply"] [data-field=input]`); got != `"after left on 3 hosts"` {
+		t.Errorf("what runs next: %q", got)
 	}
 }

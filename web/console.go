@@ -114,6 +114,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /runbooks", c.signedIn(c.runbooksPage))
 	m.HandleFunc("GET /runbooks/{name}", c.signedIn(c.runbookPage))
 	m.HandleFunc("POST /runbooks/{name}/runs", c.signedIn(c.startRun))
+	m.HandleFunc("POST /runbooks/{name}/preview", c.signedIn(c.previewStart))
 	m.HandleFunc("POST /runbooks/{name}/schedules/{schedule}/{action}", c.signedIn(c.scheduleAction))
 	c.mux = m
 }

@@ -24,7 +24,15 @@ type field struct {
 	Pattern, Min, Max, Step      string
 	Fixed                        bool
 	Hint                         string
+	// Values are a list's elements, one field each (Input "list"; the
+	// elements' own input is ElemInput), with empty ones to add more.
+	Values    []string
+	ElemInput string
 }
+
+// spareListFields is how many empty fields a list field offers beyond its
+// values (the console's script adds more on demand).
+const spareListFields = 2
 
 // fieldsOf makes the form fields of params, named prefix+name; with r,
 // the values r posted, else the defaults.
@@ -61,13 +69,17 @@ func fieldsOf(params []plan.Param, prefix string, r *http.Request) []field {
 				f.Max = strconv.FormatFloat(*p.Max, 'f', -1, 64)
 			}
 		case kind == plan.KindList:
-			f.Input, f.Hint = "textarea", "one value a line"
-			if l, ok := p.Default.([]any); ok {
-				parts := make([]string, len(l))
-				for i, e := range l {
-					parts[i] = valueString(e)
+			f.Input, f.Hint, f.ElemInput = "list", "one value a field; empty fields are left out", "text"
+			if p.Type != nil && p.Type.Elem != nil && (p.Type.Elem.Kind == plan.KindInt || p.Type.Elem.Kind == plan.KindNumber) {
+				f.ElemInput, f.Step = "number", "any"
+				if p.Type.Elem.Kind == plan.KindInt {
+					f.Step = "1"
 				}
-				f.Value = strings.Join(parts, "\n")
+			}
+			if l, ok := p.Default.([]any); ok {
+				for _, e := range l {
+					f.Values = append(f.Values, valueString(e))
+				}
 			}
 		case kind == plan.KindMap || kind == plan.KindObject || kind == plan.KindAny:
 			f.Input, f.Hint = "textarea", "JSON"
@@ -82,6 +94,10 @@ func fieldsOf(params []plan.Param, prefix string, r *http.Request) []field {
 		if r != nil {
 			f.Value = r.PostFormValue(f.Name)
 			f.Checked = f.Value == "true"
+			f.Values = nonEmpty(r.PostForm[f.Name])
+		}
+		if f.Input == "list" {
+			f.Values = append(f.Values, make([]string, spareListFields)...)
 		}
 		out = append(out, f)
 	}
@@ -122,6 +138,9 @@ func formValues(r *http.Request, params []plan.Param, prefix string) map[string]
 		}
 		name := prefix + p.Name
 		raw := r.PostFormValue(name)
+		if kind == plan.KindList {
+			raw = strings.Join(nonEmpty(r.PostForm[name]), "\n")
+		}
 		if kind == plan.KindBool && len(p.Enum) == 0 {
 			out[p.Name] = raw == "true"
 			continue
@@ -135,15 +154,24 @@ func formValues(r *http.Request, params []plan.Param, prefix string) map[string]
 				elem = p.Type.Elem.Kind
 			}
 			list := []any{}
-			for _, line := range strings.Split(strings.ReplaceAll(raw, "\r\n", "\n"), "\n") {
-				if line = strings.TrimSpace(line); line != "" {
-					list = append(list, typed(elem, line))
-				}
+			for _, v := range nonEmpty(r.PostForm[name]) {
+				list = append(list, typed(elem, v))
 			}
 			out[p.Name] = list
 			continue
 		}
 		out[p.Name] = typed(kind, raw)
+	}
+	return out
+}
+
+// nonEmpty is the values of a repeated field, trimmed, empty ones left out.
+func nonEmpty(values []string) []string {
+	var out []string
+	for _, v := range values {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
 	}
 	return out
 }

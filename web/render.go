@@ -135,6 +135,7 @@ var funcs = template.FuncMap{
 		return *i
 	},
 	"stepKey": stepKey,
+	"repeat":  strings.Repeat,
 	"eq1":     func(a, b any) bool { return fmt.Sprint(a) == fmt.Sprint(b) },
 }
 

@@ -26,6 +26,10 @@ type runbookData struct {
 	Fields    []field
 	Refused   *apiProblem
 	Done      string
+	Graph     []graphSection
+	// Preview is what a start with the form's params would do, shown
+	// before the user confirms it.
+	Preview *runPreview
 }
 
 func (c *Console) runbookPage(w http.ResponseWriter, r *http.Request, u *user) {
@@ -62,6 +66,7 @@ func (c *Console) runbook(r *http.Request, u *user) (*runbookData, error) {
 			d.Schedules = append(d.Schedules, sv)
 		}
 		d.Fields = fieldsOf(p.Params, "param.", nil)
+		d.Graph = graphOf(p, nil)
 	}
 	if d.Runbook.Version > 1 {
 		var diff diffView
@@ -103,6 +108,38 @@ func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
 		return
 	}
 	http.Redirect(w, r, "/runs/"+url.PathEscape(run.ID)+"?done=start", http.StatusSeeOther)
+}
+
+// previewStart shows what a start with the form's params would do (POST
+// /api/v1/runbooks/:name/plan), with the form filled in as it was, to
+// confirm with Start.
+func (c *Console) previewStart(w http.ResponseWriter, r *http.Request, u *user) {
+	name := r.PathValue("name")
+	r.URL.RawQuery = ""
+	d, err := c.runbook(r, u)
+	if err != nil {
+		c.fail(w, r, u, 0, "runbook "+name, err)
+		return
+	}
+	params := map[string]any{}
+	if d.Runbook.Plan != nil {
+		params = formValues(r, d.Runbook.Plan.Params, "param.")
+		d.Fields = fieldsOf(d.Runbook.Plan.Params, "param.", r)
+	}
+	var pv runPreview
+	body := map[string]any{"params": params, "version": d.Runbook.Version}
+	if err := c.call(r, u, "POST", apiPath("runbooks", name, "plan"), body, &pv); err != nil {
+		p, ok := err.(*apiProblem)
+		if !ok {
+			c.fail(w, r, u, http.StatusServiceUnavailable, "the start could not be previewed", err)
+			return
+		}
+		d.Refused = p
+		c.render(w, r, u, p.Status, "runbook", d)
+		return
+	}
+	d.Preview = &pv
+	c.render(w, r, u, http.StatusOK, "runbook", d)
 }
 
 // scheduleAction pauses, unpauses or triggers a schedule through the API.

@@ -60,11 +60,12 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, u *user) {
 	var rb runbookView
 	_ = c.call(r, u, "GET", apiPath("runbooks", rv.Runbook)+"?version="+strconv.Itoa(rv.Version), nil, &rb)
 	var steps []string
+	graph := graphOf(rb.Plan, rv.Steps)
 	if rb.Plan != nil {
 		rb.Plan.Walk(func(s *plan.Step) bool { steps = append(steps, s.ID); return true })
 	}
 	c.render(w, r, u, http.StatusOK, "run", map[string]any{"Run": rv, "Rows": rows, "Ended": workflows.Ended(rv.Status),
-		"Steps": steps, "Done": r.URL.Query().Get("done")})
+		"Steps": steps, "Graph": graph, "Done": r.URL.Query().Get("done")})
 }
 
 // runEvents is the API's event stream of a run, for the run page's

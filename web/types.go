@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -92,4 +93,13 @@ type logLine struct {
 type logPage struct {
 	Lines []logLine `json:"lines"`
 	Ended bool      `json:"ended"`
+}
+
+// runPreview is GET /api/v1/runs/:id/plan's answer, and (with Version)
+// POST /api/v1/runbooks/:name/plan's.
+type runPreview struct {
+	Run     string `json:"run"`
+	Version int    `json:"version"`
+	Stale   bool   `json:"stale"`
+	runbooks.Preview
 }

@@ -23,6 +23,24 @@ function statusClass(s) {
   return "st-none";
 }
 
+// graphStatus updates the graph's node of a step that is not a loop's
+// item (items are counted there: the reload at the end recounts them).
+function graphStatus(s) {
+  if (s.item !== undefined && s.item !== null) return;
+  const node = Array.from(document.querySelectorAll("#graph .g-node")).find((n) => n.dataset.step === s.id);
+  if (!node) return;
+  const box = node.querySelector(".g-box");
+  let st = box.querySelector(".g-status");
+  if (!st) {
+    st = document.createElement("div");
+    st.className = "g-status";
+    st.dataset.field = "status";
+    box.appendChild(st);
+  }
+  st.textContent = s.status;
+  box.className = "g-box " + statusClass(s.status);
+}
+
 // The run page follows the run's events: each step event updates its row;
 // a step the page does not show yet, or the run's end, reloads the page.
 function followRun() {
@@ -40,6 +58,7 @@ function followRun() {
     const key = s.item === undefined || s.item === null ? s.id : s.id + "[" + s.item + "]";
     const row = Array.from(document.querySelectorAll("#timeline tr[data-key]")).find((r) => r.dataset.key === key);
     if (!row) { es.close(); reload(); return; }
+    graphStatus(s);
     const st = row.querySelector("[data-field=status]");
     if (st.textContent !== s.status) {
       st.textContent = s.status;
@@ -57,7 +76,27 @@ function followRun() {
   es.addEventListener("error", () => { if (live) live.hidden = true; });
 }
 
+// A list field gets an "add" button that appends one more empty field.
+function listFields() {
+  for (const list of document.querySelectorAll(".list-field")) {
+    const last = list.querySelector("input:last-of-type");
+    if (!last || last.disabled) continue;
+    const add = document.createElement("button");
+    add.type = "button";
+    add.className = "add";
+    add.textContent = "Add a value";
+    add.addEventListener("click", () => {
+      const more = list.querySelector("input:last-of-type").cloneNode();
+      more.value = "";
+      list.insertBefore(more, add);
+      more.focus();
+    });
+    list.appendChild(add);
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
   localTimes(document);
+  listFields();
   followRun();
 });
