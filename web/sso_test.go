@@ -414,6 +414,23 @@ func TestSSOLogin(t *testing.T) {
 			t.Errorf("%s %s", resp.Status, page)
 		}
 	})
+	t.Run("refused callbacks count toward the limit", func(t *testing.T) {
+		limited := newSSOConsole(t, (&server.API{Store: base.st, Catalog: activities.Catalog()}).Handler(), base.st, web.Options{LoginFailures: 2})
+		b := newOIDCClient(t, limited)
+		for range 2 {
+			cb := b.signIn(t, "/", "ann")
+			setParam(cb, "state", "forged")
+			if resp, _, _ := b.get(t, cb.String()); resp.StatusCode != 400 {
+				t.Fatalf("a forged callback: %s", resp.Status)
+			}
+		}
+		for _, path := range []string{"/login/oidc", sso.CallbackPath + "?state=x&code=y"} {
+			resp, page, _ := b.get(t, limited.URL+path)
+			if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(page, "too many failed sign-ins from your address: try again in ") {
+				t.Errorf("GET %s past the limit: %s %q", path, resp.Status, resp.Header.Get("Retry-After"))
+			}
+		}
+	})
 	t.Run("single sign-on off", func(t *testing.T) {
 		for _, path := range []string{"/login/oidc", sso.CallbackPath + "?state=x&code=y"} {
 			resp, page := base.do(base.browser(), "GET", path, nil)
