@@ -67,8 +67,8 @@ type API struct {
 	// *workflows.Status), closedCount how many.
 	closedPages sync.Map
 	closedCount atomic.Int64
-	synced      sync.Map // run id -> history length last written to the records
-	launched    sync.Map // a schedule fire's run id (Temporal's) -> the id of the run it started
+	synced      sync.Map     // run id -> history length last written to the records
+	launched    sync.Map     // a schedule fire's run id (Temporal's) -> the id of the run it started
 	refreshed   atomic.Value // time.Time of the last refreshSchedules
 	voteSigner  atomic.Pointer[attest.Signer]
 	streams     streamSlots

@@ -34,6 +34,8 @@ const (
 	ActionFreezeRegister  = "freeze.register"
 	ActionFreezeDelete    = "freeze.delete"
 	ActionScheduleSkip    = "schedule.skip"
+	ActionSignIn          = "session.signin"
+	ActionSignOut         = "session.signout"
 )
 
 // RegisterDetail is the detail of runbook.register.
@@ -124,6 +126,16 @@ type TokenDetail struct {
 	ExpiresAt string   `json:"expiresAt,omitempty" doc:"its expiry, RFC 3339"`
 }
 
+// SessionDetail is the detail of session.signin and session.signout: how
+// and from where, never a token or a session secret.
+type SessionDetail struct {
+	Method  string   `json:"method" doc:"token or oidc"`
+	Address string   `json:"address" doc:"the client's address (the connection's, not a forwarded header)"`
+	Roles   []string `json:"roles,omitempty" doc:"signed in: the session's roles"`
+	Groups  []string `json:"groups,omitempty" doc:"signed in: the session's approver groups"`
+	Status  int      `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
 // AuditAction is one action of the audit trail: what its target is, the
 // type of its detail, and when it is written. The documentation's table
 // is made from these, and Append refuses any other action or detail.
@@ -149,10 +161,14 @@ var AuditActions = []AuditAction{
 	{ActionScheduleSkip, "`RUNBOOK/SCHEDULE`", "a schedule's fire started no run because a freeze held the runbook back (actor `system:schedule`; the records syncer writes it when it finds the fire)", ScheduleSkipDetail{}},
 	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
+	{ActionSignIn, "`session N`; refused: the method", "a web console sign-in started a session (actor: the user); refused: a token the API refuses (actor `anonymous`), or an OpenID Connect callback refused (a state mismatch, the provider's error, a code or ID token it does not accept, claims that name no user, no role; actor: the user when the provider named one, else `anonymous`). Refusals past the failed sign-in limit (429) are not recorded", SessionDetail{}},
+	{ActionSignOut, "`session N`", "a web console session is ended by its Sign out", SessionDetail{}},
 }
 
-// TokenActions are the actions only admins see in the audit trail.
-var TokenActions = []string{ActionTokenCreate, ActionTokenRevoke}
+// AdminActions are the actions only admins see in the audit trail: the
+// token and session entries, which name users, roles, groups and
+// addresses.
+var AdminActions = []string{ActionTokenCreate, ActionTokenRevoke, ActionSignIn, ActionSignOut}
 
 // Audit limits: a longer reason is cut, so an entry is never lost to its
 // length.

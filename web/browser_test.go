@@ -93,6 +93,7 @@ spec:
 type stack struct {
 	t      *testing.T
 	st     *store.Store
+	apiSrv *server.API
 	srv    *httptest.Server
 	tokens map[string]string
 }
@@ -118,7 +119,7 @@ func newStack(t *testing.T) *stack {
 	}
 	srv := httptest.NewServer(console.Handler())
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, st: st, srv: srv, tokens: map[string]string{}}
+	s := &stack{t: t, st: st, apiSrv: api, srv: srv, tokens: map[string]string{}}
 	for user, roles := range map[string][]string{"ann": {"operator", "approver"}, "bob": {"approver"}, "cy": {"approver"}, "vic": {"viewer"}} {
 		tok, _, err := st.CreateToken(user, roles, []string{"board"})
 		if err != nil {
