@@ -10,6 +10,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -82,6 +83,21 @@ spec:
 			t.Fatalf("register: %d %+v", got, fv)
 		}
 		until := fv.Until.UTC().Format(time.RFC3339)
+		for runbook, want := range map[string]int{"change": 1, "remedy": 0} {
+			var list struct {
+				Freezes []freezeView `json:"freezes"`
+			}
+			if got := a.call("GET", "/api/v1/freezes?runbook="+runbook, a.viewer, nil, &list); got != 200 || len(list.Freezes) != want {
+				t.Errorf("the freezes of %s: %d %+v", runbook, got, list)
+			}
+		}
+		var pv struct {
+			Freezes []runbooks.PreviewFreeze `json:"freezes"`
+		}
+		if got := a.call("POST", "/api/v1/runbooks/change/plan", a.viewer, map[string]any{}, &pv); got != 200 || len(pv.Freezes) != 1 || !pv.Freezes[0].Active ||
+			pv.Freezes[0].To.UTC().Format(time.RFC3339) != until {
+			t.Errorf("the preview's freezes: %d %+v", got, pv)
+		}
 
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{}, &p); got != 409 ||
 			p.Error != "runbook change is frozen by freeze year-end until "+until+": Year-end freeze" {
