@@ -76,22 +76,14 @@ func (a *API) runPlan(r *store.Run) (*plan.Plan, error) {
 	return plan.WithExceptions(p, exceptionsOf(r)), nil
 }
 
-// Blackouts are the windows of the registered freezes over the runbooks
-// of p's tree (p and its sub-runbooks) from now to BlackoutHorizon: what a
-// schedule's launcher and a run's sub-runbook steps check, in the workflow.
-func (a *API) blackouts(p *plan.Plan, now time.Time) ([]plan.Blackout, error) {
-	freezes, err := a.Store.CompiledFreezes()
-	if err != nil || len(freezes) == 0 {
-		return nil, err
-	}
-	return blackoutsOf(freezes, p, now)
-}
-
 // BlackoutHorizon is how far ahead a run's or a schedule's blackouts are
 // computed; the server refreshes the schedules' daily (and whenever a
 // freeze is registered or lifted).
 const BlackoutHorizon = 62 * 24 * time.Hour
 
+// blackoutsOf are the windows of freezes over the runbooks of p's tree
+// (p and its sub-runbooks) from now to BlackoutHorizon: what a schedule's
+// launcher and a run's sub-runbook steps check, in the workflow.
 func blackoutsOf(freezes []*plan.Freeze, p *plan.Plan, now time.Time) ([]plan.Blackout, error) {
 	books := map[string]*plan.Plan{}
 	var walk func(p *plan.Plan)
@@ -127,8 +119,16 @@ func blackoutsOf(freezes []*plan.Freeze, p *plan.Plan, now time.Time) ([]plan.Bl
 			out = append(out, plan.Blackout{Freeze: f.Name, Reason: f.Reason, From: iv.From, To: iv.To, Runbooks: slices.Clone(names)})
 		}
 	}
+	if len(out) > MaxBlackouts { // the soonest: a run's input stays small
+		slices.SortFunc(out, func(a, b plan.Blackout) int { return a.From.Compare(b.From) })
+		out = out[:MaxBlackouts]
+	}
 	return out, nil
 }
+
+// MaxBlackouts bounds the windows one run's or schedule's input carries
+// (about 200 bytes each); past it, the soonest are kept.
+const MaxBlackouts = 1000
 
 // excepted is bs without the blackouts of the freezes a run was excepted
 // from: its sub-runbooks start under the same exception.

@@ -18,11 +18,11 @@ import (
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver/devtest"
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/steplog"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/web"
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/worker"
 )
 
