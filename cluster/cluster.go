@@ -219,6 +219,7 @@ func (c *Cluster) startTemporal(ctx context.Context, bins Binaries, pg Postgres)
 	env["BIND_ON_IP"] = "127.0.0.1"
 	env["DYNAMIC_CONFIG_FILE_PATH"] = dc
 	env["PPROF_PORT"] = "0"
+	env["LOG_LEVEL"] = "warn"
 	for i, k := range portKeys {
 		env[k] = strconv.Itoa(ports[i])
 	}
@@ -262,8 +263,9 @@ func (c *Cluster) namespaceReady(ctx context.Context, tc client.Client) error {
 		return err
 	}
 	if _, err := tc.WorkflowService().DescribeNamespace(ctx, &workflowservice.DescribeNamespaceRequest{Namespace: Namespace}); err != nil {
+		retention, _ := time.ParseDuration(Retention)
 		_, err = tc.WorkflowService().RegisterNamespace(ctx, &workflowservice.RegisterNamespaceRequest{
-			Namespace: Namespace, WorkflowExecutionRetentionPeriod: durationpb.New(72 * time.Hour)})
+			Namespace: Namespace, WorkflowExecutionRetentionPeriod: durationpb.New(retention)})
 		if err != nil {
 			return err
 		}

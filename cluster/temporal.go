@@ -23,6 +23,9 @@ const TemporalVersion = "1.32.1"
 // cluster answers (compose: the temporal-admin-tools service).
 const Namespace = "default"
 
+// Retention is how long the namespace keeps ended runs' histories.
+const Retention = "72h"
+
 // HistoryShards is fixed at the cluster's creation: more than one, as a
 // production cluster has, so runs land on different shards.
 const HistoryShards = 4

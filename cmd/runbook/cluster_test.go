@@ -70,7 +70,7 @@ spec:
       action: shell
       with:
         script: 'echo "start $RUN verify $PPID" >> "$M/log"; echo "done $RUN verify $PPID" >> "$M/log"; [ "$FAIL" != true ]'
-        env: {M: "${{ params.marks }}", RUN: "${{ run.id }}", FAIL: "${{ params.fail }}"}
+        env: {M: "${{ params.marks }}", RUN: "${{ run.id }}", FAIL: "${{ string(params.fail) }}"}
 `
 
 // clusterRuns is how many runs the load starts (the issue's 200 scaled

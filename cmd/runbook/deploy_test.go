@@ -1,6 +1,7 @@
 package main
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"gopkg.in/yaml.v3"
+
+	"github.com/opsrunbook/runbook/cluster"
 )
 
 // knownEnv lists the RUNBOOK_* variables the binary reads.
@@ -82,7 +85,7 @@ func TestComposeFile(t *testing.T) {
 		t.Errorf("docker-compose.yaml: %v", err)
 	}
 	known := knownEnv(t)
-	for _, name := range []string{"postgres", "temporal", "temporal-ui", "api", "worker"} {
+	for _, name := range []string{"postgres", "temporal-schema", "temporal", "temporal-admin-tools", "temporal-ui", "api", "worker"} {
 		s, ok := compose.Services[name]
 		if !ok {
 			t.Errorf("no %s service", name)
@@ -93,7 +96,9 @@ func TestComposeFile(t *testing.T) {
 				t.Errorf("%s: runbook does not read %s", name, k)
 			}
 		}
-		if name != "worker" && name != "temporal-ui" && s.Healthcheck == nil {
+		// Temporal's health check runs in temporal-admin-tools: the server
+		// image has no CLI (TestComposeTemporalIsTheClusterTests).
+		if name != "worker" && name != "temporal-ui" && name != "temporal" && name != "temporal-schema" && s.Healthcheck == nil {
 			t.Errorf("%s has no health check", name)
 		}
 	}
@@ -158,6 +163,83 @@ func TestDockerfile(t *testing.T) {
 	for _, m := range regexp.MustCompile(`(?m)^ENV (RUNBOOK_[A-Z_]+)=`).FindAllStringSubmatch(df, -1) {
 		if !slices.Contains(known, m[1]) {
 			t.Errorf("runbook does not read %s", m[1])
+		}
+	}
+}
+
+// The compose file's Temporal is the one the cluster test runs
+// (cluster_test.go): the release go.mod pins, the same schema steps, the
+// same server configuration keys and values, and the same health check.
+func TestComposeTemporalIsTheClusterTests(t *testing.T) {
+	mod, err := os.ReadFile("../../go.mod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^\s*go\.temporal\.io/server v` + regexp.QuoteMeta(cluster.TemporalVersion) + `$`).Match(mod) {
+		t.Errorf("go.mod does not pin go.temporal.io/server v%s", cluster.TemporalVersion)
+	}
+	b, err := os.ReadFile("../../docker-compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			Volumes     []string          `yaml:"volumes"`
+			Healthcheck *struct {
+				Test []string `yaml:"test"`
+			} `yaml:"healthcheck"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatal(err)
+	}
+	for name, image := range map[string]string{"temporal-schema": "admin-tools", "temporal": "server", "temporal-admin-tools": "admin-tools"} {
+		if got, want := compose.Services[name].Image, "temporalio/"+image+":${TEMPORAL_VERSION:-"+cluster.TemporalVersion+"}"; got != want {
+			t.Errorf("%s: image %q, want %q", name, got, want)
+		}
+	}
+
+	pg := cluster.Postgres{Host: "postgres", Port: 5432, User: "runbook", Password: "${RUNBOOK_DB_PASSWORD:-runbook}", DB: "temporal", VisibilityDB: "temporal_visibility"}
+	schema := compose.Services["temporal-schema"]
+	for k, v := range cluster.SchemaEnv(pg) {
+		if schema.Environment[k] != v {
+			t.Errorf("temporal-schema: %s=%q, want %q", k, schema.Environment[k], v)
+		}
+	}
+	script := strings.Join(schema.Command, "\n")
+	for _, s := range []struct{ db, store string }{{pg.DB, "temporal"}, {pg.VisibilityDB, "visibility"}} {
+		for _, step := range cluster.SchemaSteps(s.db, s.store, "/etc/temporal/schema") {
+			if line := "temporal-sql-tool " + strings.Join(step, " "); !strings.Contains(script, line) {
+				t.Errorf("temporal-schema does not run %q:\n%s", line, script)
+			}
+		}
+	}
+
+	server := compose.Services["temporal"]
+	want := cluster.TemporalEnv(pg)
+	want["DYNAMIC_CONFIG_FILE_PATH"] = "/etc/temporal/config/dynamicconfig/docker.yaml"
+	if !maps.Equal(server.Environment, want) {
+		t.Errorf("temporal environment:\n%v\nwant (cluster.TemporalEnv)\n%v", server.Environment, want)
+	}
+	if mount := "./cluster/" + cluster.DynamicConfigFile + ":" + want["DYNAMIC_CONFIG_FILE_PATH"] + ":ro"; !slices.Contains(server.Volumes, mount) {
+		t.Errorf("temporal volumes %v, want %s", server.Volumes, mount)
+	}
+	if _, err := os.Stat("../../cluster/" + cluster.DynamicConfigFile); err != nil {
+		t.Error(err)
+	}
+
+	admin := compose.Services["temporal-admin-tools"]
+	health := cluster.HealthCommand + " --address temporal:7233"
+	if admin.Healthcheck == nil || len(admin.Healthcheck.Test) != 2 || !strings.HasPrefix(admin.Healthcheck.Test[1], health+" && ") {
+		t.Errorf("temporal-admin-tools health check %+v, want %q first", admin.Healthcheck, health)
+	}
+	setup := strings.Join(admin.Command, "\n")
+	for _, s := range []string{"until " + health + ";", "--namespace " + cluster.Namespace + " --retention " + cluster.Retention} {
+		if !strings.Contains(setup, s) {
+			t.Errorf("temporal-admin-tools does not run %q:\n%s", s, setup)
 		}
 	}
 }
