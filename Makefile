@@ -5,7 +5,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 FUZZTIME    ?= 30s
 
-.PHONY: build test lint dev bench fuzz docs check-docs
+.PHONY: build test lint dev cluster bench fuzz docs check-docs
 
 build:
 	$(GO) build -o $(BIN) ./cmd/runbook
@@ -25,6 +25,15 @@ lint:
 dev: build
 	$(BIN) validate examples
 	$(BIN) dev
+
+# cluster runs the production topology without Docker, in the foreground:
+# the Temporal server built from the pinned module on the local Postgres
+# (fresh databases, dropped at the end), two workers, two API processes
+# behind a round-robin on 127.0.0.1:8080. Ctrl-C stops it all.
+# docs/operations.md, "The production topology without Docker".
+cluster: build
+	$(GO) build -o bin/runbook-cluster ./cluster/cmd/runbook-cluster
+	bin/runbook-cluster --runbook $(BIN)
 
 bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...
