@@ -83,7 +83,7 @@ func buildWithModCopy(gomod, bin, pkg string) error {
 	part := fmt.Sprintf("%s.tmp%d", bin, os.Getpid())
 	cmd := exec.Command("go", "build", "-mod=mod", "-modfile="+filepath.Join(tmp, "go.mod"), "-o", part, pkg)
 	cmd.Dir = filepath.Dir(gomod)
-	cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=")
+	cmd.Env = append(os.Environ(), "GOWORK=off")
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		os.Remove(part)
 		return fmt.Errorf("build %s: %w\n%s", pkg, err, msg)
