@@ -157,11 +157,14 @@ spec:
 		}
 
 		// Break-glass: held for the board's approval, not the starter's.
-		if got := a.call("POST", "/api/v1/freezes", a.author, freezeNow("year-end", true), &fv); got != 200 {
+		if got := a.call("POST", "/api/v1/freezes", a.author, freezeNow("year-end", true), &fv); got != 200 || !*fv.Changed {
 			t.Fatalf("replace: %d", got)
 		}
+		if got := a.call("POST", "/api/v1/freezes", a.author, "kind: Freeze\nmetadata: {name: x", &p); got != 422 || p.Error != "the freeze is invalid" || len(p.Details) != 1 {
+			t.Errorf("broken YAML: %d %+v", got, p)
+		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{}, &p); got != 409 ||
-			!strings.HasSuffix(p.Error, "it allows a break-glass start: give breakGlass (why) to hold the run for approval by group:board") {
+			!strings.HasSuffix(p.Error, "it allows a break-glass start: give a reason (breakGlass in the body; runbook run or rerun --break-glass REASON) to hold the run for approval by group:board") {
 			t.Errorf("no breakGlass given: %d %+v", got, p)
 		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"breakGlass": "hotfix CHG-9"}, &run); got != 201 {
@@ -173,6 +176,9 @@ spec:
 		})
 		if !strings.HasPrefix(run.Steps[0].Message, "Break-glass start of change during freeze year-end (until ") || !strings.HasSuffix(run.Steps[0].Message, "asked by ann: hotfix CHG-9") {
 			t.Errorf("the exception's message: %q", run.Steps[0].Message)
+		}
+		if len(run.Exceptions) != 1 || run.Exceptions[0].Freeze != "year-end" || run.Exceptions[0].Why != "hotfix CHG-9" || run.Exceptions[0].AskedBy != "ann" {
+			t.Errorf("the run's exceptions: %+v", run.Exceptions)
 		}
 		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/freeze-year-end", a.ann, map[string]any{"decision": "approve"}, &p); got != 403 {
 			t.Errorf("the starter approves her exception: %d %+v", got, p)
