@@ -40,6 +40,8 @@ kind: Runbook
 metadata: {name: change, labels: {domain: change}}
 spec:
   schedules: [{name: nightly, cron: "0 3 * * *"}]
+  triggers:
+    - alertmanager: {match: "alert.labels.alertname == 'ChangeNeeded'"}
   steps:
     - {id: apply, action: log, with: {message: applied}}
 `
@@ -105,6 +107,19 @@ spec:
 		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"breakGlass": "hotfix"}, &p); got != 409 {
 			t.Errorf("break-glass on a freeze without it: %d %+v", got, p)
+		}
+		// An alert's match is refused the same way, and audited.
+		alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "fz1",
+			"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "ChangeNeeded"}}}}
+		if got := a.call("POST", "/hooks/alertmanager", a.am, alert, nil); got != 200 {
+			t.Errorf("alert: %d", got)
+		}
+		var refused struct {
+			Entries []struct{ Outcome, Reason string } `json:"entries"`
+		}
+		a.call("GET", "/api/v1/audit?runbook=change&action=run.start&actor=alertmanager", a.viewer, nil, &refused)
+		if len(refused.Entries) != 1 || refused.Entries[0].Outcome != "refused" || !strings.Contains(refused.Entries[0].Reason, "frozen by freeze year-end") {
+			t.Errorf("the alert's start: %+v", refused.Entries)
 		}
 		var run runView
 		if got := a.call("POST", "/api/v1/runbooks/remedy/runs", a.ann, map[string]any{}, &run); got != 201 {
