@@ -95,15 +95,7 @@ func (a *API) registerFreeze(c echo.Context) error {
 	} else if err := a.refreshSchedules(c.Request().Context()); err != nil {
 		return problem(http.StatusServiceUnavailable, "the freeze is saved but the schedules do not have it yet (the next sync pass retries): "+err.Error())
 	}
-	row, err := a.Store.FreezeNamed(f.Name)
-	if err != nil {
-		return err
-	}
-	books, err := a.latestPlans()
-	if err != nil {
-		return err
-	}
-	v, err := a.freezeView(row, books, time.Now())
+	v, err := a.namedFreezeView(f.Name)
 	if err != nil {
 		return err
 	}
@@ -160,19 +152,25 @@ func contains(list []string, s string) bool {
 }
 
 func (a *API) getFreeze(c echo.Context) error {
-	row, err := a.Store.FreezeNamed(c.Param("name"))
+	v, err := a.namedFreezeView(c.Param("name"))
 	if err != nil {
 		return notFoundOr(err, "no freeze "+c.Param("name"))
 	}
+	return c.JSON(http.StatusOK, v)
+}
+
+// namedFreezeView is the view of one freeze now; store.ErrNotFound when
+// none has the name.
+func (a *API) namedFreezeView(name string) (freezeView, error) {
+	row, err := a.Store.FreezeNamed(name)
+	if err != nil {
+		return freezeView{}, err
+	}
 	books, err := a.latestPlans()
 	if err != nil {
-		return err
+		return freezeView{}, err
 	}
-	v, err := a.freezeView(row, books, time.Now())
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, v)
+	return a.freezeView(row, books, time.Now())
 }
 
 func (a *API) deleteFreeze(c echo.Context) error {
