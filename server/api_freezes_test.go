@@ -107,6 +107,9 @@ spec:
 			p.Error != "runbook change is frozen by freeze year-end until "+until+": Year-end freeze" {
 			t.Errorf("a start during the freeze: %d %+v", got, p)
 		}
+		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"params": map[string]any{"nope": 1}}, &p); got != 409 {
+			t.Errorf("bad params during the freeze: %d %+v (the freeze comes first)", got, p)
+		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"breakGlass": "hotfix"}, &p); got != 409 {
 			t.Errorf("break-glass on a freeze without it: %d %+v", got, p)
 		}

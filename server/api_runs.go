@@ -99,6 +99,12 @@ func (a *API) startRun(c echo.Context) error {
 	if err == nil {
 		params, err = p.BindParams(req.Params)
 	}
+	if err != nil {
+		// A freeze comes first: fixing the params would not help.
+		if _, ferr := a.freezeGate(p, o, time.Now()); ferr != nil {
+			err = ferr
+		}
+	}
 	err = paramProblem(err)
 	if err != nil {
 		a.refusedStart(c, p.Name, v.Version, o, err)
