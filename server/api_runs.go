@@ -45,6 +45,9 @@ type runView struct {
 	VersionHash string `json:"versionHash"`
 	// Reruns are the runs that rerun this one, oldest first.
 	Reruns []string `json:"reruns,omitempty"`
+	// Exceptions are the freezes' break-glass exceptions the run started
+	// under (it waits for their approvals first).
+	Exceptions []plan.FreezeException `json:"exceptions,omitempty"`
 }
 
 // runItem is a run as GET /api/v1/runs lists it: its record, without
@@ -95,6 +98,12 @@ func (a *API) startRun(c echo.Context) error {
 	o.breakGlass = strings.TrimSpace(req.BreakGlass)
 	if err == nil {
 		params, err = p.BindParams(req.Params)
+	}
+	if err != nil {
+		// A freeze comes first: fixing the params would not help.
+		if _, ferr := a.freezeGate(p, o, time.Now()); ferr != nil {
+			err = ferr
+		}
 	}
 	err = paramProblem(err)
 	if err != nil {
@@ -370,7 +379,7 @@ var runStatuses = workflows.RunStatuses
 
 // recordView is a run as its record has it.
 func recordView(r *store.Run) runView {
-	out := runView{Run: *r, Handovers: r.Handovers}
+	out := runView{Run: *r, Handovers: r.Handovers, Exceptions: exceptionsOf(r)}
 	_ = json.Unmarshal(r.Params, &out.Params)
 	_ = json.Unmarshal(r.Outputs, &out.Outputs)
 	return out

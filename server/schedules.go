@@ -63,12 +63,17 @@ func (s *Scheduler) Reconcile(ctx context.Context, p *plan.Plan, version int, se
 	return nil
 }
 
-func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, settings RunSettings, sc plan.Schedule) error {
+// scheduleInput is the input every fire of sc starts its run with.
+func scheduleInput(p *plan.Plan, version int, settings RunSettings, sc plan.Schedule) (workflows.RunInput, error) {
 	params, err := p.BindParams(sc.Params)
 	if err != nil {
-		return err
+		return workflows.RunInput{}, err
 	}
-	in, err := settings.Input(p, version, params, plan.RunTriggerSchedule, sc.Name, SystemSchedule, nil)
+	return settings.Input(p, version, params, plan.RunTriggerSchedule, sc.Name, SystemSchedule, nil)
+}
+
+func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, settings RunSettings, sc plan.Schedule) error {
+	in, err := scheduleInput(p, version, settings, sc)
 	if err != nil {
 		return err
 	}
@@ -121,11 +126,7 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, setti
 // not a pause made through the API.
 func (s *Scheduler) Refresh(ctx context.Context, p *plan.Plan, version int, settings RunSettings) error {
 	for _, sc := range p.Schedules {
-		params, err := p.BindParams(sc.Params)
-		if err != nil {
-			return err
-		}
-		in, err := settings.Input(p, version, params, plan.RunTriggerSchedule, sc.Name, SystemSchedule, nil)
+		in, err := scheduleInput(p, version, settings, sc)
 		if err != nil {
 			return err
 		}

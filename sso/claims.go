@@ -66,6 +66,9 @@ func (p *Provider) user(claims map[string]any) (string, error) {
 	case strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r == 0x7f }):
 		return "", fmt.Errorf("%w: the claim %q has a control character", ErrClaims, name)
 	}
+	if pre, reserved := store.ReservedUser(s); reserved {
+		return "", fmt.Errorf("%w: the claim %q is %q, which starts with %s, kept for the engine's own actors", ErrClaims, name, s, pre)
+	}
 	if name == "email" {
 		if verified, ok := claims["email_verified"]; ok && (verified == false || verified == "false") {
 			return "", fmt.Errorf("%w: the identity provider has not verified the email %s", ErrClaims, s)

@@ -63,6 +63,8 @@ func TestIdentity(t *testing.T) {
 			err: `the identity provider's claims do not name a user: the claim "email" is longer than 200 characters`},
 		{name: "user claim with a newline", cfg: base, claims: map[string]any{"email": "a@example.com\nadmin"},
 			err: `the identity provider's claims do not name a user: the claim "email" has a control character`},
+		{name: "a reserved user name", cfg: base, claims: map[string]any{"email": "system:schedule"},
+			err: `the identity provider's claims do not name a user: the claim "email" is "system:schedule", which starts with system:, kept for the engine's own actors`},
 		{name: "email not verified", cfg: base, claims: map[string]any{"email": "mallory@example.com", "email_verified": false},
 			err: `the identity provider's claims do not name a user: the identity provider has not verified the email mallory@example.com`},
 		{name: "email not verified, as a string", cfg: base, claims: map[string]any{"email": "mallory@example.com", "email_verified": "false"},

@@ -99,12 +99,31 @@ func (spec TokenSpec) Problems() []string {
 	return nil
 }
 
+// ReservedUserPrefixes start the names of the engine's own actors
+// (system:schedule, system:webhook, system:timeout) and of the CLI's
+// direct database writes (cli:USER): no token or sign-in may take one, or
+// its votes and audit entries would pass for theirs.
+var ReservedUserPrefixes = []string{"system:", "cli:"}
+
+// ReservedUser is the reserved prefix name starts with, if any.
+func ReservedUser(name string) (string, bool) {
+	for _, pre := range ReservedUserPrefixes {
+		if strings.HasPrefix(strings.ToLower(strings.TrimSpace(name)), pre) {
+			return pre, true
+		}
+	}
+	return "", false
+}
+
 // check returns the spec's expiry from now, or every problem it has.
 func (spec TokenSpec) check(now time.Time) (*time.Time, error) {
 	var p []string
+	pre, reserved := ReservedUser(spec.User)
 	switch {
 	case strings.TrimSpace(spec.User) == "":
 		p = append(p, "user: must not be empty")
+	case reserved:
+		p = append(p, fmt.Sprintf("user: %q starts with %s, which names the engine's own actors", spec.User, pre))
 	case Length(spec.User) > Size(Token{}, "User"):
 		p = append(p, fmt.Sprintf("user: longer than %d characters", Size(Token{}, "User")))
 	}

@@ -112,6 +112,9 @@ func TestTokenSpecProblems(t *testing.T) {
 				`roles[1]: unknown role "root" (roles: viewer, operator, approver, author, admin)`,
 				`ttl: "-1h": must be positive, e.g. 720h or 30d (leave it out for a token that does not expire)`,
 			}},
+			{TokenSpec{User: "System:schedule", Roles: []string{"approver"}}, []string{
+				`user: "System:schedule" starts with system:, which names the engine's own actors`,
+			}},
 			{TokenSpec{User: "ann", TTL: "soon"}, []string{
 				`roles: name at least one of viewer, operator, approver, author, admin`,
 				`ttl: invalid duration "soon" (want e.g. 90s, 15m, 2h, 7d, 1d12h)`,

@@ -92,20 +92,33 @@ func (c *Console) runbook(r *http.Request, u *user) (*runbookData, error) {
 	return d, nil
 }
 
+// startForm reads a posted start form: the runbook page's data (of the
+// latest version) with the fields as posted, and the params typed as
+// declared; false when the runbook could not be read (the failure is
+// answered).
+func (c *Console) startForm(w http.ResponseWriter, r *http.Request, u *user) (*runbookData, map[string]any, bool) {
+	r.URL.RawQuery = ""
+	d, err := c.runbook(r, u)
+	if err != nil {
+		c.fail(w, r, u, 0, "runbook "+r.PathValue("name"), err)
+		return nil, nil, false
+	}
+	params := map[string]any{}
+	if d.Runbook.Plan != nil {
+		params = formValues(r, d.Runbook.Plan.Params, "param.")
+		d.Fields = fieldsOf(d.Runbook.Plan.Params, "param.", r)
+	}
+	return d, params, true
+}
+
 // startRun starts a run of the runbook's latest version with the form's
 // params, typed as declared; the API checks them (a refusal shows every
 // problem on the runbook page).
 func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
 	name := r.PathValue("name")
-	r.URL.RawQuery = ""
-	d, err := c.runbook(r, u)
-	if err != nil {
-		c.fail(w, r, u, 0, "runbook "+name, err)
+	d, params, ok := c.startForm(w, r, u)
+	if !ok {
 		return
-	}
-	params := map[string]any{}
-	if d.Runbook.Plan != nil {
-		params = formValues(r, d.Runbook.Plan.Params, "param.")
 	}
 	body := map[string]any{"params": params}
 	if why := strings.TrimSpace(r.PostFormValue("breakGlass")); why != "" {
@@ -119,9 +132,6 @@ func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
 			return
 		}
 		d.Refused = p
-		if d.Runbook.Plan != nil {
-			d.Fields = fieldsOf(d.Runbook.Plan.Params, "param.", r)
-		}
 		c.render(w, r, u, p.Status, "runbook", d)
 		return
 	}
@@ -133,16 +143,9 @@ func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
 // confirm with Start.
 func (c *Console) previewStart(w http.ResponseWriter, r *http.Request, u *user) {
 	name := r.PathValue("name")
-	r.URL.RawQuery = ""
-	d, err := c.runbook(r, u)
-	if err != nil {
-		c.fail(w, r, u, 0, "runbook "+name, err)
+	d, params, ok := c.startForm(w, r, u)
+	if !ok {
 		return
-	}
-	params := map[string]any{}
-	if d.Runbook.Plan != nil {
-		params = formValues(r, d.Runbook.Plan.Params, "param.")
-		d.Fields = fieldsOf(d.Runbook.Plan.Params, "param.", r)
 	}
 	var pv runPreview
 	body := map[string]any{"params": params, "version": d.Runbook.Version}
