@@ -19,6 +19,7 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/cluster"
@@ -296,6 +297,33 @@ func (l *clusterLoad) check(killedPids []int) {
 		t.Fatal(err)
 	}
 	defer tc.Close()
+	// No workflow in Temporal without its record: a start retried after
+	// the API died made none of its own. (Visibility lags a little.)
+	var inTemporal int
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(time.Second) {
+		inTemporal = 0
+		var token []byte
+		for {
+			page, err := tc.ListWorkflow(context.Background(), &workflowservice.ListWorkflowExecutionsRequest{Namespace: cluster.Namespace, PageSize: 1000, NextPageToken: token})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range page.Executions {
+				if strings.HasPrefix(e.Execution.WorkflowId, "mixed-") {
+					inTemporal++
+				}
+			}
+			if token = page.NextPageToken; len(token) == 0 {
+				break
+			}
+		}
+		if inTemporal == len(l.runs) || time.Now().After(deadline) {
+			break
+		}
+	}
+	if inTemporal != len(l.runs) {
+		t.Errorf("Temporal has %d runs of mixed, want %d", inTemporal, len(l.runs))
+	}
 	temporalStatus := map[enumspb.WorkflowExecutionStatus]string{
 		enumspb.WORKFLOW_EXECUTION_STATUS_COMPLETED: "succeeded",
 		enumspb.WORKFLOW_EXECUTION_STATUS_FAILED:    "failed",
