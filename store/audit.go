@@ -31,6 +31,12 @@ const (
 	ActionScheduleTrigger = "schedule.trigger"
 	ActionTokenCreate     = "token.create"
 	ActionTokenRevoke     = "token.revoke"
+	ActionIncidentOpen    = "incident.open"
+	ActionIncidentReopen  = "incident.reopen"
+	ActionIncidentAck     = "incident.ack"
+	ActionIncidentResolve = "incident.resolve"
+	ActionIncidentNote    = "incident.note"
+	ActionIncidentLink    = "incident.link"
 )
 
 // RegisterDetail is the detail of runbook.register.
@@ -107,6 +113,19 @@ type TokenDetail struct {
 	ExpiresAt string   `json:"expiresAt,omitempty" doc:"its expiry, RFC 3339"`
 }
 
+// IncidentDetail is the detail of the incident actions: never a note's
+// text.
+type IncidentDetail struct {
+	Incident uint   `json:"incident" doc:"the incident's id"`
+	Status   string `json:"status,omitempty" doc:"the status it has after the action"`
+	From     string `json:"from,omitempty" doc:"the status it had before"`
+	Source   string `json:"source,omitempty" doc:"where the report came from (incident.open, incident.reopen): alertmanager, webhook or api"`
+	Reason   string `json:"reason,omitempty" doc:"the reason the caller gave, or what resolved it"`
+	Run      string `json:"run,omitempty" doc:"incident.link: the run linked"`
+	Size     int    `json:"size,omitempty" doc:"incident.note: the note's size in bytes"`
+	Code     int    `json:"code,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
 // AuditAction is one action of the audit trail: what its target is, the
 // type of its detail, and when it is written. The documentation's table
 // is made from these, and Append refuses any other action or detail.
@@ -129,6 +148,12 @@ var AuditActions = []AuditAction{
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
 	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
+	{ActionIncidentOpen, "`incident/ID`", "an incident is opened: by an Alertmanager group that fires (actor: the hook's caller) or `POST /api/v1/incidents`", IncidentDetail{}},
+	{ActionIncidentReopen, "`incident/ID`", "a resolved incident is open again: its alert group fires again, or `POST /api/v1/incidents/ID/reopen`; refused: it is not resolved (409)", IncidentDetail{}},
+	{ActionIncidentAck, "`incident/ID`", "a responder acknowledged it (`POST /api/v1/incidents/ID/ack`: open → mitigating); refused: it is not open (409)", IncidentDetail{}},
+	{ActionIncidentResolve, "`incident/ID`", "it is resolved: Alertmanager's resolved notification, or `POST /api/v1/incidents/ID/resolve` (a responder or a runbook step); refused: it is already resolved (409)", IncidentDetail{}},
+	{ActionIncidentNote, "`incident/ID`", "a responder added a note (`POST /api/v1/incidents/ID/notes`); refused: past a cap (413, 409 when the incident's timeline is full)", IncidentDetail{}},
+	{ActionIncidentLink, "`incident/ID`", "a run is linked to it: started by a trigger for its alert group, or by hand with `incident` (`runbook run --incident ID`); the first link to an open incident acknowledges it (status mitigating)", IncidentDetail{}},
 }
 
 // TokenActions are the actions only admins see in the audit trail.
