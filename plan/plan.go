@@ -79,6 +79,10 @@ type Trigger struct {
 	Kind   TriggerKind      `json:"kind"`
 	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
+	// OnResolved (alertmanager only) is what happens to the runs it
+	// started for an incident still running when the incident's alert
+	// group resolves: OnResolvedFinish (or "") or OnResolvedCancel.
+	OnResolved string `json:"onResolved,omitempty"`
 	// Webhooks only.
 	Name            string   `json:"name,omitempty"`
 	Secret          string   `json:"secret,omitempty"`

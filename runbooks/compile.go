@@ -72,7 +72,8 @@ func Compile(checked *Checked) (*plan.Plan, error) {
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.expr(&am.Match), Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.expr(&am.Match), Params: c.exprMap(&am.Params),
+				OnResolved: am.OnResolved.Value})
 		}
 		if wh := t.Webhook; wh != nil {
 			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerWebhook, Name: wh.Name.Value, Match: c.expr(&wh.Match),

@@ -98,8 +98,9 @@ type WebhookTrigger struct {
 // AlertmanagerTrigger matches Alertmanager webhook alerts.
 type AlertmanagerTrigger struct {
 	plan.Pos
-	Match  String      `yaml:"match" required:"true" doc:"CEL bool over alert (status, labels, annotations, startsAt, fingerprint)."`
-	Params Map[String] `yaml:"params" doc:"CEL expression per param, over alert."`
+	Match      String      `yaml:"match" required:"true" doc:"CEL bool over alert (status, labels, annotations, startsAt, fingerprint)."`
+	Params     Map[String] `yaml:"params" doc:"CEL expression per param, over alert."`
+	OnResolved String      `yaml:"onResolved" doc:"What happens to the runs this trigger started for an incident that are still running when the incident's alert group resolves: finish (the default) lets them finish, cancel cancels them." enum:"finish,cancel"`
 }
 
 // Step is one unit of work. Exactly one kind field is set: action,

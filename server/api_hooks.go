@@ -21,8 +21,11 @@ import (
 
 // alertmanagerPayload is Alertmanager's webhook body.
 type alertmanagerPayload struct {
-	Status string  `json:"status"`
-	Alerts []Alert `json:"alerts"`
+	Status            string            `json:"status"`
+	Alerts            []Alert           `json:"alerts"`
+	GroupKey          string            `json:"groupKey"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
 }
 
 // hookResult says what one alert or webhook started.
@@ -52,6 +55,20 @@ func (a *API) alertmanager(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// The group's incident first, so the runs its alerts start are its.
+	inc, incident, err := a.alertIncident(c, body)
+	if err != nil {
+		return err
+	}
+	var incidentID uint
+	var cancelled []string
+	if inc != nil {
+		incidentID = inc.ID
+		if incident.Outcome == "resolved" {
+			// Before the resolved alerts start runs of their own.
+			cancelled = a.cancelOnResolved(c, inc, plans)
+		}
+	}
 	results := []hookResult{}
 	for _, alert := range body.Alerts {
 		for _, tp := range plans {
@@ -78,10 +95,17 @@ func (a *API) alertmanager(c echo.Context) error {
 			// the fingerprint the body claims; its key is the caller's too,
 			// so no other token can claim an alert before Alertmanager posts it.
 			results = append(results, a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerAlert, triggeredBy: alert.Fingerprint,
-				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy)}))
+				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy), incident: incidentID}))
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"runs": results})
+	answer := map[string]any{"runs": results}
+	if incident != nil {
+		answer["incident"] = incident
+		if cancelled != nil {
+			answer["cancelled"] = cancelled
+		}
+	}
+	return c.JSON(http.StatusOK, answer)
 }
 
 // webhook verifies a signed JSON webhook and starts the runbooks whose

@@ -66,6 +66,8 @@ func newRunID(runbook string, now time.Time) string {
 
 type startRequest struct {
 	Params map[string]any `json:"params"`
+	// Incident links the run to an incident (run.incident).
+	Incident uint `json:"incident"`
 }
 
 // startRun starts a run of a runbook's latest version. The same
@@ -88,8 +90,11 @@ func (a *API) startRun(c echo.Context) error {
 	var params map[string]any
 	if err == nil {
 		params, err = p.BindParams(req.Params)
+		err = paramProblem(err)
 	}
-	err = paramProblem(err)
+	if err == nil && req.Incident != 0 {
+		o.incident, err = a.startIncident(req.Incident)
+	}
 	if err != nil {
 		a.refusedStart(c, p.Name, v.Version, o, err)
 		return err
@@ -128,6 +133,7 @@ type origin struct {
 	trigger                             plan.RunTrigger
 	triggeredBy, detail, startedBy, key string
 	rerun                               *workflows.Rerun // a rerun of a recorded run
+	incident                            uint             // the incident it is started for (linked, run.incident)
 }
 
 // apiKey scopes an Idempotency-Key header to the runbook and the caller, so
@@ -213,7 +219,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if err != nil {
 		return nil, 0, err
 	}
-	in.Rerun = o.rerun
+	in.Rerun, in.Incident = o.rerun, o.incident
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}
@@ -227,6 +233,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if status == http.StatusCreated {
 		runsStarted.WithLabelValues(p.Name, string(o.trigger)).Inc() // audited with the record
 	}
+	a.linkIncident(c, o, created.ID)
 	return created, status, nil
 }
 

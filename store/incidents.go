@@ -55,6 +55,8 @@ type Incident struct {
 	ResolvedBy string     `gorm:"size:200;not null;default:''" json:"resolvedBy,omitempty"`
 	Reopens    int        `gorm:"not null;default:0" json:"reopens"`
 	UpdatedAt  time.Time  `json:"updatedAt"`
+	// Acked says the call that returned it acknowledged it first.
+	Acked bool `gorm:"-" json:"-"`
 }
 
 // TTA is the time to acknowledge: AckedAt - OpenedAt.
@@ -296,7 +298,7 @@ func (s *Store) changeIncident(id uint, status, actor, reason string, also func(
 		switch status {
 		case IncidentMitigating:
 			if out.AckedAt == nil {
-				out.AckedAt, out.AckedBy = &now, cut(actor, Size(Incident{}, "AckedBy"))
+				out.AckedAt, out.AckedBy, out.Acked = &now, cut(actor, Size(Incident{}, "AckedBy")), true
 			}
 		case IncidentResolved:
 			out.ResolvedAt, out.ResolvedBy = &now, cut(actor, Size(Incident{}, "ResolvedBy"))
@@ -403,7 +405,7 @@ func (s *Store) LinkRun(id uint, run, actor string) (*Incident, bool, error) {
 			from := out.Status
 			out.Status = IncidentMitigating
 			if out.AckedAt == nil {
-				out.AckedAt, out.AckedBy = &now, actor
+				out.AckedAt, out.AckedBy, out.Acked = &now, actor, true
 			}
 			if err := tx.Model(&out).Select("Status", "AckedAt", "AckedBy", "UpdatedAt").Updates(&out).Error; err != nil {
 				return err

@@ -77,6 +77,9 @@ type RunInput struct {
 	// Rerun is set when the run reruns a recorded one: what it reruns, and
 	// the entries it reuses instead of running their steps.
 	Rerun *Rerun `json:"rerun,omitempty"`
+	// Incident is the incident the run was started for (run.incident), 0
+	// for none.
+	Incident uint `json:"incident,omitempty"`
 }
 
 // RunResult is what a finished run returns.
