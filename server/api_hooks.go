@@ -100,7 +100,7 @@ func (a *API) alertmanager(c echo.Context) error {
 	}
 	answer := map[string]any{"runs": results}
 	if incident != nil {
-		answer["incident"] = incident
+		answer["incident"] = a.afterRuns(incident)
 		if cancelled != nil {
 			answer["cancelled"] = cancelled
 		}

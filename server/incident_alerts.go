@@ -174,6 +174,14 @@ func (a *API) alertIncident(c echo.Context, body alertmanagerPayload) (*store.In
 	return inc, &hookIncident{ID: inc.ID, Status: inc.Status, Outcome: outcome}, nil
 }
 
+// afterRuns is the incident as the runs linked to it left it.
+func (a *API) afterRuns(h *hookIncident) *hookIncident {
+	if inc, err := a.Store.Incident(h.ID); err == nil {
+		h.Status = inc.Status
+	}
+	return h
+}
+
 // cancelOnResolved cancels the runs linked to a resolved incident that
 // still run, of the runbooks whose alertmanager trigger says onResolved:
 // cancel (their latest versions, as the hook matched them). Each cancel is

@@ -189,7 +189,7 @@ func (s *Store) ReportIncident(in *Incident, actor, alert string) (*Incident, st
 			}
 			outcome = IncidentReopened
 			cur.Status, cur.ResolvedAt, cur.ResolvedBy, cur.Reopens = IncidentOpen, nil, "", cur.Reopens+1
-			if err := tx.Model(&cur).Select("Status", "ResolvedAt", "ResolvedBy", "Reopens", "UpdatedAt").Updates(&cur).Error; err != nil {
+			if err := saveIncident(tx, &cur, now); err != nil {
 				return err
 			}
 			if err := addEvent(tx, &IncidentEvent{IncidentID: cur.ID, At: now, Kind: EventStatus, Actor: actor, Status: IncidentOpen, Text: "reopened: it fires again"}); err != nil {
@@ -305,7 +305,7 @@ func (s *Store) changeIncident(id uint, status, actor, reason string, also func(
 		case IncidentOpen:
 			out.ResolvedAt, out.ResolvedBy, out.Reopens = nil, "", out.Reopens+1
 		}
-		if err := tx.Model(&out).Select("Status", "AckedAt", "AckedBy", "ResolvedAt", "ResolvedBy", "Reopens", "UpdatedAt").Updates(&out).Error; err != nil {
+		if err := saveIncident(tx, &out, now); err != nil {
 			return err
 		}
 		if also != nil {
@@ -322,6 +322,14 @@ func (s *Store) changeIncident(id uint, status, actor, reason string, also func(
 		return nil, err
 	}
 	return &out, nil
+}
+
+// saveIncident writes the fields a status change changes (a map: GORM
+// leaves a struct's nil ResolvedAt out of an update).
+func saveIncident(tx *gorm.DB, inc *Incident, now time.Time) error {
+	inc.UpdatedAt = now
+	return tx.Model(&Incident{}).Where("id = ?", inc.ID).Updates(map[string]any{"status": inc.Status, "acked_at": inc.AckedAt,
+		"acked_by": inc.AckedBy, "resolved_at": inc.ResolvedAt, "resolved_by": inc.ResolvedBy, "reopens": inc.Reopens, "updated_at": now}).Error
 }
 
 // incidentMoves says whether an incident may go from one status to another.
@@ -407,7 +415,7 @@ func (s *Store) LinkRun(id uint, run, actor string) (*Incident, bool, error) {
 			if out.AckedAt == nil {
 				out.AckedAt, out.AckedBy, out.Acked = &now, actor, true
 			}
-			if err := tx.Model(&out).Select("Status", "AckedAt", "AckedBy", "UpdatedAt").Updates(&out).Error; err != nil {
+			if err := saveIncident(tx, &out, now); err != nil {
 				return err
 			}
 			if err := addEvent(tx, &IncidentEvent{IncidentID: id, At: now, Kind: EventStatus, Actor: actor, Status: IncidentMitigating, Text: "run " + run + " started for it"}); err != nil {

@@ -60,6 +60,9 @@ func TestIncidentLifecycle(t *testing.T) {
 		if outcome != IncidentReopened || reopened.ID != inc.ID || reopened.Status != IncidentOpen || reopened.ResolvedAt != nil || reopened.Reopens != 1 {
 			t.Fatalf("re-fire: %s %+v", outcome, reopened)
 		}
+		if got, err := s.Incident(inc.ID); err != nil || got.ResolvedAt != nil || got.ResolvedBy != "" || got.Status != IncidentOpen || got.Reopens != 1 {
+			t.Errorf("reopened, as recorded: %v %+v", err, got)
+		}
 		if _, _, err := s.ResolveAlert(SourceAlertmanager, "no such group", "alertmanager", ""); !errors.Is(err, ErrNotFound) {
 			t.Errorf("resolve an unknown group: %v", err)
 		}
