@@ -70,6 +70,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	follow := fs.Bool("follow", false, "print step transitions until the run ends; exit 1 unless it succeeds")
 	key := fs.String("idempotency-key", "", "the same key starts the same run once")
 	quiet := fs.Bool("q", false, "print only the run id")
+	incident := fs.Uint("incident", 0, "link the run to this incident (run.incident); the first run linked acknowledges it")
 	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
 	names, err := interleaved(fs, args)
@@ -99,7 +100,11 @@ func runRun(args []string, out, errOut io.Writer) error {
 	if *key != "" {
 		header = []string{"Idempotency-Key", *key}
 	}
-	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", map[string]any{"params": given}, &run, header...); err != nil {
+	body := map[string]any{"params": given}
+	if *incident != 0 {
+		body["incident"] = *incident
+	}
+	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", body, &run, header...); err != nil {
 		return err
 	}
 	if run.Runbook != names[0] {
