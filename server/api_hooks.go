@@ -35,6 +35,8 @@ type hookResult struct {
 	Outcome     string `json:"outcome"` // started, attached (already running), duplicate (seen before)
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Incident is the incident a webhook trigger's delivery reported.
+	Incident *hookIncident `json:"incident,omitempty"`
 }
 
 // alertmanager matches each alert, firing or resolved, against every
@@ -176,10 +178,22 @@ func (a *API) webhook(c echo.Context) error {
 		if m == nil {
 			continue
 		}
+		inc, err := a.webhookIncident(c, tp, d)
+		if err != nil {
+			results = append(results, hookResult{Runbook: tp.plan.Name, Error: err.Error()})
+			continue
+		}
+		var incidentID uint
+		if inc != nil {
+			incidentID = inc.ID
+		}
 		// The signed delivery id, never an unsigned header, names the run.
 		key := "webhook:" + tp.plan.Name + ":" + d.ID
 		res := a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerWebhook, triggeredBy: name, detail: name + " delivery " + d.ID,
-			startedBy: SystemWebhook, key: key})
+			startedBy: SystemWebhook, key: key, incident: incidentID})
+		if inc != nil {
+			res.Incident = a.afterRuns(inc)
+		}
 		started = started || res.Run != ""
 		results = append(results, res)
 	}

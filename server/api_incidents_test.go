@@ -1,6 +1,7 @@
 package server
 
 import (
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -285,4 +286,88 @@ func (a *trustAPI) raw(path, token string) string {
 		a.t.Errorf("GET %s: %d %s", path, resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	return string(b)
+}
+
+const incidentHook = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: page-db}
+spec:
+  secrets: [HOOK_KEY]
+  params: [{name: state, type: string, required: true}]
+  triggers:
+    - webhook:
+        name: pager
+        secret: HOOK_KEY
+        signedHeaders: [X-Team]
+        match: "body.kind == 'db'"
+        params: {state: "body.state"}
+        incident:
+          key: "body.id"
+          title: "'db: ' + body.summary"
+          service: "headers['x-team']"
+          resolved: "body.state == 'ok'"
+  steps:
+    - {id: note, action: log, with: {message: "${{ params.state }} for incident ${{ run.incident }}"}}
+`
+
+// A signed webhook whose trigger has incident opens, resolves and
+// reopens an incident, as system:webhook, and links its runs.
+func TestIncidentsFromSignedWebhook(t *testing.T) {
+	c := temporalStack(t)
+	eachStore(t, func(t *testing.T, st *store.Store) {
+		a := newTrustAPI(t, c, st)
+		a.api.Secrets = secretMap{"HOOK_KEY": hookKey}
+		a.register(incidentHook, 201)
+		n := 0
+		post := func(state string) hookIncidentAnswer {
+			t.Helper()
+			n++
+			body := `{"kind": "db", "id": "INC-7", "summary": "replica <lag>", "state": "` + state + `"}`
+			var out struct {
+				Runs []hookResult `json:"runs"`
+			}
+			if got := a.call("POST", "/hooks/webhook/pager", "", body, &out, "X-Team", "storage",
+				"X-Signature-256", Sign([]byte(hookKey), []byte(body), time.Now(), "d-"+strconv.Itoa(n), "X-Team", "storage")); got != 200 || len(out.Runs) != 1 || out.Runs[0].Incident == nil {
+				t.Fatalf("delivery %d: %d %+v", n, got, out)
+			}
+			return hookIncidentAnswer{Runs: out.Runs, Incident: *out.Runs[0].Incident}
+		}
+		fired := post("down")
+		if fired.Incident.Outcome != "opened" || fired.Incident.Status != store.IncidentMitigating || fired.Runs[0].Outcome != "started" {
+			t.Fatalf("firing: %+v", fired)
+		}
+		var inc incidentAnswer
+		a.call("GET", "/api/v1/incidents/"+itoa(fired.Incident.ID), a.viewer, nil, &inc)
+		if inc.Source != "webhook" || inc.Key != "pager:INC-7" || inc.Title != "db: replica <lag>" || inc.Service != "storage" ||
+			inc.OpenedBy != SystemWebhook || len(inc.Runs) != 1 || inc.Runs[0].Run != fired.Runs[0].Run {
+			t.Errorf("incident: %+v", inc)
+		}
+		if r := post("ok"); r.Incident.ID != fired.Incident.ID || r.Incident.Outcome != "resolved" || r.Incident.Status != store.IncidentResolved {
+			t.Errorf("resolved: %+v", r)
+		}
+		if r := post("down"); r.Incident.ID != fired.Incident.ID || r.Incident.Outcome != "reopened" {
+			t.Errorf("re-fired: %+v", r)
+		}
+	})
+}
+
+// incident's expressions are checked when the runbook is registered.
+func TestIncidentWebhookLint(t *testing.T) {
+	st, err := store.Open(t.TempDir() + "/lint.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newTrustAPI(t, temporalStack(t), st)
+	for _, tc := range []struct{ from, to, want string }{
+		{`key: "body.id"`, `key: "size(body)"`, "spec.triggers[0].webhook.incident.key"},
+		{`service: "headers['x-team']"`, `service: "headers['x-other']"`, `header "x-other" is not signed`},
+		{`resolved: "body.state == 'ok'"`, `resolved: "'yes'"`, "spec.triggers[0].webhook.incident.resolved"},
+	} {
+		var p Problem
+		src := strings.Replace(strings.Replace(incidentHook, tc.from, tc.to, 1), "page-db", "page-db-bad", 1)
+		if got := a.call("POST", "/api/v1/runbooks", a.author, src, &p); got != 422 || !strings.Contains(fmt.Sprint(p.Details), tc.want) {
+			t.Errorf("%s: %d %+v", tc.to, got, p)
+		}
+	}
 }

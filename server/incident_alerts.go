@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -172,6 +173,80 @@ func (a *API) alertIncident(c echo.Context, body alertmanagerPayload) (*store.In
 	}
 	countReport(inc, outcome)
 	return inc, &hookIncident{ID: inc.ID, Status: inc.Status, Outcome: outcome}, nil
+}
+
+// webhookIncident opens, updates, reopens or resolves the incident a
+// matching delivery reports, when its trigger has incident: its key is the
+// webhook's name and the key expression's value; the actor system:webhook.
+// nil without incident, or for a resolution of no incident.
+func (a *API) webhookIncident(c echo.Context, tp triggeredPlan, d *Delivery) (*hookIncident, error) {
+	t := WebhookTrigger(tp.plan, d.Hook)
+	if t == nil || t.Incident == nil {
+		return nil, nil
+	}
+	var payload any
+	if err := json.Unmarshal(d.Body, &payload); err != nil {
+		return nil, fmt.Errorf("webhook %s: the body is not JSON: %w", d.Hook, err)
+	}
+	vars := plan.Vars{plan.VarBody: payload, plan.VarHeaders: d.Headers}
+	text := func(field string, e *plan.Expr) (string, error) {
+		if e == nil {
+			return "", nil
+		}
+		v, err := tp.ev.Eval(e, vars)
+		if err != nil {
+			return "", fmt.Errorf("trigger of %s: incident.%s: %w", tp.plan.Name, field, err)
+		}
+		s, ok := v.(string)
+		if !ok {
+			return "", fmt.Errorf("trigger of %s: incident.%s is %T, not a string", tp.plan.Name, field, v)
+		}
+		return strings.TrimSpace(s), nil
+	}
+	var f [4]string
+	for i, e := range []*plan.Expr{t.Incident.Key, t.Incident.Title, t.Incident.Severity, t.Incident.Service} {
+		var err error
+		if f[i], err = text([]string{"key", "title", "severity", "service"}[i], e); err != nil {
+			return nil, err
+		}
+	}
+	if f[0] == "" {
+		return nil, fmt.Errorf("trigger of %s: incident.key is empty", tp.plan.Name)
+	}
+	resolved := false
+	if t.Incident.Resolved != nil {
+		var err error
+		if resolved, err = tp.ev.EvalBool(t.Incident.Resolved, vars); err != nil {
+			return nil, fmt.Errorf("trigger of %s: incident.resolved: %w", tp.plan.Name, err)
+		}
+	}
+	key, title := d.Hook+":"+f[0], f[1]
+	if title == "" {
+		title = d.Hook
+	}
+	summary := fmt.Sprintf("%s delivery %s: %s", d.Hook, d.ID, title)
+	if resolved {
+		inc, changed, err := a.Store.ResolveAlert(store.SourceWebhook, key, SystemWebhook, "resolved: "+summary)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		outcome := store.IncidentUpdated
+		if changed {
+			outcome = "resolved"
+			observeChange(inc, store.IncidentResolved)
+		}
+		return &hookIncident{ID: inc.ID, Status: inc.Status, Outcome: outcome}, nil
+	}
+	inc, outcome, err := a.Store.ReportIncident(&store.Incident{Source: store.SourceWebhook, Key: key, Title: title,
+		Severity: f[2], Service: f[3]}, SystemWebhook, "firing: "+summary)
+	if err != nil {
+		return nil, err
+	}
+	countReport(inc, outcome)
+	return &hookIncident{ID: inc.ID, Status: inc.Status, Outcome: outcome}, nil
 }
 
 // afterRuns is the incident as the runs linked to it left it.
