@@ -148,10 +148,10 @@ var AuditActions = []AuditAction{
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
 	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
-	{ActionIncidentOpen, "`incident/ID`", "an incident is opened: by an Alertmanager group that fires (actor: the hook's caller) or `POST /api/v1/incidents`", IncidentDetail{}},
-	{ActionIncidentReopen, "`incident/ID`", "a resolved incident is open again: its alert group fires again, or `POST /api/v1/incidents/ID/reopen`; refused: it is not resolved (409)", IncidentDetail{}},
+	{ActionIncidentOpen, "`incident/ID`", "an incident is opened: by an Alertmanager group that fires (actor: the hook's caller), a signed webhook's delivery (`system:webhook`) or `POST /api/v1/incidents`", IncidentDetail{}},
+	{ActionIncidentReopen, "`incident/ID`", "a resolved incident is open again: its alert group or webhook key fires again, or `POST /api/v1/incidents/ID/reopen`; refused: it is not resolved (409)", IncidentDetail{}},
 	{ActionIncidentAck, "`incident/ID`", "a responder acknowledged it (`POST /api/v1/incidents/ID/ack`: open → mitigating); refused: it is not open (409)", IncidentDetail{}},
-	{ActionIncidentResolve, "`incident/ID`", "it is resolved: Alertmanager's resolved notification, or `POST /api/v1/incidents/ID/resolve` (a responder or a runbook step); refused: it is already resolved (409)", IncidentDetail{}},
+	{ActionIncidentResolve, "`incident/ID`", "it is resolved: Alertmanager's resolved notification, a webhook delivery whose `resolved` is true, or `POST /api/v1/incidents/ID/resolve` (a responder or a runbook step); refused: it is already resolved (409)", IncidentDetail{}},
 	{ActionIncidentNote, "`incident/ID`", "a responder added a note (`POST /api/v1/incidents/ID/notes`); refused: past a cap (413, 409 when the incident's timeline is full)", IncidentDetail{}},
 	{ActionIncidentLink, "`incident/ID`", "a run is linked to it: started by a trigger for its alert group, or by hand with `incident` (`runbook run --incident ID`); the first link to an open incident acknowledges it (status mitigating)", IncidentDetail{}},
 }
