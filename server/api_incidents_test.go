@@ -371,3 +371,53 @@ func TestIncidentWebhookLint(t *testing.T) {
 		}
 	}
 }
+
+const selfHeal = `apiVersion: runbook/v1
+kind: Runbook
+metadata: {name: self-heal}
+spec:
+  secrets: [INCIDENT_TOKEN]
+  params: [{name: api, type: string, required: true}]
+  steps:
+    - id: resolve
+      action: http.request
+      with:
+        url: "${{ params.api }}/api/v1/incidents/${{ run.incident }}/resolve"
+        method: POST
+        headers: {Authorization: "Bearer ${{ secrets.INCIDENT_TOKEN }}"}
+        json: {reason: "self-heal done"}
+`
+
+// A runbook step resolves the incident its run was started for, through
+// the API, with a token from a secret.
+func TestIncidentResolvedByAStep(t *testing.T) {
+	c := temporalStack(t)
+	st, err := store.Open(t.TempDir() + "/step.db")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a := newTrustAPI(t, c, st)
+	a.register(selfHeal, 201)
+	token, _, err := st.CreateToken("healer", []string{"operator"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("RUNBOOK_SECRET_INCIDENT_TOKEN", token)
+	var inc incidentAnswer
+	a.call("POST", "/api/v1/incidents", a.ann, map[string]any{"title": "queue stuck"}, &inc)
+	var run runView
+	if got := a.call("POST", "/api/v1/runbooks/self-heal/runs", a.ann, map[string]any{"params": map[string]any{"api": a.url}, "incident": inc.ID}, &run); got != 201 {
+		t.Fatalf("start: %d", got)
+	}
+	waitFor(t, func() bool {
+		a.call("GET", "/api/v1/runs/"+run.ID, a.viewer, nil, &run)
+		return workflows.Ended(run.Status)
+	})
+	id := inc.ID
+	inc = incidentAnswer{}
+	a.call("GET", "/api/v1/incidents/"+itoa(id), a.viewer, nil, &inc)
+	if run.Status != workflows.RunSucceeded || inc.Status != store.IncidentResolved || inc.ResolvedBy != "healer" || inc.TTRSeconds == nil {
+		t.Errorf("run %s %s; incident %+v", run.Status, run.Error, inc)
+	}
+}
