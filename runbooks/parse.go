@@ -29,9 +29,19 @@ var yamlLine = regexp.MustCompile(`^yaml: (?:line (\d+): )?(.*)$`)
 // The Document is nil only when the YAML itself cannot be read.
 func Parse(file string, src []byte) (*Document, Diagnostics) {
 	r := &reporter{file: file}
+	doc := &Document{file: file}
+	if !decodeFile(r, src, reflect.ValueOf(doc).Elem(), "runbook") {
+		return nil, r.diags
+	}
+	return doc, r.diags
+}
+
+// decodeFile decodes the one YAML document of src into dst (a document
+// struct), reporting to r; false when the YAML itself cannot be read.
+func decodeFile(r *reporter, src []byte, dst reflect.Value, what string) bool {
 	if len(src) > MaxSourceSize {
 		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "file is %d bytes; the limit is %d", len(src), MaxSourceSize)
-		return nil, r.diags
+		return false
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(src))
 	var root yaml.Node
@@ -41,26 +51,25 @@ func Parse(file string, src []byte) (*Document, Diagnostics) {
 		} else {
 			r.add(SeverityError, CodeSyntax, yamlErrorPos(err, src), "", yamlHint(err), yamlErrorMessage(err))
 		}
-		return nil, r.diags
+		return false
 	}
 	var extra yaml.Node
 	if err := dec.Decode(&extra); err == nil {
-		r.errorf(CodeSyntax, posOf(&extra), "", "a file holds one runbook; found a second YAML document")
+		r.errorf(CodeSyntax, posOf(&extra), "", "a file holds one %s; found a second YAML document", what)
 	} else if !errors.Is(err, io.EOF) {
 		r.errorf(CodeSyntax, yamlErrorPos(err, src), "", "%s", yamlErrorMessage(err))
 	}
-	doc := &Document{file: file}
 	if len(root.Content) == 0 || isNull(root.Content[0]) {
 		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "file is empty")
-		return nil, r.diags
+		return false
 	}
 	if budget := MaxExpandedNodes; !withinBudget(&root, &budget) {
 		r.errorf(CodeSyntax, plan.Pos{Line: 1, Col: 1}, "", "the document expands to more than %d YAML values through its aliases", MaxExpandedNodes)
-		return nil, r.diags
+		return false
 	}
 	d := &decoder{r: r}
-	d.decode(root.Content[0], reflect.ValueOf(doc).Elem(), "")
-	return doc, r.diags
+	d.decode(root.Content[0], dst, "")
+	return true
 }
 
 // parserProblems are the messages of yaml.v3's parser (not its scanner).

@@ -19,6 +19,8 @@ type Preview struct {
 	Vars      []PreviewParam    `json:"vars,omitempty"`
 	Steps     []PreviewStep     `json:"steps"`
 	Schedules []PreviewSchedule `json:"schedules,omitempty"`
+	// Freezes hold the runbook back now or in their next window.
+	Freezes []PreviewFreeze `json:"freezes,omitempty"`
 }
 
 // PreviewParam is a resolved param and where its value came from.
@@ -452,6 +454,12 @@ func (pv *Preview) String() string {
 		b.WriteString("\n")
 		for _, in := range s.Inputs {
 			fmt.Fprintf(&b, "%s        %s: %s\n", indent, in.Name, in.Value)
+		}
+	}
+	if len(pv.Freezes) > 0 {
+		b.WriteString("\nFreezes:\n")
+		for _, f := range pv.Freezes {
+			b.WriteString("  " + f.String() + "\n")
 		}
 	}
 	if len(pv.Schedules) > 0 {

@@ -21,10 +21,18 @@ type Source struct {
 
 // Result is the outcome of building one file of a set.
 type Result struct {
-	File        string
-	Plan        *plan.Plan // nil when the file has errors
+	File string
+	Plan *plan.Plan // nil when the file has errors, or is a freeze
+	// Freeze is the file's compiled kind: Freeze document (nil for a
+	// runbook, or when it has errors).
+	Freeze *plan.Freeze
+	// Kind is the document's: Runbook, or Freeze.
+	Kind        string
 	Diagnostics Diagnostics
 }
+
+// OK reports whether the file built: a runbook or a freeze without errors.
+func (r Result) OK() bool { return r.Plan != nil || r.Freeze != nil }
 
 // BuildSet builds runbooks that may run each other as sub-runbooks: it
 // parses them all, orders them so that a child compiles before its parents,
@@ -35,7 +43,12 @@ func BuildSet(srcs []Source, opts Options) []Result {
 	docs := make([]*Document, len(srcs))
 	byName := map[string]int{}
 	for i, s := range srcs {
-		results[i].File = s.File
+		results[i].File, results[i].Kind = s.File, "Runbook"
+		if DocumentKind(s.Data) == KindFreeze {
+			results[i].Kind = KindFreeze
+			results[i].Freeze, results[i].Diagnostics = BuildFreeze(s.File, s.Data)
+			continue
+		}
 		doc, diags := Parse(s.File, s.Data)
 		results[i].Diagnostics = diags
 		if doc == nil {

@@ -213,7 +213,7 @@ func TestOpenAPIStatesLimits(t *testing.T) {
 	for name, want := range map[string]Limit{
 		"concurrencyKey":     {Value: 300, Unit: "characters", Status: 422, Description: "a run's concurrency key"},
 		"alertName":          {Value: 500, Unit: "characters", Status: 422, Description: "an alert's alertname (the run's triggerDetail)"},
-		"streamsPerToken":    {Value: DefaultStreamsPerToken, Unit: "count", Status: 429, Description: "open event streams of one token"},
+		"streamsPerToken":    {Value: DefaultStreamsPerToken, Unit: "count", Status: 429, Description: "open event streams of one token (or of one console session without a token)"},
 		"queryTimeout":       {Value: "5s", Unit: "duration", Status: 503, Description: "a database statement or transaction (RUNBOOK_DB_TIMEOUT)"},
 		"webhookReadTimeout": {Value: "10s", Unit: "duration", Status: 408, Description: "a webhook delivery's body"},
 	} {

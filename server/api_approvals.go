@@ -389,6 +389,10 @@ func (a *API) waitingIn(ctx context.Context, id string, rec *store.Run, p *plan.
 
 // planOf is a run's plan; plans caches them by runbook version.
 func (a *API) planOf(plans map[string]*plan.Plan, r *store.Run) *plan.Plan {
+	if len(r.Exceptions) > 0 { // a plan of its own
+		p, _ := a.runPlan(r)
+		return p
+	}
 	key := r.Runbook + "@" + strconv.Itoa(r.Version)
 	p, ok := plans[key]
 	if !ok {
@@ -408,11 +412,7 @@ func (a *API) planOf(plans map[string]*plan.Plan, r *store.Run) *plan.Plan {
 func (a *API) voteTarget(ctx context.Context, id, step string) (string, error) {
 	r, err := a.Store.Run(id)
 	if err == nil {
-		v, err := a.Store.Runbook(r.Runbook, r.Version)
-		if err != nil {
-			return "", err
-		}
-		p, err := v.PlanOf()
+		p, err := a.runPlan(r)
 		if err != nil {
 			return "", err
 		}

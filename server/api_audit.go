@@ -73,18 +73,19 @@ func auditActionNames() []string {
 }
 
 // listAudit answers the audit trail newest first, a page at a time. A
-// viewer reads all of it but the token entries, which need admin (they
-// name users, roles and groups the token list keeps to admins).
+// viewer reads all of it but the token and session entries, which need
+// admin (they name users, roles, groups and addresses the token list
+// keeps to admins).
 func (a *API) listAudit(c echo.Context) error {
 	f, err := auditFilter(c)
 	if err != nil {
 		return err
 	}
 	if !identity(c).Has("admin") {
-		if slices.Contains(store.TokenActions, f.Action) {
+		if slices.Contains(store.AdminActions, f.Action) {
 			return problem(http.StatusForbidden, "the "+f.Action+" entries need the admin role")
 		}
-		f.Hide = store.TokenActions
+		f.Hide = store.AdminActions
 	}
 	entries, more, err := a.Store.AuditEntries(f)
 	if err != nil {

@@ -222,13 +222,23 @@ spec:
 		if got := a.audit(admin, "action=token.create"); len(got.Entries) != 1 || got.Entries[0].Actor != "root" || strings.Contains(string(got.Entries[0].Detail), "rbk_") == false {
 			t.Errorf("the admin's token entries: %+v", got.Entries)
 		}
+		// So are the console's sign-ins.
+		if err := a.st.Append(store.AuditRecord{Actor: "ann@example.com", Action: store.ActionSignIn, Target: "session 1",
+			Detail: store.SessionDetail{Method: "oidc", Address: "192.0.2.1", Roles: []string{"viewer"}}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := a.audit(admin, "action=session.signin"); len(got.Entries) != 1 || string(got.Entries[0].Detail) != `{"method":"oidc","address":"192.0.2.1","roles":["viewer"]}` {
+			t.Errorf("the admin's session entries: %+v", got.Entries)
+		}
 		for _, e := range a.audit(a.viewer, "limit=1000").Entries {
-			if strings.HasPrefix(e.Action, "token.") {
+			if strings.HasPrefix(e.Action, "token.") || strings.HasPrefix(e.Action, "session.") {
 				t.Errorf("a viewer reads %+v", e)
 			}
 		}
-		if got := a.call("GET", "/api/v1/audit?action=token.create", a.viewer, nil, &p); got != 403 || p.Error != "the token.create entries need the admin role" {
-			t.Errorf("a viewer asking for token entries: %d %+v", got, p)
+		for _, action := range []string{"token.create", "session.signin"} {
+			if got := a.call("GET", "/api/v1/audit?action="+action, a.viewer, nil, &p); got != 403 || p.Error != "the "+action+" entries need the admin role" {
+				t.Errorf("a viewer asking for %s entries: %d %+v", action, got, p)
+			}
 		}
 	})
 }
@@ -250,7 +260,7 @@ func TestAuditBadFilters(t *testing.T) {
 	b, _ := json.Marshal(p.Details)
 	want := `["runbok: unknown parameter (parameters: run, runbook, actor, action, outcome, since, until, limit, cursor)",` +
 		`"run: at most 120 characters",` +
-		`"action: unknown action \"run.delete\" (actions: runbook.register, run.start, run.cancel, run.rerun, run.event, approval.vote, step.decision, schedule.pause, schedule.unpause, schedule.trigger, token.create, token.revoke, incident.open, incident.reopen, incident.ack, incident.resolve, incident.note, incident.link)",` +
+		`"action: unknown action \"run.delete\" (actions: runbook.register, run.start, run.cancel, run.rerun, run.event, approval.vote, step.decision, schedule.pause, schedule.unpause, schedule.trigger, token.create, token.revoke, session.signin, session.signout, incident.open, incident.reopen, incident.ack, incident.resolve, incident.note, incident.link)",` +
 		`"outcome: \"maybe\" is neither ok nor refused",` +
 		`"since: \"yesterday\" is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",` +
 		`"limit: \"0\" is not an integer from 1 to 1000",` +

@@ -167,11 +167,7 @@ func (a *API) checkLogStep(runID, step string, item bool) error {
 	} else if err != nil {
 		return err
 	}
-	v, err := a.Store.Runbook(r.Runbook, r.Version)
-	if err != nil {
-		return notFoundOr(err, fmt.Sprintf("runbook %s version %d is not recorded", r.Runbook, r.Version))
-	}
-	p, err := v.PlanOf()
+	p, err := a.runPlan(r)
 	if err != nil {
 		return err
 	}

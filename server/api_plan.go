@@ -37,10 +37,16 @@ func (a *API) previewRunbook(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	pv, err := runbooks.PreviewPlan(p, req.Params, time.Now(), identity(c).User)
+	now := time.Now()
+	pv, err := runbooks.PreviewPlan(p, req.Params, now, identity(c).User)
 	if err != nil {
 		return previewProblem(err)
 	}
+	freezes, err := a.Store.CompiledFreezes()
+	if err != nil {
+		return err
+	}
+	pv.Freezes = runbooks.FreezesFor(p, freezes, now)
 	return c.JSON(http.StatusOK, struct {
 		Version int `json:"version"`
 		*runbooks.Preview

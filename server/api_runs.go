@@ -66,6 +66,9 @@ func newRunID(runbook string, now time.Time) string {
 
 type startRequest struct {
 	Params map[string]any `json:"params"`
+	// BreakGlass is why the run must start during a freeze that allows
+	// it: the run is then held for the freeze's break-glass approval.
+	BreakGlass string `json:"breakGlass"`
 	// Incident links the run to an incident (run.incident).
 	Incident uint `json:"incident"`
 }
@@ -88,6 +91,10 @@ func (a *API) startRun(c echo.Context) error {
 	var req startRequest
 	err = decodeBody(c, &req, true)
 	var params map[string]any
+	if err == nil && len(req.BreakGlass) > MaxBreakGlassReason {
+		err = problem(http.StatusUnprocessableEntity, fmt.Sprintf("breakGlass is %d bytes; the limit is %d", len(req.BreakGlass), MaxBreakGlassReason))
+	}
+	o.breakGlass = strings.TrimSpace(req.BreakGlass)
 	if err == nil {
 		params, err = p.BindParams(req.Params)
 		err = paramProblem(err)
@@ -133,6 +140,7 @@ type origin struct {
 	trigger                             plan.RunTrigger
 	triggeredBy, detail, startedBy, key string
 	rerun                               *workflows.Rerun // a rerun of a recorded run
+	breakGlass                          string           // why a freeze's break-glass is asked for
 	incident                            uint             // the incident it is started for (linked, run.incident)
 }
 
@@ -165,6 +173,10 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // what Postgres keeps, so a retried start sends the same time
+	exceptions, err := a.freezeGate(p, o, now)
+	if err != nil {
+		return nil, 0, err
+	}
 	run := &store.Run{ID: newRunID(p.Name, now), Runbook: p.Name, Version: version, Status: workflows.RunRunning,
 		Trigger: string(o.trigger), TriggerDetail: o.detail, TriggeredBy: o.triggeredBy, StartedBy: o.startedBy, CreatedAt: now}
 	if o.key != "" {
@@ -172,6 +184,9 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	}
 	if o.rerun != nil {
 		run.RerunOf, run.RerunFrom, run.RerunReason = o.rerun.Of, o.rerun.From, o.rerun.Reason
+	}
+	if len(exceptions) > 0 {
+		run.Exceptions, _ = json.Marshal(exceptions)
 	}
 	if cc := p.Concurrency; cc != nil {
 		key, err := concurrencyKey(p, params, run)
@@ -215,10 +230,11 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	// A retry with the key starts the recorded run as it was recorded,
 	// run.startedAt the time its concurrency key was computed with.
 	startedAt := created.CreatedAt.UTC()
-	in, err := settings.Input(p, created.Version, params, plan.RunTrigger(created.Trigger), created.TriggeredBy, created.StartedBy, &startedAt)
+	in, err := settings.Input(plan.WithExceptions(p, exceptionsOf(created)), created.Version, params, plan.RunTrigger(created.Trigger), created.TriggeredBy, created.StartedBy, &startedAt)
 	if err != nil {
 		return nil, 0, err
 	}
+	in.Blackouts = excepted(in.Blackouts, exceptionsOf(created))
 	in.Rerun, in.Incident = o.rerun, o.incident
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)

@@ -85,7 +85,7 @@ func (a *API) scheduleView(c echo.Context, p *plan.Plan, s plan.Schedule, live b
 		if r.StartWorkflowResult == nil {
 			continue
 		}
-		if id := a.scheduledRun(c.Request().Context(), r.StartWorkflowResult); id != "" {
+		if id := a.scheduledRun(c.Request().Context(), r.StartWorkflowResult, p.Name, s.Name); id != "" {
 			v.Recent = append(v.Recent, id) // the run's id, not its launcher's
 		}
 	}

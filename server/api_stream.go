@@ -168,12 +168,13 @@ func (a *API) streamEvents(c echo.Context) error {
 	}
 }
 
-// openStream starts a server-sent event stream, bounded per token and in
+// openStream starts a server-sent event stream, bounded per token (or
+// console session) and in
 // total (429 past them): send writes one event, and fails once the reader
 // has not taken it within the write timeout; release frees the slot.
 func (a *API) openStream(c echo.Context) (send func(event string, v any) error, release func(), err error) {
 	limits := a.Streams.withDefaults()
-	release, err = a.streams.acquire(limits, identity(c).TokenID)
+	release, err = a.streams.acquire(limits, streamCallerOf(identity(c)))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -85,7 +85,7 @@ func limitsDoc() map[string]Limit {
 		"queryTimeout":       dur(store.DefaultQueryTimeout, http.StatusServiceUnavailable, "a database statement or transaction (RUNBOOK_DB_TIMEOUT)"),
 		"readyTimeout":       dur(ReadyTimeout, http.StatusServiceUnavailable, "/readyz's checks of the database and Temporal"),
 		"maxBody":            bytesLimit(MaxBody, http.StatusRequestEntityTooLarge, "a request body"),
-		"streamsPerToken":    count(DefaultStreamsPerToken, http.StatusTooManyRequests, "open event streams of one token"),
+		"streamsPerToken":    count(DefaultStreamsPerToken, http.StatusTooManyRequests, "open event streams of one token (or of one console session without a token)"),
 		"streams":            count(DefaultStreams, http.StatusTooManyRequests, "open event streams of the API"),
 		"streamWriteTimeout": dur(DefaultStreamWriteTimeout, 0, "a stream's write; a reader slower than that is dropped"),
 		"webhookReadTimeout": dur(DefaultWebhookReadTimeout, http.StatusRequestTimeout, "a webhook delivery's body"),

@@ -74,6 +74,8 @@ func routeQuery(method, path string) (params []any, checked bool) {
 		return []any{queryParam("version", "integer", "the version to get (default: the latest)")}, false
 	case path == "/api/v1/approvals":
 		return []any{queryParam("mine", "boolean", "true: only the approvals the caller may vote on and the decisions it may take")}, false
+	case path == "/api/v1/freezes":
+		return []any{queryParam("runbook", "string", "only the freezes that hold this runbook back")}, false
 	case path == "/api/v1/tokens":
 		return []any{queryParam("user", "string", "the tokens of this user")}, false
 	}

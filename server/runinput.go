@@ -18,6 +18,10 @@ type RunSettings struct {
 	VoteKey string
 	// HistoryBudget is API.HistoryBudget.
 	HistoryBudget int
+	// Freezes are the registered freezes, and Now the time their
+	// blackouts are computed from (BlackoutHorizon ahead).
+	Freezes []*plan.Freeze
+	Now     time.Time
 }
 
 // runSettings are the settings of the runs a starts.
@@ -26,7 +30,11 @@ func (a *API) runSettings() (RunSettings, error) {
 	if err != nil {
 		return RunSettings{}, err
 	}
-	return RunSettings{VoteKey: key, HistoryBudget: a.HistoryBudget}, nil
+	freezes, err := a.Store.CompiledFreezes()
+	if err != nil {
+		return RunSettings{}, err
+	}
+	return RunSettings{VoteKey: key, HistoryBudget: a.HistoryBudget, Freezes: freezes, Now: time.Now()}, nil
 }
 
 // Input is the input of a run of version of p with bound params, started
@@ -37,6 +45,10 @@ func (s RunSettings) Input(p *plan.Plan, version int, params map[string]any, tri
 	if s.VoteKey == "" {
 		return workflows.RunInput{}, errors.New("no vote key: the run could not verify votes")
 	}
+	blackouts, err := blackoutsOf(s.Freezes, p, s.Now)
+	if err != nil {
+		return workflows.RunInput{}, err
+	}
 	return workflows.RunInput{Plan: p, Params: params, Trigger: trigger, TriggeredBy: triggeredBy, StartedBy: startedBy,
-		VoteKey: s.VoteKey, Version: version, StartedAt: startedAt, LocalActions: true, HistoryBudget: s.HistoryBudget}, nil
+		VoteKey: s.VoteKey, Version: version, StartedAt: startedAt, LocalActions: true, HistoryBudget: s.HistoryBudget, Blackouts: blackouts}, nil
 }

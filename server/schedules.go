@@ -116,6 +116,37 @@ func (s *Scheduler) upsert(ctx context.Context, p *plan.Plan, version int, setti
 	return nil
 }
 
+// Refresh gives the schedules of a runbook version the input settings
+// make now (their blackouts), touching nothing else: not their spec, and
+// not a pause made through the API.
+func (s *Scheduler) Refresh(ctx context.Context, p *plan.Plan, version int, settings RunSettings) error {
+	for _, sc := range p.Schedules {
+		params, err := p.BindParams(sc.Params)
+		if err != nil {
+			return err
+		}
+		in, err := settings.Input(p, version, params, plan.RunTriggerSchedule, sc.Name, SystemSchedule, nil)
+		if err != nil {
+			return err
+		}
+		h := s.Client.ScheduleClient().GetHandle(ctx, ScheduleID(p.Name, sc.Name))
+		err = h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+			sched := u.Description.Schedule
+			action, ok := sched.Action.(*client.ScheduleWorkflowAction)
+			if !ok {
+				return nil, fmt.Errorf("schedule %s of %s: not a workflow action", sc.Name, p.Name)
+			}
+			action.Args = []any{in}
+			return &client.ScheduleUpdate{Schedule: &sched}, nil
+		}})
+		var nf *serviceerror.NotFound
+		if err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("schedule %s of %s: %w", sc.Name, p.Name, err)
+		}
+	}
+	return nil
+}
+
 // moveToLauncher moves a schedule made before launchers, whose action starts
 // RunbookWorkflow itself, to the launcher with the same input; d is its
 // description. Runs it started keep their ids.

@@ -180,9 +180,7 @@ func (a *API) staleStatus(id string, info *workflowpb.WorkflowExecutionInfo, rec
 		st.Runbook, st.StartedAt, st.Handovers = rec.Runbook, rec.CreatedAt.UTC(), rec.Handovers
 		st.Steps = a.recordedSteps(id)
 		if p == nil {
-			if v, err := a.Store.Runbook(rec.Runbook, rec.Version); err == nil {
-				p, _ = v.PlanOf()
-			}
+			p, _ = a.runPlan(rec)
 		}
 	}
 	if len(st.Steps) == 0 && p != nil {

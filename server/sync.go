@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"time"
 
+	commonpb "go.temporal.io/api/common/v1"
 	enumspb "go.temporal.io/api/enums/v1"
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 
 	"github.com/opsrunbook/runbook/plan"
 	"github.com/opsrunbook/runbook/store"
@@ -40,6 +42,7 @@ func (a *API) Sync(ctx context.Context) {
 
 // SyncOnce does one pass of Sync.
 func (a *API) SyncOnce(ctx context.Context) {
+	a.refreshIfDue(ctx)
 	a.discoverScheduled(ctx)
 	a.settlePendingVotes(ctx)
 	runs, _, err := a.Store.Runs(store.RunFilter{Status: workflows.RunRunning, Limit: 500})
@@ -137,7 +140,7 @@ func (a *API) discoverScheduled(ctx context.Context) {
 					continue
 				}
 				seen[res.FirstExecutionRunID] = true
-				id := a.scheduledRun(ctx, res)
+				id := a.scheduledRun(ctx, res, p.Name, s.Name)
 				if id == "" {
 					continue
 				}
@@ -166,7 +169,7 @@ func (a *API) discoverScheduled(ctx context.Context) {
 // launcher's child once it started ("" before), or the fire's workflow
 // itself for a schedule made before launchers. Each fire's history is read
 // once; a.launched remembers the answer.
-func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExecution) string {
+func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExecution, runbook, schedule string) string {
 	if id, ok := a.launched.Load(fire.FirstExecutionRunID); ok {
 		return id.(string)
 	}
@@ -187,6 +190,9 @@ func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExe
 			a.launched.Store(fire.FirstExecutionRunID, id)
 			return id
 		}
+		if done := e.GetWorkflowExecutionCompletedEventAttributes(); done != nil {
+			a.recordSkip(fire, done.GetResult(), runbook, schedule)
+		}
 		if closesWorkflow(e) {
 			// A launcher that ended without a child never will have one:
 			// remember that too, so its history is read once.
@@ -195,6 +201,23 @@ func (a *API) scheduledRun(ctx context.Context, fire *client.ScheduleWorkflowExe
 		}
 	}
 	return ""
+}
+
+// recordSkip audits a launcher's fire that a freeze held back (its result
+// says Skipped), once.
+func (a *API) recordSkip(fire *client.ScheduleWorkflowExecution, result *commonpb.Payloads, runbook, schedule string) {
+	dc := converter.GetDefaultDataConverter()
+	if a.Codec != nil {
+		dc = converter.NewCodecDataConverter(dc, a.Codec)
+	}
+	var res workflows.RunResult
+	if result == nil || dc.FromPayloads(result, &res) != nil || res.Skipped == nil {
+		return
+	}
+	sk := res.Skipped
+	_ = a.Store.RecordSkip(fire.FirstExecutionRunID, store.AuditRecord{Actor: SystemSchedule, Action: store.ActionScheduleSkip,
+		Target: runbook + "/" + schedule, Runbook: runbook, Detail: store.ScheduleSkipDetail{Schedule: schedule, Freeze: sk.Freeze,
+			Fire: sk.Fire.UTC().Format(time.RFC3339), Until: sk.Until.UTC().Format(time.RFC3339)}})
 }
 
 // closesWorkflow reports whether e is the last event of an execution.

@@ -19,6 +19,9 @@ import (
 // RUNBOOK_PUBLIC_URL: the console serves Finish there.
 const CallbackPath = "/auth/callback"
 
+// maxName bounds Config.Name, shown on the sign-in button.
+const maxName = 60
+
 // Defaults for the settings left empty.
 const (
 	DefaultUserClaim   = "email"
@@ -30,6 +33,7 @@ func DefaultScopes() []string { return []string{"openid", "profile", "email", "g
 
 // Config is how runbook signs people in through an OpenID Connect provider.
 type Config struct {
+	Name                           string // what the sign-in button calls the provider; empty: the issuer's host
 	Issuer, ClientID, ClientSecret string // ClientSecret empty: a public client (PKCE only)
 	RedirectURL                    string // e.g. https://runbook.example.com/auth/callback
 	Scopes                         []string
@@ -51,6 +55,7 @@ func (e *ConfigError) Error() string {
 
 // The environment variables ConfigFromEnv reads.
 const (
+	envName         = "RUNBOOK_OIDC_PROVIDER_NAME"
 	envIssuer       = "RUNBOOK_OIDC_ISSUER"
 	envClientID     = "RUNBOOK_OIDC_CLIENT_ID"
 	envSecret       = "RUNBOOK_OIDC_CLIENT_SECRET"
@@ -67,7 +72,7 @@ const (
 
 // envNames names each Config field by its variable in ConfigFromEnv's errors.
 var envNames = map[string]string{
-	"Issuer": envIssuer, "ClientID": envClientID, "ClientSecret": envSecret, "RedirectURL": envRedirectURL,
+	"Name": envName, "Issuer": envIssuer, "ClientID": envClientID, "ClientSecret": envSecret, "RedirectURL": envRedirectURL,
 	"Scopes": envScopes, "UserClaim": envUserClaim, "GroupsClaim": envGroupsClaim, "Groups": envGroups,
 	"Roles": envRoles, "DefaultRoles": envDefaultRoles,
 }
@@ -79,7 +84,7 @@ func fieldNames(field string) string { return "Config." + field }
 // when none is set (single sign-on is off), and a *ConfigError naming each
 // variable that is wrong, or missing when another one is set.
 func ConfigFromEnv(getenv func(string) string) (*Config, error) {
-	vars := []string{envIssuer, envClientID, envSecret, envSecretFile, envRedirectURL, envScopes,
+	vars := []string{envName, envIssuer, envClientID, envSecret, envSecretFile, envRedirectURL, envScopes,
 		envUserClaim, envGroupsClaim, envGroups, envRoles, envDefaultRoles}
 	var set []string
 	for _, v := range vars {
@@ -91,6 +96,7 @@ func ConfigFromEnv(getenv func(string) string) (*Config, error) {
 		return nil, nil
 	}
 	cfg := &Config{
+		Name:        strings.TrimSpace(getenv(envName)),
 		Issuer:      strings.TrimSpace(getenv(envIssuer)),
 		ClientID:    strings.TrimSpace(getenv(envClientID)),
 		RedirectURL: strings.TrimSpace(getenv(envRedirectURL)),
@@ -180,6 +186,9 @@ func mapping(name, s string) (map[string][]string, []string) {
 // with name; why follows "must be set".
 func (c *Config) problems(name func(field string) string, why string) []string {
 	var p []string
+	if store.Length(c.Name) > maxName || strings.ContainsFunc(c.Name, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		p = append(p, fmt.Sprintf("%s: at most %d characters, without control characters", name("Name"), maxName))
+	}
 	if c.Issuer == "" {
 		p = append(p, name("Issuer")+": must be set"+why)
 	} else if msg := checkURL(c.Issuer); msg != "" {
@@ -249,6 +258,11 @@ func loopback(host string) bool {
 // defaults fills the settings left empty. openid is always requested:
 // without it the provider answers no ID token.
 func (c *Config) defaults() {
+	if c.Name == "" {
+		if u, err := url.Parse(c.Issuer); err == nil {
+			c.Name = u.Host
+		}
+	}
 	if len(c.Scopes) == 0 {
 		c.Scopes = DefaultScopes()
 	} else if !slices.Contains(c.Scopes, "openid") {

@@ -49,6 +49,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "RUNBOOK_PUBLIC_URL alone does not turn it on", env: map[string]string{"RUNBOOK_PUBLIC_URL": "https://runbook.example.com"}},
 		{name: "the least: defaults", env: ok, want: defaults(Config{})},
 		{name: "everything", env: with(
+			"RUNBOOK_OIDC_PROVIDER_NAME", " Okta ",
 			"RUNBOOK_OIDC_CLIENT_SECRET", " s3cret ",
 			"RUNBOOK_OIDC_SCOPES", "openid, email ,groups",
 			"RUNBOOK_OIDC_USER_CLAIM", "preferred_username",
@@ -56,7 +57,7 @@ func TestConfigFromEnv(t *testing.T) {
 			"RUNBOOK_OIDC_GROUPS", "idp-sre=sre, idp-sre=oncall,idp-dba=dba,idp-sre=sre",
 			"RUNBOOK_OIDC_ROLES", "idp-sre=operator,idp-sre=approver,idp-admins=admin",
 			"RUNBOOK_OIDC_DEFAULT_ROLES", "viewer"),
-			want: defaults(Config{ClientSecret: "s3cret", Scopes: []string{"openid", "email", "groups"}, UserClaim: "preferred_username", GroupsClaim: "roles",
+			want: defaults(Config{Name: "Okta", ClientSecret: "s3cret", Scopes: []string{"openid", "email", "groups"}, UserClaim: "preferred_username", GroupsClaim: "roles",
 				Groups:       map[string][]string{"idp-sre": {"sre", "oncall"}, "idp-dba": {"dba"}},
 				Roles:        map[string][]string{"idp-sre": {"operator", "approver"}, "idp-admins": {"admin"}},
 				DefaultRoles: []string{"viewer"}})},
@@ -68,7 +69,7 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "http on loopback", env: with("RUNBOOK_OIDC_ISSUER", "http://127.0.0.1:9998", "RUNBOOK_OIDC_REDIRECT_URL", "http://localhost:8080/auth/callback"),
 			want: func() *Config {
 				c := defaults(Config{RedirectURL: "http://localhost:8080/auth/callback"})
-				c.Issuer = "http://127.0.0.1:9998"
+				c.Issuer, c.Name = "http://127.0.0.1:9998", "127.0.0.1:9998"
 				return c
 			}()},
 		{name: "issuer alone", env: map[string]string{"RUNBOOK_OIDC_ISSUER": "https://idp.example.com"}, err: []string{
@@ -105,6 +106,8 @@ func TestConfigFromEnv(t *testing.T) {
 		{name: "unknown roles", env: with("RUNBOOK_OIDC_ROLES", "idp-sre=boss", "RUNBOOK_OIDC_DEFAULT_ROLES", "viewer,root"), err: []string{
 			`RUNBOOK_OIDC_ROLES: idp-sre=boss: unknown role "boss" ` + roles,
 			`RUNBOOK_OIDC_DEFAULT_ROLES: unknown role "root" ` + roles}},
+		{name: "a provider name too long", env: with("RUNBOOK_OIDC_PROVIDER_NAME", strings.Repeat("x", 61)), err: []string{
+			`RUNBOOK_OIDC_PROVIDER_NAME: at most 60 characters, without control characters`}},
 		{name: "a scope with a space", env: with("RUNBOOK_OIDC_SCOPES", "openid email"), err: []string{
 			`RUNBOOK_OIDC_SCOPES: "openid email": a scope has no spaces or quotes`}},
 	} {

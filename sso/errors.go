@@ -29,6 +29,9 @@ var (
 	// ErrToken: the ID token is missing or does not verify (signature,
 	// issuer, audience, expiry, nonce, access token hash).
 	ErrToken = errors.New("the identity provider's ID token is not valid")
+	// ErrUserinfo: the userinfo endpoint, asked for claims the ID token
+	// lacks, failed or answered something that is not claims.
+	ErrUserinfo = errors.New("the identity provider's userinfo endpoint did not answer")
 	// ErrClaims: the claims do not name a user runbook can use.
 	ErrClaims = errors.New("the identity provider's claims do not name a user")
 	// ErrNoRoles: the user signed in but holds no role.

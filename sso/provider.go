@@ -68,6 +68,10 @@ func New(ctx context.Context, cfg Config) (*Provider, error) {
 	return p, nil
 }
 
+// Name is what the sign-in button calls the provider: Config.Name, or
+// the issuer's host.
+func (p *Provider) Name() string { return p.cfg.Name }
+
 // Config is the configuration in use, defaults filled.
 func (p *Provider) Config() Config { return p.cfg }
 
@@ -164,7 +168,7 @@ func (p *Provider) verify(ctx context.Context, tok *oauth2.Token, nonce string) 
 	}
 	ui, err := p.op.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 	if err != nil {
-		return nil, fmt.Errorf("%w: userinfo: %v", ErrClaims, err)
+		return nil, fmt.Errorf("%w: %v", ErrUserinfo, err)
 	}
 	if ui.Subject != idt.Subject {
 		// OpenID Connect Core 5.3.4: a mismatched answer must not be used
@@ -172,7 +176,7 @@ func (p *Provider) verify(ctx context.Context, tok *oauth2.Token, nonce string) 
 	}
 	more := map[string]any{}
 	if err := ui.Claims(&more); err != nil {
-		return nil, fmt.Errorf("%w: userinfo: %v", ErrClaims, err)
+		return nil, fmt.Errorf("%w: %v", ErrUserinfo, err)
 	}
 	for k, v := range more {
 		if _, ok := claims[k]; !ok {

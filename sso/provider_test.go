@@ -76,7 +76,7 @@ func TestTokenRefusals(t *testing.T) {
 		is   error
 		want string // the start of the error
 	}{
-		{name: "expired ID token", opts: idpClient{idTokenLifetime: -time.Minute}, is: ErrToken,
+		{name: "expired ID token", opts: idpClient{IDTokenLifetime: -time.Minute}, is: ErrToken,
 			want: "the identity provider's ID token is not valid: oidc: token is expired (Token Expiry: "},
 		{name: "wrong client secret", cfg: func(c *Config) { c.ClientSecret = "wrong" }, is: ErrExchange,
 			want: "the identity provider did not accept the sign-in code: invalid_client: "},

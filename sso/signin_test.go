@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/opsrunbook/runbook/sso/ssotest"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/zitadel/oidc/v3/example/server/storage"
 )
@@ -42,7 +43,7 @@ func TestSignIn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln := listen(t)
-			idp := startIdP(t, idpClient{Client: tc.client(redirectURL(ln)), claimsInIDToken: tc.claimsInIDToken})
+			idp := startIdP(t, idpClient{Client: tc.client(redirectURL(ln)), ClaimsInIDToken: tc.claimsInIDToken})
 			s := newSite(t, ln, mapped(Config{Issuer: idp.Issuer, ClientID: "runbook", ClientSecret: tc.secret, RedirectURL: redirectURL(ln)}))
 			b := newBrowser(t, s)
 
@@ -61,7 +62,7 @@ func TestSignIn(t *testing.T) {
 			if c := b.flowCookie(t); c != nil {
 				t.Errorf("the sign-in cookie is still there: %v", c)
 			}
-			if n := idp.userinfo.Load(); n != tc.userinfo {
+			if n := idp.Userinfo(); n != tc.userinfo {
 				t.Errorf("%d userinfo requests, want %d", n, tc.userinfo)
 			}
 		})
@@ -70,7 +71,7 @@ func TestSignIn(t *testing.T) {
 
 // signInSite is a site for a confidential client at a new IdP, with opts
 // for the client and cfg's mapping.
-func signInSite(t *testing.T, opts idpClient, cfg func(*Config)) (*testIdP, *site) {
+func signInSite(t *testing.T, opts idpClient, cfg func(*Config)) (*ssotest.IdP, *site) {
 	t.Helper()
 	ln := listen(t)
 	opts.Client = storage.WebClient("runbook", "s3cret", redirectURL(ln))

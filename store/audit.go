@@ -31,6 +31,11 @@ const (
 	ActionScheduleTrigger = "schedule.trigger"
 	ActionTokenCreate     = "token.create"
 	ActionTokenRevoke     = "token.revoke"
+	ActionFreezeRegister  = "freeze.register"
+	ActionFreezeDelete    = "freeze.delete"
+	ActionScheduleSkip    = "schedule.skip"
+	ActionSignIn          = "session.signin"
+	ActionSignOut         = "session.signout"
 	ActionIncidentOpen    = "incident.open"
 	ActionIncidentReopen  = "incident.reopen"
 	ActionIncidentAck     = "incident.ack"
@@ -103,6 +108,20 @@ type ScheduleDetail struct {
 	Schedule string `json:"schedule" doc:"the schedule name"`
 }
 
+// FreezeDetail is the detail of freeze.register and freeze.delete.
+type FreezeDetail struct {
+	Reason  string `json:"reason,omitempty" doc:"the freeze's reason"`
+	Windows int    `json:"windows,omitempty" doc:"how many windows it has"`
+}
+
+// ScheduleSkipDetail is the detail of schedule.skip.
+type ScheduleSkipDetail struct {
+	Schedule string `json:"schedule" doc:"the schedule name"`
+	Freeze   string `json:"freeze" doc:"the freeze that held the runbook back"`
+	Fire     string `json:"fire" doc:"the fire's time, RFC 3339"`
+	Until    string `json:"until" doc:"when the freeze's window ends, RFC 3339"`
+}
+
 // TokenDetail is the detail of token.create and token.revoke: never the
 // secret or its hash.
 type TokenDetail struct {
@@ -111,6 +130,16 @@ type TokenDetail struct {
 	Roles     []string `json:"roles" doc:"its roles"`
 	Groups    []string `json:"groups" doc:"its groups"`
 	ExpiresAt string   `json:"expiresAt,omitempty" doc:"its expiry, RFC 3339"`
+}
+
+// SessionDetail is the detail of session.signin and session.signout: how
+// and from where, never a token or a session secret.
+type SessionDetail struct {
+	Method  string   `json:"method" doc:"token or oidc"`
+	Address string   `json:"address" doc:"the client's address (the connection's, not a forwarded header)"`
+	Roles   []string `json:"roles,omitempty" doc:"signed in: the session's roles"`
+	Groups  []string `json:"groups,omitempty" doc:"signed in: the session's approver groups"`
+	Status  int      `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
 }
 
 // IncidentDetail is the detail of the incident actions: never a note's
@@ -146,8 +175,13 @@ var AuditActions = []AuditAction{
 	{ActionSchedulePause, "`RUNBOOK/SCHEDULE`", "a schedule is paused", ScheduleDetail{}},
 	{ActionScheduleUnpause, "`RUNBOOK/SCHEDULE`", "a schedule is unpaused", ScheduleDetail{}},
 	{ActionScheduleTrigger, "`RUNBOOK/SCHEDULE`", "a schedule's `trigger` started a run (its `run`; the run's own `run.start` is by the same caller; a refused trigger is a refused `run.start`)", ScheduleDetail{}},
+	{ActionFreezeRegister, "the freeze's name", "a freeze is registered or replaced (`POST /api/v1/freezes`)", FreezeDetail{}},
+	{ActionFreezeDelete, "the freeze's name", "a freeze is lifted (`DELETE /api/v1/freezes/NAME`)", FreezeDetail{}},
+	{ActionScheduleSkip, "`RUNBOOK/SCHEDULE`", "a schedule's fire started no run because a freeze held the runbook back (actor `system:schedule`; the records syncer writes it when it finds the fire)", ScheduleSkipDetail{}},
 	{ActionTokenCreate, "the token's id", "a token is made through the admin API or `runbook token create --db`", TokenDetail{}},
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
+	{ActionSignIn, "`session N`; refused: the method", "a web console sign-in started a session (actor: the user); refused: a token the API refuses (actor `anonymous`), or an OpenID Connect callback refused (a state mismatch, the provider's error, a code or ID token it does not accept, claims that name no user, no role; actor: the user when the provider named one, else `anonymous`). Refusals past the failed sign-in limit (429) are not recorded", SessionDetail{}},
+	{ActionSignOut, "`session N`", "a web console session is ended by its Sign out", SessionDetail{}},
 	{ActionIncidentOpen, "`incident/ID`", "an incident is opened: by an Alertmanager group that fires (actor: the hook's caller), a signed webhook's delivery (`system:webhook`) or `POST /api/v1/incidents`", IncidentDetail{}},
 	{ActionIncidentReopen, "`incident/ID`", "a resolved incident is open again: its alert group or webhook key fires again, or `POST /api/v1/incidents/ID/reopen`; refused: it is not resolved (409)", IncidentDetail{}},
 	{ActionIncidentAck, "`incident/ID`", "a responder acknowledged it (`POST /api/v1/incidents/ID/ack`: open → mitigating); refused: it is not open (409)", IncidentDetail{}},
@@ -156,8 +190,10 @@ var AuditActions = []AuditAction{
 	{ActionIncidentLink, "`incident/ID`", "a run is linked to it: started by a trigger for its alert group, or by hand with `incident` (`runbook run --incident ID`); the first link to an open incident acknowledges it (status mitigating)", IncidentDetail{}},
 }
 
-// TokenActions are the actions only admins see in the audit trail.
-var TokenActions = []string{ActionTokenCreate, ActionTokenRevoke}
+// AdminActions are the actions only admins see in the audit trail: the
+// token and session entries, which name users, roles, groups and
+// addresses.
+var AdminActions = []string{ActionTokenCreate, ActionTokenRevoke, ActionSignIn, ActionSignOut}
 
 // Audit limits: a longer reason is cut, so an entry is never lost to its
 // length.

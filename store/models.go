@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}, &Session{}, &Incident{}, &IncidentEvent{}, &IncidentRun{}}
+var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}, &Session{}, &Freeze{}, &Incident{}, &IncidentEvent{}, &IncidentRun{}}
 
 // RunbookVersion is one immutable version of a runbook: a new one is made
 // only when the content changes.
@@ -57,8 +57,12 @@ type Run struct {
 	// Recorded is the length of the final timeline the step records hold,
 	// once the run ended and it was written (0 before): views of the run
 	// then read the records, never Temporal.
-	Recorded  int `gorm:"not null;default:0" json:"-"`
-	Handovers int `gorm:"not null;default:0" json:"-"`
+	Recorded int `gorm:"not null;default:0" json:"-"`
+	// Exceptions are the break-glass exceptions of freezes this run
+	// started under ([]plan.FreezeException as JSON; none: NULL): it waits
+	// for their approvals before its first step.
+	Exceptions []byte `json:"-"`
+	Handovers  int    `gorm:"not null;default:0" json:"-"`
 	// RerunOf is the run this one reruns (POST /api/v1/runs/:id/rerun),
 	// RerunFrom the step it resumed from ("" from the top), RerunReason why
 	// (StartedBy asked).

@@ -93,7 +93,7 @@ func (s *Store) SessionIdentity(secret string) (*Session, *Identity, error) {
 	case !now.Before(sess.ExpiresAt):
 		return nil, nil, ErrSessionExpired
 	}
-	id := &Identity{User: sess.User, Roles: split(sess.Roles), Groups: split(sess.Groups)}
+	id := &Identity{SessionID: sess.ID, User: sess.User, Roles: split(sess.Roles), Groups: split(sess.Groups)}
 	if sess.TokenID != nil {
 		var t Token
 		if err := s.db.First(&t, *sess.TokenID).Error; err != nil {
@@ -108,7 +108,7 @@ func (s *Store) SessionIdentity(secret string) (*Session, *Identity, error) {
 		case t.ExpiresAt != nil && !now.Before(*t.ExpiresAt):
 			return nil, nil, ErrTokenExpired
 		}
-		id = &Identity{TokenID: t.ID, User: t.User, Roles: t.RoleList(), Groups: t.GroupList()}
+		id = &Identity{TokenID: t.ID, SessionID: sess.ID, User: t.User, Roles: t.RoleList(), Groups: t.GroupList()}
 	}
 	return &sess, id, nil
 }
@@ -119,6 +119,15 @@ func (s *Store) EndSession(secret string) error {
 	now := time.Now().UTC()
 	return s.unavailable(s.db.Model(&Session{}).Where("id_hash = ? AND revoked_at IS NULL", hashToken(secret)).
 		Update("revoked_at", now).Error)
+}
+
+// PruneSessions deletes the sessions that expired or were ended before
+// before, and answers how many: nothing reads them again, and without
+// this the table would keep a row per sign-in for ever.
+func (s *Store) PruneSessions(before time.Time) (int64, error) {
+	before = before.UTC()
+	res := s.db.Where("expires_at < ? OR revoked_at < ?", before, before).Delete(&Session{})
+	return res.RowsAffected, s.unavailable(res.Error)
 }
 
 // ExpireSession sets a session's expiry (tests; an operator ending one

@@ -29,7 +29,9 @@ func TestSessionLifeCycle(t *testing.T) {
 			t.Fatalf("session: %q %+v", sid, sess)
 		}
 		got, who, err := s.SessionIdentity(sid)
-		if err != nil || got.ID != sess.ID || got.CSRF != sess.CSRF || !reflect.DeepEqual(who, id) {
+		want := *id
+		want.SessionID = sess.ID // the session it came through: a token's session shares the token's slots anyway
+		if err != nil || got.ID != sess.ID || got.CSRF != sess.CSRF || !reflect.DeepEqual(who, &want) {
 			t.Fatalf("identity: %+v %+v %v", got, who, err)
 		}
 		if _, _, err := s.SessionIdentity(sid + "x"); !errors.Is(err, ErrBadSession) || err.Error() != "no such session" {
@@ -51,11 +53,14 @@ func TestSessionLifeCycle(t *testing.T) {
 
 		// A session of another sign-in method holds what it was given.
 		other := &Identity{User: "dana", Roles: []string{"viewer"}, Groups: []string{"dba"}}
-		oid, _, err := s.CreateSession(other, "oidc", time.Hour)
+		oid, osess, err := s.CreateSession(other, "oidc", time.Hour)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, who, err := s.SessionIdentity(oid); err != nil || !reflect.DeepEqual(who, other) {
+		// No token: TokenID 0, and the session's id is what keys it
+		// (event stream slots).
+		if _, who, err := s.SessionIdentity(oid); err != nil || who.TokenID != 0 || who.SessionID != osess.ID ||
+			!reflect.DeepEqual(*who, Identity{SessionID: osess.ID, User: "dana", Roles: []string{"viewer"}, Groups: []string{"dba"}}) {
 			t.Fatalf("oidc session: %+v %v", who, err)
 		}
 		if err := s.ExpireSession(oid, time.Now().Add(-time.Second)); err != nil {
@@ -81,6 +86,38 @@ func TestSessionLifeCycle(t *testing.T) {
 		}
 		if _, _, err := s.CreateSession(other, "token", 0); err == nil {
 			t.Error("session without a lifetime made")
+		}
+	})
+}
+
+// PruneSessions deletes the sessions that expired or were ended before a
+// time, and only those.
+func TestSessionPrune(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		who := &Identity{User: "dana", Roles: []string{"viewer"}}
+		live, _, _ := s.CreateSession(who, "oidc", time.Hour)
+		expired, _, _ := s.CreateSession(who, "oidc", time.Hour)
+		ended, _, _ := s.CreateSession(who, "token", time.Hour)
+		if err := s.ExpireSession(expired, time.Now().Add(-time.Minute)); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.EndSession(ended); err != nil {
+			t.Fatal(err)
+		}
+		n, err := s.PruneSessions(time.Now())
+		if err != nil || n != 2 {
+			t.Fatalf("PruneSessions = %d, %v; want 2", n, err)
+		}
+		for _, gone := range []string{expired, ended} {
+			if _, _, err := s.SessionIdentity(gone); err != ErrBadSession {
+				t.Errorf("a pruned session: %v, want %v", err, ErrBadSession)
+			}
+		}
+		if _, _, err := s.SessionIdentity(live); err != nil {
+			t.Errorf("the live session: %v", err)
+		}
+		if n, err := s.PruneSessions(time.Now()); err != nil || n != 0 {
+			t.Errorf("again: %d, %v", n, err)
 		}
 	})
 }

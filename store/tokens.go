@@ -48,12 +48,15 @@ var ErrAmbiguousPrefix = errors.New("more than one token has this prefix; name i
 // needs from it, and a minute tells that.
 const LastUseResolution = time.Minute
 
-// Identity is who a token speaks for.
+// Identity is who a token or a console session speaks for. TokenID is 0
+// for a session not made from a token (OpenID Connect); SessionID is the
+// console session a request came through, 0 for a bearer token.
 type Identity struct {
-	TokenID uint     `json:"tokenId"`
-	User    string   `json:"user"`
-	Roles   []string `json:"roles"`
-	Groups  []string `json:"groups"`
+	TokenID   uint     `json:"tokenId"`
+	SessionID uint     `json:"-"`
+	User      string   `json:"user"`
+	Roles     []string `json:"roles"`
+	Groups    []string `json:"groups"`
 }
 
 // Has reports whether the identity holds role. admin holds every role;

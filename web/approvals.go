@@ -1,10 +1,8 @@
 package web
 
 import (
-	"maps"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 
 	"github.com/opsrunbook/runbook/plan"
@@ -240,5 +238,3 @@ func inputsOf(a *plan.Approval) []plan.Param {
 	}
 	return a.Inputs
 }
-
-func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/devserver/devtest"
+	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/steplog"
 	"github.com/opsrunbook/runbook/store"
@@ -71,7 +72,7 @@ spec:
 
 const fanoutRunbook = `apiVersion: runbook/v1
 kind: Runbook
-metadata: {name: fanout}
+metadata: {name: fanout, labels: {domain: change}}
 spec:
   params:
     - {name: hosts, type: list, items: string, default: [a]}
@@ -93,6 +94,7 @@ spec:
 type stack struct {
 	t      *testing.T
 	st     *store.Store
+	apiSrv *server.API
 	srv    *httptest.Server
 	tokens map[string]string
 }
@@ -118,7 +120,7 @@ func newStack(t *testing.T) *stack {
 	}
 	srv := httptest.NewServer(console.Handler())
 	t.Cleanup(srv.Close)
-	s := &stack{t: t, st: st, srv: srv, tokens: map[string]string{}}
+	s := &stack{t: t, st: st, apiSrv: api, srv: srv, tokens: map[string]string{}}
 	for user, roles := range map[string][]string{"ann": {"operator", "approver"}, "bob": {"approver"}, "cy": {"approver"}, "vic": {"viewer"}} {
 		tok, _, err := st.CreateToken(user, roles, []string{"board"})
 		if err != nil {
@@ -620,4 +622,43 @@ once per item (3): ["a","b","c"]` && got != `runonce per item (3): ["a","b","c"]
 	if got := bob.text(`#next tr[data-step="apply"] [data-field=input]`); got != `"after left on 3 hosts"` {
 		t.Errorf("what runs next: %q", got)
 	}
+}
+
+// TestBrowserFreeze: a freeze over now shows on the runbook page and in
+// the preview; a start is refused with the freeze's reason; with a
+// break-glass reason the run waits for the freeze's approval first.
+func TestBrowserFreeze(t *testing.T) {
+	s := newStack(t)
+	now := time.Now().UTC()
+	f, diags := runbooks.BuildFreeze("f.yaml", []byte(fmt.Sprintf(`apiVersion: runbook/v1
+kind: Freeze
+metadata: {name: year-end}
+spec:
+  reason: "Year-end <b>freeze</b>"
+  windows: [{from: "%s", to: "%s"}]
+  runbooks: {labels: {domain: change}}
+  breakGlass: {approvers: ["group:board"]}
+`, now.Add(-time.Hour).Format(time.RFC3339), now.Add(time.Hour).Format(time.RFC3339))))
+	if f == nil {
+		t.Fatal(diags)
+	}
+	if _, err := s.st.PutFreeze("", f, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	browser := browsers(t)
+	ann := s.person(browser, "ann")
+	ann.open("/runbooks/fanout", "#freezes")
+	if got := ann.text(`#freezes [data-freeze="year-end"]`); !strings.HasPrefix(got, "Frozen by year-end until") || !strings.HasSuffix(got, "unless a break-glass start is approved by group:board. Year-end <b>freeze</b>") {
+		t.Errorf("the freeze on the runbook page: %q", got)
+	}
+	ann.run(chromedp.Click(chromedp.ID("preview-run")), chromedp.WaitVisible(chromedp.ID("preview")))
+	if got := ann.text("#preview"); !strings.Contains(got, "year-end: active until") {
+		t.Errorf("the preview: %q", got)
+	}
+	ann.run(chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("refused")))
+	if got := ann.text("#refused .reason"); !strings.HasPrefix(got, "runbook fanout is frozen by freeze year-end until ") {
+		t.Errorf("the refusal: %q", got)
+	}
+	ann.run(chromedp.SendKeys(chromedp.ID("break-glass"), "hotfix"), chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("run")))
+	ann.until(`document.querySelector('#timeline tr[data-key="freeze-year-end"] [data-field=status]').textContent === "waiting-approval"`)
 }

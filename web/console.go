@@ -11,8 +11,10 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
+	"github.com/opsrunbook/runbook/sso"
 	"github.com/opsrunbook/runbook/store"
 )
 
@@ -43,13 +45,25 @@ type Options struct {
 	// PublicURL is where users reach the console (RUNBOOK_PUBLIC_URL); an
 	// https URL makes the session cookie Secure behind a TLS proxy.
 	PublicURL string
+	// SSO signs people in through an OpenID Connect provider
+	// (*sso.Provider), at /login/oidc and sso.CallbackPath; nil: API
+	// tokens only.
+	SSO SSO
+	// LoginFailures failed sign-ins from one address within LoginWindow
+	// make it wait (0: DefaultLoginFailures, DefaultLoginWindow).
+	LoginFailures int
+	LoginWindow   time.Duration
 }
 
 // Console serves the web console.
 type Console struct {
-	opts  Options
-	pages map[string]*template.Template
-	mux   *http.ServeMux
+	opts    Options
+	pages   map[string]*template.Template
+	mux     *http.ServeMux
+	limiter *loginLimiter
+
+	pruneMu sync.Mutex
+	pruned  time.Time // the last pruning of ended sessions
 }
 
 // New builds the console.
@@ -57,7 +71,7 @@ func New(o Options) (*Console, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = DefaultSessionTTL
 	}
-	c := &Console{opts: o, pages: map[string]*template.Template{}}
+	c := &Console{opts: o, pages: map[string]*template.Template{}, limiter: newLoginLimiter(o.LoginFailures, o.LoginWindow)}
 	names, err := fs.Glob(templateFS, "templates/*.html")
 	if err != nil {
 		return nil, err
@@ -83,6 +97,8 @@ func (c *Console) routes() {
 	m.Handle("GET /static/", http.StripPrefix("/static/", http.FileServerFS(static)))
 	m.HandleFunc("GET /login", c.loginPage)
 	m.HandleFunc("POST /login", c.login)
+	m.HandleFunc("GET /login/oidc", c.oidcStart)
+	m.HandleFunc("GET "+sso.CallbackPath, c.oidcCallback)
 	m.HandleFunc("POST /logout", c.signedIn(c.logout))
 	m.HandleFunc("GET /{$}", c.signedIn(c.inbox))
 	m.HandleFunc("GET /approvals", c.signedIn(c.inbox))
@@ -108,12 +124,13 @@ func (c *Console) routes() {
 	c.mux = m
 }
 
-// consolePath reports whether the console serves path; the API serves
-// every other one (/api/, /hooks/, /healthz, /readyz, /metrics,
-// /openapi.json), untouched.
+// consolePath reports whether the console serves path (its sign-in
+// routes /login/oidc and sso.CallbackPath included, with single sign-on
+// off too, to say so); the API serves every other one (/api/, /hooks/,
+// /healthz, /readyz, /metrics, /openapi.json), untouched.
 func consolePath(path string) bool {
 	switch path {
-	case "/", "/login", "/logout", "/approvals", "/runs", "/runbooks", "/incidents":
+	case "/", "/login", "/login/oidc", sso.CallbackPath, "/logout", "/approvals", "/runs", "/runbooks", "/incidents":
 		return true
 	}
 	for _, p := range []string{"/static/", "/runs/", "/runbooks/", "/incidents/"} {

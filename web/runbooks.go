@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 )
 
 func (c *Console) runbooksPage(w http.ResponseWriter, r *http.Request, u *user) {
@@ -27,6 +28,10 @@ type runbookData struct {
 	Refused   *apiProblem
 	Done      string
 	Graph     []graphSection
+	// Freezes hold the runbook back now or soon (GET /api/v1/freezes).
+	Freezes []freezeView
+	// BreakGlass is offered when an active freeze allows it.
+	BreakGlass bool
 	// Preview is what a start with the form's params would do, shown
 	// before the user confirms it.
 	Preview *runPreview
@@ -68,6 +73,15 @@ func (c *Console) runbook(r *http.Request, u *user) (*runbookData, error) {
 		d.Fields = fieldsOf(p.Params, "param.", nil)
 		d.Graph = graphOf(p, nil)
 	}
+	var fl struct {
+		Freezes []freezeView `json:"freezes"`
+	}
+	if err := c.call(r, u, "GET", "/api/v1/freezes?runbook="+url.QueryEscape(name), nil, &fl); err == nil {
+		d.Freezes = fl.Freezes
+		for _, f := range fl.Freezes {
+			d.BreakGlass = d.BreakGlass || (f.Active && f.BreakGlass != nil)
+		}
+	}
 	if d.Runbook.Version > 1 {
 		var diff diffView
 		q := "?from=" + strconv.Itoa(d.Runbook.Version-1) + "&to=" + strconv.Itoa(d.Runbook.Version)
@@ -93,8 +107,12 @@ func (c *Console) startRun(w http.ResponseWriter, r *http.Request, u *user) {
 	if d.Runbook.Plan != nil {
 		params = formValues(r, d.Runbook.Plan.Params, "param.")
 	}
+	body := map[string]any{"params": params}
+	if why := strings.TrimSpace(r.PostFormValue("breakGlass")); why != "" {
+		body["breakGlass"] = why
+	}
 	var run runView
-	if err := c.call(r, u, "POST", apiPath("runbooks", name, "runs"), map[string]any{"params": params}, &run); err != nil {
+	if err := c.call(r, u, "POST", apiPath("runbooks", name, "runs"), body, &run); err != nil {
 		p, ok := err.(*apiProblem)
 		if !ok {
 			c.fail(w, r, u, http.StatusServiceUnavailable, "the run was not started", err)

@@ -103,3 +103,15 @@ type runPreview struct {
 	Stale   bool   `json:"stale"`
 	runbooks.Preview
 }
+
+// freezeView is a freeze as GET /api/v1/freezes lists it.
+type freezeView struct {
+	Name       string          `json:"name"`
+	Reason     string          `json:"reason"`
+	Active     bool            `json:"active"`
+	Until      *time.Time      `json:"until"`
+	Next       []plan.Interval `json:"next"`
+	BreakGlass *struct {
+		Approvers []string `json:"approvers"`
+	} `json:"breakGlass"`
+}

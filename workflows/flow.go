@@ -3,6 +3,7 @@ package workflows
 import (
 	"fmt"
 	"math"
+	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -224,7 +225,11 @@ func (r *run) item(ctx workflow.Context, sc *scope, s *plan.Step, i int, item an
 	return nil, err
 }
 
-// subRunbook runs the embedded child plan as a child workflow.
+// freezeChildVersion marks runs that check freezes before a sub-runbook.
+const freezeChildVersion = "freeze-child"
+
+// subRunbook runs the embedded child plan as a child workflow; a freeze
+// over the child fails the step (Frozen).
 func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *StepState) error {
 	child := s.Runbook.Plan
 	if child == nil {
@@ -243,11 +248,14 @@ func (r *run) subRunbook(ctx workflow.Context, sc *scope, s *plan.Step, st *Step
 	if err != nil {
 		return &stepError{step: s.ID, typ: "BadInput", message: err.Error()}
 	}
+	if b, frozen := plan.BlackoutAt(r.in.Blackouts, child.Name, workflow.Now(ctx)); frozen && workflow.GetVersion(ctx, freezeChildVersion, workflow.DefaultVersion, 1) >= 1 {
+		return &stepError{step: s.ID, typ: ErrFrozen, message: fmt.Sprintf("runbook %s is frozen by freeze %s until %s: %s", child.Name, b.Freeze, b.To.UTC().Format(time.RFC3339), b.Reason)}
+	}
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{WorkflowID: ChildID(r.status.RunID, s.ID, st.Item)})
 	var res RunResult
 	err = workflow.ExecuteChildWorkflow(cctx, WorkflowName, RunInput{
 		Plan: child, Params: params, Trigger: plan.RunTriggerParent, TriggeredBy: r.status.RunID, Version: r.in.Version,
-		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey, HistoryBudget: r.in.HistoryBudget,
+		StartedBy: r.startedBy(), VoteKey: r.in.VoteKey, HistoryBudget: r.in.HistoryBudget, Blackouts: r.in.Blackouts,
 	}).Get(ctx, &res)
 	if err != nil {
 		return activityError(s.ID, err)

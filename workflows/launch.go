@@ -5,6 +5,8 @@ import (
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
+
+	"github.com/opsrunbook/runbook/plan"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 )
@@ -28,8 +30,13 @@ func ScheduleLauncher(ctx workflow.Context, in RunInput) (*RunResult, error) {
 		return nil, temporal.NewNonRetryableApplicationError("the schedule's input has no plan", ErrBadPlan, nil)
 	}
 	info := workflow.GetInfo(ctx)
+	fire := fireTime(ctx, info)
+	// Only a fire with blackouts marks the history, so older ones replay.
+	if b, frozen := plan.BlackoutAt(in.Blackouts, in.Plan.Name, fire); frozen && workflow.GetVersion(ctx, freezeSkipVersion, workflow.DefaultVersion, 1) >= 1 {
+		return &RunResult{Status: RunSkipped, Skipped: &Skip{Freeze: b.Freeze, Reason: b.Reason, Fire: fire, Until: b.To}}, nil
+	}
 	sum := sha256.Sum256([]byte(info.WorkflowExecution.RunID))
-	id := RunID(in.Plan.Name, fireTime(ctx, info), [10]byte(sum[:10]))
+	id := RunID(in.Plan.Name, fire, [10]byte(sum[:10]))
 	cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 		WorkflowID:          id,
 		ParentClosePolicy:   enumspb.PARENT_CLOSE_POLICY_TERMINATE,
@@ -51,5 +58,8 @@ func fireTime(ctx workflow.Context, info *workflow.Info) time.Time {
 	}
 	return info.WorkflowStartTime
 }
+
+// freezeSkipVersion marks launchers that check freezes.
+const freezeSkipVersion = "freeze-skip"
 
 var scheduledStartTime = temporal.NewSearchAttributeKeyTime("TemporalScheduledStartTime")

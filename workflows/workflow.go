@@ -45,6 +45,8 @@ const (
 	ErrBadPlan         = "BadPlan"
 	ErrForEachBudget   = "ForEachBudgetExceeded"
 	ErrCancelled       = "Cancelled"
+	// ErrFrozen is a sub-runbook step a change freeze held back.
+	ErrFrozen = "Frozen"
 )
 
 // RunInput starts a run. Params must already be bound (Plan.BindParams).
@@ -77,6 +79,10 @@ type RunInput struct {
 	// Rerun is set when the run reruns a recorded one: what it reruns, and
 	// the entries it reuses instead of running their steps.
 	Rerun *Rerun `json:"rerun,omitempty"`
+	// Blackouts are the freeze windows over this runbook and its
+	// sub-runbooks (computed by the server): a schedule's fire inside one
+	// starts no run, and a sub-runbook step inside one fails (Frozen).
+	Blackouts []plan.Blackout `json:"blackouts,omitempty"`
 	// Incident is the incident the run was started for (run.incident), 0
 	// for none.
 	Incident uint `json:"incident,omitempty"`
@@ -87,7 +93,21 @@ type RunResult struct {
 	Status      string         `json:"status"`
 	Outputs     map[string]any `json:"outputs,omitempty"`
 	ExitMessage string         `json:"exitMessage,omitempty"`
+	// Skipped is set by a schedule's launcher whose fire a freeze held
+	// back: it started no run.
+	Skipped *Skip `json:"skipped,omitempty"`
 }
+
+// Skip is a schedule fire that started no run.
+type Skip struct {
+	Freeze string    `json:"freeze"`
+	Reason string    `json:"reason"`
+	Fire   time.Time `json:"fire"`
+	Until  time.Time `json:"until"`
+}
+
+// RunSkipped is the status a launcher returns for a skipped fire.
+const RunSkipped = "skipped"
 
 // RunbookWorkflow interprets a plan. It returns the run's outputs, or an
 // ApplicationError (type of the first failure) whose details are the

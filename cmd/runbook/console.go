@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/opsrunbook/runbook/sso"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/web"
 )
@@ -15,6 +18,8 @@ import (
 type consoleFlags struct {
 	ttl       *string
 	publicURL *string
+	oidc      *sso.Config   // nil: single sign-on off
+	provider  *sso.Provider // built by startSSO
 }
 
 func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
@@ -26,14 +31,50 @@ func addConsoleFlags(fs *flag.FlagSet) *consoleFlags {
 	}
 }
 
-// check refuses a TTL that is not a positive duration and a public URL
-// that is not http(s)://host: usage errors (exit 2).
+// check refuses a TTL that is not a positive duration, a public URL that
+// is not http(s)://host and RUNBOOK_OIDC_* settings that are wrong, each
+// named: usage errors (exit 2).
 func (f *consoleFlags) check() error {
 	d, err := time.ParseDuration(*f.ttl)
 	if err != nil || d <= 0 {
 		return usagef("--session-ttl %q: want a positive duration such as 12h or 30m", *f.ttl)
 	}
-	return checkPublicURL(*f.publicURL)
+	if err := checkPublicURL(*f.publicURL); err != nil {
+		return err
+	}
+	// --public-url stands for RUNBOOK_PUBLIC_URL, whose default it is.
+	cfg, err := sso.ConfigFromEnv(func(name string) string {
+		if name == "RUNBOOK_PUBLIC_URL" {
+			return *f.publicURL
+		}
+		return os.Getenv(name)
+	})
+	if err != nil {
+		return usagef("%v", err)
+	}
+	if cfg != nil {
+		u, _ := url.Parse(cfg.RedirectURL) // ConfigFromEnv checked it
+		if !strings.HasSuffix(u.Path, sso.CallbackPath) {
+			return usagef("invalid OpenID Connect settings: RUNBOOK_OIDC_REDIRECT_URL: %q: the console finishes sign-ins at %s: the URL's path must end with it", cfg.RedirectURL, sso.CallbackPath)
+		}
+	}
+	f.oidc = cfg
+	return nil
+}
+
+// startSSO reads the OpenID Connect provider's discovery document, when
+// single sign-on is configured: a provider that does not answer, or not
+// as one, fails the start.
+func (f *consoleFlags) startSSO(ctx context.Context) error {
+	if f.oidc == nil {
+		return nil
+	}
+	p, err := sso.New(ctx, *f.oidc)
+	if err != nil {
+		return fmt.Errorf("RUNBOOK_OIDC_ISSUER: %w", err)
+	}
+	f.provider = p
+	return nil
 }
 
 // checkPublicURL refuses a public URL that is not http(s)://HOST: a
@@ -51,5 +92,18 @@ func checkPublicURL(s string) error {
 
 func (f *consoleFlags) options(st *store.Store) web.Options {
 	d, _ := time.ParseDuration(*f.ttl)
-	return web.Options{Store: st, SessionTTL: d, PublicURL: strings.TrimRight(*f.publicURL, "/")}
+	o := web.Options{Store: st, SessionTTL: d, PublicURL: strings.TrimRight(*f.publicURL, "/")}
+	if f.provider != nil {
+		o.SSO = f.provider
+	}
+	return o
+}
+
+// signIn says how the console signs people in besides tokens, for the
+// start's message.
+func (f *consoleFlags) signIn() string {
+	if f.provider == nil {
+		return ""
+	}
+	return " or with " + f.provider.Name() + " (OpenID Connect at " + f.provider.Config().Issuer + ")"
 }

@@ -19,23 +19,38 @@ import (
 // load builds file with the runbooks of lib (default: the file's
 // directory) available as sub-runbooks, and prints its diagnostics.
 func load(file, lib string, errOut io.Writer) (*plan.Plan, error) {
+	p, _, err := loadWithFreezes(file, lib, errOut)
+	return p, err
+}
+
+// loadWithFreezes is load, with the freezes among the library's files.
+func loadWithFreezes(file, lib string, errOut io.Writer) (*plan.Plan, []*plan.Freeze, error) {
 	srcs, err := runbooks.ReadSources(file)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	srcs, err = withLibrary(srcs, []string{file}, lib)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	results := runbooks.BuildSet(srcs, runbooks.Options{Actions: activities.Catalog()})
 	r := results[0]
 	for _, d := range r.Diagnostics {
 		fmt.Fprintln(errOut, d)
 	}
-	if r.Plan == nil {
-		return nil, &exitError{code: 1}
+	if r.Kind == runbooks.KindFreeze {
+		return nil, nil, usagef("%s is a freeze: name a runbook file", file)
 	}
-	return r.Plan, nil
+	if r.Plan == nil {
+		return nil, nil, &exitError{code: 1}
+	}
+	var freezes []*plan.Freeze
+	for _, o := range results[1:] {
+		if o.Freeze != nil {
+			freezes = append(freezes, o.Freeze)
+		}
+	}
+	return r.Plan, freezes, nil
 }
 
 // withLibrary appends to srcs the runbooks they may run as sub-runbooks:
@@ -95,7 +110,14 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	lib := fs.String("lib", "", "directory of runbooks available as sub-runbooks (default: the file's directory)")
 	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
-	p, err := loadArg(fs, args, lib, errOut)
+	files, err := interleaved(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(files) != 1 {
+		return usagef("name exactly one runbook file")
+	}
+	p, freezes, err := loadWithFreezes(files[0], *lib, errOut)
 	if err != nil {
 		return err
 	}
@@ -112,10 +134,12 @@ func runPlan(args []string, out, errOut io.Writer) error {
 	if u, err := user.Current(); err == nil && who == "" {
 		who = u.Username
 	}
-	pv, err := runbooks.PreviewPlan(p, given, time.Now(), who)
+	now := time.Now()
+	pv, err := runbooks.PreviewPlan(p, given, now, who)
 	if err != nil {
 		return err
 	}
+	pv.Freezes = runbooks.FreezesFor(p, freezes, now)
 	if *asJSON {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")

@@ -39,6 +39,21 @@ func runApply(args []string, out, errOut io.Writer) error {
 		var retry []runbooks.Source
 		var lastErr error
 		for _, s := range pending {
+			if runbooks.DocumentKind(s.Data) == runbooks.KindFreeze {
+				var f struct {
+					Name    string `json:"name"`
+					Created bool   `json:"created"`
+				}
+				if _, err := c.do("POST", "/api/v1/freezes", s.Data, &f); err != nil {
+					return fmt.Errorf("%s: %w", s.File, err) // freezes need no order
+				}
+				state := "replaced"
+				if f.Created {
+					state = "registered"
+				}
+				fmt.Fprintf(out, "%s: freeze %s %s\n", s.File, f.Name, state)
+				continue
+			}
 			var v struct {
 				Name    string `json:"name"`
 				Version int    `json:"version"`
@@ -62,6 +77,14 @@ func runApply(args []string, out, errOut io.Writer) error {
 	return nil
 }
 
+func startBody(params map[string]any, breakGlass string) map[string]any {
+	body := map[string]any{"params": params}
+	if breakGlass != "" {
+		body["breakGlass"] = breakGlass
+	}
+	return body
+}
+
 // runRun starts a run of a registered runbook; with --follow it prints the
 // steps as they go and exits 1 unless the run succeeds.
 func runRun(args []string, out, errOut io.Writer) error {
@@ -70,6 +93,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	follow := fs.Bool("follow", false, "print step transitions until the run ends; exit 1 unless it succeeds")
 	key := fs.String("idempotency-key", "", "the same key starts the same run once")
 	quiet := fs.Bool("q", false, "print only the run id")
+	breakGlass := fs.String("break-glass", "", "start during a freeze that allows break-glass, for this reason: the run waits for the freeze's break-glass approval first")
 	incident := fs.Uint("incident", 0, "link the run to this incident (run.incident); the first run linked acknowledges it")
 	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
@@ -100,7 +124,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	if *key != "" {
 		header = []string{"Idempotency-Key", *key}
 	}
-	body := map[string]any{"params": given}
+	body := startBody(given, *breakGlass)
 	if *incident != 0 {
 		body["incident"] = *incident
 	}

@@ -55,6 +55,9 @@ func runServer(args []string, out, errOut io.Writer) error {
 	if err != nil {
 		return usagef("%v", err)
 	}
+	if err := cf.startSSO(ctx); err != nil {
+		return err
+	}
 	var key ed25519.PrivateKey
 	if *voteKey != "" {
 		var err error
@@ -83,6 +86,9 @@ func runServer(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(out, "API on http://%s (web console at /)\n", l.Addr())
+	if s := cf.signIn(); s != "" {
+		fmt.Fprintf(out, "Console sign-in with a token%s\n", s)
+	}
 	return serve(ctx, api, cf.options(st), l)
 }
 
@@ -183,6 +189,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	if err := cf.check(); err != nil {
 		return err
 	}
+	if err := cf.startSSO(ctx); err != nil {
+		return err
+	}
 	if err := openStateDir(*dir); err != nil {
 		return err
 	}
@@ -248,7 +257,7 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	case *examples != "":
 		fmt.Fprintf(out, "  Examples  %s, registered without their triggers and schedules (--live-examples keeps them)\n", *examples)
 	}
-	fmt.Fprintf(out, "  Console   %s/   (sign in with a token below)\n", base)
+	fmt.Fprintf(out, "  Console   %s/   (sign in with a token below%s)\n", base, cf.signIn())
 	fmt.Fprintf(out, "  API       %s/api/v1   (OpenAPI: %s/openapi.json)\n", base, base)
 	fmt.Fprintf(out, "  Temporal  %s (namespace %s)\n\n", srv.HostPort(), srv.Namespace())
 	fmt.Fprintf(out, "Tokens (also in %s):\n%s\n", filepath.Join(*dir, "tokens.env"), tokens.text)

@@ -32,9 +32,15 @@ func runValidate(args []string, out, errOut io.Writer) error {
 	// The library is built so that children resolve, but only the named
 	// files are reported.
 	results := runbooks.BuildSet(all, runbooks.Options{Actions: activities.Catalog()})[:named]
-	failed, warnings := 0, 0
+	failed, warnings, freezes, badFreezes := 0, 0, 0, 0
 	for _, r := range results {
-		if r.Plan == nil {
+		switch {
+		case r.Kind == runbooks.KindFreeze:
+			freezes++
+			if r.Freeze == nil {
+				badFreezes++
+			}
+		case r.Plan == nil:
 			failed++
 		}
 		warnings += len(r.Diagnostics.Warnings())
@@ -44,11 +50,15 @@ func runValidate(args []string, out, errOut io.Writer) error {
 			File        string               `json:"file"`
 			Valid       bool                 `json:"valid"`
 			Runbook     string               `json:"runbook,omitempty"`
+			Freeze      string               `json:"freeze,omitempty"`
 			Diagnostics runbooks.Diagnostics `json:"diagnostics"`
 		}
 		var rs []fileResult
 		for _, r := range results {
-			fr := fileResult{File: r.File, Valid: r.Plan != nil, Diagnostics: r.Diagnostics}
+			fr := fileResult{File: r.File, Valid: r.OK(), Diagnostics: r.Diagnostics}
+			if r.Freeze != nil {
+				fr.Freeze = r.Freeze.Name
+			}
 			if fr.Diagnostics == nil {
 				fr.Diagnostics = runbooks.Diagnostics{}
 			}
@@ -68,9 +78,13 @@ func runValidate(args []string, out, errOut io.Writer) error {
 				fmt.Fprintln(out, d)
 			}
 		}
-		fmt.Fprintf(out, "%d of %d runbooks valid, %d with errors, %d warnings\n", len(results)-failed, len(results), failed, warnings)
+		books := len(results) - freezes
+		if freezes > 0 {
+			fmt.Fprintf(out, "%d of %d freezes valid\n", freezes-badFreezes, freezes)
+		}
+		fmt.Fprintf(out, "%d of %d runbooks valid, %d with errors, %d warnings\n", books-failed, books, failed, warnings)
 	}
-	if failed > 0 {
+	if failed+badFreezes > 0 {
 		return &exitError{code: 1}
 	}
 	return nil
