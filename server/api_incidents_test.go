@@ -157,7 +157,7 @@ func TestIncidentsFromAlertmanager(t *testing.T) {
 			a.call("GET", "/api/v1/runs/"+probe.ID, a.viewer, nil, &probe)
 			return probe.Status == workflows.RunSucceeded
 		})
-		if probe.Outputs["incident"] != float64(id) {
+		if probe.Outputs["incident"] != float64(id) || len(probe.Incidents) != 1 || probe.Incidents[0] != id {
 			t.Errorf("run.incident: %v", probe.Outputs)
 		}
 		if got := a.call("POST", "/api/v1/runbooks/probe/runs", a.ann, map[string]any{"incident": 9999}, &p); got != 422 || p.Error != "incident: no incident 9999" {

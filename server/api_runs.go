@@ -45,6 +45,8 @@ type runView struct {
 	VersionHash string `json:"versionHash"`
 	// Reruns are the runs that rerun this one, oldest first.
 	Reruns []string `json:"reruns,omitempty"`
+	// Incidents are the incidents the run is linked to.
+	Incidents []uint `json:"incidents,omitempty"`
 }
 
 // runItem is a run as GET /api/v1/runs lists it: its record, without
@@ -501,6 +503,7 @@ func (a *API) getRun(c echo.Context) error {
 	views := []runView{a.runView(c, r)}
 	a.withHashes(views)
 	views[0].Reruns, _ = a.Store.Reruns(r.ID)
+	views[0].Incidents, _ = a.Store.IncidentsOfRun(r.ID)
 	return c.JSON(http.StatusOK, views[0])
 }
 
