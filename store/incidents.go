@@ -151,7 +151,8 @@ const (
 // not repeated). Opening and reopening are audited in the same
 // transaction.
 func (s *Store) ReportIncident(in *Incident, actor, alert string) (*Incident, string, error) {
-	in.KeyHash = IncidentKeyHash(in.Source, in.Key)
+	key := in.Key // the hash is of the whole key; the column keeps its start
+	in.KeyHash = IncidentKeyHash(in.Source, key)
 	in.Key = cut(in.Key, Size(Incident{}, "Key"))
 	in.Title = cut(in.Title, Size(Incident{}, "Title"))
 	in.Severity = cut(in.Severity, Size(Incident{}, "Severity"))
@@ -205,7 +206,7 @@ func (s *Store) ReportIncident(in *Incident, actor, alert string) (*Incident, st
 	if err != nil {
 		// Two first reports of one key at once: the loser's insert hits
 		// the unique key; the second attempt finds the winner's incident.
-		if _, ferr := s.IncidentByKey(in.Source, in.Key); ferr == nil {
+		if _, ferr := s.IncidentByKey(in.Source, key); ferr == nil {
 			err = attempt()
 		}
 	}

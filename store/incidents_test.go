@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -102,6 +103,58 @@ func TestIncidentLifecycle(t *testing.T) {
 		}
 		if runs, err := s.IncidentsOfRun("remediate-1"); err != nil || len(runs) != 1 || runs[0] != inc.ID {
 			t.Errorf("incidents of the run: %v %v", runs, err)
+		}
+	})
+}
+
+// Reports of one key at once make one incident; a key longer than its
+// column still names its incident.
+func TestIncidentReportsRaceAndLongKeys(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *Store) {
+		key := strings.Repeat("k", 600)
+		outcomes := make(chan string, 8)
+		ids := make(chan uint, 8)
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				inc, outcome, err := s.ReportIncident(&Incident{Source: SourceAlertmanager, Key: key, Title: "t"}, "am", "firing")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				outcomes <- outcome
+				ids <- inc.ID
+			}()
+		}
+		wg.Wait()
+		close(outcomes)
+		close(ids)
+		opened := 0
+		for o := range outcomes {
+			if o == IncidentOpened {
+				opened++
+			}
+		}
+		first := uint(0)
+		for id := range ids {
+			if first == 0 {
+				first = id
+			}
+			if id != first {
+				t.Errorf("two incidents for one key: %d and %d", first, id)
+			}
+		}
+		if opened != 1 {
+			t.Errorf("%d reports opened the incident, want 1", opened)
+		}
+		inc, changed, err := s.ResolveAlert(SourceAlertmanager, key, "am", "resolved")
+		if err != nil || !changed || inc.ID != first || Length(inc.Key) != Size(Incident{}, "Key") {
+			t.Errorf("resolve by the long key: %v %v %+v", changed, err, inc)
+		}
+		if _, _, err := s.ResolveAlert(SourceAPI, key, "am", "resolved"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("another source's key: %v", err)
 		}
 	})
 }
