@@ -1,9 +1,9 @@
 package plan
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
-	"sort"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -31,6 +31,41 @@ type FreezeWindow struct {
 	To       *time.Time    `json:"to,omitempty"`
 	Cron     string        `json:"cron,omitempty"`
 	Duration time.Duration `json:"duration,omitempty"`
+}
+
+// freezeWindowJSON is a FreezeWindow as JSON: the duration as written
+// ("64h", "2d"), not in nanoseconds.
+type freezeWindowJSON struct {
+	From     *time.Time `json:"from,omitempty"`
+	To       *time.Time `json:"to,omitempty"`
+	Cron     string     `json:"cron,omitempty"`
+	Duration string     `json:"duration,omitempty"`
+}
+
+// MarshalJSON writes the duration as text.
+func (w FreezeWindow) MarshalJSON() ([]byte, error) {
+	j := freezeWindowJSON{From: w.From, To: w.To, Cron: w.Cron}
+	if w.Duration > 0 {
+		j.Duration = FormatDuration(w.Duration)
+	}
+	return json.Marshal(j)
+}
+
+// UnmarshalJSON reads what MarshalJSON writes.
+func (w *FreezeWindow) UnmarshalJSON(b []byte) error {
+	var j freezeWindowJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return err
+	}
+	*w = FreezeWindow{From: j.From, To: j.To, Cron: j.Cron}
+	if j.Duration != "" {
+		d, err := ParseDuration(j.Duration)
+		if err != nil {
+			return fmt.Errorf("freeze window duration: %w", err)
+		}
+		w.Duration = d
+	}
+	return nil
 }
 
 // Selector picks runbooks by name or by labels (all of them must match).
@@ -76,13 +111,10 @@ func (f *Freeze) Selects(name string, labels map[string]string) bool {
 // FreezeCron parses a freeze window's recurrence as schedules do.
 var FreezeCron = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
 
-// Intervals are the freeze's windows that overlap [from, to), merged
-// where they touch or overlap, in order.
-func (f *Freeze) Intervals(from, to time.Time) ([]Interval, error) {
-	loc, err := time.LoadLocation(f.Timezone)
-	if err != nil {
-		return nil, fmt.Errorf("freeze %q: %w", f.Name, err)
-	}
+// overlapping are the freeze's windows that overlap [from, to), unmerged.
+// Callers keep [from, to) short (a day at most): a recurrence every minute
+// is 1,440 windows a day.
+func (f *Freeze) overlapping(from, to time.Time, loc *time.Location) ([]Interval, error) {
 	var out []Interval
 	for _, w := range f.Windows {
 		if w.Cron == "" {
@@ -97,52 +129,119 @@ func (f *Freeze) Intervals(from, to time.Time) ([]Interval, error) {
 		}
 		// A window open at from began at most Duration before it.
 		for at := sched.Next(from.Add(-w.Duration).In(loc)); !at.IsZero() && at.Before(to); at = sched.Next(at) {
-			out = append(out, Interval{at.UTC(), at.Add(w.Duration).UTC()})
-			if len(out) > maxIntervals {
-				return nil, fmt.Errorf("freeze %q: more than %d windows between %s and %s", f.Name, maxIntervals, from.Format(time.RFC3339), to.Format(time.RFC3339))
+			if end := at.Add(w.Duration); end.After(from) {
+				out = append(out, Interval{at.UTC(), end.UTC()})
 			}
 		}
 	}
-	return merge(out), nil
+	return out, nil
 }
 
-// maxIntervals bounds what one call computes (a recurrence every minute
-// over a year would be half a million windows).
-const maxIntervals = 5000
+// scanStep is how much of the calendar one overlapping call covers.
+const scanStep = 24 * time.Hour
 
-func merge(in []Interval) []Interval {
-	sort.Slice(in, func(i, j int) bool { return in[i].From.Before(in[j].From) })
+// Merged are the freeze's windows that overlap [from, to), merged where
+// they touch or overlap (a window runs on while another begins before it
+// ends), in order, at most limit of them (the soonest).
+func (f *Freeze) Merged(from, to time.Time, limit int) ([]Interval, error) {
+	loc, err := time.LoadLocation(f.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("freeze %q: %w", f.Name, err)
+	}
 	var out []Interval
-	for _, iv := range in {
-		if n := len(out); n > 0 && !iv.From.After(out[n-1].To) {
-			if iv.To.After(out[n-1].To) {
-				out[n-1].To = iv.To
-			}
+	cursor := from
+	for cursor.Before(to) && len(out) < limit {
+		// The first window overlapping [cursor, cursor+scanStep).
+		ivs, err := f.overlapping(cursor, minTime(cursor.Add(scanStep), to), loc)
+		if err != nil {
+			return nil, err
+		}
+		if len(ivs) == 0 {
+			cursor = cursor.Add(scanStep)
 			continue
 		}
-		out = append(out, iv)
+		first := ivs[0]
+		for _, iv := range ivs[1:] {
+			if iv.From.Before(first.From) {
+				first = iv
+			}
+		}
+		merged, err := f.extend(first, loc)
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 && !merged.From.After(out[n-1].To) {
+			if merged.To.After(out[n-1].To) {
+				out[n-1].To = merged.To
+			}
+		} else {
+			out = append(out, merged)
+		}
+		cursor = merged.To
 	}
-	return out
+	return out, nil
+}
+
+// maxExtend bounds how many windows in a row extend one merged window
+// (a freeze that never ends stops there).
+const maxExtend = 100_000
+
+// extend follows iv through the windows that begin before it ends.
+func (f *Freeze) extend(iv Interval, loc *time.Location) (Interval, error) {
+	for range maxExtend {
+		// Windows open at the instant iv ends, or beginning then.
+		ivs, err := f.overlapping(iv.To, iv.To.Add(time.Nanosecond), loc)
+		if err != nil {
+			return iv, err
+		}
+		grew := false
+		for _, o := range ivs {
+			if !o.From.After(iv.To) && o.To.After(iv.To) {
+				iv.To, grew = o.To, true
+			}
+		}
+		if !grew {
+			break
+		}
+	}
+	return iv, nil
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
 }
 
 // ActiveAt is the window of the freeze open at t, if any: merged with the
 // windows that follow it without a gap, so To is when starts resume.
 func (f *Freeze) ActiveAt(t time.Time) (Interval, bool, error) {
-	ivs, err := f.Intervals(t, t.Add(freezeLookahead))
-	if err != nil {
+	ivs, err := f.Merged(t, t.Add(time.Nanosecond), 1)
+	if err != nil || len(ivs) == 0 || ivs[0].From.After(t) {
 		return Interval{}, false, err
 	}
-	for _, iv := range ivs {
-		if !iv.From.After(t) && iv.To.After(t) {
-			return iv, true, nil
-		}
-	}
-	return Interval{}, false, nil
+	return ivs[0], true, nil
 }
 
-// freezeLookahead is how far a window merged with its successors is
-// followed.
-const freezeLookahead = 400 * 24 * time.Hour
+// Next are the next n windows that begin after t (merged as Merged
+// merges them), within a year and a month.
+func (f *Freeze) Next(t time.Time, n int) ([]Interval, error) {
+	ivs, err := f.Merged(t, t.Add(NextHorizon), n+1)
+	if err != nil {
+		return nil, err
+	}
+	if len(ivs) > 0 && !ivs[0].From.After(t) {
+		ivs = ivs[1:] // open at t
+	}
+	if len(ivs) > n {
+		ivs = ivs[:n]
+	}
+	return ivs, nil
+}
+
+// NextHorizon is how far Next looks.
+const NextHorizon = 400 * 24 * time.Hour
 
 // Blackout is a window of one freeze over the runbooks it selects, as
 // the workflow checks it (schedule fires, sub-runbook starts): computed

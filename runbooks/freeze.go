@@ -190,7 +190,7 @@ func checkWindow(r *reporter, w *FreezeWindowDoc, path plan.Path, loc *time.Loca
 		}
 		ok := true
 		if _, err := plan.FreezeCron.Parse(w.Cron.Value); err != nil {
-			r.errorf(CodeInvalidValue, w.Cron.Pos, path.Field("cron"), "invalid cron spec %q: %v", w.Cron.Value, err)
+			r.hinted(CodeInvalidValue, w.Cron.Pos, path.Field("cron"), "five fields (minute hour day-of-month month day-of-week, e.g. \"0 16 * * FRI\") or @daily, @weekly, @monthly", "invalid cron spec %q", w.Cron.Value)
 			ok = false
 		}
 		d, err := plan.ParseDuration(w.Duration.Value)
@@ -297,15 +297,13 @@ func FreezesFor(p *plan.Plan, fs []*plan.Freeze, now time.Time) []PreviewFreeze 
 		if !f.Selects(p.Name, p.Labels) {
 			continue
 		}
-		ivs, err := f.Intervals(now, now.Add(FreezeLookahead))
-		if err != nil || len(ivs) == 0 {
+		var pf PreviewFreeze
+		if iv, active, err := f.ActiveAt(now); err == nil && active {
+			pf = PreviewFreeze{Name: f.Name, Reason: f.Reason, From: iv.From, To: iv.To, Active: true}
+		} else if next, err := f.Next(now, 1); err == nil && len(next) == 1 && next[0].From.Before(now.Add(FreezeLookahead)) {
+			pf = PreviewFreeze{Name: f.Name, Reason: f.Reason, From: next[0].From, To: next[0].To}
+		} else {
 			continue
-		}
-		pf := PreviewFreeze{Name: f.Name, Reason: f.Reason, From: ivs[0].From, To: ivs[0].To, Active: !ivs[0].From.After(now)}
-		if pf.Active {
-			if iv, ok, err := f.ActiveAt(now); err == nil && ok {
-				pf.To = iv.To // merged with the windows that follow it
-			}
 		}
 		if f.BreakGlass != nil {
 			pf.BreakGlass = f.BreakGlass.Approvers

@@ -112,3 +112,43 @@ func TestFreezeOverlapWarning(t *testing.T) {
 		t.Errorf("diagnostics: %v", diags)
 	}
 }
+
+// Recurrences every hour or more often hold as the rarer ones do (they
+// once found no window), and overlapping ones merge into one window.
+func TestFrequentFreezeWindows(t *testing.T) {
+	for _, c := range []struct {
+		window, at, until, next string
+	}{
+		{`{cron: "0 * * * *", duration: 59m}`, "2026-12-03T09:35:00Z", "2026-12-03T09:59:00Z", "2026-12-03T10:00:00Z"},
+		{`{cron: "*/15 * * * *", duration: 14m}`, "2026-12-03T09:35:00Z", "2026-12-03T09:44:00Z", "2026-12-03T09:45:00Z"},
+		{`{cron: "*/15 * * * *", duration: 15m}`, "2026-12-03T09:35:00Z", "", ""}, // touching windows: one, past the lookahead
+		{`{cron: "0 * * * *", duration: 30m}`, "2026-12-03T09:45:00Z", "", "2026-12-03T10:00:00Z"},
+	} {
+		src := strings.Replace(yearEnd, `    - {from: "2026-12-20", to: "2027-01-04T09:00"}
+    - {cron: "0 16 * * FRI", duration: 64h}`, "    - "+c.window, 1)
+		src = strings.Replace(src, "timezone: Europe/Berlin", "timezone: UTC", 1)
+		f, diags := runbooks.BuildFreeze("f.yaml", []byte(src))
+		if f == nil {
+			t.Fatalf("%s: %v", c.window, diags)
+		}
+		at, _ := time.Parse(time.RFC3339, c.at)
+		iv, active, err := f.ActiveAt(at)
+		switch {
+		case err != nil:
+			t.Errorf("%s: %v", c.window, err)
+		case c.until == "" && c.next == "" && !active:
+			t.Errorf("%s: not active at %s", c.window, c.at)
+		case c.until != "" && (!active || iv.To.Format(time.RFC3339) != c.until):
+			t.Errorf("%s at %s: %v %v, want until %s", c.window, c.at, active, iv, c.until)
+		case c.until == "" && c.next != "" && active:
+			t.Errorf("%s at %s: active %v", c.window, c.at, iv)
+		}
+		if c.next == "" {
+			continue
+		}
+		next, err := f.Next(at, 3)
+		if err != nil || len(next) != 3 || next[0].From.Format(time.RFC3339) != c.next {
+			t.Errorf("%s: next %v %v, want from %s", c.window, next, err, c.next)
+		}
+	}
+}

@@ -155,7 +155,7 @@ func (l *linter) header() {
 		l.r.hinted(CodeInvalidValue, d.APIVersion.Pos, "apiVersion", "use "+APIVersion, "unsupported apiVersion %q", d.APIVersion.Value)
 	}
 	if d.Kind.Set && d.Kind.Value != "Runbook" {
-		l.r.hinted(CodeInvalidValue, d.Kind.Pos, "kind", plan.Suggest(d.Kind.Value, []string{"Runbook"}), "kind must be Runbook, got %q", d.Kind.Value)
+		l.r.hinted(CodeInvalidValue, d.Kind.Pos, "kind", plan.Suggest(d.Kind.Value, []string{"Runbook", KindFreeze}), "kind must be Runbook (or Freeze, a change freeze), got %q", d.Kind.Value)
 	}
 	if n := d.Metadata.Name; n.Set && !runbookNameRe.MatchString(n.Value) {
 		l.r.errorf(CodeInvalidValue, n.Pos, "metadata.name", "name %q must be lowercase letters, digits and dashes, start with a letter, at most 63 characters", n.Value)

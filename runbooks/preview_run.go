@@ -36,9 +36,20 @@ func (r StepResult) value() map[string]any {
 // as the run computed them at its start, followed through the set steps
 // whose values the preview can tell.
 func PreviewRun(p *plan.Plan, st RunState, now time.Time) (*Preview, error) {
-	pv, err := preview(p, st.Params, st.Run, st.Ended, now)
+	given := map[string]any{}
+	for _, d := range p.Params {
+		if v, ok := st.Params[d.Name]; ok && !d.Fixed { // a fixed param is its default; giving it is refused
+			given[d.Name] = v
+		}
+	}
+	pv, err := preview(p, given, st.Run, st.Ended, now)
 	if err != nil {
 		return nil, err
+	}
+	for i := range pv.Params {
+		if !pv.Params[i].Missing {
+			pv.Params[i].Source = "the run's"
+		}
 	}
 	pv.Schedules = nil // a run's preview is about the run
 	return pv, nil

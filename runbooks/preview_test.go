@@ -126,6 +126,7 @@ metadata: {name: pv}
 spec:
   params:
     - {name: env, type: string, default: staging}
+    - {name: region, type: string, default: eu, fixed: true}
   steps:
     - {id: check, action: shell, with: {command: [check, "${{ params.env }}"]}}
     - {id: bump, set: {tries: "steps.check.outputs.exitCode - 2"}}
@@ -137,7 +138,7 @@ spec:
 	now := time.Date(2026, 3, 28, 12, 0, 0, 0, time.UTC)
 	pv, err := runbooks.PreviewRun(p, runbooks.RunState{
 		Run:    plan.RunVars{ID: "pv-1", Name: "pv", Version: 1, Trigger: plan.RunTriggerAPI, TriggeredBy: "cy", StartedBy: "cy", StartedAt: now},
-		Params: map[string]any{"env": "production"},
+		Params: map[string]any{"env": "production", "region": "eu"}, // a run records its fixed params too
 		Ended: map[string]runbooks.StepResult{
 			"check": {Status: "succeeded", Outputs: map[string]any{"exitCode": int64(3), "stdout": "disk full", "stderr": ""}},
 			"bump":  {Status: "succeeded"},
@@ -150,7 +151,8 @@ spec:
 	want := `Runbook pv
 
 Params:
-  env = "production" (given)
+  env = "production" (the run's)
+  region = "eu" (the run's)
 
 Steps:
   DONE  check: action shell  [succeeded]

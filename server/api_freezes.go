@@ -26,6 +26,7 @@ type freezeView struct {
 	Next      []plan.Interval `json:"next"`
 	Holds     []string        `json:"holds"`
 	Created   *bool           `json:"created,omitempty"`
+	Changed   *bool           `json:"changed,omitempty"`
 	Warnings  []any           `json:"warnings,omitempty"`
 }
 
@@ -41,15 +42,8 @@ func (a *API) freezeView(row *store.Freeze, books []*plan.Plan, now time.Time) (
 	if iv, ok, err := f.ActiveAt(now); err == nil && ok {
 		v.Active, v.Until = true, &iv.To
 	}
-	if ivs, err := f.Intervals(now, now.Add(freezeLookahead)); err == nil {
-		for _, iv := range ivs {
-			if len(v.Next) == NextWindows {
-				break
-			}
-			if iv.From.After(now) {
-				v.Next = append(v.Next, iv)
-			}
-		}
+	if ivs, err := f.Next(now, NextWindows); err == nil {
+		v.Next = append(v.Next, ivs...)
 	}
 	for _, p := range books {
 		if f.Selects(p.Name, p.Labels) {
@@ -58,9 +52,6 @@ func (a *API) freezeView(row *store.Freeze, books []*plan.Plan, now time.Time) (
 	}
 	return v, nil
 }
-
-// freezeLookahead is how far ahead a view looks for next windows.
-const freezeLookahead = 400 * 24 * time.Hour
 
 func (a *API) latestPlans() ([]*plan.Plan, error) {
 	vs, err := a.Store.Runbooks()
@@ -83,7 +74,7 @@ func (a *API) registerFreeze(c echo.Context) error {
 	if err != nil {
 		return problem(http.StatusBadRequest, "reading the body: "+err.Error())
 	}
-	if k := runbooks.DocumentKind(body); k != runbooks.KindFreeze {
+	if k := runbooks.DocumentKind(body); k != runbooks.KindFreeze && k != "" { // "": not YAML, or no kind, which BuildFreeze reports
 		return problem(http.StatusUnprocessableEntity, "the body is not a freeze: kind must be Freeze, got "+quoteOr(k, "none")+" (register runbooks with POST /api/v1/runbooks)")
 	}
 	f, diags := runbooks.BuildFreeze("freeze.yaml", body)
@@ -95,11 +86,13 @@ func (a *API) registerFreeze(c echo.Context) error {
 		return problem(http.StatusUnprocessableEntity, "the freeze is invalid", details...)
 	}
 	user := identity(c).User
-	created, err := a.Store.PutFreeze(string(body), f, user)
+	created, changed, err := a.Store.PutFreeze(string(body), f, user)
 	if err != nil {
 		return err
 	}
-	if err := a.refreshSchedules(c.Request().Context()); err != nil {
+	if !changed {
+		// The same source again: nothing to write, audit or refresh.
+	} else if err := a.refreshSchedules(c.Request().Context()); err != nil {
 		return problem(http.StatusServiceUnavailable, "the freeze is saved but the schedules do not have it yet (the next sync pass retries): "+err.Error())
 	}
 	row, err := a.Store.FreezeNamed(f.Name)
@@ -114,7 +107,7 @@ func (a *API) registerFreeze(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v.Created = &created
+	v.Created, v.Changed = &created, &changed
 	for _, d := range diags.Warnings() {
 		v.Warnings = append(v.Warnings, d)
 	}

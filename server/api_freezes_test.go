@@ -40,6 +40,8 @@ kind: Runbook
 metadata: {name: change, labels: {domain: change}}
 spec:
   schedules: [{name: nightly, cron: "0 3 * * *"}]
+  triggers:
+    - alertmanager: {match: "alert.labels.alertname == 'ChangeNeeded'"}
   steps:
     - {id: apply, action: log, with: {message: applied}}
 `
@@ -106,6 +108,19 @@ spec:
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"breakGlass": "hotfix"}, &p); got != 409 {
 			t.Errorf("break-glass on a freeze without it: %d %+v", got, p)
 		}
+		// An alert's match is refused the same way, and audited.
+		alert := map[string]any{"status": "firing", "alerts": []any{map[string]any{"status": "firing", "fingerprint": "fz1",
+			"startsAt": "2026-12-01T09:00:00Z", "labels": map[string]any{"alertname": "ChangeNeeded"}}}}
+		if got := a.call("POST", "/hooks/alertmanager", a.am, alert, nil); got != 200 {
+			t.Errorf("alert: %d", got)
+		}
+		var refused struct {
+			Entries []struct{ Outcome, Reason string } `json:"entries"`
+		}
+		a.call("GET", "/api/v1/audit?runbook=change&action=run.start&actor=alertmanager", a.viewer, nil, &refused)
+		if len(refused.Entries) != 1 || refused.Entries[0].Outcome != "refused" || !strings.Contains(refused.Entries[0].Reason, "frozen by freeze year-end") {
+			t.Errorf("the alert's start: %+v", refused.Entries)
+		}
 		var run runView
 		if got := a.call("POST", "/api/v1/runbooks/remedy/runs", a.ann, map[string]any{}, &run); got != 201 {
 			t.Errorf("an exempt runbook: %d", got)
@@ -157,11 +172,14 @@ spec:
 		}
 
 		// Break-glass: held for the board's approval, not the starter's.
-		if got := a.call("POST", "/api/v1/freezes", a.author, freezeNow("year-end", true), &fv); got != 200 {
+		if got := a.call("POST", "/api/v1/freezes", a.author, freezeNow("year-end", true), &fv); got != 200 || !*fv.Changed {
 			t.Fatalf("replace: %d", got)
 		}
+		if got := a.call("POST", "/api/v1/freezes", a.author, "kind: Freeze\nmetadata: {name: x", &p); got != 422 || p.Error != "the freeze is invalid" || len(p.Details) != 1 {
+			t.Errorf("broken YAML: %d %+v", got, p)
+		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{}, &p); got != 409 ||
-			!strings.HasSuffix(p.Error, "it allows a break-glass start: give breakGlass (why) to hold the run for approval by group:board") {
+			!strings.HasSuffix(p.Error, "it allows a break-glass start: give a reason (breakGlass in the body; runbook run or rerun --break-glass REASON) to hold the run for approval by group:board") {
 			t.Errorf("no breakGlass given: %d %+v", got, p)
 		}
 		if got := a.call("POST", "/api/v1/runbooks/change/runs", a.ann, map[string]any{"breakGlass": "hotfix CHG-9"}, &run); got != 201 {
@@ -173,6 +191,9 @@ spec:
 		})
 		if !strings.HasPrefix(run.Steps[0].Message, "Break-glass start of change during freeze year-end (until ") || !strings.HasSuffix(run.Steps[0].Message, "asked by ann: hotfix CHG-9") {
 			t.Errorf("the exception's message: %q", run.Steps[0].Message)
+		}
+		if len(run.Exceptions) != 1 || run.Exceptions[0].Freeze != "year-end" || run.Exceptions[0].Why != "hotfix CHG-9" || run.Exceptions[0].AskedBy != "ann" {
+			t.Errorf("the run's exceptions: %+v", run.Exceptions)
 		}
 		if got := a.call("POST", "/api/v1/runs/"+run.ID+"/approvals/freeze-year-end", a.ann, map[string]any{"decision": "approve"}, &p); got != 403 {
 			t.Errorf("the starter approves her exception: %d %+v", got, p)

@@ -30,6 +30,11 @@ func (a *API) previewRunbook(c echo.Context) error {
 		return problem(http.StatusBadRequest, "version must be a positive integer")
 	}
 	v, err := a.Store.Runbook(c.Param("name"), req.Version)
+	if err != nil && req.Version > 0 {
+		if _, lerr := a.Store.Runbook(c.Param("name"), 0); lerr == nil {
+			return notFoundOr(err, fmt.Sprintf("runbook %s has no version %d", c.Param("name"), req.Version))
+		}
+	}
 	if err != nil {
 		return notFoundOr(err, "no runbook "+c.Param("name"))
 	}

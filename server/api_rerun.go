@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -33,6 +34,8 @@ type rerunRequest struct {
 	Version string         `json:"version"`
 	Params  map[string]any `json:"params"`
 	Reason  string         `json:"reason"`
+	// BreakGlass, as a start's: why the rerun must start during a freeze.
+	BreakGlass string `json:"breakGlass"`
 }
 
 // rerunView is the new run, and what it reuses of the earlier one.
@@ -107,7 +110,10 @@ func (a *API) rerunRun(c echo.Context) error {
 				map[string]any{"field": "from", "size": len(seed.Reuse), "limit": MaxRerunReuse}))
 		}
 	}
-	o := origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user, rerun: seed,
+	if len(req.BreakGlass) > MaxBreakGlassReason {
+		return refuse(problem(http.StatusUnprocessableEntity, fmt.Sprintf("breakGlass is %d bytes; the limit is %d", len(req.BreakGlass), MaxBreakGlassReason)))
+	}
+	o := origin{trigger: plan.RunTriggerAPI, triggeredBy: user, startedBy: user, rerun: seed, breakGlass: strings.TrimSpace(req.BreakGlass),
 		key: apiKey(p.Name+"\x00rerun\x00"+old.ID, user, c.Request().Header.Get("Idempotency-Key"))}
 	run, status, err := a.start(c, p, v.Version, params, o)
 	if err != nil {

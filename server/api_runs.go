@@ -45,6 +45,9 @@ type runView struct {
 	VersionHash string `json:"versionHash"`
 	// Reruns are the runs that rerun this one, oldest first.
 	Reruns []string `json:"reruns,omitempty"`
+	// Exceptions are the freezes' break-glass exceptions the run started
+	// under (it waits for their approvals first).
+	Exceptions []plan.FreezeException `json:"exceptions,omitempty"`
 	// Incidents are the incidents the run is linked to.
 	Incidents []uint `json:"incidents,omitempty"`
 }
@@ -379,7 +382,7 @@ var runStatuses = workflows.RunStatuses
 
 // recordView is a run as its record has it.
 func recordView(r *store.Run) runView {
-	out := runView{Run: *r, Handovers: r.Handovers}
+	out := runView{Run: *r, Handovers: r.Handovers, Exceptions: exceptionsOf(r)}
 	_ = json.Unmarshal(r.Params, &out.Params)
 	_ = json.Unmarshal(r.Outputs, &out.Outputs)
 	return out

@@ -32,8 +32,11 @@ func (a *API) freezeGate(p *plan.Plan, o origin, now time.Time) ([]plan.FreezeEx
 			continue
 		}
 		iv, active, err := f.ActiveAt(now)
-		if err != nil || !active {
-			continue // a freeze whose zone this machine lacks holds nothing back
+		if err != nil { // fail closed: a freeze this process cannot read holds its runbooks back
+			return nil, problem(http.StatusServiceUnavailable, "freeze "+f.Name+" cannot be checked: "+err.Error())
+		}
+		if !active {
+			continue
 		}
 		msg := runbooks.FreezeProblem(p.Name, f, iv.To)
 		detail := map[string]any{"freeze": f.Name, "until": iv.To.UTC().Format(time.RFC3339), "reason": f.Reason}
@@ -42,7 +45,7 @@ func (a *API) freezeGate(p *plan.Plan, o origin, now time.Time) ([]plan.FreezeEx
 			return nil, problem(http.StatusConflict, msg, detail)
 		case o.breakGlass == "":
 			detail["breakGlass"] = f.BreakGlass.Approvers
-			return nil, problem(http.StatusConflict, msg+"; it allows a break-glass start: give breakGlass (why) to hold the run for approval by "+strings.Join(f.BreakGlass.Approvers, ", "), detail)
+			return nil, problem(http.StatusConflict, msg+"; it allows a break-glass start: give a reason (breakGlass in the body; runbook run or rerun --break-glass REASON) to hold the run for approval by "+strings.Join(f.BreakGlass.Approvers, ", "), detail)
 		}
 		out = append(out, plan.FreezeException{Freeze: f.Name, Reason: f.Reason, Until: iv.To.UTC(), Approvers: f.BreakGlass.Approvers,
 			MinApprovals: f.BreakGlass.MinApprovals, AskedBy: o.startedBy, Why: o.breakGlass})
@@ -111,7 +114,7 @@ func blackoutsOf(freezes []*plan.Freeze, p *plan.Plan, now time.Time) ([]plan.Bl
 		if len(names) == 0 {
 			continue
 		}
-		ivs, err := f.Intervals(now, now.Add(BlackoutHorizon))
+		ivs, err := f.Merged(now, now.Add(BlackoutHorizon), MaxBlackouts)
 		if err != nil {
 			return nil, err
 		}

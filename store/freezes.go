@@ -34,18 +34,22 @@ func (f *Freeze) FreezeOf() (*plan.Freeze, error) {
 	return &out, nil
 }
 
-// PutFreeze registers f (replacing one of the same name) and audits it.
-func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created bool, err error) {
+// PutFreeze registers f (replacing one of the same name) and audits it;
+// the same source again changes nothing and records nothing.
+func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created, changed bool, err error) {
 	b, err := json.Marshal(f)
 	if err != nil {
-		return false, err
+		return false, false, err
 	}
 	err = s.db.Transaction(func(tx *gorm.DB) error {
-		var n int64
-		if err := tx.Model(&Freeze{}).Where("name = ?", f.Name).Count(&n).Error; err != nil {
+		var old []Freeze
+		if err := tx.Where("name = ?", f.Name).Find(&old).Error; err != nil {
 			return err
 		}
-		created = n == 0
+		created, changed = len(old) == 0, len(old) == 0 || old[0].YAML != src
+		if !changed {
+			return nil
+		}
 		row := Freeze{Name: f.Name, YAML: src, Compiled: b, Author: author}
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}},
 			DoUpdates: clause.AssignmentColumns([]string{"yaml", "compiled", "author", "updated_at"})}).Create(&row).Error; err != nil {
@@ -53,7 +57,7 @@ func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created bo
 		}
 		return appendAudit(tx, AuditRecord{Actor: author, Action: ActionFreezeRegister, Target: f.Name, Detail: FreezeDetail{Reason: f.Reason, Windows: len(f.Windows)}})
 	})
-	return created, err
+	return created, changed, err
 }
 
 // Freezes are the registered freezes, by name.
@@ -76,14 +80,21 @@ func (s *Store) FreezeNamed(name string) (*Freeze, error) {
 // the name.
 func (s *Store) DeleteFreeze(name, actor string) error {
 	return s.db.Transaction(func(tx *gorm.DB) error {
-		res := tx.Where("name = ?", name).Delete(&Freeze{})
-		if res.Error != nil {
-			return res.Error
+		var old []Freeze
+		if err := tx.Where("name = ?", name).Find(&old).Error; err != nil {
+			return err
 		}
-		if res.RowsAffected == 0 {
+		if len(old) == 0 {
 			return ErrNotFound
 		}
-		return appendAudit(tx, AuditRecord{Actor: actor, Action: ActionFreezeDelete, Target: name, Detail: FreezeDetail{}})
+		detail := FreezeDetail{}
+		if f, err := old[0].FreezeOf(); err == nil {
+			detail = FreezeDetail{Reason: f.Reason, Windows: len(f.Windows)}
+		}
+		if err := tx.Where("name = ?", name).Delete(&Freeze{}).Error; err != nil {
+			return err
+		}
+		return appendAudit(tx, AuditRecord{Actor: actor, Action: ActionFreezeDelete, Target: name, Detail: detail})
 	})
 }
 

@@ -642,7 +642,7 @@ spec:
 	if f == nil {
 		t.Fatal(diags)
 	}
-	if _, err := s.st.PutFreeze("", f, "alice"); err != nil {
+	if _, _, err := s.st.PutFreeze("", f, "alice"); err != nil {
 		t.Fatal(err)
 	}
 	browser := browsers(t)

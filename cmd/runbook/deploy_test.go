@@ -123,10 +123,16 @@ func TestComposeFile(t *testing.T) {
 	if !slices.Contains(apiTargets, hookDir) || slices.Contains(apiTargets, secretsDir) || !slices.Contains(wTargets, secretsDir) || slices.Contains(wTargets, hookDir) {
 		t.Errorf("api mounts %v, worker mounts %v", api.Volumes, w.Volumes)
 	}
+	// The codec keys are the one source both read: each must decrypt
+	// what the other encrypts.
 	for _, h := range apiHosts {
-		if slices.Contains(wHosts, h) {
+		if slices.Contains(wHosts, h) && h != "./codec-keys" {
 			t.Errorf("api and worker both mount %s", h)
 		}
+	}
+	keys := api.Environment["RUNBOOK_CODEC_KEYS"]
+	if !slices.Contains(apiHosts, "./codec-keys") || !slices.Contains(wHosts, "./codec-keys") || keys == "" || keys != w.Environment["RUNBOOK_CODEC_KEYS"] {
+		t.Errorf("codec keys: api %q mounts %v, worker %q mounts %v", keys, api.Volumes, w.Environment["RUNBOOK_CODEC_KEYS"], w.Volumes)
 	}
 }
 

@@ -37,6 +37,8 @@ func runFreezes(args []string, out, errOut io.Writer) error {
 		return err
 	}
 	switch {
+	case len(pos) > 0 && pos[0] == "delete" && len(pos) != 2:
+		return usagef("freezes delete takes one freeze name")
 	case len(pos) == 2 && pos[0] == "delete":
 		if _, err := connect().do("DELETE", "/api/v1/freezes/"+url.PathEscape(pos[1]), nil, nil); err != nil {
 			return err

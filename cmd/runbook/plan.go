@@ -46,8 +46,11 @@ func loadWithFreezes(file, lib string, errOut io.Writer) (*plan.Plan, []*plan.Fr
 	}
 	var freezes []*plan.Freeze
 	for _, o := range results[1:] {
-		if o.Freeze != nil {
+		switch {
+		case o.Freeze != nil:
 			freezes = append(freezes, o.Freeze)
+		case o.Kind == runbooks.KindFreeze:
+			fmt.Fprintf(errOut, "warning: %s is an invalid freeze, left out (runbook validate %s says why)\n", o.File, o.File)
 		}
 	}
 	return r.Plan, freezes, nil

@@ -41,15 +41,21 @@ func runApply(args []string, out, errOut io.Writer) error {
 		for _, s := range pending {
 			if runbooks.DocumentKind(s.Data) == runbooks.KindFreeze {
 				var f struct {
-					Name    string `json:"name"`
-					Created bool   `json:"created"`
+					Name     string                `json:"name"`
+					Created  bool                  `json:"created"`
+					Changed  bool                  `json:"changed"`
+					Warnings []runbooks.Diagnostic `json:"warnings"`
 				}
 				if _, err := c.do("POST", "/api/v1/freezes", s.Data, &f); err != nil {
 					return fmt.Errorf("%s: %w", s.File, err) // freezes need no order
 				}
-				state := "replaced"
+				state := map[bool]string{true: "replaced", false: "unchanged"}[f.Changed]
 				if f.Created {
 					state = "registered"
+				}
+				for _, w := range f.Warnings {
+					w.File = s.File
+					fmt.Fprintln(errOut, w)
 				}
 				fmt.Fprintf(out, "%s: freeze %s %s\n", s.File, f.Name, state)
 				continue

@@ -30,6 +30,7 @@ func runRerun(args []string, out, errOut io.Writer) error {
 	from := fs.String("from", "", "resume from this step (STEP or STEP[ITEM]); the steps before it reuse the run's results")
 	latest := fs.Bool("latest", false, "run the runbook's latest version, not the one the run ran (approvals are asked again)")
 	reason := fs.String("reason", "", "why, for the audit trail")
+	breakGlass := fs.String("break-glass", "", "rerun during a freeze that allows break-glass, for this reason: the run waits for the freeze's break-glass approval first")
 	follow := fs.Bool("follow", false, "print the new run's steps until it ends; exit 1 unless it succeeds")
 	failed := fs.Bool("failed", false, "rerun every failed run of --runbook since --since (those that failed at --from, resumed from it; else each from its failed step)")
 	runbook := fs.String("runbook", "", "with --failed: the runbook")
@@ -47,6 +48,9 @@ func runRerun(args []string, out, errOut io.Writer) error {
 	}
 	if *reason != "" {
 		body["reason"] = *reason
+	}
+	if *breakGlass != "" {
+		body["breakGlass"] = *breakGlass
 	}
 	if *failed {
 		switch {

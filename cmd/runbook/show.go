@@ -20,30 +20,31 @@ import (
 
 // shownRun is a run as GET /api/v1/runs/:id answers it.
 type shownRun struct {
-	ID            string         `json:"id"`
-	Runbook       string         `json:"runbook"`
-	Version       int            `json:"version"`
-	VersionHash   string         `json:"versionHash"`
-	Status        string         `json:"status"`
-	Trigger       string         `json:"trigger"`
-	TriggerDetail string         `json:"triggerDetail"`
-	TriggeredBy   string         `json:"triggeredBy"`
-	StartedBy     string         `json:"startedBy"`
-	Params        map[string]any `json:"params"`
-	Outputs       map[string]any `json:"outputs"`
-	Error         string         `json:"error"`
-	ErrorType     string         `json:"errorType"`
-	FailedStep    string         `json:"failedStep"`
-	ExitMessage   string         `json:"exitMessage"`
-	CreatedAt     time.Time      `json:"createdAt"`
-	EndedAt       *time.Time     `json:"endedAt"`
-	Steps         []shownStep    `json:"steps"`
-	StepsTotal    int            `json:"stepsTotal"`
-	Handovers     int            `json:"handovers"`
-	RerunOf       string         `json:"rerunOf"`
-	RerunFrom     string         `json:"rerunFrom"`
-	RerunReason   string         `json:"rerunReason"`
-	Reruns        []string       `json:"reruns"`
+	ID            string                 `json:"id"`
+	Runbook       string                 `json:"runbook"`
+	Version       int                    `json:"version"`
+	VersionHash   string                 `json:"versionHash"`
+	Status        string                 `json:"status"`
+	Trigger       string                 `json:"trigger"`
+	TriggerDetail string                 `json:"triggerDetail"`
+	TriggeredBy   string                 `json:"triggeredBy"`
+	StartedBy     string                 `json:"startedBy"`
+	Params        map[string]any         `json:"params"`
+	Outputs       map[string]any         `json:"outputs"`
+	Error         string                 `json:"error"`
+	ErrorType     string                 `json:"errorType"`
+	FailedStep    string                 `json:"failedStep"`
+	ExitMessage   string                 `json:"exitMessage"`
+	CreatedAt     time.Time              `json:"createdAt"`
+	EndedAt       *time.Time             `json:"endedAt"`
+	Steps         []shownStep            `json:"steps"`
+	StepsTotal    int                    `json:"stepsTotal"`
+	Handovers     int                    `json:"handovers"`
+	RerunOf       string                 `json:"rerunOf"`
+	RerunFrom     string                 `json:"rerunFrom"`
+	RerunReason   string                 `json:"rerunReason"`
+	Reruns        []string               `json:"reruns"`
+	Exceptions    []plan.FreezeException `json:"exceptions"`
 }
 
 // shownStep is one entry of a run's timeline, as the API answers it.
@@ -271,6 +272,9 @@ func printRun(out io.Writer, r *shownRun, p *plan.Plan, logs map[string][]tailLi
 	}
 	if len(r.Reruns) > 0 {
 		field("Reruns", "%s", strings.Join(r.Reruns, ", "))
+	}
+	for _, e := range r.Exceptions {
+		field("Break-glass", "freeze %s (until %s), asked by %s: %s", e.Freeze, e.Until.UTC().Format(time.RFC3339), e.AskedBy, strconv.Quote(e.Why))
 	}
 	if r.Handovers > 0 {
 		field("Handovers", "%d (the run continued as a new execution)", r.Handovers)

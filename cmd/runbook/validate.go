@@ -32,7 +32,7 @@ func runValidate(args []string, out, errOut io.Writer) error {
 	// The library is built so that children resolve, but only the named
 	// files are reported.
 	results := runbooks.BuildSet(all, runbooks.Options{Actions: activities.Catalog()})[:named]
-	failed, warnings, freezes, badFreezes := 0, 0, 0, 0
+	failed, warnings, freezes, badFreezes, freezeWarnings := 0, 0, 0, 0, 0
 	for _, r := range results {
 		switch {
 		case r.Kind == runbooks.KindFreeze:
@@ -40,10 +40,13 @@ func runValidate(args []string, out, errOut io.Writer) error {
 			if r.Freeze == nil {
 				badFreezes++
 			}
+			freezeWarnings += len(r.Diagnostics.Warnings())
 		case r.Plan == nil:
 			failed++
+			warnings += len(r.Diagnostics.Warnings())
+		default:
+			warnings += len(r.Diagnostics.Warnings())
 		}
-		warnings += len(r.Diagnostics.Warnings())
 	}
 	if *asJSON {
 		type fileResult struct {
@@ -80,9 +83,11 @@ func runValidate(args []string, out, errOut io.Writer) error {
 		}
 		books := len(results) - freezes
 		if freezes > 0 {
-			fmt.Fprintf(out, "%d of %d freezes valid\n", freezes-badFreezes, freezes)
+			fmt.Fprintf(out, "%d of %d freezes valid, %d with errors, %d warnings\n", freezes-badFreezes, freezes, badFreezes, freezeWarnings)
 		}
-		fmt.Fprintf(out, "%d of %d runbooks valid, %d with errors, %d warnings\n", books-failed, books, failed, warnings)
+		if books > 0 || freezes == 0 {
+			fmt.Fprintf(out, "%d of %d runbooks valid, %d with errors, %d warnings\n", books-failed, books, failed, warnings)
+		}
 	}
 	if failed+badFreezes > 0 {
 		return &exitError{code: 1}
