@@ -61,6 +61,7 @@ var (
 		Field{Name: "startedBy", Type: StringType, Description: "The authenticated caller who started the run: a user, system:schedule or system:webhook (a sub-runbook run: its parent's)."},
 		Field{Name: "trigger", Type: StringType, Description: "How the run started: api, schedule, alert, webhook or parent."},
 		Field{Name: "startedAt", Type: TimestampType, Description: "When the run started."},
+		Field{Name: "incident", Type: IntType, Description: "The id of the incident the run was started for (an alert group's trigger, or a start with incident); 0 for none, and in sub-runbook runs."},
 	)
 	ErrorType = ObjectOf(
 		Field{Name: "step", Type: StringType, Description: "Id of the step that failed."},

@@ -64,6 +64,13 @@ const (
 	TriggerWebhook      TriggerKind = "webhook"
 )
 
+// What an alertmanager trigger does with its runs still running when
+// their incident resolves.
+const (
+	OnResolvedFinish = "finish"
+	OnResolvedCancel = "cancel"
+)
+
 // RunTrigger is how a run started: run.trigger, and the trigger a run
 // record keeps.
 type RunTrigger string

@@ -79,11 +79,28 @@ type Trigger struct {
 	Kind   TriggerKind      `json:"kind"`
 	Match  *Expr            `json:"match,omitempty"` // nil: every event
 	Params map[string]*Expr `json:"params,omitempty"`
+	// OnResolved (alertmanager only) is what happens to the runs it
+	// started for an incident still running when the incident's alert
+	// group resolves: OnResolvedFinish (or "") or OnResolvedCancel.
+	OnResolved string `json:"onResolved,omitempty"`
 	// Webhooks only.
 	Name            string   `json:"name,omitempty"`
 	Secret          string   `json:"secret,omitempty"`
 	SignatureHeader string   `json:"signatureHeader,omitempty"`
 	SignedHeaders   []string `json:"signedHeaders,omitempty"` // lower-case, in the order signed
+	// Incident, when set, is the incident a matching delivery reports.
+	Incident *TriggerIncident `json:"incident,omitempty"`
+}
+
+// TriggerIncident is the incident a webhook delivery reports: a key (per
+// webhook name), its title, severity and service, and whether it says the
+// problem is resolved; nil expressions are unset.
+type TriggerIncident struct {
+	Key      *Expr `json:"key"`
+	Title    *Expr `json:"title,omitempty"`
+	Severity *Expr `json:"severity,omitempty"`
+	Service  *Expr `json:"service,omitempty"`
+	Resolved *Expr `json:"resolved,omitempty"`
 }
 
 // Var is a named value computed by spec.vars or a set step.

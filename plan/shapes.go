@@ -15,12 +15,14 @@ type RunVars struct {
 	TriggeredBy string
 	StartedBy   string
 	StartedAt   time.Time
+	Incident    uint
 }
 
 // Value is run as expressions read it.
 func (r RunVars) Value() map[string]any {
 	return map[string]any{"id": r.ID, "name": r.Name, "version": int64(r.Version), "triggeredBy": r.TriggeredBy,
-		"startedBy": r.StartedBy, "trigger": string(r.Trigger), "startedAt": r.StartedAt}
+		"startedBy": r.StartedBy, "trigger": string(r.Trigger), "startedAt": r.StartedAt,
+		"incident": int64(r.Incident)}
 }
 
 // ErrorValue is the value of error (ErrorType) in onFailure and onError:

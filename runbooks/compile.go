@@ -72,12 +72,13 @@ func Compile(checked *Checked) (*plan.Plan, error) {
 	}
 	for _, t := range doc.Spec.Triggers.Items {
 		if am := t.Alertmanager; am != nil {
-			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.expr(&am.Match), Params: c.exprMap(&am.Params)})
+			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerAlertmanager, Match: c.expr(&am.Match), Params: c.exprMap(&am.Params),
+				OnResolved: am.OnResolved.Value})
 		}
 		if wh := t.Webhook; wh != nil {
 			p.Triggers = append(p.Triggers, plan.Trigger{Kind: plan.TriggerWebhook, Name: wh.Name.Value, Match: c.expr(&wh.Match),
 				Params: c.exprMap(&wh.Params), Secret: wh.Secret.Value, SignatureHeader: or(wh.SignatureHeader.Value, DefaultSignatureHeader),
-				SignedHeaders: signedHeaders(wh)})
+				SignedHeaders: signedHeaders(wh), Incident: c.webhookIncident(wh.Incident)})
 		}
 	}
 	p.Steps = c.stepList(doc.Spec.Steps.Items)
@@ -155,6 +156,15 @@ func (c *compiler) expr(s *String) *plan.Expr {
 		c.missing(s.Pos, "expression")
 	}
 	return e
+}
+
+// webhookIncident is a webhook trigger's incident, nil when it has none.
+func (c *compiler) webhookIncident(inc *WebhookIncident) *plan.TriggerIncident {
+	if inc == nil {
+		return nil
+	}
+	return &plan.TriggerIncident{Key: c.expr(&inc.Key), Title: c.expr(&inc.Title), Severity: c.expr(&inc.Severity),
+		Service: c.expr(&inc.Service), Resolved: c.expr(&inc.Resolved)}
 }
 
 // duration is a duration field's compiled value, zero when not set.

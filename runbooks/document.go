@@ -87,19 +87,31 @@ type Trigger struct {
 // WebhookTrigger matches JSON webhooks posted to /hooks/webhook/NAME.
 type WebhookTrigger struct {
 	plan.Pos
-	Name            String       `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
-	Match           String       `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names, only those in signedHeaders); default: every request."`
-	Params          Map[String]  `yaml:"params" doc:"CEL expression per param, over body and headers."`
-	Secret          String       `yaml:"secret" required:"true" doc:"Name of a secret in spec.secrets: the HMAC-SHA256 key (at least 16 bytes) the sender signs with; the API reads it from RUNBOOK_WEBHOOK_SECRET_NAME or RUNBOOK_WEBHOOK_SECRETS_DIR."`
-	SignatureHeader String       `yaml:"signatureHeader" doc:"Header carrying the signature t=UNIX,id=DELIVERY,v1=HEX (default X-Signature-256)."`
-	SignedHeaders   List[String] `yaml:"signedHeaders" doc:"Request headers the signature covers, in this order; match and params may read only these."`
+	Name            String           `yaml:"name" required:"true" doc:"Unique name; the hook's URL is /hooks/webhook/NAME."`
+	Match           String           `yaml:"match" doc:"CEL bool over body (the JSON payload) and headers (lower-case names, only those in signedHeaders); default: every request."`
+	Params          Map[String]      `yaml:"params" doc:"CEL expression per param, over body and headers."`
+	Secret          String           `yaml:"secret" required:"true" doc:"Name of a secret in spec.secrets: the HMAC-SHA256 key (at least 16 bytes) the sender signs with; the API reads it from RUNBOOK_WEBHOOK_SECRET_NAME or RUNBOOK_WEBHOOK_SECRETS_DIR."`
+	SignatureHeader String           `yaml:"signatureHeader" doc:"Header carrying the signature t=UNIX,id=DELIVERY,v1=HEX (default X-Signature-256)."`
+	SignedHeaders   List[String]     `yaml:"signedHeaders" doc:"Request headers the signature covers, in this order; match and params may read only these."`
+	Incident        *WebhookIncident `yaml:"incident" doc:"Open (or resolve) an incident for each delivery the trigger matches; its runs are linked to it."`
+}
+
+// WebhookIncident says which incident a matching webhook delivery reports.
+type WebhookIncident struct {
+	plan.Pos
+	Key      String `yaml:"key" required:"true" doc:"CEL string over body and headers: deliveries with the same key (per webhook name) are one incident."`
+	Title    String `yaml:"title" doc:"CEL string: the incident's title (default: the webhook's name)."`
+	Severity String `yaml:"severity" doc:"CEL string: its severity."`
+	Service  String `yaml:"service" doc:"CEL string: its service."`
+	Resolved String `yaml:"resolved" doc:"CEL bool: the delivery says the problem is resolved, and resolves the incident (default: every delivery reports it firing)."`
 }
 
 // AlertmanagerTrigger matches Alertmanager webhook alerts.
 type AlertmanagerTrigger struct {
 	plan.Pos
-	Match  String      `yaml:"match" required:"true" doc:"CEL bool over alert (status, labels, annotations, startsAt, fingerprint)."`
-	Params Map[String] `yaml:"params" doc:"CEL expression per param, over alert."`
+	Match      String      `yaml:"match" required:"true" doc:"CEL bool over alert (status, labels, annotations, startsAt, fingerprint)."`
+	Params     Map[String] `yaml:"params" doc:"CEL expression per param, over alert."`
+	OnResolved String      `yaml:"onResolved" doc:"What happens to the runs this trigger started for an incident that are still running when the incident's alert group resolves: finish (the default) lets them finish, cancel cancels them." enum:"finish,cancel"`
 }
 
 // Step is one unit of work. Exactly one kind field is set: action,

@@ -46,6 +46,23 @@ func (l *linter) lintTriggers() {
 			signed := l.lintSignedHeaders(wh, wpath)
 			l.lintTriggerExprs(&wh.Match, &wh.Params, wh.Pos, wpath, &exprScope{env: l.webhookEnv, field: "a trigger"})
 			l.lintHeaderReads(&wh.Match, wpath.Field("match"), signed)
+			if inc := wh.Incident; inc != nil {
+				ipath := wpath.Field("incident")
+				for _, f := range []struct {
+					name string
+					s    *String
+					t    *plan.Type
+				}{{"key", &inc.Key, plan.StringType}, {"title", &inc.Title, plan.StringType}, {"severity", &inc.Severity, plan.StringType},
+					{"service", &inc.Service, plan.StringType}, {"resolved", &inc.Resolved, plan.BoolType}} {
+					if !f.s.Set {
+						continue
+					}
+					if e, _ := l.checkExpr(f.s.Value, stringSite(f.s), ipath.Field(f.name), &exprScope{env: l.webhookEnv, field: "a trigger"}, f.t); e != nil {
+						l.out.exprs[f.s] = e
+					}
+					l.lintHeaderReads(f.s, ipath.Field(f.name), signed)
+				}
+			}
 			for j := range wh.Params.Entries {
 				e := &wh.Params.Entries[j]
 				l.lintHeaderReads(&e.Value, wpath.Field("params").Key(e.Key), signed)

@@ -260,7 +260,7 @@ func TestAuditBadFilters(t *testing.T) {
 	b, _ := json.Marshal(p.Details)
 	want := `["runbok: unknown parameter (parameters: run, runbook, actor, action, outcome, since, until, limit, cursor)",` +
 		`"run: at most 120 characters",` +
-		`"action: unknown action \"run.delete\" (actions: runbook.register, run.start, run.cancel, run.rerun, run.event, approval.vote, step.decision, schedule.pause, schedule.unpause, schedule.trigger, freeze.register, freeze.delete, schedule.skip, token.create, token.revoke, session.signin, session.signout)",` +
+		`"action: unknown action \"run.delete\" (actions: runbook.register, run.start, run.cancel, run.rerun, run.event, approval.vote, step.decision, schedule.pause, schedule.unpause, schedule.trigger, freeze.register, freeze.delete, schedule.skip, token.create, token.revoke, session.signin, session.signout, incident.open, incident.reopen, incident.ack, incident.resolve, incident.note, incident.link)",` +
 		`"outcome: \"maybe\" is neither ok nor refused",` +
 		`"since: \"yesterday\" is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)",` +
 		`"limit: \"0\" is not an integer from 1 to 1000",` +

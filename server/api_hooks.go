@@ -21,8 +21,11 @@ import (
 
 // alertmanagerPayload is Alertmanager's webhook body.
 type alertmanagerPayload struct {
-	Status string  `json:"status"`
-	Alerts []Alert `json:"alerts"`
+	Status            string            `json:"status"`
+	Alerts            []Alert           `json:"alerts"`
+	GroupKey          string            `json:"groupKey"`
+	CommonLabels      map[string]string `json:"commonLabels"`
+	CommonAnnotations map[string]string `json:"commonAnnotations"`
 }
 
 // hookResult says what one alert or webhook started.
@@ -32,6 +35,8 @@ type hookResult struct {
 	Outcome     string `json:"outcome"` // started, attached (already running), duplicate (seen before)
 	Fingerprint string `json:"fingerprint,omitempty"`
 	Error       string `json:"error,omitempty"`
+	// Incident is the incident a webhook trigger's delivery reported.
+	Incident *hookIncident `json:"incident,omitempty"`
 }
 
 // alertmanager matches each alert, firing or resolved, against every
@@ -51,6 +56,20 @@ func (a *API) alertmanager(c echo.Context) error {
 	}
 	if err != nil {
 		return err
+	}
+	// The group's incident first, so the runs its alerts start are its.
+	inc, incident, err := a.alertIncident(c, body)
+	if err != nil {
+		return err
+	}
+	var incidentID uint
+	var cancelled []string
+	if inc != nil {
+		incidentID = inc.ID
+		if incident.Outcome == "resolved" {
+			// Before the resolved alerts start runs of their own.
+			cancelled = a.cancelOnResolved(c, inc, plans)
+		}
 	}
 	results := []hookResult{}
 	for _, alert := range body.Alerts {
@@ -78,10 +97,17 @@ func (a *API) alertmanager(c echo.Context) error {
 			// the fingerprint the body claims; its key is the caller's too,
 			// so no other token can claim an alert before Alertmanager posts it.
 			results = append(results, a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerAlert, triggeredBy: alert.Fingerprint,
-				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy)}))
+				detail: alert.Labels["alertname"], startedBy: identity(c).User, key: alertKey(identity(c).User, legacy), incident: incidentID}))
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"runs": results})
+	answer := map[string]any{"runs": results}
+	if incident != nil {
+		answer["incident"] = a.afterRuns(incident)
+		if cancelled != nil {
+			answer["cancelled"] = cancelled
+		}
+	}
+	return c.JSON(http.StatusOK, answer)
 }
 
 // webhook verifies a signed JSON webhook and starts the runbooks whose
@@ -152,10 +178,22 @@ func (a *API) webhook(c echo.Context) error {
 		if m == nil {
 			continue
 		}
+		inc, err := a.webhookIncident(c, tp, d)
+		if err != nil {
+			results = append(results, hookResult{Runbook: tp.plan.Name, Error: err.Error()})
+			continue
+		}
+		var incidentID uint
+		if inc != nil {
+			incidentID = inc.ID
+		}
 		// The signed delivery id, never an unsigned header, names the run.
 		key := "webhook:" + tp.plan.Name + ":" + d.ID
 		res := a.startFromHook(c, tp, m, origin{trigger: plan.RunTriggerWebhook, triggeredBy: name, detail: name + " delivery " + d.ID,
-			startedBy: SystemWebhook, key: key})
+			startedBy: SystemWebhook, key: key, incident: incidentID})
+		if inc != nil {
+			res.Incident = a.afterRuns(inc)
+		}
 		started = started || res.Run != ""
 		results = append(results, res)
 	}

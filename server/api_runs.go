@@ -48,6 +48,8 @@ type runView struct {
 	// Exceptions are the freezes' break-glass exceptions the run started
 	// under (it waits for their approvals first).
 	Exceptions []plan.FreezeException `json:"exceptions,omitempty"`
+	// Incidents are the incidents the run is linked to.
+	Incidents []uint `json:"incidents,omitempty"`
 }
 
 // runItem is a run as GET /api/v1/runs lists it: its record, without
@@ -72,6 +74,8 @@ type startRequest struct {
 	// BreakGlass is why the run must start during a freeze that allows
 	// it: the run is then held for the freeze's break-glass approval.
 	BreakGlass string `json:"breakGlass"`
+	// Incident links the run to an incident (run.incident).
+	Incident uint `json:"incident"`
 }
 
 // startRun starts a run of a runbook's latest version. The same
@@ -98,6 +102,10 @@ func (a *API) startRun(c echo.Context) error {
 	o.breakGlass = strings.TrimSpace(req.BreakGlass)
 	if err == nil {
 		params, err = p.BindParams(req.Params)
+		err = paramProblem(err)
+	}
+	if err == nil && req.Incident != 0 {
+		o.incident, err = a.startIncident(req.Incident)
 	}
 	if err != nil {
 		// A freeze comes first: fixing the params would not help.
@@ -105,7 +113,6 @@ func (a *API) startRun(c echo.Context) error {
 			err = ferr
 		}
 	}
-	err = paramProblem(err)
 	if err != nil {
 		a.refusedStart(c, p.Name, v.Version, o, err)
 		return err
@@ -145,6 +152,7 @@ type origin struct {
 	triggeredBy, detail, startedBy, key string
 	rerun                               *workflows.Rerun // a rerun of a recorded run
 	breakGlass                          string           // why a freeze's break-glass is asked for
+	incident                            uint             // the incident it is started for (linked, run.incident)
 }
 
 // apiKey scopes an Idempotency-Key header to the runbook and the caller, so
@@ -238,7 +246,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, err
 	}
 	in.Blackouts = excepted(in.Blackouts, exceptionsOf(created))
-	in.Rerun = o.rerun
+	in.Rerun, in.Incident = o.rerun, o.incident
 	if status == http.StatusOK {
 		_ = json.Unmarshal(created.Params, &in.Params)
 	}
@@ -252,6 +260,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if status == http.StatusCreated {
 		runsStarted.WithLabelValues(p.Name, string(o.trigger)).Inc() // audited with the record
 	}
+	a.linkIncident(c, o, created.ID)
 	return created, status, nil
 }
 
@@ -503,6 +512,7 @@ func (a *API) getRun(c echo.Context) error {
 	views := []runView{a.runView(c, r)}
 	a.withHashes(views)
 	views[0].Reruns, _ = a.Store.Reruns(r.ID)
+	views[0].Incidents, _ = a.Store.IncidentsOfRun(r.ID)
 	return c.JSON(http.StatusOK, views[0])
 }
 

@@ -64,6 +64,12 @@ func routeQuery(method, path string) (params []any, checked bool) {
 		return runsQuery(), false
 	case path == "/api/v1/audit":
 		return auditQuery, true
+	case path == "/api/v1/incidents":
+		return incidentsQuery, true
+	case path == "/api/v1/incidents/stats":
+		return incidentStatsQuery, true
+	case path == "/api/v1/incidents/:id/timeline":
+		return []any{queryParam("format", "string", "json (default) or markdown")}, false
 	case path == "/api/v1/runbooks/:name":
 		return []any{queryParam("version", "integer", "the version to get (default: the latest)")}, false
 	case path == "/api/v1/approvals":

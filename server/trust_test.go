@@ -370,7 +370,7 @@ spec:
 func badInput(t *testing.T, a *trustAPI) {
 	before, _, _ := a.st.Runs(store.RunFilter{Runbook: "gated", Limit: 500})
 	var p Problem
-	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{"parmas": map[string]any{"n": 2}}, &p); got != 400 || p.Error != `the body has an unknown field "parmas"` || p.Details[0] != "fields: params, breakGlass" {
+	if got := a.call("POST", "/api/v1/runbooks/gated/runs", a.ann, map[string]any{"parmas": map[string]any{"n": 2}}, &p); got != 400 || p.Error != `the body has an unknown field "parmas"` || p.Details[0] != "fields: params, breakGlass, incident" {
 		t.Errorf("misspelt params: %d %+v", got, p)
 	}
 	if got := a.call("GET", "/api/v1/runbooks/gated?version=abc", a.viewer, nil, &p); got != 400 || p.Error != "version must be a positive integer" {

@@ -36,6 +36,12 @@ const (
 	ActionScheduleSkip    = "schedule.skip"
 	ActionSignIn          = "session.signin"
 	ActionSignOut         = "session.signout"
+	ActionIncidentOpen    = "incident.open"
+	ActionIncidentReopen  = "incident.reopen"
+	ActionIncidentAck     = "incident.ack"
+	ActionIncidentResolve = "incident.resolve"
+	ActionIncidentNote    = "incident.note"
+	ActionIncidentLink    = "incident.link"
 )
 
 // RegisterDetail is the detail of runbook.register.
@@ -136,6 +142,19 @@ type SessionDetail struct {
 	Status  int      `json:"status,omitempty" doc:"refused: the HTTP status of the refusal"`
 }
 
+// IncidentDetail is the detail of the incident actions: never a note's
+// text.
+type IncidentDetail struct {
+	Incident uint   `json:"incident" doc:"the incident's id"`
+	Status   string `json:"status,omitempty" doc:"the status it has after the action"`
+	From     string `json:"from,omitempty" doc:"the status it had before"`
+	Source   string `json:"source,omitempty" doc:"where the report came from (incident.open, incident.reopen): alertmanager, webhook or api"`
+	Reason   string `json:"reason,omitempty" doc:"the reason the caller gave, or what resolved it"`
+	Run      string `json:"run,omitempty" doc:"incident.link: the run linked"`
+	Size     int    `json:"size,omitempty" doc:"incident.note: the note's size in bytes"`
+	Code     int    `json:"code,omitempty" doc:"refused: the HTTP status of the refusal"`
+}
+
 // AuditAction is one action of the audit trail: what its target is, the
 // type of its detail, and when it is written. The documentation's table
 // is made from these, and Append refuses any other action or detail.
@@ -163,6 +182,12 @@ var AuditActions = []AuditAction{
 	{ActionTokenRevoke, "the token's id", "a token is revoked", TokenDetail{}},
 	{ActionSignIn, "`session N`; refused: the method", "a web console sign-in started a session (actor: the user); refused: a token the API refuses (actor `anonymous`), or an OpenID Connect callback refused (a state mismatch, the provider's error, a code or ID token it does not accept, claims that name no user, no role; actor: the user when the provider named one, else `anonymous`). Refusals past the failed sign-in limit (429) are not recorded", SessionDetail{}},
 	{ActionSignOut, "`session N`", "a web console session is ended by its Sign out", SessionDetail{}},
+	{ActionIncidentOpen, "`incident/ID`", "an incident is opened: by an Alertmanager group that fires (actor: the hook's caller), a signed webhook's delivery (`system:webhook`) or `POST /api/v1/incidents`", IncidentDetail{}},
+	{ActionIncidentReopen, "`incident/ID`", "a resolved incident is open again: its alert group or webhook key fires again, or `POST /api/v1/incidents/ID/reopen`; refused: it is not resolved (409)", IncidentDetail{}},
+	{ActionIncidentAck, "`incident/ID`", "a responder acknowledged it (`POST /api/v1/incidents/ID/ack`: open → mitigating); refused: it is not open (409)", IncidentDetail{}},
+	{ActionIncidentResolve, "`incident/ID`", "it is resolved: Alertmanager's resolved notification, a webhook delivery whose `resolved` is true, or `POST /api/v1/incidents/ID/resolve` (a responder or a runbook step); refused: it is already resolved (409)", IncidentDetail{}},
+	{ActionIncidentNote, "`incident/ID`", "a responder added a note (`POST /api/v1/incidents/ID/notes`); refused: past a cap (413, 409 when the incident's timeline is full)", IncidentDetail{}},
+	{ActionIncidentLink, "`incident/ID`", "a run is linked to it: started by a trigger for its alert group, or by hand with `incident` (`runbook run --incident ID`); the first link to an open incident acknowledges it (status mitigating)", IncidentDetail{}},
 }
 
 // AdminActions are the actions only admins see in the audit trail: the

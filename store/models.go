@@ -2,7 +2,7 @@ package store
 
 import "time"
 
-var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}, &Session{}, &Freeze{}}
+var models = []any{&RunbookVersion{}, &Run{}, &StepEvent{}, &Vote{}, &Schedule{}, &Token{}, &AuditEntry{}, &Setting{}, &Delivery{}, &Session{}, &Freeze{}, &Incident{}, &IncidentEvent{}, &IncidentRun{}}
 
 // RunbookVersion is one immutable version of a runbook: a new one is made
 // only when the content changes.

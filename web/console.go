@@ -111,6 +111,11 @@ func (c *Console) routes() {
 	m.HandleFunc("POST /runs/{id}/steps/{step}/decision", c.signedIn(c.decide))
 	m.HandleFunc("GET /runs/{id}/approvals/{step}", c.signedIn(c.approvalPage))
 	m.HandleFunc("POST /runs/{id}/approvals/{step}", c.signedIn(c.vote))
+	m.HandleFunc("GET /incidents", c.signedIn(c.incidentsPage))
+	m.HandleFunc("GET /incidents/{id}", c.signedIn(c.incidentPage))
+	m.HandleFunc("GET /incidents/{id}/timeline.md", c.signedIn(c.incidentMarkdown))
+	m.HandleFunc("POST /incidents/{id}/notes", c.signedIn(c.incidentNote))
+	m.HandleFunc("POST /incidents/{id}/{action}", c.signedIn(c.incidentAction))
 	m.HandleFunc("GET /runbooks", c.signedIn(c.runbooksPage))
 	m.HandleFunc("GET /runbooks/{name}", c.signedIn(c.runbookPage))
 	m.HandleFunc("POST /runbooks/{name}/runs", c.signedIn(c.startRun))
@@ -125,10 +130,10 @@ func (c *Console) routes() {
 // /healthz, /readyz, /metrics, /openapi.json), untouched.
 func consolePath(path string) bool {
 	switch path {
-	case "/", "/login", "/login/oidc", sso.CallbackPath, "/logout", "/approvals", "/runs", "/runbooks":
+	case "/", "/login", "/login/oidc", sso.CallbackPath, "/logout", "/approvals", "/runs", "/runbooks", "/incidents":
 		return true
 	}
-	for _, p := range []string{"/static/", "/runs/", "/runbooks/"} {
+	for _, p := range []string{"/static/", "/runs/", "/runbooks/", "/incidents/"} {
 		if strings.HasPrefix(path, p) {
 			return true
 		}

@@ -20,6 +20,7 @@ type runView struct {
 	Stale       bool                  `json:"stale"`
 	VersionHash string                `json:"versionHash"`
 	Reruns      []string              `json:"reruns"`
+	Incidents   []uint                `json:"incidents"`
 }
 
 type runList struct {

@@ -83,6 +83,9 @@ type RunInput struct {
 	// sub-runbooks (computed by the server): a schedule's fire inside one
 	// starts no run, and a sub-runbook step inside one fails (Frozen).
 	Blackouts []plan.Blackout `json:"blackouts,omitempty"`
+	// Incident is the incident the run was started for (run.incident), 0
+	// for none.
+	Incident uint `json:"incident,omitempty"`
 }
 
 // RunResult is what a finished run returns.

@@ -100,6 +100,7 @@ func runRun(args []string, out, errOut io.Writer) error {
 	key := fs.String("idempotency-key", "", "the same key starts the same run once")
 	quiet := fs.Bool("q", false, "print only the run id")
 	breakGlass := fs.String("break-glass", "", "start during a freeze that allows break-glass, for this reason: the run waits for the freeze's break-glass approval first")
+	incident := fs.Uint("incident", 0, "link the run to this incident (run.incident); the first run linked acknowledges it")
 	var params pairFlag
 	fs.Var(&params, "p", "param as name=value (repeatable)")
 	names, err := interleaved(fs, args)
@@ -129,7 +130,11 @@ func runRun(args []string, out, errOut io.Writer) error {
 	if *key != "" {
 		header = []string{"Idempotency-Key", *key}
 	}
-	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", startBody(given, *breakGlass), &run, header...); err != nil {
+	body := startBody(given, *breakGlass)
+	if *incident != 0 {
+		body["incident"] = *incident
+	}
+	if _, err := c.do("POST", "/api/v1/runbooks/"+url.PathEscape(names[0])+"/runs", body, &run, header...); err != nil {
 		return err
 	}
 	if run.Runbook != names[0] {

@@ -43,12 +43,17 @@ func runServer(args []string, out, errOut io.Writer) error {
 	hookDir := fs.String("webhook-secrets-dir", os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR"), "directory of webhook signing keys, one file per name (RUNBOOK_WEBHOOK_SECRETS_DIR); RUNBOOK_WEBHOOK_SECRET_<NAME> variables are read first")
 	voteKey := fs.String("vote-key-file", os.Getenv("RUNBOOK_VOTE_KEY_FILE"), "file holding the Ed25519 key votes and events are sealed with, 64 hex digits (RUNBOOK_VOTE_KEY_FILE); default: a key kept in the records")
 	codecOrigin := fs.String("codec-cors-origin", os.Getenv("RUNBOOK_CODEC_CORS_ORIGIN"), "the Temporal Web UI origin (https://temporal-ui.example.com) allowed to call /codec/decode from a browser (RUNBOOK_CODEC_CORS_ORIGIN)")
+	incidentLabels := fs.String("incident-labels", os.Getenv("RUNBOOK_INCIDENT_LABELS"), "where incidents take their title, severity and service from in an alert group, e.g. title=annotations.summary|labels.alertname,severity=labels.severity,service=labels.service|labels.job (the default) (RUNBOOK_INCIDENT_LABELS)")
 	cf := addConsoleFlags(fs)
 	if err := noArgs(fs, args); err != nil {
 		return err
 	}
 	if err := cf.check(); err != nil {
 		return err
+	}
+	labels, err := server.ParseIncidentLabels(*incidentLabels)
+	if err != nil {
+		return usagef("%v", err)
 	}
 	if err := cf.startSSO(ctx); err != nil {
 		return err
@@ -71,7 +76,7 @@ func runServer(args []string, out, errOut io.Writer) error {
 	}
 	defer c.Close()
 	api := newAPI(st, c, webhookKeys(*hookDir))
-	api.VoteKey = key
+	api.VoteKey, api.IncidentLabels = key, labels
 	if *tf.codecKeys != "" {
 		keys, _ := codec.ParseKeys(*tf.codecKeys) // dial parsed them
 		api.Codec, api.CodecOrigin = keys.Codec(), *codecOrigin
@@ -222,6 +227,9 @@ func devMain(ctx context.Context, args []string, out, errOut io.Writer) error {
 	}
 	// One process, two sources: the worker's secrets are not webhook keys.
 	api := newAPI(st, c, webhookKeys(os.Getenv("RUNBOOK_WEBHOOK_SECRETS_DIR")))
+	if api.IncidentLabels, err = server.ParseIncidentLabels(os.Getenv("RUNBOOK_INCIDENT_LABELS")); err != nil {
+		return err
+	}
 	if keys != nil {
 		api.Codec = keys.Codec()
 	}
