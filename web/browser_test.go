@@ -661,4 +661,8 @@ spec:
 	}
 	ann.run(chromedp.SendKeys(chromedp.ID("break-glass"), "hotfix"), chromedp.Click(chromedp.ID("start-run")), chromedp.WaitVisible(chromedp.ID("run")))
 	ann.until(`document.querySelector('#timeline tr[data-key="freeze-year-end"] [data-field=status]').textContent === "waiting-approval"`)
+	ann.run(chromedp.Reload(), chromedp.WaitVisible(chromedp.ID("graph")))
+	if got := ann.text(`#graph .g-node[data-step="freeze-year-end"] > .g-box .g-status`); got != "waiting-approval" {
+		t.Errorf("the exception in the graph: %q", got)
+	}
 }

@@ -60,7 +60,7 @@ func (c *Console) runPage(w http.ResponseWriter, r *http.Request, u *user) {
 	var rb runbookView
 	_ = c.call(r, u, "GET", apiPath("runbooks", rv.Runbook)+"?version="+strconv.Itoa(rv.Version), nil, &rb)
 	var steps []string
-	graph := graphOf(rb.Plan, rv.Steps)
+	graph := graphOf(plan.WithExceptions(rb.Plan, rv.Exceptions), rv.Steps) // a break-glass run waits at its exceptions first
 	if rb.Plan != nil {
 		rb.Plan.Walk(func(s *plan.Step) bool { steps = append(steps, s.ID); return true })
 	}

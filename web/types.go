@@ -13,14 +13,15 @@ import (
 
 type runView struct {
 	store.Run
-	Params      map[string]any        `json:"params"`
-	Outputs     map[string]any        `json:"outputs"`
-	Steps       []workflows.StepState `json:"steps"`
-	StepsTotal  int                   `json:"stepsTotal"`
-	Stale       bool                  `json:"stale"`
-	VersionHash string                `json:"versionHash"`
-	Reruns      []string              `json:"reruns"`
-	Incidents   []uint                `json:"incidents"`
+	Params      map[string]any         `json:"params"`
+	Outputs     map[string]any         `json:"outputs"`
+	Steps       []workflows.StepState  `json:"steps"`
+	StepsTotal  int                    `json:"stepsTotal"`
+	Stale       bool                   `json:"stale"`
+	VersionHash string                 `json:"versionHash"`
+	Reruns      []string               `json:"reruns"`
+	Exceptions  []plan.FreezeException `json:"exceptions"`
+	Incidents   []uint                 `json:"incidents"`
 }
 
 type runList struct {
