@@ -176,6 +176,7 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			EndedAt               *time.Time `json:"endedAt"`
 			Error                 string     `json:"error"`
 			Message               string     `json:"message"`
+			ReusedFrom            string     `json:"reusedFrom"`
 		}
 		_ = json.Unmarshal([]byte(data), &v)
 		switch event {
@@ -188,8 +189,15 @@ func (c *apiClient) follow(runID string, out io.Writer) (string, error) {
 			if v.Status == workflows.StatusCompensated {
 				stamp = clock(v.At, v.CompensationEndedAt, v.CompensationStartedAt, v.EndedAt)
 			}
+			if v.Status == workflows.StatusReused {
+				// Its times are the earlier run's: this run did not run it.
+				stamp = clock(v.At)
+			}
 			line := fmt.Sprintf("%s  %-24s %s", stamp, name, v.Status)
-			if v.StartedAt != nil && v.EndedAt != nil {
+			switch {
+			case v.Status == workflows.StatusReused && v.ReusedFrom != "":
+				line += " (from " + v.ReusedFrom + ")"
+			case v.StartedAt != nil && v.EndedAt != nil:
 				line += fmt.Sprintf(" (%s)", v.EndedAt.Sub(*v.StartedAt).Round(time.Millisecond))
 			}
 			if v.Error != "" {

@@ -89,6 +89,10 @@ func TestRerunFromTheCommandLine(t *testing.T) {
 	if !strings.Contains(o, "run "+second+" succeeded") {
 		t.Errorf("the follow did not end with the rerun's success:\n%s", o)
 	}
+	// A reused step says where its result is from, not the earlier run's times.
+	if !regexp.MustCompile(`(?m)^\S*  prepare +reused \(from ` + first + `\)$`).MatchString(o) {
+		t.Errorf("the reused step in the follow:\n%s", o)
+	}
 	if n := marks(t, dir, "prepare"); n != 1 {
 		t.Errorf("prepare ran %d times, want once", n)
 	}
