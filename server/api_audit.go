@@ -122,21 +122,7 @@ func auditFilter(c echo.Context) (store.AuditFilter, error) {
 	if f.Outcome != "" && f.Outcome != store.AuditOK && f.Outcome != store.AuditRefused {
 		bad = append(bad, fmt.Sprintf("outcome: %q is neither ok nor refused", f.Outcome))
 	}
-	for _, t := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if s := q.Get(t.name); s != "" {
-			v, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("%s: %q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", t.name, s))
-			}
-			*t.dst = v
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		bad = append(bad, "since: must be before until")
-	}
+	bad = append(bad, timeRange(q, &f.Since, &f.Until)...)
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > store.MaxAuditPage {

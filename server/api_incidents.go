@@ -90,21 +90,7 @@ func incidentFilter(c echo.Context, params []any) (store.IncidentFilter, error) 
 			bad = append(bad, fmt.Sprintf("%s: at most %d characters", s.name, n))
 		}
 	}
-	for _, t := range []struct {
-		name string
-		dst  *time.Time
-	}{{"since", &f.Since}, {"until", &f.Until}} {
-		if s := q.Get(t.name); s != "" {
-			v, err := time.Parse(time.RFC3339, s)
-			if err != nil {
-				bad = append(bad, fmt.Sprintf("%s: %q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", t.name, s))
-			}
-			*t.dst = v.UTC()
-		}
-	}
-	if !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
-		bad = append(bad, "since: must be before until")
-	}
+	bad = append(bad, timeRange(q, &f.Since, &f.Until)...)
 	if s := q.Get("limit"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > store.MaxIncidentPage {

@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -104,4 +105,27 @@ func knownQuery(method, path string) echo.MiddlewareFunc {
 			return next(c)
 		}
 	}
+}
+
+// timeRange reads the query's since and until (RFC 3339, kept in UTC)
+// into since and until, and returns a problem for each bad one, and for a
+// since not before until.
+func timeRange(q url.Values, since, until *time.Time) []any {
+	var bad []any
+	for _, t := range []struct {
+		name string
+		dst  *time.Time
+	}{{"since", since}, {"until", until}} {
+		if s := q.Get(t.name); s != "" {
+			v, err := time.Parse(time.RFC3339, s)
+			if err != nil {
+				bad = append(bad, fmt.Sprintf("%s: %q is not an RFC 3339 time (e.g. 2026-01-02T15:04:05Z)", t.name, s))
+			}
+			*t.dst = v.UTC()
+		}
+	}
+	if !since.IsZero() && !until.IsZero() && !since.Before(*until) {
+		bad = append(bad, "since: must be before until")
+	}
+	return bad
 }
