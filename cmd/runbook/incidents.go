@@ -71,30 +71,11 @@ func runIncidents(args []string, out, errOut io.Writer) error {
 		}
 		q.Set("since", t.UTC().Format(time.RFC3339))
 	}
-	c := connect()
-	var raw []json.RawMessage
-	for {
-		var page struct {
-			Incidents []json.RawMessage `json:"incidents"`
-			Next      string            `json:"next"`
-		}
-		q.Set("limit", strconv.Itoa(min(*limit-len(raw), maxRunsPage)))
-		if _, err := c.do("GET", "/api/v1/incidents?"+q.Encode(), nil, &page); err != nil {
-			return err
-		}
-		raw = append(raw, page.Incidents...)
-		if len(raw) >= *limit || page.Next == "" {
-			break
-		}
-		q.Set("cursor", page.Next)
-	}
-	if len(raw) > *limit {
-		raw = raw[:*limit]
+	raw, err := connect().pages("/api/v1/incidents", "incidents", q, *limit)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		if raw == nil {
-			raw = []json.RawMessage{}
-		}
 		return printJSON(out, map[string]any{"incidents": raw})
 	}
 	tw := tabwriter.NewWriter(out, 2, 4, 2, ' ', 0)

@@ -84,29 +84,11 @@ func runRuns(args []string, out, errOut io.Writer) error {
 		q.Set(name, t.UTC().Format(time.RFC3339))
 	}
 	c := connect()
-	var raw []json.RawMessage
-	for {
-		var page struct {
-			Runs []json.RawMessage `json:"runs"`
-			Next string            `json:"next"`
-		}
-		q.Set("limit", strconv.Itoa(min(*limit-len(raw), maxRunsPage)))
-		if _, err := c.do("GET", "/api/v1/runs?"+q.Encode(), nil, &page); err != nil {
-			return err
-		}
-		raw = append(raw, page.Runs...)
-		if len(raw) >= *limit || page.Next == "" {
-			break
-		}
-		q.Set("cursor", page.Next)
-	}
-	if len(raw) > *limit {
-		raw = raw[:*limit]
+	raw, err := c.pages("/api/v1/runs", "runs", q, *limit)
+	if err != nil {
+		return err
 	}
 	if *asJSON {
-		if raw == nil {
-			raw = []json.RawMessage{}
-		}
 		return printJSON(out, map[string]any{"runs": raw})
 	}
 	rows := make([]runRow, len(raw))
@@ -209,4 +191,36 @@ func printJSON(out io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	enc.SetEscapeHTML(false)
 	return enc.Encode(v)
+}
+
+// pages reads up to limit items of a paged list: path answers pages with
+// the items under key and the next page's cursor as next.
+func (c *apiClient) pages(path, key string, q url.Values, limit int) ([]json.RawMessage, error) {
+	raw := []json.RawMessage{}
+	for {
+		var page map[string]json.RawMessage
+		q.Set("limit", strconv.Itoa(min(limit-len(raw), maxRunsPage)))
+		if _, err := c.do("GET", path+"?"+q.Encode(), nil, &page); err != nil {
+			return nil, err
+		}
+		var items []json.RawMessage
+		var next string
+		if b := page[key]; len(b) > 0 {
+			if err := json.Unmarshal(b, &items); err != nil {
+				return nil, fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		if b := page["next"]; len(b) > 0 {
+			_ = json.Unmarshal(b, &next)
+		}
+		raw = append(raw, items...)
+		if len(raw) >= limit || next == "" {
+			break
+		}
+		q.Set("cursor", next)
+	}
+	if len(raw) > limit {
+		raw = raw[:limit]
+	}
+	return raw, nil
 }
