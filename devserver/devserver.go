@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -50,6 +51,27 @@ type Server struct {
 
 // Start starts a server and returns once its frontend answers.
 func Start(ctx context.Context, cfg Config) (*Server, error) {
+	// The ports are picked free, then bound by the server a moment later:
+	// another process (or an outgoing connection given the same ephemeral
+	// port) can take one between the two. Temporal then fails, or panics in
+	// its membership layer; a second try picks other ports.
+	var err error
+	for range startAttempts {
+		var s *Server
+		if s, err = startOnce(ctx, cfg); err == nil || !errors.Is(err, errPortTaken) {
+			return s, err
+		}
+	}
+	return nil, err
+}
+
+// startAttempts is how many sets of ports Start tries.
+const startAttempts = 3
+
+// errPortTaken is a start that lost a port it picked.
+var errPortTaken = errors.New("a port the server picked was taken before it bound it")
+
+func startOnce(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if cfg.Namespace == "" {
 		cfg.Namespace = "default"
 	}
@@ -120,7 +142,7 @@ func Start(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
 	}
-	if err := srv.Start(); err != nil {
+	if err := startServer(srv); err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
 	}
 	s := &Server{srv: srv, hostPort: net.JoinHostPort(cfg.IP, fmt.Sprint(cfg.Port)), namespace: cfg.Namespace}
@@ -272,6 +294,33 @@ func serverConfig(cfg Config, sqlCfg *config.SQL, ports []int) *config.Config {
 		Visibility: config.VisibilityArchivalNamespaceDefaults{State: "disabled"},
 	}}
 	return c
+}
+
+// startServer starts srv, turning the panic Temporal's membership layer
+// raises when its port is taken (a nil listener) into errPortTaken.
+func startServer(srv temporal.Server) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			_ = stopQuietly(srv)
+			err = fmt.Errorf("%w: %v", errPortTaken, r)
+		}
+	}()
+	err = srv.Start()
+	if err != nil && strings.Contains(err.Error(), "address already in use") {
+		_ = stopQuietly(srv)
+		err = fmt.Errorf("%w: %v", errPortTaken, err)
+	}
+	return err
+}
+
+// stopQuietly stops a server that did not start, whatever it panics with.
+func stopQuietly(srv temporal.Server) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("stop: %v", r)
+		}
+	}()
+	return srv.Stop()
 }
 
 // freePorts asks the kernel for n free ports on ip.
