@@ -9,8 +9,10 @@ import (
 // given is taken: with a panic.
 type panicky struct{ stopped bool }
 
-func (p *panicky) Start() error { panic("runtime error: invalid memory address or nil pointer dereference") }
-func (p *panicky) Stop() error  { p.stopped = true; panic("stop of a server that did not start") }
+func (p *panicky) Start() error {
+	panic("runtime error: invalid memory address or nil pointer dereference")
+}
+func (p *panicky) Stop() error { p.stopped = true; panic("stop of a server that did not start") }
 
 // A start that loses a port is errPortTaken, which Start tries again with
 // other ports, never a crash of the process.
