@@ -18,6 +18,7 @@ import (
 	"strings"
 
 	commonpb "go.temporal.io/api/common/v1"
+	failurepb "go.temporal.io/api/failure/v1"
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
@@ -33,6 +34,34 @@ const (
 // ErrUnknownKey is a payload encrypted with a key this process does not
 // have.
 var ErrUnknownKey = errors.New("unknown encryption key")
+
+// ErrUndecryptable is a payload encrypted with a key id this process has
+// that does not open with that key: altered, cut short, encrypted with
+// another key under the same id, or not a payload once decrypted.
+var ErrUndecryptable = errors.New("payload does not decrypt")
+
+// ErrorType is the type of the non-retryable application error
+// FailureConverter makes of a failure to decode a payload (ErrUnknownKey,
+// ErrUndecryptable): no attempt can succeed until the keys change.
+const ErrorType = "CodecKey"
+
+// decodeError is a decode failure with a message of its own, whose chain
+// holds its sentinel (and the cause, if any) for errors.Is and errors.As.
+type decodeError struct {
+	msg  string
+	errs []error
+}
+
+func (e *decodeError) Error() string   { return e.msg }
+func (e *decodeError) Unwrap() []error { return e.errs }
+
+func undecryptable(msg string, cause error) error {
+	errs := []error{ErrUndecryptable}
+	if cause != nil {
+		errs = append(errs, cause)
+	}
+	return &decodeError{msg: msg, errs: errs}
+}
 
 // Keys are the configured keys; the first is the one that encrypts.
 type Keys struct {
@@ -167,15 +196,15 @@ func (c *payloadCodec) Decode(in []*commonpb.Payload) ([]*commonpb.Payload, erro
 		}
 		n := aead.NonceSize()
 		if len(p.Data) < n {
-			return nil, fmt.Errorf("codec: payload encrypted with key %q is too short", id)
+			return nil, undecryptable(fmt.Sprintf("codec: payload encrypted with key %q is too short", id), nil)
 		}
 		plain, err := aead.Open(nil, p.Data[:n], p.Data[n:], []byte(id))
 		if err != nil {
-			return nil, fmt.Errorf("codec: payload encrypted with key %q does not decrypt: it was altered or the key file is not that key", id)
+			return nil, undecryptable(fmt.Sprintf("codec: payload encrypted with key %q does not decrypt: it was altered or the key file is not that key", id), err)
 		}
 		var q commonpb.Payload
 		if err := proto.Unmarshal(plain, &q); err != nil {
-			return nil, fmt.Errorf("codec: %w", err)
+			return nil, undecryptable("codec: "+err.Error(), err)
 		}
 		out[i] = &q
 	}
@@ -189,7 +218,36 @@ func (k *Keys) DataConverter() converter.DataConverter {
 
 // FailureConverter moves each failure's message and stack trace into an
 // encrypted payload, so error text (which may quote outputs) is not in
-// the history in plain text either.
+// the history in plain text either. An error whose chain holds
+// ErrUnknownKey or ErrUndecryptable, and no *temporal.ApplicationError,
+// becomes a non-retryable ApplicationError of type ErrorType with the
+// same message first: an activity whose input this worker cannot decrypt
+// fails at its first attempt, whatever its retry policy, instead of being
+// retried by a worker that cannot decrypt it either.
 func (k *Keys) FailureConverter() converter.FailureConverter {
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: k.DataConverter(), EncodeCommonAttributes: true})
+	return failureConverter{temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{DataConverter: k.DataConverter(), EncodeCommonAttributes: true})}
+}
+
+type failureConverter struct {
+	*temporal.DefaultFailureConverter
+}
+
+func (f failureConverter) ErrorToFailure(err error) *failurepb.Failure {
+	return f.DefaultFailureConverter.ErrorToFailure(NonRetryable(err))
+}
+
+// NonRetryable is err as FailureConverter sends it: a failure to decode a
+// payload (ErrUnknownKey, ErrUndecryptable in its chain) that no
+// *temporal.ApplicationError in the chain already classifies becomes a
+// non-retryable ApplicationError of type ErrorType with err's message;
+// any other err is returned as it is.
+func NonRetryable(err error) error {
+	if err == nil || !(errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrUndecryptable)) {
+		return err
+	}
+	var app *temporal.ApplicationError
+	if errors.As(err, &app) {
+		return err
+	}
+	return temporal.NewNonRetryableApplicationError(err.Error(), ErrorType, nil)
 }

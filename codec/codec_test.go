@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 func key(t *testing.T) []byte {
@@ -59,8 +61,23 @@ func TestCodecRotation(t *testing.T) {
 	}
 	bad := &commonpb.Payload{Metadata: p.Metadata, Data: append([]byte(nil), p.Data...)}
 	bad.Data[len(bad.Data)-1] ^= 1
-	if _, err := rotated.Codec().Decode([]*commonpb.Payload{bad}); err == nil || err.Error() != `codec: payload encrypted with key "k1" does not decrypt: it was altered or the key file is not that key` {
+	if _, err := rotated.Codec().Decode([]*commonpb.Payload{bad}); !errors.Is(err, ErrUndecryptable) || errors.Is(err, ErrUnknownKey) || err.Error() != `codec: payload encrypted with key "k1" does not decrypt: it was altered or the key file is not that key` {
 		t.Errorf("altered payload: %v", err)
+	}
+	// Another key under the same id does not open it either.
+	if _, err := keysOf(t, []string{"k1"}, map[string][]byte{"k1": raw["k3"]}).Codec().Decode([]*commonpb.Payload{p}); !errors.Is(err, ErrUndecryptable) || err.Error() != `codec: payload encrypted with key "k1" does not decrypt: it was altered or the key file is not that key` {
+		t.Errorf("another key under the id: %v", err)
+	}
+	short := &commonpb.Payload{Metadata: p.Metadata, Data: p.Data[:5]}
+	if _, err := rotated.Codec().Decode([]*commonpb.Payload{short}); !errors.Is(err, ErrUndecryptable) || err.Error() != `codec: payload encrypted with key "k1" is too short` {
+		t.Errorf("cut-short payload: %v", err)
+	}
+	// Sealed properly, but what is inside is not a payload.
+	aead := rotated.aeads["k1"]
+	nonce := make([]byte, aead.NonceSize())
+	junk := &commonpb.Payload{Metadata: p.Metadata, Data: aead.Seal(nonce, nonce, []byte{0xff, 0xff, 0xff}, []byte("k1"))}
+	if _, err := rotated.Codec().Decode([]*commonpb.Payload{junk}); !errors.Is(err, ErrUndecryptable) || !strings.HasPrefix(err.Error(), "codec: proto:") {
+		t.Errorf("not a payload inside: %v", err)
 	}
 	plain, _ := converter.GetDefaultDataConverter().ToPayload("before encryption")
 	if out, err := rotated.Codec().Decode([]*commonpb.Payload{plain}); err != nil || out[0] != plain {
@@ -77,6 +94,50 @@ func TestFailureMessagesAreEncrypted(t *testing.T) {
 	}
 	if back := k.FailureConverter().FailureToError(f); !strings.Contains(back.Error(), "plaintext-canary") {
 		t.Errorf("failure read back: %v", back)
+	}
+}
+
+// A failure to decode a payload, however wrapped, goes into the history
+// as a non-retryable CodecKey error with its message (encrypted); an
+// application error, or any other error, keeps what it says.
+func TestDecodeFailuresAreNotRetryable(t *testing.T) {
+	raw := map[string][]byte{"k1": key(t), "k2": key(t)}
+	p, err := keysOf(t, []string{"k2"}, raw).DataConverter().ToPayloads("input")
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := keysOf(t, []string{"k1"}, raw)
+	var s string
+	decodeErr := k.DataConverter().FromPayloads(p, &s)
+	if !errors.Is(decodeErr, ErrUnknownKey) {
+		t.Fatalf("decode: %v", decodeErr)
+	}
+	// What the SDK makes of an activity input it cannot decode.
+	wrapped := fmt.Errorf("unable to decode the activity function input payload with error: %w for function name: %v", decodeErr, "log")
+	undecryptable := fmt.Errorf("wrapped: %w", undecryptable(`codec: payload encrypted with key "k1" is too short`, nil))
+	fc := k.FailureConverter()
+	for _, tt := range []struct {
+		err          error
+		typ, message string
+		nonRetryable bool
+	}{
+		{wrapped, ErrorType, `unable to decode the activity function input payload with error: codec: payload encrypted with key "k2", which this process does not have (keys: k1): unknown encryption key for function name: log`, true},
+		{undecryptable, ErrorType, `wrapped: codec: payload encrypted with key "k1" is too short`, true},
+		{temporal.NewApplicationError("retry me", "Mine", decodeErr), "Mine", "retry me", false},
+		{errors.New("plain"), "", "plain", false},
+	} {
+		f := fc.ErrorToFailure(tt.err)
+		if f.GetMessage() != "Encoded failure" || f.GetEncodedAttributes() == nil {
+			t.Errorf("%v: failure in the clear: %v", tt.err, f)
+		}
+		var app *temporal.ApplicationError
+		back := fc.FailureToError(f)
+		if !errors.As(back, &app) || app.Message() != tt.message || app.NonRetryable() != tt.nonRetryable || (tt.typ != "" && app.Type() != tt.typ) {
+			t.Errorf("%v: read back %#v", tt.err, back)
+		}
+	}
+	if NonRetryable(nil) != nil {
+		t.Error("NonRetryable(nil) is not nil")
 	}
 }
 

@@ -67,6 +67,13 @@ func New(c client.Client, opts Options) sdkworker.Worker {
 func Register(r sdkworker.Registry, env *activities.Env) {
 	r.RegisterWorkflowWithOptions(workflows.RunbookWorkflow, workflow.RegisterOptions{Name: workflows.WorkflowName})
 	r.RegisterWorkflowWithOptions(workflows.ScheduleLauncher, workflow.RegisterOptions{Name: workflows.LauncherName})
+	RegisterActions(r, env)
+}
+
+// RegisterActions registers the actions and the secrets check, as
+// Register does, without the workflows: for a worker that runs actions
+// only (sdkworker.Options.DisableWorkflowWorker).
+func RegisterActions(r sdkworker.ActivityRegistry, env *activities.Env) {
 	for name, h := range env.Handlers() {
 		r.RegisterActivityWithOptions(activities.WithAttempt(h), activity.RegisterOptions{Name: name})
 	}
