@@ -20,7 +20,6 @@ import (
 	"go.temporal.io/server/common/authorization"
 	"go.temporal.io/server/common/cluster"
 	"go.temporal.io/server/common/config"
-	"go.temporal.io/server/common/dynamicconfig"
 	"go.temporal.io/server/common/log"
 	"go.temporal.io/server/common/metrics"
 	sqliteplugin "go.temporal.io/server/common/persistence/sql/sqlplugin/sqlite"
@@ -40,6 +39,10 @@ type Config struct {
 	Port int
 	// Logger receives the server's logs; nil discards them.
 	Logger log.Logger
+	// Dynamic sets more of the server's dynamic config (key to value),
+	// over the defaults this package sets; for benchmarks that try
+	// settings.
+	Dynamic map[string]any
 }
 
 // Server is a running Temporal server.
@@ -131,13 +134,7 @@ func startOnce(ctx context.Context, cfg Config) (_ *Server, err error) {
 		temporal.WithLogger(cfg.Logger),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
-		temporal.WithDynamicConfigClient(dynamicconfig.StaticClient{
-			dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key(): []dynamicconfig.ConstrainedValue{{Value: true}},
-			// One partition per task queue, as the CLI's dev server sets it: on
-			// a single host, more partitions only add forwarding delays.
-			dynamicconfig.MatchingNumTaskqueueReadPartitions.Key():  []dynamicconfig.ConstrainedValue{{Value: 1}},
-			dynamicconfig.MatchingNumTaskqueueWritePartitions.Key(): []dynamicconfig.ConstrainedValue{{Value: 1}},
-		}),
+		temporal.WithDynamicConfigClient(dynamicConfig(cfg.Dynamic)),
 	)
 	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
