@@ -56,6 +56,9 @@ type Cluster struct {
 	Temporal, API string
 	// RecordsDB is the runbook records' postgres:// URL.
 	RecordsDB string
+	// CodecKeys is the processes' RUNBOOK_CODEC_KEYS (id=FILE): a client
+	// of Temporal needs codec.ParseKeys of it to read what runs wrote.
+	CodecKeys string
 	// Tokens are bearer tokens by user: admin (admin), oscar (operator),
 	// ann and bob (approver, group board).
 	Tokens                map[string]string
@@ -150,7 +153,8 @@ func Start(ctx context.Context, o Options) (c *Cluster, err error) {
 	if err := os.WriteFile(keyFile, []byte(randomHex(32)+"\n"), 0o600); err != nil {
 		return nil, err
 	}
-	common := append(append([]string{}, o.RunbookEnv...), "RUNBOOK_CODEC_KEYS=k1="+keyFile, "RUNBOOK_NAMESPACE="+Namespace)
+	c.CodecKeys = "k1=" + keyFile
+	common := append(append([]string{}, o.RunbookEnv...), "RUNBOOK_CODEC_KEYS="+c.CodecKeys, "RUNBOOK_NAMESPACE="+Namespace)
 	c.workerEnv = common
 	c.workerArgs = []string{"worker", "--temporal", c.Temporal, "--db", c.RecordsDB}
 	if o.MaxActions > 0 {

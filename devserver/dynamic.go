@@ -1,46 +1,57 @@
 package devserver
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/server/common/dynamicconfig"
 )
 
-// Dynamic is the dynamic config this package sets over Temporal's
-// defaults, keyed by setting name. docs/operations.md lists it (a test
-// holds the two together) for teams that run their own Temporal.
-var Dynamic = map[string]any{
-	dynamicconfig.ForceSearchAttributesCacheRefreshOnRead.Key().String(): true,
-	// One partition per task queue, as the CLI's dev server sets it: on a
-	// single host, more partitions only add forwarding delays.
-	dynamicconfig.MatchingNumTaskqueueReadPartitions.Key().String():  1,
-	dynamicconfig.MatchingNumTaskqueueWritePartitions.Key().String(): 1,
-	// Each history shard reads its task queues at most 20 times a second
-	// by default, sized for clusters of hundreds of shards. On one shard
-	// that limit is the whole server's: every activity and workflow task
-	// waited up to 50 ms for its transfer task to be read (a 10-step
-	// runbook took 550 ms; 70 ms with this).
-	dynamicconfig.TransferProcessorMaxPollRPS.Key().String():   1000,
-	dynamicconfig.TimerProcessorMaxPollRPS.Key().String():      1000,
-	dynamicconfig.VisibilityProcessorMaxPollRPS.Key().String(): 1000,
-	dynamicconfig.OutboundProcessorMaxPollRPS.Key().String():   1000,
-	// A history long poll (a client waiting for a run's result, an update
-	// waiting for its outcome) ends at this interval with no answer, and
-	// the client polls again. The server's history notifier hands each
-	// waiter at most one pending notification and drops the rest, so a
-	// waiter still holding a stale notification misses the run's close and
-	// learns of it only when its poll times out: 20 s by default, about
-	// one run in 200 once dispatch is fast. A short interval bounds that.
-	dynamicconfig.HistoryLongPollExpirationInterval.Key().String(): 200 * time.Millisecond,
+// Setting is one value of Temporal's dynamic config this package sets over
+// the server's defaults, and why.
+type Setting struct {
+	Key   string
+	Value any
+	Why   string
 }
 
-// dynamicConfig is the server's dynamic config: Dynamic, then extra over it.
+// Settings are the embedded server's dynamic config; docs/operations.md
+// lists them (SettingsMarkdown; a test holds the two together).
+var Settings = []Setting{
+	{"system.forceSearchAttributesCacheRefreshOnRead", true,
+		"a search attribute registered at start is usable at once, as in Temporal's own test server"},
+	{"matching.numTaskqueueReadPartitions", 1,
+		"one partition per task queue, as the Temporal CLI's dev server sets it: on a single host more partitions only add forwarding delays"},
+	{"matching.numTaskqueueWritePartitions", 1, "the same, for writes"},
+	{"history.transferProcessorMaxPollRPS", 1000,
+		"a history shard reads its transfer tasks (an activity or workflow task to hand to a worker) at most 20 times a second by default, a rate sized for clusters of hundreds of shards; on one shard it is the whole server's, and each task waited up to 50 ms to be read: a 10-step runbook took 550 ms, 70 ms with this"},
+	{"history.timerProcessorMaxPollRPS", 1000, "the same for timers: retry backoffs, timeouts, `sleep`"},
+	{"history.visibilityProcessorMaxPollRPS", 1000, "the same for the list of runs Temporal keeps"},
+	{"history.outboundProcessorMaxPollRPS", 1000, "the same for outbound calls"},
+	{"history.longPollExpirationInterval", 200 * time.Millisecond,
+		"a client waiting for a run's result long-polls its history; the server hands each waiter at most one pending notification and drops the next, so a waiter that has not yet taken one misses the run's close and learns of it only when its poll expires, 20 s by default (about one run in 200 once dispatch is fast); this bounds that wait"},
+}
+
+// SettingsMarkdown is the table of Settings docs/operations.md holds.
+func SettingsMarkdown() string {
+	var b strings.Builder
+	b.WriteString("| setting | value | why |\n|---|---|---|\n")
+	for _, s := range Settings {
+		fmt.Fprintf(&b, "| `%s` | `%v` | %s |\n", s.Key, s.Value, s.Why)
+	}
+	return b.String()
+}
+
+// dynamicConfig is the server's dynamic config: Settings, then extra over
+// them.
 func dynamicConfig(extra map[string]any) dynamicconfig.StaticClient {
 	dc := dynamicconfig.StaticClient{}
-	for _, m := range []map[string]any{Dynamic, extra} {
-		for k, v := range m {
-			dc[dynamicconfig.MakeKey(k)] = []dynamicconfig.ConstrainedValue{{Value: v}}
-		}
+	for _, s := range Settings {
+		dc[dynamicconfig.MakeKey(s.Key)] = []dynamicconfig.ConstrainedValue{{Value: s.Value}}
+	}
+	for k, v := range extra {
+		dc[dynamicconfig.MakeKey(k)] = []dynamicconfig.ConstrainedValue{{Value: v}}
 	}
 	return dc
 }

@@ -8,9 +8,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"net"
@@ -18,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +23,7 @@ import (
 
 	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/bench/benchenv"
+	"github.com/opsrunbook/runbook/bench/benchrun"
 	"github.com/opsrunbook/runbook/server"
 	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
@@ -96,7 +94,7 @@ func run(n, steps, rounds int, dsn string) error {
 		return err
 	}
 	name := fmt.Sprintf("load-%d", time.Now().UnixNano())
-	if err := register(base, token, name, steps); err != nil {
+	if err := benchrun.Register(base, token, name, "log", steps); err != nil {
 		return err
 	}
 	v, err := st.Runbook(name, 0)
@@ -116,7 +114,7 @@ func run(n, steps, rounds int, dsn string) error {
 			return id, err
 		}},
 		{"HTTP API", func(ctx context.Context, i int) (string, error) {
-			return start(ctx, httpc, base, token, name)
+			return benchrun.Trigger(ctx, httpc, base, token, name)
 		}},
 	}
 
@@ -143,7 +141,7 @@ func run(n, steps, rounds int, dsn string) error {
 		bs := results[i]
 		slices.SortFunc(bs, func(a, b burst) int { return int(a.rps*1000 - b.rps*1000) })
 		med := bs[len(bs)/2]
-		f := fig{ms(pct(med.latency, 50)), ms(pct(med.latency, 99)), med.rps}
+		f := fig{benchrun.Ms(benchrun.Pct(med.latency, 50)), benchrun.Ms(benchrun.Pct(med.latency, 99)), med.rps}
 		figs = append(figs, f)
 		fmt.Printf("%-26s %12.1fms %12.1fms %10.1f\n", k.name, f.p50, f.p99, f.rps)
 	}
@@ -181,50 +179,3 @@ func fire(ctx context.Context, c client.Client, k contender, n int) (burst, erro
 	slices.Sort(lat)
 	return burst{latency: lat, rps: float64(n) / elapsed.Seconds()}, nil
 }
-
-func register(base, token, name string, steps int) error {
-	var b strings.Builder
-	fmt.Fprintf(&b, "apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: %s}\nspec:\n  params: [{name: n, type: int, default: 1}]\n  steps:\n", name)
-	for i := range steps {
-		fmt.Fprintf(&b, "    - {id: s%d, action: log, with: {message: \"step %d of run ${{ run.id }}\"}}\n", i, i)
-	}
-	req, _ := http.NewRequest("POST", base+"/api/v1/runbooks", strings.NewReader(b.String()))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		return fmt.Errorf("register: HTTP %d", resp.StatusCode)
-	}
-	return nil
-}
-
-// start posts one run and returns its id; anything but 201 is an error.
-func start(ctx context.Context, c *http.Client, base, token, name string) (string, error) {
-	body, _ := json.Marshal(map[string]any{"params": map[string]any{"n": 2}})
-	req, _ := http.NewRequestWithContext(ctx, "POST", base+"/api/v1/runbooks/"+name+"/runs", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	resp, err := c.Do(req)
-	if err != nil {
-		return "", err
-	}
-	defer resp.Body.Close()
-	var out struct {
-		ID    string `json:"id"`
-		Error string `json:"error"`
-	}
-	_ = json.NewDecoder(resp.Body).Decode(&out)
-	if resp.StatusCode != http.StatusCreated {
-		return "", fmt.Errorf("HTTP %d: %s", resp.StatusCode, out.Error)
-	}
-	return out.ID, nil
-}
-
-func pct(d []time.Duration, p int) time.Duration {
-	i := (len(d)*p + 99) / 100
-	return d[max(0, min(len(d)-1, i-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

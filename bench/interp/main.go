@@ -21,6 +21,7 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 
 	"github.com/opsrunbook/runbook/bench/benchenv"
+	"github.com/opsrunbook/runbook/bench/benchrun"
 	"github.com/opsrunbook/runbook/plan"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -28,8 +29,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/opsrunbook/runbook/activities"
-	"github.com/opsrunbook/runbook/runbooks"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -60,6 +59,9 @@ func main() {
 	runs := flag.Int("runs", 200, "sequential runs for latency")
 	concurrent := flag.Int("concurrent", 500, "concurrent runs for throughput")
 	profile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	soakRuns := flag.Int("soak", 0, "instead of the comparison, run this many runbook runs and report their latency and every stall")
+	soakConcurrent := flag.Int("soak-concurrent", 1, "runs in flight at once during -soak")
+	stall := flag.Duration("stall", time.Second, "a -soak run slower than this is a stall, reported with the longest gap in its history")
 	flag.Parse()
 	if *profile != "" {
 		f, err := os.Create(*profile)
@@ -73,7 +75,11 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	if err := run(*steps, *runs, *concurrent); err != nil {
+	do := func() error { return run(*steps, *runs, *concurrent) }
+	if *soakRuns > 0 {
+		do = func() error { return soak(*steps, *soakRuns, *soakConcurrent, *stall) }
+	}
+	if err := do(); err != nil {
 		fmt.Fprintln(os.Stderr, "interp:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
@@ -91,7 +97,7 @@ func run(steps, runs, concurrent int) error {
 	defer env.Stop()
 	c := env.Client
 
-	plan, err := benchPlan(steps)
+	plan, err := benchrun.Plan(steps)
 	if err != nil {
 		return err
 	}
@@ -156,7 +162,7 @@ func run(steps, runs, concurrent int) error {
 		if err != nil {
 			return err
 		}
-		f := figures{ms(pct(lat, 50)), ms(pct(lat, 99)), rps, float64(events) / float64(steps)}
+		f := figures{benchrun.Ms(benchrun.Pct(lat, 50)), benchrun.Ms(benchrun.Pct(lat, 99)), rps, float64(events) / float64(steps)}
 		all = append(all, f)
 		fmt.Printf("%-32s %7.1fms %7.1fms %12.1f %14.1f\n", k.name, f.p50, f.p99, f.rps, f.events)
 	}
@@ -167,16 +173,6 @@ func run(steps, runs, concurrent int) error {
 		fmt.Printf("%-32s latency p50 ratio %.2f, p99 ratio %.2f, throughput ratio %.2f\n", k.name, f.p50/base.p50, f.p99/base.p99, f.rps/base.rps)
 	}
 	return nil
-}
-
-func benchPlan(n int) (*plan.Plan, error) {
-	var b strings.Builder
-	b.WriteString("apiVersion: runbook/v1\nkind: Runbook\nmetadata: {name: bench}\nspec:\n  steps:\n")
-	for i := range n {
-		fmt.Fprintf(&b, "    - {id: s%d, action: log, with: {message: \"step %d\"}}\n", i, i)
-	}
-	p, _, err := runbooks.Build("bench.yaml", []byte(b.String()), runbooks.Options{Actions: activities.Catalog()})
-	return p, err
 }
 
 func once(ctx context.Context, c client.Client, k contender, id string) (time.Duration, error) {
@@ -227,13 +223,6 @@ func historyLength(ctx context.Context, c client.Client, id string) (int, error)
 	}
 	return n, nil
 }
-
-func pct(d []time.Duration, p int) time.Duration {
-	i := (len(d)*p + 99) / 100
-	return d[max(0, min(len(d)-1, i-1))]
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func slug(s string) string {
 	return strings.Map(func(r rune) rune {
