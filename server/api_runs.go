@@ -127,7 +127,11 @@ func (a *API) startRun(c echo.Context) error {
 		// asking the run costs a workflow task (most of a start's time).
 		view[0] = a.runView(c, run)
 	}
-	a.withHashes(view)
+	if run.Version == v.Version {
+		view[0].VersionHash = v.Hash
+	} else {
+		a.withHashes(view)
+	}
 	return c.JSON(status, view[0])
 }
 
@@ -184,7 +188,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 		return nil, 0, err
 	}
 	now := time.Now().UTC().Truncate(time.Microsecond) // what Postgres keeps, so a retried start sends the same time
-	exceptions, err := a.freezeGate(p, o, now)
+	exceptions, err := freezeCheck(settings.Freezes, p, o, now) // the freezes the run will get
 	if err != nil {
 		return nil, 0, err
 	}

@@ -26,6 +26,11 @@ func (a *API) freezeGate(p *plan.Plan, o origin, now time.Time) ([]plan.FreezeEx
 	if err != nil {
 		return nil, err
 	}
+	return freezeCheck(freezes, p, o, now)
+}
+
+// freezeCheck is freezeGate with the freezes read.
+func freezeCheck(freezes []*plan.Freeze, p *plan.Plan, o origin, now time.Time) ([]plan.FreezeException, error) {
 	var out []plan.FreezeException
 	for _, f := range freezes {
 		if !f.Selects(p.Name, p.Labels) {

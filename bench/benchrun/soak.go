@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +31,8 @@ type SoakResult struct {
 	Latency []time.Duration
 	Elapsed time.Duration
 	Stalls  []string
+	// Last is the workflow id of the run started last.
+	Last string
 }
 
 // Run runs the soak with c, printing progress every 1,000 runs and each
@@ -83,7 +87,8 @@ func (s Soak) Run(ctx context.Context, c client.Client, w io.Writer) (SoakResult
 	if firstErr != nil {
 		return SoakResult{}, firstErr
 	}
-	return SoakResult{Latency: Sorted(lat), Elapsed: time.Since(began), Stalls: stalls}, nil
+	last := fmt.Sprintf("soak-%d-%d", began.UnixNano(), s.Runs-1)
+	return SoakResult{Latency: Sorted(lat), Elapsed: time.Since(began), Stalls: stalls, Last: last}, nil
 }
 
 // Print writes the result's figures and stalls.
@@ -130,4 +135,44 @@ func WhereTimeWent(ctx context.Context, c client.Client, id string, began, start
 	return fmt.Sprintf("start RPC %s, history span %s, result %s after the last event; %s",
 		r(started.Sub(began)), r(prev.GetEventTime().AsTime().Sub(first.GetEventTime().AsTime())),
 		r(ended.Sub(prev.GetEventTime().AsTime())), where)
+}
+
+// Breakdown is where a run's time went between its history's events: for
+// each pair of consecutive event types, their count and the mean time
+// between them, largest total first.
+func Breakdown(ctx context.Context, c client.Client, id string) string {
+	it := c.GetWorkflowHistory(ctx, id, "", false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
+	type agg struct {
+		n     int
+		total time.Duration
+	}
+	by := map[string]*agg{}
+	var order []string
+	var prev *historypb.HistoryEvent
+	for it.HasNext() {
+		e, err := it.Next()
+		if err != nil {
+			return err.Error()
+		}
+		if prev != nil {
+			k := short(prev.GetEventType()) + " → " + short(e.GetEventType())
+			if by[k] == nil {
+				by[k] = &agg{}
+				order = append(order, k)
+			}
+			by[k].n++
+			by[k].total += e.GetEventTime().AsTime().Sub(prev.GetEventTime().AsTime())
+		}
+		prev = e
+	}
+	slices.SortStableFunc(order, func(a, b string) int { return int(by[b].total - by[a].total) })
+	var b strings.Builder
+	for _, k := range order {
+		fmt.Fprintf(&b, "  %-52s %3d × %6.1fms\n", k, by[k].n, Ms(by[k].total/time.Duration(by[k].n)))
+	}
+	return b.String()
+}
+
+func short(t enumspb.EventType) string {
+	return strings.TrimPrefix(t.String(), "EVENT_TYPE_")
 }

@@ -14,10 +14,12 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -68,6 +70,14 @@ func run(bin, pg string, steps, soakRuns int, stall time.Duration, rates string,
 		return err
 	}
 	defer c.Close()
+	// Ctrl-C stops the processes and drops the databases, as the end does.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sig
+		c.Close()
+		os.Exit(130)
+	}()
 	keys, err := codec.ParseKeys(c.CodecKeys)
 	if err != nil {
 		return err
@@ -96,7 +106,7 @@ func run(bin, pg string, steps, soakRuns int, stall time.Duration, rates string,
 			return err
 		}
 		res.Print(os.Stdout, stall)
-		fmt.Println()
+		fmt.Printf("where the last run's time went:\n%s\n", benchrun.Breakdown(ctx, tc, res.Last))
 	}
 
 	httpc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 200}}

@@ -40,5 +40,6 @@ func soak(steps, n, c int, stall time.Duration) error {
 	}
 	fmt.Println()
 	res.Print(os.Stdout, stall)
+	fmt.Printf("where the last run's time went:\n%s", benchrun.Breakdown(ctx, env.Client, res.Last))
 	return nil
 }
