@@ -187,7 +187,7 @@ func (a *API) start(c echo.Context, p *plan.Plan, version int, params map[string
 	if err != nil {
 		return nil, 0, err
 	}
-	now := time.Now().UTC().Truncate(time.Microsecond) // what Postgres keeps, so a retried start sends the same time
+	now := time.Now().UTC().Truncate(time.Microsecond)          // what Postgres keeps, so a retried start sends the same time
 	exceptions, err := freezeCheck(settings.Freezes, p, o, now) // the freezes the run will get
 	if err != nil {
 		return nil, 0, err
