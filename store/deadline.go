@@ -31,6 +31,7 @@ func (s *Store) SetQueryTimeout(d time.Duration) { s.shared.timeoutNS.Store(int6
 func (s *Store) WithContext(ctx context.Context) *Store {
 	c := *s
 	c.db = s.db.WithContext(ctx)
+	c.reads = s.reads.WithContext(ctx)
 	return &c
 }
 
@@ -62,7 +63,7 @@ type deadline struct {
 // inside a transaction has the transaction's), and types the errors of a database that did not answer.
 // Row and Rows hand open rows back to the caller, so they are not bounded
 // here: the store calls them only inside transactions.
-func (s *Store) registerDeadlines() error {
+func (s *Store) registerDeadlines(db *gorm.DB) error {
 	before := func(db *gorm.DB) {
 		ctx := db.Statement.Context
 		d := s.shared.timeout()
@@ -88,7 +89,7 @@ func (s *Store) registerDeadlines() error {
 	type registrar interface {
 		Register(name string, fn func(*gorm.DB)) error
 	}
-	cb := s.db.Callback()
+	cb := db.Callback()
 	for _, r := range [][2]registrar{
 		{cb.Create().Before("*"), cb.Create().After("*")},
 		{cb.Query().Before("*"), cb.Query().After("*")},

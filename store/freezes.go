@@ -63,7 +63,7 @@ func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created, c
 // Freezes are the registered freezes, by name.
 func (s *Store) Freezes() ([]Freeze, error) {
 	var out []Freeze
-	return out, s.db.Order("name").Find(&out).Error
+	return out, s.reads.Order("name").Find(&out).Error
 }
 
 // FreezeNamed is one freeze, or ErrNotFound.

@@ -77,7 +77,7 @@ func VersionHash(p *plan.Plan) string {
 
 // Runbook returns a runbook's version; version 0 means the latest.
 func (s *Store) Runbook(name string, version int) (*RunbookVersion, error) {
-	q := s.db.Where("name = ?", name)
+	q := s.reads.Where("name = ?", name)
 	if version > 0 {
 		q = q.Where("version = ?", version)
 	}

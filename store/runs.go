@@ -242,7 +242,7 @@ func (s *Store) VersionHashes(runs []Run) (map[string]string, error) {
 	}
 	for name, versions := range byName {
 		var vs []RunbookVersion
-		if err := s.db.Select("name", "version", "hash").Where("name = ? AND version IN ?", name, versions).Find(&vs).Error; err != nil {
+		if err := s.reads.Select("name", "version", "hash").Where("name = ? AND version IN ?", name, versions).Find(&vs).Error; err != nil {
 			return nil, err
 		}
 		for _, v := range vs {

@@ -8,6 +8,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,9 +27,17 @@ var ErrNotFound = errors.New("not found")
 
 // Store is the engine's database.
 type Store struct {
-	db     *gorm.DB
+	db *gorm.DB
+	// reads serves reads outside transactions: on SQLite a pool of its own
+	// (WAL lets readers run beside the one writer, and a burst of starts
+	// otherwise queued every read behind every write on one connection);
+	// on Postgres db itself.
+	reads  *gorm.DB
 	shared *shared
 }
+
+// ReadConns is how many connections SQLite's read pool holds.
+const ReadConns = 4
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
 // file path. It creates or migrates the tables.
@@ -55,10 +64,18 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{db: db, shared: &shared{}}
+	s := &Store{db: db, reads: db, shared: &shared{}}
 	s.SetQueryTimeout(DefaultQueryTimeout)
 	side := db
 	if dial.Name() == "sqlite" {
+		if s.reads, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn) + "&_pragma=query_only(1)"}, config); err != nil {
+			sqlDB.Close()
+			return nil, fmt.Errorf("store: open: %w", err)
+		}
+		if readDB, err := s.reads.DB(); err == nil {
+			readDB.SetMaxOpenConns(ReadConns)
+			readDB.SetMaxIdleConns(ReadConns)
+		}
 		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
 		if side, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}, config); err != nil {
 			sqlDB.Close()
@@ -75,7 +92,10 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	}
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
-	err = s.registerDeadlines()
+	err = s.registerDeadlines(s.db)
+	if err == nil && s.reads != s.db {
+		err = s.registerDeadlines(s.reads)
+	}
 	if err == nil {
 		err = addLastSeq(db)
 	}
@@ -134,6 +154,11 @@ func (s *Store) Close() error {
 			sideDB.Close()
 		}
 	}
+	if s.reads != s.db {
+		if readDB, err := s.reads.DB(); err == nil {
+			readDB.Close()
+		}
+	}
 	sqlDB, err := s.db.DB()
 	if err != nil {
 		return err
@@ -146,4 +171,14 @@ func notFound(err error) error {
 		return ErrNotFound
 	}
 	return err
+}
+
+// Stats are the connection pool's figures: how often and how long
+// statements waited for a connection.
+func (s *Store) Stats() sql.DBStats {
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return sql.DBStats{}
+	}
+	return sqlDB.Stats()
 }

@@ -218,7 +218,7 @@ func auditToken(tx *gorm.DB, actor, action string, t *Token) error {
 // once, with ErrTokenExpired or ErrTokenRevoked.
 func (s *Store) Authenticate(secret string) (*Identity, error) {
 	var t Token
-	if err := s.db.Where("hash = ?", hashToken(secret)).First(&t).Error; err != nil {
+	if err := s.reads.Where("hash = ?", hashToken(secret)).First(&t).Error; err != nil {
 		if errors.Is(notFound(err), ErrNotFound) {
 			return nil, ErrBadToken
 		}

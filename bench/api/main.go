@@ -125,6 +125,7 @@ func run(n, steps, rounds int, dsn string) error {
 		}
 	}
 	results := make([][]burst, len(contenders))
+	before := st.Stats()
 	for range rounds {
 		for i, k := range contenders {
 			b, err := fire(ctx, c, k, n)
@@ -134,6 +135,7 @@ func run(n, steps, rounds int, dsn string) error {
 			results[i] = append(results[i], b)
 		}
 	}
+	after := st.Stats()
 	fmt.Printf("%-26s %14s %14s %10s\n", "", "trigger p50", "trigger p99", "runs/s")
 	type fig struct{ p50, p99, rps float64 }
 	var figs []fig
@@ -145,7 +147,10 @@ func run(n, steps, rounds int, dsn string) error {
 		figs = append(figs, f)
 		fmt.Printf("%-26s %12.1fms %12.1fms %10.1f\n", k.name, f.p50, f.p99, f.rps)
 	}
-	fmt.Printf("\nHTTP API / Temporal directly: trigger p50 ratio %.2f, p99 ratio %.2f, throughput ratio %.2f\n",
+	waits := after.WaitCount - before.WaitCount
+	fmt.Printf("\nrecords' connection pool during the API's bursts: %d waits for a connection, %.1fms per trigger on average\n",
+		waits, benchrun.Ms(after.WaitDuration-before.WaitDuration)/float64(rounds*n))
+	fmt.Printf("HTTP API / Temporal directly: trigger p50 ratio %.2f, p99 ratio %.2f, throughput ratio %.2f\n",
 		figs[1].p50/figs[0].p50, figs[1].p99/figs[0].p99, figs[1].rps/figs[0].rps)
 	return nil
 }
