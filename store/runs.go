@@ -41,19 +41,12 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 	}
 	entry := AuditRecord{Actor: r.Starter(), Action: ActionRunStart, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
 		Detail: RunStartDetail{Version: r.Version, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy, TriggerDetail: r.TriggerDetail}}
-	err = s.transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(r).Error; err != nil {
-			return err
-		}
-		if r.RerunOf != "" {
-			rerun := AuditRecord{Actor: r.Starter(), Action: ActionRunRerun, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
-				Detail: RerunDetail{Of: r.RerunOf, From: r.RerunFrom, Version: r.Version, Reason: r.RerunReason}}
-			if err := appendAudit(tx, rerun); err != nil {
-				return err
-			}
-		}
-		return appendAudit(tx, entry)
-	})
+	audits := []AuditRecord{entry}
+	if r.RerunOf != "" {
+		audits = []AuditRecord{{Actor: r.Starter(), Action: ActionRunRerun, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
+			Detail: RerunDetail{Of: r.RerunOf, From: r.RerunFrom, Version: r.Version, Reason: r.RerunReason}}, entry}
+	}
+	err = s.insertRun(r, audits)
 	if err != nil {
 		if r.IdempotencyKey != nil {
 			if existing, kerr := s.runByKey(*r.IdempotencyKey); kerr == nil {

@@ -112,6 +112,9 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
+	if dial.Name() == "sqlite" {
+		s.startRunBatch()
+	}
 	return s, nil
 }
 
@@ -148,6 +151,9 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close waits for the last-use writer and closes the database.
 func (s *Store) Close() error {
+	if s.shared.runs != nil {
+		s.shared.runs.stop()
+	}
 	s.shared.lastUse.wait()
 	if side := s.shared.lastUse.db; side != s.db {
 		if sideDB, err := side.DB(); err == nil {
@@ -173,12 +179,22 @@ func notFound(err error) error {
 	return err
 }
 
-// Stats are the connection pool's figures: how often and how long
-// statements waited for a connection.
+// Stats are the connection pools' figures, the writer's and the reads'
+// together: how often and how long statements waited for a connection.
 func (s *Store) Stats() sql.DBStats {
-	sqlDB, err := s.db.DB()
-	if err != nil {
-		return sql.DBStats{}
+	var out sql.DBStats
+	for _, db := range []*gorm.DB{s.db, s.reads} {
+		sqlDB, err := db.DB()
+		if err != nil {
+			continue
+		}
+		st := sqlDB.Stats()
+		out.WaitCount += st.WaitCount
+		out.WaitDuration += st.WaitDuration
+		out.OpenConnections += st.OpenConnections
+		if s.reads == s.db {
+			break
+		}
 	}
-	return sqlDB.Stats()
+	return out
 }
