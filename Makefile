@@ -5,7 +5,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 WORKFLOWCHECK := go.temporal.io/sdk/contrib/tools/workflowcheck@v0.6.0
 FUZZTIME    ?= 30s
 
-.PHONY: build test lint dev cluster bench fuzz docs check-docs
+.PHONY: build test lint dev cluster bench bench-cluster fuzz docs check-docs
 
 build:
 	$(GO) build -o $(BIN) ./cmd/runbook
@@ -39,6 +39,11 @@ bench:
 	$(GO) test -run='^$$' -bench=. -benchmem ./bench/...
 	$(GO) run ./bench/interp -steps 10 -runs 200 -concurrent 500
 	$(GO) run ./bench/api -triggers 200 -steps 5
+
+# bench-cluster measures the production topology (`make cluster`'s, on the
+# local PostgreSQL): dispatch latency and sustained starts through the API.
+bench-cluster: build
+	$(GO) run ./bench/cluster -runbook $(BIN)
 
 fuzz:
 	$(GO) test -run='^$$' -fuzz=FuzzBuild -fuzztime=$(FUZZTIME) -fuzzminimizetime=5s ./runbooks
