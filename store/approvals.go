@@ -1,0 +1,108 @@
+package store
+
+import (
+	"time"
+)
+
+// Statuses of timeline entries the approvals list reads (those of
+// workflows; the store does not import the interpreter).
+const (
+	StepWaitingApproval = "waiting-approval"
+	StepWaitingDecision = "waiting-decision"
+	StepRunning         = "running"
+	StepKindRunbook     = "runbook"
+)
+
+// WaitingStep is a timeline entry of a running run that waits for people
+// (an approval's votes, a decision), or a sub-runbook step still running
+// (whose child run may wait), with what of its run the approvals list
+// needs.
+type WaitingStep struct {
+	// The entry (Outputs left out).
+	RunID     string
+	StepID    string
+	Item      int
+	Loop      string
+	Phase     string
+	Kind      string
+	Status    string
+	Attempts  int
+	StartedAt *time.Time
+	EndedAt   *time.Time
+	Error     string
+	ErrorType string
+	Detail    []byte
+	// Its run.
+	Runbook     string
+	Version     int
+	StartedBy   string
+	TriggeredBy string
+	Exceptions  []byte
+	CreatedAt   time.Time
+}
+
+// Event is the entry as a step record.
+func (w *WaitingStep) Event() StepEvent {
+	return StepEvent{RunID: w.RunID, StepID: w.StepID, Item: w.Item, Loop: w.Loop, Phase: w.Phase, Kind: w.Kind, Status: w.Status,
+		Attempts: w.Attempts, StartedAt: w.StartedAt, EndedAt: w.EndedAt, Error: w.Error, ErrorType: w.ErrorType, Detail: w.Detail}
+}
+
+// Run is the entry's run, as much of its record as the list needs.
+func (w *WaitingStep) Run() Run {
+	return Run{ID: w.RunID, Runbook: w.Runbook, Version: w.Version, Status: StatusRunning, StartedBy: w.StartedBy,
+		TriggeredBy: w.TriggeredBy, Exceptions: w.Exceptions, CreatedAt: w.CreatedAt}
+}
+
+// WaitingSteps lists, in one query over the step records, the entries of
+// every run recorded as running (or waiting for a decision) that wait for
+// approval or a decision, or are sub-runbook steps still running: runs
+// newest first (as Runs lists them), each run's entries in timeline order.
+// There is no limit: a run parked on an approval is listed however many
+// runs are running. The records are what the syncer (and the API, after a
+// vote) last wrote of each run.
+func (s *Store) WaitingSteps() ([]WaitingStep, error) {
+	var out []WaitingStep
+	err := s.db.Table("runs").
+		Select(`step_events.run_id, step_events.step_id, step_events.item, step_events.loop, step_events.phase, step_events.kind,
+			step_events.status, step_events.attempts, step_events.started_at, step_events.ended_at, step_events.error,
+			step_events.error_type, step_events.detail, runs.runbook, runs.version, runs.started_by, runs.triggered_by,
+			runs.exceptions, runs.created_at`).
+		Joins("JOIN step_events ON step_events.run_id = runs.id").
+		Where("runs.status IN ?", LiveStatuses).
+		Where("step_events.status IN ? OR (step_events.kind = ? AND step_events.status = ?)",
+			[]string{StepWaitingApproval, StepWaitingDecision}, StepKindRunbook, StepRunning).
+		Order("runs.created_at DESC, runs.id DESC, step_events.id").
+		Scan(&out).Error
+	return out, err
+}
+
+// UnrecordedRunning lists up to limit runs recorded as running that have
+// no step records yet (the syncer has not written their timeline: just
+// started), newest first, and whether there were more.
+func (s *Store) UnrecordedRunning(limit int) ([]Run, bool, error) {
+	var out []Run
+	err := s.db.Where("status IN ?", LiveStatuses).
+		Where("NOT EXISTS (SELECT 1 FROM step_events WHERE step_events.run_id = runs.id)").
+		Order("created_at DESC, id DESC").Limit(limit + 1).Find(&out).Error
+	if err != nil {
+		return nil, false, err
+	}
+	more := len(out) > limit
+	if more {
+		out = out[:limit]
+	}
+	return out, more, nil
+}
+
+// CountWaiting counts the timeline entries waiting for approval of
+// running runs of runbook (all runbooks: "").
+func (s *Store) CountWaiting(runbook string) (int, error) {
+	var n int64
+	q := s.db.Table("runs").Joins("JOIN step_events ON step_events.run_id = runs.id").
+		Where("runs.status IN ? AND step_events.status = ?", LiveStatuses, StepWaitingApproval)
+	if runbook != "" {
+		q = q.Where("runs.runbook = ?", runbook)
+	}
+	err := q.Count(&n).Error
+	return int(n), err
+}
