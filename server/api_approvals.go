@@ -9,7 +9,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -340,12 +339,12 @@ func (a *API) listApprovals(c echo.Context) error {
 		return err
 	}
 	type entry struct {
-		at time.Time // the run's start, for the order
-		id string
-		w  waitingApproval
-		r  *store.Run
+		w waitingApproval
+		r *store.Run
 	}
-	var entries []entry
+	// The records' entries come newest run first; a run's child runs'
+	// entries take its place.
+	entries := make([]entry, 0, len(rows))
 	plans := map[string]*plan.Plan{}
 	type runPlan struct {
 		r *store.Run
@@ -366,16 +365,18 @@ func (a *API) listApprovals(c echo.Context) error {
 		}
 		s := stepState(w.Event())
 		if s.Status == workflows.StatusWaitingApproval || s.Status == workflows.StatusWaitingDecision {
-			entries = append(entries, entry{r.CreatedAt, r.ID, waitingApproval{run: r.ID, plan: p, step: s}, r})
+			entries = append(entries, entry{waitingApproval{run: r.ID, plan: p, step: s}, r})
 			continue
 		}
 		// A running sub-runbook step: its child run's own timeline.
 		if ps := p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
 			for _, cw := range a.waitingIn(ctx, workflows.ChildID(r.ID, s.ID, s.Item), nil, ps.Runbook.Plan, 1) {
-				entries = append(entries, entry{r.CreatedAt, r.ID, cw, r})
+				entries = append(entries, entry{cw, r})
 			}
 		}
 	}
+	// Runs not recorded yet, newest first too: merged in.
+	var fresh []entry
 	for i := range unrecorded {
 		r := &unrecorded[i]
 		p := a.planOf(plans, r)
@@ -383,17 +384,25 @@ func (a *API) listApprovals(c echo.Context) error {
 			continue
 		}
 		for _, w := range a.waitingIn(ctx, r.ID, r, p, 0) {
-			entries = append(entries, entry{r.CreatedAt, r.ID, w, r})
+			fresh = append(fresh, entry{w, r})
 		}
 	}
-	// Newest run first, as the records list them; a run's entries in its
-	// timeline's order (the sort is stable).
-	slices.SortStableFunc(entries, func(x, y entry) int {
-		if c := y.at.Compare(x.at); c != 0 {
-			return c
+	newer := func(x, y *store.Run) bool { // x is listed before y
+		c := x.CreatedAt.Compare(y.CreatedAt)
+		return c > 0 || c == 0 && x.ID > y.ID
+	}
+	if len(fresh) > 0 {
+		merged := make([]entry, 0, len(entries)+len(fresh))
+		i, j := 0, 0
+		for i < len(entries) || j < len(fresh) {
+			if j == len(fresh) || i < len(entries) && newer(entries[i].r, fresh[j].r) {
+				merged, i = append(merged, entries[i]), i+1
+			} else {
+				merged, j = append(merged, fresh[j]), j+1
+			}
 		}
-		return strings.Compare(y.id, x.id)
-	})
+		entries = merged
+	}
 	out := make([]pendingApproval, 0, len(entries))
 	for _, e := range entries {
 		if pa, mine := pendingOf(id, e.r, e.w); mine || !mineOnly {

@@ -1,7 +1,13 @@
 package store
 
 import (
+	"cmp"
+	"database/sql"
+	"slices"
+	"strings"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Statuses of timeline entries the approvals list reads (those of
@@ -18,17 +24,14 @@ const (
 // (whose child run may wait), with what of its run the approvals list
 // needs.
 type WaitingStep struct {
-	// The entry (Outputs left out).
+	// The entry: its columns the list reads (not its times, attempts or
+	// outputs).
 	RunID     string
 	StepID    string
 	Item      int
 	Loop      string
-	Phase     string
 	Kind      string
 	Status    string
-	Attempts  int
-	StartedAt *time.Time
-	EndedAt   *time.Time
 	Error     string
 	ErrorType string
 	Detail    []byte
@@ -39,12 +42,13 @@ type WaitingStep struct {
 	TriggeredBy string
 	Exceptions  []byte
 	CreatedAt   time.Time
+	order       int64 // the entry's place in its run's timeline
 }
 
 // Event is the entry as a step record.
 func (w *WaitingStep) Event() StepEvent {
-	return StepEvent{RunID: w.RunID, StepID: w.StepID, Item: w.Item, Loop: w.Loop, Phase: w.Phase, Kind: w.Kind, Status: w.Status,
-		Attempts: w.Attempts, StartedAt: w.StartedAt, EndedAt: w.EndedAt, Error: w.Error, ErrorType: w.ErrorType, Detail: w.Detail}
+	return StepEvent{RunID: w.RunID, StepID: w.StepID, Item: w.Item, Loop: w.Loop, Kind: w.Kind, Status: w.Status,
+		Error: w.Error, ErrorType: w.ErrorType, Detail: w.Detail}
 }
 
 // Run is the entry's run, as much of its record as the list needs.
@@ -62,18 +66,48 @@ func (w *WaitingStep) Run() Run {
 // vote) last wrote of each run.
 func (s *Store) WaitingSteps() ([]WaitingStep, error) {
 	var out []WaitingStep
-	err := s.db.Table("runs").
-		Select(`step_events.run_id, step_events.step_id, step_events.item, step_events.loop, step_events.phase, step_events.kind,
-			step_events.status, step_events.attempts, step_events.started_at, step_events.ended_at, step_events.error,
-			step_events.error_type, step_events.detail, runs.runbook, runs.version, runs.started_by, runs.triggered_by,
-			runs.exceptions, runs.created_at`).
-		Joins("JOIN step_events ON step_events.run_id = runs.id").
-		Where("runs.status IN ?", LiveStatuses).
-		Where("step_events.status IN ? OR (step_events.kind = ? AND step_events.status = ?)",
-			[]string{StepWaitingApproval, StepWaitingDecision}, StepKindRunbook, StepRunning).
-		Order("runs.created_at DESC, runs.id DESC, step_events.id").
-		Scan(&out).Error
-	return out, err
+	// Read with the driver's own scan (10,000 entries in a fraction of
+	// what GORM's reflection takes), sorted here rather than by the
+	// database, in a transaction: bounded by the query timeout.
+	err := s.transaction(func(tx *gorm.DB) error {
+		rows, err := tx.Table("runs").
+			Select(`step_events.id, step_events.run_id, step_events.step_id, step_events.item, step_events.loop, step_events.kind,
+				step_events.status, step_events.error, step_events.error_type, step_events.detail, runs.runbook, runs.version,
+				runs.started_by, runs.triggered_by, runs.exceptions, runs.created_at`).
+			Joins("JOIN step_events ON step_events.run_id = runs.id").
+			Where("runs.status IN ?", LiveStatuses).
+			Where("step_events.status IN ? OR (step_events.kind = ? AND step_events.status = ?)",
+				[]string{StepWaitingApproval, StepWaitingDecision}, StepKindRunbook, StepRunning).
+			Rows()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var w WaitingStep
+			var loop, kind, errText, errType, startedBy, triggeredBy sql.NullString
+			if err := rows.Scan(&w.order, &w.RunID, &w.StepID, &w.Item, &loop, &kind, &w.Status, &errText, &errType, &w.Detail,
+				&w.Runbook, &w.Version, &startedBy, &triggeredBy, &w.Exceptions, &w.CreatedAt); err != nil {
+				return err
+			}
+			w.Loop, w.Kind, w.Error, w.ErrorType, w.StartedBy, w.TriggeredBy = loop.String, kind.String, errText.String, errType.String, startedBy.String, triggeredBy.String
+			out = append(out, w)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	slices.SortFunc(out, func(a, b WaitingStep) int {
+		if c := b.CreatedAt.Compare(a.CreatedAt); c != 0 {
+			return c
+		}
+		if c := strings.Compare(b.RunID, a.RunID); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.order, b.order)
+	})
+	return out, nil
 }
 
 // UnrecordedRunning lists up to limit runs recorded as running that have
