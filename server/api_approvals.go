@@ -330,11 +330,13 @@ func (a *API) listApprovals(c echo.Context) error {
 	id := identity(c)
 	mineOnly := c.QueryParam("mine") == "true"
 	ctx := c.Request().Context()
-	rows, err := a.Store.WaitingSteps()
+	// The runs not recorded first: one the syncer records in between is
+	// then in both (and read from the records), never in neither.
+	unrecorded, _, err := a.Store.UnrecordedRunning(MaxUnrecordedReads)
 	if err != nil {
 		return err
 	}
-	unrecorded, _, err := a.Store.UnrecordedRunning(MaxUnrecordedReads)
+	rows, err := a.Store.WaitingSteps()
 	if err != nil {
 		return err
 	}
@@ -379,6 +381,9 @@ func (a *API) listApprovals(c echo.Context) error {
 	var fresh []entry
 	for i := range unrecorded {
 		r := &unrecorded[i]
+		if _, recorded := runs[r.ID]; recorded {
+			continue
+		}
 		p := a.planOf(plans, r)
 		if p == nil {
 			continue

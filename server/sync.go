@@ -84,15 +84,39 @@ const (
 	SyncParallel = 4
 )
 
-// syncLocks serialize the writes of one run's records (by a hash of its
-// id): the syncer's and the API's after a vote (recordVoted), so that a
-// status read before a vote is never written after the one read after it.
-var syncLocks [64]sync.Mutex
+// runLocks serialize the writes of one run's records: the syncer's and
+// the API's after a vote (recordVoted), so that a status read before a
+// vote is never written after the one read after it. One lock per run
+// being written, so a vote never waits for another run's read.
+var (
+	runLocksMu sync.Mutex
+	runLocks   = map[string]*runLock{}
+)
 
-func syncLock(id string) *sync.Mutex {
-	h := fnv.New32a()
-	h.Write([]byte(id))
-	return &syncLocks[h.Sum32()%uint32(len(syncLocks))]
+type runLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lockRun takes run id's lock and returns its release.
+func lockRun(id string) (unlock func()) {
+	runLocksMu.Lock()
+	l := runLocks[id]
+	if l == nil {
+		l = &runLock{}
+		runLocks[id] = l
+	}
+	l.users++
+	runLocksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		runLocksMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(runLocks, id)
+		}
+		runLocksMu.Unlock()
+	}
 }
 
 // syncState is what the syncer last wrote of a running run: the history
@@ -105,9 +129,7 @@ type syncState struct {
 }
 
 func (a *API) syncRun(ctx context.Context, r *store.Run) {
-	mu := syncLock(r.ID)
-	mu.Lock()
-	defer mu.Unlock()
+	defer lockRun(r.ID)()
 	st, length, err := a.liveStatus(ctx, r.ID)
 	var nf *serviceerror.NotFound
 	switch {
