@@ -330,13 +330,7 @@ func (a *API) listApprovals(c echo.Context) error {
 	id := identity(c)
 	mineOnly := c.QueryParam("mine") == "true"
 	ctx := c.Request().Context()
-	// The runs not recorded first: one the syncer records in between is
-	// then in both (and read from the records), never in neither.
-	unrecorded, _, err := a.Store.UnrecordedRunning(MaxUnrecordedReads)
-	if err != nil {
-		return err
-	}
-	rows, err := a.Store.WaitingSteps()
+	read, err := a.recordedWaiting()
 	if err != nil {
 		return err
 	}
@@ -346,42 +340,26 @@ func (a *API) listApprovals(c echo.Context) error {
 	}
 	// The records' entries come newest run first; a run's child runs'
 	// entries take its place.
-	entries := make([]entry, 0, len(rows))
+	entries := make([]entry, 0, len(read.entries))
 	plans := map[string]*plan.Plan{}
-	type runPlan struct {
-		r *store.Run
-		p *plan.Plan
-	}
-	runs := map[string]runPlan{}
-	for i := range rows {
-		w := &rows[i]
-		rp, seen := runs[w.RunID]
-		if !seen {
-			rec := w.Run()
-			rp = runPlan{&rec, a.planOf(plans, &rec)}
-			runs[w.RunID] = rp
-		}
-		r, p := rp.r, rp.p
-		if p == nil {
-			continue
-		}
-		s := stepState(w.Event())
+	for _, e := range read.entries {
+		s := e.step
 		if s.Status == workflows.StatusWaitingApproval || s.Status == workflows.StatusWaitingDecision {
-			entries = append(entries, entry{waitingApproval{run: r.ID, plan: p, step: s}, r})
+			entries = append(entries, entry{waitingApproval{run: e.r.ID, plan: e.p, step: s}, e.r})
 			continue
 		}
 		// A running sub-runbook step: its child run's own timeline.
-		if ps := p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
-			for _, cw := range a.waitingIn(ctx, workflows.ChildID(r.ID, s.ID, s.Item), nil, ps.Runbook.Plan, 1) {
-				entries = append(entries, entry{cw, r})
+		if ps := e.p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
+			for _, cw := range a.waitingIn(ctx, workflows.ChildID(e.r.ID, s.ID, s.Item), nil, ps.Runbook.Plan, 1) {
+				entries = append(entries, entry{cw, e.r})
 			}
 		}
 	}
 	// Runs not recorded yet, newest first too: merged in.
 	var fresh []entry
-	for i := range unrecorded {
-		r := &unrecorded[i]
-		if _, recorded := runs[r.ID]; recorded {
+	for i := range read.unrecorded {
+		r := &read.unrecorded[i]
+		if read.runs[r.ID] {
 			continue
 		}
 		p := a.planOf(plans, r)

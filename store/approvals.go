@@ -110,6 +110,15 @@ func (s *Store) WaitingSteps() ([]WaitingStep, error) {
 	return out, nil
 }
 
+// RecordsGeneration changes with every write of this store's to what
+// WaitingSteps and UnrecordedRunning read (step records, a new run, a
+// run's status or end): a reader that
+// saw a generation and reads it again unchanged has missed no write made
+// through this store (other processes' writes it does not see).
+func (s *Store) RecordsGeneration() uint64 { return s.shared.records.Load() }
+
+func (s *Store) wroteRecords() { s.shared.records.Add(1) }
+
 // UnrecordedRunning lists up to limit runs recorded as running that have
 // no step records yet (the syncer has not written their timeline: just
 // started), newest first, and whether there were more.

@@ -18,6 +18,7 @@ const DefaultQueryTimeout = 5 * time.Second
 type shared struct {
 	timeoutNS atomic.Int64
 	lastUse   *lastUse
+	records   atomic.Uint64 // RecordsGeneration
 }
 
 func (s *shared) timeout() time.Duration { return time.Duration(s.timeoutNS.Load()) }

@@ -230,8 +230,8 @@ func run(n, lists, votes, starters int, settle time.Duration, dsn string) error 
 		}
 	}
 	slices.Sort(lat)
-	fmt.Printf("GET /api/v1/approvals?mine=true (%d requests): p50 %.1fms p99 %.1fms, %d of the %d runs listed\n",
-		lists, ms(pct(lat, 50)), ms(pct(lat, 99)), listed, n)
+	fmt.Printf("GET /api/v1/approvals?mine=true (%d requests): p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %d of the %d runs listed\n",
+		lists, ms(pct(lat, 50)), ms(pct(lat, 90)), ms(pct(lat, 99)), ms(lat[len(lat)-1]), listed, n)
 
 	// Votes, one at a time, on runs spread over all of them (most no
 	// longer in the worker's cache: replayed at the vote).
