@@ -108,6 +108,7 @@ func (a *API) vote(c echo.Context) error {
 		if err := a.Store.CountVote(rec.ID, run, runbook); err != nil {
 			c.Logger().Warnf("vote %d counted by the run, still pending in the records (the syncer settles it): %v", rec.ID, err)
 		}
+		a.recordVoted(ctx, wf)
 		return c.JSON(http.StatusOK, res)
 	}
 	var app *temporal.ApplicationError
@@ -139,6 +140,7 @@ func (a *API) vote(c echo.Context) error {
 			if prev, perr := a.Store.VoteOf(wf, vr.Step, item, id.User); perr == nil {
 				_ = a.Store.CountVote(prev.ID, run, runbook)
 			}
+			a.recordVoted(ctx, wf)
 			return c.JSON(http.StatusOK, res)
 		}
 	}
@@ -160,6 +162,18 @@ func (a *API) vote(c echo.Context) error {
 		return derr
 	}
 	return answer
+}
+
+// recordVoted brings the step records of run wf up to date once a vote
+// on it is counted, as a pass of the syncer would, so that the approvals
+// list (which reads the records) shows the vote, or the approval decided,
+// as soon as the vote is answered. A sub-runbook run (whose timeline is
+// not recorded; the list asks it) records nothing. A failure leaves it to
+// the syncer.
+func (a *API) recordVoted(ctx context.Context, wf string) {
+	if r, err := a.Store.Run(wf); err == nil {
+		a.syncRun(ctx, r)
+	}
 }
 
 // countedVote looks in the run's timeline for vr's user's vote on its step
@@ -297,58 +311,115 @@ const (
 // sub-runbooks (registration refuses cycles; this bounds the work).
 const MaxSubRunbookDepth = 8
 
+// MaxUnrecordedReads bounds the running runs without step records (just
+// started: the syncer has not written their timeline yet) whose status
+// one GET /api/v1/approvals asks Temporal for, newest first; the others
+// are listed once the syncer has recorded them.
+const MaxUnrecordedReads = 100
+
 // listApprovals lists the approvals running runs wait for, those of their
 // running sub-runbooks included; with mine=true, only those the caller may
-// vote on.
+// vote on. It answers from the records, in one query over the step
+// records of every running run (no limit): what the syncer last wrote of
+// each run (every SyncEvery), and, for a vote sent through the API, the
+// run's timeline as of the vote's answer. Temporal is asked only for what
+// the records cannot tell: the child runs of running sub-runbook steps
+// (their timelines are not recorded), and runs not recorded yet (at most
+// MaxUnrecordedReads).
 func (a *API) listApprovals(c echo.Context) error {
 	id := identity(c)
 	mineOnly := c.QueryParam("mine") == "true"
-	runs, _, err := a.Store.Runs(storeRunning())
+	ctx := c.Request().Context()
+	read, err := a.recordedWaiting()
 	if err != nil {
 		return err
 	}
-	out := []pendingApproval{}
+	type entry struct {
+		w waitingApproval
+		r *store.Run
+	}
+	// The records' entries come newest run first; a run's child runs'
+	// entries take its place.
+	entries := make([]entry, 0, len(read.entries))
 	plans := map[string]*plan.Plan{}
-	for i := range runs {
-		var p *plan.Plan
-		if p = a.planOf(plans, &runs[i]); p == nil {
+	for _, e := range read.entries {
+		s := e.step
+		if s.Status == workflows.StatusWaitingApproval || s.Status == workflows.StatusWaitingDecision {
+			entries = append(entries, entry{waitingApproval{run: e.r.ID, plan: e.p, step: s}, e.r})
 			continue
 		}
-		for _, w := range a.waitingIn(c.Request().Context(), runs[i].ID, &runs[i], p, 0) {
-			s := w.step
-			if s.Status == workflows.StatusWaitingDecision {
-				// No deciders: any operator may decide.
-				mine := id.Has("operator") && (len(s.Deciders) == 0 || eligibleVoter(s.Deciders, id.User, id.Groups))
-				if mineOnly && !mine {
-					continue
-				}
-				pd := pendingApproval{Kind: KindDecision, Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
-					Approvers: []string{}, Deciders: s.Deciders, Mine: mine, Error: s.Error, ErrorType: s.ErrorType}
-				if w.run != runs[i].ID {
-					pd.Parent = runs[i].ID
-				}
-				out = append(out, pd)
-				continue
+		// A running sub-runbook step: its child run's own timeline.
+		if ps := e.p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
+			for _, cw := range a.waitingIn(ctx, workflows.ChildID(e.r.ID, s.ID, s.Item), nil, ps.Runbook.Plan, 1) {
+				entries = append(entries, entry{cw, e.r})
 			}
-			voted := false
-			for _, vote := range s.Votes {
-				voted = voted || vote.User == id.User
+		}
+	}
+	// Runs not recorded yet, newest first too: merged in.
+	var fresh []entry
+	for i := range read.unrecorded {
+		r := &read.unrecorded[i]
+		if read.runs[r.ID] {
+			continue
+		}
+		p := a.planOf(plans, r)
+		if p == nil {
+			continue
+		}
+		for _, w := range a.waitingIn(ctx, r.ID, r, p, 0) {
+			fresh = append(fresh, entry{w, r})
+		}
+	}
+	newer := func(x, y *store.Run) bool { // x is listed before y
+		c := x.CreatedAt.Compare(y.CreatedAt)
+		return c > 0 || c == 0 && x.ID > y.ID
+	}
+	if len(fresh) > 0 {
+		merged := make([]entry, 0, len(entries)+len(fresh))
+		i, j := 0, 0
+		for i < len(entries) || j < len(fresh) {
+			if j == len(fresh) || i < len(entries) && newer(entries[i].r, fresh[j].r) {
+				merged, i = append(merged, entries[i]), i+1
+			} else {
+				merged, j = append(merged, fresh[j]), j+1
 			}
-			step := w.plan.Step(s.ID)
-			self := id.User == runs[i].Starter() && !(step != nil && step.Approval != nil && step.Approval.AllowSelfApproval)
-			mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && !self
-			if mineOnly && !mine {
-				continue
-			}
-			pa := pendingApproval{Kind: KindApproval, Run: w.run, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
-				Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine, Quorum: s.Quorum}
-			if w.run != runs[i].ID {
-				pa.Parent = runs[i].ID
-			}
+		}
+		entries = merged
+	}
+	out := make([]pendingApproval, 0, len(entries))
+	for _, e := range entries {
+		if pa, mine := pendingOf(id, e.r, e.w); mine || !mineOnly {
 			out = append(out, pa)
 		}
 	}
 	return c.JSON(http.StatusOK, map[string]any{"approvals": out})
+}
+
+// pendingOf is a waiting entry of run r as the list shows it to id, and
+// whether id may vote on it (or decide it): an approval not voted on by
+// id, id among its approvers and not the run's starter (unless the step
+// allows self-approval); a decision of an operator among its deciders (no
+// deciders: any operator).
+func pendingOf(id *store.Identity, r *store.Run, w waitingApproval) (pendingApproval, bool) {
+	s := w.step
+	parent := ""
+	if w.run != r.ID {
+		parent = r.ID
+	}
+	if s.Status == workflows.StatusWaitingDecision {
+		mine := id.Has("operator") && (len(s.Deciders) == 0 || eligibleVoter(s.Deciders, id.User, id.Groups))
+		return pendingApproval{Kind: KindDecision, Run: w.run, Parent: parent, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+			Approvers: []string{}, Deciders: s.Deciders, Mine: mine, Error: s.Error, ErrorType: s.ErrorType}, mine
+	}
+	voted := false
+	for _, vote := range s.Votes {
+		voted = voted || vote.User == id.User
+	}
+	step := w.plan.Step(s.ID)
+	self := id.User == r.Starter() && !(step != nil && step.Approval != nil && step.Approval.AllowSelfApproval)
+	mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && !self
+	return pendingApproval{Kind: KindApproval, Run: w.run, Parent: parent, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+		Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine, Quorum: s.Quorum}, mine
 }
 
 // waitingApproval is a timeline entry waiting for votes, in the workflow

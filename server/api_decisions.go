@@ -118,6 +118,7 @@ func (a *API) decide(c echo.Context) error {
 		if aerr := audit(nil, ""); aerr != nil {
 			return aerr
 		}
+		a.recordVoted(uctx, wf) // the approvals list no longer shows it
 		return c.JSON(http.StatusOK, res)
 	}
 	var app *temporal.ApplicationError

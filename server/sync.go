@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"net/http"
+	"sync"
 	"time"
 
 	commonpb "go.temporal.io/api/common/v1"
@@ -45,12 +46,76 @@ func (a *API) SyncOnce(ctx context.Context) {
 	a.refreshIfDue(ctx)
 	a.discoverScheduled(ctx)
 	a.settlePendingVotes(ctx)
-	runs, _, err := a.Store.Runs(store.RunFilter{Status: workflows.RunRunning, Limit: 500})
-	if err != nil {
-		return
+	// Every running run, a page at a time (a pass once stopped at the
+	// newest 500: the others were never synced), SyncParallel at once.
+	for cursor := ""; ; {
+		runs, next, err := a.Store.Runs(store.RunFilter{Status: workflows.RunRunning, Limit: SyncPage, Cursor: cursor})
+		if err != nil || ctx.Err() != nil {
+			return
+		}
+		var wg sync.WaitGroup
+		work := make(chan *store.Run)
+		for range min(SyncParallel, len(runs)) {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for r := range work {
+					a.syncRun(ctx, r)
+				}
+			}()
+		}
+		for i := range runs {
+			work <- &runs[i]
+		}
+		close(work)
+		wg.Wait()
+		if next == "" {
+			return
+		}
+		cursor = next
 	}
-	for i := range runs {
-		a.syncRun(ctx, &runs[i])
+}
+
+// SyncPage is how many running runs a pass reads from the records at a
+// time; SyncParallel how many of them it brings up to date at once (each
+// a description of the run, and a status query when its history grew).
+const (
+	SyncPage     = 500
+	SyncParallel = 4
+)
+
+// runLocks serialize the writes of one run's records: the syncer's and
+// the API's after a vote (recordVoted), so that a status read before a
+// vote is never written after the one read after it. One lock per run
+// being written, so a vote never waits for another run's read.
+var (
+	runLocksMu sync.Mutex
+	runLocks   = map[string]*runLock{}
+)
+
+type runLock struct {
+	mu    sync.Mutex
+	users int
+}
+
+// lockRun takes run id's lock and returns its release.
+func lockRun(id string) (unlock func()) {
+	runLocksMu.Lock()
+	l := runLocks[id]
+	if l == nil {
+		l = &runLock{}
+		runLocks[id] = l
+	}
+	l.users++
+	runLocksMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		runLocksMu.Lock()
+		if l.users--; l.users == 0 {
+			delete(runLocks, id)
+		}
+		runLocksMu.Unlock()
 	}
 }
 
@@ -64,6 +129,7 @@ type syncState struct {
 }
 
 func (a *API) syncRun(ctx context.Context, r *store.Run) {
+	defer lockRun(r.ID)()
 	st, length, err := a.liveStatus(ctx, r.ID)
 	var nf *serviceerror.NotFound
 	switch {

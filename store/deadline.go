@@ -18,7 +18,8 @@ const DefaultQueryTimeout = 5 * time.Second
 type shared struct {
 	timeoutNS atomic.Int64
 	lastUse   *lastUse
-	runs      *runBatch // SQLite's; nil on Postgres
+	runs      *runBatch     // SQLite's; nil on Postgres
+	records   atomic.Uint64 // RecordsGeneration
 }
 
 func (s *shared) timeout() time.Duration { return time.Duration(s.timeoutNS.Load()) }

@@ -41,6 +41,7 @@ func (s *Store) CreateRun(r *Run, params map[string]any) (*Run, error) {
 	}
 	entry := AuditRecord{Actor: r.Starter(), Action: ActionRunStart, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
 		Detail: RunStartDetail{Version: r.Version, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy, TriggerDetail: r.TriggerDetail}}
+	defer s.wroteRecords()
 	audits := []AuditRecord{entry}
 	if r.RerunOf != "" {
 		audits = []AuditRecord{{Actor: r.Starter(), Action: ActionRunRerun, Target: r.ID, Run: r.ID, Runbook: r.Runbook,
@@ -150,6 +151,7 @@ func (s *Store) End(id string, steps []StepEvent, e RunEnd, final bool) (Ending,
 		return Ending{}, err
 	}
 	var out Ending
+	defer s.wroteRecords()
 	err = s.transaction(func(tx *gorm.DB) error {
 		if final {
 			// A conditional update is atomic on SQLite and Postgres: of
@@ -182,6 +184,7 @@ func (s *Store) End(id string, steps []StepEvent, e RunEnd, final bool) (Ending,
 }
 
 func (s *Store) writeSteps(id string, steps []StepEvent) error {
+	defer s.wroteRecords() // also after a failure: some may be written
 	for from := 0; from < len(steps); from += 500 {
 		err := s.db.Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "run_id"}, {Name: "step_id"}, {Name: "item"}},
@@ -338,6 +341,7 @@ func (s *Store) SetStatus(id, status string) error {
 	if !Live(status) {
 		fields["holds"] = nil
 	}
+	defer s.wroteRecords()
 	return s.db.Model(&Run{}).Where("id = ?", id).Updates(fields).Error
 }
 

@@ -1,0 +1,122 @@
+package server
+
+import (
+	"sync"
+	"time"
+
+	"github.com/opsrunbook/runbook/plan"
+	"github.com/opsrunbook/runbook/store"
+	"github.com/opsrunbook/runbook/workflows"
+)
+
+// ApprovalsMaxAge is how old the approvals list's read of the records may
+// be before a request reads them again, behind it (the request answers
+// with the read it has): what another API replica wrote (votes through
+// it, its syncer's passes) shows within about this much more. A write
+// through this API's own store makes the next request read them at once.
+const ApprovalsMaxAge = time.Second
+
+// recordedEntry is a waiting entry of the records, decoded: a waiting
+// approval or decision, or a sub-runbook step running (whose child run is
+// asked at each request).
+type recordedEntry struct {
+	r    *store.Run
+	p    *plan.Plan
+	step workflows.StepState
+}
+
+// recordsRead is one read of the records' waiting entries, as of gen
+// (store.RecordsGeneration before the read), newest run first.
+type recordsRead struct {
+	gen     uint64
+	at      time.Time
+	entries []recordedEntry
+	runs    map[string]bool // the runs with an entry
+	// unrecorded are running runs without step records (at most
+	// MaxUnrecordedReads, newest first), read before the entries: one the
+	// syncer records in between is in both (and listed from the
+	// records), never in neither.
+	unrecorded []store.Run
+}
+
+// approvalsCache keeps an API's last read of the records.
+type approvalsCache struct {
+	mu      sync.Mutex // held while reading the records
+	last    *recordsRead
+	behind  bool // a read behind a request is under way
+	content sync.Mutex
+}
+
+var approvalsCaches sync.Map // *API -> *approvalsCache
+
+// recordedWaiting returns the records' waiting entries: the last read
+// when no write went through this store since it began (a read older than
+// ApprovalsMaxAge is renewed behind the request), else a new read.
+func (a *API) recordedWaiting() (*recordsRead, error) {
+	v, _ := approvalsCaches.LoadOrStore(a, &approvalsCache{})
+	c := v.(*approvalsCache)
+	c.content.Lock()
+	last := c.last
+	if last != nil && last.gen == a.Store.RecordsGeneration() && time.Since(last.at) < 10*ApprovalsMaxAge {
+		// (A read renewed behind that keeps failing is not served for
+		// long: the request reads, and answers the failure.)
+		if time.Since(last.at) > ApprovalsMaxAge && !c.behind {
+			c.behind = true
+			go func() {
+				c.mu.Lock()
+				defer c.mu.Unlock()
+				_, _ = a.readRecords(c)
+				c.content.Lock()
+				c.behind = false
+				c.content.Unlock()
+			}()
+		}
+		c.content.Unlock()
+		return last, nil
+	}
+	c.content.Unlock()
+	c.mu.Lock() // one read at a time: a request that waited takes the one just made
+	defer c.mu.Unlock()
+	c.content.Lock()
+	last = c.last
+	c.content.Unlock()
+	if last != nil && last.gen == a.Store.RecordsGeneration() && time.Since(last.at) < ApprovalsMaxAge {
+		return last, nil
+	}
+	return a.readRecords(c)
+}
+
+// readRecords reads the records' waiting entries and keeps the read in c
+// (c.mu held).
+func (a *API) readRecords(c *approvalsCache) (*recordsRead, error) {
+	gen := a.Store.RecordsGeneration() // before: a write during the read makes it old
+	at := time.Now()
+	unrecorded, _, err := a.Store.UnrecordedRunning(MaxUnrecordedReads)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := a.Store.WaitingSteps()
+	if err != nil {
+		return nil, err
+	}
+	read := &recordsRead{gen: gen, at: at, entries: make([]recordedEntry, 0, len(rows)), runs: map[string]bool{}, unrecorded: unrecorded}
+	plans := map[string]*plan.Plan{}
+	var r *store.Run
+	var p *plan.Plan
+	for i := range rows {
+		w := &rows[i]
+		if r == nil || r.ID != w.RunID { // a run's entries are together
+			rec := w.Run()
+			r, p = &rec, a.planOf(plans, &rec)
+			read.runs[r.ID] = true
+		}
+		if p == nil {
+			continue
+		}
+		read.entries = append(read.entries, recordedEntry{r, p, stepState(w.Event())})
+	}
+	c.content.Lock()
+	c.last = read
+	c.content.Unlock()
+	return read, nil
+}
