@@ -30,6 +30,7 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 	tf := addTemporalFlags(fs)
 	secretsDir := fs.String("secrets-dir", os.Getenv("RUNBOOK_SECRETS_DIR"), "directory of secret files, one per name (RUNBOOK_SECRETS_DIR); RUNBOOK_SECRET_<NAME> variables are read first")
 	actions := fs.Int("max-actions", envInt("RUNBOOK_MAX_ACTIONS", 100), "actions running at once (RUNBOOK_MAX_ACTIONS)")
+	cache := fs.Int("workflow-cache", envInt("RUNBOOK_WORKFLOW_CACHE", worker.DefaultWorkflowCache), "runs kept in memory between their workflow tasks; one not kept is replayed from its history at its next task (RUNBOOK_WORKFLOW_CACHE)")
 	dsn := secretFlag(fs, "db", "RUNBOOK_DB", "", "the records database step logs go to, a SQLite file or a postgres:// URL (RUNBOOK_DB); the worker touches only the log tables, so a role with rights on those alone will do; without it, step logs keep only the tail a failed step's error carries")
 	stepBytes := fs.Int64("log-step-bytes", int64(envInt("RUNBOOK_LOG_STEP_BYTES", steplog.DefaultStepBytes)), "bytes of log lines kept per step attempt, the first and last halves (RUNBOOK_LOG_STEP_BYTES)")
 	runBytes := fs.Int64("log-run-bytes", int64(envInt("RUNBOOK_LOG_RUN_BYTES", steplog.DefaultRunBytes)), "bytes of log lines kept per run, the first and last halves (RUNBOOK_LOG_RUN_BYTES)")
@@ -56,7 +57,7 @@ func workerMain(ctx context.Context, args []string, out, errOut io.Writer) error
 		return err
 	}
 	defer c.Close()
-	w := worker.New(c, worker.Options{MaxConcurrentActions: *actions, Actions: env})
+	w := worker.New(c, worker.Options{MaxConcurrentActions: *actions, WorkflowCache: *cache, Actions: env})
 	fmt.Fprintf(out, "worker on task queue %q of %s (namespace %s); Ctrl-C stops it\n", worker.TaskQueue, *tf.addr, *tf.namespace)
 	return w.Run(stopOn(ctx))
 }
