@@ -578,8 +578,6 @@ func eligibleVoter(approvers []string, user string, groups []string) bool {
 	return false
 }
 
-func storeRunning() store.RunFilter { return store.RunFilter{Status: workflows.RunRunning, Limit: 500} }
-
 // withSeal is the vote as the Update's argument: the seal, which runs that
 // verify seals decode, and the plain fields for runs started before seals.
 func withSeal(vr workflows.VoteRequest, seal *attest.Seal) workflows.VoteRequest {
