@@ -11,21 +11,16 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"time"
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/bench/benchenv"
 	"github.com/opsrunbook/runbook/bench/benchrun"
-	"github.com/opsrunbook/runbook/server"
-	"github.com/opsrunbook/runbook/store"
 	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -63,36 +58,12 @@ func run(n, steps, rounds int, dsn string) error {
 	defer env.Stop()
 	c := env.Client
 
-	records := "SQLite file"
-	if dsn == "" {
-		dir, err := os.MkdirTemp("", "runbook-bench-")
-		if err != nil {
-			return err
-		}
-		defer os.RemoveAll(dir)
-		dsn = filepath.Join(dir, "runbook.db")
-	} else {
-		records = "Postgres"
-	}
-	st, err := store.Open(dsn)
+	a, err := benchenv.StartAPI(c, dsn)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	api := &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
-		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: api.Handler()}
-	go hs.Serve(l)
-	defer hs.Close()
-	base := "http://" + l.Addr().String()
-	token, _, err := st.CreateToken("bench", []string{"admin"}, nil)
-	if err != nil {
-		return err
-	}
+	defer a.Stop()
+	st, base, token, records := a.Store, a.Base, a.Token, a.Records
 	name := fmt.Sprintf("load-%d", time.Now().UnixNano())
 	if err := benchrun.Register(base, token, name, "log", steps); err != nil {
 		return err

@@ -27,7 +27,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -40,12 +39,8 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/opsrunbook/runbook/activities"
 	"github.com/opsrunbook/runbook/bench/benchenv"
 	"github.com/opsrunbook/runbook/devserver"
-	"github.com/opsrunbook/runbook/server"
-	"github.com/opsrunbook/runbook/store"
-	"github.com/opsrunbook/runbook/worker"
 	"github.com/opsrunbook/runbook/workflows"
 )
 
@@ -112,32 +107,13 @@ func run(n, lists, votes, starters int, settle time.Duration, dsn string) error 
 		_ = w.Wait()
 	}()
 
-	records := "SQLite file"
-	if dsn == "" {
-		dsn = filepath.Join(dir, "runbook.db")
-	} else {
-		records = "Postgres"
-	}
-	st, err := store.Open(dsn)
+	a, err := benchenv.StartAPI(c, dsn)
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	api := &server.API{Store: st, Temporal: c, TaskQueue: worker.TaskQueue, Catalog: activities.Catalog(),
-		Scheduler: &server.Scheduler{Client: c, TaskQueue: worker.TaskQueue}}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return err
-	}
-	hs := &http.Server{Handler: api.Handler()}
-	go hs.Serve(l)
-	defer hs.Close()
+	defer a.Stop()
+	st, api, base, admin, records := a.Store, a.API, a.Base, a.Token, a.Records
 	go api.Sync(ctx) // as runbook serve does
-	base := "http://" + l.Addr().String()
-	admin, _, err := st.CreateToken("bench", []string{"admin"}, nil)
-	if err != nil {
-		return err
-	}
 	ann, _, err := st.CreateToken("ann", []string{"approver", "viewer"}, []string{"board"})
 	if err != nil {
 		return err
