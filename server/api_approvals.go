@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -164,6 +165,9 @@ func (a *API) vote(c echo.Context) error {
 	return answer
 }
 
+// RecordVotedWait bounds writing a run's records after a vote or decision.
+const RecordVotedWait = 3 * time.Second
+
 // recordVoted brings the step records of run wf up to date once a vote
 // on it is counted, as a pass of the syncer would, so that the approvals
 // list (which reads the records) shows the vote, or the approval decided,
@@ -171,6 +175,9 @@ func (a *API) vote(c echo.Context) error {
 // not recorded; the list asks it) records nothing. A failure leaves it to
 // the syncer.
 func (a *API) recordVoted(ctx context.Context, wf string) {
+	// Its own time: the Update may have used most of the request's.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), RecordVotedWait)
+	defer cancel()
 	if r, err := a.Store.Run(wf); err == nil {
 		a.syncRun(ctx, r)
 	}

@@ -11,9 +11,10 @@ import (
 
 // ApprovalsMaxAge is how old the approvals list's read of the records may
 // be before a request reads them again, behind it (the request answers
-// with the read it has): what another API replica wrote (votes through
-// it, its syncer's passes) shows within about this much more. A write
-// through this API's own store makes the next request read them at once.
+// with the read it has); a read twice as old is never served, the request
+// reads first. What another API replica wrote (votes through it, its
+// syncer's passes) shows within 2 × ApprovalsMaxAge more. A write through
+// this API's own store makes the next request read them at once.
 const ApprovalsMaxAge = time.Second
 
 // recordedEntry is a waiting entry of the records, decoded: a waiting
@@ -47,17 +48,14 @@ type approvalsCache struct {
 	content sync.Mutex
 }
 
-var approvalsCaches sync.Map // *API -> *approvalsCache
-
 // recordedWaiting returns the records' waiting entries: the last read
 // when no write went through this store since it began (a read older than
 // ApprovalsMaxAge is renewed behind the request), else a new read.
 func (a *API) recordedWaiting() (*recordsRead, error) {
-	v, _ := approvalsCaches.LoadOrStore(a, &approvalsCache{})
-	c := v.(*approvalsCache)
+	c := &a.approvals
 	c.content.Lock()
 	last := c.last
-	if last != nil && last.gen == a.Store.RecordsGeneration() && time.Since(last.at) < 10*ApprovalsMaxAge {
+	if last != nil && last.gen == a.Store.RecordsGeneration() && time.Since(last.at) < 2*ApprovalsMaxAge {
 		// (A read renewed behind that keeps failing is not served for
 		// long: the request reads, and answers the failure.)
 		if time.Since(last.at) > ApprovalsMaxAge && !c.behind {

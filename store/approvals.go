@@ -6,8 +6,6 @@ import (
 	"slices"
 	"strings"
 	"time"
-
-	"gorm.io/gorm"
 )
 
 // Statuses of timeline entries the approvals list reads (those of
@@ -68,9 +66,12 @@ func (s *Store) WaitingSteps() ([]WaitingStep, error) {
 	var out []WaitingStep
 	// Read with the driver's own scan (10,000 entries in a fraction of
 	// what GORM's reflection takes), sorted here rather than by the
-	// database, in a transaction: bounded by the query timeout.
-	err := s.transaction(func(tx *gorm.DB) error {
-		rows, err := tx.Table("runs").
+	// database, on the read pool (on SQLite a transaction would hold the
+	// one writer for the whole scan), bounded by the query timeout.
+	ctx, cancel := s.bound(s.reads.Statement.Context)
+	defer cancel()
+	err := func() error {
+		rows, err := s.reads.WithContext(ctx).Table("runs").
 			Select(`step_events.id, step_events.run_id, step_events.step_id, step_events.item, step_events.loop, step_events.kind,
 				step_events.status, step_events.error, step_events.error_type, step_events.detail, runs.runbook, runs.version,
 				runs.started_by, runs.triggered_by, runs.exceptions, runs.created_at`).
@@ -80,7 +81,7 @@ func (s *Store) WaitingSteps() ([]WaitingStep, error) {
 				[]string{StepWaitingApproval, StepWaitingDecision}, StepKindRunbook, StepRunning).
 			Rows()
 		if err != nil {
-			return err
+			return s.unavailable(err)
 		}
 		defer rows.Close()
 		for rows.Next() {
@@ -93,8 +94,8 @@ func (s *Store) WaitingSteps() ([]WaitingStep, error) {
 			w.Loop, w.Kind, w.Error, w.ErrorType, w.StartedBy, w.TriggeredBy = loop.String, kind.String, errText.String, errType.String, startedBy.String, triggeredBy.String
 			out = append(out, w)
 		}
-		return rows.Err()
-	})
+		return s.unavailable(rows.Err())
+	}()
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +125,7 @@ func (s *Store) wroteRecords() { s.shared.records.Add(1) }
 // started), newest first, and whether there were more.
 func (s *Store) UnrecordedRunning(limit int) ([]Run, bool, error) {
 	var out []Run
-	err := s.db.Where("status IN ?", LiveStatuses).
+	err := s.reads.Where("status IN ?", LiveStatuses).
 		Where("NOT EXISTS (SELECT 1 FROM step_events WHERE step_events.run_id = runs.id)").
 		Order("created_at DESC, id DESC").Limit(limit + 1).Find(&out).Error
 	if err != nil {

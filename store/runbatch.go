@@ -93,11 +93,11 @@ func (s *Store) writeRuns(batch []*runInsert) {
 			return insertRunTx(tx, batch[0].run, batch[0].audits)
 		}
 		for i, r := range batch {
-			if err := tx.SavePoint("run").Error; err != nil {
+			if err := tx.Exec("SAVEPOINT run").Error; err != nil {
 				return err
 			}
 			if errs[i] = insertRunTx(tx, r.run, r.audits); errs[i] != nil {
-				if err := tx.RollbackTo("run").Error; err != nil {
+				if err := tx.Exec("ROLLBACK TO SAVEPOINT run").Error; err != nil {
 					return err
 				}
 			}

@@ -184,6 +184,9 @@ func (s *Store) End(id string, steps []StepEvent, e RunEnd, final bool) (Ending,
 }
 
 func (s *Store) writeSteps(id string, steps []StepEvent) error {
+	if len(steps) == 0 {
+		return nil
+	}
 	defer s.wroteRecords() // also after a failure: some may be written
 	for from := 0; from < len(steps); from += 500 {
 		err := s.db.Clauses(clause.OnConflict{

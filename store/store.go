@@ -78,6 +78,9 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 		}
 		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
 		if side, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}, config); err != nil {
+			if readDB, rerr := s.reads.DB(); rerr == nil {
+				readDB.Close()
+			}
 			sqlDB.Close()
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
