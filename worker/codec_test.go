@@ -26,6 +26,18 @@ import (
 
 // keyring writes a key file for each id (key i is the digit i+1 64
 // times) and returns the Keys of the ids asked for, the first encrypting.
+// keyClient is a client of s that encrypts and decrypts with k, closed
+// at the test's end.
+func keyClient(t *testing.T, s *devserver.Server, k *codec.Keys) client.Client {
+	t.Helper()
+	c, err := s.ClientWith(client.Options{DataConverter: k.DataConverter(), FailureConverter: k.FailureConverter()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
 func keyring(t *testing.T, all ...string) func(ids ...string) *codec.Keys {
 	t.Helper()
 	dir := t.TempDir()
@@ -66,16 +78,8 @@ func TestWorkerWithoutTheKey(t *testing.T) {
 	// The starter encrypts with k1 and reads k3 too, so it can read the
 	// failure the worker (k3 only) writes.
 	k1, k3 := keys("k1", "k3"), keys("k3")
-	starter, err := s.ClientWith(client.Options{DataConverter: k1.DataConverter(), FailureConverter: k1.FailureConverter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer starter.Close()
-	wc, err := s.ClientWith(client.Options{DataConverter: k3.DataConverter(), FailureConverter: k3.FailureConverter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wc.Close()
+	starter := keyClient(t, s, k1)
+	wc := keyClient(t, s, k3)
 	w := worker.New(wc, worker.Options{Actions: &activities.Env{}})
 	if err := w.Start(); err != nil {
 		t.Fatal(err)
@@ -133,16 +137,8 @@ func TestActionWorkerWithoutTheKey(t *testing.T) {
 	defer s.Stop()
 	keys := keyring(t, "k1", "k2")
 	k21, k1 := keys("k2", "k1"), keys("k1")
-	wc, err := s.ClientWith(client.Options{DataConverter: k21.DataConverter(), FailureConverter: k21.FailureConverter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wc.Close()
-	ac, err := s.ClientWith(client.Options{DataConverter: k1.DataConverter(), FailureConverter: k1.FailureConverter()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ac.Close()
+	wc := keyClient(t, s, k21)
+	ac := keyClient(t, s, k1)
 	env := &activities.Env{Secrets: activities.EnvSecrets{}}
 	runs := sdkworker.New(wc, worker.TaskQueue, sdkworker.Options{LocalActivityWorkerOnly: true})
 	actions := sdkworker.New(ac, worker.TaskQueue, sdkworker.Options{DisableWorkflowWorker: true})
