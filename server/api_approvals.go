@@ -341,29 +341,31 @@ func (a *API) listApprovals(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// An entry is recorded (encoded with the read) or asked from Temporal.
 	type entry struct {
-		w waitingApproval
-		r *store.Run
+		r     *store.Run
+		rec   *recordedEntry
+		asked *waitingApproval
 	}
 	// The records' entries come newest run first; a run's child runs'
 	// entries take its place.
 	entries := make([]entry, 0, len(read.entries))
-	plans := map[string]*plan.Plan{}
 	for _, e := range read.entries {
-		s := e.step
-		if s.Status == workflows.StatusWaitingApproval || s.Status == workflows.StatusWaitingDecision {
-			entries = append(entries, entry{waitingApproval{run: e.r.ID, plan: e.p, step: s}, e.r})
+		if e.enc[0] != nil {
+			entries = append(entries, entry{r: e.r, rec: e})
 			continue
 		}
 		// A running sub-runbook step: its child run's own timeline.
-		if ps := e.p.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
+		s := &e.w.step
+		if ps := e.w.plan.Step(s.ID); ps != nil && ps.Runbook != nil && ps.Runbook.Plan != nil {
 			for _, cw := range a.waitingIn(ctx, workflows.ChildID(e.r.ID, s.ID, s.Item), nil, ps.Runbook.Plan, 1) {
-				entries = append(entries, entry{cw, e.r})
+				entries = append(entries, entry{r: e.r, asked: &cw})
 			}
 		}
 	}
 	// Runs not recorded yet, newest first too: merged in.
 	var fresh []entry
+	plans := map[string]*plan.Plan{}
 	for i := range read.unrecorded {
 		r := &read.unrecorded[i]
 		if read.runs[r.ID] {
@@ -374,7 +376,7 @@ func (a *API) listApprovals(c echo.Context) error {
 			continue
 		}
 		for _, w := range a.waitingIn(ctx, r.ID, r, p, 0) {
-			fresh = append(fresh, entry{w, r})
+			fresh = append(fresh, entry{r: r, asked: &w})
 		}
 	}
 	newer := func(x, y *store.Run) bool { // x is listed before y
@@ -393,40 +395,66 @@ func (a *API) listApprovals(c echo.Context) error {
 		}
 		entries = merged
 	}
-	out := make([]pendingApproval, 0, len(entries))
+	out := make([][]byte, 0, len(entries))
 	for _, e := range entries {
-		if pa, mine := pendingOf(id, e.r, e.w); mine || !mineOnly {
-			out = append(out, pa)
+		if e.rec != nil {
+			if mine := mayAct(id, e.r, &e.rec.w); mine || !mineOnly {
+				out = append(out, e.rec.enc[boolIndex(mine)])
+			}
+			continue
+		}
+		pa := pendingEntry(e.r, *e.asked)
+		if pa.Mine = mayAct(id, e.r, e.asked); pa.Mine || !mineOnly {
+			b, err := json.Marshal(pa)
+			if err != nil {
+				return err
+			}
+			out = append(out, b)
 		}
 	}
-	return c.JSON(http.StatusOK, map[string]any{"approvals": out})
+	return writeList(c, "approvals", out)
 }
 
-// pendingOf is a waiting entry of run r as the list shows it to id, and
-// whether id may vote on it (or decide it): an approval not voted on by
-// id, id among its approvers and not the run's starter (unless the step
-// allows self-approval); a decision of an operator among its deciders (no
-// deciders: any operator).
-func pendingOf(id *store.Identity, r *store.Run, w waitingApproval) (pendingApproval, bool) {
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// pendingEntry is a waiting entry of run r as the list shows it, Mine
+// false.
+func pendingEntry(r *store.Run, w waitingApproval) pendingApproval {
 	s := w.step
 	parent := ""
 	if w.run != r.ID {
 		parent = r.ID
 	}
 	if s.Status == workflows.StatusWaitingDecision {
-		mine := id.Has("operator") && (len(s.Deciders) == 0 || eligibleVoter(s.Deciders, id.User, id.Groups))
 		return pendingApproval{Kind: KindDecision, Run: w.run, Parent: parent, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
-			Approvers: []string{}, Deciders: s.Deciders, Mine: mine, Error: s.Error, ErrorType: s.ErrorType}, mine
+			Approvers: []string{}, Deciders: s.Deciders, Error: s.Error, ErrorType: s.ErrorType}
 	}
-	voted := false
+	return pendingApproval{Kind: KindApproval, Run: w.run, Parent: parent, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
+		Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Quorum: s.Quorum}
+}
+
+// mayAct reports whether id may vote on a waiting entry of run r (or
+// decide it): an approval not voted on by id, id among its approvers and
+// not the run's starter (unless the step allows self-approval); a decision
+// of an operator among its deciders (no deciders: any operator).
+func mayAct(id *store.Identity, r *store.Run, w *waitingApproval) bool {
+	s := &w.step
+	if s.Status == workflows.StatusWaitingDecision {
+		return id.Has("operator") && (len(s.Deciders) == 0 || eligibleVoter(s.Deciders, id.User, id.Groups))
+	}
 	for _, vote := range s.Votes {
-		voted = voted || vote.User == id.User
+		if vote.User == id.User {
+			return false
+		}
 	}
 	step := w.plan.Step(s.ID)
 	self := id.User == r.Starter() && !(step != nil && step.Approval != nil && step.Approval.AllowSelfApproval)
-	mine := !voted && eligibleVoter(s.Approvers, id.User, id.Groups) && !self
-	return pendingApproval{Kind: KindApproval, Run: w.run, Parent: parent, Runbook: w.plan.Name, Step: s.ID, Item: s.Item, Message: s.Message,
-		Approvers: s.Approvers, Votes: len(s.Votes), Needed: s.MinApprovals, Mine: mine, Quorum: s.Quorum}, mine
+	return eligibleVoter(s.Approvers, id.User, id.Groups) && !self
 }
 
 // waitingApproval is a timeline entry waiting for votes, in the workflow

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"sync"
 	"time"
 
@@ -19,11 +20,14 @@ const ApprovalsMaxAge = time.Second
 
 // recordedEntry is a waiting entry of the records, decoded: a waiting
 // approval or decision, or a sub-runbook step running (whose child run is
-// asked at each request).
+// asked at each request). A waiting one keeps its place in the list
+// encoded, as every caller is shown it but for mine (enc[0] mine false,
+// enc[1] true): a request joins them rather than encoding 10,000 entries.
 type recordedEntry struct {
-	r    *store.Run
-	p    *plan.Plan
-	step workflows.StepState
+	r   *store.Run
+	w   waitingApproval
+	row store.WaitingStep // as read: an unchanged row is not decoded again
+	enc [2][]byte
 }
 
 // recordsRead is one read of the records' waiting entries, as of gen
@@ -31,7 +35,7 @@ type recordedEntry struct {
 type recordsRead struct {
 	gen     uint64
 	at      time.Time
-	entries []recordedEntry
+	entries []*recordedEntry
 	runs    map[string]bool // the runs with an entry
 	// unrecorded are running runs without step records (at most
 	// MaxUnrecordedReads, newest first), read before the entries: one the
@@ -85,7 +89,8 @@ func (a *API) recordedWaiting() (*recordsRead, error) {
 }
 
 // readRecords reads the records' waiting entries and keeps the read in c
-// (c.mu held).
+// (c.mu held). An entry whose row is as the last read had it is taken
+// from that read, not decoded and encoded again.
 func (a *API) readRecords(c *approvalsCache) (*recordsRead, error) {
 	gen := a.Store.RecordsGeneration() // before: a write during the read makes it old
 	at := time.Now()
@@ -97,12 +102,30 @@ func (a *API) readRecords(c *approvalsCache) (*recordsRead, error) {
 	if err != nil {
 		return nil, err
 	}
-	read := &recordsRead{gen: gen, at: at, entries: make([]recordedEntry, 0, len(rows)), runs: map[string]bool{}, unrecorded: unrecorded}
+	c.content.Lock()
+	last := c.last
+	c.content.Unlock()
+	var before map[entryKey]*recordedEntry
+	if last != nil {
+		before = make(map[entryKey]*recordedEntry, len(last.entries))
+		for _, e := range last.entries {
+			before[keyOf(&e.row)] = e
+		}
+	}
+	read := &recordsRead{gen: gen, at: at, entries: make([]*recordedEntry, 0, len(rows)), runs: map[string]bool{}, unrecorded: unrecorded}
 	plans := map[string]*plan.Plan{}
 	var r *store.Run
 	var p *plan.Plan
 	for i := range rows {
 		w := &rows[i]
+		if e := before[keyOf(w)]; e != nil && e.row.Same(w) {
+			if r == nil || r.ID != w.RunID {
+				r, p = e.r, e.w.plan
+				read.runs[r.ID] = true
+			}
+			read.entries = append(read.entries, e)
+			continue
+		}
 		if r == nil || r.ID != w.RunID { // a run's entries are together
 			rec := w.Run()
 			r, p = &rec, a.planOf(plans, &rec)
@@ -111,10 +134,29 @@ func (a *API) readRecords(c *approvalsCache) (*recordsRead, error) {
 		if p == nil {
 			continue
 		}
-		read.entries = append(read.entries, recordedEntry{r, p, stepState(w.Event())})
+		e := &recordedEntry{r: r, w: waitingApproval{run: r.ID, plan: p, step: stepState(w.Event())}, row: *w}
+		if s := e.w.step.Status; s == workflows.StatusWaitingApproval || s == workflows.StatusWaitingDecision {
+			pa := pendingEntry(r, e.w)
+			if e.enc[0], err = json.Marshal(pa); err != nil {
+				return nil, err
+			}
+			pa.Mine = true
+			if e.enc[1], err = json.Marshal(pa); err != nil {
+				return nil, err
+			}
+		}
+		read.entries = append(read.entries, e)
 	}
 	c.content.Lock()
 	c.last = read
 	c.content.Unlock()
 	return read, nil
 }
+
+// entryKey names a waiting entry across reads: its run, step and item.
+type entryKey struct {
+	run, step string
+	item      int
+}
+
+func keyOf(w *store.WaitingStep) entryKey { return entryKey{w.RunID, w.StepID, w.Item} }

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"cmp"
 	"database/sql"
 	"slices"
@@ -41,6 +42,15 @@ type WaitingStep struct {
 	Exceptions  []byte
 	CreatedAt   time.Time
 	order       int64 // the entry's place in its run's timeline
+}
+
+// Same reports whether w and o read the same: the entry's columns and its
+// run's.
+func (w *WaitingStep) Same(o *WaitingStep) bool {
+	return w.RunID == o.RunID && w.StepID == o.StepID && w.Item == o.Item && w.Loop == o.Loop && w.Kind == o.Kind &&
+		w.Status == o.Status && w.Error == o.Error && w.ErrorType == o.ErrorType && bytes.Equal(w.Detail, o.Detail) &&
+		w.Runbook == o.Runbook && w.Version == o.Version && w.StartedBy == o.StartedBy && w.TriggeredBy == o.TriggeredBy &&
+		bytes.Equal(w.Exceptions, o.Exceptions) && w.CreatedAt.Equal(o.CreatedAt) && w.order == o.order
 }
 
 // Event is the entry as a step record.
