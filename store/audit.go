@@ -215,16 +215,25 @@ func (s *Store) Append(r AuditRecord) error { return appendAudit(s.db, r) }
 // type than the action's is an error (our bug), so the documentation's
 // table stays what the code writes.
 func appendAudit(tx *gorm.DB, r AuditRecord) error {
+	e, err := auditEntry(r)
+	if err != nil {
+		return err
+	}
+	return tx.Create(e).Error
+}
+
+// auditEntry is the entry recording r, checked and cut to its columns.
+func auditEntry(r AuditRecord) (*AuditEntry, error) {
 	a, ok := auditAction(r.Action)
 	if !ok {
-		return fmt.Errorf("store: audit: unknown action %q", r.Action)
+		return nil, fmt.Errorf("store: audit: unknown action %q", r.Action)
 	}
 	if got, want := reflect.TypeOf(r.Detail), reflect.TypeOf(a.Detail); got != want {
-		return fmt.Errorf("store: audit: action %s takes a %v detail, not %v", r.Action, want, got)
+		return nil, fmt.Errorf("store: audit: action %s takes a %v detail, not %v", r.Action, want, got)
 	}
 	d, err := json.Marshal(r.Detail)
 	if err != nil {
-		return fmt.Errorf("store: audit detail: %w", err)
+		return nil, fmt.Errorf("store: audit detail: %w", err)
 	}
 	sized := func(field, v string) string { return cut(v, Size(AuditEntry{}, field)) }
 	e := &AuditEntry{At: time.Now().UTC(), Actor: sized("Actor", r.Actor), Action: r.Action, Target: sized("Target", r.Target),
@@ -232,7 +241,7 @@ func appendAudit(tx *gorm.DB, r AuditRecord) error {
 	if r.Refused != "" {
 		e.Outcome, e.Reason = AuditRefused, cut(r.Refused, MaxAuditReason)
 	}
-	return tx.Create(e).Error
+	return e, nil
 }
 
 func auditAction(name string) (AuditAction, bool) {

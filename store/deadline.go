@@ -18,8 +18,9 @@ const DefaultQueryTimeout = 5 * time.Second
 type shared struct {
 	timeoutNS atomic.Int64
 	lastUse   *lastUse
-	runs      *runBatch     // SQLite's; nil on Postgres
+	runs      *runBatch
 	records   atomic.Uint64 // RecordsGeneration
+	config    *configCache  // Postgres's latest versions and freezes
 }
 
 func (s *shared) timeout() time.Duration { return time.Duration(s.timeoutNS.Load()) }

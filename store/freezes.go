@@ -41,6 +41,7 @@ func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created, c
 	if err != nil {
 		return false, false, err
 	}
+	defer s.shared.config.changed() // after the commit: a read before it is not kept
 	err = s.db.Transaction(func(tx *gorm.DB) error {
 		var old []Freeze
 		if err := tx.Where("name = ?", f.Name).Find(&old).Error; err != nil {
@@ -53,6 +54,9 @@ func (s *Store) PutFreeze(src string, f *plan.Freeze, author string) (created, c
 		row := Freeze{Name: f.Name, YAML: src, Compiled: b, Author: author}
 		if err := tx.Clauses(clause.OnConflict{Columns: []clause.Column{{Name: "name"}},
 			DoUpdates: clause.AssignmentColumns([]string{"yaml", "compiled", "author", "updated_at"})}).Create(&row).Error; err != nil {
+			return err
+		}
+		if err := notifyConfig(tx); err != nil {
 			return err
 		}
 		return appendAudit(tx, AuditRecord{Actor: author, Action: ActionFreezeRegister, Target: f.Name, Detail: FreezeDetail{Reason: f.Reason, Windows: len(f.Windows)}})
@@ -79,6 +83,7 @@ func (s *Store) FreezeNamed(name string) (*Freeze, error) {
 // DeleteFreeze lifts a freeze and audits it; ErrNotFound when none has
 // the name.
 func (s *Store) DeleteFreeze(name, actor string) error {
+	defer s.shared.config.changed()
 	return s.db.Transaction(func(tx *gorm.DB) error {
 		var old []Freeze
 		if err := tx.Where("name = ?", name).Find(&old).Error; err != nil {
@@ -94,6 +99,9 @@ func (s *Store) DeleteFreeze(name, actor string) error {
 		if err := tx.Where("name = ?", name).Delete(&Freeze{}).Error; err != nil {
 			return err
 		}
+		if err := notifyConfig(tx); err != nil {
+			return err
+		}
 		return appendAudit(tx, AuditRecord{Actor: actor, Action: ActionFreezeDelete, Target: name, Detail: detail})
 	})
 }
@@ -101,6 +109,11 @@ func (s *Store) DeleteFreeze(name, actor string) error {
 // CompiledFreezes are the registered freezes, compiled; a row that does
 // not decode is an error.
 func (s *Store) CompiledFreezes() ([]*plan.Freeze, error) {
+	if f, ok := s.shared.config.compiledFreezes(); ok {
+		return f, nil
+	}
+	gen, keep := s.shared.config.begin()
+	at := time.Now()
 	rows, err := s.Freezes()
 	if err != nil {
 		return nil, err
@@ -112,6 +125,9 @@ func (s *Store) CompiledFreezes() ([]*plan.Freeze, error) {
 			return nil, err
 		}
 		out = append(out, f)
+	}
+	if keep {
+		s.shared.config.keepFreezes(gen, at, out)
 	}
 	return out, nil
 }

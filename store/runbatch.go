@@ -8,14 +8,14 @@ import (
 	"gorm.io/gorm"
 )
 
-// MaxRunBatch bounds how many run records one SQLite transaction inserts.
+// MaxRunBatch bounds how many run records one transaction inserts.
 const MaxRunBatch = 64
 
 // runBatch writes the run records that starts insert at the same time in
-// one transaction, each under a savepoint of its own: on SQLite, where
-// every write waits for the one writer, a burst of starts otherwise paid
-// a commit each, one after another. Postgres commits in parallel and does
-// not use it.
+// one transaction, one such transaction at a time: a burst of starts
+// otherwise paid a transaction each, one after another on SQLite's one
+// writer, and on Postgres four round trips each, every one waiting for a
+// connection of the pool.
 type runBatch struct {
 	in       chan *runInsert
 	quit     chan struct{}
@@ -84,24 +84,40 @@ func (s *Store) insertRun(r *Run, audits []AuditRecord) error {
 	return <-req.err
 }
 
-// writeRuns inserts a batch: a record that fails (a unique key another run
-// holds) is rolled back to its savepoint and fails alone.
+// writeRuns inserts a batch: the records no unique key can refuse (no
+// idempotency key, no concurrency hold; their ids are new) in one
+// statement for the runs and one for their audit entries, the others each
+// under a savepoint of its own, so that one a key refuses is rolled back
+// and fails alone. Should the one statement fail, its records are
+// inserted one by one too.
 func (s *Store) writeRuns(batch []*runInsert) {
 	errs := make([]error, len(batch))
 	err := s.transaction(func(tx *gorm.DB) error {
 		if len(batch) == 1 {
 			return insertRunTx(tx, batch[0].run, batch[0].audits)
 		}
+		var plain, one []int
 		for i, r := range batch {
-			if err := tx.Exec("SAVEPOINT run").Error; err != nil {
+			if r.run.IdempotencyKey == nil && r.run.Holds == nil {
+				plain = append(plain, i)
+			} else {
+				one = append(one, i)
+			}
+		}
+		if len(plain) > 1 {
+			failed, err := underSavepoint(tx, func() error { return insertRunsTx(tx, batch, plain) })
+			if err != nil {
 				return err
 			}
-			if errs[i] = insertRunTx(tx, r.run, r.audits); errs[i] != nil {
-				if err := tx.Exec("ROLLBACK TO SAVEPOINT run").Error; err != nil {
-					return err
-				}
+			if failed != nil {
+				one = append(one, plain...)
 			}
-			if err := tx.Exec("RELEASE SAVEPOINT run").Error; err != nil {
+		} else {
+			one = append(one, plain...)
+		}
+		for _, i := range one {
+			var err error
+			if errs[i], err = underSavepoint(tx, func() error { return insertRunTx(tx, batch[i].run, batch[i].audits) }); err != nil {
 				return err
 			}
 		}
@@ -114,6 +130,44 @@ func (s *Store) writeRuns(batch []*runInsert) {
 			r.err <- errs[i]
 		}
 	}
+}
+
+// underSavepoint runs fn under a savepoint, rolled back to when fn fails:
+// failed is fn's error, err the savepoint's own.
+func underSavepoint(tx *gorm.DB, fn func() error) (failed, err error) {
+	if err := tx.Exec("SAVEPOINT run").Error; err != nil {
+		return nil, err
+	}
+	if failed = fn(); failed != nil {
+		if err := tx.Exec("ROLLBACK TO SAVEPOINT run").Error; err != nil {
+			return failed, err
+		}
+	}
+	return failed, tx.Exec("RELEASE SAVEPOINT run").Error
+}
+
+// insertRunsTx inserts the records of batch at idx and their audit
+// entries, a statement each.
+func insertRunsTx(tx *gorm.DB, batch []*runInsert, idx []int) error {
+	runs := make([]*Run, 0, len(idx))
+	var entries []*AuditEntry
+	for _, i := range idx {
+		runs = append(runs, batch[i].run)
+		for _, a := range batch[i].audits {
+			e, err := auditEntry(a)
+			if err != nil {
+				return err
+			}
+			entries = append(entries, e)
+		}
+	}
+	if err := tx.Create(runs).Error; err != nil {
+		return err
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	return tx.Create(entries).Error
 }
 
 func insertRunTx(tx *gorm.DB, r *Run, audits []AuditRecord) error {

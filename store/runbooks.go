@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/opsrunbook/runbook/plan"
 
@@ -48,8 +49,14 @@ func (s *Store) SaveRunbook(yaml string, p *plan.Plan, author string) (v *Runboo
 		}
 		v = &RunbookVersion{Name: p.Name, Version: latest + 1, Hash: hash, YAML: yaml, Plan: planJSON, Title: p.Title, Author: author}
 		created = true
-		return tx.Create(v).Error
+		if err := tx.Create(v).Error; err != nil {
+			return err
+		}
+		return notifyConfig(tx)
 	})
+	if created {
+		s.shared.config.changed()
+	}
 	if err != nil {
 		return nil, false, fmt.Errorf("store: save runbook %s: %w", p.Name, err)
 	}
@@ -77,6 +84,15 @@ func VersionHash(p *plan.Plan) string {
 
 // Runbook returns a runbook's version; version 0 means the latest.
 func (s *Store) Runbook(name string, version int) (*RunbookVersion, error) {
+	var gen uint64
+	var keep bool
+	if version == 0 {
+		if v, ok := s.shared.config.latestOf(name); ok {
+			return &v, nil
+		}
+		gen, keep = s.shared.config.begin()
+	}
+	at := time.Now()
 	q := s.reads.Where("name = ?", name)
 	if version > 0 {
 		q = q.Where("version = ?", version)
@@ -84,6 +100,9 @@ func (s *Store) Runbook(name string, version int) (*RunbookVersion, error) {
 	var v RunbookVersion
 	if err := q.Order("version DESC").First(&v).Error; err != nil {
 		return nil, notFound(err)
+	}
+	if keep {
+		s.shared.config.keepLatest(gen, at, v)
 	}
 	return &v, nil
 }

@@ -37,7 +37,7 @@ type Store struct {
 }
 
 // ReadConns is how many connections SQLite's read pool holds.
-const ReadConns = 4
+const ReadConns = 16
 
 // Open connects to dsn: a postgres:// or postgresql:// URL, or a SQLite
 // file path. It creates or migrates the tables.
@@ -55,8 +55,12 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	default:
 		dial = sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}
 	}
-	config := &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
-	db, err := gorm.Open(dial, config)
+	// A config of its own for each handle: gorm.Open keeps the one it is
+	// given and writes its dialector and callbacks into it.
+	config := func() *gorm.Config {
+		return &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
+	}
+	db, err := gorm.Open(dial, config())
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
 	}
@@ -68,7 +72,7 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	s.SetQueryTimeout(DefaultQueryTimeout)
 	side := db
 	if dial.Name() == "sqlite" {
-		if s.reads, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn) + "&_pragma=query_only(1)"}, config); err != nil {
+		if s.reads, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn) + "&_pragma=query_only(1)"}, config()); err != nil {
 			sqlDB.Close()
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
@@ -77,7 +81,7 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 			readDB.SetMaxIdleConns(ReadConns)
 		}
 		sqlDB.SetMaxOpenConns(1) // SQLite takes one writer; one connection avoids SQLITE_BUSY
-		if side, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}, config); err != nil {
+		if side, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn)}, config()); err != nil {
 			if readDB, rerr := s.reads.DB(); rerr == nil {
 				readDB.Close()
 			}
@@ -93,11 +97,18 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 		sqlDB.SetMaxOpenConns(MaxPostgresConns)
 		sqlDB.SetMaxIdleConns(MaxPostgresConns)
 		sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+		s.shared.config = &configCache{dsn: dsn}
+	}
+	if s.shared.config == nil {
+		s.shared.config = &configCache{live: true} // SQLite: this process's writes are all
 	}
 	s.shared.lastUse = newLastUse(side, s.shared.timeout)
 	err = s.registerDeadlines(s.db)
 	if err == nil && s.reads != s.db {
 		err = s.registerDeadlines(s.reads)
+	}
+	if err == nil && side != s.db {
+		err = s.registerDeadlines(side)
 	}
 	if err == nil {
 		err = addLastSeq(db)
@@ -115,9 +126,7 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("store: migrate: %w", err)
 	}
-	if dial.Name() == "sqlite" {
-		s.startRunBatch()
-	}
+	s.startRunBatch()
 	return s, nil
 }
 
@@ -154,6 +163,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close waits for the last-use writer and closes the database.
 func (s *Store) Close() error {
+	s.shared.config.close()
 	if s.shared.runs != nil {
 		s.shared.runs.stop()
 	}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"runtime/pprof"
 	"slices"
 	"sync"
 	"time"
@@ -28,14 +29,17 @@ import (
 func main() {
 	triggers := flag.Int("triggers", 200, "triggers fired at once per burst")
 	steps := flag.Int("steps", 5, "log steps per run")
-	rounds := flag.Int("rounds", 3, "bursts per contender (the median is kept)")
+	rounds := flag.Int("rounds", 5, "bursts per contender (the median is kept)")
 	db := flag.String("db", "", "the records: a postgres:// URL, or empty for a SQLite file")
+	flag.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the measured bursts (both contenders) to this file")
 	flag.Parse()
 	if err := run(*triggers, *steps, *rounds, *db); err != nil {
 		fmt.Fprintln(os.Stderr, "api bench:", err)
 		os.Exit(1)
 	}
 }
+
+var cpuProfile string
 
 // burst is what one burst of triggers measured.
 type burst struct {
@@ -97,6 +101,15 @@ func run(n, steps, rounds int, dsn string) error {
 	}
 	results := make([][]burst, len(contenders))
 	before := st.Stats()
+	if cpuProfile != "" {
+		f, err := os.Create(cpuProfile)
+		if err != nil {
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	for range rounds {
 		for i, k := range contenders {
 			b, err := fire(ctx, c, k, n)
@@ -107,6 +120,9 @@ func run(n, steps, rounds int, dsn string) error {
 		}
 	}
 	after := st.Stats()
+	if cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	fmt.Printf("%-26s %14s %14s %10s\n", "", "trigger p50", "trigger p99", "runs/s")
 	type fig struct{ p50, p99, rps float64 }
 	var figs []fig
