@@ -118,20 +118,24 @@ func (a *API) readRecords(c *approvalsCache) (*recordsRead, error) {
 	var p *plan.Plan
 	for i := range rows {
 		w := &rows[i]
-		if e := before[keyOf(w)]; e != nil && e.row.Same(w) {
-			if r == nil || r.ID != w.RunID {
-				r, p = e.r, e.w.plan
-				read.runs[r.ID] = true
-			}
-			read.entries = append(read.entries, e)
-			continue
+		last := before[keyOf(w)]
+		if last != nil && !last.row.Same(w) {
+			last = nil
 		}
 		if r == nil || r.ID != w.RunID { // a run's entries are together
-			rec := w.Run()
-			r, p = &rec, a.planOf(plans, &rec)
+			if last != nil {
+				r, p = last.r, last.w.plan
+			} else {
+				rec := w.Run()
+				r, p = &rec, a.planOf(plans, &rec)
+			}
 			read.runs[r.ID] = true
 		}
 		if p == nil {
+			continue // a run whose plan is not read: none of its entries
+		}
+		if last != nil {
+			read.entries = append(read.entries, last)
 			continue
 		}
 		e := &recordedEntry{r: r, w: waitingApproval{run: r.ID, plan: p, step: stepState(w.Event())}, row: *w}

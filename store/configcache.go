@@ -33,7 +33,7 @@ type configCache struct {
 	mu      sync.Mutex
 	gen     uint64 // moves at every change: a read begun before it is not kept
 	live    bool   // listening
-	started bool
+	started bool   // listening, or the store closed: never started again
 	stop    context.CancelFunc
 	done    chan struct{}
 	latest  map[string]cachedVersion
@@ -172,6 +172,7 @@ func (c *configCache) close() {
 	}
 	c.mu.Lock()
 	stop, done := c.stop, c.done
+	c.started, c.live = true, false // a read after Close starts no listener
 	c.mu.Unlock()
 	if stop != nil {
 		stop()

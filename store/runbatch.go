@@ -2,6 +2,9 @@ package store
 
 import (
 	"errors"
+	"regexp"
+	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 
@@ -22,6 +25,7 @@ type runBatch struct {
 	done     chan struct{}
 	stopOnce sync.Once
 	largest  atomic.Int64 // the largest batch written, for tests
+	atOnce   atomic.Int64 // the batches Postgres took in one statement, for tests
 }
 
 // runInsert is one run record to insert, with its audit entries.
@@ -84,52 +88,98 @@ func (s *Store) insertRun(r *Run, audits []AuditRecord) error {
 	return <-req.err
 }
 
-// writeRuns inserts a batch: the records no unique key can refuse (no
-// idempotency key, no concurrency hold; their ids are new) in one
-// statement for the runs and one for their audit entries, the others each
-// under a savepoint of its own, so that one a key refuses is rolled back
-// and fails alone. Should the one statement fail, its records are
-// inserted one by one too.
+// writeRuns inserts a batch. The records no unique key can refuse (no
+// idempotency key, no concurrency hold; their ids are new) go in one
+// statement for the runs and one for their audit entries: on Postgres one
+// statement for both (a data-modifying WITH, committed alone, one round
+// trip), on SQLite within the transaction. The others go each under a
+// savepoint of its own, so that one a key refuses is rolled back and fails
+// alone; should the one statement fail, its records go one by one too.
 func (s *Store) writeRuns(batch []*runInsert) {
 	errs := make([]error, len(batch))
-	err := s.transaction(func(tx *gorm.DB) error {
-		if len(batch) == 1 {
-			return insertRunTx(tx, batch[0].run, batch[0].audits)
-		}
-		var plain, one []int
-		for i, r := range batch {
-			if r.run.IdempotencyKey == nil && r.run.Holds == nil {
-				plain = append(plain, i)
-			} else {
-				one = append(one, i)
-			}
-		}
-		if len(plain) > 1 {
-			failed, err := underSavepoint(tx, func() error { return insertRunsTx(tx, batch, plain) })
-			if err != nil {
-				return err
-			}
-			if failed != nil {
-				one = append(one, plain...)
-			}
-		} else {
-			one = append(one, plain...)
-		}
-		for _, i := range one {
-			var err error
-			if errs[i], err = underSavepoint(tx, func() error { return insertRunTx(tx, batch[i].run, batch[i].audits) }); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var plain, one []int
 	for i, r := range batch {
-		if err != nil {
-			r.err <- err
+		if r.run.IdempotencyKey == nil && r.run.Holds == nil {
+			plain = append(plain, i)
 		} else {
-			r.err <- errs[i]
+			one = append(one, i)
 		}
 	}
+	switch {
+	case len(plain) > 1 && s.db.Dialector.Name() == "postgres":
+		if err := s.insertRunsAtOnce(batch, plain); err != nil {
+			one = append(one, plain...)
+		} else {
+			s.shared.runs.atOnce.Add(1)
+		}
+		plain = nil
+	case len(plain) == 1:
+		one, plain = append(one, plain...), nil
+	}
+	inTx := append(slices.Clone(plain), one...)
+	if len(inTx) > 0 {
+		err := s.transaction(func(tx *gorm.DB) error {
+			if len(inTx) == 1 {
+				return insertRunTx(tx, batch[inTx[0]].run, batch[inTx[0]].audits)
+			}
+			if len(plain) > 0 {
+				failed, err := underSavepoint(tx, func() error { return insertRunsTx(tx, batch, plain) })
+				if err != nil {
+					return err
+				}
+				if failed != nil {
+					one = append(one, plain...)
+				}
+			}
+			for _, i := range one {
+				var err error
+				if errs[i], err = underSavepoint(tx, func() error { return insertRunTx(tx, batch[i].run, batch[i].audits) }); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			for _, i := range inTx {
+				errs[i] = err
+			}
+		}
+	}
+	for i, r := range batch {
+		r.err <- errs[i]
+	}
+}
+
+// bindVar is a Postgres placeholder.
+var bindVar = regexp.MustCompile(`\$[0-9]+`)
+
+// insertRunsAtOnce inserts the records of batch at idx and their audit
+// entries in one Postgres statement, GORM's two inserts joined by WITH
+// (the second's placeholders numbered after the first's).
+func (s *Store) insertRunsAtOnce(batch []*runInsert, idx []int) error {
+	runs, entries, err := batchRows(batch, idx)
+	if err != nil {
+		return err
+	}
+	dry := s.db.Session(&gorm.Session{DryRun: true, NewDB: true})
+	rs := dry.Create(runs)
+	es := dry.Create(entries)
+	if rs.Error != nil || es.Error != nil {
+		return errors.Join(rs.Error, es.Error)
+	}
+	n := len(rs.Statement.Vars)
+	second := bindVar.ReplaceAllStringFunc(es.Statement.SQL.String(), func(v string) string {
+		k, _ := strconv.Atoi(v[1:])
+		return "$" + strconv.Itoa(k+n)
+	})
+	sqlDB, err := s.db.DB()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := s.bound(s.db.Statement.Context)
+	defer cancel()
+	_, err = sqlDB.ExecContext(ctx, "WITH runs_in AS ("+rs.Statement.SQL.String()+") "+second, append(rs.Statement.Vars, es.Statement.Vars...)...)
+	return s.unavailable(err)
 }
 
 // underSavepoint runs fn under a savepoint, rolled back to when fn fails:
@@ -149,6 +199,19 @@ func underSavepoint(tx *gorm.DB, fn func() error) (failed, err error) {
 // insertRunsTx inserts the records of batch at idx and their audit
 // entries, a statement each.
 func insertRunsTx(tx *gorm.DB, batch []*runInsert, idx []int) error {
+	runs, entries, err := batchRows(batch, idx)
+	if err != nil {
+		return err
+	}
+	if err := tx.Create(runs).Error; err != nil {
+		return err
+	}
+	return tx.Create(entries).Error
+}
+
+// batchRows are the records of batch at idx and their audit entries
+// (every run has one).
+func batchRows(batch []*runInsert, idx []int) ([]*Run, []*AuditEntry, error) {
 	runs := make([]*Run, 0, len(idx))
 	var entries []*AuditEntry
 	for _, i := range idx {
@@ -156,18 +219,12 @@ func insertRunsTx(tx *gorm.DB, batch []*runInsert, idx []int) error {
 		for _, a := range batch[i].audits {
 			e, err := auditEntry(a)
 			if err != nil {
-				return err
+				return nil, nil, err
 			}
 			entries = append(entries, e)
 		}
 	}
-	if err := tx.Create(runs).Error; err != nil {
-		return err
-	}
-	if len(entries) == 0 {
-		return nil
-	}
-	return tx.Create(entries).Error
+	return runs, entries, nil
 }
 
 func insertRunTx(tx *gorm.DB, r *Run, audits []AuditRecord) error {

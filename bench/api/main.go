@@ -15,6 +15,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -123,6 +124,15 @@ func run(n, steps, rounds int, dsn string) error {
 	if cpuProfile != "" {
 		pprof.StopCPUProfile()
 	}
+	// Each round's API burst against the direct burst just before it: the
+	// embedded server's speed drifts over an invocation, and a pair shares
+	// its moment.
+	var p50s, p99s []float64
+	for r := range rounds {
+		d, api := results[0][r].latency, results[1][r].latency
+		p50s = append(p50s, float64(benchrun.Pct(api, 50))/float64(benchrun.Pct(d, 50)))
+		p99s = append(p99s, float64(benchrun.Pct(api, 99))/float64(benchrun.Pct(d, 99)))
+	}
 	fmt.Printf("%-26s %14s %14s %10s\n", "", "trigger p50", "trigger p99", "runs/s")
 	type fig struct{ p50, p99, rps float64 }
 	var figs []fig
@@ -139,7 +149,22 @@ func run(n, steps, rounds int, dsn string) error {
 		waits, benchrun.Ms(after.WaitDuration-before.WaitDuration)/float64(rounds*n))
 	fmt.Printf("HTTP API / Temporal directly: trigger p50 ratio %.2f, p99 ratio %.2f, throughput ratio %.2f\n",
 		figs[1].p50/figs[0].p50, figs[1].p99/figs[0].p99, figs[1].rps/figs[0].rps)
+	fmt.Printf("round by round: p50 ratios %s (median %.2f), p99 ratios %s (median %.2f)\n",
+		ratios(p50s), median(p50s), ratios(p99s), median(p99s))
 	return nil
+}
+
+func ratios(xs []float64) string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = fmt.Sprintf("%.2f", x)
+	}
+	return strings.Join(out, " ")
+}
+
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	return s[len(s)/2]
 }
 
 // fire triggers n runs at once, then waits for every one to succeed.
