@@ -12,21 +12,24 @@ import (
 )
 
 // A process keeps what every start reads and writes rarely change: the
-// latest version of each runbook and the compiled freezes (on 2 cores,
-// each read was a round trip waiting for a pool connection). On Postgres,
-// a write of either notifies on ConfigChannel in its transaction, and each
-// process listens on a connection of its own, opened at its first such
-// read: a notification empties the cache, and so does a write through the
-// process at its commit. While the listening connection is not up, nothing
-// is kept; and nothing is kept longer than ConfigMaxAge, should a
-// connection die unnoticed. On SQLite, which one API process uses, its own
-// writes are the only ones: there is nothing to listen to.
+// latest version of each runbook, the compiled freezes and, on Postgres,
+// the tokens it authenticated (on 2 cores, each read was a round trip
+// waiting for a pool connection). On Postgres, a write of any of them (a
+// token's revocation) notifies on ConfigChannel in its transaction, and
+// each process listens on a connection of its own, opened at its first
+// such read: a notification empties the cache, and so does a write
+// through the process at its commit. While the listening connection is
+// not up, nothing is kept; and nothing is kept longer than ConfigMaxAge,
+// should a connection die unnoticed. On SQLite, which one API process
+// uses, its own writes of runbooks and freezes are the only ones: there
+// is nothing to listen to.
 const (
 	ConfigChannel = "runbook_config"
 	ConfigMaxAge  = time.Second
 )
 
-// configCache is a process's cache of the latest versions and freezes.
+// configCache is a process's cache of the latest versions, freezes and
+// tokens.
 type configCache struct {
 	dsn string // Postgres's, to listen on; "" for SQLite
 
@@ -38,6 +41,12 @@ type configCache struct {
 	done    chan struct{}
 	latest  map[string]cachedVersion
 	freezes *cachedFreezes
+	tokens  map[string]cachedToken // by hash; Postgres only
+}
+
+type cachedToken struct {
+	t  Token
+	at time.Time
 }
 
 type cachedVersion struct {
@@ -74,8 +83,43 @@ func (c *configCache) changed() {
 	}
 	c.mu.Lock()
 	c.gen++
-	c.latest, c.freezes = nil, nil
+	c.latest, c.freezes, c.tokens = nil, nil, nil
 	c.mu.Unlock()
+}
+
+// beginTokens is begin for a token's read: tokens are kept on Postgres
+// only, where every revocation notifies (on SQLite `runbook token revoke
+// --db` writes from a process of its own, and a read costs a millisecond).
+func (c *configCache) beginTokens() (uint64, bool) {
+	if c == nil || c.dsn == "" {
+		return 0, false
+	}
+	return c.begin()
+}
+
+func (c *configCache) tokenOf(hash string) (Token, bool) {
+	if c == nil {
+		return Token{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.tokens[hash]
+	if !ok || !c.live || time.Since(e.at) >= ConfigMaxAge {
+		return Token{}, false
+	}
+	return e.t, true
+}
+
+func (c *configCache) keepToken(gen uint64, at time.Time, hash string, t Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || !c.live {
+		return
+	}
+	if c.tokens == nil {
+		c.tokens = map[string]cachedToken{}
+	}
+	c.tokens[hash] = cachedToken{t, at}
 }
 
 func (c *configCache) latestOf(name string) (RunbookVersion, bool) {
@@ -130,7 +174,7 @@ func (c *configCache) setLive(live bool) {
 	c.mu.Lock()
 	c.live = live
 	c.gen++
-	c.latest, c.freezes = nil, nil
+	c.latest, c.freezes, c.tokens = nil, nil, nil
 	c.mu.Unlock()
 }
 

@@ -1,7 +1,9 @@
 package store
 
 import (
+	"errors"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -128,6 +130,49 @@ func TestConfigCacheFollowsWritesOfEveryProcess(t *testing.T) {
 		}
 	}
 
+	// A token: kept once authenticated, refused once revoked, whichever
+	// process revoked it.
+	secret, tok, err := a.CreateToken("ann", []string{"viewer"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := a.Authenticate(secret); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := a.shared.config.tokenOf(hashToken(secret)); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the token is never kept")
+		}
+	}
+	before = gen(a)
+	if _, err := b.RevokeToken("root", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); gen(a) == before; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the other process's revocation never notified this one")
+		}
+	}
+	if _, err := a.Authenticate(secret); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("a token the other process revoked: %v", err)
+	}
+	secret2, tok2, err := a.CreateToken("bob", []string{"viewer"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(secret2); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.RevokeToken("root", tok2.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Authenticate(secret2); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("a token this process revoked: %v", err)
+	}
+
 	// The listening connections die: nothing is kept until they are back,
 	// and a version saved meanwhile is never missed.
 	waitKept(a)
@@ -142,5 +187,34 @@ func TestConfigCacheFollowsWritesOfEveryProcess(t *testing.T) {
 	waitKept(a)
 	if got := latest(a); got != 4 {
 		t.Fatalf("listening again, the latest is %d", got)
+	}
+}
+
+// SQLite keeps no token: another process (runbook token revoke --db)
+// revokes without notifying.
+func TestSQLiteKeepsNoToken(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "tokens.db")
+	s, err := Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	secret, tok, err := s.CreateToken("ann", []string{"viewer"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if _, err := s.Authenticate(secret); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.RevokeToken("root", tok.ID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Authenticate(secret); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("a token another process revoked: %v", err)
 	}
 }
