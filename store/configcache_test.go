@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -210,6 +211,18 @@ func TestSQLiteKeepsNoToken(t *testing.T) {
 	defer other.Close()
 	if _, err := s.Authenticate(secret); err != nil {
 		t.Fatal(err)
+	}
+	// Read through the statement prepared once, the same as GORM reads it.
+	s.db.Model(&Token{}).Where("id = ?", tok.ID).Updates(map[string]any{"last_used_at": time.Now().UTC(), "expires_at": time.Now().UTC().Add(time.Hour)})
+	var prepared, viaGORM Token
+	if err := s.tokenByHash(hashToken(secret), &prepared); err != nil || s.shared.tokenByHash == nil {
+		t.Fatalf("prepared read: %v (prepared: %v)", err, s.shared.tokenByHash != nil)
+	}
+	if err := s.db.First(&viaGORM, tok.ID).Error; err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(prepared, viaGORM) {
+		t.Errorf("prepared read %+v, GORM's %+v", prepared, viaGORM)
 	}
 	if _, err := other.RevokeToken("root", tok.ID); err != nil {
 		t.Fatal(err)

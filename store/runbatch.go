@@ -91,8 +91,8 @@ func (s *Store) insertRun(r *Run, audits []AuditRecord) error {
 // writeRuns inserts a batch. The records no unique key can refuse (no
 // idempotency key, no concurrency hold; their ids are new) go in one
 // statement for the runs and one for their audit entries: on Postgres one
-// statement for both (a data-modifying WITH, committed alone, one round
-// trip), on SQLite within the transaction. The others go each under a
+// statement for both (a data-modifying WITH, committed alone), on SQLite
+// within the transaction. The others go each under a
 // savepoint of its own, so that one a key refuses is rolled back and fails
 // alone; should the one statement fail, its records go one by one too.
 func (s *Store) writeRuns(batch []*runInsert) {
@@ -161,7 +161,7 @@ func (s *Store) insertRunsAtOnce(batch []*runInsert, idx []int) error {
 	if err != nil {
 		return err
 	}
-	dry := s.db.Session(&gorm.Session{DryRun: true, NewDB: true})
+	dry := s.db.Session(&gorm.Session{DryRun: true, NewDB: true, SkipDefaultTransaction: true}) // (else each would BEGIN and COMMIT for nothing)
 	rs := dry.Create(runs)
 	es := dry.Create(entries)
 	if rs.Error != nil || es.Error != nil {

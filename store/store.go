@@ -36,10 +36,6 @@ type Store struct {
 	shared *shared
 }
 
-// PreparedStatements bounds the statements SQLite's read pool keeps
-// prepared (the least recently used go).
-const PreparedStatements = 256
-
 // ReadConns is how many connections SQLite's read pool holds.
 const ReadConns = 16
 
@@ -64,14 +60,6 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	config := func() *gorm.Config {
 		return &gorm.Config{Logger: logger.Discard, NowFunc: func() time.Time { return time.Now().UTC() }}
 	}
-	// SQLite's reads are prepared once per connection: parsing a statement
-	// cost more than running a short one (a token's read waited 11 ms in a
-	// burst of starts, 1 ms prepared). pgx prepares Postgres's itself.
-	readConfig := func() *gorm.Config {
-		c := config()
-		c.PrepareStmt, c.PrepareStmtMaxSize = true, PreparedStatements
-		return c
-	}
 	db, err := gorm.Open(dial, config())
 	if err != nil {
 		return nil, fmt.Errorf("store: open: %w", err)
@@ -84,7 +72,7 @@ func open(dsn string, tables []any, all bool) (*Store, error) {
 	s.SetQueryTimeout(DefaultQueryTimeout)
 	side := db
 	if dial.Name() == "sqlite" {
-		if s.reads, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn) + "&_pragma=query_only(1)"}, readConfig()); err != nil {
+		if s.reads, err = gorm.Open(sqlite.Dialector{DriverName: "sqlite", DSN: sqliteDSN(dsn) + "&_pragma=query_only(1)"}, config()); err != nil {
 			sqlDB.Close()
 			return nil, fmt.Errorf("store: open: %w", err)
 		}
@@ -180,6 +168,9 @@ func (s *Store) Close() error {
 		s.shared.runs.stop()
 	}
 	s.shared.lastUse.wait()
+	if s.shared.tokenByHash != nil {
+		s.shared.tokenByHash.Close()
+	}
 	if side := s.shared.lastUse.db; side != s.db {
 		if sideDB, err := side.DB(); err == nil {
 			sideDB.Close()

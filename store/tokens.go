@@ -3,6 +3,7 @@ package store
 import (
 	"crypto/rand"
 	"crypto/sha256"
+	"database/sql"
 	"encoding/base32"
 	"encoding/hex"
 	"errors"
@@ -222,7 +223,7 @@ func (s *Store) Authenticate(secret string) (*Identity, error) {
 	if !ok {
 		gen, keep := s.shared.config.beginTokens()
 		at := time.Now()
-		if err := s.reads.Where("hash = ?", hash).First(&t).Error; err != nil {
+		if err := s.tokenByHash(hash, &t); err != nil {
 			if errors.Is(notFound(err), ErrNotFound) {
 				return nil, ErrBadToken
 			}
@@ -241,6 +242,44 @@ func (s *Store) Authenticate(secret string) (*Identity, error) {
 	}
 	s.shared.lastUse.note(t.ID, t.LastUsedAt, now)
 	return &Identity{TokenID: t.ID, User: t.User, Roles: t.RoleList(), Groups: t.GroupList()}, nil
+}
+
+// tokenByHash reads the token whose secret hashes to hash into t: on
+// SQLite through the statement prepared once, else through GORM.
+func (s *Store) tokenByHash(hash string, t *Token) error {
+	sh := s.shared
+	sh.tokenOnce.Do(func() {
+		if s.reads.Dialector.Name() != "sqlite" {
+			return
+		}
+		if readDB, err := s.reads.DB(); err == nil {
+			sh.tokenByHash, _ = readDB.Prepare(`SELECT id, hash, prefix, user, roles, groups, created_at, last_used_at, revoked_at, expires_at FROM tokens WHERE hash = ? LIMIT 1`)
+		}
+	})
+	if sh.tokenByHash == nil {
+		return s.reads.Where("hash = ?", hash).First(t).Error
+	}
+	ctx, cancel := s.bound(s.reads.Statement.Context)
+	defer cancel()
+	var groups sql.NullString
+	var last, revoked, expires sql.NullTime
+	err := sh.tokenByHash.QueryRowContext(ctx, hash).Scan(&t.ID, &t.Hash, &t.Prefix, &t.User, &t.Roles, &groups, &t.CreatedAt, &last, &revoked, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return s.unavailable(err)
+	}
+	t.Groups = groups.String
+	t.LastUsedAt, t.RevokedAt, t.ExpiresAt = nullTime(last), nullTime(revoked), nullTime(expires)
+	return nil
+}
+
+func nullTime(t sql.NullTime) *time.Time {
+	if !t.Valid {
+		return nil
+	}
+	return &t.Time
 }
 
 // Tokens lists tokens in the order they were made, only user's unless
