@@ -13,7 +13,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -103,14 +102,9 @@ func run(n, steps, rounds int, dsn string) error {
 	results := make([][]burst, len(contenders))
 	var waits int64
 	var waited time.Duration // the records' pool, during the API's bursts
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := benchrun.Profile(cpuProfile)
+	if err != nil {
+		return err
 	}
 	for r := range rounds {
 		for j := range contenders {
@@ -127,9 +121,7 @@ func run(n, steps, rounds int, dsn string) error {
 			results[i] = append(results[i], b)
 		}
 	}
-	if cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	// Each round's API burst against its direct burst, one just after the
 	// other: the embedded server's speed drifts over an invocation, and a
 	// pair shares its moment.

@@ -31,7 +31,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -41,6 +40,7 @@ import (
 	"go.temporal.io/sdk/client"
 
 	"github.com/opsrunbook/runbook/bench/benchenv"
+	"github.com/opsrunbook/runbook/bench/benchrun"
 	"github.com/opsrunbook/runbook/devserver"
 	"github.com/opsrunbook/runbook/workflows"
 )
@@ -187,14 +187,9 @@ func run(n, lists, votes, starters int, settle time.Duration, dsn string) error 
 	fmt.Printf("\nworker process RSS: %.0f MB (peak %.0f MB)\n", rss, hwm)
 
 	// The inbox.
-	if cpuProfile != "" {
-		f, err := os.Create(cpuProfile)
-		if err != nil {
-			return err
-		}
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return err
-		}
+	stopProfile, err := benchrun.Profile(cpuProfile)
+	if err != nil {
+		return err
 	}
 	lat := make([]time.Duration, 0, lists)
 	var listBody bytes.Buffer // one buffer for every answer: growing 1.7 MB each time is garbage the process's GC pays for
@@ -210,9 +205,7 @@ func run(n, lists, votes, starters int, settle time.Duration, dsn string) error 
 		// took a fifth of the machine's CPU, the API's share.
 		listed = bytes.Count(body, []byte(`"runbook":"`+name+`"`))
 	}
-	if cpuProfile != "" {
-		pprof.StopCPUProfile()
-	}
+	stopProfile()
 	slices.Sort(lat)
 	fmt.Printf("GET /api/v1/approvals?mine=true (%d requests): p50 %.1fms p90 %.1fms p99 %.1fms max %.1fms, %d of the %d runs listed\n",
 		lists, ms(pct(lat, 50)), ms(pct(lat, 90)), ms(pct(lat, 99)), ms(lat[len(lat)-1]), listed, n)
