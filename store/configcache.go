@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -39,24 +40,42 @@ type configCache struct {
 	started bool   // listening, or the store closed: never started again
 	stop    context.CancelFunc
 	done    chan struct{}
-	latest  map[string]cachedVersion
-	freezes *cachedFreezes
-	tokens  map[string]cachedToken // by hash; Postgres only
+	latest  map[string]kept[RunbookVersion]   // by runbook name
+	freezes map[struct{}]kept[[]*plan.Freeze] // the one entry, all of them
+	tokens  map[string]kept[Token]            // by hash; Postgres only
 }
 
-type cachedToken struct {
-	t  Token
+// kept is a value as read at at (before the read began).
+type kept[V any] struct {
+	v  V
 	at time.Time
 }
 
-type cachedVersion struct {
-	v  RunbookVersion
-	at time.Time
+// lookup is m's value for k, while live and younger than ConfigMaxAge
+// (c not nil).
+func lookup[K comparable, V any](c *configCache, m *map[K]kept[V], k K) (V, bool) {
+	var zero V
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := (*m)[k]
+	if !ok || !c.live || time.Since(e.at) >= ConfigMaxAge {
+		return zero, false
+	}
+	return e.v, true
 }
 
-type cachedFreezes struct {
-	f  []*plan.Freeze
-	at time.Time
+// keep puts v, read from generation gen on, in m, unless the cache moved
+// on since (or is not listening).
+func keep[K comparable, V any](c *configCache, m *map[K]kept[V], gen uint64, at time.Time, k K, v V) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if gen != c.gen || !c.live {
+		return
+	}
+	if *m == nil {
+		*m = map[K]kept[V]{}
+	}
+	(*m)[k] = kept[V]{v, at}
 }
 
 // begin is called before a read that may be kept: its generation, and
@@ -76,17 +95,6 @@ func (c *configCache) begin() (uint64, bool) {
 	return c.gen, c.live
 }
 
-// changed empties the cache.
-func (c *configCache) changed() {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	c.gen++
-	c.latest, c.freezes, c.tokens = nil, nil, nil
-	c.mu.Unlock()
-}
-
 // beginTokens is begin for a token's read: tokens are kept on Postgres
 // only, where every revocation notifies (on SQLite `runbook token revoke
 // --db` writes from a process of its own, and a read costs a millisecond).
@@ -97,75 +105,14 @@ func (c *configCache) beginTokens() (uint64, bool) {
 	return c.begin()
 }
 
-func (c *configCache) tokenOf(hash string) (Token, bool) {
+// changed empties the cache.
+func (c *configCache) changed() {
 	if c == nil {
-		return Token{}, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.tokens[hash]
-	if !ok || !c.live || time.Since(e.at) >= ConfigMaxAge {
-		return Token{}, false
-	}
-	return e.t, true
-}
-
-func (c *configCache) keepToken(gen uint64, at time.Time, hash string, t Token) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
 		return
 	}
-	if c.tokens == nil {
-		c.tokens = map[string]cachedToken{}
-	}
-	c.tokens[hash] = cachedToken{t, at}
-}
-
-func (c *configCache) latestOf(name string) (RunbookVersion, bool) {
-	if c == nil {
-		return RunbookVersion{}, false
-	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.latest[name]
-	if !ok || !c.live || time.Since(e.at) >= ConfigMaxAge {
-		return RunbookVersion{}, false
-	}
-	return e.v, true
-}
-
-func (c *configCache) keepLatest(gen uint64, at time.Time, v RunbookVersion) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
-		return
-	}
-	if c.latest == nil {
-		c.latest = map[string]cachedVersion{}
-	}
-	c.latest[v.Name] = cachedVersion{v, at}
-}
-
-func (c *configCache) compiledFreezes() ([]*plan.Freeze, bool) {
-	if c == nil {
-		return nil, false
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.freezes == nil || !c.live || time.Since(c.freezes.at) >= ConfigMaxAge {
-		return nil, false
-	}
-	return append([]*plan.Freeze(nil), c.freezes.f...), true
-}
-
-func (c *configCache) keepFreezes(gen uint64, at time.Time, f []*plan.Freeze) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if gen != c.gen || !c.live {
-		return
-	}
-	c.freezes = &cachedFreezes{append([]*plan.Freeze(nil), f...), at}
+	c.forgetLocked()
+	c.mu.Unlock()
 }
 
 // setLive marks the listening connection up or down; either way what was
@@ -173,9 +120,47 @@ func (c *configCache) keepFreezes(gen uint64, at time.Time, f []*plan.Freeze) {
 func (c *configCache) setLive(live bool) {
 	c.mu.Lock()
 	c.live = live
+	c.forgetLocked()
+	c.mu.Unlock()
+}
+
+func (c *configCache) forgetLocked() {
 	c.gen++
 	c.latest, c.freezes, c.tokens = nil, nil, nil
-	c.mu.Unlock()
+}
+
+func (c *configCache) latestOf(name string) (RunbookVersion, bool) {
+	if c == nil {
+		return RunbookVersion{}, false
+	}
+	return lookup(c, &c.latest, name)
+}
+
+func (c *configCache) keepLatest(gen uint64, at time.Time, v RunbookVersion) {
+	keep(c, &c.latest, gen, at, v.Name, v)
+}
+
+func (c *configCache) compiledFreezes() ([]*plan.Freeze, bool) {
+	if c == nil {
+		return nil, false
+	}
+	f, ok := lookup(c, &c.freezes, struct{}{})
+	return slices.Clone(f), ok // the caller's slice; the freezes are only read
+}
+
+func (c *configCache) keepFreezes(gen uint64, at time.Time, f []*plan.Freeze) {
+	keep(c, &c.freezes, gen, at, struct{}{}, slices.Clone(f))
+}
+
+func (c *configCache) tokenOf(hash string) (Token, bool) {
+	if c == nil {
+		return Token{}, false
+	}
+	return lookup(c, &c.tokens, hash)
+}
+
+func (c *configCache) keepToken(gen uint64, at time.Time, hash string, t Token) {
+	keep(c, &c.tokens, gen, at, hash, t)
 }
 
 // listen holds the listening connection, opened again a second after it
@@ -224,8 +209,9 @@ func (c *configCache) close() {
 	}
 }
 
-// notifyConfig tells the other processes, at tx's commit, that the
-// runbooks or the freezes changed (Postgres; SQLite keeps nothing).
+// notifyConfig tells the other processes, at tx's commit, that a
+// runbook, the freezes or a token changed (Postgres; on SQLite one
+// process writes them).
 func notifyConfig(tx *gorm.DB) error {
 	if tx.Dialector.Name() != "postgres" {
 		return nil

@@ -14,8 +14,8 @@ import (
 // MaxRunBatch bounds how many run records one transaction inserts.
 const MaxRunBatch = 64
 
-// runBatch writes the run records that starts insert at the same time in
-// one transaction, one such transaction at a time: a burst of starts
+// runBatch writes the run records that starts insert at the same time
+// together, one batch at a time: a burst of starts
 // otherwise paid a transaction each, one after another on SQLite's one
 // writer, and on Postgres four round trips each, every one waiting for a
 // connection of the pool.
