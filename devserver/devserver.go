@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -128,10 +129,12 @@ func startOnce(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, err
 	}
-	srv, err := temporal.NewServer(
+	var starting atomic.Bool
+	starting.Store(true)
+	srv, err := newServer(
 		temporal.WithConfig(conf),
 		temporal.ForServices(temporal.DefaultServices),
-		temporal.WithLogger(cfg.Logger),
+		temporal.WithLogger(startLogger{cfg.Logger, &starting}),
 		temporal.WithAuthorizer(authorizer),
 		temporal.WithClaimMapper(func(*config.Config) authorization.ClaimMapper { return claimMapper }),
 		temporal.WithDynamicConfigClient(dynamicConfig(cfg.Dynamic)),
@@ -139,7 +142,9 @@ func startOnce(ctx context.Context, cfg Config) (_ *Server, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
 	}
-	if err := startServer(srv); err != nil {
+	err = startServer(srv)
+	starting.Store(false)
+	if err != nil {
 		return nil, fmt.Errorf("temporal server: %w", err)
 	}
 	s := &Server{srv: srv, hostPort: net.JoinHostPort(cfg.IP, fmt.Sprint(cfg.Port)), namespace: cfg.Namespace}
@@ -293,8 +298,20 @@ func serverConfig(cfg Config, sqlCfg *config.SQL, ports []int) *config.Config {
 	return c
 }
 
+// newServer builds a server, turning a Fatal while it is built (see
+// startLogger) into errPortTaken.
+func newServer(opts ...temporal.ServerOption) (_ temporal.Server, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errPortTaken, r)
+		}
+	}()
+	return temporal.NewServer(opts...)
+}
+
 // startServer starts srv, turning the panic Temporal's membership layer
-// raises when its port is taken (a nil listener) into errPortTaken.
+// raises when its port is taken (a nil listener), or a Fatal while it
+// starts (see startLogger), into errPortTaken.
 func startServer(srv temporal.Server) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
